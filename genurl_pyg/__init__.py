@@ -1,0 +1,6 @@
+"""genurl-pyg: GenURL similarity-based unsupervised representation learning for PyG."""
+__version__ = '0.1.0'
+
+from . import nn, structure, transforms  # noqa: E402
+
+__all__ = ['nn', 'structure', 'transforms', '__version__']

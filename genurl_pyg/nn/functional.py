@@ -1,0 +1,188 @@
+r"""GenURL's divergences between an input similarity :math:`P` and an embedding similarity
+:math:`Q`, in two forms: all pairs of a batch, and sampled pairs (unbiased).
+
+Elementwise variants (a loss :math:`\ell(p, q)` per pair, averaged over off-diagonal pairs):
+
+* ``'gkl'`` (General KL, the authors' form):
+  :math:`\ell = -p \log(q + \varepsilon) + \alpha\,|p - q|`
+* ``'fuzzy_ce'`` (UMAP/DMT): :math:`\ell = -p\log(q+\varepsilon) - (1-p)\log(1-q+\varepsilon)`
+* ``'l1'``: :math:`|p - q|`; ``'mse'``: :math:`(p - q)^2`
+
+Row-wise variants (need whole rows, so all-pairs form only):
+
+* ``'kl'`` (t-SNE): :math:`\frac{1}{B}\sum_i \sum_{j\ne i} \tilde p_{ij}\log(\tilde p_{ij}/\tilde q_{ij})`
+  with rows normalised to sum to 1;
+* ``'infonce'`` (SimCLR/GRACE with soft targets):
+  :math:`-\frac{1}{B}\sum_i \sum_{j\ne i} \tilde p_{ij}\log\frac{q_{ij}}{\sum_{l\ne i} q_{il}}`.
+
+:math:`Q_{ij} = \kappa_\nu(\lVert z_i - z_j\rVert^2)` (:func:`~genurl_pyg.structure.student_t`).
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, Tuple
+
+import torch
+from torch import Tensor
+
+from ..structure.kernels import student_t
+from .._validation import check_tensor
+
+ELEMENTWISE = ('gkl', 'fuzzy_ce', 'l1', 'mse')
+ROWWISE = ('kl', 'infonce')
+VARIANTS = ELEMENTWISE + ROWWISE
+
+
+def _check_pq(p: Tensor, q: Tensor) -> None:
+    check_tensor(p, 'p')
+    check_tensor(q, 'q')
+    if p.shape != q.shape:
+        raise ValueError(f"'p' and 'q' must have the same shape, got {tuple(p.shape)} and "
+                         f"{tuple(q.shape)}")
+
+
+def gkl_elementwise(p: Tensor, q: Tensor, alpha: float = 0.1, eps: float = 1e-10) -> Tensor:
+    return -p * torch.log(q + eps) + alpha * (p - q).abs()
+
+
+def fuzzy_ce_elementwise(p: Tensor, q: Tensor, eps: float = 1e-10, **_) -> Tensor:
+    return -p * torch.log(q + eps) - (1 - p) * torch.log((1 - q).clamp_min(0) + eps)
+
+
+def l1_elementwise(p: Tensor, q: Tensor, **_) -> Tensor:
+    return (p - q).abs()
+
+
+def mse_elementwise(p: Tensor, q: Tensor, **_) -> Tensor:
+    return (p - q).pow(2)
+
+
+_ELEMENTWISE_FN: Dict[str, Callable[..., Tensor]] = {
+    'gkl': lambda p, q, alpha, eps: gkl_elementwise(p, q, alpha, eps),
+    'fuzzy_ce': lambda p, q, alpha, eps: fuzzy_ce_elementwise(p, q, eps=eps),
+    'l1': lambda p, q, alpha, eps: l1_elementwise(p, q),
+    'mse': lambda p, q, alpha, eps: mse_elementwise(p, q),
+}
+
+
+def elementwise_loss(p: Tensor, q: Tensor, variant: str = 'gkl', alpha: float = 0.1,
+                     eps: float = 1e-10) -> Tensor:
+    """Per-pair loss :math:`\\ell(p, q)` of an elementwise variant (no reduction)."""
+    _check_pq(p, q)
+    if variant not in _ELEMENTWISE_FN:
+        raise ValueError(f"'variant' must be one of {ELEMENTWISE} for a per-pair loss, "
+                         f"got {variant!r}")
+    return _ELEMENTWISE_FN[variant](p, q, alpha, eps)
+
+
+def gkl_loss(p: Tensor, q: Tensor, alpha: float = 0.1, eps: float = 1e-10) -> Tensor:
+    r"""General KL: :math:`\operatorname{mean}(-p \log(q+\varepsilon)) + \alpha \operatorname{mean}|p-q|`
+    over the elements given. O(numel)."""
+    _check_pq(p, q)
+    return gkl_elementwise(p, q, alpha, eps).mean()
+
+
+def kl_loss(p: Tensor, q: Tensor, eps: float = 1e-10) -> Tensor:
+    r"""t-SNE's KL of row-normalised ``p`` and ``q`` (``[B, B]``, diagonal ignored)."""
+    p, q = _rows_without_diagonal(p, q)
+    pn = p / p.sum(1, keepdim=True).clamp_min(eps)
+    qn = q / q.sum(1, keepdim=True).clamp_min(eps)
+    return (pn * (torch.log(pn + eps) - torch.log(qn + eps))).sum(1).mean()
+
+
+def infonce_loss(p: Tensor, q: Tensor, eps: float = 1e-10) -> Tensor:
+    r"""Soft-target InfoNCE with :math:`q` as the unnormalised score (``[B, B]``)."""
+    p, q = _rows_without_diagonal(p, q)
+    pn = p / p.sum(1, keepdim=True).clamp_min(eps)
+    log_prob = torch.log(q + eps) - torch.log(q.sum(1, keepdim=True) + eps)
+    return -(pn * log_prob).sum(1).mean()
+
+
+def _rows_without_diagonal(p: Tensor, q: Tensor) -> Tuple[Tensor, Tensor]:
+    _check_pq(p, q)
+    if p.dim() != 2 or p.size(0) != p.size(1):
+        raise ValueError(f"row-wise losses need square [B, B] matrices, got {tuple(p.shape)}")
+    off = ~torch.eye(p.size(0), dtype=torch.bool, device=p.device)
+    b = p.size(0)
+    return p[off].view(b, b - 1), q[off].view(b, b - 1)
+
+
+def pairwise_sqdist(z: Tensor) -> Tensor:
+    """Squared euclidean distances ``[B, B]`` (clamped at 0). O(B^2 d)."""
+    sq = z.pow(2).sum(1)
+    return (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * z @ z.t()).clamp_min(0)
+
+
+def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
+                   alpha: float = 0.1, eps: float = 1e-10) -> Tensor:
+    r"""Loss over all :math:`B(B-1)` ordered pairs of a batch.
+
+    Args:
+        z (Tensor): embeddings ``[B, d]``.
+        p (Tensor): dense input similarity ``[B, B]`` (diagonal ignored, no gradient).
+        nu (float): embedding-side Student-t degrees of freedom.
+
+    Complexity: O(B^2 d) time, O(B^2) memory: meant for batches of at most a few thousand.
+    """
+    check_tensor(z, 'z')
+    if z.dim() != 2:
+        raise ValueError(f"'z' must be [B, d], got shape {tuple(z.shape)}")
+    if p.shape != (z.size(0), z.size(0)):
+        raise ValueError(f"'p' must be [B, B] = {(z.size(0), z.size(0))} to match 'z', "
+                         f"got {tuple(p.shape)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"'variant' must be one of {VARIANTS}, got {variant!r}")
+    p = p.detach()
+    q = student_t(pairwise_sqdist(z), nu)
+    if variant == 'kl':
+        return kl_loss(p, q, eps)
+    if variant == 'infonce':
+        return infonce_loss(p, q, eps)
+    off = ~torch.eye(z.size(0), dtype=torch.bool, device=z.device)
+    return elementwise_loss(p[off], q[off], variant, alpha, eps).mean()
+
+
+def pair_q(z_i: Tensor, z_j: Tensor, nu: float) -> Tensor:
+    """:math:`q = \\kappa_\\nu(\\lVert z_i - z_j \\rVert^2)` for aligned rows."""
+    return student_t((z_i - z_j).pow(2).sum(-1), nu)
+
+
+def sampled_pairs_loss(z_pos_i: Tensor, z_pos_j: Tensor, p_pos: Tensor, z_neg_i: Tensor,
+                       z_neg_j: Tensor, num_support: int, num_pairs: int, nu: float = 1.0,
+                       variant: str = 'gkl', alpha: float = 0.1,
+                       eps: float = 1e-10) -> Tensor:
+    r"""Unbiased sampled estimate of the all-pairs mean of an elementwise loss.
+
+    Writing the all-pairs mean over :math:`M` pairs with :math:`P`'s support :math:`S` as
+
+    .. math::
+        L = \frac{1}{M}\Big[\sum_{(i,j)\in S}\big(\ell(p_{ij},q_{ij}) - \ell(0,q_{ij})\big)
+            + \sum_{i\ne j}\ell(0, q_{ij})\Big],
+
+    uniform draws from :math:`S` (``s`` of them) and from all off-diagonal pairs (``m``) give
+
+    .. math::
+        \hat L = \frac{1}{M}\Big[\frac{|S|}{s}\sum_{\text{pos}}\big(\ell(p,q)-\ell(0,q)\big)
+                 + \frac{M}{m}\sum_{\text{neg}}\ell(0,q)\Big], \qquad
+        \mathbb{E}[\hat L] = L.
+
+    Args:
+        z_pos_i, z_pos_j (Tensor): embeddings of ``s`` pairs drawn uniformly from S.
+        p_pos (Tensor): their ``P`` values ``[s]``.
+        z_neg_i, z_neg_j (Tensor): embeddings of ``m`` pairs drawn uniformly from all
+            off-diagonal pairs.
+        num_support (int): :math:`|S|`. num_pairs (int): :math:`M` (``N(N-1)`` for all pairs).
+
+    Complexity: O((s + m) d) time and memory.
+    """
+    if variant not in ELEMENTWISE:
+        raise ValueError(f"the sampled loss needs an elementwise variant {ELEMENTWISE}; "
+                         f"'{variant}' normalises whole rows, use the all-pairs form")
+    p_pos = p_pos.detach()
+    q_pos = pair_q(z_pos_i, z_pos_j, nu)
+    q_neg = pair_q(z_neg_i, z_neg_j, nu)
+    fn = _ELEMENTWISE_FN[variant]
+    pos_term = (fn(p_pos, q_pos, alpha, eps) - fn(torch.zeros_like(q_pos), q_pos, alpha, eps))
+    neg_term = fn(torch.zeros_like(q_neg), q_neg, alpha, eps)
+    total = pos_term.sum() * (num_support / max(1, p_pos.numel())) \
+        + neg_term.sum() * (num_pairs / max(1, q_neg.numel()))
+    return total / num_pairs

@@ -1,0 +1,3 @@
+from .genurl_loss import GenURLLoss
+
+__all__ = ['GenURLLoss']

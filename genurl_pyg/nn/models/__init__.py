@@ -1,0 +1,3 @@
+from .genurl import GenURL
+
+__all__ = ['GenURL']

@@ -1,0 +1,14 @@
+"""Data structural modeling (DSM): from features and graphs to a sparse input similarity P."""
+from .builder import SimilarityBuilder, build_similarity
+from .calibration import calibrate, calibrated_weights
+from .geodesic import geodesic_distances, hop_distances
+from .kernels import log_student_t, student_t
+from .knn import knn_graph
+from .similarity import (Similarity, combine, estimate_lambda, feature_similarity,
+                         fuzzy_union, graph_similarity)
+
+__all__ = [
+    'knn_graph', 'calibrate', 'calibrated_weights', 'geodesic_distances', 'hop_distances',
+    'student_t', 'log_student_t', 'Similarity', 'SimilarityBuilder', 'build_similarity',
+    'feature_similarity', 'graph_similarity', 'estimate_lambda', 'fuzzy_union', 'combine',
+]

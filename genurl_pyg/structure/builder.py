@@ -1,0 +1,128 @@
+"""Stateful construction of GenURL's input similarity: static and dynamic P."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from .._validation import check_edge_index, check_features, check_positive_int
+from .calibration import DEFAULT_INPUT_NU
+from .similarity import (Lambda, Similarity, combine, estimate_lambda, feature_similarity,
+                         graph_similarity)
+
+
+class SimilarityBuilder:
+    r"""Builds :math:`P = (1-\lambda) P_{\text{feat}} + \lambda P_{\text{graph}}`.
+
+    *Static* P: call :meth:`build` once. *Dynamic* P: call :meth:`build` once, then
+    :meth:`rebuild_features` with new features (for example a stop-gradient copy of the
+    encoder's output); the graph part and :math:`\lambda` are cached and reused, only
+    :math:`P_{\text{feat}}` is recomputed.
+
+    Args:
+        k (int): neighbours in the feature kNN graph.
+        metric (str): ``'euclidean'`` or ``'cosine'``.
+        feature_hops (int): hop limit of the geodesics on the kNN graph (1: plain kNN).
+        graph_hops (int): hop limit on the predefined graph.
+        lam (float or 'auto'): weight of the graph part (see :func:`estimate_lambda`).
+        nu (float): input-side Student-t degrees of freedom.
+        knn_method (str): backend of :func:`knn_graph`.
+        max_pairs_per_row (int, optional): cap on geodesic pairs per point.
+        use_features (bool): include :math:`P_{\text{feat}}` (ablation switch).
+        use_graph (bool): include :math:`P_{\text{graph}}` (ablation switch).
+    """
+
+    def __init__(self, k: int = 15, metric: str = 'euclidean', feature_hops: int = 2,
+                 graph_hops: int = 1, lam: Lambda = 'auto', nu: float = DEFAULT_INPUT_NU,
+                 knn_method: str = 'auto', max_pairs_per_row: Optional[int] = None,
+                 use_features: bool = True, use_graph: bool = True) -> None:
+        check_positive_int(k, 'k')
+        check_positive_int(feature_hops, 'feature_hops')
+        check_positive_int(graph_hops, 'graph_hops')
+        if isinstance(lam, str):
+            if lam != 'auto':
+                raise ValueError(f"'lam' must be a float in [0, 1] or 'auto', got {lam!r}")
+        elif isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam <= 1:
+            raise ValueError(f"'lam' must be a float in [0, 1] or 'auto', got {lam!r}")
+        if not (use_features or use_graph):
+            raise ValueError("at least one of 'use_features' and 'use_graph' must be True")
+        self.k, self.metric = k, metric
+        self.feature_hops, self.graph_hops = feature_hops, graph_hops
+        self.lam, self.nu = lam, nu
+        self.knn_method, self.max_pairs_per_row = knn_method, max_pairs_per_row
+        self.use_features, self.use_graph = use_features, use_graph
+        self.num_nodes_: Optional[int] = None
+        self.lam_: Optional[float] = None
+        self.graph_part_: Optional[Tuple[Tensor, Tensor]] = None
+
+    def build(self, x: Optional[Tensor] = None, edge_index: Optional[Tensor] = None,
+              num_nodes: Optional[int] = None) -> Similarity:
+        """Builds P from features ``x`` and/or a predefined graph ``edge_index``."""
+        if x is None and edge_index is None:
+            raise ValueError("build() needs 'x', 'edge_index' or both")
+        if x is not None:
+            x = check_features(x, 'x', min_rows=2)
+            if num_nodes is not None and num_nodes != x.size(0):
+                raise ValueError(f"'num_nodes' ({num_nodes}) does not match x.size(0) "
+                                 f"({x.size(0)})")
+            num_nodes = x.size(0)
+        elif num_nodes is None:
+            num_nodes = int(edge_index.max()) + 1 if edge_index.numel() else 0
+        use_graph = self.use_graph and edge_index is not None
+        use_feat = self.use_features and x is not None
+        if not (use_graph or use_feat):
+            raise ValueError('the enabled parts of P have no input: use_features needs x, '
+                             'use_graph needs edge_index')
+        if use_graph:
+            edge_index = check_edge_index(edge_index, num_nodes)
+        self.num_nodes_ = num_nodes
+        self.graph_part_ = (graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu)
+                            if use_graph else None)
+        if not use_graph:
+            lam = 0.0
+        elif not use_feat:
+            lam = 1.0
+        elif self.lam == 'auto':
+            lam = estimate_lambda(x, edge_index, metric=self.metric)
+        else:
+            lam = float(self.lam)
+        self.lam_ = lam
+        feat = self._feature_part(x) if use_feat and lam < 1 else None
+        return self._combine(feat)
+
+    @torch.no_grad()
+    def rebuild_features(self, x: Tensor) -> Similarity:
+        """Dynamic P: recomputes the feature part from new ``x``, keeps graph part and λ."""
+        if self.num_nodes_ is None:
+            raise RuntimeError('call build() before rebuild_features()')
+        x = check_features(x.detach(), 'x', min_rows=2)
+        if x.size(0) != self.num_nodes_:
+            raise ValueError(f"'x' has {x.size(0)} rows but P was built for "
+                             f"{self.num_nodes_} nodes")
+        if not self.use_features:
+            return self._combine(None)
+        return self._combine(self._feature_part(x))
+
+    def _feature_part(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        return feature_similarity(x, k=self.k, metric=self.metric, hops=self.feature_hops,
+                                  nu=self.nu, knn_method=self.knn_method,
+                                  max_pairs_per_row=self.max_pairs_per_row)
+
+    def _combine(self, feat) -> Similarity:
+        lam = self.lam_ if feat is not None else 1.0
+        index, weight = combine(feat, self.graph_part_, lam, self.num_nodes_)
+        info = {'feature_pairs': 0 if feat is None else int(feat[1].numel()),
+                'graph_pairs': 0 if self.graph_part_ is None else int(self.graph_part_[1].numel())}
+        return Similarity(index, weight, self.num_nodes_, lam, info)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(k={self.k}, metric={self.metric!r}, '
+                f'feature_hops={self.feature_hops}, graph_hops={self.graph_hops}, '
+                f'lam={self.lam!r}, nu={self.nu})')
+
+
+def build_similarity(x: Optional[Tensor] = None, edge_index: Optional[Tensor] = None,
+                     num_nodes: Optional[int] = None, **kwargs) -> Similarity:
+    """Functional form of :class:`SimilarityBuilder` (static P); kwargs go to its ``__init__``."""
+    return SimilarityBuilder(**kwargs).build(x, edge_index, num_nodes)

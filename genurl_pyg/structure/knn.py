@@ -1,0 +1,189 @@
+r"""k-nearest-neighbour graphs of feature matrices (DSM step 1).
+
+For points :math:`x_1, \dots, x_N \in \mathbb{R}^D` the kNN graph lists, for every point
+:math:`i`, the :math:`k` points :math:`j \ne i` with the smallest distance
+
+* ``'euclidean'``: :math:`d_{ij} = \lVert x_i - x_j \rVert_2` (**not** squared),
+* ``'cosine'``: :math:`d_{ij} = 1 - \frac{x_i^\top x_j}{\lVert x_i\rVert\,\lVert x_j\rVert}`.
+
+A point never lists itself (exclusion is by index), but an exact duplicate of it is a
+legitimate neighbour at distance 0.
+
+Backends and cost:
+
+* ``'exact'``: rows in chunks of ``C``; each chunk forms its ``C x N`` block of distances with
+  one matrix product and keeps the top-k. Time :math:`O(N^2 D)`, memory :math:`O(N k + C N)`.
+  Works on CPU and CUDA. Distances of the kept pairs are recomputed directly from the
+  differences, so they carry no cancellation error from the expanded product.
+* ``'faiss'``: an inverted-file index (``IndexIVFFlat``, :math:`\sqrt{N}`-ish lists, a few
+  probed), time roughly :math:`O(N \cdot \text{nprobe}/\text{nlist} \cdot N D)`, near-linear
+  in practice, approximate.
+* ``'pynndescent'``: nearest-neighbour descent, approximate, near-linear.
+* ``'auto'``: exact up to ``100_000`` points (or on a GPU), otherwise faiss, then
+  pynndescent if installed, else exact.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .._optional import is_available, require
+from .._validation import check_features, check_positive_int
+
+METRICS = ('euclidean', 'cosine')
+METHODS = ('auto', 'exact', 'faiss', 'pynndescent')
+AUTO_EXACT_MAX_N = 100_000
+_CHUNK_BYTES = 256 * 2**20
+
+
+def knn_graph(x: Tensor, k: int, metric: str = 'euclidean', method: str = 'auto',
+              chunk_size: int | None = None) -> Tuple[Tensor, Tensor]:
+    r"""Computes the k nearest *other* points of every row of ``x``.
+
+    Args:
+        x (Tensor): features ``[N, D]``, float, finite, on CPU or CUDA.
+        k (int): neighbours per point, :math:`1 \le k < N`.
+        metric (str): ``'euclidean'`` or ``'cosine'``.
+        method (str): ``'auto'``, ``'exact'``, ``'faiss'`` or ``'pynndescent'``.
+        chunk_size (int, optional): rows per block for the exact path (default: sized so a
+            block of distances takes about 256 MiB).
+
+    Returns:
+        (Tensor, Tensor): ``index`` (long ``[N, k]``) and ``dist`` (``[N, k]``, dtype of ``x``,
+        **unsquared** euclidean distance or cosine distance), each row sorted by
+        increasing distance, on the device of ``x``.
+
+    Raises:
+        ValueError: NaN/inf in ``x``, ``k < 1`` or ``k >= N``, an unknown metric or method.
+        ImportError: ``method`` names a backend that is not installed.
+    """
+    x = check_features(x, 'x')
+    k = check_positive_int(k, 'k')
+    n = x.size(0)
+    if k >= n:
+        raise ValueError(f"'k' must be smaller than the number of points ({n}), got {k}")
+    if metric not in METRICS:
+        raise ValueError(f"'metric' must be one of {METRICS}, got {metric!r}")
+    if method not in METHODS:
+        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+
+    if method == 'auto':
+        method = _auto_method(x)
+    if metric == 'cosine':
+        x = _unit_rows(x)
+    if method == 'exact':
+        index, dist = _knn_exact(x, x, k, chunk_size, exclude_self=True)
+    elif method == 'faiss':
+        index, dist = _knn_faiss(x, k)
+    else:
+        index, dist = _knn_pynndescent(x, k)
+    if metric == 'cosine':
+        # For unit vectors ||a - b||^2 = 2 - 2 cos, so cosine distance = ||a - b||^2 / 2.
+        dist = dist.pow(2) / 2
+    return index, dist
+
+
+def _auto_method(x: Tensor) -> str:
+    if x.size(0) <= AUTO_EXACT_MAX_N or x.is_cuda:
+        return 'exact'
+    for backend in ('faiss', 'pynndescent'):
+        if is_available(backend):
+            return backend
+    warnings.warn(f'knn_graph: {x.size(0)} points and neither faiss nor pynndescent is '
+                  'installed; falling back to the exact O(N^2 D) search. Install '
+                  '"genurl-pyg[faiss]" for large N.', RuntimeWarning, stacklevel=3)
+    return 'exact'
+
+
+def _unit_rows(x: Tensor) -> Tensor:
+    norm = x.norm(dim=1, keepdim=True)
+    if bool((norm == 0).any()):
+        raise ValueError("'x' has an all-zero row; the cosine metric is undefined for it")
+    return x / norm
+
+
+def _knn_exact(queries: Tensor, base: Tensor, k: int, chunk_size: int | None,
+               exclude_self: bool, query_offset: int = 0) -> Tuple[Tensor, Tensor]:
+    """Chunked brute force. ``queries[r]`` is ``base[query_offset + r]`` when excluding self."""
+    n_base = base.size(0)
+    if chunk_size is None:
+        chunk_size = max(1, _CHUNK_BYTES // (4 * n_base * base.element_size()))
+    base_sq = base.pow(2).sum(dim=1)
+    out_index = torch.empty(queries.size(0), k, dtype=torch.long, device=queries.device)
+    out_dist = torch.empty(queries.size(0), k, dtype=queries.dtype, device=queries.device)
+    for start in range(0, queries.size(0), chunk_size):
+        q = queries[start:start + chunk_size]
+        # Squared distances via ||q||^2 + ||b||^2 - 2 q.b: one GEMM per chunk.
+        block = torch.addmm(base_sq.unsqueeze(0), q, base.t(), beta=1.0, alpha=-2.0)
+        block.add_(q.pow(2).sum(dim=1, keepdim=True))
+        if exclude_self:
+            rows = torch.arange(q.size(0), device=q.device)
+            block[rows, rows + start + query_offset] = float('inf')
+        idx = block.topk(k, dim=1, largest=False, sorted=False).indices
+        del block
+        # Exact distances for the kept pairs, then sort: removes cancellation error.
+        d = (q.unsqueeze(1) - base[idx]).pow(2).sum(dim=2).sqrt()
+        d, order = d.sort(dim=1)
+        out_index[start:start + q.size(0)] = idx.gather(1, order)
+        out_dist[start:start + q.size(0)] = d
+    return out_index, out_dist
+
+
+def _drop_self(index: np.ndarray, dist: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """From ``k + 1`` candidates per row, removes the row's own index (or the last one)."""
+    n = index.shape[0]
+    is_self = index == np.arange(n)[:, None]
+    no_self = ~is_self.any(axis=1)
+    is_self[no_self, -1] = True
+    # Exactly one True per row (first occurrence), so the remainder has k entries.
+    first = is_self.argmax(axis=1)
+    keep = np.ones_like(is_self)
+    keep[np.arange(n), first] = False
+    return index[keep].reshape(n, k), dist[keep].reshape(n, k)
+
+
+def _fill_missing_exact(x: Tensor, index: Tensor, dist: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    """Rows where an approximate backend found fewer than k neighbours get the exact answer."""
+    bad = (index < 0).any(dim=1).nonzero().flatten()
+    for row in bad.tolist():
+        i, d = _knn_exact(x[row:row + 1], x, k, None, exclude_self=True, query_offset=row)
+        index[row], dist[row] = i[0], d[0]
+    return index, dist
+
+
+def _knn_faiss(x: Tensor, k: int, nprobe: int = 10) -> Tuple[Tensor, Tensor]:
+    faiss = require('faiss', "knn_graph(method='faiss')")
+    xn = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+    n, dim = xn.shape
+    nlist = int(max(1, min(4 * np.sqrt(n), n // 39)))
+    quantizer = faiss.IndexFlatL2(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist)
+    rng = np.random.default_rng(0)
+    train = xn[rng.choice(n, size=min(n, 256 * nlist), replace=False)]
+    index.train(train)
+    index.add(xn)
+    index.nprobe = min(nprobe, nlist)
+    d2, idx = index.search(xn, k + 1)
+    idx, d2 = _drop_self(idx, d2, k)
+    index_t = torch.from_numpy(idx.astype(np.int64)).to(x.device)
+    dist_t = torch.from_numpy(np.sqrt(np.maximum(d2, 0))).to(device=x.device, dtype=x.dtype)
+    index_t, dist_t = _fill_missing_exact(x, index_t, dist_t, k)
+    return index_t, dist_t
+
+
+def _knn_pynndescent(x: Tensor, k: int) -> Tuple[Tensor, Tensor]:
+    pynndescent = require('pynndescent', "knn_graph(method='pynndescent')")
+    xn = x.detach().cpu().numpy()
+    nnd = pynndescent.NNDescent(xn, n_neighbors=k + 1, metric='euclidean', random_state=0)
+    idx, dist = nnd.neighbor_graph
+    idx, dist = _drop_self(idx, dist, k)
+    order = np.argsort(dist, axis=1, kind='stable')
+    idx = np.take_along_axis(idx, order, 1)
+    dist = np.take_along_axis(dist, order, 1)
+    index_t = torch.from_numpy(idx.astype(np.int64)).to(x.device)
+    dist_t = torch.from_numpy(dist).to(device=x.device, dtype=x.dtype)
+    return _fill_missing_exact(x, index_t, dist_t, k)

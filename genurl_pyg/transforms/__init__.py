@@ -1,0 +1,3 @@
+from .genurl_similarity import GenURLSimilarity
+
+__all__ = ['GenURLSimilarity']

@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+from genurl_pyg._optional import is_available
+from genurl_pyg.structure import knn_graph
+from tests.conftest import cuda
+
+
+def brute_force(x: np.ndarray, k: int, metric: str):
+    if metric == 'cosine':
+        xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+        d = 1 - xn @ xn.T
+    else:
+        d = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    idx = np.argsort(d, axis=1, kind='stable')[:, :k]
+    return idx, np.take_along_axis(d, idx, 1)
+
+
+@pytest.mark.parametrize('metric', ['euclidean', 'cosine'])
+@pytest.mark.parametrize('chunk_size', [None, 7])
+def test_exact_matches_brute_force(metric, chunk_size):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 12))
+    idx, dist = knn_graph(torch.from_numpy(x), 8, metric=metric, method='exact',
+                          chunk_size=chunk_size)
+    ref_idx, ref_dist = brute_force(x, 8, metric)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+    np.testing.assert_allclose(dist.numpy(), ref_dist, rtol=1e-9, atol=1e-9)
+
+
+def test_float32_distances_are_accurate():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 32)).astype(np.float32) + 100  # large offset: cancellation risk
+    idx, dist = knn_graph(torch.from_numpy(x), 5, method='exact')
+    direct = np.linalg.norm(x[:, None, :] - x[idx.numpy()], axis=-1)
+    np.testing.assert_allclose(dist.numpy(), direct, rtol=1e-5)
+    assert (np.diff(dist.numpy(), axis=1) >= 0).all()
+
+
+def test_duplicates_and_self_exclusion():
+    x = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 6.0]])
+    idx, dist = knn_graph(x, 2, method='exact')
+    for i in range(5):
+        assert i not in idx[i].tolist()
+    assert set(idx[0].tolist()) == {1, 2}
+    assert dist[0].tolist() == [0.0, 0.0]
+    assert torch.isfinite(dist).all()
+
+
+@pytest.mark.skipif(not is_available('faiss'), reason='faiss not installed')
+def test_faiss_recall():
+    rng = np.random.default_rng(2)
+    centers = rng.normal(size=(20, 16)) * 5
+    x = (centers[rng.integers(0, 20, 3000)] + rng.normal(size=(3000, 16))).astype(np.float32)
+    idx, dist = knn_graph(torch.from_numpy(x), 10, method='faiss')
+    ref, _ = knn_graph(torch.from_numpy(x), 10, method='exact')
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx.tolist(), ref.tolist())])
+    assert recall > 0.9
+    assert (idx != torch.arange(3000)[:, None]).all()
+    assert (np.diff(dist.numpy(), axis=1) >= -1e-5).all()
+
+
+def test_missing_backend_names_extra(monkeypatch):
+    import genurl_pyg.structure.knn as knn_mod
+
+    def fail(module, feature):
+        raise ImportError(f"{feature} needs the optional package '{module}'")
+    monkeypatch.setattr(knn_mod, 'require', fail)
+    with pytest.raises(ImportError, match='pynndescent'):
+        knn_graph(torch.randn(20, 3), 3, method='pynndescent')
+
+
+@pytest.mark.parametrize('bad, match', [
+    (float('nan'), "'x'"), (float('inf'), "'x'"),
+])
+def test_non_finite_features(bad, match):
+    x = torch.randn(10, 3)
+    x[2, 1] = bad
+    with pytest.raises(ValueError, match=match):
+        knn_graph(x, 3)
+
+
+def test_bad_k_and_options():
+    x = torch.randn(10, 3)
+    with pytest.raises(ValueError, match="'k'"):
+        knn_graph(x, 0)
+    with pytest.raises(ValueError, match="'k'"):
+        knn_graph(x, 10)
+    with pytest.raises(TypeError, match="'k'"):
+        knn_graph(x, 2.5)
+    with pytest.raises(ValueError, match="'metric'"):
+        knn_graph(x, 3, metric='manhattan')
+    with pytest.raises(ValueError, match="'method'"):
+        knn_graph(x, 3, method='annoy')
+    with pytest.raises(ValueError, match="'x'"):
+        knn_graph(torch.randn(10), 3)
+    with pytest.raises(TypeError, match="'x'"):
+        knn_graph(np.zeros((10, 3)), 3)
+    with pytest.raises(ValueError, match='zero row'):
+        knn_graph(torch.zeros(10, 3), 3, metric='cosine')
+
+
+@cuda
+def test_cuda_matches_cpu():
+    x = torch.randn(400, 8)
+    i_cpu, d_cpu = knn_graph(x, 6, method='exact')
+    i_gpu, d_gpu = knn_graph(x.cuda(), 6, method='exact')
+    assert i_gpu.is_cuda
+    torch.testing.assert_close(d_gpu.cpu(), d_cpu, rtol=1e-4, atol=1e-4)
