@@ -2,5 +2,6 @@
 __version__ = '0.1.0'
 
 from . import nn, structure, transforms  # noqa: E402
+from .node import NodeConfig, fit_node_embeddings  # noqa: E402
 
-__all__ = ['nn', 'structure', 'transforms', '__version__']
+__all__ = ['nn', 'structure', 'transforms', 'NodeConfig', 'fit_node_embeddings', '__version__']

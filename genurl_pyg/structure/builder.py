@@ -29,6 +29,13 @@ class SimilarityBuilder:
         nu (float): input-side Student-t degrees of freedom.
         knn_method (str): backend of :func:`knn_graph`.
         max_pairs_per_row (int, optional): cap on geodesic pairs per point.
+        min_weight (float): geodesic (non-kNN) pairs with a smaller membership are dropped.
+        reduce_dim (int, optional): when ``x`` has more columns, :math:`P_{\text{feat}}` is
+            built on a rank-``reduce_dim`` projection of ``x`` (randomised SVD,
+            ``torch.svd_lowrank``; rows unit-normalised first for the cosine metric). The
+            exact kNN then costs O(N^2 r) instead of O(N^2 D): for bag-of-words features
+            (D in the thousands) a large saving, at the price of approximate neighbours.
+            ``None``: always use ``x`` as is.
         use_features (bool): include :math:`P_{\text{feat}}` (ablation switch).
         use_graph (bool): include :math:`P_{\text{graph}}` (ablation switch).
     """
@@ -36,6 +43,7 @@ class SimilarityBuilder:
     def __init__(self, k: int = 15, metric: str = 'euclidean', feature_hops: int = 2,
                  graph_hops: int = 1, lam: Lambda = 'auto', nu: float = DEFAULT_INPUT_NU,
                  knn_method: str = 'auto', max_pairs_per_row: Optional[int] = None,
+                 min_weight: float = 1e-4, reduce_dim: Optional[int] = None,
                  use_features: bool = True, use_graph: bool = True) -> None:
         check_positive_int(k, 'k')
         check_positive_int(feature_hops, 'feature_hops')
@@ -51,6 +59,12 @@ class SimilarityBuilder:
         self.feature_hops, self.graph_hops = feature_hops, graph_hops
         self.lam, self.nu = lam, nu
         self.knn_method, self.max_pairs_per_row = knn_method, max_pairs_per_row
+        if not 0 <= min_weight < 1:
+            raise ValueError(f"'min_weight' must be in [0, 1), got {min_weight}")
+        self.min_weight = min_weight
+        if reduce_dim is not None:
+            check_positive_int(reduce_dim, 'reduce_dim')
+        self.reduce_dim = reduce_dim
         self.use_features, self.use_graph = use_features, use_graph
         self.num_nodes_: Optional[int] = None
         self.lam_: Optional[float] = None
@@ -105,9 +119,11 @@ class SimilarityBuilder:
         return self._combine(self._feature_part(x))
 
     def _feature_part(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        x = reduce_features(x, self.reduce_dim, self.metric)
         return feature_similarity(x, k=self.k, metric=self.metric, hops=self.feature_hops,
                                   nu=self.nu, knn_method=self.knn_method,
-                                  max_pairs_per_row=self.max_pairs_per_row)
+                                  max_pairs_per_row=self.max_pairs_per_row,
+                                  min_weight=self.min_weight)
 
     def _combine(self, feat) -> Similarity:
         lam = self.lam_ if feat is not None else 1.0
@@ -120,6 +136,24 @@ class SimilarityBuilder:
         return (f'{self.__class__.__name__}(k={self.k}, metric={self.metric!r}, '
                 f'feature_hops={self.feature_hops}, graph_hops={self.graph_hops}, '
                 f'lam={self.lam!r}, nu={self.nu})')
+
+
+def reduce_features(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
+                    seed: int = 0) -> Tensor:
+    """Rank-``rank`` projection ``x V`` from a randomised SVD (no centring, so sparse-like
+    data keeps its geometry for the cosine metric); ``x`` unchanged if it is narrow enough.
+    O(N·D·rank)."""
+    if rank is None or x.size(1) <= rank:
+        return x
+    if metric == 'cosine':
+        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)  # svd_lowrank draws a random sketch; keep P deterministic
+    try:
+        _, _, v = torch.svd_lowrank(x, q=rank, niter=2)
+    finally:
+        torch.random.set_rng_state(state)
+    return x @ v
 
 
 def build_similarity(x: Optional[Tensor] = None, edge_index: Optional[Tensor] = None,

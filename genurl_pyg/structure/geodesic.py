@@ -18,7 +18,7 @@ and a path from ``i`` to ``j`` follows edges source → target.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -31,7 +31,8 @@ _TARGET_CANDIDATES_PER_CHUNK = 1 << 22
 
 def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
                        max_hops: int, max_pairs_per_row: Optional[int] = None,
-                       chunk_size: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+                       chunk_size: Optional[int] = None,
+                       max_dist: Union[float, Tensor, None] = None) -> Tuple[Tensor, Tensor]:
     r"""Shortest-path lengths using at most ``max_hops`` edges, for all reachable pairs.
 
     Args:
@@ -43,6 +44,10 @@ def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_no
             Applied after every round to bound memory for large :math:`N`; when it binds, a
             pruned intermediate pair can make a farther pair missing (an approximation).
         chunk_size (int, optional): source rows per chunk (default: sized from the degree).
+        max_dist (float or Tensor, optional): radius, a scalar or one per source node
+            (``[N]``): only pairs with :math:`g_{ij} \le r_i` are returned. Pruning happens
+            during the relaxation and is exact, since lengths are non-negative (a path longer
+            than the radius cannot become shorter by extending it).
 
     Returns:
         (LongTensor, Tensor): ``index`` ``[2, M]`` of pairs :math:`(i, j)`, :math:`i \ne j`,
@@ -69,6 +74,7 @@ def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_no
     keys, weight = coalesce_min(src[keep] * num_nodes + dst[keep], edge_weight[keep])
     src, dst = keys // num_nodes, keys % num_nodes
     rowptr = csr_rowptr(src, num_nodes)
+    radius = _radius(max_dist, num_nodes, weight)
 
     if chunk_size is None:
         avg_deg = max(1.0, keys.numel() / num_nodes)
@@ -81,8 +87,12 @@ def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_no
         lo, hi = int(rowptr[start]), int(rowptr[stop])
         if lo == hi:
             continue
-        best_k, best_d = _relax_rows(keys[lo:hi], weight[lo:hi], dst, weight, rowptr,
-                                     num_nodes, max_hops, max_pairs_per_row)
+        first_k, first_d = keys[lo:hi], weight[lo:hi]
+        if radius is not None:
+            inside = first_d <= radius[src[lo:hi]]
+            first_k, first_d = first_k[inside], first_d[inside]
+        best_k, best_d = _relax_rows(first_k, first_d, dst, weight, rowptr,
+                                     num_nodes, max_hops, max_pairs_per_row, radius)
         out_keys.append(best_k)
         out_dist.append(best_d)
     if not out_keys:
@@ -95,7 +105,7 @@ def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_no
 
 def _relax_rows(first_keys: Tensor, first_dist: Tensor, dst: Tensor, weight: Tensor,
                 rowptr: Tensor, num_nodes: int, max_hops: int,
-                cap: Optional[int]) -> Tuple[Tensor, Tensor]:
+                cap: Optional[int], radius: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
     """Runs the hop-limited relaxation for the source rows whose out-edges are given."""
     best_k, best_d = first_keys, first_dist
     if cap is not None:
@@ -110,6 +120,8 @@ def _relax_rows(first_keys: Tensor, first_dist: Tensor, dst: Tensor, weight: Ten
         cand_cols = dst[pos]
         cand_d = front_d[owner] + weight[pos]
         not_self = cand_rows != cand_cols
+        if radius is not None:
+            not_self &= cand_d <= radius[cand_rows]
         cand_k, cand_d = coalesce_min(cand_rows[not_self] * num_nodes + cand_cols[not_self],
                                       cand_d[not_self])
         found, old = lookup(best_k, best_d, cand_k)
@@ -122,6 +134,21 @@ def _relax_rows(first_keys: Tensor, first_dist: Tensor, dst: Tensor, weight: Ten
             found, _ = lookup(best_k, best_d, front_k)
             front_k, front_d = front_k[found], front_d[found]
     return best_k, best_d
+
+
+def _radius(max_dist, num_nodes: int, weight: Tensor) -> Optional[Tensor]:
+    if max_dist is None:
+        return None
+    if isinstance(max_dist, Tensor):
+        if max_dist.shape != (num_nodes,):
+            raise ValueError(f"'max_dist' must be a scalar or have shape [{num_nodes}], got "
+                             f"{tuple(max_dist.shape)}")
+        if not bool((max_dist >= 0).all()):
+            raise ValueError("'max_dist' must be non-negative (and not NaN)")
+        return max_dist.to(device=weight.device, dtype=weight.dtype)
+    if isinstance(max_dist, bool) or not isinstance(max_dist, (int, float)) or not max_dist >= 0:
+        raise ValueError(f"'max_dist' must be a non-negative number, got {max_dist!r}")
+    return torch.full((num_nodes,), float(max_dist), dtype=weight.dtype, device=weight.device)
 
 
 def _cap(keys: Tensor, dist: Tensor, num_nodes: int, cap: int) -> Tuple[Tensor, Tensor]:

@@ -137,3 +137,18 @@ def test_cuda_matches_cpu():
     gi, gd = geodesic_distances(ei.cuda(), ew.cuda(), 50, 3)
     assert torch.equal(gi.cpu(), ci)
     torch.testing.assert_close(gd.cpu(), cd)
+
+
+def test_radius_is_exact_filter():
+    n = 40
+    src, dst, w = random_graph(n, 120, seed=5)
+    ei, ew = torch.from_numpy(np.stack([src, dst])), torch.from_numpy(w)
+    radius = torch.from_numpy(np.random.default_rng(0).uniform(0.5, 3.0, n))
+    index, dist = geodesic_distances(ei, ew, n, 3, max_dist=radius)
+    ref = dense_min_plus(n, src, dst, w, 3)
+    ref[ref > radius.numpy()[:, None]] = np.inf
+    np.testing.assert_allclose(to_dense(index, dist, n), ref, rtol=1e-12)
+    with pytest.raises(ValueError, match='max_dist'):
+        geodesic_distances(ei, ew, n, 3, max_dist=torch.ones(3))
+    with pytest.raises(ValueError, match='max_dist'):
+        geodesic_distances(ei, ew, n, 3, max_dist=-1.0)

@@ -98,8 +98,15 @@ def test_bad_k_and_options():
         knn_graph(torch.randn(10), 3)
     with pytest.raises(TypeError, match="'x'"):
         knn_graph(np.zeros((10, 3)), 3)
-    with pytest.raises(ValueError, match='zero row'):
-        knn_graph(torch.zeros(10, 3), 3, metric='cosine')
+
+
+def test_cosine_with_all_zero_rows():
+    x = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
+    idx, dist = knn_graph(x, 2, metric='cosine', method='exact')
+    assert idx[2].tolist()[0] == 3 and dist[2, 0] == 0  # zero rows: identical to each other
+    torch.testing.assert_close(dist[2, 1], torch.tensor(1.0))  # orthogonal to the rest
+    assert idx[0, 0] == 1 and 2 not in idx[0].tolist()
+    assert torch.isfinite(dist).all()
 
 
 @cuda

@@ -128,3 +128,36 @@ def test_builder_bad_arguments():
         build_similarity(torch.randn(5, 2), torch.tensor([[0, 9], [1, 2]]), k=2)
     with pytest.raises(ValueError, match="'x', 'edge_index'"):
         build_similarity()
+
+
+def test_min_weight_prunes_geodesic_pairs_but_keeps_knn_pairs():
+    from genurl_pyg.structure import knn_graph
+    x, _ = clustered(n=200, d=32)
+    nbr, _ = knn_graph(x, 6)
+    full_i, full_w = feature_similarity(x, k=6, hops=2, min_weight=0.0)
+    pruned_i, pruned_w = feature_similarity(x, k=6, hops=2, min_weight=0.05)
+    assert pruned_w.numel() < full_w.numel()
+    P = torch.zeros(200, 200)
+    P[pruned_i[0], pruned_i[1]] = pruned_w
+    rows = torch.arange(200).repeat_interleave(6)
+    assert (P[rows, nbr.flatten()] > 0).all()
+    F = torch.zeros(200, 200)
+    F[full_i[0], full_i[1]] = full_w
+    # The fuzzy union is monotone, so pruning can only lower entries; a pair is lost only
+    # when both directions were below the threshold, so F < 2 * 0.05 there.
+    kept = P > 0
+    assert (P <= F + 1e-6).all()
+    assert F[~kept].max() < 0.1
+
+
+def test_reduce_dim_keeps_neighbourhoods_of_low_rank_data():
+    from genurl_pyg.structure.builder import reduce_features
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(200, 5, generator=g) @ torch.randn(5, 300, generator=g)).double()  # rank 5
+    xr = reduce_features(x, 8)
+    assert xr.shape == (200, 8)
+    torch.testing.assert_close(torch.cdist(xr, xr), torch.cdist(x, x), rtol=1e-3, atol=1e-2)
+    assert reduce_features(x, 400) is x
+    full = build_similarity(x, k=5).to_dense()
+    red = build_similarity(x, k=5, reduce_dim=8).to_dense()
+    assert ((full > 0) == (red > 0)).float().mean() > 0.99

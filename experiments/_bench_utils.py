@@ -1,0 +1,62 @@
+"""Helpers shared by the benchmark scripts: fresh-subprocess runs, versions, result files."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+RESULTS = Path(__file__).resolve().parent / 'results'
+_SHARED = Path(__file__).resolve().parents[2] / 'shared' / 'datasets'
+# Benchmarks run offline beside the shared mirror unless told otherwise.
+if 'GENURL_DATA_MIRROR' not in os.environ and _SHARED.is_dir():
+    os.environ['GENURL_DATA_MIRROR'] = str(_SHARED)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(argv: List[str], timeout: float) -> Dict[str, Any]:
+    """Runs ``python argv`` in a fresh process; its last stdout line must be a JSON object."""
+    env = dict(os.environ, OMP_WAIT_POLICY='PASSIVE', PYTHONUNBUFFERED='1')
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {'error': proc.stderr.strip().splitlines()[-1] if proc.stderr else 'failed',
+                'returncode': proc.returncode, 'wall_s': wall}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out['process_wall_s'] = wall
+    return out
+
+
+def versions() -> Dict[str, str]:
+    import numpy
+    import torch
+    import torch_geometric
+    out = {'python': platform.python_version(), 'torch': torch.__version__,
+           'torch_geometric': torch_geometric.__version__, 'numpy': numpy.__version__,
+           'cpu_threads': str(torch.get_num_threads()), 'machine': platform.machine()}
+    for mod in ('faiss', 'sklearn', 'scipy'):
+        try:
+            out[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    return out
+
+
+def write_results(stem: str, payload: Dict[str, Any], markdown: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for suffix, text in (('.json', json.dumps(payload, indent=2)), ('.md', markdown)):
+        path = RESULTS / f'{stem}{suffix}'
+        tmp = path.with_suffix(suffix + '.tmp')
+        tmp.write_text(text)
+        os.replace(tmp, path)

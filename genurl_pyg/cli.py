@@ -1,0 +1,177 @@
+"""``genurl-pyg``: train and evaluate GenURL embeddings from the command line.
+
+Errors a user can fix (unknown data set, missing data, bad config value, bad file) print one
+line ``error: ...`` and exit with code 2; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import yaml
+
+EXAMPLES_TRAIN = """examples:
+  genurl-pyg train --dataset Cora --seeds 10 --out runs/cora
+  genurl-pyg train --dataset Photo --encoder sage --set lam=0.5 --set views=false
+  genurl-pyg train --dataset Cora --config my.yaml --plot --out runs/cora-plot
+  genurl-pyg train --dataset Cora --out runs/cora --resume   # continue a killed run
+
+Config precedence: built-in defaults < the data set's YAML (genurl_pyg/configs/) <
+--config FILE < flags (--encoder, --epochs, --device, --seed) < --set KEY=VALUE.
+Every key of the config can be set with --set; `genurl-pyg config --dataset Cora` prints them.
+
+Data: --root DIR or $GENURL_DATA (default ~/.cache/genurl_pyg/data). Raw files are copied
+from the read-only mirror $GENURL_DATA_MIRROR when present, else the loader downloads.
+"""
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--dataset', required=True,
+                   help='registry name, e.g. Cora, CiteSeer, DBLP, Computers, Photo, CS, '
+                        'Physics (see `genurl-pyg datasets`)')
+    p.add_argument('--root', default=None,
+                   help='writable data root (default: $GENURL_DATA or the user cache)')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='genurl-pyg',
+        description='GenURL: self-supervised embeddings by matching a sparse input similarity '
+                    'P (graph + feature geodesics) with a heavy-tailed embedding similarity Q.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Run `genurl-pyg COMMAND --help` for the options of each command.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+
+    p = sub.add_parser('train', help='train node embeddings on a graph and evaluate them',
+                       description='Train GenURL node embeddings for several seeds, evaluate '
+                                   'each with a linear probe, and write a run folder.',
+                       epilog=EXAMPLES_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_data_args(p)
+    p.add_argument('--encoder', choices=['gcn', 'sage', 'gat', 'mlp'], default=None,
+                   help='message-passing encoder (default: from the data set config)')
+    p.add_argument('--config', type=Path, default=None, help='YAML file of config overrides')
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override one config key (YAML value syntax), repeatable')
+    p.add_argument('--seeds', type=int, default=10, help='number of seeds (default 10)')
+    p.add_argument('--seed', type=int, default=None, help='first seed (default: config seed)')
+    p.add_argument('--epochs', type=int, default=None, help='training epochs per seed')
+    p.add_argument('--device', default=None, help="'cpu' or 'cuda' (default: config)")
+    p.add_argument('--out', type=Path, default=Path('runs/latest'),
+                   help='run folder (default runs/latest)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue a run in --out from its finished seeds and last checkpoint')
+    p.add_argument('--plot', action='store_true', help='save embeddings.png coloured by class')
+    p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+
+    p = sub.add_parser('eval', help='evaluate saved embeddings with the linear probe',
+                       description='Re-evaluate an [N, d] embedding file with the protocol '
+                                   'of the data set (public split, or random 10/10/80 splits).')
+    p.add_argument('--embeddings', type=Path, required=True, help='a .pt file with an [N, d] tensor')
+    _add_data_args(p)
+    p.add_argument('--seeds', type=int, default=10,
+                   help='random splits to average over (random-split protocols only)')
+
+    p = sub.add_parser('config', help='print the resolved config of a data set as YAML',
+                       description='Print the config `train` would use, after --config/--set.')
+    p.add_argument('--dataset', required=True)
+    p.add_argument('--config', type=Path, default=None)
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
+
+    sub.add_parser('datasets', help='list the data sets the registry knows',
+                   description='List registry names, evaluation protocols and sizes.')
+    return parser
+
+
+def _parse_overrides(items: List[str]) -> dict:
+    from .node.config import ConfigError
+    out = {}
+    for item in items:
+        if '=' not in item:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split('=', 1)
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key}: cannot parse {value!r}: {exc}") from exc
+    return out
+
+
+def resolve_config(args) -> 'NodeConfig':
+    from .datasets import get_spec
+    from .node.config import NodeConfig, dataset_defaults
+    get_spec(args.dataset)  # fail early on an unknown name
+    cfg = dataset_defaults(args.dataset)
+    if getattr(args, 'config', None) is not None:
+        cfg = NodeConfig.from_yaml(args.config, base=cfg)
+    flags = {}
+    for name in ('encoder', 'epochs', 'device', 'seed'):
+        value = getattr(args, name, None)
+        if value is not None:
+            flags[name] = value
+    flags.update(_parse_overrides(getattr(args, 'overrides', [])))
+    return NodeConfig.from_dict(flags, base=cfg)
+
+
+def _cmd_train(args) -> int:
+    from .node.run import train_job
+    if args.seeds < 1:
+        raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
+    cfg = resolve_config(args)
+    command = 'genurl-pyg ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
+    result = train_job(args.dataset, cfg, args.seeds, args.out, root=args.root,
+                       resume=args.resume, plot=args.plot, progress=not args.no_progress,
+                       command=command, log=lambda m: print(m, file=sys.stderr))
+    acc = result['accuracy']
+    print(f"{result['dataset']} ({result['protocol']}, {len(result['seeds'])} seeds): "
+          f"accuracy {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %, "
+          f"{result['seconds_per_seed']['mean']:.1f} s/seed, peak RSS "
+          f"{result['peak_rss_mb']:.0f} MB -> {args.out / 'result.json'}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from .node.run import eval_job
+    result = eval_job(args.embeddings, args.dataset, args.seeds, root=args.root)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _cmd_config(args) -> int:
+    print(resolve_config(args).to_yaml(), end='')
+    return 0
+
+
+def _cmd_datasets(args) -> int:
+    from .datasets import list_datasets
+    for name, spec in list_datasets().items():
+        print(f'{name:16s} {spec.protocol:16s} {spec.description}')
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from .datasets import DatasetNotFoundError
+    handlers = {'train': _cmd_train, 'eval': _cmd_eval, 'config': _cmd_config,
+                'datasets': _cmd_datasets}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError,
+            DatasetNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('interrupted: finished seeds and the last checkpoint are kept; rerun with '
+              '--resume', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

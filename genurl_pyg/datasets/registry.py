@@ -1,0 +1,157 @@
+"""A registry of the graph data sets GenURL is evaluated on, built with PyG's and OGB's own
+loaders, offline-first (see :mod:`genurl_pyg.datasets.paths`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import torch
+from torch_geometric.data import Data
+
+from .._optional import require
+from .paths import data_root, mirror_root, seed_from_mirror
+
+
+class DatasetNotFoundError(RuntimeError):
+    """A data set is neither in the data root nor in the mirror, and could not be downloaded."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str          # canonical name, e.g. 'Cora'
+    group: str         # folder under the data root, e.g. 'planetoid'
+    subdir: str        # the data set's own folder inside the group, as the loader lays it out
+    protocol: str      # 'public' (Planetoid split), 'random-10/10/80', 'ogb-official', 'ogb-link'
+    loader: Callable[[Path, 'DatasetSpec'], Data]
+    description: str = ''
+
+
+def _planetoid(root: Path, spec: DatasetSpec) -> Data:
+    from torch_geometric.datasets import Planetoid
+    return Planetoid(str(root), spec.name, split='public')[0]
+
+
+def _citation_full(root: Path, spec: DatasetSpec) -> Data:
+    from torch_geometric.datasets import CitationFull
+    return CitationFull(str(root), spec.subdir)[0]  # CitationFull's folder is its name
+
+
+def _amazon(root: Path, spec: DatasetSpec) -> Data:
+    from torch_geometric.datasets import Amazon
+    return Amazon(str(root), spec.name)[0]
+
+
+def _coauthor(root: Path, spec: DatasetSpec) -> Data:
+    from torch_geometric.datasets import Coauthor
+    return Coauthor(str(root), spec.name)[0]
+
+
+def _karate(root: Path, spec: DatasetSpec) -> Data:
+    from torch_geometric.datasets import KarateClub
+    return KarateClub()[0]
+
+
+def allow_ogb_pickles() -> None:
+    """ogb 1.3.6 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then refuses PyG
+    objects. Registering PyG's storage classes as safe keeps weights-only loading on."""
+    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
+    from torch_geometric.data.storage import GlobalStorage
+    torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
+
+
+def _ogbn(root: Path, spec: DatasetSpec) -> Data:
+    require('ogb', f'the {spec.name} data set')
+    from ogb.nodeproppred import PygNodePropPredDataset
+    allow_ogb_pickles()
+    ds = PygNodePropPredDataset(spec.name, root=str(root))
+    data = ds[0]
+    split = ds.get_idx_split()
+    n = data.num_nodes
+    for key, idx in (('train', split['train']), ('val', split['valid']), ('test', split['test'])):
+        mask = torch.zeros(n, dtype=torch.bool)
+        mask[idx] = True
+        data[f'{key}_mask'] = mask
+    data.y = data.y.view(-1)
+    return data
+
+
+def _ogbl(root: Path, spec: DatasetSpec) -> Data:
+    require('ogb', f'the {spec.name} data set')
+    from ogb.linkproppred import PygLinkPropPredDataset
+    allow_ogb_pickles()
+    data = PygLinkPropPredDataset(spec.name, root=str(root))[0]
+    if data.x is None:
+        data.num_nodes = int(data.num_nodes)
+    return data
+
+
+_SPECS = [
+    DatasetSpec('Cora', 'planetoid', 'Cora', 'public', _planetoid, 'citation, 2708 nodes'),
+    DatasetSpec('CiteSeer', 'planetoid', 'CiteSeer', 'public', _planetoid, 'citation, 3327 nodes'),
+    DatasetSpec('PubMed', 'planetoid', 'PubMed', 'public', _planetoid, 'citation, 19717 nodes'),
+    DatasetSpec('DBLP', 'citation_full', 'dblp', 'random-10/10/80', _citation_full,
+                'citation, 17716 nodes'),
+    DatasetSpec('Cora_ML', 'citation_full', 'cora_ml', 'random-10/10/80', _citation_full,
+                'citation, 2995 nodes'),
+    DatasetSpec('CiteSeer_full', 'citation_full', 'citeseer', 'random-10/10/80',
+                _citation_full, 'citation, 4230 nodes'),
+    DatasetSpec('Computers', 'amazon', 'Computers', 'random-10/10/80', _amazon,
+                'co-purchase, 13752 nodes'),
+    DatasetSpec('Photo', 'amazon', 'Photo', 'random-10/10/80', _amazon, 'co-purchase, 7650 nodes'),
+    DatasetSpec('CS', 'coauthor', 'CS', 'random-10/10/80', _coauthor, 'co-authorship, 18333 nodes'),
+    DatasetSpec('Physics', 'coauthor', 'Physics', 'random-10/10/80', _coauthor,
+                'co-authorship, 34493 nodes'),
+    DatasetSpec('ogbn-arxiv', 'ogb', 'ogbn_arxiv', 'ogb-official', _ogbn, 'OGB, 169k nodes'),
+    DatasetSpec('ogbn-products', 'ogb', 'ogbn_products', 'ogb-official', _ogbn, 'OGB, 2.4M nodes'),
+    DatasetSpec('ogbn-papers100M', 'ogb', 'ogbn_papers100M', 'ogb-official', _ogbn,
+                'OGB, 111M nodes'),
+    DatasetSpec('ogbl-ddi', 'ogb', 'ogbl_ddi', 'ogb-link', _ogbl, 'OGB link prediction, 4267 nodes'),
+    DatasetSpec('KarateClub', 'builtin', '', 'all-nodes', _karate, 'bundled with PyG, 34 nodes'),
+]
+DATASETS: Dict[str, DatasetSpec] = {s.name.lower(): s for s in _SPECS}
+DATASETS['karate'] = DATASETS['karateclub']
+
+
+def get_spec(name: str) -> DatasetSpec:
+    spec = DATASETS.get(str(name).lower())
+    if spec is None:
+        known = ', '.join(s.name for s in _SPECS)
+        raise ValueError(f"unknown data set {name!r}; known data sets: {known}")
+    return spec
+
+
+def load_dataset(name: str, root: Optional[str] = None) -> Data:
+    """Loads one graph by registry name (case-insensitive), offline-first.
+
+    Order: the data root (``root``, ``$GENURL_DATA`` or the user cache), then a copy from
+    ``$GENURL_DATA_MIRROR``, then the loader's own download. If all fail, raises
+    :class:`DatasetNotFoundError` saying where it looked and how to provide the files.
+    """
+    spec = get_spec(name)
+    base = data_root(root)
+    if spec.group == 'builtin':
+        return spec.loader(base, spec)
+    group_root = base / spec.group
+    relative = f'{spec.group}/{spec.subdir}'
+    seed_from_mirror(relative, base)
+    raw = group_root / spec.subdir / 'raw'
+    if raw.is_dir() and any(raw.iterdir()):
+        return spec.loader(group_root, spec)  # files are here: real errors must surface as is
+    try:
+        return spec.loader(group_root, spec)  # the loader downloads
+    except Exception as exc:  # urllib, aiohttp and ogb raise different network errors
+        looked = [str(group_root / spec.subdir)]
+        m = mirror_root()
+        looked.append(f'{m / relative} (GENURL_DATA_MIRROR)' if m else
+                      'no mirror (GENURL_DATA_MIRROR is not set)')
+        raise DatasetNotFoundError(
+            f"data set {spec.name!r} was not found offline and could not be downloaded "
+            f"({type(exc).__name__}: {exc}). Looked in: {'; '.join(looked)}. Provide it by "
+            f"placing the loader's raw files under {group_root / spec.subdir}/raw, by "
+            f"pointing GENURL_DATA_MIRROR at a folder that holds {relative}/raw, or by "
+            f"running once on a machine with internet access.") from exc
+
+
+def list_datasets() -> Dict[str, DatasetSpec]:
+    return {s.name: s for s in _SPECS}

@@ -1,0 +1,175 @@
+"""Every switch of node-embedding training in one validated, YAML-serialisable config."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import yaml
+
+ENCODERS = ('gcn', 'sage', 'gat', 'mlp')
+LOSSES = ('gkl', 'kl', 'fuzzy_ce', 'l1', 'mse', 'infonce')
+METRICS = ('euclidean', 'cosine')
+BATCH_MODES = ('auto', 'all', 'sampled')
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+@dataclass
+class NodeConfig:
+    """Configuration of :func:`genurl_pyg.fit_node_embeddings` (all ablation switches).
+
+    Encoder: ``encoder``, ``hidden_channels``, ``out_channels`` (the kept representation
+    :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).
+    Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops``, ``lam`` (float or
+    ``'auto'``), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
+    before the kNN search; 0: never), ``use_features``, ``use_graph``; dynamic P: ``dynamic``,
+    ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
+    Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
+    ``feature_mask``, ``edge_drop``.
+    Objective: ``loss``, ``nu_latent``, ``alpha``; ``batch_mode`` (``'all'`` pairs,
+    ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
+    ``all_pairs_max_nodes`` nodes).
+    Optimisation: ``epochs``, ``lr``, ``weight_decay``, ``seed``, ``device``.
+    """
+    encoder: str = 'gcn'
+    hidden_channels: int = 512
+    out_channels: int = 512
+    num_layers: int = 1
+    dropout: float = 0.0
+    projector_channels: int = 128
+    k: int = 15
+    metric: str = 'cosine'
+    feature_hops: int = 2
+    graph_hops: int = 2
+    lam: Union[float, str] = 'auto'
+    nu_input: float = 100.0
+    knn_max_dim: int = 256
+    use_features: bool = True
+    use_graph: bool = True
+    dynamic: bool = False
+    dynamic_start: int = 100
+    dynamic_every: int = 50
+    dynamic_weight: float = 0.5
+    views: bool = True
+    view_weight: float = 1.0
+    feature_mask: float = 0.2
+    edge_drop: float = 0.2
+    loss: str = 'gkl'
+    nu_latent: float = 1.0
+    alpha: float = 0.1
+    batch_mode: str = 'auto'
+    all_pairs_max_nodes: int = 3000
+    num_pos: int = 20000
+    num_neg: int = 100000
+    epochs: int = 200
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = 'cpu'
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> 'NodeConfig':
+        def choice(name, options):
+            if getattr(self, name) not in options:
+                raise ConfigError(f"config '{name}' must be one of {options}, "
+                                  f"got {getattr(self, name)!r}")
+
+        def integer(name, lo):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ConfigError(f"config '{name}' must be an integer >= {lo}, got {v!r}")
+
+        def number(name, lo, hi=None, lo_open=False):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"config '{name}' must be a number, got {v!r}")
+            if (v <= lo if lo_open else v < lo) or (hi is not None and v > hi):
+                rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
+                raise ConfigError(f"config '{name}' must be in {rng}, got {v!r}")
+
+        def boolean(name):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"config '{name}' must be true or false, "
+                                  f"got {getattr(self, name)!r}")
+
+        choice('encoder', ENCODERS)
+        choice('loss', LOSSES)
+        choice('metric', METRICS)
+        choice('batch_mode', BATCH_MODES)
+        for name in ('hidden_channels', 'out_channels', 'num_layers', 'k', 'feature_hops',
+                     'graph_hops', 'epochs', 'num_pos', 'num_neg', 'dynamic_every',
+                     'all_pairs_max_nodes'):
+            integer(name, 1)
+        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim'):
+            integer(name, 0)
+        for name in ('dropout', 'feature_mask', 'edge_drop'):
+            number(name, 0.0, 0.99)
+        for name in ('nu_input', 'nu_latent', 'lr'):
+            number(name, 0.0, lo_open=True)
+        for name in ('alpha', 'weight_decay', 'view_weight'):
+            number(name, 0.0)
+        number('dynamic_weight', 0.0, 1.0)
+        for name in ('use_features', 'use_graph', 'dynamic', 'views'):
+            boolean(name)
+        if isinstance(self.lam, str):
+            if self.lam != 'auto':
+                raise ConfigError(f"config 'lam' must be a number in [0, 1] or 'auto', "
+                                  f"got {self.lam!r}")
+        else:
+            number('lam', 0.0, 1.0)
+        if not (self.use_features or self.use_graph):
+            raise ConfigError("config 'use_features' and 'use_graph' cannot both be false")
+        if not isinstance(self.device, str) or not self.device:
+            raise ConfigError(f"config 'device' must be a device string, got {self.device!r}")
+        if self.batch_mode == 'sampled' and self.loss in ('kl', 'infonce'):
+            raise ConfigError(f"config 'loss: {self.loss}' needs whole rows; use "
+                              "'batch_mode: all' (the sampled estimator is for elementwise "
+                              "losses)")
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Optional[Dict[str, Any]], base: Optional['NodeConfig'] = None
+                  ) -> 'NodeConfig':
+        """Overrides ``base`` (default: the defaults) with ``values``; unknown keys fail."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        merged = (base or cls()).to_dict()
+        merged.update(values)
+        return cls(**merged)
+
+    @classmethod
+    def from_yaml(cls, path: Union[str, Path], base: Optional['NodeConfig'] = None
+                  ) -> 'NodeConfig':
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
+        return cls.from_dict(values, base)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def dataset_defaults(dataset: str) -> NodeConfig:
+    """The versioned per-data-set defaults shipped in ``genurl_pyg/configs/<name>.yaml``."""
+    path = Path(__file__).resolve().parents[1] / 'configs' / f'{dataset.lower()}.yaml'
+    if not path.is_file():
+        return NodeConfig()
+    return NodeConfig.from_yaml(path)

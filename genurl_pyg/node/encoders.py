@@ -1,0 +1,60 @@
+"""Message-passing (and MLP) encoders from PyG, built by name for configs and the CLI."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch_geometric.nn import MLP
+from torch_geometric.nn.models import GAT, GCN, GraphSAGE
+
+
+class FeatureMLP(torch.nn.Module):
+    """An MLP that ignores the graph: same call signature as the GNNs, ``(x, edge_index)``."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
+                 num_layers: int, dropout: float) -> None:
+        super().__init__()
+        channels = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.mlp = MLP(channels, dropout=dropout, act='prelu', norm=None, plain_last=False)
+
+    def reset_parameters(self) -> None:
+        self.mlp.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor = None) -> Tensor:
+        return self.mlp(x)
+
+
+class _WithAct(torch.nn.Module):
+    """PyG's basic GNNs end without an activation; the representation gets one (PReLU, as in
+    DGI's encoder) so that a single layer is a non-linear map too."""
+
+    def __init__(self, gnn: torch.nn.Module, channels: int) -> None:
+        super().__init__()
+        self.gnn = gnn
+        self.act = torch.nn.PReLU(channels)
+
+    def reset_parameters(self) -> None:
+        self.gnn.reset_parameters()
+        self.act.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        return self.act(self.gnn(x, edge_index))
+
+
+def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channels: int,
+                  num_layers: int = 1, dropout: float = 0.0) -> torch.nn.Module:
+    """``'gcn'``, ``'sage'``, ``'gat'`` (PyG basic GNNs) or ``'mlp'``; called ``(x, edge_index)``."""
+    if name == 'mlp':
+        return FeatureMLP(in_channels, hidden_channels, out_channels, num_layers, dropout)
+    kwargs = dict(in_channels=in_channels, hidden_channels=hidden_channels,
+                  num_layers=num_layers, out_channels=out_channels, dropout=dropout,
+                  act='prelu')
+    if name == 'gcn':
+        gnn = GCN(**kwargs, cached=False)
+    elif name == 'sage':
+        gnn = GraphSAGE(**kwargs)
+    elif name == 'gat':
+        heads = 4 if out_channels % 4 == 0 and hidden_channels % 4 == 0 else 1
+        gnn = GAT(**kwargs, heads=heads, concat=True)
+    else:
+        raise ValueError(f"'encoder' must be one of gcn, sage, gat, mlp; got {name!r}")
+    return _WithAct(gnn, out_channels)

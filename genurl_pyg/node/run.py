@@ -1,0 +1,129 @@
+"""The ``train`` and ``eval`` jobs behind the CLI: seeds, checkpoints, results, plots."""
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+
+from ..datasets import get_spec, load_dataset
+from ..evaluation import linear_probe, split_for, summarize
+from ..utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from ..utils.versions import library_versions
+from .config import NodeConfig
+from .trainer import NodeEmbeddingTrainer
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _progress_bar(total: int, desc: str, initial: int, enabled: bool):
+    from tqdm.auto import tqdm
+    bar = tqdm(total=total, desc=desc, initial=initial, disable=not enabled, leave=False,
+               file=sys.stderr, dynamic_ncols=True)
+
+    def update(epoch: int, loss: float) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f'{loss:.4f}')
+    return bar, update
+
+
+def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
+              root: Optional[str] = None, resume: bool = False, plot: bool = False,
+              progress: bool = True, command: str = '', log=print) -> Dict:
+    """Trains ``seeds`` embeddings, probes each, and writes the run folder ``out``.
+
+    Layout: ``config.yaml`` (resolved), ``embeddings.pt`` (seed 0, ``[N, d]``),
+    ``embeddings/seed<i>.pt``, ``checkpoints/seed<i>.pt`` (while training),
+    ``progress.json`` (finished seeds), ``result.json``, optional ``embeddings.png``.
+    Every file is written atomically.
+    """
+    spec = get_spec(dataset)
+    data = load_dataset(dataset, root)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / 'result.json').exists() and not resume:
+        raise FileExistsError(f"{out / 'result.json'} exists; pass --resume to continue that "
+                              'run or choose another --out')
+    progress_path = out / 'progress.json'
+    done: Dict[str, Dict] = {}
+    if resume and progress_path.exists():
+        import json
+        state = json.loads(progress_path.read_text())
+        if state.get('config') != config.to_dict():
+            raise ValueError(f'{out} holds a run with a different config; resume needs the '
+                             'same config')
+        done = state['seeds']
+    atomic_write_text(out / 'config.yaml', config.to_yaml())
+    for i in range(seeds):
+        seed = config.seed + i
+        if str(seed) in done:
+            log(f'seed {seed}: already finished, skipping')
+            continue
+        cfg = NodeConfig.from_dict({'seed': seed}, base=config)
+        ckpt = out / 'checkpoints' / f'seed{seed}.pt'
+        start = time.perf_counter()
+        trainer = NodeEmbeddingTrainer(data, cfg)
+        if resume and ckpt.exists():
+            trainer.load_checkpoint(ckpt)
+            log(f'seed {seed}: resuming from epoch {trainer.state.epoch}')
+        bar, update = _progress_bar(cfg.epochs, f'{spec.name} seed {seed}',
+                                    trainer.state.epoch, progress)
+        trainer.progress = update
+        h = trainer.fit(checkpoint=ckpt)
+        bar.close()
+        seconds = time.perf_counter() - start
+        atomic_torch_save(h, out / 'embeddings' / f'seed{seed}.pt')
+        if i == 0:
+            atomic_torch_save(h, out / 'embeddings.pt')
+        masks = split_for(data, spec.protocol, seed)
+        probe = linear_probe(h, data.y, *masks)
+        done[str(seed)] = {'accuracy': probe.test_accuracy, 'val_accuracy': probe.val_accuracy,
+                           'C': probe.C, 'seconds': seconds, 'lambda': trainer.sim.lam,
+                           'final_loss': trainer.state.losses[-1]}
+        log(f'seed {seed}: test accuracy {probe.test_accuracy:.4f} (val '
+            f'{probe.val_accuracy:.4f}, C={probe.C:g}) in {seconds:.1f} s')
+        atomic_write_json(progress_path, {'config': config.to_dict(), 'seeds': done})
+        if ckpt.exists():
+            ckpt.unlink()
+        if plot and i == 0:
+            from ..plotting import scatter_embedding
+            scatter_embedding(h, data.y, out / 'embeddings.png',
+                              title=f'GenURL on {spec.name} (seed {seed})')
+    seeds_run = [str(config.seed + i) for i in range(seeds)]
+    result = {
+        'dataset': spec.name, 'protocol': spec.protocol,
+        'probe': 'logistic regression on standardised frozen embeddings, C chosen on val',
+        'seeds': [int(s) for s in seeds_run],
+        'accuracy': summarize([done[s]['accuracy'] for s in seeds_run]),
+        'val_accuracy': summarize([done[s]['val_accuracy'] for s in seeds_run]),
+        'seconds_per_seed': summarize([done[s]['seconds'] for s in seeds_run]),
+        'lambda': done[seeds_run[0]]['lambda'],
+        'peak_rss_mb': peak_rss_mb(), 'command': command,
+        'config': config.to_dict(), 'versions': library_versions(),
+    }
+    atomic_write_json(out / 'result.json', result)
+    return result
+
+
+def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = None,
+             seed: int = 0) -> Dict:
+    """Re-evaluates saved embeddings (a ``[N, d]`` tensor file) with the data set's protocol."""
+    if not embeddings.is_file():
+        raise FileNotFoundError(f"embeddings file {str(embeddings)!r} does not exist")
+    spec = get_spec(dataset)
+    h = torch.load(embeddings, map_location='cpu', weights_only=True)
+    data = load_dataset(dataset, root)
+    if not isinstance(h, torch.Tensor) or h.dim() != 2 or h.size(0) != data.num_nodes:
+        shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
+        raise ValueError(f'{embeddings} must hold an [N, d] tensor with N = {data.num_nodes} '
+                         f'for {spec.name}, got {shape}')
+    seeds_used: List[int] = [seed + i for i in range(seeds if spec.protocol.startswith('random')
+                                                     else 1)]
+    accs = [linear_probe(h, data.y, *split_for(data, spec.protocol, s)).test_accuracy
+            for s in seeds_used]
+    return {'dataset': spec.name, 'protocol': spec.protocol, 'embeddings': str(embeddings),
+            'split_seeds': seeds_used, 'accuracy': summarize(accs)}

@@ -1,0 +1,58 @@
+"""Graph views for GenURL's instance term (feature masking and edge dropping) and the
+similarity over two stacked views."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from ..structure.similarity import Similarity
+from ..structure.sparse_ops import coalesce_sum
+
+
+def augment(x: Tensor, edge_index: Tensor, feature_mask: float, edge_drop: float,
+            generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+    """Masks whole feature columns with probability ``feature_mask`` and drops each edge
+    with probability ``edge_drop`` (GRACE-style). Returns new tensors; inputs are untouched.
+    O(D + E)."""
+    if feature_mask > 0:
+        keep = (torch.rand(x.size(1), generator=generator) >= feature_mask).to(x.device)
+        x = mask_columns(x, keep)
+    if edge_drop > 0 and edge_index.numel() > 0:
+        keep = torch.rand(edge_index.size(1), generator=generator) >= edge_drop
+        edge_index = edge_index[:, keep.to(edge_index.device)]
+    return x, edge_index
+
+
+def mask_columns(x: Tensor, keep: Tensor) -> Tensor:
+    """Zeroes the columns where ``keep`` is False; dense or sparse CSR ``x``. O(nnz)."""
+    if x.layout == torch.sparse_csr:
+        values = x.values() * keep[x.col_indices()].to(x.dtype)
+        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape,
+                                       check_invariants=False)
+    return x * keep.to(x.dtype)
+
+
+def two_view_similarity(sim: Similarity, view_weight: float) -> Similarity:
+    r"""P over ``2N`` stacked nodes (view 1 then view 2).
+
+    .. math::
+        P^{(2)} = \begin{pmatrix} P & P + w I \\ P + w I & P \end{pmatrix}, \text{ clipped to } 1,
+
+    so structural neighbours attract within and across views, and the two views of one node
+    attract with weight :math:`w` (the instance-discrimination end of GenURL). O(E).
+    """
+    n = sim.num_nodes
+    i, j = sim.index
+    rows = torch.cat([i, i, i + n, i + n])
+    cols = torch.cat([j, j + n, j, j + n])
+    weight = sim.weight.repeat(4)
+    if view_weight > 0:
+        ar = torch.arange(n, device=i.device)
+        rows = torch.cat([rows, ar, ar + n])
+        cols = torch.cat([cols, ar + n, ar])
+        weight = torch.cat([weight, weight.new_full((2 * n,), view_weight)])
+    keys, vals = coalesce_sum(rows * (2 * n) + cols, weight)
+    index = torch.stack([keys // (2 * n), keys % (2 * n)])
+    return Similarity(index, vals.clamp_max(1.0), 2 * n, sim.lam, dict(sim.info))

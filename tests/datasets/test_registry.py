@@ -1,0 +1,65 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from genurl_pyg.datasets import DatasetNotFoundError, get_spec, load_dataset
+from genurl_pyg.datasets.paths import data_root, seed_from_mirror
+
+
+def test_data_root_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv('GENURL_DATA', str(tmp_path / 'env'))
+    assert data_root(str(tmp_path / 'flag')) == tmp_path / 'flag'
+    assert data_root() == tmp_path / 'env'
+    monkeypatch.delenv('GENURL_DATA')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    assert data_root() == tmp_path / 'cache' / 'genurl_pyg' / 'data'
+
+
+def test_seed_from_mirror_copies_once_and_never_overwrites(monkeypatch, tmp_path):
+    mirror = tmp_path / 'mirror'
+    (mirror / 'g' / 'd' / 'raw').mkdir(parents=True)
+    (mirror / 'g' / 'd' / 'raw' / 'a.bin').write_bytes(b'mirror')
+    os.chmod(mirror / 'g' / 'd' / 'raw' / 'a.bin', 0o444)
+    monkeypatch.setenv('GENURL_DATA_MIRROR', str(mirror))
+    root = tmp_path / 'root'
+    assert seed_from_mirror('g/d', root) == mirror / 'g' / 'd'
+    target = root / 'g' / 'd' / 'raw' / 'a.bin'
+    assert target.read_bytes() == b'mirror' and os.access(target, os.W_OK)
+    target.write_bytes(b'local edit')
+    seed_from_mirror('g/d', root)
+    assert target.read_bytes() == b'local edit'
+    assert seed_from_mirror('g/missing', root) is None
+
+
+def test_unknown_name_lists_known():
+    with pytest.raises(ValueError, match='known data sets: Cora'):
+        get_spec('Corra')
+    assert get_spec('cora').name == 'Cora' and get_spec('KARATE').name == 'KarateClub'
+
+
+def test_karate_is_bundled():
+    data = load_dataset('KarateClub')
+    assert data.num_nodes == 34
+
+
+@pytest.mark.skipif(not os.environ.get('GENURL_DATA_MIRROR'), reason='needs the data mirror')
+def test_cora_from_mirror(monkeypatch, tmp_path):
+    monkeypatch.setenv('GENURL_DATA', str(tmp_path))
+    data = load_dataset('Cora')
+    assert (data.num_nodes, data.num_edges, int(data.train_mask.sum())) == (2708, 10556, 140)
+    assert (tmp_path / 'planetoid' / 'Cora' / 'processed').is_dir()
+
+
+def test_offline_failure_message(monkeypatch, tmp_path):
+    monkeypatch.setenv('GENURL_DATA_MIRROR', str(tmp_path / 'nothing'))
+    from torch_geometric.datasets import Amazon
+
+    def offline(self):
+        raise OSError('no network')
+    monkeypatch.setattr(Amazon, 'download', offline)
+    with pytest.raises(DatasetNotFoundError) as exc:
+        load_dataset('Photo', root=str(tmp_path / 'root'))
+    msg = str(exc.value)
+    assert str(tmp_path / 'root' / 'amazon' / 'Photo') in msg
+    assert 'GENURL_DATA_MIRROR' in msg and 'raw' in msg

@@ -1,0 +1,43 @@
+import pytest
+
+from genurl_pyg.node.config import ConfigError, NodeConfig, dataset_defaults
+
+
+def test_defaults_validate_and_round_trip(tmp_path):
+    cfg = NodeConfig()
+    path = tmp_path / 'c.yaml'
+    path.write_text(cfg.to_yaml())
+    assert NodeConfig.from_yaml(path) == cfg
+
+
+@pytest.mark.parametrize('key, value', [
+    ('lam', 1.5), ('lam', 'often'), ('encoder', 'cnn'), ('k', 0), ('epochs', 2.5),
+    ('feature_mask', 1.0), ('nu_latent', 0), ('views', 'yes'), ('loss', 'hinge'),
+    ('batch_mode', 'mini'),
+])
+def test_bad_values_name_the_key(key, value):
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        NodeConfig.from_dict({key: value})
+
+
+def test_incompatible_combinations():
+    with pytest.raises(ConfigError, match='use_features'):
+        NodeConfig(use_features=False, use_graph=False)
+    with pytest.raises(ConfigError, match='batch_mode'):
+        NodeConfig(loss='kl', batch_mode='sampled')
+    with pytest.raises(ConfigError, match='unknown config key'):
+        NodeConfig.from_dict({'learning_rate': 0.1})
+
+
+def test_yaml_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match='does not exist'):
+        NodeConfig.from_yaml(tmp_path / 'none.yaml')
+    p = tmp_path / 'list.yaml'
+    p.write_text('- 1\n- 2\n')
+    with pytest.raises(ConfigError, match='mapping'):
+        NodeConfig.from_yaml(p)
+
+
+@pytest.mark.parametrize('name', ['Cora', 'CiteSeer', 'DBLP', 'Computers', 'Photo', 'CS'])
+def test_shipped_dataset_configs_are_valid(name):
+    assert isinstance(dataset_defaults(name), NodeConfig)

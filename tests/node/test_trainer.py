@@ -1,0 +1,92 @@
+import os
+
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.datasets import KarateClub
+
+from genurl_pyg import NodeConfig, fit_node_embeddings
+from genurl_pyg.evaluation import linear_probe
+from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+from genurl_pyg.node.views import augment, two_view_similarity
+from genurl_pyg.structure import build_similarity
+
+needs_mirror = pytest.mark.skipif(not os.environ.get('GENURL_DATA_MIRROR'),
+                                  reason='needs GENURL_DATA_MIRROR (../shared/datasets)')
+
+
+@needs_mirror
+def test_short_cora_run_beats_raw_features(tmp_path, monkeypatch):
+    monkeypatch.setenv('GENURL_DATA', str(tmp_path))
+    from genurl_pyg.datasets import load_dataset
+    data = load_dataset('Cora')
+    masks = (data.train_mask, data.val_mask, data.test_mask)
+    raw = linear_probe(data.x, data.y, *masks).test_accuracy
+    h = fit_node_embeddings(data, epochs=40, seed=0)
+    assert h.shape == (2708, 512) and torch.isfinite(h).all()
+    acc = linear_probe(h, data.y, *masks).test_accuracy
+    assert acc > raw + 0.1, (acc, raw)
+
+
+@pytest.mark.parametrize('encoder', ['gcn', 'sage', 'gat', 'mlp'])
+def test_every_encoder_trains_on_karate(encoder):
+    data = KarateClub()[0]
+    h = fit_node_embeddings(data, encoder=encoder, epochs=3, hidden_channels=16,
+                            out_channels=8, projector_channels=4, k=5)
+    assert h.shape == (34, 8) and torch.isfinite(h).all()
+
+
+@pytest.mark.parametrize('overrides', [
+    {'views': False, 'batch_mode': 'all'},
+    {'batch_mode': 'sampled', 'num_pos': 64, 'num_neg': 64},
+    {'loss': 'infonce', 'batch_mode': 'all'},
+    {'dynamic': True, 'dynamic_start': 1, 'dynamic_every': 1},
+    {'use_graph': False}, {'use_features': False}, {'lam': 0.3, 'projector_channels': 0},
+])
+def test_ablation_switches_run(overrides):
+    data = KarateClub()[0]
+    base = dict(epochs=3, hidden_channels=16, out_channels=8, projector_channels=4, k=5)
+    trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**base, **overrides}))
+    trainer.fit()
+    assert len(trainer.state.losses) == 3
+    if overrides.get('dynamic'):
+        assert trainer.sim.info.get('dynamic_epoch') == 2
+
+
+def test_same_seed_same_embeddings():
+    data = KarateClub()[0]
+    kw = dict(epochs=5, hidden_channels=16, out_channels=8, projector_channels=4, k=5, seed=3)
+    torch.testing.assert_close(fit_node_embeddings(data, **kw), fit_node_embeddings(data, **kw))
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="'data.x'"):
+        fit_node_embeddings(Data(edge_index=torch.tensor([[0, 1], [1, 2]]), num_nodes=3))
+    with pytest.raises(TypeError, match="'data'"):
+        fit_node_embeddings({'x': torch.ones(3, 2)})
+    with pytest.raises(ValueError, match="'device'"):
+        fit_node_embeddings(KarateClub()[0], device='cuda' if not torch.cuda.is_available()
+                            else 'cuda:999', epochs=1)
+
+
+def test_augment_leaves_inputs_untouched_and_handles_csr():
+    x = torch.rand(20, 10)
+    ei = torch.randint(0, 20, (2, 50))
+    x0, ei0 = x.clone(), ei.clone()
+    g = torch.Generator().manual_seed(0)
+    xa, eia = augment(x, ei, 0.5, 0.5, g)
+    assert torch.equal(x, x0) and torch.equal(ei, ei0)
+    zero_cols = (xa == 0).all(0)
+    assert 0 < int(zero_cols.sum()) < 10 and eia.size(1) < 50
+    g = torch.Generator().manual_seed(0)
+    xs, _ = augment(x.to_sparse_csr(), ei, 0.5, 0.5, g)
+    torch.testing.assert_close(xs.to_dense(), xa)
+
+
+def test_two_view_similarity_blocks():
+    sim = build_similarity(torch.randn(6, 2), k=2)
+    two = two_view_similarity(sim, view_weight=1.0).to_dense()
+    P = sim.to_dense()
+    torch.testing.assert_close(two[:6, :6], P)
+    torch.testing.assert_close(two[6:, 6:], P)
+    torch.testing.assert_close(two[:6, 6:], (P + torch.eye(6)).clamp_max(1))
