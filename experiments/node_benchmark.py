@@ -144,8 +144,10 @@ def main() -> None:
     ap.add_argument('--seeds', type=int, default=10)
     ap.add_argument('--dgi-seeds', type=int, default=10)
     ap.add_argument('--dgi-epochs', type=int, default=300)
-    ap.add_argument('--budget', type=float, default=900,
+    ap.add_argument('--budget', type=float, default=500,
                     help='seconds per method and data set before no new seed is started')
+    ap.add_argument('--dgi-budget', type=float, default=240,
+                    help='the same for DGI, which is several times slower per seed')
     ap.add_argument('--out', default='node_benchmark', help='result file stem')
     ap.add_argument('--child', nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -159,7 +161,8 @@ def main() -> None:
         for method in args.methods:
             seeds = args.dgi_seeds if method == 'dgi' else args.seeds
             print(f'[node_benchmark] {ds} / {method} ...', flush=True)
-            res = run_child([__file__, '--child', ds, method, str(seeds), str(args.budget),
+            budget = args.dgi_budget if method == 'dgi' else args.budget
+            res = run_child([__file__, '--child', ds, method, str(seeds), str(budget),
                              str(args.dgi_epochs)], timeout=4 * 3600)
             res.setdefault('dataset', ds)
             res.setdefault('method', method)

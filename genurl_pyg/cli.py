@@ -81,6 +81,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--config', type=Path, default=None)
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
 
+    p = sub.add_parser('embed', help='dimension reduction of a table or images (2-D maps)',
+                       description='Fit GenURLEmbedding (a parametric, scikit-learn style '
+                                   'estimator) to tabular data, write the embedding, quality '
+                                   'metrics and optionally a scatter plot.',
+                       epilog='examples:\n  genurl-pyg embed --data digits --out runs/digits --plot\n'
+                              '  genurl-pyg embed --data my.csv --labels y.npy --out runs/my\n'
+                              '  genurl-pyg embed --data mnist --set n_epochs=60 --out runs/mnist',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data', required=True,
+                   help="'digits' (scikit-learn), 'mnist' (10k test images, from the data "
+                        "root/mirror), 'coauthor-cs' (node features), or a .npy/.csv file")
+    p.add_argument('--labels', default=None, help='.npy or one-column .csv labels for metrics '
+                                                  'and colours')
+    p.add_argument('--out', type=Path, default=Path('runs/embed'), help='output folder')
+    p.add_argument('--root', default=None, help='data root for mnist/coauthor-cs')
+    p.add_argument('--n-components', type=int, default=2)
+    p.add_argument('--n-neighbors', type=int, default=15)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='any GenURLEmbedding parameter, e.g. --set n_epochs=60')
+    p.add_argument('--plot', action='store_true', help='save embedding.png coloured by label')
+    p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+
     sub.add_parser('datasets', help='list the data sets the registry knows',
                    description='List registry names, evaluation protocols and sizes.')
     return parser
@@ -145,6 +169,50 @@ def _cmd_config(args) -> int:
     return 0
 
 
+def _cmd_embed(args) -> int:
+    import time
+    import numpy as np
+    from .datasets.tabular import load_table
+    from .manifold import GenURLEmbedding
+    from .metrics import dr_report
+    from .utils.io import atomic_write_json
+    X, y = load_table(args.data, args.root, args.labels)
+    params = dict(n_components=args.n_components, n_neighbors=args.n_neighbors,
+                  random_state=args.seed, device=args.device, verbose=not args.no_progress)
+    extra = _parse_overrides(args.overrides)
+    valid = GenURLEmbedding().get_params()
+    unknown = sorted(set(extra) - set(valid))
+    if unknown:
+        raise ValueError(f'unknown GenURLEmbedding parameter(s) {unknown}; known: {sorted(valid)}')
+    params.update(extra)
+    est = GenURLEmbedding(**params)
+    start = time.perf_counter()
+    Y = est.fit_transform(X)
+    seconds = time.perf_counter() - start
+    args.out.mkdir(parents=True, exist_ok=True)
+    tmp = args.out / '.embedding.npy.tmp'
+    with open(tmp, 'wb') as f:
+        np.save(f, Y)
+    tmp.replace(args.out / 'embedding.npy')
+    metrics = dr_report(np.asarray(X.toarray() if hasattr(X, 'toarray') else X), Y, y)
+    metrics.update({'data': args.data, 'n_samples': int(len(Y)), 'fit_seconds': seconds,
+                    'params': {k: (list(v) if isinstance(v, tuple) else v)
+                               for k, v in est.get_params().items()}})
+    atomic_write_json(args.out / 'metrics.json', metrics)
+    if args.plot:
+        from .plotting import scatter_embedding
+        scatter_embedding(torch_tensor(Y), None if y is None else torch_tensor(y),
+                          args.out / 'embedding.png', title=f'GenURL embedding of {args.data}')
+    shown = ', '.join(f'{k} {v:.4f}' for k, v in metrics.items() if isinstance(v, float))
+    print(f'{args.data}: {shown} -> {args.out}')
+    return 0
+
+
+def torch_tensor(a):
+    import torch
+    return torch.as_tensor(a)
+
+
 def _cmd_datasets(args) -> int:
     from .datasets import list_datasets
     for name, spec in list_datasets().items():
@@ -160,7 +228,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     from .datasets import DatasetNotFoundError
     handlers = {'train': _cmd_train, 'eval': _cmd_eval, 'config': _cmd_config,
-                'datasets': _cmd_datasets}
+                'embed': _cmd_embed, 'datasets': _cmd_datasets}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError,

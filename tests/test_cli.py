@@ -20,7 +20,7 @@ needs_mirror = pytest.mark.skipif(
     reason='needs GENURL_DATA_MIRROR with planetoid/Cora (../shared/datasets)')
 
 
-@pytest.mark.parametrize('command', [[], ['train'], ['eval'], ['config'], ['datasets']])
+@pytest.mark.parametrize('command', [[], ['train'], ['eval'], ['config'], ['embed'], ['datasets']])
 def test_help_of_every_command(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main(command + ['--help'])
@@ -104,3 +104,23 @@ def test_kill_then_resume(tmp_path):
     result = json.loads((out / 'result.json').read_text())
     assert result['dataset'] == 'Cora' and 0 <= result['accuracy']['mean'] <= 1
     assert not ckpt.exists()
+
+
+def test_embed_on_npy_file(tmp_path, capsys):
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    np_x, np_y = tmp_path / 'x.npy', tmp_path / 'y.csv'
+    import numpy as np
+    np.save(np_x, X[:300])
+    np.savetxt(np_y, y[:300], delimiter=',', header='label', comments='')
+    out = tmp_path / 'emb'
+    assert main(['embed', '--data', str(np_x), '--labels', str(np_y), '--out', str(out),
+                 '--set', 'n_epochs=3', '--no-progress', '--plot']) == 0
+    emb = np.load(out / 'embedding.npy')
+    assert emb.shape == (300, 2)
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert 0 <= metrics['trustworthiness_10'] <= 1 and 'knn5_accuracy' in metrics
+    assert (out / 'embedding.png').stat().st_size > 1000
+    assert main(['embed', '--data', str(np_x), '--set', 'colour=1', '--out', str(out)]) == 2
+    assert 'unknown GenURLEmbedding parameter' in capsys.readouterr().err
+    assert main(['embed', '--data', str(tmp_path / 'nope.npy'), '--out', str(out)]) == 2

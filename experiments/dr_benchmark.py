@@ -1,0 +1,178 @@
+"""Dimension-reduction benchmark: GenURL vs UMAP, openTSNE, PaCMAP and PCA.
+
+Data: scikit-learn digits (1797 x 64), MNIST test set (10k x 784, from the data mirror),
+Coauthor-CS node features (18333 x 6805 bag-of-words, reduced to 100 dimensions by
+TruncatedSVD for every method alike; metrics are computed against that 100-d input).
+
+Each (data set, method) fit runs in a fresh subprocess with OMP_WAIT_POLICY=PASSIVE and two
+threads. UMAP, openTSNE and PaCMAP are first warmed up on a small random set in the same
+process, so their numba compilation is excluded from the timed fit (said in the table).
+Metrics: T(10), C(10) (genurl_pyg.metrics, equal to scikit-learn's trustworthiness), 5-NN
+accuracy (5-fold stratified), Spearman correlation of pairwise distances on 1000 points,
+peak RSS of the child process. GenURL's transform of 10k new points is timed on MNIST
+(fitted on the first 5k images, applied to all 10k).
+
+Usage:
+  python experiments/dr_benchmark.py [--datasets digits mnist coauthor-cs] [--methods ...]
+Writes experiments/results/dr_benchmark.{json,md} and dr_benchmark.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_utils import RESULTS, peak_rss_mb, run_child, versions, write_results  # noqa: E402
+
+DATASETS = ['digits', 'mnist', 'coauthor-cs']
+METHODS = ['genurl', 'umap', 'opentsne', 'pacmap', 'pca']
+
+
+def load(name: str):
+    from genurl_pyg.datasets.tabular import load_table
+    X, y = load_table(name)
+    if name == 'coauthor-cs':
+        from sklearn.decomposition import TruncatedSVD
+        X = TruncatedSVD(100, random_state=0).fit_transform(X)
+    return np.ascontiguousarray(X, dtype=np.float32), y
+
+
+def make(method: str, seed: int = 0):
+    if method == 'genurl':
+        from genurl_pyg.manifold import GenURLEmbedding
+        return GenURLEmbedding(random_state=seed)
+    if method == 'umap':
+        import umap
+        return umap.UMAP(random_state=seed, n_jobs=1)
+    if method == 'opentsne':
+        from openTSNE.sklearn import TSNE
+        return TSNE(random_state=seed, n_jobs=2)
+    if method == 'pacmap':
+        import pacmap
+        return pacmap.PaCMAP(random_state=seed)
+    from sklearn.decomposition import PCA
+    return PCA(2, random_state=seed)
+
+
+def child(dataset: str, method: str, out_npy: str) -> None:
+    import torch
+    torch.set_num_threads(2)
+    from genurl_pyg.metrics import continuity, distance_spearman, knn_accuracy, trustworthiness
+    X, y = load(dataset)
+    warm = None
+    if method in ('umap', 'opentsne', 'pacmap'):
+        t = time.perf_counter()
+        make(method).fit_transform(np.random.default_rng(0).normal(size=(300, X.shape[1]))
+                                   .astype(np.float32))
+        warm = time.perf_counter() - t
+    t = time.perf_counter()
+    Y = np.asarray(make(method).fit_transform(X), dtype=np.float32)
+    fit_s = time.perf_counter() - t
+    rss = peak_rss_mb()
+    extra = {}
+    if method == 'genurl' and dataset == 'mnist':
+        est = make('genurl').fit(X[:5000])
+        t = time.perf_counter()
+        est.transform(X)
+        extra['transform_10k_s'] = time.perf_counter() - t
+    np.save(out_npy, Y)
+    print(json.dumps({'dataset': dataset, 'method': method, 'n': int(len(X)),
+                      'dim': int(X.shape[1]), 'fit_s': fit_s, 'warmup_s': warm,
+                      'peak_rss_mb': rss, 'T10': trustworthiness(X, Y, 10),
+                      'C10': continuity(X, Y, 10), 'knn5': knn_accuracy(Y, y),
+                      'spearman': distance_spearman(X, Y), **extra}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument('--datasets', nargs='+', default=DATASETS, choices=DATASETS)
+    ap.add_argument('--methods', nargs='+', default=METHODS, choices=METHODS)
+    ap.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    rows, embeddings = [], {}
+    tmp = Path(tempfile.mkdtemp())
+    for ds in args.datasets:
+        for m in args.methods:
+            print(f'[dr_benchmark] {ds} / {m} ...', flush=True)
+            npy = tmp / f'{ds}-{m}.npy'
+            res = run_child([__file__, '--child', ds, m, str(npy)], timeout=3600)
+            res.setdefault('dataset', ds)
+            res.setdefault('method', m)
+            print(json.dumps(res), flush=True)
+            rows.append(res)
+            if npy.exists():
+                embeddings[(ds, m)] = np.load(npy)
+    payload = {'benchmark': 'dr_benchmark', 'command': 'python ' + ' '.join(sys.argv),
+               'versions': versions(), 'results': rows}
+    write_results('dr_benchmark', payload, _markdown(payload))
+    _figure(args.datasets, args.methods, embeddings)
+
+
+def _markdown(payload) -> str:
+    lines = ['# Dimension reduction to 2-D: GenURL vs UMAP, openTSNE, PaCMAP, PCA', '',
+             f"Command: `{payload['command']}`  ",
+             'Versions: ' + ', '.join(f'{k} {v}' for k, v in payload['versions'].items()) + '  ',
+             'One fit per method (seed 0) in a fresh process, 2 threads, this 2-core CPU. '
+             'Fit time excludes numba warm-up (column "warm-up s"). Coauthor-CS: features '
+             'reduced to 100-d by TruncatedSVD for all methods; metrics against that input.', '',
+             '| data | method | T(10) | C(10) | 5-NN acc | Spearman | fit s | warm-up s | '
+             'peak RSS MB |', '|---|---|---|---|---|---|---|---|---|']
+    for r in payload['results']:
+        if 'fit_s' not in r:
+            lines.append(f"| {r['dataset']} | {r['method']} | failed: {r.get('error', '')} "
+                         '| | | | | | |')
+            continue
+        warm = '' if r.get('warmup_s') is None else f"{r['warmup_s']:.1f}"
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['T10']:.4f} | {r['C10']:.4f} | "
+                     f"{r['knn5']:.4f} | {r['spearman']:.3f} | {r['fit_s']:.1f} | {warm} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    tr = [r for r in payload['results'] if 'transform_10k_s' in r]
+    if tr:
+        lines += ['', f"GenURL `transform` of 10k MNIST images (fitted on 5k): "
+                      f"{tr[0]['transform_10k_s']:.3f} s."]
+    lines += ['', '![embeddings](dr_benchmark.png)']
+    return '\n'.join(lines) + '\n'
+
+
+def _figure(datasets, methods, embeddings) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(len(datasets), len(methods),
+                             figsize=(3 * len(methods), 3 * len(datasets)), dpi=100,
+                             squeeze=False)
+    for r, ds in enumerate(datasets):
+        _, y = load(ds) if ds != 'coauthor-cs' else (None, _cs_labels())
+        for c, m in enumerate(methods):
+            ax = axes[r][c]
+            Y = embeddings.get((ds, m))
+            if Y is not None:
+                ax.scatter(Y[:, 0], Y[:, 1], c=y, s=1, cmap='tab10' if y.max() < 10 else 'tab20',
+                           linewidths=0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(m)
+            if c == 0:
+                ax.set_ylabel(ds)
+    fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RESULTS / 'dr_benchmark.png')
+
+
+def _cs_labels():
+    from genurl_pyg.datasets import load_dataset
+    return load_dataset('CS').y.numpy()
+
+
+if __name__ == '__main__':
+    main()

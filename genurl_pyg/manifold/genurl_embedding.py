@@ -1,0 +1,284 @@
+"""GenURL dimension reduction with a scikit-learn interface (parametric: an MLP encoder)."""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..nn import functional as F
+from ..structure.builder import SimilarityBuilder
+from ..structure.knn import knn_graph
+
+
+def _to_tensor(X, name: str = 'X') -> torch.Tensor:
+    """numpy array, torch tensor or scipy sparse matrix -> dense float32 CPU tensor."""
+    if hasattr(X, 'toarray') and hasattr(X, 'nnz'):  # scipy sparse
+        X = X.toarray()
+    if isinstance(X, torch.Tensor):
+        t = X.detach().cpu()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(X))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"'{name}' must be an array-like of numbers, got "
+                            f"{type(X).__name__}") from exc
+    if t.dim() != 2:
+        raise ValueError(f"'{name}' must be 2-dimensional [n_samples, n_features], got shape "
+                         f"{tuple(t.shape)}")
+    if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32,
+                                                 torch.int64, torch.uint8)):
+        raise TypeError(f"'{name}' must hold numbers, got dtype {t.dtype}")
+    t = t.to(torch.float32)
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"'{name}' contains NaN or infinite values")
+    return t
+
+
+class GenURLEmbedding(TransformerMixin, BaseEstimator):
+    r"""GenURL dimension reduction: a parametric embedding that matches a calibrated,
+    geodesic kNN similarity :math:`P` of the data with a Student-t similarity :math:`Q`.
+
+    The data structural modeling is the same code as for graphs
+    (:class:`~genurl_pyg.structure.SimilarityBuilder` with the kNN graph alone); the
+    encoder is an MLP, so :meth:`transform` embeds new points without refitting.
+
+    Each training step draws ``batch_size`` positive pairs from :math:`P`'s support and
+    ``negative_rate`` times as many uniform pairs, and minimises the unbiased sampled
+    estimate of the all-pairs loss (:func:`~genurl_pyg.nn.functional.sampled_pairs_loss`).
+    Views: with ``mixup > 0`` every input is replaced by a random point on the segment to
+    one of its kNN (neighbour mix-up), a data augmentation that keeps :math:`P`'s meaning.
+
+    Args:
+        n_components (int): embedding dimension.
+        n_neighbors (int): :math:`k` of the kNN graph.
+        metric (str): ``'euclidean'`` or ``'cosine'``.
+        feature_hops (int): geodesic hop limit on the kNN graph.
+        nu_input (float): input-side Student-t degrees of freedom.
+        nu_latent (float): embedding-side degrees of freedom (small: heavier tails).
+        loss (str): an elementwise variant, ``'gkl'``, ``'fuzzy_ce'``, ``'l1'``, ``'mse'``.
+        alpha (float): GKL's :math:`|P - Q|` weight.
+        hidden_layer_sizes (tuple): MLP hidden widths.
+        n_epochs (int): passes over :math:`P`'s support.
+        batch_size (int or 'auto'): positive pairs per step; ``'auto'``: enough for 16 steps
+            per epoch (at least 4096), so the number of steps does not grow with N.
+        negative_rate (int): uniform pairs per positive pair.
+        learning_rate (float): Adam's step size.
+        mixup (float): neighbour mix-up strength in [0, 1) (0: no views).
+        dynamic (bool): rebuild :math:`P` once, halfway, from the current embedding's
+            encoder features (mixed 50/50 with the static :math:`P`).
+        pca_components (int, optional): the MLP reads the top principal components (fitted
+            in :meth:`fit`, reused by :meth:`transform`) of wider data: the first layer then
+            costs O(N·pca·h) instead of O(N·D·h). :math:`P` is still built on the data
+            itself (or on ``reduce_dim``). ``None``: the MLP reads the standardised data.
+        reduce_dim (int, optional): build :math:`P` on a rank-``reduce_dim`` projection
+            of wider data.
+        device (str): ``'cpu'`` or ``'cuda'``.
+        verbose (bool): progress bar.
+        random_state (int, optional): seed for reproducible results.
+
+    Attributes:
+        embedding_ (ndarray): embedding of the training data, ``[n_samples, n_components]``.
+        n_features_in_ (int): number of features seen in :meth:`fit`.
+        similarity_ (Similarity): the input similarity :math:`P` that was used.
+    """
+
+    def __init__(self, n_components: int = 2, n_neighbors: int = 15,
+                 metric: str = 'euclidean', feature_hops: int = 2, nu_input: float = 100.0,
+                 nu_latent: float = 1.0, loss: str = 'gkl', alpha: float = 0.1,
+                 hidden_layer_sizes: Sequence[int] = (256, 256), n_epochs: int = 30,
+                 batch_size='auto', negative_rate: int = 5, learning_rate: float = 1e-2,
+                 mixup: float = 0.0, dynamic: bool = False, pca_components: Optional[int] = 64,
+                 reduce_dim: Optional[int] = 256,
+                 device: str = 'cpu', verbose: bool = False,
+                 random_state: Optional[int] = None) -> None:
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.feature_hops = feature_hops
+        self.nu_input = nu_input
+        self.nu_latent = nu_latent
+        self.loss = loss
+        self.alpha = alpha
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.negative_rate = negative_rate
+        self.learning_rate = learning_rate
+        self.mixup = mixup
+        self.dynamic = dynamic
+        self.pca_components = pca_components
+        self.reduce_dim = reduce_dim
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # -- validation -----------------------------------------------------------------------
+    def _check_params(self, n_samples: int) -> None:
+        def pos_int(name):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"'{name}' must be a positive integer, got {v!r}")
+        for name in ('n_components', 'n_neighbors', 'feature_hops', 'n_epochs', 'negative_rate'):
+            pos_int(name)
+        if self.batch_size != 'auto':
+            pos_int('batch_size')
+        if self.pca_components is not None:
+            pos_int('pca_components')
+        if n_samples < 2:
+            raise ValueError(f'GenURLEmbedding needs at least 2 samples, got {n_samples}')
+        if self.n_neighbors >= n_samples:
+            raise ValueError(f"'n_neighbors' ({self.n_neighbors}) must be smaller than "
+                             f"n_samples ({n_samples})")
+        if self.loss not in F.ELEMENTWISE:
+            raise ValueError(f"'loss' must be one of {F.ELEMENTWISE}, got {self.loss!r}")
+        if self.metric not in ('euclidean', 'cosine'):
+            raise ValueError(f"'metric' must be 'euclidean' or 'cosine', got {self.metric!r}")
+        if not 0 <= self.mixup < 1:
+            raise ValueError(f"'mixup' must be in [0, 1), got {self.mixup!r}")
+        for name in ('nu_input', 'nu_latent', 'learning_rate'):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v > 0:
+                raise ValueError(f"'{name}' must be > 0, got {v!r}")
+        if torch.device(self.device).type == 'cuda' and not torch.cuda.is_available():
+            raise ValueError(f"'device' is {self.device!r} but CUDA is not available")
+
+    # -- model ----------------------------------------------------------------------------
+    def _build_encoder(self, n_features: int) -> torch.nn.Module:
+        layers, width = [], n_features
+        for h in self.hidden_layer_sizes:
+            layers += [torch.nn.Linear(width, int(h)), torch.nn.LayerNorm(int(h)), torch.nn.GELU()]
+            width = int(h)
+        layers.append(torch.nn.Linear(width, self.n_components))
+        return torch.nn.Sequential(*layers)
+
+    def fit(self, X, y=None) -> 'GenURLEmbedding':
+        """Builds :math:`P` from ``X`` and trains the encoder. ``y`` is ignored."""
+        x = _to_tensor(X)
+        n = x.size(0)
+        self._check_params(n)
+        seed = self.random_state if self.random_state is not None else \
+            int(np.random.randint(0, 2**31 - 1))
+        gen = torch.Generator().manual_seed(int(seed))
+        device = torch.device(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            builder = SimilarityBuilder(k=self.n_neighbors, metric=self.metric,
+                                        feature_hops=self.feature_hops, lam=0.0,
+                                        nu=self.nu_input, reduce_dim=self.reduce_dim,
+                                        use_graph=False)
+            sim = builder.build(x.to(device))
+            self.n_features_in_ = x.size(1)
+            self._fit_input_map(x)
+            self.encoder_ = self._build_encoder(self.components_.size(1)
+                                                if self.components_ is not None
+                                                else x.size(1)).to(device)
+            nbrs = None
+            if self.mixup > 0:
+                nbrs = knn_graph(x, min(self.n_neighbors, n - 1), metric=self.metric)[0]
+            self._train(sim, x, nbrs, gen, device, builder)
+        self.similarity_ = sim
+        self.embedding_ = self.transform(x)
+        return self
+
+    def _fit_input_map(self, x: torch.Tensor) -> None:
+        """Centring, optional PCA projection and per-column scaling of the MLP's input."""
+        self.mean_ = x.mean(0)
+        self.components_ = None
+        xc = x - self.mean_
+        if self.pca_components is not None and x.size(1) > self.pca_components:
+            _, _, v = torch.pca_lowrank(xc, q=self.pca_components, center=False, niter=3)
+            self.components_ = v
+            xc = xc @ v
+        self.scale_ = xc.std(0).clamp_min(1e-6)
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        xc = x - self.mean_
+        if self.components_ is not None:
+            xc = xc @ self.components_
+        return xc / self.scale_
+
+    def _train(self, sim, x, nbrs, gen, device, builder) -> None:
+        n = x.size(0)
+        xs = self._input(x).to(device)
+        opt = torch.optim.Adam(self.encoder_.parameters(), lr=self.learning_rate)
+        if self.batch_size == 'auto':
+            self.batch_size_ = max(4096, math.ceil(sim.num_pairs / 16))
+        else:
+            self.batch_size_ = int(self.batch_size)
+        steps_per_epoch = max(1, math.ceil(sim.num_pairs / self.batch_size_))
+        total = steps_per_epoch * self.n_epochs
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / (total + 1))
+        from tqdm.auto import tqdm
+        bar = tqdm(total=total, disable=not self.verbose, desc='GenURLEmbedding', leave=False)
+        b = self.batch_size_
+        m = b * self.negative_rate
+        index, weight = sim.index.to(device), sim.weight.to(device)
+        for step in range(total):
+            if self.dynamic and step == total // 2:
+                index, weight = self._dynamic_similarity(builder, xs, sim, device)
+            pick = torch.randint(0, index.size(1), (b,), generator=gen).to(device)
+            ni = torch.randint(0, n, (m,), generator=gen)
+            nj = (ni + torch.randint(1, n, (m,), generator=gen)) % n
+            nodes = torch.cat([index[0, pick], index[1, pick], ni.to(device), nj.to(device)])
+            if nodes.numel() >= n:
+                # The batch touches (nearly) every point: one pass over all rows is cheaper
+                # than sorting out the unique ones.
+                uniq, inv = None, nodes
+                xb = xs
+            else:
+                uniq, inv = torch.unique(nodes, return_inverse=True)
+                xb = xs[uniq]
+            if nbrs is not None:
+                rows = torch.arange(n) if uniq is None else uniq.cpu()
+                other = nbrs[rows, torch.randint(0, nbrs.size(1), (rows.numel(),),
+                                                 generator=gen)].to(device)
+                u = (torch.rand(rows.numel(), 1, generator=gen) * self.mixup).to(device)
+                xb = xb + u * (xs[other] - xb)
+            z = self.encoder_(xb)
+            zi, zj = z[inv[:b]], z[inv[b:2 * b]]
+            zni, znj = z[inv[2 * b:2 * b + m]], z[inv[2 * b + m:]]
+            loss = F.sampled_pairs_loss(zi, zj, weight[pick], zni, znj, index.size(1),
+                                        n * (n - 1), self.nu_latent, self.loss, self.alpha)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update(1)
+            if step % 50 == 0:
+                bar.set_postfix(loss=f'{loss.item():.3g}')
+        bar.close()
+
+    @torch.no_grad()
+    def _dynamic_similarity(self, builder, xs, static, device):
+        from ..structure.similarity import combine
+        hidden = self.encoder_[:-1](xs)  # the last hidden layer as features
+        dyn = builder.rebuild_features(hidden)
+        index, weight = combine((static.index.to(device), static.weight.to(device)),
+                                (dyn.index, dyn.weight), 0.5, xs.size(0))
+        return index, weight
+
+    def transform(self, X) -> np.ndarray:
+        """Embeds ``X`` with the trained encoder; ``[n_samples, n_components]`` float32."""
+        if not hasattr(self, 'encoder_'):
+            from sklearn.exceptions import NotFittedError
+            raise NotFittedError('this GenURLEmbedding instance is not fitted yet; call fit '
+                                 'before transform')
+        x = _to_tensor(X)
+        if x.size(1) != self.n_features_in_:
+            raise ValueError(f"'X' has {x.size(1)} features, but GenURLEmbedding was fitted "
+                             f"with {self.n_features_in_}")
+        device = next(self.encoder_.parameters()).device
+        self.encoder_.eval()
+        out = []
+        with torch.no_grad():
+            for part in self._input(x).split(65536):
+                out.append(self.encoder_(part.to(device)).cpu())
+        self.encoder_.train()
+        return torch.cat(out).numpy()
+
+    def fit_transform(self, X, y=None) -> np.ndarray:
+        return self.fit(X, y).embedding_

@@ -1,0 +1,109 @@
+"""Dimension-reduction quality metrics (exact, chunked, O(N·chunk) memory).
+
+* trustworthiness :math:`T(k)` (Venna & Kaski): are embedding neighbours true neighbours?
+
+  .. math::
+      T(k) = 1 - \\frac{2}{n k (2n - 3k - 1)} \\sum_i \\sum_{j \\in U_i^k} (r(i, j) - k)
+
+  with :math:`r(i, j)` the rank of :math:`j` among :math:`i`'s neighbours in the input space
+  and :math:`U_i^k` the embedding's k nearest neighbours of :math:`i` that are not among its
+  input-space k nearest. Same definition as :func:`sklearn.manifold.trustworthiness`.
+* continuity :math:`C(k)`: the same with input and embedding swapped (are true neighbours
+  kept?).
+* :func:`knn_accuracy`: k-NN classification accuracy in the embedding, stratified k-fold.
+* :func:`distance_spearman`: Spearman correlation of pairwise distances on a subsample
+  (global structure).
+* :func:`silhouette`: scikit-learn's silhouette score (on a subsample for large N).
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+
+def _as_tensor(a) -> torch.Tensor:
+    if hasattr(a, 'toarray'):
+        a = a.toarray()
+    return torch.as_tensor(np.asarray(a), dtype=torch.float64)
+
+
+def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    d = (a.pow(2).sum(1, keepdim=True) + b.pow(2).sum(1) - 2 * a @ b.t()).clamp_min(0)
+    return d
+
+
+def _ranking_error(ref, emb, k: int, chunk: int) -> float:
+    """Σ_i Σ_{j in kNN_emb(i) \\ kNN_ref(i)} (rank_ref(i, j) - k), ranks from 1."""
+    n = ref.size(0)
+    total = 0.0
+    for s in range(0, n, chunk):
+        rows = torch.arange(s, min(n, s + chunk))
+        d_ref = _sq_dists(ref[rows], ref)
+        d_ref[torch.arange(rows.numel()), rows] = float('inf')
+        d_emb = _sq_dists(emb[rows], emb)
+        d_emb[torch.arange(rows.numel()), rows] = float('inf')
+        # Ranks in the reference space: a stable argsort, as scikit-learn breaks ties.
+        order = torch.argsort(d_ref, dim=1, stable=True)
+        ranks = torch.empty_like(order)
+        ranks.scatter_(1, order, torch.arange(1, n + 1).expand(rows.numel(), n))
+        nn_emb = torch.argsort(d_emb, dim=1, stable=True)[:, :k]
+        r = ranks.gather(1, nn_emb)
+        total += float((r - k).clamp_min(0).sum())
+    return total
+
+
+def trustworthiness(X, Y, n_neighbors: int = 10, chunk: int = 512) -> float:
+    """Trustworthiness of embedding ``Y`` of data ``X`` (euclidean), in [0, 1]."""
+    x, y = _as_tensor(X), _as_tensor(Y)
+    n = x.size(0)
+    if y.size(0) != n:
+        raise ValueError(f"'X' and 'Y' must have the same number of rows, got {n} and {y.size(0)}")
+    if not 1 <= n_neighbors < n / 2:
+        raise ValueError(f"'n_neighbors' must be in [1, n_samples / 2), got {n_neighbors}")
+    k = n_neighbors
+    err = _ranking_error(x, y, k, chunk)
+    return 1.0 - err * 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0))
+
+
+def continuity(X, Y, n_neighbors: int = 10, chunk: int = 512) -> float:
+    """Continuity: trustworthiness with the roles of input and embedding swapped."""
+    return trustworthiness(Y, X, n_neighbors, chunk)
+
+
+def knn_accuracy(Y, labels, n_neighbors: int = 5, n_folds: int = 5, seed: int = 0) -> float:
+    """Mean accuracy of a k-NN classifier on the embedding, stratified k-fold."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+    cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(KNeighborsClassifier(n_neighbors), np.asarray(Y),
+                                 np.asarray(labels), cv=cv).mean())
+
+
+def distance_spearman(X, Y, n_samples: int = 1000, seed: int = 0) -> float:
+    """Spearman correlation between pairwise input and embedding distances of a subsample."""
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+    x, y = _as_tensor(X).numpy(), _as_tensor(Y).numpy()
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(x), size=min(n_samples, len(x)), replace=False)
+    return float(spearmanr(pdist(x[idx]), pdist(y[idx])).statistic)
+
+
+def silhouette(Y, labels, n_samples: int = 5000, seed: int = 0) -> float:
+    from sklearn.metrics import silhouette_score
+    y = np.asarray(Y)
+    return float(silhouette_score(y, np.asarray(labels),
+                                  sample_size=min(n_samples, len(y)), random_state=seed))
+
+
+def dr_report(X, Y, labels: Optional[np.ndarray] = None, k: int = 10) -> Dict[str, float]:
+    """All metrics at once: T(k), C(k), and with labels 5-NN accuracy and silhouette."""
+    out = {f'trustworthiness_{k}': trustworthiness(X, Y, k),
+           f'continuity_{k}': continuity(X, Y, k),
+           'distance_spearman': distance_spearman(X, Y)}
+    if labels is not None:
+        out['knn5_accuracy'] = knn_accuracy(Y, labels, 5)
+        out['silhouette'] = silhouette(Y, labels)
+    return out
