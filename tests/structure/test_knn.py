@@ -62,6 +62,17 @@ def test_faiss_recall():
     assert (np.diff(dist.numpy(), axis=1) >= -1e-5).all()
 
 
+@pytest.mark.skipif(not is_available('pynndescent'), reason='pynndescent not installed')
+def test_pynndescent_recall():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1500, 8)).astype(np.float32)
+    idx, dist = knn_graph(torch.from_numpy(x), 10, method='pynndescent')
+    ref, ref_d = knn_graph(torch.from_numpy(x), 10, method='exact')
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx.tolist(), ref.tolist())])
+    assert recall > 0.9
+    assert (idx != torch.arange(1500)[:, None]).all()
+
+
 def test_missing_backend_names_extra(monkeypatch):
     import genurl_pyg.structure.knn as knn_mod
 
