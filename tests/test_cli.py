@@ -84,7 +84,10 @@ def test_kill_then_resume(tmp_path):
     env = dict(os.environ, GENURL_DATA=str(tmp_path / 'data'), PYTHONUNBUFFERED='1')
     out = tmp_path / 'run'
     argv = [sys.executable, '-m', 'genurl_pyg', 'train', '--dataset', 'Cora', '--seeds', '1',
-            '--epochs', '80', '--out', str(out), '--no-progress']
+            '--epochs', '40', '--out', str(out), '--no-progress',
+            # A narrow model keeps this test about process control, not training speed.
+            '--set', 'hidden_channels=64', '--set', 'out_channels=64',
+            '--set', 'projector_channels=32', '--set', 'num_pos=2000', '--set', 'num_neg=4000']
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     ckpt = out / 'checkpoints' / 'seed0.pt'
     deadline = time.time() + 240
