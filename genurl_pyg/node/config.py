@@ -8,7 +8,8 @@ from typing import Any, Dict, Optional, Union
 
 import yaml
 
-ENCODERS = ('gcn', 'sage', 'gat', 'mlp')
+ENCODERS = ('gcn', 'sage', 'gat', 'mlp', 'sign', 'auto')
+AUTO_SIGN_MIN_NODES = 100_000
 LOSSES = ('gkl', 'kl', 'fuzzy_ce', 'l1', 'mse', 'infonce')
 METRICS = ('euclidean', 'cosine')
 BATCH_MODES = ('auto', 'all', 'sampled')
@@ -22,7 +23,9 @@ class ConfigError(ValueError):
 class NodeConfig:
     """Configuration of :func:`genurl_pyg.fit_node_embeddings` (all ablation switches).
 
-    Encoder: ``encoder``, ``hidden_channels``, ``out_channels`` (the kept representation
+    Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'sign'``: an MLP on
+    precomputed :math:`[X, \hat A X, \dots, \hat A^K X]`, ``K = sign_hops``, trained in true
+    mini-batches; ``'auto'``: ``'gcn'`` up to 100k nodes, ``'sign'`` beyond), ``hidden_channels``, ``out_channels`` (the kept representation
     :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).
     Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops``, ``lam`` (float or
     ``'auto'``), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
@@ -39,6 +42,7 @@ class NodeConfig:
     hidden_channels: int = 512
     out_channels: int = 512
     num_layers: int = 1
+    sign_hops: int = 2
     dropout: float = 0.0
     projector_channels: int = 128
     k: int = 15
@@ -104,7 +108,7 @@ class NodeConfig:
         choice('batch_mode', BATCH_MODES)
         for name in ('hidden_channels', 'out_channels', 'num_layers', 'k', 'feature_hops',
                      'graph_hops', 'epochs', 'num_pos', 'num_neg', 'dynamic_every',
-                     'all_pairs_max_nodes'):
+                     'all_pairs_max_nodes', 'sign_hops'):
             integer(name, 1)
         for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim'):
             integer(name, 0)

@@ -18,7 +18,10 @@ from ..nn.losses.genurl_loss import GenURLLoss
 from ..nn.models.genurl import GenURL
 from ..structure.builder import SimilarityBuilder
 from ..structure.similarity import Similarity
-from .config import NodeConfig
+from ..nn import functional as LF
+from ..nn.sampling import sample_pairs
+from .config import AUTO_SIGN_MIN_NODES, NodeConfig
+from .propagation import propagate_features
 from .encoders import build_encoder
 from .views import augment, two_view_similarity
 
@@ -69,16 +72,22 @@ class NodeEmbeddingTrainer:
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
             use_features=config.use_features, use_graph=config.use_graph)
         self.static_sim = self.builder.build(self.x, self.edge_index, self.num_nodes)
+        self.encoder_name = config.encoder
+        if config.encoder == 'auto':
+            self.encoder_name = 'sign' if self.num_nodes > AUTO_SIGN_MIN_NODES else 'gcn'
         # Bag-of-words features are ~1 % dense: a CSR copy makes the encoder's first product
         # O(nnz * d) instead of O(N * D * d). Only for encoders whose first op is a Linear.
         self.x_enc = self.x
-        if config.encoder in ('gcn', 'mlp') and _density(self.x) < SPARSE_INPUT_DENSITY:
+        if self.encoder_name == 'sign':
+            self.x_enc = propagate_features(self.x, self.edge_index, config.sign_hops)
+        elif self.encoder_name in ('gcn', 'mlp') and _density(self.x) < SPARSE_INPUT_DENSITY:
             with warnings.catch_warnings():
                 warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
                 self.x_enc = self.x.to_sparse_csr()
         self.sim = self.static_sim
         self.train_sim = self._training_similarity(self.sim)
-        encoder = build_encoder(config.encoder, self.x.size(1), config.hidden_channels,
+        encoder = build_encoder('mlp' if self.encoder_name == 'sign' else self.encoder_name,
+                                self.x_enc.size(1), config.hidden_channels,
                                 config.out_channels, config.num_layers, config.dropout)
         projector = None
         if config.projector_channels > 0:
@@ -117,7 +126,7 @@ class NodeEmbeddingTrainer:
         """GCN/SAGE get the transposed adjacency as a CSR tensor: PyG then aggregates with
         one sparse-dense product instead of materialising an [E, d] message tensor (8x
         faster on Amazon Computers, 491k edges, d = 512)."""
-        if self.cfg.encoder not in ('gcn', 'sage'):
+        if self.encoder_name not in ('gcn', 'sage'):
             return edge_index
         return to_torch_csr_tensor(edge_index.flip(0), size=(self.num_nodes, self.num_nodes))
 
@@ -133,6 +142,8 @@ class NodeEmbeddingTrainer:
         cfg = self.cfg
         self.model.train()
         self.optimizer.zero_grad()
+        if self.encoder_name == 'sign' and not self._use_all_pairs():
+            return self._minibatch_step()
         if cfg.views:
             zs = []
             for _ in range(2):
@@ -150,6 +161,29 @@ class NodeEmbeddingTrainer:
         if not torch.isfinite(loss):
             raise FloatingPointError(f'loss became {loss.item()} at epoch {self.state.epoch}; '
                                      "lower 'lr' or raise 'nu_latent'")
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def _minibatch_step(self) -> float:
+        """True mini-batch step for the decoupled (SIGN) encoder: only the rows that the
+        sampled pairs touch go through the MLP. O((s + m) d) per step, whatever N is."""
+        cfg, n = self.cfg, self.num_nodes
+        s = sample_pairs(self.train_sim, cfg.num_pos, cfg.num_neg, self.generator)
+        nodes = torch.cat([s.pos_i, s.pos_j, s.neg_i, s.neg_j])
+        uniq, inv = torch.unique(nodes, return_inverse=True)
+        x = self.x_enc[uniq % n]  # stacked views: node v of view 2 is v + N
+        if cfg.views and cfg.feature_mask > 0:
+            keep = torch.rand(2, x.size(1), generator=self.generator) >= cfg.feature_mask
+            x = x * keep.to(x.device, x.dtype)[uniq // n]
+        z = self.model(x)[1].index_select(0, inv)
+        a, b = s.pos_i.numel(), s.neg_i.numel()
+        zi, zj, zni, znj = z.split([a, a, b, b])
+        crit = self.model.criterion
+        loss = LF.sampled_pairs_loss(zi, zj, s.pos_p, zni, znj, s.num_support, s.num_pairs,
+                                     crit.nu, crit.variant, crit.alpha, crit.eps)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f'loss became {loss.item()} at epoch {self.state.epoch}')
         loss.backward()
         self.optimizer.step()
         return loss.item()

@@ -91,3 +91,56 @@ def test_two_view_similarity_blocks():
     torch.testing.assert_close(two[:6, :6], P)
     torch.testing.assert_close(two[6:, 6:], P)
     torch.testing.assert_close(two[:6, 6:], (P + torch.eye(6)).clamp_max(1))
+
+
+def test_propagation_matches_dense_formula():
+    from genurl_pyg.node.propagation import propagate_features
+    x = torch.randn(6, 3)
+    ei = torch.tensor([[0, 1, 2, 4], [1, 2, 0, 5]])
+    A = torch.zeros(6, 6)
+    A[ei[0], ei[1]] = 1
+    A = ((A + A.t()) > 0).float() + torch.eye(6)
+    d = A.sum(1).rsqrt()
+    Ahat = d[:, None] * A * d[None, :]
+    want = torch.cat([x, Ahat @ x, Ahat @ Ahat @ x], dim=1)
+    torch.testing.assert_close(propagate_features(x, ei, 2), want, rtol=1e-5, atol=1e-6)
+
+
+def sbm_graph(n_per=60, blocks=3, dim=16, seed=0):
+    """Communities in the graph and weak community signal in noisy features."""
+    from torch_geometric.utils import stochastic_blockmodel_graph
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    sizes = [n_per] * blocks
+    probs = torch.full((blocks, blocks), 0.01) + torch.eye(blocks) * 0.15
+    ei = stochastic_blockmodel_graph(sizes, probs)
+    y = torch.arange(blocks).repeat_interleave(n_per)
+    x = torch.randn(blocks, dim, generator=g)[y] * 0.6 + torch.randn(len(y), dim, generator=g)
+    return Data(x=x, edge_index=ei, y=y)
+
+
+def knn1_accuracy(h, y):
+    d = torch.cdist(h, h)
+    d.fill_diagonal_(float('inf'))
+    return float((y[d.argmin(1)] == y).float().mean())
+
+
+def test_sign_minibatch_path_learns_communities():
+    data = sbm_graph()
+    cfg = NodeConfig(encoder='sign', epochs=80, hidden_channels=64, out_channels=32,
+                     projector_channels=16, k=10, batch_mode='sampled', num_pos=1024,
+                     num_neg=2048, lr=0.01)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    h = trainer.fit()
+    assert trainer.encoder_name == 'sign' and h.shape == (180, 32)
+    assert knn1_accuracy(h, data.y) > 0.9
+    assert knn1_accuracy(h, data.y) > knn1_accuracy(data.x, data.y) + 0.1
+
+
+def test_auto_encoder_picks_by_size(monkeypatch):
+    import genurl_pyg.node.trainer as trainer_mod
+    data = KarateClub()[0]
+    small = dict(epochs=1, hidden_channels=8, out_channels=8, projector_channels=4, k=5)
+    assert NodeEmbeddingTrainer(data, NodeConfig(encoder='auto', **small)).encoder_name == 'gcn'
+    monkeypatch.setattr(trainer_mod, 'AUTO_SIGN_MIN_NODES', 10)
+    assert NodeEmbeddingTrainer(data, NodeConfig(encoder='auto', **small)).encoder_name == 'sign'
