@@ -39,18 +39,10 @@ def run_child(argv: List[str], timeout: float) -> Dict[str, Any]:
 
 
 def versions() -> Dict[str, str]:
-    import numpy
+    from genurl_pyg.utils.versions import library_versions
     import torch
-    import torch_geometric
-    out = {'python': platform.python_version(), 'torch': torch.__version__,
-           'torch_geometric': torch_geometric.__version__, 'numpy': numpy.__version__,
-           'cpu_threads': str(torch.get_num_threads()), 'machine': platform.machine()}
-    for mod in ('faiss', 'sklearn', 'scipy'):
-        try:
-            out[mod] = __import__(mod).__version__
-        except ImportError:
-            pass
-    return out
+    return {**library_versions(), 'cpu_threads': str(torch.get_num_threads()),
+            'machine': platform.machine()}
 
 
 def write_results(stem: str, payload: Dict[str, Any], markdown: str) -> None:

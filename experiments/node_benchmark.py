@@ -149,6 +149,8 @@ def main() -> None:
     ap.add_argument('--dgi-budget', type=float, default=240,
                     help='the same for DGI, which is several times slower per seed')
     ap.add_argument('--out', default='node_benchmark', help='result file stem')
+    ap.add_argument('--append', action='store_true',
+                    help='keep the rows already in the result file; rerun rows are replaced')
     ap.add_argument('--child', nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -156,7 +158,15 @@ def main() -> None:
         child(ds, method, int(seeds), float(budget), int(dgi_epochs))
         return
     import numpy as np
-    rows = []
+    from _bench_utils import RESULTS
+    rows, commands = [], []
+    previous = RESULTS / f'{args.out}.json'
+    if args.append and previous.exists():
+        old = json.loads(previous.read_text())
+        todo = {(d, m) for d in args.datasets for m in args.methods}
+        rows = [r for r in old['results'] if (r['dataset'], r['method']) not in todo]
+        commands = old.get('commands', [old.get('command')])
+    commands.append('python ' + ' '.join(sys.argv))
     for ds in args.datasets:
         for method in args.methods:
             seeds = args.dgi_seeds if method == 'dgi' else args.seeds
@@ -172,7 +182,7 @@ def main() -> None:
                 res['mean_seconds'] = float(np.mean(res['seconds_per_seed']))
             print(json.dumps({k: v for k, v in res.items() if k != 'config'}), flush=True)
             rows.append(res)
-            payload = {'benchmark': 'node_benchmark', 'command': 'python ' + ' '.join(sys.argv),
+            payload = {'benchmark': 'node_benchmark', 'commands': commands,
                        'versions': versions(), 'dgi_epochs': args.dgi_epochs, 'results': rows}
             write_results(args.out, payload, _markdown(payload))
 
@@ -182,7 +192,8 @@ def _markdown(payload) -> str:
     for r in payload['results']:
         by.setdefault(r['dataset'], {})[r['method']] = r
     lines = ['# Node classification: GenURL vs DGI and baselines', '',
-             f"Command: `{payload['command']}`  ",
+             'Commands (in order; later rows replace earlier ones): '
+             + '; '.join(f'`{c}`' for c in payload['commands']) + '  ',
              'Versions: ' + ', '.join(f'{k} {v}' for k, v in payload['versions'].items()) + '  ',
              'Probe: logistic regression on standardised frozen embeddings, C chosen on the '
              'validation nodes. Protocol per data set in the table. Accuracy in %, mean ± std '
@@ -192,7 +203,8 @@ def _markdown(payload) -> str:
              'CPU; peak RSS of the method\'s own process.', '',
              '| data set | protocol | method | accuracy | seeds | s/seed | peak RSS MB | target | note |',
              '|---|---|---|---|---|---|---|---|---|']
-    for ds, methods in by.items():
+    for ds in [d for d in DATASETS if d in by] + [d for d in by if d not in DATASETS]:
+        methods = by[ds]
         for m in METHODS:
             r = methods.get(m)
             if r is None:
