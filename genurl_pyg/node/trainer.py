@@ -128,7 +128,10 @@ class NodeEmbeddingTrainer:
         faster on Amazon Computers, 491k edges, d = 512)."""
         if self.encoder_name not in ('gcn', 'sage'):
             return edge_index
-        return to_torch_csr_tensor(edge_index.flip(0), size=(self.num_nodes, self.num_nodes))
+        with warnings.catch_warnings():  # PyG's builder trips torch's invariant-check notice
+            warnings.filterwarnings('ignore', message='Sparse invariant checks')
+            return to_torch_csr_tensor(edge_index.flip(0),
+                                       size=(self.num_nodes, self.num_nodes))
 
     # -- training ---------------------------------------------------------------------------
     def _use_all_pairs(self) -> bool:
