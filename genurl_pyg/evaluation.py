@@ -2,6 +2,7 @@
 
 * ``public``: the data set's own train/val/test masks (Planetoid's public split).
 * ``random-10/10/80``: a random split per seed, 10 % train, 10 % validation, 80 % test.
+* ``random-50/25/25``: the same with 50/25/25 %, for tiny graphs such as KarateClub.
 
 The probe is an L2-regularised multinomial logistic regression on standardised embeddings
 (standardisation statistics from the training nodes only). Its inverse regularisation ``C``
@@ -48,6 +49,8 @@ def split_for(data, protocol: str, seed: int) -> Tuple[Tensor, Tensor, Tensor]:
         return data.train_mask, data.val_mask, data.test_mask
     if protocol == 'random-10/10/80':
         return random_split(data.num_nodes, seed)
+    if protocol == 'random-50/25/25':  # tiny graphs (KarateClub): 10 % would be 3 nodes
+        return random_split(data.num_nodes, seed, train=0.5, val=0.25)
     raise ValueError(f"unknown evaluation protocol {protocol!r}")
 
 

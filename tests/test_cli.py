@@ -127,3 +127,16 @@ def test_embed_on_npy_file(tmp_path, capsys):
     assert main(['embed', '--data', str(np_x), '--set', 'colour=1', '--out', str(out)]) == 2
     assert 'unknown GenURLEmbedding parameter' in capsys.readouterr().err
     assert main(['embed', '--data', str(tmp_path / 'nope.npy'), '--out', str(out)]) == 2
+
+
+def test_train_on_bundled_karate(tmp_path):
+    out = tmp_path / 'karate'
+    assert main(['train', '--dataset', 'KarateClub', '--seeds', '2', '--epochs', '3',
+                 '--out', str(out), '--no-progress', '--set', 'k=5',
+                 '--set', 'hidden_channels=16', '--set', 'out_channels=8']) == 0
+    result = json.loads((out / 'result.json').read_text())
+    assert result['protocol'] == 'random-50/25/25' and len(result['accuracy']['per_seed']) == 2
+    assert main(['eval', '--embeddings', str(out / 'embeddings.pt'), '--dataset', 'KarateClub',
+                 '--seeds', '3']) == 0
+    assert main(['train', '--dataset', 'KarateClub', '--seeds', '1', '--epochs', '3',
+                 '--out', str(out), '--no-progress']) == 2  # result.json exists: no overwrite

@@ -107,7 +107,8 @@ _SPECS = [
     DatasetSpec('ogbn-papers100M', 'ogb', 'ogbn_papers100M', 'ogb-official', _ogbn,
                 'OGB, 111M nodes'),
     DatasetSpec('ogbl-ddi', 'ogb', 'ogbl_ddi', 'ogb-link', _ogbl, 'OGB link prediction, 4267 nodes'),
-    DatasetSpec('KarateClub', 'builtin', '', 'all-nodes', _karate, 'bundled with PyG, 34 nodes'),
+    DatasetSpec('KarateClub', 'builtin', '', 'random-50/25/25', _karate,
+                'bundled with PyG, 34 nodes'),
 ]
 DATASETS: Dict[str, DatasetSpec] = {s.name.lower(): s for s in _SPECS}
 DATASETS['karate'] = DATASETS['karateclub']

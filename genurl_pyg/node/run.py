@@ -121,8 +121,8 @@ def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = N
         shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
         raise ValueError(f'{embeddings} must hold an [N, d] tensor with N = {data.num_nodes} '
                          f'for {spec.name}, got {shape}')
-    seeds_used: List[int] = [seed + i for i in range(seeds if spec.protocol.startswith('random')
-                                                     else 1)]
+    random_splits = spec.protocol.startswith('random')
+    seeds_used: List[int] = [seed + i for i in range(seeds if random_splits else 1)]
     accs = [linear_probe(h, data.y, *split_for(data, spec.protocol, s)).test_accuracy
             for s in seeds_used]
     return {'dataset': spec.name, 'protocol': spec.protocol, 'embeddings': str(embeddings),
