@@ -17,7 +17,7 @@ from torch_geometric.utils import to_torch_csr_tensor
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..nn.models.genurl import GenURL
 from ..structure.builder import SimilarityBuilder
-from ..structure.similarity import Similarity
+from ..structure.similarity import Similarity, combine
 from ..nn import functional as LF
 from ..nn.sampling import sample_pairs
 from .config import AUTO_SIGN_MIN_NODES, NodeConfig
@@ -86,6 +86,8 @@ class NodeEmbeddingTrainer:
                 self.x_enc = self.x.to_sparse_csr()
         self.sim = self.static_sim
         self.train_sim = self._training_similarity(self.sim)
+        # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
+        self.graph = self._graph(self.edge_index)
         encoder = build_encoder('mlp' if self.encoder_name == 'sign' else self.encoder_name,
                                 self.x_enc.size(1), config.hidden_channels,
                                 config.out_channels, config.num_layers, config.dropout)
@@ -111,10 +113,9 @@ class NodeEmbeddingTrainer:
             return
         if (epoch - cfg.dynamic_start) % cfg.dynamic_every != 0:
             return
-        h = self.model.embed(self.x_enc, self._graph(self.edge_index))
+        h = self.model.embed(self.x_enc, self.graph)
         dynamic = self.builder.rebuild_features(h)
         # Mix static and dynamic P: the target moves with the encoder but keeps its anchor.
-        from ..structure.similarity import combine
         index, weight = combine((self.static_sim.index, self.static_sim.weight),
                                 (dynamic.index, dynamic.weight), cfg.dynamic_weight,
                                 self.num_nodes)
@@ -155,12 +156,16 @@ class NodeEmbeddingTrainer:
                 zs.append(self.model(x, self._graph(ei))[1])
             z = torch.cat(zs)
         else:
-            z = self.model(self.x_enc, self._graph(self.edge_index))[1]
+            z = self.model(self.x_enc, self.graph)[1]
         if self._use_all_pairs():
             loss = self.model.loss(z, self.train_sim)
         else:
             loss = self.model.loss(z, self.train_sim, num_pos=cfg.num_pos, num_neg=cfg.num_neg,
                                    generator=self.generator)
+        return self._apply(loss)
+
+    def _apply(self, loss: Tensor) -> float:
+        """Stops on a non-finite loss, else back-propagates and takes the optimiser step."""
         if not torch.isfinite(loss):
             raise FloatingPointError(f'loss became {loss.item()} at epoch {self.state.epoch}; '
                                      "lower 'lr' or raise 'nu_latent'")
@@ -185,11 +190,7 @@ class NodeEmbeddingTrainer:
         crit = self.model.criterion
         loss = LF.sampled_pairs_loss(zi, zj, s.pos_p, zni, znj, s.num_support, s.num_pairs,
                                      crit.nu, crit.variant, crit.alpha, crit.eps)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f'loss became {loss.item()} at epoch {self.state.epoch}')
-        loss.backward()
-        self.optimizer.step()
-        return loss.item()
+        return self._apply(loss)
 
     def fit(self, checkpoint: Optional[Path] = None, checkpoint_every: int = 25) -> Tensor:
         while self.state.epoch < self.cfg.epochs:
@@ -204,7 +205,7 @@ class NodeEmbeddingTrainer:
         return self.embed()
 
     def embed(self) -> Tensor:
-        return self.model.embed(self.x_enc, self._graph(self.edge_index)).cpu()
+        return self.model.embed(self.x_enc, self.graph).cpu()
 
     # -- checkpoints ------------------------------------------------------------------------
     def save_checkpoint(self, path: Path) -> None:
