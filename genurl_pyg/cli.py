@@ -19,6 +19,8 @@ EXAMPLES_TRAIN = """examples:
   genurl-pyg train --dataset Photo --encoder sage --set lam=0.5 --set views=false
   genurl-pyg train --dataset Cora --config my.yaml --plot --out runs/cora-plot
   genurl-pyg train --dataset Cora --out runs/cora --resume   # continue a killed run
+  genurl-pyg train --dataset ogbn-arxiv --encoder sign --set batch_size=4096
+  torchrun --nproc_per_node=2 -m genurl_pyg train --dataset Cora --out runs/cora-ddp
 
 Config precedence: built-in defaults < the data set's YAML (genurl_pyg/configs/) <
 --config FILE < flags (--encoder, --epochs, --device, --seed) < --set KEY=VALUE.
@@ -51,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    'each with a linear probe, and write a run folder.',
                        epilog=EXAMPLES_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_data_args(p)
-    p.add_argument('--encoder', choices=['gcn', 'sage', 'gat', 'mlp'], default=None,
-                   help='message-passing encoder (default: from the data set config)')
+    p.add_argument('--encoder', choices=['gcn', 'sage', 'gat', 'mlp', 'sign', 'auto'],
+                   default=None,
+                   help='gcn/sage/gat: message passing (whole graph, or NeighborLoader '
+                        "subgraphs with --set graph_batching=neighbor); mlp: features only; "
+                        'sign: MLP on precomputed propagated features, mini-batch; auto: gcn '
+                        'up to 100k nodes, sign beyond (default: from the data set config)')
     p.add_argument('--config', type=Path, default=None, help='YAML file of config overrides')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override one config key (YAML value syntax), repeatable')
@@ -149,6 +155,8 @@ def _cmd_train(args) -> int:
     result = train_job(args.dataset, cfg, args.seeds, args.out, root=args.root,
                        resume=args.resume, plot=args.plot, progress=not args.no_progress,
                        command=command, log=lambda m: print(m, file=sys.stderr))
+    if not result:  # a non-zero torchrun rank: rank 0 reports
+        return 0
     acc = result['accuracy']
     print(f"{result['dataset']} ({result['protocol']}, {len(result['seeds'])} seeds): "
           f"accuracy {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %, "

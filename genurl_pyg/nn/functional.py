@@ -19,7 +19,7 @@ Row-wise variants (need whole rows, so all-pairs form only):
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -147,9 +147,10 @@ def pair_q(z_i: Tensor, z_j: Tensor, nu: float) -> Tensor:
 
 
 def sampled_pairs_loss(z_pos_i: Tensor, z_pos_j: Tensor, p_pos: Tensor, z_neg_i: Tensor,
-                       z_neg_j: Tensor, num_support: int, num_pairs: int, nu: float = 1.0,
-                       variant: str = 'gkl', alpha: float = 0.1,
-                       eps: float = 1e-10) -> Tensor:
+                       z_neg_j: Tensor, num_support: float, num_pairs: int, nu: float = 1.0,
+                       variant: str = 'gkl', alpha: float = 0.1, eps: float = 1e-10,
+                       pos_weight: Optional[Tensor] = None,
+                       neg_weight: Optional[Tensor] = None) -> Tensor:
     r"""Unbiased sampled estimate of the all-pairs mean of an elementwise loss.
 
     Writing the all-pairs mean over :math:`M` pairs with :math:`P`'s support :math:`S` as
@@ -171,6 +172,11 @@ def sampled_pairs_loss(z_pos_i: Tensor, z_pos_j: Tensor, p_pos: Tensor, z_neg_i:
         z_neg_i, z_neg_j (Tensor): embeddings of ``m`` pairs drawn uniformly from all
             off-diagonal pairs.
         num_support (int): :math:`|S|`. num_pairs (int): :math:`M` (``N(N-1)`` for all pairs).
+        pos_weight, neg_weight (Tensor, optional): per-pair inverse inclusion rates replacing
+            :math:`|S|/s` and :math:`M/m` when the draws are not uniform over S and over all
+            pairs, e.g. anchor batches (:func:`~genurl_pyg.nn.sampling.sample_anchor_pairs`).
+            The estimate stays unbiased when each weight is the pair's expected number of
+            draws, inverted.
 
     Complexity: O((s + m) d) time and memory.
     """
@@ -183,6 +189,8 @@ def sampled_pairs_loss(z_pos_i: Tensor, z_pos_j: Tensor, p_pos: Tensor, z_neg_i:
     fn = _ELEMENTWISE_FN[variant]
     pos_term = (fn(p_pos, q_pos, alpha, eps) - fn(torch.zeros_like(q_pos), q_pos, alpha, eps))
     neg_term = fn(torch.zeros_like(q_neg), q_neg, alpha, eps)
-    total = pos_term.sum() * (num_support / max(1, p_pos.numel())) \
-        + neg_term.sum() * (num_pairs / max(1, q_neg.numel()))
-    return total / num_pairs
+    pos_sum = (pos_term * pos_weight).sum() if pos_weight is not None \
+        else pos_term.sum() * (num_support / max(1, p_pos.numel()))
+    neg_sum = (neg_term * neg_weight).sum() if neg_weight is not None \
+        else neg_term.sum() * (num_pairs / max(1, q_neg.numel()))
+    return (pos_sum + neg_sum) / num_pairs

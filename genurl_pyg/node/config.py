@@ -4,12 +4,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import yaml
 
 ENCODERS = ('gcn', 'sage', 'gat', 'mlp', 'sign', 'auto')
-AUTO_SIGN_MIN_NODES = 100_000
+AUTO_SIGN_MIN_NODES = 100_000      # encoder 'auto': decoupled (SIGN) beyond this many nodes
+AUTO_NEIGHBOR_MIN_NODES = 100_000  # graph_batching 'auto': NeighborLoader beyond this
+GRAPH_BATCHING = ('auto', 'full', 'neighbor')
 LOSSES = ('gkl', 'kl', 'fuzzy_ce', 'l1', 'mse', 'infonce')
 METRICS = ('euclidean', 'cosine')
 BATCH_MODES = ('auto', 'all', 'sampled')
@@ -21,7 +23,7 @@ class ConfigError(ValueError):
 
 @dataclass
 class NodeConfig:
-    """Configuration of :func:`genurl_pyg.fit_node_embeddings` (all ablation switches).
+    r"""Configuration of :func:`genurl_pyg.fit_node_embeddings` (all ablation switches).
 
     Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'sign'``: an MLP on
     precomputed :math:`[X, \hat A X, \dots, \hat A^K X]`, ``K = sign_hops``, trained in true
@@ -36,6 +38,12 @@ class NodeConfig:
     Objective: ``loss``, ``nu_latent``, ``alpha``; ``batch_mode`` (``'all'`` pairs,
     ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
     ``all_pairs_max_nodes`` nodes).
+    Mini-batch paths (``encoder: sign``, and message passing with ``graph_batching:
+    neighbor``; ``'auto'``: neighbour sampling beyond 100k nodes when pyg-lib or
+    torch-sparse is installed): an epoch is one pass over all anchors in batches of
+    ``batch_size`` (0: ``min(1024, N)``), each anchor with ``pos_per_anchor`` positives drawn
+    from its row of P and ``neg_per_anchor`` uniform negatives; ``num_neighbors`` per layer
+    for the sampled subgraphs.
     Optimisation: ``epochs``, ``lr``, ``weight_decay``, ``seed``, ``device``.
     """
     encoder: str = 'gcn'
@@ -69,6 +77,11 @@ class NodeConfig:
     all_pairs_max_nodes: int = 3000
     num_pos: int = 20000
     num_neg: int = 100000
+    graph_batching: str = 'auto'
+    num_neighbors: List[int] = dataclasses.field(default_factory=lambda: [15, 10])
+    batch_size: int = 0
+    pos_per_anchor: int = 5
+    neg_per_anchor: int = 5
     epochs: int = 200
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -106,11 +119,18 @@ class NodeConfig:
         choice('loss', LOSSES)
         choice('metric', METRICS)
         choice('batch_mode', BATCH_MODES)
+        choice('graph_batching', GRAPH_BATCHING)
+        if (not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors
+                or any(isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1)
+                       for v in self.num_neighbors)):
+            raise ConfigError("config 'num_neighbors' must be a non-empty list of positive "
+                              f"integers (or -1 for all neighbours), got {self.num_neighbors!r}")
+        self.num_neighbors = list(self.num_neighbors)
         for name in ('hidden_channels', 'out_channels', 'num_layers', 'k', 'feature_hops',
                      'graph_hops', 'epochs', 'num_pos', 'num_neg', 'dynamic_every',
-                     'all_pairs_max_nodes', 'sign_hops'):
+                     'all_pairs_max_nodes', 'sign_hops', 'pos_per_anchor', 'neg_per_anchor'):
             integer(name, 1)
-        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim'):
+        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size'):
             integer(name, 0)
         for name in ('dropout', 'feature_mask', 'edge_drop'):
             number(name, 0.0, 0.99)

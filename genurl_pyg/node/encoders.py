@@ -45,9 +45,11 @@ def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channel
     """``'gcn'``, ``'sage'``, ``'gat'`` (PyG basic GNNs) or ``'mlp'``; called ``(x, edge_index)``."""
     if name == 'mlp':
         return FeatureMLP(in_channels, hidden_channels, out_channels, num_layers, dropout)
+    # One layer never applies the hidden activation: leaving it out keeps every parameter
+    # used, which DistributedDataParallel requires.
     kwargs = dict(in_channels=in_channels, hidden_channels=hidden_channels,
                   num_layers=num_layers, out_channels=out_channels, dropout=dropout,
-                  act='prelu')
+                  act='prelu' if num_layers > 1 else None)
     if name == 'gcn':
         gnn = GCN(**kwargs, cached=False)
     elif name == 'sage':

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional
 
 import torch
 
+from .. import distributed
 from ..datasets import get_spec, load_dataset
 from ..evaluation import linear_probe, split_for, summarize
 from ..utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
@@ -43,11 +44,20 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
     Every file is written atomically.
     """
     spec = get_spec(dataset)
-    data = load_dataset(dataset, root)
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / 'result.json').exists() and not resume:
+    ctx = distributed.context(config.device)
+    if not ctx.is_main:  # under torchrun only rank 0 writes, logs and draws progress
+        progress, plot, log = False, False, (lambda *a, **k: None)
+    if ctx.is_main and (out / 'result.json').exists() and not resume:
         raise FileExistsError(f"{out / 'result.json'} exists; pass --resume to continue that "
                               'run or choose another --out')
+    if ctx.is_main:  # rank 0 copies from the mirror and processes first; the others then read
+        data = load_dataset(dataset, root)
+    ctx.barrier()
+    if not ctx.is_main:
+        data = load_dataset(dataset, root)
+    if not ctx.is_main:
+        return _follow(data, config, seeds, out, resume)
+    out.mkdir(parents=True, exist_ok=True)
     progress_path = out / 'progress.json'
     done: Dict[str, Dict] = {}
     if resume and progress_path.exists():
@@ -102,11 +112,30 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         'val_accuracy': summarize([done[s]['val_accuracy'] for s in seeds_run]),
         'seconds_per_seed': summarize([done[s]['seconds'] for s in seeds_run]),
         'lambda': done[seeds_run[0]]['lambda'],
-        'peak_rss_mb': peak_rss_mb(), 'command': command,
+        'peak_rss_mb': peak_rss_mb(), 'processes': ctx.world_size, 'command': command,
         'config': config.to_dict(), 'versions': library_versions(),
     }
     atomic_write_json(out / 'result.json', result)
     return result
+
+
+def _follow(data, config: NodeConfig, seeds: int, out: Path, resume: bool) -> Dict:
+    """A non-zero rank under torchrun: trains the same seeds in lockstep with rank 0 (DDP
+    keeps the parameters equal) and writes nothing. Resumes from rank 0's checkpoints."""
+    import json
+    progress_path = out / 'progress.json'
+    done = json.loads(progress_path.read_text())['seeds'] if (
+        resume and progress_path.exists()) else {}
+    for i in range(seeds):
+        seed = config.seed + i
+        if str(seed) in done:
+            continue
+        trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'seed': seed}, base=config))
+        ckpt = out / 'checkpoints' / f'seed{seed}.pt'
+        if resume and ckpt.exists():
+            trainer.load_checkpoint(ckpt)
+        trainer.fit()
+    return {}
 
 
 def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = None,

@@ -5,7 +5,7 @@ import random
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -19,11 +19,15 @@ from ..nn.models.genurl import GenURL
 from ..structure.builder import SimilarityBuilder
 from ..structure.similarity import Similarity, combine
 from ..nn import functional as LF
-from ..nn.sampling import sample_pairs
-from .config import AUTO_SIGN_MIN_NODES, NodeConfig
+from ..nn.sampling import anchor_batches, sample_anchor_pairs
+from .. import distributed
+from .config import AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig
+from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
 from .propagation import propagate_features
 from .encoders import build_encoder
-from .views import augment, two_view_similarity
+from .views import augment, disjoint_union, two_view_similarity
+
+DEFAULT_BATCH_SIZE = 1024
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -47,21 +51,53 @@ class TrainState:
     losses: List[float] = field(default_factory=list)
 
 
+def resolve_path(encoder: str, graph_batching: str, num_nodes: int) -> Tuple[str, str]:
+    r"""``(encoder, path)`` for a graph of ``num_nodes`` nodes. Paths: ``'full'`` (whole-graph
+    message passing), ``'neighbor'`` (message passing on NeighborLoader subgraphs) and
+    ``'decoupled'`` (an MLP on precomputed :math:`\hat A^k X`, PyG's SIGN)."""
+    if encoder == 'auto':
+        encoder = 'sign' if num_nodes > AUTO_SIGN_MIN_NODES else 'gcn'
+    if encoder == 'sign':
+        return encoder, 'decoupled'
+    if encoder == 'mlp' or graph_batching == 'full':
+        return encoder, 'full'
+    if graph_batching == 'neighbor':
+        require_neighbor_sampling()
+        return encoder, 'neighbor'
+    big = num_nodes > AUTO_NEIGHBOR_MIN_NODES
+    return encoder, 'neighbor' if big and neighbor_sampling_available() else 'full'
+
+
 class NodeEmbeddingTrainer:
     """Builds P, the model and the optimiser for one graph and runs the epochs.
 
-    Per epoch: two augmented views through the encoder (O(E·d + N·D·d)), then the GenURL loss
-    over all pairs of the ``2N`` stacked nodes (O(N^2 d), small graphs) or the unbiased
-    sampled estimate (O((s + m) d)). Building P is done once (static) or every
-    ``dynamic_every`` epochs from the current representation (dynamic).
+    Full-graph path, per epoch: two augmented views through the encoder
+    (O(E·d + N·D·d)), then the GenURL loss over all pairs of the ``2N`` stacked nodes
+    (O(N^2 d), small graphs) or the unbiased sampled estimate (O((s + m) d)).
+    Mini-batch paths (decoupled SIGN, NeighborLoader subgraphs), per epoch: every anchor once,
+    in batches of B, each step O(B (r + m) d) for the MLP, times the sampled subgraph's size
+    for message passing; memory O(N k + model) overall. Building P is done once (static) or
+    every ``dynamic_every`` epochs from the current representation (dynamic).
+
+    Under ``torchrun`` the model is wrapped in ``DistributedDataParallel``: mini-batch epochs
+    are split between the ranks (each takes every W-th anchor batch); full-graph epochs let
+    every rank draw its own views and pairs, and DDP averages the gradients.
     """
 
     def __init__(self, data: Data, config: NodeConfig,
                  progress: Optional[Callable[[int, float], None]] = None) -> None:
         _check_data(data)
         self.cfg = config.validate()
-        self.device = resolve_device(config.device)
-        self.generator = seed_everything(config.seed)
+        self.dist = distributed.context(config.device)
+        self.device = resolve_device(str(self.dist.device(config.device)))
+        self.generator = seed_everything(config.seed)  # same model init on every rank
+        # Epoch-level draws (anchor order) are shared by the ranks so that they split one
+        # permutation; per-step draws (views, pairs) differ between ranks.
+        self.shared_generator = self.generator
+        if self.dist.enabled:
+            self.shared_generator = torch.Generator().manual_seed(config.seed)
+            self.generator = torch.Generator().manual_seed(
+                config.seed + 1_000_003 * (self.dist.rank + 1))
         self.x = data.x.float().to(self.device)
         self.edge_index = data.edge_index.to(self.device)
         self.num_nodes = data.num_nodes
@@ -72,9 +108,8 @@ class NodeEmbeddingTrainer:
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
             use_features=config.use_features, use_graph=config.use_graph)
         self.static_sim = self.builder.build(self.x, self.edge_index, self.num_nodes)
-        self.encoder_name = config.encoder
-        if config.encoder == 'auto':
-            self.encoder_name = 'sign' if self.num_nodes > AUTO_SIGN_MIN_NODES else 'gcn'
+        self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
+                                                    self.num_nodes)
         # Bag-of-words features are ~1 % dense: a CSR copy makes the encoder's first product
         # O(nnz * d) instead of O(N * D * d). Only for encoders whose first op is a Linear.
         self.x_enc = self.x
@@ -88,6 +123,11 @@ class NodeEmbeddingTrainer:
         self.train_sim = self._training_similarity(self.sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
+        self.subgraphs = None
+        if self.path == 'neighbor':
+            self.subgraphs = NeighborSubgraphs(self.x.cpu(), self.edge_index.cpu(),
+                                               self.num_nodes, config.num_neighbors)
+        self.batch_size = self._resolve_batch_size()
         encoder = build_encoder('mlp' if self.encoder_name == 'sign' else self.encoder_name,
                                 self.x_enc.size(1), config.hidden_channels,
                                 config.out_channels, config.num_layers, config.dropout)
@@ -97,9 +137,32 @@ class NodeEmbeddingTrainer:
                              config.projector_channels], norm=None, act='prelu')
         self.model = GenURL(encoder, projector,
                             GenURLLoss(config.loss, config.nu_latent, config.alpha)).to(self.device)
+        self.net = distributed.wrap_ddp(self.model, self.dist, self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
                                           weight_decay=config.weight_decay)
         self.state = TrainState()
+
+    def _resolve_batch_size(self) -> int:
+        if not self.minibatch:
+            return 0
+        anchors = self.train_sim.num_nodes
+        size = self.cfg.batch_size or min(DEFAULT_BATCH_SIZE, anchors)
+        if size > anchors:
+            raise ConfigError(f"config 'batch_size' ({size}) is larger than the {anchors} "
+                              f"anchors of this graph ({self.num_nodes} nodes"
+                              f"{', two views each' if self.cfg.views else ''}); use at most "
+                              f"{anchors}, or 0 for automatic")
+        if self.dist.world_size > -(-anchors // size):
+            raise ConfigError(f"config 'batch_size' ({size}) leaves fewer anchor batches "
+                              f"than the {self.dist.world_size} processes; lower it")
+        return size
+
+    @property
+    def minibatch(self) -> bool:
+        """True for the anchor-batch paths (decoupled beyond all-pairs size, neighbour)."""
+        if self.path == 'neighbor':
+            return True
+        return self.path == 'decoupled' and not self._use_all_pairs()
 
     # -- similarity -------------------------------------------------------------------------
     def _training_similarity(self, sim: Similarity) -> Similarity:
@@ -123,16 +186,16 @@ class NodeEmbeddingTrainer:
                               {'dynamic_epoch': epoch})
         self.train_sim = self._training_similarity(self.sim)
 
-    def _graph(self, edge_index: Tensor):
+    def _graph(self, edge_index: Tensor, num_nodes: Optional[int] = None):
         """GCN/SAGE get the transposed adjacency as a CSR tensor: PyG then aggregates with
         one sparse-dense product instead of materialising an [E, d] message tensor (8x
         faster on Amazon Computers, 491k edges, d = 512)."""
         if self.encoder_name not in ('gcn', 'sage'):
             return edge_index
+        n = self.num_nodes if num_nodes is None else num_nodes
         with warnings.catch_warnings():  # PyG's builder trips torch's invariant-check notice
             warnings.filterwarnings('ignore', message='Sparse invariant checks')
-            return to_torch_csr_tensor(edge_index.flip(0),
-                                       size=(self.num_nodes, self.num_nodes))
+            return to_torch_csr_tensor(edge_index.flip(0), size=(n, n))
 
     # -- training ---------------------------------------------------------------------------
     def _use_all_pairs(self) -> bool:
@@ -142,21 +205,40 @@ class NodeEmbeddingTrainer:
                 or self.cfg.loss in ('kl', 'infonce')
         return mode == 'all'
 
+    def run_epoch(self) -> float:
+        """One epoch: one full-graph step, or one pass over all anchors in mini-batches.
+        Returns the (mean) training loss."""
+        if not self.minibatch:
+            return self.step()
+        batches = list(anchor_batches(self.train_sim.num_nodes, self.batch_size,
+                                      self.shared_generator))
+        if self.dist.enabled:  # equal step counts on every rank, or DDP would wait forever
+            world = self.dist.world_size
+            batches = batches[self.dist.rank:len(batches) // world * world:world]
+        if self._rowptr_of is not self.train_sim:  # P changed (dynamic, resumed): recompute
+            self._rowptr, self._rowptr_of = self.train_sim.rowptr(), self.train_sim
+        losses = [self._minibatch_step(anchors) for anchors in batches]
+        return float(np.mean(losses))
+
+    _rowptr: Optional[Tensor] = None
+    _rowptr_of: Optional[Similarity] = None
+
     def step(self) -> float:
+        """One full-graph step (both views through the encoder, then the loss)."""
         cfg = self.cfg
         self.model.train()
         self.optimizer.zero_grad()
-        if self.encoder_name == 'sign' and not self._use_all_pairs():
-            return self._minibatch_step()
         if cfg.views:
-            zs = []
-            for _ in range(2):
-                x, ei = augment(self.x_enc, self.edge_index, cfg.feature_mask, cfg.edge_drop,
-                                self.generator)
-                zs.append(self.model(x, self._graph(ei))[1])
-            z = torch.cat(zs)
+            n = self.num_nodes
+            views = [augment(self.x_enc, self.edge_index, cfg.feature_mask, cfg.edge_drop,
+                             self.generator) for _ in range(2)]
+            if self.dist.enabled:  # DDP takes one forward per backward: views as one graph
+                x, ei = disjoint_union(views, n)
+                z = self.net(x, self._graph(ei, 2 * n))[1]
+            else:
+                z = torch.cat([self.net(x, self._graph(ei))[1] for x, ei in views])
         else:
-            z = self.model(self.x_enc, self.graph)[1]
+            z = self.net(self.x_enc, self.graph)[1]
         if self._use_all_pairs():
             loss = self.model.loss(z, self.train_sim)
         else:
@@ -173,38 +255,78 @@ class NodeEmbeddingTrainer:
         self.optimizer.step()
         return loss.item()
 
-    def _minibatch_step(self) -> float:
-        """True mini-batch step for the decoupled (SIGN) encoder: only the rows that the
-        sampled pairs touch go through the MLP. O((s + m) d) per step, whatever N is."""
-        cfg, n = self.cfg, self.num_nodes
-        s = sample_pairs(self.train_sim, cfg.num_pos, cfg.num_neg, self.generator)
-        nodes = torch.cat([s.pos_i, s.pos_j, s.neg_i, s.neg_j])
-        uniq, inv = torch.unique(nodes, return_inverse=True)
-        x = self.x_enc[uniq % n]  # stacked views: node v of view 2 is v + N
-        if cfg.views and cfg.feature_mask > 0:
-            keep = torch.rand(2, x.size(1), generator=self.generator) >= cfg.feature_mask
-            x = x * keep.to(x.device, x.dtype)[uniq // n]
-        z = self.model(x)[1].index_select(0, inv)
+    def _minibatch_step(self, anchors: Tensor) -> float:
+        """One anchor batch: positives from the anchors' rows of P, uniform negatives, and
+        only the rows that these pairs touch go through the model. O(B (r + m) d) for the
+        decoupled MLP, whatever N is (times the sampled subgraph for message passing)."""
+        cfg = self.cfg
+        self.model.train()
+        self.optimizer.zero_grad()
+        s = sample_anchor_pairs(self.train_sim, anchors, cfg.pos_per_anchor,
+                                cfg.neg_per_anchor, self.generator, self._rowptr)
+        uniq, inv = torch.unique(s.nodes(), return_inverse=True)
+        if self.path == 'neighbor':
+            z = self._subgraph_projections(uniq)
+        else:
+            z = self._decoupled_projections(uniq)
+        z = z.index_select(0, inv)
         a, b = s.pos_i.numel(), s.neg_i.numel()
         zi, zj, zni, znj = z.split([a, a, b, b])
         crit = self.model.criterion
         loss = LF.sampled_pairs_loss(zi, zj, s.pos_p, zni, znj, s.num_support, s.num_pairs,
-                                     crit.nu, crit.variant, crit.alpha, crit.eps)
+                                     crit.nu, crit.variant, crit.alpha, crit.eps,
+                                     pos_weight=s.pos_weight, neg_weight=s.neg_weight)
         return self._apply(loss)
+
+    def _view_masks(self, dim: int) -> Optional[Tensor]:
+        """``[2, D]`` column masks, one per view (None without feature masking)."""
+        cfg = self.cfg
+        if not (cfg.views and cfg.feature_mask > 0):
+            return None
+        return torch.rand(2, dim, generator=self.generator) >= cfg.feature_mask
+
+    def _decoupled_projections(self, uniq: Tensor) -> Tensor:
+        n = self.num_nodes
+        x = self.x_enc[uniq % n]  # stacked views: node v of view 2 is v + N
+        keep = self._view_masks(x.size(1))
+        if keep is not None:
+            x = x * keep.to(x.device, x.dtype)[uniq // n]
+        return self.net(x)[1]
+
+    def _subgraph_projections(self, uniq: Tensor) -> Tensor:
+        """Projections of the (node, view) pairs ``uniq`` from their sampled L-hop
+        subgraph: both views of the subgraph (each with its own feature mask and dropped
+        edges) go through the encoder as one disjoint graph."""
+        n, cfg = self.num_nodes, self.cfg
+        seeds, pos = torch.unique(uniq % n, return_inverse=True)
+        batch = self.subgraphs(seeds)
+        x = batch.x.to(self.device)
+        ei = batch.edge_index.to(self.device)
+        num = batch.num_nodes
+        if not cfg.views:
+            return self.net(x, self._graph(ei, num))[1][:seeds.numel()][pos]
+        views = [augment(x, ei, cfg.feature_mask, cfg.edge_drop, self.generator)
+                 for _ in range(2)]
+        xu, eiu = disjoint_union(views, num)  # one forward (DDP), view v's node i at v*num+i
+        z = self.net(xu, self._graph(eiu, 2 * num))[1]
+        return z[(uniq // n) * num + pos]
 
     def fit(self, checkpoint: Optional[Path] = None, checkpoint_every: int = 25) -> Tensor:
         while self.state.epoch < self.cfg.epochs:
             self._maybe_refresh_similarity(self.state.epoch)
-            loss = self.step()
+            loss = self.run_epoch()
             self.state.epoch += 1
             self.state.losses.append(loss)
             if self.progress is not None:
                 self.progress(self.state.epoch, loss)
-            if checkpoint is not None and (self.state.epoch % checkpoint_every == 0):
+            if (checkpoint is not None and self.dist.is_main
+                    and self.state.epoch % checkpoint_every == 0):
                 self.save_checkpoint(checkpoint)
         return self.embed()
 
     def embed(self) -> Tensor:
+        """The representation of every node. Full-graph inference also for the neighbour
+        path (exact, O(E d) time; what PyG's examples do for layer-wise inference)."""
         return self.model.embed(self.x_enc, self.graph).cpu()
 
     # -- checkpoints ------------------------------------------------------------------------

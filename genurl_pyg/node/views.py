@@ -2,7 +2,7 @@
 similarity over two stacked views."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -32,6 +32,21 @@ def mask_columns(x: Tensor, keep: Tensor) -> Tensor:
         return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape,
                                        check_invariants=False)
     return x * keep.to(x.dtype)
+
+
+def disjoint_union(views: Sequence[Tuple[Tensor, Tensor]], num_nodes: int
+                   ) -> Tuple[Tensor, Tensor]:
+    """The views as one graph of ``len(views) * num_nodes`` nodes (view ``v``'s node ``i`` is
+    ``v * num_nodes + i``): one encoder call for all views, which DDP needs (one forward per
+    backward). Same result as separate calls for encoders without batch statistics. O(nnz+E).
+    """
+    xs = [x for x, _ in views]
+    if xs[0].layout == torch.sparse_csr:
+        x = torch.cat([v.to_sparse_coo() for v in xs]).to_sparse_csr()
+    else:
+        x = torch.cat(xs)
+    ei = torch.cat([e + v * num_nodes for v, (_, e) in enumerate(views)], dim=1)
+    return x, ei
 
 
 def two_view_similarity(sim: Similarity, view_weight: float) -> Similarity:
