@@ -157,9 +157,10 @@ def _cmd_train(args) -> int:
                        command=command, log=lambda m: print(m, file=sys.stderr))
     if not result:  # a non-zero torchrun rank: rank 0 reports
         return 0
-    acc = result['accuracy']
+    metric = result['metric']
+    acc = result[metric]
     print(f"{result['dataset']} ({result['protocol']}, {len(result['seeds'])} seeds): "
-          f"accuracy {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %, "
+          f"{metric} {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %, "
           f"{result['seconds_per_seed']['mean']:.1f} s/seed, peak RSS "
           f"{result['peak_rss_mb']:.0f} MB -> {args.out / 'result.json'}")
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -54,10 +54,35 @@ def split_for(data, protocol: str, seed: int) -> Tuple[Tensor, Tensor, Tensor]:
     raise ValueError(f"unknown evaluation protocol {protocol!r}")
 
 
+def ogb_node_metric(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """OGB's official scorer for node data set ``name`` (accuracy for ogbn-arxiv/products/
+    papers100M): ``score(y_true, y_pred) -> float``."""
+    from ._optional import require
+    require('ogb', f'the official evaluator of {name}')
+    from ogb.nodeproppred import Evaluator
+    evaluator = Evaluator(name)
+    key = evaluator.eval_metric
+
+    def score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return float(evaluator.eval({'y_true': y_true.reshape(-1, 1),
+                                     'y_pred': y_pred.reshape(-1, 1)})[key])
+    return score
+
+
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float((y_true == y_pred).mean())
+
+
 def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Tensor,
                  test_mask: Tensor, Cs: Sequence[float] = DEFAULT_CS,
-                 max_iter: int = 1000) -> ProbeResult:
-    """Fits the probe for each ``C`` on train, keeps the best on val, reports test."""
+                 max_iter: int = 1000,
+                 score: Optional[Callable[[np.ndarray, np.ndarray], float]] = None
+                 ) -> ProbeResult:
+    """Fits the probe for each ``C`` on train, keeps the best on val, reports test.
+
+    ``score(y_true, y_pred)`` defaults to accuracy; OGB data sets pass their official
+    evaluator (:func:`ogb_node_metric`)."""
+    score = score or _accuracy
     from sklearn.linear_model import LogisticRegression
     emb = embeddings.detach().cpu().double().numpy()
     if emb.ndim != 2 or emb.shape[0] != y.numel():
@@ -75,11 +100,11 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # convergence chatter at large C
             clf.fit(emb[tr], labels[tr])
-        acc = float((clf.predict(emb[va]) == labels[va]).mean())
+        acc = score(labels[va], clf.predict(emb[va]))
         if best is None or acc > best[0]:
             best = (acc, C, clf)
     val_acc, C, clf = best
-    test_acc = float((clf.predict(emb[te]) == labels[te]).mean())
+    test_acc = score(labels[te], clf.predict(emb[te]))
     return ProbeResult(test_acc, val_acc, C)
 
 

@@ -2,6 +2,7 @@
 loaders, offline-first (see :mod:`genurl_pyg.datasets.paths`)."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional
@@ -10,6 +11,7 @@ import torch
 from torch_geometric.data import Data
 
 from .._optional import require
+from .ogb_files import allow_ogb_pickles, load_link_split, rebuild_link_train_split
 from .paths import data_root, mirror_root, seed_from_mirror
 
 
@@ -52,14 +54,6 @@ def _karate(root: Path, spec: DatasetSpec) -> Data:
     return KarateClub()[0]
 
 
-def allow_ogb_pickles() -> None:
-    """ogb 1.3.6 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then refuses PyG
-    objects. Registering PyG's storage classes as safe keeps weights-only loading on."""
-    from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
-    from torch_geometric.data.storage import GlobalStorage
-    torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
-
-
 def _ogbn(root: Path, spec: DatasetSpec) -> Data:
     require('ogb', f'the {spec.name} data set')
     from ogb.nodeproppred import PygNodePropPredDataset
@@ -77,12 +71,27 @@ def _ogbn(root: Path, spec: DatasetSpec) -> Data:
 
 
 def _ogbl(root: Path, spec: DatasetSpec) -> Data:
+    """OGB link data set with its official split attached as ``[E, 2]`` tensors
+    ``link_{train,val,test}_pos`` and ``link_{val,test}_neg``. Featureless graphs (ogbl-ddi)
+    get one-hot node ids as ``x``, the usual choice for transductive GNNs."""
     require('ogb', f'the {spec.name} data set')
     from ogb.linkproppred import PygLinkPropPredDataset
     allow_ogb_pickles()
-    data = PygLinkPropPredDataset(spec.name, root=str(root))[0]
+    ds = PygLinkPropPredDataset(spec.name, root=str(root))
+    data = ds[0]
+    n = int(data.num_nodes)
+    data.num_nodes = n
+    split_dir = Path(ds.root) / 'split' / ds.meta_info['split']
+    if rebuild_link_train_split(split_dir, data.edge_index):
+        warnings.warn(f'{spec.name}: rebuilt the missing {split_dir}/train.pt from the '
+                      'graph edges (the training edges are exactly those edges)')
+    split = load_link_split(split_dir)
+    data.link_train_pos = split['train']['edge']
+    for ours, theirs in (('val', 'valid'), ('test', 'test')):
+        data[f'link_{ours}_pos'] = split[theirs]['edge']
+        data[f'link_{ours}_neg'] = split[theirs]['edge_neg']
     if data.x is None:
-        data.num_nodes = int(data.num_nodes)
+        data.x = torch.eye(n)
     return data
 
 

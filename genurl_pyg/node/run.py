@@ -11,7 +11,7 @@ import torch
 
 from .. import distributed
 from ..datasets import get_spec, load_dataset
-from ..evaluation import linear_probe, split_for, summarize
+from ..evaluation import linear_probe, ogb_node_metric, split_for, summarize
 from ..utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
 from ..utils.versions import library_versions
 from .config import NodeConfig
@@ -89,13 +89,13 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         atomic_torch_save(h, out / 'embeddings' / f'seed{seed}.pt')
         if i == 0:
             atomic_torch_save(h, out / 'embeddings.pt')
-        masks = split_for(data, spec.protocol, seed)
-        probe = linear_probe(h, data.y, *masks)
-        done[str(seed)] = {'accuracy': probe.test_accuracy, 'val_accuracy': probe.val_accuracy,
-                           'C': probe.C, 'seconds': seconds, 'lambda': trainer.sim.lam,
+        sc = score_embeddings(h, data, spec.name, spec.protocol, seed)
+        metric = sc.pop('metric')
+        done[str(seed)] = {metric: sc.pop('test'), f'val_{metric}': sc.pop('val'), **sc,
+                           'seconds': seconds, 'lambda': trainer.sim.lam,
                            'final_loss': trainer.state.losses[-1]}
-        log(f'seed {seed}: test accuracy {probe.test_accuracy:.4f} (val '
-            f'{probe.val_accuracy:.4f}, C={probe.C:g}) in {seconds:.1f} s')
+        log(f"seed {seed}: test {metric} {done[str(seed)][metric]:.4f} (val "
+            f"{done[str(seed)][f'val_{metric}']:.4f}) in {seconds:.1f} s")
         atomic_write_json(progress_path, {'config': config.to_dict(), 'seeds': done})
         if ckpt.exists():
             ckpt.unlink()
@@ -106,10 +106,11 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
     seeds_run = [str(config.seed + i) for i in range(seeds)]
     result = {
         'dataset': spec.name, 'protocol': spec.protocol,
-        'probe': 'logistic regression on standardised frozen embeddings, C chosen on val',
+        'probe': PROBES.get(metric, ''),
         'seeds': [int(s) for s in seeds_run],
-        'accuracy': summarize([done[s]['accuracy'] for s in seeds_run]),
-        'val_accuracy': summarize([done[s]['val_accuracy'] for s in seeds_run]),
+        'metric': metric,
+        metric: summarize([done[s][metric] for s in seeds_run]),
+        f'val_{metric}': summarize([done[s][f'val_{metric}'] for s in seeds_run]),
         'seconds_per_seed': summarize([done[s]['seconds'] for s in seeds_run]),
         'lambda': done[seeds_run[0]]['lambda'],
         'peak_rss_mb': peak_rss_mb(), 'processes': ctx.world_size, 'command': command,
@@ -138,6 +139,25 @@ def _follow(data, config: NodeConfig, seeds: int, out: Path, resume: bool) -> Di
     return {}
 
 
+PROBES = {'accuracy': 'logistic regression on standardised frozen embeddings, C chosen on val',
+          'hits@20': 'MLP link predictor on frozen embeddings (h_i * h_j), epoch chosen on val'}
+
+
+def score_embeddings(h: torch.Tensor, data, dataset: str, protocol: str, seed: int) -> Dict:
+    """The data set's own evaluation of frozen embeddings: ``{'metric', 'test', 'val', ...}``.
+    Node protocols: the linear probe (OGB's official Evaluator for ogbn-*); ``ogb-link``:
+    link prediction scored by OGB's official Evaluator (ogbl-ddi: Hits@20)."""
+    if protocol == 'ogb-link':
+        from ..link_evaluation import link_probe, ogb_link_metric
+        r = link_probe(h, data.link_train_pos, data.link_val_pos, data.link_val_neg,
+                       data.link_test_pos, data.link_test_neg, k=20,
+                       metric=ogb_link_metric(dataset), seed=seed)
+        return {'metric': r.metric, 'test': r.test, 'val': r.val, 'epoch': r.epoch}
+    score = ogb_node_metric(dataset) if protocol == 'ogb-official' else None
+    p = linear_probe(h, data.y, *split_for(data, protocol, seed), score=score)
+    return {'metric': 'accuracy', 'test': p.test_accuracy, 'val': p.val_accuracy, 'C': p.C}
+
+
 def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = None,
              seed: int = 0) -> Dict:
     """Re-evaluates saved embeddings (a ``[N, d]`` tensor file) with the data set's protocol."""
@@ -152,7 +172,8 @@ def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = N
                          f'for {spec.name}, got {shape}')
     random_splits = spec.protocol.startswith('random')
     seeds_used: List[int] = [seed + i for i in range(seeds if random_splits else 1)]
-    accs = [linear_probe(h, data.y, *split_for(data, spec.protocol, s)).test_accuracy
-            for s in seeds_used]
+    scores = [score_embeddings(h, data, spec.name, spec.protocol, s) for s in seeds_used]
+    metric = scores[0]['metric']
     return {'dataset': spec.name, 'protocol': spec.protocol, 'embeddings': str(embeddings),
-            'split_seeds': seeds_used, 'accuracy': summarize(accs)}
+            'split_seeds': seeds_used, 'metric': metric,
+            metric: summarize([sc['test'] for sc in scores])}
