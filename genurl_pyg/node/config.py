@@ -15,6 +15,7 @@ GRAPH_BATCHING = ('auto', 'full', 'neighbor')
 LOSSES = ('gkl', 'kl', 'fuzzy_ce', 'l1', 'mse', 'infonce')
 METRICS = ('euclidean', 'cosine')
 BATCH_MODES = ('auto', 'all', 'sampled')
+KNN_METHODS = ('auto', 'exact', 'faiss', 'pynndescent')
 
 
 class ConfigError(ValueError):
@@ -31,7 +32,8 @@ class NodeConfig:
     :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).
     Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops``, ``lam`` (float or
     ``'auto'``), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
-    before the kNN search; 0: never), ``use_features``, ``use_graph``; dynamic P: ``dynamic``,
+    before the kNN search; 0: never), ``knn_method`` (``'exact'``, ``'faiss'``,
+    ``'pynndescent'``; ``'auto'``: exact up to 100k nodes), ``use_features``, ``use_graph``; dynamic P: ``dynamic``,
     ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
     Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
     ``feature_mask``, ``edge_drop``.
@@ -60,6 +62,7 @@ class NodeConfig:
     lam: Union[float, str] = 'auto'
     nu_input: float = 100.0
     knn_max_dim: int = 256
+    knn_method: str = 'auto'
     use_features: bool = True
     use_graph: bool = True
     dynamic: bool = False
@@ -120,6 +123,7 @@ class NodeConfig:
         choice('metric', METRICS)
         choice('batch_mode', BATCH_MODES)
         choice('graph_batching', GRAPH_BATCHING)
+        choice('knn_method', KNN_METHODS)
         if (not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors
                 or any(isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1)
                        for v in self.num_neighbors)):

@@ -106,6 +106,7 @@ class NodeEmbeddingTrainer:
             k=min(config.k, self.num_nodes - 1), metric=config.metric,
             feature_hops=config.feature_hops, graph_hops=config.graph_hops, lam=config.lam,
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
+            knn_method=config.knn_method,
             use_features=config.use_features, use_graph=config.use_graph)
         self.static_sim = self.builder.build(self.x, self.edge_index, self.num_nodes)
         self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
