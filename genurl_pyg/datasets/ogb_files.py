@@ -27,8 +27,7 @@ def allow_ogb_pickles() -> None:
 def _numpy_globals() -> list:
     reconstruct = np._core.multiarray._reconstruct  # numpy 1.x pickles name numpy.core
     return [reconstruct, (reconstruct, 'numpy.core.multiarray._reconstruct'), np.ndarray,
-            np.dtype,
-            type(np.dtype(np.int64)), type(np.dtype(np.float32))]
+            np.dtype, type(np.dtype(np.int64)), type(np.dtype(np.float32))]
 
 
 def rebuild_link_train_split(split_dir: Path, edge_index: Tensor) -> bool:

@@ -103,7 +103,8 @@ def sample_anchor_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
     if b == 0 or b > n:
         raise ValueError(f"the anchor batch must hold 1 to {n} nodes, got {b}")
     rowptr = sim.rowptr() if rowptr is None else rowptr
-    start, deg = rowptr[anchors], rowptr[anchors + 1] - rowptr[anchors]
+    start = rowptr[anchors]
+    deg = rowptr[anchors + 1] - start
     has = deg > 0
     a_pos, s_pos, d_pos = anchors[has], start[has], deg[has]
     u = torch.rand(a_pos.numel(), pos_per_anchor, generator=generator).to(deg.device)

@@ -45,8 +45,7 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
     """
     spec = get_spec(dataset)
     ctx = distributed.context(config.device)
-    if not ctx.is_main:  # under torchrun only rank 0 writes, logs and draws progress
-        progress, plot, log = False, False, (lambda *a, **k: None)
+    # Under torchrun only rank 0 checks, writes, logs and draws progress; the others follow.
     if ctx.is_main and (out / 'result.json').exists() and not resume:
         raise FileExistsError(f"{out / 'result.json'} exists; pass --resume to continue that "
                               'run or choose another --out')
@@ -54,9 +53,7 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         data = load_dataset(dataset, root)
     ctx.barrier()
     if not ctx.is_main:
-        data = load_dataset(dataset, root)
-    if not ctx.is_main:
-        return _follow(data, config, seeds, out, resume)
+        return _follow(load_dataset(dataset, root), config, seeds, out, resume)
     out.mkdir(parents=True, exist_ok=True)
     progress_path = out / 'progress.json'
     done: Dict[str, Dict] = {}

@@ -120,8 +120,7 @@ class NodeEmbeddingTrainer:
             with warnings.catch_warnings():
                 warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
                 self.x_enc = self.x.to_sparse_csr()
-        self.sim = self.static_sim
-        self.train_sim = self._training_similarity(self.sim)
+        self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
         self.subgraphs = None
@@ -166,6 +165,12 @@ class NodeEmbeddingTrainer:
         return self.path == 'decoupled' and not self._use_all_pairs()
 
     # -- similarity -------------------------------------------------------------------------
+    def _use_similarity(self, sim: Similarity) -> None:
+        """Makes ``sim`` the current P (initial, dynamic refresh, resumed checkpoint)."""
+        self.sim = sim
+        self.train_sim = self._training_similarity(sim)
+        self._rowptr: Optional[Tensor] = None  # the mini-batch sampler's; built on first use
+
     def _training_similarity(self, sim: Similarity) -> Similarity:
         if self.cfg.views:
             return two_view_similarity(sim, self.cfg.view_weight)
@@ -183,9 +188,8 @@ class NodeEmbeddingTrainer:
         index, weight = combine((self.static_sim.index, self.static_sim.weight),
                                 (dynamic.index, dynamic.weight), cfg.dynamic_weight,
                                 self.num_nodes)
-        self.sim = Similarity(index, weight, self.num_nodes, self.static_sim.lam,
-                              {'dynamic_epoch': epoch})
-        self.train_sim = self._training_similarity(self.sim)
+        self._use_similarity(Similarity(index, weight, self.num_nodes, self.static_sim.lam,
+                                        {'dynamic_epoch': epoch}))
 
     def _graph(self, edge_index: Tensor, num_nodes: Optional[int] = None):
         """GCN/SAGE get the transposed adjacency as a CSR tensor: PyG then aggregates with
@@ -216,13 +220,10 @@ class NodeEmbeddingTrainer:
         if self.dist.enabled:  # equal step counts on every rank, or DDP would wait forever
             world = self.dist.world_size
             batches = batches[self.dist.rank:len(batches) // world * world:world]
-        if self._rowptr_of is not self.train_sim:  # P changed (dynamic, resumed): recompute
-            self._rowptr, self._rowptr_of = self.train_sim.rowptr(), self.train_sim
+        if self._rowptr is None:
+            self._rowptr = self.train_sim.rowptr()
         losses = [self._minibatch_step(anchors) for anchors in batches]
         return float(np.mean(losses))
-
-    _rowptr: Optional[Tensor] = None
-    _rowptr_of: Optional[Similarity] = None
 
     def step(self) -> float:
         """One full-graph step (both views through the encoder, then the loss)."""
@@ -352,8 +353,7 @@ class NodeEmbeddingTrainer:
         self.generator.set_state(state['rng'])
         torch.set_rng_state(state['torch_rng'])
         index, weight, lam = state['sim']
-        self.sim = Similarity(index, weight, self.num_nodes, lam)
-        self.train_sim = self._training_similarity(self.sim)
+        self._use_similarity(Similarity(index, weight, self.num_nodes, lam))
 
 
 SPARSE_INPUT_DENSITY = 0.1
