@@ -3,7 +3,7 @@ r"""Squared distances of indexed row pairs without materialising the gathered ro
 The sampled GenURL loss needs :math:`d_k = \lVert z_{i_k} - z_{j_k}\rVert^2` for some
 :math:`10^5` pairs a step. Written as ``(z[i] - z[j]).pow(2).sum(-1)``, autograd keeps two
 gathered ``[m, d]`` copies, their difference and its square alive for the backward pass and
-streams each through memory several times: on one CPU core that was about 70 % of a Cora
+streams each through memory several times: on one CPU core that was about 60 % of a Cora
 epoch. :func:`pair_sqdist` instead walks the pairs in cache-sized chunks, keeps only ``z`` and
 the indices for the backward pass and recomputes each chunk's difference there:
 
@@ -12,8 +12,9 @@ the indices for the backward pass and recomputes each chunk's difference there:
                                     - \sum_{k:\,j_k=a} 2 g_k (z_{i_k} - z_{j_k}),
     \qquad g_k = \frac{\partial L}{\partial d_k}.
 
-Measured on one core (``experiments/pair_distance_benchmark.py``): 8x faster for
-``d = 128`` and 4x for ``d = 512``; for ``d < 16`` the plain expression is faster and is used.
+Measured on one core (``experiments/pair_distance_benchmark.py``, 120k pairs): 3x to 9x
+faster for ``d = 128`` (the fewer the rows, the more of them stay in cache) and 4.7x for
+``d = 512``; for ``d < 16`` the plain expression is faster and is used.
 Time O(m d), extra memory O(m + chunk d) instead of O(m d).
 """
 from __future__ import annotations
