@@ -140,3 +140,24 @@ def test_train_on_bundled_karate(tmp_path):
                  '--seeds', '3']) == 0
     assert main(['train', '--dataset', 'KarateClub', '--seeds', '1', '--epochs', '3',
                  '--out', str(out), '--no-progress']) == 2  # result.json exists: no overwrite
+
+
+def test_resume_after_every_seed_finished_rebuilds_the_result(tmp_path, capsys):
+    # Killed after the last seed's progress record but before result.json: --resume must
+    # write the result from the records without training again.
+    out = tmp_path / 'karate'
+    argv = ['train', '--dataset', 'KarateClub', '--seeds', '2', '--epochs', '2', '--out',
+            str(out), '--no-progress', '--set', 'k=5', '--set', 'hidden_channels=16',
+            '--set', 'out_channels=8']
+    assert main(argv) == 0
+    first = json.loads((out / 'result.json').read_text())
+    (out / 'result.json').unlink()
+    capsys.readouterr()
+    assert main(argv + ['--resume']) == 0
+    assert capsys.readouterr().err.count('already finished') == 2
+    again = json.loads((out / 'result.json').read_text())
+    assert again['accuracy'] == first['accuracy'] and again['metric'] == 'accuracy'
+    # A resume under another config is refused, and the finished run is left as it was.
+    assert main(argv[:-1] + ['out_channels=4', '--resume']) == 2
+    assert 'different config' in capsys.readouterr().err
+    assert json.loads((out / 'result.json').read_text()) == again

@@ -242,12 +242,8 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                 u = (torch.rand(rows.numel(), 1, generator=gen) * self.mixup).to(device)
                 xb = xb + u * (xs[other] - xb)
             z = self.encoder_(xb)
-            # index_select: its backward (index_add) is deterministic on CPU with several
-            # threads, unlike the accumulating index_put behind z[idx].
-            zi, zj = z.index_select(0, inv[:b]), z.index_select(0, inv[b:2 * b])
-            zni = z.index_select(0, inv[2 * b:2 * b + m])
-            znj = z.index_select(0, inv[2 * b + m:])
-            loss = F.sampled_pairs_loss(zi, zj, weight[pick], zni, znj, index.size(1),
+            loss = F.indexed_pairs_loss(z, inv[:b], inv[b:2 * b], weight[pick],
+                                        inv[2 * b:2 * b + m], inv[2 * b + m:], index.size(1),
                                         n * (n - 1), self.nu_latent, self.loss, self.alpha)
             opt.zero_grad()
             loss.backward()

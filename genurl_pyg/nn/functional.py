@@ -26,6 +26,7 @@ from torch import Tensor
 
 from ..structure.kernels import student_t
 from .._validation import check_tensor
+from .pair_distance import pair_sqdist
 
 ELEMENTWISE = ('gkl', 'fuzzy_ce', 'l1', 'mse')
 ROWWISE = ('kl', 'infonce')
@@ -141,11 +142,6 @@ def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
     return elementwise_loss(p[off], q[off], variant, alpha, eps).mean()
 
 
-def pair_q(z_i: Tensor, z_j: Tensor, nu: float) -> Tensor:
-    """:math:`q = \\kappa_\\nu(\\lVert z_i - z_j \\rVert^2)` for aligned rows."""
-    return student_t((z_i - z_j).pow(2).sum(-1), nu)
-
-
 def sampled_pairs_loss(z_pos_i: Tensor, z_pos_j: Tensor, p_pos: Tensor, z_neg_i: Tensor,
                        z_neg_j: Tensor, num_support: float, num_pairs: int, nu: float = 1.0,
                        variant: str = 'gkl', alpha: float = 0.1, eps: float = 1e-10,
@@ -180,12 +176,51 @@ def sampled_pairs_loss(z_pos_i: Tensor, z_pos_j: Tensor, p_pos: Tensor, z_neg_i:
 
     Complexity: O((s + m) d) time and memory.
     """
+    _check_elementwise(variant)
+    return _sampled_estimate((z_pos_i - z_pos_j).pow(2).sum(-1), p_pos,
+                             (z_neg_i - z_neg_j).pow(2).sum(-1), num_support, num_pairs, nu,
+                             variant, alpha, eps, pos_weight, neg_weight)
+
+
+def indexed_pairs_loss(z: Tensor, pos_i: Tensor, pos_j: Tensor, p_pos: Tensor, neg_i: Tensor,
+                       neg_j: Tensor, num_support: float, num_pairs: int, nu: float = 1.0,
+                       variant: str = 'gkl', alpha: float = 0.1, eps: float = 1e-10,
+                       pos_weight: Optional[Tensor] = None,
+                       neg_weight: Optional[Tensor] = None) -> Tensor:
+    r""":func:`sampled_pairs_loss` for pairs given as row indices of one ``z``.
+
+    The same estimate, but the distances come from
+    :func:`~genurl_pyg.nn.pair_distance.pair_sqdist`, which never materialises the gathered
+    ``[s + m, d]`` rows (several times faster on CPU for ``d >= 16``).
+
+    Args:
+        z (Tensor): embeddings ``[N, d]``.
+        pos_i, pos_j (LongTensor): the ``s`` support pairs; ``p_pos`` their ``P`` values.
+        neg_i, neg_j (LongTensor): the ``m`` uniform pairs.
+        The other arguments as in :func:`sampled_pairs_loss`.
+
+    Complexity: O((s + m) d) time, O(s + m) memory beyond ``z``.
+    """
+    _check_elementwise(variant)
+    s = pos_i.numel()
+    d = pair_sqdist(z, torch.cat([pos_i, neg_i]), torch.cat([pos_j, neg_j]))
+    return _sampled_estimate(d[:s], p_pos, d[s:], num_support, num_pairs, nu, variant, alpha,
+                             eps, pos_weight, neg_weight)
+
+
+def _check_elementwise(variant: str) -> None:
     if variant not in ELEMENTWISE:
         raise ValueError(f"the sampled loss needs an elementwise variant {ELEMENTWISE}; "
                          f"'{variant}' normalises whole rows, use the all-pairs form")
+
+
+def _sampled_estimate(d_pos: Tensor, p_pos: Tensor, d_neg: Tensor, num_support: float,
+                      num_pairs: int, nu: float, variant: str, alpha: float, eps: float,
+                      pos_weight: Optional[Tensor], neg_weight: Optional[Tensor]) -> Tensor:
+    """The estimate of :func:`sampled_pairs_loss` from the pairs' squared distances."""
     p_pos = p_pos.detach()
-    q_pos = pair_q(z_pos_i, z_pos_j, nu)
-    q_neg = pair_q(z_neg_i, z_neg_j, nu)
+    q_pos = student_t(d_pos, nu)
+    q_neg = student_t(d_neg, nu)
     fn = _ELEMENTWISE_FN[variant]
     pos_term = (fn(p_pos, q_pos, alpha, eps) - fn(torch.zeros_like(q_pos), q_pos, alpha, eps))
     neg_term = fn(torch.zeros_like(q_neg), q_neg, alpha, eps)

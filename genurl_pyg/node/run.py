@@ -1,6 +1,7 @@
 """The ``train`` and ``eval`` jobs behind the CLI: seeds, checkpoints, results, plots."""
 from __future__ import annotations
 
+import json
 import resource
 import sys
 import time
@@ -46,49 +47,51 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
     spec = get_spec(dataset)
     ctx = distributed.context(config.device)
     # Under torchrun only rank 0 checks, writes, logs and draws progress; the others follow.
-    if ctx.is_main and (out / 'result.json').exists() and not resume:
+    main = ctx.is_main
+    if main and (out / 'result.json').exists() and not resume:
         raise FileExistsError(f"{out / 'result.json'} exists; pass --resume to continue that "
                               'run or choose another --out')
-    if ctx.is_main:  # rank 0 copies from the mirror and processes first; the others then read
+    if main:  # rank 0 copies from the mirror and processes first; the others then read
         data = load_dataset(dataset, root)
     ctx.barrier()
-    if not ctx.is_main:
-        return _follow(load_dataset(dataset, root), config, seeds, out, resume)
-    out.mkdir(parents=True, exist_ok=True)
+    if not main:
+        data = load_dataset(dataset, root)
     progress_path = out / 'progress.json'
-    done: Dict[str, Dict] = {}
-    if resume and progress_path.exists():
-        import json
-        state = json.loads(progress_path.read_text())
-        if state.get('config') != config.to_dict():
-            raise ValueError(f'{out} holds a run with a different config; resume needs the '
-                             'same config')
-        done = state['seeds']
-    atomic_write_text(out / 'config.yaml', config.to_yaml())
+    done = _finished_seeds(progress_path, config) if resume else {}
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / 'config.yaml', config.to_yaml())
     for i in range(seeds):
         seed = config.seed + i
         if str(seed) in done:
-            log(f'seed {seed}: already finished, skipping')
+            if main:
+                log(f'seed {seed}: already finished, skipping')
             continue
         cfg = NodeConfig.from_dict({'seed': seed}, base=config)
         ckpt = out / 'checkpoints' / f'seed{seed}.pt'
         start = time.perf_counter()
+        # Every rank builds the same model and resumes from rank 0's checkpoint, so DDP's
+        # ranks train in lockstep; only rank 0 writes (fit checkpoints on rank 0 only).
         trainer = NodeEmbeddingTrainer(data, cfg)
         if resume and ckpt.exists():
             trainer.load_checkpoint(ckpt)
-            log(f'seed {seed}: resuming from epoch {trainer.state.epoch}')
+            if main:
+                log(f'seed {seed}: resuming from epoch {trainer.state.epoch}')
         bar, update = _progress_bar(cfg.epochs, f'{spec.name} seed {seed}',
-                                    trainer.state.epoch, progress)
+                                    trainer.state.epoch, progress and main)
         trainer.progress = update
         h = trainer.fit(checkpoint=ckpt)
         bar.close()
+        if not main:
+            continue
         seconds = time.perf_counter() - start
         atomic_torch_save(h, out / 'embeddings' / f'seed{seed}.pt')
         if i == 0:
             atomic_torch_save(h, out / 'embeddings.pt')
         sc = score_embeddings(h, data, spec.name, spec.protocol, seed)
         metric = sc.pop('metric')
-        done[str(seed)] = {metric: sc.pop('test'), f'val_{metric}': sc.pop('val'), **sc,
+        done[str(seed)] = {'metric': metric, metric: sc.pop('test'),
+                           f'val_{metric}': sc.pop('val'), **sc,
                            'seconds': seconds, 'lambda': trainer.sim.lam,
                            'final_loss': trainer.state.losses[-1]}
         log(f"seed {seed}: test {metric} {done[str(seed)][metric]:.4f} (val "
@@ -100,7 +103,11 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
             from ..plotting import scatter_embedding
             scatter_embedding(h, data.y, out / 'embeddings.png',
                               title=f'GenURL on {spec.name} (seed {seed})')
+    if not main:  # the others follow rank 0 and write nothing
+        return {}
     seeds_run = [str(config.seed + i) for i in range(seeds)]
+    # From the records, not the loop: a resumed run may have had every seed finished already.
+    metric = done[seeds_run[0]]['metric']
     result = {
         'dataset': spec.name, 'protocol': spec.protocol,
         'probe': PROBES.get(metric, ''),
@@ -117,23 +124,15 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
     return result
 
 
-def _follow(data, config: NodeConfig, seeds: int, out: Path, resume: bool) -> Dict:
-    """A non-zero rank under torchrun: trains the same seeds in lockstep with rank 0 (DDP
-    keeps the parameters equal) and writes nothing. Resumes from rank 0's checkpoints."""
-    import json
-    progress_path = out / 'progress.json'
-    done = json.loads(progress_path.read_text())['seeds'] if (
-        resume and progress_path.exists()) else {}
-    for i in range(seeds):
-        seed = config.seed + i
-        if str(seed) in done:
-            continue
-        trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'seed': seed}, base=config))
-        ckpt = out / 'checkpoints' / f'seed{seed}.pt'
-        if resume and ckpt.exists():
-            trainer.load_checkpoint(ckpt)
-        trainer.fit()
-    return {}
+def _finished_seeds(progress_path: Path, config: NodeConfig) -> Dict[str, Dict]:
+    """The seeds a resumed run already finished (``{}`` when there is no progress file)."""
+    if not progress_path.exists():
+        return {}
+    state = json.loads(progress_path.read_text())
+    if state.get('config') != config.to_dict():
+        raise ValueError(f'{progress_path.parent} holds a run with a different config; '
+                         'resume needs the same config')
+    return state['seeds']
 
 
 PROBES = {'accuracy': 'logistic regression on standardised frozen embeddings, C chosen on val',

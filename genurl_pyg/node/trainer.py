@@ -271,11 +271,10 @@ class NodeEmbeddingTrainer:
             z = self._subgraph_projections(uniq)
         else:
             z = self._decoupled_projections(uniq)
-        z = z.index_select(0, inv)
         a, b = s.pos_i.numel(), s.neg_i.numel()
-        zi, zj, zni, znj = z.split([a, a, b, b])
+        i, j, ni, nj = inv.split([a, a, b, b])
         crit = self.model.criterion
-        loss = LF.sampled_pairs_loss(zi, zj, s.pos_p, zni, znj, s.num_support, s.num_pairs,
+        loss = LF.indexed_pairs_loss(z, i, j, s.pos_p, ni, nj, s.num_support, s.num_pairs,
                                      crit.nu, crit.variant, crit.alpha, crit.eps,
                                      pos_weight=s.pos_weight, neg_weight=s.neg_weight)
         return self._apply(loss)

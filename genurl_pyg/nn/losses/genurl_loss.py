@@ -57,11 +57,7 @@ class GenURLLoss(torch.nn.Module):
         if z.size(0) != sim.num_nodes:
             raise ValueError(f"'z' has {z.size(0)} rows but P has {sim.num_nodes} nodes")
         s = sample_pairs(sim, num_pos, num_neg, generator)
-        # index_select's backward is an index_add, several times faster on CPU than the
-        # accumulating index_put behind z[idx].
-        rows = lambda idx: z.index_select(0, idx)  # noqa: E731
-        return F.sampled_pairs_loss(rows(s.pos_i), rows(s.pos_j), s.pos_p, rows(s.neg_i),
-                                    rows(s.neg_j),
+        return F.indexed_pairs_loss(z, s.pos_i, s.pos_j, s.pos_p, s.neg_i, s.neg_j,
                                     s.num_support, s.num_pairs, self.nu, self.variant,
                                     self.alpha, self.eps)
 
