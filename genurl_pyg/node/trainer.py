@@ -37,6 +37,12 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def rank_generator(seed: int, rank: int, epoch: int = 0) -> torch.Generator:
+    """The per-step generator of one torchrun rank: its own stream for every (seed, rank),
+    and, for a run resumed at ``epoch``, a stream unlike the one before the checkpoint."""
+    return torch.Generator().manual_seed(seed + 1_000_003 * (rank + 1) + epoch)
+
+
 def resolve_device(device: str) -> torch.device:
     dev = torch.device(device)
     if dev.type == 'cuda' and not torch.cuda.is_available():
@@ -96,8 +102,7 @@ class NodeEmbeddingTrainer:
         self.shared_generator = self.generator
         if self.dist.enabled:
             self.shared_generator = torch.Generator().manual_seed(config.seed)
-            self.generator = torch.Generator().manual_seed(
-                config.seed + 1_000_003 * (self.dist.rank + 1))
+            self.generator = rank_generator(config.seed, self.dist.rank)
         self.x = data.x.float().to(self.device)
         self.edge_index = data.edge_index.to(self.device)
         self.num_nodes = data.num_nodes
@@ -338,6 +343,7 @@ class NodeEmbeddingTrainer:
                            'epoch': self.state.epoch, 'losses': self.state.losses,
                            'config': self.cfg.to_dict(),
                            'rng': self.generator.get_state(),
+                           'shared_rng': self.shared_generator.get_state(),
                            'torch_rng': torch.get_rng_state(),
                            'sim': (self.sim.index, self.sim.weight, self.sim.lam)}, path)
 
@@ -349,7 +355,15 @@ class NodeEmbeddingTrainer:
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.state = TrainState(state['epoch'], list(state['losses']))
-        self.generator.set_state(state['rng'])
+        # Rank 0 wrote the checkpoint: its per-step stream is its own, so the other ranks
+        # start fresh ones of theirs (rank 0's would give every rank the same views and
+        # pairs); its shared (anchor order) stream is every rank's.
+        if self.dist.is_main:
+            self.generator.set_state(state['rng'])
+        else:
+            self.generator = rank_generator(self.cfg.seed, self.dist.rank, self.state.epoch)
+        if self.dist.enabled:
+            self.shared_generator.set_state(state['shared_rng'])
         torch.set_rng_state(state['torch_rng'])
         index, weight, lam = state['sim']
         self._use_similarity(Similarity(index, weight, self.num_nodes, lam))

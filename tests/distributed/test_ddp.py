@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from genurl_pyg import NodeConfig, distributed
 from genurl_pyg.distributed import DistContext, context
+from genurl_pyg.node.trainer import NodeEmbeddingTrainer, rank_generator
 
 from ..node.test_trainer import knn1_accuracy, sbm_graph
 
@@ -69,3 +71,31 @@ def test_bad_world_size_is_named(monkeypatch):
     monkeypatch.setenv('WORLD_SIZE', 'two')
     with pytest.raises(ValueError, match='WORLD_SIZE'):
         context()
+
+
+def test_resume_restores_the_shared_stream_and_keeps_the_ranks_apart(tmp_path, monkeypatch):
+    # Rank 0 alone writes checkpoints. On resume every rank must continue the shared
+    # (anchor order) stream, and the other ranks must not take over rank 0's per-step stream.
+    data = sbm_graph(n_per=30)
+    cfg = NodeConfig(encoder='sign', batch_mode='sampled', batch_size=40, epochs=3,
+                     hidden_channels=16, out_channels=8, projector_channels=8, k=5)
+    monkeypatch.setattr(distributed, 'wrap_ddp', lambda model, ctx, device: model)
+
+    def as_rank(rank):  # the trainer as torchrun's rank `rank` of 2, without a process group
+        monkeypatch.setattr(distributed, 'context', lambda device='cpu': DistContext(rank, 2))
+        return NodeEmbeddingTrainer(data, cfg)
+
+    first = as_rank(0)
+    first.run_epoch()
+    first.state.epoch = 1
+    ckpt = tmp_path / 'seed0.pt'
+    first.save_checkpoint(ckpt)
+    resumed = [as_rank(r) for r in (0, 1)]
+    for trainer in resumed:
+        trainer.load_checkpoint(ckpt)
+        assert torch.equal(trainer.shared_generator.get_state(),
+                           first.shared_generator.get_state())
+    assert torch.equal(resumed[0].generator.get_state(), first.generator.get_state())
+    states = [resumed[1].generator.get_state(), first.generator.get_state(),
+              rank_generator(cfg.seed, 1).get_state()]
+    assert not torch.equal(states[0], states[1]) and not torch.equal(states[0], states[2])
