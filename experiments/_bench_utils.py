@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -17,10 +16,8 @@ _SHARED = Path(__file__).resolve().parents[2] / 'shared' / 'datasets'
 if 'GENURL_DATA_MIRROR' not in os.environ and _SHARED.is_dir():
     os.environ['GENURL_DATA_MIRROR'] = str(_SHARED)
 
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from genurl_pyg.utils.io import atomic_write_text  # noqa: E402
+from genurl_pyg.utils.resources import peak_rss_mb  # noqa: E402,F401  (for the scripts)
 
 
 def run_child(argv: List[str], timeout: float) -> Dict[str, Any]:
@@ -46,9 +43,5 @@ def versions() -> Dict[str, str]:
 
 
 def write_results(stem: str, payload: Dict[str, Any], markdown: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
     for suffix, text in (('.json', json.dumps(payload, indent=2)), ('.md', markdown)):
-        path = RESULTS / f'{stem}{suffix}'
-        tmp = path.with_suffix(suffix + '.tmp')
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_write_text(RESULTS / f'{stem}{suffix}', text)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ._optional import require
+from .utils.io import atomic_write
 
 
 def to_2d(h: torch.Tensor, seed: int = 0) -> np.ndarray:
@@ -40,9 +41,8 @@ def scatter_embedding(h, labels: Optional[torch.Tensor], path: Path, title: str 
     ax.set_yticks([])
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp.png')
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format='png'))
+    finally:
+        plt.close(fig)
     return path

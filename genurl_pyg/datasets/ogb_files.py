@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..utils.io import atomic_torch_save
+
 SPLITS = ('train', 'valid', 'test')
 
 
@@ -36,11 +38,8 @@ def rebuild_link_train_split(split_dir: Path, edge_index: Tensor) -> bool:
     path = split_dir / 'train.pt'
     if path.exists():
         return False
-    split_dir.mkdir(parents=True, exist_ok=True)
     keep = edge_index[0] < edge_index[1]
-    tmp = path.with_suffix('.pt.tmp')
-    torch.save({'edge': edge_index[:, keep].t().contiguous()}, tmp)
-    tmp.replace(path)
+    atomic_torch_save({'edge': edge_index[:, keep].t().contiguous()}, path)
     return True
 
 

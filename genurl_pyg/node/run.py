@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -14,13 +13,10 @@ from .. import distributed
 from ..datasets import get_spec, load_dataset
 from ..evaluation import linear_probe, ogb_node_metric, split_for, summarize
 from ..utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
 from .config import NodeConfig
 from .trainer import NodeEmbeddingTrainer
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _progress_bar(total: int, desc: str, initial: int, enabled: bool):
