@@ -27,12 +27,12 @@ from torch.autograd.function import once_differentiable
 MIN_FUSED_DIM = 16
 #: Elements per chunk: 1 MiB of float32 stays in a CPU core's cache; on an accelerator the
 #: chunk only bounds the temporary memory.
-_CHUNK_ELEMENTS = {'cpu': 1 << 18}
-_DEFAULT_CHUNK_ELEMENTS = 1 << 26
+CPU_CHUNK_ELEMENTS = 1 << 18
+DEVICE_CHUNK_ELEMENTS = 1 << 26
 
 
 def _chunk_rows(z: Tensor) -> int:
-    elements = _CHUNK_ELEMENTS.get(z.device.type, _DEFAULT_CHUNK_ELEMENTS)
+    elements = CPU_CHUNK_ELEMENTS if z.device.type == 'cpu' else DEVICE_CHUNK_ELEMENTS
     return max(256, elements // max(1, z.size(1)))
 
 
