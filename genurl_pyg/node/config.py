@@ -16,6 +16,7 @@ LOSSES = ('gkl', 'kl', 'fuzzy_ce', 'l1', 'mse', 'infonce')
 METRICS = ('euclidean', 'cosine')
 BATCH_MODES = ('auto', 'all', 'sampled')
 KNN_METHODS = ('auto', 'exact', 'faiss', 'pynndescent')
+FEATURE_NORMS = ('none', 'row')
 
 
 class ConfigError(ValueError):
@@ -26,6 +27,8 @@ class ConfigError(ValueError):
 class NodeConfig:
     r"""Configuration of :func:`genurl_pyg.fit_node_embeddings` (all ablation switches).
 
+    Encoder input: ``feature_norm`` (``'row'``: each node's features scaled to unit L1 norm before
+    the encoder, as PyG's ``NormalizeFeatures``; P's kNN is unaffected under the cosine metric).
     Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'sign'``: an MLP on
     precomputed :math:`[X, \hat A X, \dots, \hat A^K X]`, ``K = sign_hops``, trained in true
     mini-batches; ``'auto'``: ``'gcn'`` up to 100k nodes, ``'sign'`` beyond), ``hidden_channels``, ``out_channels`` (the kept representation
@@ -49,6 +52,7 @@ class NodeConfig:
     Optimisation: ``epochs``, ``lr``, ``weight_decay``, ``seed``, ``device``.
     """
     encoder: str = 'gcn'
+    feature_norm: str = 'none'
     hidden_channels: int = 512
     out_channels: int = 512
     num_layers: int = 1
@@ -124,6 +128,7 @@ class NodeConfig:
         choice('batch_mode', BATCH_MODES)
         choice('graph_batching', GRAPH_BATCHING)
         choice('knn_method', KNN_METHODS)
+        choice('feature_norm', FEATURE_NORMS)
         if (not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors
                 or any(isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1)
                        for v in self.num_neighbors)):

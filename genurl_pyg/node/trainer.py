@@ -118,13 +118,13 @@ class NodeEmbeddingTrainer:
                                                     self.num_nodes)
         # Bag-of-words features are ~1 % dense: a CSR copy makes the encoder's first product
         # O(nnz * d) instead of O(N * D * d). Only for encoders whose first op is a Linear.
-        self.x_enc = self.x
+        self.x_enc = _normalize_rows(self.x) if config.feature_norm == 'row' else self.x
         if self.encoder_name == 'sign':
-            self.x_enc = propagate_features(self.x, self.edge_index, config.sign_hops)
+            self.x_enc = propagate_features(self.x_enc, self.edge_index, config.sign_hops)
         elif self.encoder_name in ('gcn', 'mlp') and _density(self.x) < SPARSE_INPUT_DENSITY:
             with warnings.catch_warnings():
                 warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
-                self.x_enc = self.x.to_sparse_csr()
+                self.x_enc = self.x_enc.to_sparse_csr()
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
@@ -370,6 +370,12 @@ class NodeEmbeddingTrainer:
 
 
 SPARSE_INPUT_DENSITY = 0.1
+
+
+def _normalize_rows(x: Tensor) -> Tensor:
+    """Rows scaled to unit L1 norm (sum 1 for the usual non-negative bag-of-words; all-zero
+    rows stay zero), a new tensor. O(N D)."""
+    return x / x.abs().sum(1, keepdim=True).clamp_min(1e-12)
 
 
 def _density(x: Tensor) -> float:

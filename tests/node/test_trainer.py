@@ -144,3 +144,20 @@ def test_auto_encoder_picks_by_size(monkeypatch):
     assert NodeEmbeddingTrainer(data, NodeConfig(encoder='auto', **small)).encoder_name == 'gcn'
     monkeypatch.setattr(trainer_mod, 'AUTO_SIGN_MIN_NODES', 10)
     assert NodeEmbeddingTrainer(data, NodeConfig(encoder='auto', **small)).encoder_name == 'sign'
+
+
+def test_row_feature_norm_scales_the_encoder_input_only():
+    data = KarateClub()[0]
+    data.x = data.x * 3.0 + torch.rand(data.x.shape) * torch.arange(34).unsqueeze(1)
+    before = data.x.clone()
+    cfg = NodeConfig(feature_norm='row', epochs=1, hidden_channels=8, out_channels=8,
+                     projector_channels=4, k=5)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    plain = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'feature_norm': 'none'}, cfg))
+    x_enc = trainer.x_enc.to_dense() if trainer.x_enc.is_sparse_csr else trainer.x_enc
+    expected = before / before.abs().sum(1, keepdim=True)
+    assert torch.allclose(x_enc, expected)
+    assert torch.equal(data.x, before)  # the caller's data is untouched
+    # P (cosine kNN) does not depend on the row scale.
+    assert torch.equal(trainer.static_sim.index, plain.static_sim.index)
+    assert torch.allclose(trainer.static_sim.weight, plain.static_sim.weight)

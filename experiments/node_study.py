@@ -1,0 +1,291 @@
+"""A systematic study of GenURL's node-embedding design space, on validation data only.
+
+Three phases, each resumable and each writing experiments/results/node_study*.{json,md}:
+
+  search    an Optuna study (TPE sampler, median pruner on the per-seed validation scores,
+            a fixed number of trials and/or a time budget) over the config switches below.
+            The objective is the mean **validation** accuracy of the project's probe
+            (genurl_pyg.evaluation.linear_probe) over --seeds training seeds. The study lives
+            in an SQLite file (--storage) and continues where it stopped when rerun.
+  ablation  from one configuration (the study's best, or --config), each component switched
+            off or swapped in turn, --seeds seeds each; validation and test accuracy.
+  final     the chosen configuration, --seeds seeds, test accuracy computed once; with
+            --write-config it becomes genurl_pyg/configs/<dataset>.yaml.
+
+Usage:
+  python experiments/node_study.py search --dataset Cora --trials 40 --timeout 3600
+  python experiments/node_study.py ablation --dataset Cora --seeds 10
+  python experiments/node_study.py final --dataset Cora --seeds 10 --write-config
+
+Needs optuna (pip install optuna). Threads: --threads (torch intra-op), recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_utils import RESULTS, versions, write_results  # noqa: E402
+
+# name -> (kind, choices or bounds); the space the study samples from.
+SPACE = {
+    'num_layers': ('cat', [1, 2]),
+    'projector_channels': ('cat', [0, 128]),
+    'feature_mask': ('float', (0.0, 0.5)),
+    'edge_drop': ('float', (0.0, 0.5)),
+    'view_weight': ('float', (0.25, 1.0)),
+    'graph_hops': ('cat', [1, 2]),
+    'use_features': ('cat', [True, False]),
+    'lam': ('cat', ['auto', 0.5, 0.8]),
+    'k': ('cat', [5, 10, 15, 30]),
+    'nu_latent': ('logfloat', (0.1, 30.0)),
+    'alpha': ('float', (0.0, 1.0)),
+    'lr': ('logfloat', (1e-4, 1e-2)),
+    'epochs': ('cat', [20, 50, 100, 150, 200]),
+    'feature_norm': ('cat', ['none', 'row']),
+}
+
+# Ablation rows: (label, overrides applied to the chosen configuration).
+ABLATIONS = [
+    ('chosen configuration', {}),
+    ('P: no feature geodesics (graph + views)', {'use_features': False}),
+    ('P: with feature geodesics (lam auto)', {'use_features': True, 'lam': 'auto'}),
+    ('P: no predefined graph (features + views)', {'use_graph': False}),
+    ('P: no views', {'views': False}),
+    ('P: graph 1 hop', {'graph_hops': 1}),
+    ('P: lam 0.5 instead of the chosen', {'lam': 0.5}),
+    ('objective: nu_latent x10', {'nu_latent': '*10'}),
+    ('objective: nu_latent /10', {'nu_latent': '/10'}),
+    ('objective: GKL alpha 0', {'alpha': 0.0}),
+    ('objective: fuzzy cross-entropy instead of GKL', {'loss': 'fuzzy_ce'}),
+    ('input: row-normalised features', {'feature_norm': 'row'}),
+    ('input: raw features', {'feature_norm': 'none'}),
+    ('encoder: 1 layer', {'num_layers': 1}),
+    ('encoder: 2 layers', {'num_layers': 2}),
+    ('representation: projector 128 (h read before it)', {'projector_channels': 128}),
+    ('representation: no projector', {'projector_channels': 0}),
+]
+
+
+def _evaluate(dataset: str, overrides: Dict, seeds: List[int], report=None,
+              test: bool = False) -> Dict:
+    """Trains one config for each seed; returns per-seed val (and test) accuracies."""
+    from genurl_pyg.datasets import get_spec, load_dataset
+    from genurl_pyg.evaluation import linear_probe, split_for
+    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer, dataset_defaults
+    spec, data = get_spec(dataset), load_dataset(dataset)
+    base = dataset_defaults(dataset)
+    vals, tests, secs = [], [], []
+    for step, seed in enumerate(seeds):
+        cfg = NodeConfig.from_dict({**overrides, 'seed': seed}, base=base)
+        t = time.perf_counter()
+        h = NodeEmbeddingTrainer(data, cfg).fit()
+        secs.append(time.perf_counter() - t)
+        res = linear_probe(h, data.y, *split_for(data, spec.protocol, seed))
+        vals.append(res.val_accuracy)
+        if test:
+            tests.append(res.test_accuracy)
+        if report is not None:
+            report(sum(vals) / len(vals), step)
+    out = {'val': vals, 'seconds': secs, 'protocol': spec.protocol}
+    if test:
+        out['test'] = tests
+    return out
+
+
+def _suggest(trial) -> Dict:
+    params = {}
+    for name, (kind, spec) in SPACE.items():
+        if kind == 'cat':
+            params[name] = trial.suggest_categorical(name, spec)
+        elif kind == 'float':
+            params[name] = trial.suggest_float(name, *spec)
+        else:
+            params[name] = trial.suggest_float(name, *spec, log=True)
+    return params
+
+
+def search(args) -> None:
+    try:
+        import optuna
+    except ImportError as exc:
+        raise SystemExit('node_study search needs optuna: pip install optuna') from exc
+    storage = args.storage or f'sqlite:///{RESULTS / f"node_study_{args.dataset}.db"}'
+    study = optuna.create_study(
+        study_name=f'genurl-{args.dataset}', storage=storage, direction='maximize',
+        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=0),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
+    seeds = list(range(args.seeds))
+
+    def objective(trial):
+        params = _suggest(trial)
+
+        def report(value, step):
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        res = _evaluate(args.dataset, params, seeds, report)
+        trial.set_user_attr('seconds_per_seed', sum(res['seconds']) / len(res['seconds']))
+        return sum(res['val']) / len(res['val'])
+
+    done = len([t for t in study.trials if t.state.is_finished()])
+    remaining = max(0, args.trials - done)
+    print(f'[node_study] {done} trials already finished; running up to {remaining} more',
+          file=sys.stderr)
+    if remaining:
+        study.optimize(objective, n_trials=remaining, timeout=args.timeout,
+                       show_progress_bar=False)
+    _write_search(args, study, storage)
+
+
+def _write_search(args, study, storage: str) -> None:
+    trials = [{'number': t.number, 'state': t.state.name, 'value': t.value,
+               'params': t.params, 'seconds_per_seed': t.user_attrs.get('seconds_per_seed')}
+              for t in study.trials]
+    complete = [t for t in trials if t['state'] == 'COMPLETE']
+    best = max(complete, key=lambda t: t['value']) if complete else None
+    payload = {'phase': 'search', 'dataset': args.dataset, 'storage': storage,
+               'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
+               'seeds_per_trial': args.seeds, 'space': {k: list(v[1]) for k, v in SPACE.items()},
+               'versions': versions(), 'best': best, 'trials': trials}
+    lines = [f'# GenURL design study on {args.dataset}: search', '',
+             f"Command: `{payload['command']}`; torch threads {args.threads}; objective: mean "
+             f'validation accuracy of the LR probe over {args.seeds} seeds; TPE sampler '
+             '(seed 0), median pruner. Test accuracy is not looked at in this phase.', '',
+             '| trial | state | val acc | s/seed | params |', '|---|---|---|---|---|']
+    for t in sorted(complete, key=lambda t: -t['value'])[:15]:
+        lines.append(f"| {t['number']} | {t['state']} | {100 * t['value']:.2f} | "
+                     f"{t['seconds_per_seed'] or 0:.1f} | `{json.dumps(t['params'])}` |")
+    lines.append(f'\n{len(complete)} complete, '
+                 f"{sum(t['state'] == 'PRUNED' for t in trials)} pruned trials.")
+    write_results(f'node_study_{args.dataset}_search', payload, '\n'.join(lines) + '\n')
+
+
+def _chosen(args) -> Dict:
+    if args.config:
+        import yaml
+        return yaml.safe_load(Path(args.config).read_text()) or {}
+    path = RESULTS / f'node_study_{args.dataset}_search.json'
+    if not path.exists():
+        raise SystemExit(f'no search result {path}; run the search phase or pass --config')
+    best = json.loads(path.read_text())['best']
+    if best is None:
+        raise SystemExit(f'{path} has no complete trial')
+    return dict(best['params'])
+
+
+def _resolve(dataset: str, chosen: Dict, overrides: Dict) -> Optional[Dict]:
+    """``chosen`` with ``overrides`` applied ('*10', '/10' scale the chosen value), or None
+    when the row would not change the run (the switch is already there, or it acts on a
+    part of P that the chosen configuration does not use)."""
+    from genurl_pyg.node import dataset_defaults
+    base = {**dataset_defaults(dataset).to_dict(), **chosen}
+    if 'lam' in overrides and 'use_features' not in overrides \
+            and not (base['use_features'] and base['use_graph']):
+        return None
+    out = dict(chosen)
+    for key, value in overrides.items():
+        if value == '*10':
+            value = base[key] * 10
+        elif value == '/10':
+            value = base[key] / 10
+        out[key] = value
+    if overrides and all(base.get(k) == v for k, v in out.items() if k in overrides):
+        return None
+    return out
+
+
+def ablation(args) -> None:
+    import numpy as np
+    chosen = _chosen(args)
+    stem = f'node_study_{args.dataset}_ablation'
+    path = RESULTS / f'{stem}.json'
+    rows = json.loads(path.read_text())['rows'] if path.exists() and args.resume else []
+    done = {r['label'] for r in rows}
+    seeds = list(range(args.seeds))
+    for label, overrides in ABLATIONS:
+        if label in done:
+            continue
+        params = _resolve(args.dataset, chosen, overrides)
+        if params is None:
+            continue  # the switch is already in that position, or acts on an unused part
+        print(f'[node_study] ablation: {label}', file=sys.stderr, flush=True)
+        res = _evaluate(args.dataset, params, seeds, test=True)
+        rows.append({'label': label, 'overrides': overrides, **res})
+        payload = {'phase': 'ablation', 'dataset': args.dataset, 'chosen': chosen,
+                   'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
+                   'versions': versions(), 'rows': rows}
+        lines = [f'# GenURL ablation on {args.dataset}', '',
+                 f"Command: `{payload['command']}`; torch threads {args.threads}; "
+                 f'{args.seeds} seeds per row; LR probe; chosen configuration: '
+                 f'`{json.dumps(chosen)}`.', '',
+                 '| row | val acc | test acc | s/seed |', '|---|---|---|---|']
+        for r in rows:
+            lines.append(f"| {r['label']} | {100 * np.mean(r['val']):.2f} ± "
+                         f"{100 * np.std(r['val']):.2f} | {100 * np.mean(r['test']):.2f} ± "
+                         f"{100 * np.std(r['test']):.2f} | {np.mean(r['seconds']):.1f} |")
+        write_results(stem, payload, '\n'.join(lines) + '\n')
+
+
+def final(args) -> None:
+    import numpy as np
+    chosen = _chosen(args)
+    res = _evaluate(args.dataset, chosen, list(range(args.seeds)), test=True)
+    payload = {'phase': 'final', 'dataset': args.dataset, 'chosen': chosen,
+               'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
+               'versions': versions(), **res}
+    text = (f'# GenURL final on {args.dataset}\n\nCommand: `{payload["command"]}`; torch '
+            f'threads {args.threads}; {args.seeds} seeds; LR probe ({res["protocol"]}).\n\n'
+            f'Configuration: `{json.dumps(chosen)}`\n\n'
+            f'Validation {100 * np.mean(res["val"]):.2f} ± {100 * np.std(res["val"]):.2f} %, '
+            f'test {100 * np.mean(res["test"]):.2f} ± {100 * np.std(res["test"]):.2f} %, '
+            f'{np.mean(res["seconds"]):.1f} s/seed.\n')
+    write_results(f'node_study_{args.dataset}_final', payload, text)
+    if args.write_config:
+        _write_config(args.dataset, chosen)
+
+
+def _write_config(dataset: str, chosen: Dict) -> None:
+    import yaml
+    from genurl_pyg.node import NodeConfig, dataset_defaults
+    from genurl_pyg.utils.io import atomic_write_text
+    cfg = NodeConfig.from_dict(chosen, base=dataset_defaults(dataset))
+    path = (Path(__file__).resolve().parents[1] / 'genurl_pyg' / 'configs'
+            / f'{dataset.lower()}.yaml')
+    header = (f'# GenURL node-embedding defaults for {dataset} (versioned with the code).\n'
+              '# Chosen by experiments/node_study.py on validation accuracy only; see\n'
+              f'# experiments/results/node_study_{dataset}_*.md.\n')
+    keep = {k: v for k, v in cfg.to_dict().items() if k not in ('seed', 'device')}
+    atomic_write_text(path, header + yaml.safe_dump(keep, sort_keys=False))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument('phase', choices=['search', 'ablation', 'final'])
+    ap.add_argument('--dataset', required=True)
+    ap.add_argument('--seeds', type=int, default=None,
+                    help='training seeds per trial (search, default 2) or row (default 10)')
+    ap.add_argument('--trials', type=int, default=40, help='search: total trials wanted')
+    ap.add_argument('--timeout', type=float, default=None, help='search: seconds for this call')
+    ap.add_argument('--storage', default=None, help='search: Optuna storage URL')
+    ap.add_argument('--config', default=None,
+                    help='ablation/final: a YAML of overrides instead of the study\'s best')
+    ap.add_argument('--resume', action='store_true', help='ablation: keep finished rows')
+    ap.add_argument('--write-config', action='store_true',
+                    help='final: write the chosen configuration as the data set default')
+    ap.add_argument('--threads', type=int, default=1)
+    args = ap.parse_args(argv)
+    if args.seeds is None:
+        args.seeds = 2 if args.phase == 'search' else 10
+    import torch
+    torch.set_num_threads(args.threads)
+    {'search': search, 'ablation': ablation, 'final': final}[args.phase](args)
+
+
+if __name__ == '__main__':
+    main()
