@@ -97,6 +97,22 @@ def _evaluate(dataset: str, overrides: Dict, seeds: List[int], report=None,
     return out
 
 
+def _incumbent(dataset: str) -> Dict:
+    """The data set's shipped config, restricted to the searched keys (values outside the
+    space's choices are left to the sampler)."""
+    from genurl_pyg.node import dataset_defaults
+    cfg = dataset_defaults(dataset).to_dict()
+    out = {}
+    for name, (kind, spec) in SPACE.items():
+        value = cfg[name]
+        if kind == 'cat' and value not in spec:
+            continue
+        if kind != 'cat' and not spec[0] <= value <= spec[1]:
+            continue
+        out[name] = value
+    return out
+
+
 def _suggest(trial) -> Dict:
     params = {}
     for name, (kind, spec) in SPACE.items():
@@ -116,9 +132,12 @@ def search(args) -> None:
         raise SystemExit('node_study search needs optuna: pip install optuna') from exc
     storage = args.storage or f'sqlite:///{RESULTS / f"node_study_{args.dataset}.db"}'
     study = optuna.create_study(
-        study_name=f'genurl-{args.dataset}', storage=storage, direction='maximize',
+        study_name=f'genurl-{args.dataset}' + (f'-{args.study}' if args.study else ''),
+        storage=storage, direction='maximize',
         load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=0),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
+    if not study.trials:  # the shipped default is trial 0: the study can only improve on it
+        study.enqueue_trial(_incumbent(args.dataset))
     seeds = list(range(args.seeds))
 
     def objective(trial):
@@ -152,7 +171,8 @@ def _write_search(args, study, storage: str) -> None:
                'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
                'seeds_per_trial': args.seeds, 'space': {k: list(v[1]) for k, v in SPACE.items()},
                'versions': versions(), 'best': best, 'trials': trials}
-    lines = [f'# GenURL design study on {args.dataset}: search', '',
+    lines = [f'# GenURL design study on {args.dataset}: search'
+             + (f' ({args.study})' if args.study else ''), '',
              f"Command: `{payload['command']}`; torch threads {args.threads}; objective: mean "
              f'validation accuracy of the LR probe over {args.seeds} seeds; TPE sampler '
              '(seed 0), median pruner. Test accuracy is not looked at in this phase.', '',
@@ -162,14 +182,18 @@ def _write_search(args, study, storage: str) -> None:
                      f"{t['seconds_per_seed'] or 0:.1f} | `{json.dumps(t['params'])}` |")
     lines.append(f'\n{len(complete)} complete, '
                  f"{sum(t['state'] == 'PRUNED' for t in trials)} pruned trials.")
-    write_results(f'node_study_{args.dataset}_search', payload, '\n'.join(lines) + '\n')
+    write_results(_stem(args, 'search'), payload, '\n'.join(lines) + '\n')
+
+
+def _stem(args, phase: str) -> str:
+    return f'node_study_{args.dataset}' + (f'_{args.study}' if args.study else '') + f'_{phase}'
 
 
 def _chosen(args) -> Dict:
     if args.config:
         import yaml
         return yaml.safe_load(Path(args.config).read_text()) or {}
-    path = RESULTS / f'node_study_{args.dataset}_search.json'
+    path = RESULTS / f"{_stem(args, 'search')}.json"
     if not path.exists():
         raise SystemExit(f'no search result {path}; run the search phase or pass --config')
     best = json.loads(path.read_text())['best']
@@ -202,7 +226,7 @@ def _resolve(dataset: str, chosen: Dict, overrides: Dict) -> Optional[Dict]:
 def ablation(args) -> None:
     import numpy as np
     chosen = _chosen(args)
-    stem = f'node_study_{args.dataset}_ablation'
+    stem = _stem(args, 'ablation')
     path = RESULTS / f'{stem}.json'
     rows = json.loads(path.read_text())['rows'] if path.exists() and args.resume else []
     done = {r['label'] for r in rows}
@@ -244,7 +268,7 @@ def final(args) -> None:
             f'Validation {100 * np.mean(res["val"]):.2f} ± {100 * np.std(res["val"]):.2f} %, '
             f'test {100 * np.mean(res["test"]):.2f} ± {100 * np.std(res["test"]):.2f} %, '
             f'{np.mean(res["seconds"]):.1f} s/seed.\n')
-    write_results(f'node_study_{args.dataset}_final', payload, text)
+    write_results(_stem(args, 'final'), payload, text)
     if args.write_config:
         _write_config(args.dataset, chosen)
 
@@ -273,6 +297,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument('--trials', type=int, default=40, help='search: total trials wanted')
     ap.add_argument('--timeout', type=float, default=None, help='search: seconds for this call')
     ap.add_argument('--storage', default=None, help='search: Optuna storage URL')
+    ap.add_argument('--study', default='',
+                    help='a name for a new study (e.g. after the space changed); result '
+                         'files get it as a suffix; every phase reads that study\'s search')
     ap.add_argument('--config', default=None,
                     help='ablation/final: a YAML of overrides instead of the study\'s best')
     ap.add_argument('--resume', action='store_true', help='ablation: keep finished rows')
