@@ -137,16 +137,8 @@ def main() -> None:
         return
     import numpy as np
     from _bench_utils import RESULTS
-    rows, commands, old = [], [], {}
-    previous = RESULTS / f'{args.out}.json'
-    if args.append and previous.exists():
-        old = json.loads(previous.read_text())
-        todo = {(d, m) for d in args.datasets for m in args.methods}
-        rows = [r for r in old['results'] if (r['dataset'], r['method']) not in todo]
-        commands = old.get('commands', [old.get('command')])
-    commands.append('python ' + ' '.join(sys.argv))
-    threads = dict(old.get('threads', {})) if rows else {}
-    threads.update({d: args.threads for d in args.datasets})
+    command = 'python ' + ' '.join(sys.argv)
+    mine = []  # this run's rows; merged into the file at every write
     for ds in args.datasets:
         for method in args.methods:
             print(f'[node_benchmark] {ds} / {method} ...', flush=True)
@@ -161,11 +153,25 @@ def main() -> None:
                 res['std_adam'] = float(np.std(res['per_seed_adam']))
                 res['mean_seconds'] = float(np.mean(res['seconds_per_seed']))
             print(json.dumps({k: v for k, v in res.items() if k != 'config'}), flush=True)
-            rows.append(res)
-            payload = {'benchmark': 'node_benchmark', 'commands': commands,
-                       'versions': versions(), 'threads': threads,
-                       'results': rows}
+            mine.append(res)
+            payload = _merged(RESULTS / f'{args.out}.json', mine, command, args)
             write_results(args.out, payload, _markdown(payload))
+
+
+def _merged(path: Path, mine, command: str, args):
+    """The result file with this run's rows in place of the same (data set, method) rows.
+    The file is re-read at every write, so runs of other data sets that write to it at the
+    same time (--append in two processes) keep each other's rows."""
+    old = json.loads(path.read_text()) if args.append and path.exists() else {}
+    done = {(r['dataset'], r['method']) for r in mine}
+    rows = [r for r in old.get('results', []) if (r['dataset'], r['method']) not in done]
+    commands = list(old.get('commands', []))
+    if command not in commands:
+        commands.append(command)
+    threads = dict(old.get('threads', {}))
+    threads.update({d: args.threads for d in args.datasets})
+    return {'benchmark': 'node_benchmark', 'commands': commands, 'versions': versions(),
+            'threads': threads, 'results': rows + mine}
 
 
 def _markdown(payload) -> str:
