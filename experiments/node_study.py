@@ -54,7 +54,8 @@ ABLATIONS = [
     ('chosen configuration', {}),
     ('P: no feature geodesics (graph + views)', {'use_features': False}),
     ('P: with feature geodesics (lam auto)', {'use_features': True, 'lam': 'auto'}),
-    ('P: no predefined graph (features + views)', {'use_graph': False}),
+    ('P: no predefined graph (feature geodesics + views)',
+     {'use_graph': False, 'use_features': True}),
     ('P: no views', {'views': False}),
     ('P: graph 1 hop', {'graph_hops': 1}),
     ('P: lam 0.5 instead of the chosen', {'lam': 0.5}),
@@ -225,6 +226,8 @@ def _resolve(dataset: str, chosen: Dict, overrides: Dict) -> Optional[Dict]:
 
 def ablation(args) -> None:
     import numpy as np
+    from genurl_pyg.node import NodeConfig, dataset_defaults
+    from genurl_pyg.node.config import ConfigError
     chosen = _chosen(args)
     stem = _stem(args, 'ablation')
     path = RESULTS / f'{stem}.json'
@@ -237,6 +240,11 @@ def ablation(args) -> None:
         params = _resolve(args.dataset, chosen, overrides)
         if params is None:
             continue  # the switch is already in that position, or acts on an unused part
+        try:  # an impossible row is reported, not a crash that loses the rows after it
+            NodeConfig.from_dict(params, base=dataset_defaults(args.dataset))
+        except ConfigError as exc:
+            print(f'[node_study] ablation: skipping {label!r}: {exc}', file=sys.stderr)
+            continue
         print(f'[node_study] ablation: {label}', file=sys.stderr, flush=True)
         res = _evaluate(args.dataset, params, seeds, test=True)
         rows.append({'label': label, 'overrides': overrides, **res})

@@ -32,3 +32,13 @@ def test_incumbent_lies_in_the_space(dataset):
     for name, value in inc.items():
         kind, spec = node_study.SPACE[name]
         assert value in spec if kind == 'cat' else spec[0] <= value <= spec[1]
+
+
+@pytest.mark.parametrize('dataset', ['Cora', 'CiteSeer'])
+def test_every_ablation_row_is_a_valid_config(dataset):
+    from genurl_pyg.node import NodeConfig, dataset_defaults
+    chosen = node_study._incumbent(dataset)
+    for label, overrides in node_study.ABLATIONS:
+        params = node_study._resolve(dataset, chosen, overrides)
+        if params is not None:
+            NodeConfig.from_dict(params, base=dataset_defaults(dataset))  # raises if not
