@@ -36,9 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import peak_rss_mb, run_child, versions, write_results  # noqa: E402
+from peers import PEERS  # noqa: E402
 
 DATASETS = ['Cora', 'CiteSeer', 'DBLP', 'Computers', 'Photo', 'CS']
-PEER_METHODS = ['dgi', 'cca_ssg', 'grace', 'bgrl', 'graphmae']
+PEER_METHODS = list(PEERS)
 METHODS = ['raw', 'sgc', *PEER_METHODS, 'genurl']
 TARGETS = {'Cora': 0.845, 'CiteSeer': 0.743, 'Computers': 0.910, 'Photo': 0.951, 'CS': 0.936}
 

