@@ -1,7 +1,28 @@
-"""genurl-pyg: GenURL similarity-based unsupervised representation learning for PyG."""
+"""genurl-pyg: GenURL similarity-based unsupervised representation learning for PyG.
+
+Submodules and the top-level names load on first use (PEP 562), so that ``genurl-pyg --help``
+and argument errors do not pay for importing torch and PyG.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = '0.1.0'
 
-from . import nn, structure, transforms  # noqa: E402
-from .node import NodeConfig, fit_node_embeddings  # noqa: E402
+_SUBMODULES = ('nn', 'structure', 'transforms', 'node', 'manifold', 'datasets', 'evaluation')
+_NAMES = {'NodeConfig': 'node', 'fit_node_embeddings': 'node'}
 
 __all__ = ['nn', 'structure', 'transforms', 'NodeConfig', 'fit_node_embeddings', '__version__']
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f'.{name}', __name__)
+    if name in _NAMES:
+        return getattr(importlib.import_module(f'.{_NAMES[name]}', __name__), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_NAMES))

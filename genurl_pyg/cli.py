@@ -9,10 +9,12 @@ import argparse
 import json
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
-import yaml
+# Nothing heavy at import time: torch and PyG load inside the commands, so `--help` and
+# argument errors answer at once.
 
 EXAMPLES_TRAIN = """examples:
   genurl-pyg train --dataset Cora --seeds 10 --out runs/cora
@@ -29,6 +31,27 @@ Every key of the config can be set with --set; `genurl-pyg config --dataset Cora
 Data: --root DIR or $GENURL_DATA (default ~/.cache/genurl_pyg/data). Raw files are copied
 from the read-only mirror $GENURL_DATA_MIRROR when present, else the loader downloads.
 """
+
+
+THIRD_PARTY = r'(torch|torch_geometric|torch_sparse|torch_scatter|ogb|sklearn|umap|pynndescent)(\.|$)'
+
+
+def _quiet_third_party_warnings() -> None:
+    """Known deprecation notices of our dependencies (for example PyG's use of
+    ``torch.jit.script``) say nothing a user of this tool can act on."""
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings('ignore', category=category, module=THIRD_PARTY)
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*is deprecated')
+    # What remains is meant for the user: one line, without a source line of ours.
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f'warning: {message}\n'
+
+
+def _add_threads_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--threads', type=int, default=None, metavar='N',
+                   help='torch CPU threads for this process (default: torch\'s choice, one '
+                        'per core). When several jobs share a machine, give each its share '
+                        '(two jobs on two cores: --threads 1 each); oversubscribed cores made '
+                        'epochs 5x slower in our measurements')
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -72,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='continue a run in --out from its finished seeds and last checkpoint')
     p.add_argument('--plot', action='store_true', help='save embeddings.png coloured by class')
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    _add_threads_arg(p)
 
     p = sub.add_parser('eval', help='evaluate saved embeddings with the linear probe',
                        description='Re-evaluate an [N, d] embedding file with the protocol '
@@ -80,12 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument('--seeds', type=int, default=10,
                    help='random splits to average over (random-split protocols only)')
+    p.add_argument('--no-progress', action='store_true', help='hide the per-split progress lines')
+    _add_threads_arg(p)
 
     p = sub.add_parser('config', help='print the resolved config of a data set as YAML',
-                       description='Print the config `train` would use, after --config/--set.')
-    p.add_argument('--dataset', required=True)
-    p.add_argument('--config', type=Path, default=None)
-    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE')
+                       description='Print the config `train` would use, after --config/--set: '
+                                   'every key with its value. Save it, edit it, and pass it '
+                                   'back with `train --config FILE`.',
+                       epilog='example:\n  genurl-pyg config --dataset Cora --set lr=1e-3 > '
+                              'my.yaml\n  genurl-pyg train --dataset Cora --config my.yaml',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--dataset', required=True,
+                   help='registry name; its shipped YAML is the base (see `genurl-pyg datasets`)')
+    p.add_argument('--config', type=Path, default=None,
+                   help='YAML file of overrides, applied on top of the data set\'s config')
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override one config key (YAML value syntax, 1e-3 is a number), '
+                        'repeatable')
 
     p = sub.add_parser('embed', help='dimension reduction of a table or images (2-D maps)',
                        description='Fit GenURLEmbedding (a parametric, scikit-learn style '
@@ -100,16 +135,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "root/mirror), 'coauthor-cs' (node features), or a .npy/.csv file")
     p.add_argument('--labels', default=None, help='.npy or one-column .csv labels for metrics '
                                                   'and colours')
-    p.add_argument('--out', type=Path, default=Path('runs/embed'), help='output folder')
+    p.add_argument('--out', type=Path, default=Path('runs/embed'),
+                   help='output folder for embedding.npy, metrics.json and embedding.png '
+                        '(default runs/embed)')
     p.add_argument('--root', default=None, help='data root for mnist/coauthor-cs')
-    p.add_argument('--n-components', type=int, default=2)
-    p.add_argument('--n-neighbors', type=int, default=15)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--device', default='cpu')
+    p.add_argument('--n-components', type=int, default=2,
+                   help='embedding dimension (default 2, for a map)')
+    p.add_argument('--n-neighbors', type=int, default=15,
+                   help='k of the kNN graph that P is built on (default 15; clipped to '
+                        'n_samples - 1 with a warning)')
+    p.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
+    p.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (default cpu)")
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='any GenURLEmbedding parameter, e.g. --set n_epochs=60')
     p.add_argument('--plot', action='store_true', help='save embedding.png coloured by label')
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    _add_threads_arg(p)
 
     sub.add_parser('datasets', help='list the data sets the registry knows',
                    description='List registry names, evaluation protocols and sizes.')
@@ -117,17 +158,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_overrides(items: List[str]) -> dict:
+    import yaml
     from .node.config import ConfigError
+    from .utils.yamlio import safe_load
     out = {}
     for item in items:
         if '=' not in item:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         key, value = item.split('=', 1)
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            out[key.strip()] = safe_load(value)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {key}: cannot parse {value!r}: {exc}") from exc
     return out
+
+
+def _set_threads(args) -> None:
+    threads = getattr(args, 'threads', None)
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f'--threads must be >= 1, got {threads}')
+    import torch
+    torch.set_num_threads(threads)
+
+
+def _plural(n: int, word: str) -> str:
+    return f'{n} {word}' + ('' if n == 1 else 's')
 
 
 def resolve_config(args) -> 'NodeConfig':
@@ -147,10 +204,11 @@ def resolve_config(args) -> 'NodeConfig':
 
 
 def _cmd_train(args) -> int:
-    from .node.run import train_job
     if args.seeds < 1:
         raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
     cfg = resolve_config(args)
+    from .node.run import train_job
+    _set_threads(args)
     command = 'genurl-pyg ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
     result = train_job(args.dataset, cfg, args.seeds, args.out, root=args.root,
                        resume=args.resume, plot=args.plot, progress=not args.no_progress,
@@ -159,7 +217,7 @@ def _cmd_train(args) -> int:
         return 0
     metric = result['metric']
     acc = result[metric]
-    print(f"{result['dataset']} ({result['protocol']}, {len(result['seeds'])} seeds): "
+    print(f"{result['dataset']} ({result['protocol']}, {_plural(len(result['seeds']), 'seed')}): "
           f"{metric} {100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} %, "
           f"{result['seconds_per_seed']['mean']:.1f} s/seed, peak RSS "
           f"{result['peak_rss_mb']:.0f} MB -> {args.out / 'result.json'}")
@@ -167,8 +225,12 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_eval(args) -> int:
+    if args.seeds < 1:
+        raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
     from .node.run import eval_job
-    result = eval_job(args.embeddings, args.dataset, args.seeds, root=args.root)
+    _set_threads(args)
+    result = eval_job(args.embeddings, args.dataset, args.seeds, root=args.root,
+                      progress=not args.no_progress)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -181,32 +243,41 @@ def _cmd_config(args) -> int:
 def _cmd_embed(args) -> int:
     import time
     import numpy as np
-    from .datasets.tabular import load_table
-    from .manifold import GenURLEmbedding
+    from .datasets.tabular import check_labels, load_table
     from .metrics import dr_report
-    from .utils.io import atomic_write_json
-    X, y = load_table(args.data, args.root, args.labels)
-    params = dict(n_components=args.n_components, n_neighbors=args.n_neighbors,
-                  random_state=args.seed, device=args.device, verbose=not args.no_progress)
+    from .utils.io import atomic_save_npy, atomic_write_json, ensure_writable_dir
+    # Every input is checked before any work, and outputs are written only at the end: a
+    # bad --labels or --out never costs a fit, and a failure never leaves half the outputs.
+    ensure_writable_dir(args.out)
     extra = _parse_overrides(args.overrides)
+    from .manifold import GenURLEmbedding
     valid = GenURLEmbedding().get_params()
     unknown = sorted(set(extra) - set(valid))
     if unknown:
-        raise ValueError(f'unknown GenURLEmbedding parameter(s) {unknown}; known: {sorted(valid)}')
+        import difflib
+        hints = [f'{k!r} (did you mean {m[0]!r}?)' if m else repr(k) for k in unknown
+                 for m in [difflib.get_close_matches(k, list(valid), n=1)]]
+        raise ValueError(f"unknown GenURLEmbedding parameter(s) {', '.join(hints)}; known: "
+                         f'{sorted(valid)}')
+    X, y = load_table(args.data, args.root, args.labels)
+    if y is not None:
+        y = check_labels(y, len(X), '--labels' if args.labels else f'the labels of {args.data}')
+    _set_threads(args)
+    params = dict(n_components=args.n_components, n_neighbors=args.n_neighbors,
+                  random_state=args.seed, device=args.device, verbose=not args.no_progress)
     params.update(extra)
     est = GenURLEmbedding(**params)
     start = time.perf_counter()
     Y = est.fit_transform(X)
     seconds = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    tmp = args.out / '.embedding.npy.tmp'
-    with open(tmp, 'wb') as f:
-        np.save(f, Y)
-    tmp.replace(args.out / 'embedding.npy')
-    metrics = dr_report(np.asarray(X.toarray() if hasattr(X, 'toarray') else X), Y, y)
+    dense = np.asarray(X.toarray() if hasattr(X, 'toarray') else X)
+    if not args.no_progress:
+        print('quality metrics ...', file=sys.stderr, flush=True)
+    metrics = dr_report(dense, Y, y)
     metrics.update({'data': args.data, 'n_samples': int(len(Y)), 'fit_seconds': seconds,
                     'params': {k: (list(v) if isinstance(v, tuple) else v)
                                for k, v in est.get_params().items()}})
+    atomic_save_npy(args.out / 'embedding.npy', Y)
     atomic_write_json(args.out / 'metrics.json', metrics)
     if args.plot:
         from .plotting import scatter_embedding
@@ -235,13 +306,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    from .datasets import DatasetNotFoundError
+    _quiet_third_party_warnings()
     handlers = {'train': _cmd_train, 'eval': _cmd_eval, 'config': _cmd_config,
                 'embed': _cmd_embed, 'datasets': _cmd_datasets}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError,
-            DatasetNotFoundError) as exc:
+            FloatingPointError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    except (PermissionError, NotADirectoryError, IsADirectoryError) as exc:
+        print(f'error: cannot write {exc.filename!r}: {exc.strerror}', file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        from .datasets import DatasetCorruptError, DatasetNotFoundError
+        if not isinstance(exc, (DatasetNotFoundError, DatasetCorruptError)):
+            raise
         print(f'error: {exc}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

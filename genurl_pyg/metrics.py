@@ -99,11 +99,20 @@ def silhouette(Y, labels, n_samples: int = 5000, seed: int = 0) -> float:
 
 
 def dr_report(X, Y, labels: Optional[np.ndarray] = None, k: int = 10) -> Dict[str, float]:
-    """All metrics at once: T(k), C(k), and with labels 5-NN accuracy and silhouette."""
-    out = {f'trustworthiness_{k}': trustworthiness(X, Y, k),
-           f'continuity_{k}': continuity(X, Y, k),
-           'distance_spearman': distance_spearman(X, Y)}
-    if labels is not None:
+    """All metrics at once: T(k), C(k), and with labels 5-NN accuracy and silhouette.
+
+    Small data: ``k`` is lowered to the largest valid value (``k < n/2``; the key names the
+    ``k`` used), T/C are left out below 4 points and the label metrics below 10 points
+    (5-fold cross-validation)."""
+    n = len(Y)
+    k = min(k, (n - 1) // 2)
+    out: Dict[str, float] = {}
+    if k >= 1:
+        out[f'trustworthiness_{k}'] = trustworthiness(X, Y, k)
+        out[f'continuity_{k}'] = continuity(X, Y, k)
+    if n >= 3:
+        out['distance_spearman'] = distance_spearman(X, Y)
+    if labels is not None and n >= 10:
         out['knn5_accuracy'] = knn_accuracy(Y, labels, 5)
         out['silhouette'] = silhouette(Y, labels)
     return out

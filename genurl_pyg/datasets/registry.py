@@ -7,16 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
-import torch
-from torch_geometric.data import Data
+from typing import TYPE_CHECKING
 
 from .._optional import require
-from .ogb_files import allow_ogb_pickles, load_link_split, rebuild_link_train_split
 from .paths import data_root, mirror_root, seed_from_mirror
+
+if TYPE_CHECKING:  # torch and PyG load with the first data set, not with the registry
+    from torch_geometric.data import Data
 
 
 class DatasetNotFoundError(RuntimeError):
     """A data set is neither in the data root nor in the mirror, and could not be downloaded."""
+
+
+class DatasetCorruptError(RuntimeError):
+    """A data set's files are there but cannot be read (typically a truncated ``processed/``)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,9 @@ def _karate(root: Path, spec: DatasetSpec) -> Data:
 
 def _ogbn(root: Path, spec: DatasetSpec) -> Data:
     require('ogb', f'the {spec.name} data set')
+    import torch
     from ogb.nodeproppred import PygNodePropPredDataset
+    from .ogb_files import allow_ogb_pickles
     allow_ogb_pickles()
     ds = PygNodePropPredDataset(spec.name, root=str(root))
     data = ds[0]
@@ -75,7 +82,9 @@ def _ogbl(root: Path, spec: DatasetSpec) -> Data:
     ``link_{train,val,test}_pos`` and ``link_{val,test}_neg``. Featureless graphs (ogbl-ddi)
     get one-hot node ids as ``x``, the usual choice for transductive GNNs."""
     require('ogb', f'the {spec.name} data set')
+    import torch
     from ogb.linkproppred import PygLinkPropPredDataset
+    from .ogb_files import allow_ogb_pickles, load_link_split, rebuild_link_train_split
     allow_ogb_pickles()
     ds = PygLinkPropPredDataset(spec.name, root=str(root))
     data = ds[0]
@@ -147,7 +156,7 @@ def load_dataset(name: str, root: Optional[str] = None) -> Data:
     seed_from_mirror(relative, base)
     raw = group_root / spec.subdir / 'raw'
     if raw.is_dir() and any(raw.iterdir()):
-        return spec.loader(group_root, spec)  # files are here: real errors must surface as is
+        return _load_present(spec, group_root)
     try:
         return spec.loader(group_root, spec)  # the loader downloads
     except Exception as exc:  # urllib, aiohttp and ogb raise different network errors
@@ -161,6 +170,27 @@ def load_dataset(name: str, root: Optional[str] = None) -> Data:
             f"placing the loader's raw files under {group_root / spec.subdir}/raw, by "
             f"pointing GENURL_DATA_MIRROR at a folder that holds {relative}/raw, or by "
             f"running once on a machine with internet access.") from exc
+
+
+def _load_present(spec: DatasetSpec, group_root: Path) -> Data:
+    """Loads a data set whose raw files are present; a file that cannot be read (a processed
+    cache cut short by a killed first run, or written by two processes at once) becomes one
+    error that says which folder to delete so the loader rebuilds it from ``raw/``."""
+    try:
+        return spec.loader(group_root, spec)
+    except (ImportError, KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:
+        folder = group_root / spec.subdir
+        processed = folder / 'processed'
+        if processed.is_dir():
+            advice = (f'its processed cache {processed} is probably truncated or was written '
+                      f'by two processes at once: delete that folder and rerun, and the loader '
+                      f'rebuilds it from {folder / "raw"}')
+        else:
+            advice = f'check the raw files in {folder / "raw"} (a copy may be incomplete)'
+        raise DatasetCorruptError(f'data set {spec.name!r} cannot be read '
+                                  f'({type(exc).__name__}: {exc}); {advice}') from exc
 
 
 def list_datasets() -> Dict[str, DatasetSpec]:

@@ -2,40 +2,38 @@
 from __future__ import annotations
 
 import math
+import sys
+import time
 import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..nn import functional as F
 from ..structure.builder import SimilarityBuilder
 from ..structure.knn import knn_graph
 
 
-def _to_tensor(X, name: str = 'X') -> torch.Tensor:
-    """numpy array, torch tensor or scipy sparse matrix -> dense float32 CPU tensor."""
-    if hasattr(X, 'toarray') and hasattr(X, 'nnz'):  # scipy sparse
-        X = X.toarray()
+_SPARSE = ('csr', 'csc', 'coo')
+_DTYPES = (np.float64, np.float32)
+
+
+def _as_numpy(X):
+    """Torch tensors (any device) become numpy arrays; everything else is left to
+    scikit-learn's validation."""
     if isinstance(X, torch.Tensor):
-        t = X.detach().cpu()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(X))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"'{name}' must be an array-like of numbers, got "
-                            f"{type(X).__name__}") from exc
-    if t.dim() != 2:
-        raise ValueError(f"'{name}' must be 2-dimensional [n_samples, n_features], got shape "
-                         f"{tuple(t.shape)}")
-    if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32,
-                                                 torch.int64, torch.uint8)):
-        raise TypeError(f"'{name}' must hold numbers, got dtype {t.dtype}")
-    t = t.to(torch.float32)
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"'{name}' contains NaN or infinite values")
-    return t
+        return X.detach().cpu().numpy()
+    return X
+
+
+def _dense_tensor(X) -> torch.Tensor:
+    """A validated array (dense or scipy sparse) as a dense float32 CPU tensor."""
+    if hasattr(X, 'toarray'):
+        X = X.toarray()
+    return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
 
 
 class GenURLEmbedding(TransformerMixin, BaseEstimator):
@@ -120,71 +118,113 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.random_state = random_state
 
     # -- validation -----------------------------------------------------------------------
-    def _check_params(self, n_samples: int) -> None:
-        def pos_int(name):
-            v = getattr(self, name)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy sparse input is densified for the MLP
+        return tags
+
+    def _check_params(self, n_samples: int) -> int:
+        """Validates the hyper-parameters; returns the effective ``n_neighbors``."""
+        def pos_int(name, v=None):
+            v = getattr(self, name) if v is None else v
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"'{name}' must be a positive integer, got {v!r}")
+
+        def number(name, lo, lo_open=True, hi=None, hi_open=True):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(v):
+                raise ValueError(f"'{name}' must be a finite number, got {v!r}")
+            if (v <= lo if lo_open else v < lo) or \
+                    (hi is not None and (v >= hi if hi_open else v > hi)):
+                rng = f"{'(' if lo_open else '['}{lo}, {'inf' if hi is None else hi}" \
+                      f"{')' if hi_open or hi is None else ']'}"
+                raise ValueError(f"'{name}' must be in {rng}, got {v!r}")
         for name in ('n_components', 'n_neighbors', 'feature_hops', 'n_epochs', 'negative_rate'):
             pos_int(name)
         if self.batch_size != 'auto':
             pos_int('batch_size')
-        if self.pca_components is not None:
-            pos_int('pca_components')
-        if n_samples < 2:
-            raise ValueError(f'GenURLEmbedding needs at least 2 samples, got {n_samples}')
-        if self.n_neighbors >= n_samples:
-            raise ValueError(f"'n_neighbors' ({self.n_neighbors}) must be smaller than "
-                             f"n_samples ({n_samples})")
+        for name in ('pca_components', 'reduce_dim'):
+            if getattr(self, name) is not None:
+                pos_int(name)
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        if not isinstance(sizes, (tuple, list)):
+            raise ValueError(f"'hidden_layer_sizes' must be a tuple of positive integers, "
+                             f"got {self.hidden_layer_sizes!r}")
+        for h in sizes:
+            pos_int('hidden_layer_sizes', h)
         if self.loss not in F.ELEMENTWISE:
             raise ValueError(f"'loss' must be one of {F.ELEMENTWISE}, got {self.loss!r}")
         if self.metric not in ('euclidean', 'cosine'):
             raise ValueError(f"'metric' must be 'euclidean' or 'cosine', got {self.metric!r}")
-        if not 0 <= self.mixup < 1:
-            raise ValueError(f"'mixup' must be in [0, 1), got {self.mixup!r}")
+        number('mixup', 0, lo_open=False, hi=1)
         for name in ('nu_input', 'nu_latent', 'learning_rate'):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not v > 0:
-                raise ValueError(f"'{name}' must be > 0, got {v!r}")
+            number(name, 0)
+        number('alpha', 0, lo_open=False)
+        if not isinstance(self.device, str) or self.device.split(':')[0] not in ('cpu', 'cuda'):
+            raise ValueError(f"'device' must be 'cpu', 'cuda' or 'cuda:<index>', got "
+                             f"{self.device!r}")
         if torch.device(self.device).type == 'cuda' and not torch.cuda.is_available():
             raise ValueError(f"'device' is {self.device!r} but CUDA is not available")
+        k = int(self.n_neighbors)
+        if k >= n_samples:  # UMAP's behaviour: clip, and say so
+            warnings.warn(f"n_neighbors ({k}) is not smaller than n_samples ({n_samples}); "
+                          f"using n_neighbors = {n_samples - 1}", UserWarning, stacklevel=3)
+            k = n_samples - 1
+        return k
 
     # -- model ----------------------------------------------------------------------------
     def _build_encoder(self, n_features: int) -> torch.nn.Module:
         layers, width = [], n_features
-        for h in self.hidden_layer_sizes:
+        sizes = self.hidden_layer_sizes
+        for h in ((sizes,) if isinstance(sizes, (int, np.integer)) else sizes):
             layers += [torch.nn.Linear(width, int(h)), torch.nn.LayerNorm(int(h)), torch.nn.GELU()]
             width = int(h)
         layers.append(torch.nn.Linear(width, self.n_components))
         return torch.nn.Sequential(*layers)
 
     def fit(self, X, y=None) -> 'GenURLEmbedding':
-        """Builds :math:`P` from ``X`` and trains the encoder. ``y`` is ignored."""
-        x = _to_tensor(X)
+        """Builds :math:`P` from ``X`` and trains the encoder. ``y`` is ignored.
+
+        ``X``: ``[n_samples, n_features]`` numbers (numpy, scipy sparse, torch); validated
+        with scikit-learn's ``validate_data`` (at least 2 samples and 1 feature, finite).
+        """
+        X = validate_data(self, _as_numpy(X), accept_sparse=_SPARSE, dtype=_DTYPES,
+                          ensure_min_samples=2)
+        self._out_dtype = X.dtype
+        x = _dense_tensor(X)
         n = x.size(0)
-        self._check_params(n)
+        self.n_neighbors_ = self._check_params(n)
         seed = self.random_state if self.random_state is not None else \
             int(np.random.randint(0, 2**31 - 1))
         gen = torch.Generator().manual_seed(int(seed))
         device = torch.device(self.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
-            builder = SimilarityBuilder(k=self.n_neighbors, metric=self.metric,
+            builder = SimilarityBuilder(k=self.n_neighbors_, metric=self.metric,
                                         feature_hops=self.feature_hops, lam=0.0,
                                         nu=self.nu_input, reduce_dim=self.reduce_dim,
                                         use_graph=False)
+            start = time.perf_counter()
+            if self.verbose:
+                print(f'GenURLEmbedding: building P ({n} points, k = {self.n_neighbors_}) ...',
+                      file=sys.stderr, flush=True)
             sim = builder.build(x.to(device))
-            self.n_features_in_ = x.size(1)
+            if self.verbose:
+                print(f'GenURLEmbedding: P has {sim.num_pairs} pairs, built in '
+                      f'{time.perf_counter() - start:.1f} s', file=sys.stderr, flush=True)
             self._fit_input_map(x)
             self.encoder_ = self._build_encoder(self.components_.size(1)
                                                 if self.components_ is not None
                                                 else x.size(1)).to(device)
             nbrs = None
             if self.mixup > 0:
-                nbrs = knn_graph(x, min(self.n_neighbors, n - 1), metric=self.metric)[0]
+                nbrs = knn_graph(x, self.n_neighbors_, metric=self.metric)[0]
             self._train(sim, x, nbrs, gen, device, builder)
         self.similarity_ = sim
-        self.embedding_ = self.transform(x)
+        self.embedding_ = self._embed(x).astype(self._out_dtype, copy=False)
         return self
 
     def _fit_input_map(self, x: torch.Tensor) -> None:
@@ -245,13 +285,16 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             loss = F.indexed_pairs_loss(z, inv[:b], inv[b:2 * b], weight[pick],
                                         inv[2 * b:2 * b + m], inv[2 * b + m:], index.size(1),
                                         n * (n - 1), self.nu_latent, self.loss, self.alpha)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f'the loss became {loss.item()} at step {step}; lower '
+                                         "'learning_rate' or raise 'nu_latent'")
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f'{loss.item():.3g}')
+            if self.verbose:  # tqdm redraws at its own pace; the value is always current
+                bar.set_postfix(loss=f'{loss.item():.3g}', refresh=False)
         bar.close()
 
     @torch.no_grad()
@@ -264,15 +307,14 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         return index, weight
 
     def transform(self, X) -> np.ndarray:
-        """Embeds ``X`` with the trained encoder; ``[n_samples, n_components]`` float32."""
-        if not hasattr(self, 'encoder_'):
-            from sklearn.exceptions import NotFittedError
-            raise NotFittedError('this GenURLEmbedding instance is not fitted yet; call fit '
-                                 'before transform')
-        x = _to_tensor(X)
-        if x.size(1) != self.n_features_in_:
-            raise ValueError(f"'X' has {x.size(1)} features, but GenURLEmbedding was fitted "
-                             f"with {self.n_features_in_}")
+        """Embeds ``X`` with the trained encoder: ``[n_samples, n_components]``, float64
+        for float64 input, float32 otherwise."""
+        check_is_fitted(self, 'encoder_')
+        X = validate_data(self, _as_numpy(X), accept_sparse=_SPARSE, dtype=_DTYPES,
+                          reset=False)
+        return self._embed(_dense_tensor(X)).astype(X.dtype, copy=False)
+
+    def _embed(self, x: torch.Tensor) -> np.ndarray:
         device = next(self.encoder_.parameters()).device
         self.encoder_.eval()
         out = []
@@ -280,7 +322,11 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             for part in self._input(x).split(65536):
                 out.append(self.encoder_(part.to(device)).cpu())
         self.encoder_.train()
-        return torch.cat(out).numpy()
+        z = torch.cat(out)
+        if not bool(torch.isfinite(z).all()):
+            raise FloatingPointError("the embedding holds NaN or infinity; lower "
+                                     "'learning_rate' or raise 'nu_latent'")
+        return z.numpy()
 
     def fit_transform(self, X, y=None) -> np.ndarray:
         return self.fit(X, y).embedding_

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import yaml
+
+from ..utils.yamlio import safe_load as yaml_load
 
 ENCODERS = ('gcn', 'sage', 'gat', 'mlp', 'sign', 'auto')
 AUTO_SIGN_MIN_NODES = 100_000      # encoder 'auto': decoupled (SIGN) beyond this many nodes
@@ -19,8 +24,18 @@ KNN_METHODS = ('auto', 'exact', 'faiss', 'pynndescent')
 FEATURE_NORMS = ('none', 'row')
 
 
+_DEVICE = re.compile(r'^(cpu|cuda(:[0-9]+)?)$')
+
+
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
+
+
+def config_differences(a: Dict[str, Any], b: Dict[str, Any]) -> List[str]:
+    """``'key: a -> b'`` for every key whose value differs between two config dicts."""
+    keys = sorted(set(a) | set(b))
+    return [f'{k}: {a.get(k, "<unset>")!r} -> {b.get(k, "<unset>")!r}' for k in keys
+            if a.get(k, '<unset>') != b.get(k, '<unset>')]
 
 
 @dataclass
@@ -36,7 +51,10 @@ class NodeConfig:
     Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops``, ``lam`` (float or
     ``'auto'``), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
     before the kNN search; 0: never), ``knn_method`` (``'exact'``, ``'faiss'``,
-    ``'pynndescent'``; ``'auto'``: exact up to 100k nodes), ``use_features``, ``use_graph``; dynamic P: ``dynamic``,
+    ``'pynndescent'``; ``'auto'``: exact up to 100k nodes), ``knn_input_hops`` (the feature
+    part of P is searched on :math:`\hat A^h X`, ``h = knn_input_hops``, instead of the raw
+    features ``X`` (0); our addition, not the paper's), ``use_features``, ``use_graph``;
+    dynamic P: ``dynamic``,
     ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
     Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
     ``feature_mask``, ``edge_drop``.
@@ -67,6 +85,7 @@ class NodeConfig:
     nu_input: float = 100.0
     knn_max_dim: int = 256
     knn_method: str = 'auto'
+    knn_input_hops: int = 0
     use_features: bool = True
     use_graph: bool = True
     dynamic: bool = False
@@ -113,6 +132,8 @@ class NodeConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ConfigError(f"config '{name}' must be a number, got {v!r}")
+            if not math.isfinite(v):  # NaN passes every comparison: reject it by name
+                raise ConfigError(f"config '{name}' must be a finite number, got {v!r}")
             if (v <= lo if lo_open else v < lo) or (hi is not None and v > hi):
                 rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
                 raise ConfigError(f"config '{name}' must be in {rng}, got {v!r}")
@@ -139,7 +160,8 @@ class NodeConfig:
                      'graph_hops', 'epochs', 'num_pos', 'num_neg', 'dynamic_every',
                      'all_pairs_max_nodes', 'sign_hops', 'pos_per_anchor', 'neg_per_anchor'):
             integer(name, 1)
-        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size'):
+        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size',
+                     'knn_input_hops'):
             integer(name, 0)
         for name in ('dropout', 'feature_mask', 'edge_drop'):
             number(name, 0.0, 0.99)
@@ -158,8 +180,9 @@ class NodeConfig:
             number('lam', 0.0, 1.0)
         if not (self.use_features or self.use_graph):
             raise ConfigError("config 'use_features' and 'use_graph' cannot both be false")
-        if not isinstance(self.device, str) or not self.device:
-            raise ConfigError(f"config 'device' must be a device string, got {self.device!r}")
+        if not isinstance(self.device, str) or not _DEVICE.match(self.device):
+            raise ConfigError(f"config 'device' must be 'cpu', 'cuda' or 'cuda:<index>', "
+                              f"got {self.device!r}")
         if self.batch_mode == 'sampled' and self.loss in ('kl', 'infonce'):
             raise ConfigError(f"config 'loss: {self.loss}' needs whole rows; use "
                               "'batch_mode: all' (the sampled estimator is for elementwise "
@@ -177,7 +200,10 @@ class NodeConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"unknown config key(s) {unknown}; known keys: {sorted(known)}")
+            hints = [f'{k!r} (did you mean {m[0]!r}?)' if m else repr(k) for k in unknown
+                     for m in [difflib.get_close_matches(k, known, n=1, cutoff=0.6)]]
+            raise ConfigError(f"unknown config key(s) {', '.join(hints)}; "
+                              f"`genurl-pyg config --dataset NAME` lists all {len(known)} keys")
         merged = (base or cls()).to_dict()
         merged.update(values)
         return cls(**merged)
@@ -186,10 +212,14 @@ class NodeConfig:
     def from_yaml(cls, path: Union[str, Path], base: Optional['NodeConfig'] = None
                   ) -> 'NodeConfig':
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"config file {str(path)!r} is a folder, not a YAML file")
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} does not exist")
         try:
-            values = yaml.safe_load(path.read_text())
+            values = yaml_load(path.read_text())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
         if values is not None and not isinstance(values, dict):

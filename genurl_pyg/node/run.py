@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -12,10 +13,11 @@ import torch
 from .. import distributed
 from ..datasets import get_spec, load_dataset
 from ..evaluation import linear_probe, ogb_node_metric, split_for, summarize
-from ..utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
+                        ensure_writable_dir)
 from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
-from .config import NodeConfig
+from .config import NodeConfig, config_differences
 from .trainer import NodeEmbeddingTrainer
 
 
@@ -30,33 +32,54 @@ def _progress_bar(total: int, desc: str, initial: int, enabled: bool):
     return bar, update
 
 
+def run_identity(dataset: str, protocol: str) -> Dict[str, str]:
+    """What a run folder is a run of, besides its config: checked before any resume."""
+    from .. import __version__
+    return {'dataset': dataset, 'protocol': protocol, 'genurl_pyg': __version__}
+
+
 def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
               root: Optional[str] = None, resume: bool = False, plot: bool = False,
               progress: bool = True, command: str = '', log=print) -> Dict:
     """Trains ``seeds`` embeddings, probes each, and writes the run folder ``out``.
 
-    Layout: ``config.yaml`` (resolved), ``embeddings.pt`` (seed 0, ``[N, d]``),
+    Layout: ``config.yaml`` (resolved), ``embeddings.pt`` (first seed, ``[N, d]``),
     ``embeddings/seed<i>.pt``, ``checkpoints/seed<i>.pt`` (while training),
-    ``progress.json`` (finished seeds), ``result.json``, optional ``embeddings.png``.
-    Every file is written atomically.
+    ``progress.json`` (what the run is of, and its finished seeds), ``result.json``,
+    optional ``embeddings.png``. Every file is written atomically. Everything is checked
+    before anything is written: an existing folder is only continued with ``resume=True``,
+    and only when it holds a run of the same data set, protocol, config and package
+    version (the error names what differs). On resume, outputs that a finished seed should
+    have but lacks (the plot, the first seed's ``embeddings.pt``) are produced.
     """
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
     spec = get_spec(dataset)
     ctx = distributed.context(config.device)
     # Under torchrun only rank 0 checks, writes, logs and draws progress; the others follow.
     main = ctx.is_main
-    if main and (out / 'result.json').exists() and not resume:
-        raise FileExistsError(f"{out / 'result.json'} exists; pass --resume to continue that "
-                              'run or choose another --out')
-    if main:  # rank 0 copies from the mirror and processes first; the others then read
-        data = load_dataset(dataset, root)
-    ctx.barrier()
-    if not main:
-        data = load_dataset(dataset, root)
+    identity = run_identity(spec.name, spec.protocol)
     progress_path = out / 'progress.json'
-    done = _finished_seeds(progress_path, config) if resume else {}
+    done: Dict[str, Dict] = {}
     if main:
-        out.mkdir(parents=True, exist_ok=True)
+        _check_run_folder(out, identity, config, resume)
+        done = _finished_seeds(progress_path, identity, config) if resume else {}
+        ensure_writable_dir(out)
+        with _phase(f'{spec.name}: loading the data set', progress, log):
+            data = load_dataset(dataset, root)  # rank 0 copies from the mirror, processes first
         atomic_write_text(out / 'config.yaml', config.to_yaml())
+        _restore_outputs(out, done, config.seed, data, spec.name, plot, log)
+        if resume:  # seeds whose embedding file is gone are not finished: retrain them
+            atomic_write_json(progress_path, {'run': identity, 'config': config.to_dict(),
+                                              'seeds': done})
+    ctx.barrier()
+    if not main:  # after rank 0's checks and repairs, the same seeds for every rank
+        data = load_dataset(dataset, root)
+        done = _finished_seeds(progress_path, identity, config) if resume else {}
+
+    def record() -> None:
+        atomic_write_json(progress_path, {'run': identity, 'config': config.to_dict(),
+                                          'seeds': done})
     for i in range(seeds):
         seed = config.seed + i
         if str(seed) in done:
@@ -65,10 +88,11 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
             continue
         cfg = NodeConfig.from_dict({'seed': seed}, base=config)
         ckpt = out / 'checkpoints' / f'seed{seed}.pt'
-        start = time.perf_counter()
         # Every rank builds the same model and resumes from rank 0's checkpoint, so DDP's
         # ranks train in lockstep; only rank 0 writes (fit checkpoints on rank 0 only).
-        trainer = NodeEmbeddingTrainer(data, cfg)
+        with _phase(f'{spec.name} seed {seed}: building P and the model', progress and main,
+                    log):
+            trainer = NodeEmbeddingTrainer(data, cfg)
         if resume and ckpt.exists():
             trainer.load_checkpoint(ckpt)
             if main:
@@ -80,11 +104,12 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         bar.close()
         if not main:
             continue
-        seconds = time.perf_counter() - start
+        seconds = trainer.elapsed_seconds  # earlier processes' time on this seed included
         atomic_torch_save(h, out / 'embeddings' / f'seed{seed}.pt')
         if i == 0:
             atomic_torch_save(h, out / 'embeddings.pt')
-        sc = score_embeddings(h, data, spec.name, spec.protocol, seed)
+        with _phase(f'{spec.name} seed {seed}: linear probe', progress, log):
+            sc = score_embeddings(h, data, spec.name, spec.protocol, seed)
         metric = sc.pop('metric')
         done[str(seed)] = {'metric': metric, metric: sc.pop('test'),
                            f'val_{metric}': sc.pop('val'), **sc,
@@ -92,13 +117,11 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
                            'final_loss': trainer.state.losses[-1]}
         log(f"seed {seed}: test {metric} {done[str(seed)][metric]:.4f} (val "
             f"{done[str(seed)][f'val_{metric}']:.4f}) in {seconds:.1f} s")
-        atomic_write_json(progress_path, {'config': config.to_dict(), 'seeds': done})
+        record()
         if ckpt.exists():
             ckpt.unlink()
         if plot and i == 0:
-            from ..plotting import scatter_embedding
-            scatter_embedding(h, data.y, out / 'embeddings.png',
-                              title=f'GenURL on {spec.name} (seed {seed})')
+            _plot(h, data, out, spec.name, seed, progress, log)
     if not main:  # the others follow rank 0 and write nothing
         return {}
     seeds_run = [str(config.seed + i) for i in range(seeds)]
@@ -114,21 +137,112 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         'seconds_per_seed': summarize([done[s]['seconds'] for s in seeds_run]),
         'lambda': done[seeds_run[0]]['lambda'],
         'peak_rss_mb': peak_rss_mb(), 'processes': ctx.world_size, 'command': command,
-        'config': config.to_dict(), 'versions': library_versions(),
+        'run': identity, 'config': config.to_dict(), 'versions': library_versions(),
     }
     atomic_write_json(out / 'result.json', result)
     return result
 
 
-def _finished_seeds(progress_path: Path, config: NodeConfig) -> Dict[str, Dict]:
+@contextmanager
+def _phase(name: str, enabled: bool, log):
+    """Announces a phase with no natural progress steps (probe, plot) and its duration."""
+    start = time.perf_counter()
+    if enabled:
+        print(f'{name} ...', file=sys.stderr, flush=True)
+    yield
+    if enabled:
+        print(f'{name}: done in {time.perf_counter() - start:.1f} s', file=sys.stderr, flush=True)
+
+
+def _plot(h: torch.Tensor, data, out: Path, name: str, seed: int, progress: bool, log) -> None:
+    from ..plotting import scatter_embedding
+    with _phase(f'{name} seed {seed}: 2-D projection for embeddings.png', progress, log):
+        scatter_embedding(h, data.y, out / 'embeddings.png',
+                          title=f'GenURL on {name} (seed {seed})')
+
+
+def _restore_outputs(out: Path, done: Dict[str, Dict], first_seed: int, data, name: str,
+                     plot: bool, log) -> None:
+    """Resume: a finished seed whose embedding file is missing is dropped from ``done`` (it
+    is retrained); the first seed's ``embeddings.pt`` and, with ``plot``, its
+    ``embeddings.png`` are produced again when a killed run did not get to write them."""
+    for seed in list(done):
+        if not (out / 'embeddings' / f'seed{seed}.pt').is_file():
+            log(f'seed {seed}: its embeddings file is missing; training it again')
+            del done[seed]
+    first = str(first_seed)
+    if first not in done:
+        return
+    source = out / 'embeddings' / f'seed{first}.pt'
+    if not (out / 'embeddings.pt').is_file() or (plot and not (out / 'embeddings.png').is_file()):
+        h = _load_tensor(source, 'embeddings file')
+        if not (out / 'embeddings.pt').is_file():
+            atomic_torch_save(h, out / 'embeddings.pt')
+            log(f'seed {first}: restored embeddings.pt from {source}')
+        if plot and not (out / 'embeddings.png').is_file():
+            _plot(h, data, out, name, first_seed, True, log)
+
+
+def _check_run_folder(out: Path, identity: Dict[str, str], config: NodeConfig,
+                      resume: bool) -> None:
+    """Refuses to write into a folder that holds another run, or (without ``resume``) any run."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file, not a folder")
+    held = [f for f in ('result.json', 'progress.json') if (out / f).exists()]
+    if held and not resume:
+        raise FileExistsError(f"{out} already holds a run ({', '.join(held)}); pass --resume to "
+                              'continue it or choose another --out')
+    if resume and (out / 'result.json').exists():
+        result = _read_json(out / 'result.json')
+        theirs = result.get('run') or {'dataset': result.get('dataset'),
+                                       'protocol': result.get('protocol')}
+        _same_run(out / 'result.json', theirs, identity, result.get('config'), config)
+
+
+def _same_run(path: Path, theirs: Dict, ours: Dict, their_config, config: NodeConfig) -> None:
+    diff = [f'{k}: {theirs.get(k)!r} there, {v!r} now' for k, v in ours.items()
+            if theirs.get(k) != v]
+    if diff:
+        raise ValueError(f"{path.parent} holds a different run ({'; '.join(diff)}); resume "
+                         'needs the same data set, protocol and genurl-pyg version: choose '
+                         'another --out')
+    if their_config is not None and their_config != config.to_dict():
+        diff = config_differences(their_config, config.to_dict())
+        raise ValueError(f"{path.parent} holds a run with a different config "
+                         f"({'; '.join(diff)}); resume needs the same config")
+
+
+def _read_json(path: Path) -> Dict:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f'{path} cannot be read ({exc}); it is not a file this version '
+                         'wrote, or it was damaged: choose another --out') from exc
+    if not isinstance(value, dict):
+        raise ValueError(f'{path} does not hold a JSON object; choose another --out')
+    return value
+
+
+def _finished_seeds(progress_path: Path, identity: Dict[str, str],
+                    config: NodeConfig) -> Dict[str, Dict]:
     """The seeds a resumed run already finished (``{}`` when there is no progress file)."""
     if not progress_path.exists():
         return {}
-    state = json.loads(progress_path.read_text())
-    if state.get('config') != config.to_dict():
-        raise ValueError(f'{progress_path.parent} holds a run with a different config; '
-                         'resume needs the same config')
-    return state['seeds']
+    state = _read_json(progress_path)
+    if 'run' not in state or 'seeds' not in state:
+        raise ValueError(f'{progress_path} has no run record (written by an older genurl-pyg '
+                         'or damaged); it cannot be resumed safely: choose another --out')
+    _same_run(progress_path, state['run'], identity, state.get('config'), config)
+    return dict(state['seeds'])
+
+
+def _load_tensor(path: Path, what: str) -> torch.Tensor:
+    """``torch.load`` weights-only, with one clear error for a truncated or foreign file."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # pickle, zip and EOF errors differ by torch version
+        raise ValueError(f'{what} {str(path)!r} cannot be read: it is truncated, corrupt or '
+                         f'not a file written by torch.save ({type(exc).__name__})') from exc
 
 
 PROBES = {'accuracy': 'logistic regression on standardised frozen embeddings, C chosen on val',
@@ -151,12 +265,19 @@ def score_embeddings(h: torch.Tensor, data, dataset: str, protocol: str, seed: i
 
 
 def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = None,
-             seed: int = 0) -> Dict:
+             seed: int = 0, progress: bool = False) -> Dict:
     """Re-evaluates saved embeddings (a ``[N, d]`` tensor file) with the data set's protocol."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
+    if embeddings.is_dir():
+        raise ValueError(f"--embeddings {str(embeddings)!r} is a folder; give the .pt file "
+                         "(a run folder holds embeddings.pt)")
     if not embeddings.is_file():
         raise FileNotFoundError(f"embeddings file {str(embeddings)!r} does not exist")
     spec = get_spec(dataset)
-    h = torch.load(embeddings, map_location='cpu', weights_only=True)
+    h = _load_tensor(embeddings, 'embeddings file')
+    if isinstance(h, torch.Tensor) and h.dim() == 2 and not bool(torch.isfinite(h).all()):
+        raise ValueError(f'{embeddings} holds NaN or infinite values')
     data = load_dataset(dataset, root)
     if not isinstance(h, torch.Tensor) or h.dim() != 2 or h.size(0) != data.num_nodes:
         shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
@@ -164,7 +285,10 @@ def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = N
                          f'for {spec.name}, got {shape}')
     random_splits = spec.protocol.startswith('random')
     seeds_used: List[int] = [seed + i for i in range(seeds if random_splits else 1)]
-    scores = [score_embeddings(h, data, spec.name, spec.protocol, s) for s in seeds_used]
+    scores = []
+    for s in seeds_used:  # a probe fit per split: seconds each on the larger graphs
+        with _phase(f'{spec.name}: linear probe on split {s}', progress, print):
+            scores.append(score_embeddings(h, data, spec.name, spec.protocol, s))
     metric = scores[0]['metric']
     return {'dataset': spec.name, 'protocol': spec.protocol, 'embeddings': str(embeddings),
             'split_seeds': seeds_used, 'metric': metric,

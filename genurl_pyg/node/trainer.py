@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
@@ -19,10 +20,11 @@ from ..structure.similarity import Similarity, combine
 from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs
 from .. import distributed
-from .config import AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig
+from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
+                     config_differences)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
-from .propagation import propagate_features
+from .propagation import propagate_features, smooth_features
 from .encoders import build_encoder
 from .views import augment, disjoint_union, two_view_similarity
 
@@ -54,6 +56,11 @@ class TrainState:
     """What a checkpoint holds, so an interrupted run resumes where it stopped."""
     epoch: int = 0
     losses: List[float] = field(default_factory=list)
+    seconds: float = 0.0  # spent on this seed by earlier processes (restored on resume)
+
+
+CHECKPOINT_KEYS = ('model', 'optimizer', 'epoch', 'losses', 'config', 'rng', 'shared_rng',
+                   'torch_rng', 'sim', 'seconds')
 
 
 def resolve_path(encoder: str, graph_batching: str, num_nodes: int) -> Tuple[str, str]:
@@ -91,6 +98,7 @@ class NodeEmbeddingTrainer:
 
     def __init__(self, data: Data, config: NodeConfig,
                  progress: Optional[Callable[[int, float], None]] = None) -> None:
+        self._started = time.perf_counter()
         _check_data(data)
         self.cfg = config.validate()
         self.dist = distributed.context(config.device)
@@ -112,7 +120,11 @@ class NodeEmbeddingTrainer:
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
             knn_method=config.knn_method,
             use_features=config.use_features, use_graph=config.use_graph)
-        self.static_sim = self.builder.build(self.x, self.edge_index, self.num_nodes)
+        # P's feature part may be searched on graph-smoothed features (knn_input_hops):
+        # neighbours in A_hat^h X agree with the graph's classes more often than in raw X.
+        x_p = (smooth_features(self.x, self.edge_index, config.knn_input_hops)
+               if config.use_features else self.x)
+        self.static_sim = self.builder.build(x_p, self.edge_index, self.num_nodes)
         self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
                                                     self.num_nodes)
         self.x_enc = normalize_rows(self.x) if config.feature_norm == 'row' else self.x
@@ -320,10 +332,20 @@ class NodeEmbeddingTrainer:
                 self.save_checkpoint(checkpoint)
         return self.embed()
 
+    @property
+    def elapsed_seconds(self) -> float:
+        """Seconds spent on this seed: this process since construction (building P
+        included) plus what earlier processes spent before the checkpoint it resumed from."""
+        return self.state.seconds + time.perf_counter() - self._started
+
     def embed(self) -> Tensor:
         """The representation of every node. Full-graph inference also for the neighbour
         path (exact, O(E d) time; what PyG's examples do for layer-wise inference)."""
-        return self.model.embed(self.x_enc, self.graph).cpu()
+        h = self.model.embed(self.x_enc, self.graph).cpu()
+        if not bool(torch.isfinite(h).all()):
+            raise FloatingPointError("the embeddings hold NaN or infinity; lower 'lr' or "
+                                     "raise 'nu_latent'")
+        return h
 
     # -- checkpoints ------------------------------------------------------------------------
     def save_checkpoint(self, path: Path) -> None:
@@ -335,16 +357,31 @@ class NodeEmbeddingTrainer:
                            'rng': self.generator.get_state(),
                            'shared_rng': self.shared_generator.get_state(),
                            'torch_rng': torch.get_rng_state(),
-                           'sim': (self.sim.index, self.sim.weight, self.sim.lam)}, path)
+                           'sim': (self.sim.index, self.sim.weight, self.sim.lam),
+                           'seconds': self.elapsed_seconds}, path)
 
     def load_checkpoint(self, path: Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        """Restores a :meth:`save_checkpoint` file. It is read weights-only (tensors and plain
+        containers, no arbitrary code), and a truncated or foreign file is a ``ValueError``
+        that says to delete it."""
+        advice = 'delete it to restart this seed from scratch'
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:  # pickle, zip and EOF errors differ by torch version
+            raise ValueError(f'checkpoint {path} cannot be read (it is truncated, corrupt or '
+                             f'not a genurl-pyg checkpoint: {type(exc).__name__}); '
+                             f'{advice}') from exc
+        missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+        if missing:
+            raise ValueError(f'checkpoint {path} is not a genurl-pyg checkpoint (missing '
+                             f'{missing}); {advice}')
         if state['config'] != self.cfg.to_dict():
-            raise ValueError(f'checkpoint {path} was written with a different config; '
-                             'resume needs the same config (or delete the checkpoint)')
+            diff = config_differences(state['config'], self.cfg.to_dict())
+            raise ValueError(f'checkpoint {path} was written with a different config '
+                             f"({'; '.join(diff)}); resume needs the same config, or {advice}")
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
-        self.state = TrainState(state['epoch'], list(state['losses']))
+        self.state = TrainState(state['epoch'], list(state['losses']), float(state['seconds']))
         # Rank 0 wrote the checkpoint: its per-step stream is its own, so the other ranks
         # start fresh ones of theirs (rank 0's would give every rank the same views and
         # pairs); its shared (anchor order) stream is every rank's.

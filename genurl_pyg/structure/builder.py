@@ -89,6 +89,11 @@ class SimilarityBuilder:
             raise ValueError('the enabled parts of P have no input: use_features needs x, '
                              'use_graph needs edge_index')
         if use_graph:
+            if edge_index.dim() == 2 and edge_index.size(-1) == 0 and use_feat:
+                raise ValueError("'edge_index' is empty: the graph has no edges, so P's "
+                                 "predefined-graph part has nothing to hold; set "
+                                 "use_graph=False (config key 'use_graph: false') to build "
+                                 "P from the features alone")
             edge_index = check_edge_index(edge_index, num_nodes)
         self.num_nodes_ = num_nodes
         self.graph_part_ = (graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu)

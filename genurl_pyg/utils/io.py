@@ -10,9 +10,39 @@ from typing import Any, BinaryIO, Callable
 import torch
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it: set, then restore at once
+    os.umask(mask)
+    return mask
+
+
+def ensure_writable_dir(path: Path, what: str = '--out') -> Path:
+    """Creates folder ``path`` (and parents) or raises a ``ValueError`` that names ``what``
+    and the reason: a file in the way, or no write permission. Called before any work, so
+    a long run never fails at its first write."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f'{what} {str(path)!r} is a file, not a folder')
+    anchor = path
+    while not anchor.exists():
+        anchor = anchor.parent
+    if not anchor.is_dir():
+        raise ValueError(f'{what} {str(path)!r} cannot be created: {str(anchor)!r} is a file')
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        raise ValueError(f'{what} {str(path)!r} is not writable: no write permission in '
+                         f'{str(anchor)!r}')
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f'{what} {str(path)!r} cannot be created: {exc.strerror or exc}') from exc
+    return path
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     """Calls ``write(f)`` on a temporary file beside ``path``, then renames it over ``path``
-    (parents created); on any error the temporary file is removed and ``path`` untouched."""
+    (parents created); on any error the temporary file is removed and ``path`` untouched.
+    The file gets the permissions of a plain ``open()`` under the user's umask (``mkstemp``
+    alone would leave it readable by its owner only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
@@ -21,6 +51,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -33,7 +64,18 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + '\n')
+    """Strict JSON: NaN or infinity anywhere in ``obj`` is an error, never written."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f'refusing to write {path}: it would hold NaN or infinity, which '
+                         'strict JSON cannot represent') from exc
+    atomic_write_text(path, text + '\n')
+
+
+def atomic_save_npy(path: Path, array) -> None:
+    import numpy as np
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from genurl_pyg.datasets import DatasetNotFoundError, get_spec, load_dataset
+from genurl_pyg.datasets import (DatasetCorruptError, DatasetNotFoundError, get_spec,
+                                 list_datasets, load_dataset)
 from genurl_pyg.datasets.paths import data_root, seed_from_mirror
 
 
@@ -49,6 +50,29 @@ def test_cora_from_mirror(monkeypatch, tmp_path):
     data = load_dataset('Cora')
     assert (data.num_nodes, data.num_edges, int(data.train_mask.sum())) == (2708, 10556, 140)
     assert (tmp_path / 'planetoid' / 'Cora' / 'processed').is_dir()
+
+
+@pytest.mark.skipif(not os.environ.get('GENURL_DATA_MIRROR'), reason='needs the data mirror')
+def test_truncated_processed_cache_says_what_to_delete(monkeypatch, tmp_path):
+    monkeypatch.setenv('GENURL_DATA', str(tmp_path))
+    load_dataset('Cora')
+    processed = tmp_path / 'planetoid' / 'Cora' / 'processed'
+    target = processed / 'data.pt'
+    target.write_bytes(target.read_bytes()[:1000])  # a first run killed while writing
+    with pytest.raises(DatasetCorruptError) as exc:
+        load_dataset('Cora')
+    assert str(processed) in str(exc.value) and 'delete' in str(exc.value)
+
+
+def test_registry_and_readme_agree_on_protocols():
+    readme = (Path(__file__).resolve().parents[2] / 'datasets' / 'README.md').read_text()
+    words = {'public': 'public split', 'random-10/10/80': 'random 10/10/80',
+             'random-50/25/25': 'random 50/25/25', 'ogb-official': 'OGB official split',
+             'ogb-link': 'OGB link split'}
+    rows = [line for line in readme.splitlines() if line.startswith('| ')]
+    for name, spec in list_datasets().items():
+        row = next(r for r in rows if name in r.split('|')[1])
+        assert words[spec.protocol] in row, (name, spec.protocol, row)
 
 
 def test_offline_failure_message(monkeypatch, tmp_path):

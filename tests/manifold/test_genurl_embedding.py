@@ -9,6 +9,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from genurl_pyg.manifold import GenURLEmbedding
 from genurl_pyg.metrics import knn_accuracy, trustworthiness
@@ -25,7 +26,7 @@ def digits():
 def test_quality_on_digits(digits):
     X, y = digits
     Y = GenURLEmbedding(n_epochs=20, random_state=0).fit_transform(X)
-    assert Y.shape == (600, 2) and Y.dtype == np.float32
+    assert Y.shape == (600, 2) and Y.dtype == np.float64  # float64 in, float64 out
     assert trustworthiness(X, Y, 10) > 0.95
     assert knn_accuracy(Y, y) > 0.9
 
@@ -53,6 +54,24 @@ def test_inputs_of_every_kind(digits):
                                    rtol=1e-4, atol=1e-4)
 
 
+def test_dtype_is_preserved(digits):
+    X, _ = digits
+    est = GenURLEmbedding(**FAST)
+    assert est.fit_transform(X.astype(np.float32)).dtype == np.float32
+    assert est.transform(X[:5].astype(np.float32)).dtype == np.float32
+    assert est.fit_transform(X.astype(np.float64)).dtype == np.float64
+    assert est.transform(X[:5].astype(np.float64)).dtype == np.float64
+    assert est.__sklearn_tags__().input_tags.sparse
+
+
+def test_n_neighbors_is_clipped_with_a_warning():
+    X = np.random.RandomState(0).rand(8, 3)
+    est = GenURLEmbedding(n_neighbors=15, **FAST)
+    with pytest.warns(UserWarning, match='using n_neighbors = 7'):
+        Y = est.fit_transform(X)
+    assert Y.shape == (8, 2) and est.n_neighbors_ == 7 and est.n_neighbors == 15
+
+
 def test_pipeline_and_grid_search(digits):
     X, y = digits
     pipe = Pipeline([('scale', StandardScaler()), ('emb', GenURLEmbedding(**FAST)),
@@ -71,17 +90,42 @@ def test_transform_new_points_and_options(digits):
 
 
 @pytest.mark.parametrize('X, params, exc, match', [
+    # data: scikit-learn's own messages (validate_data)
     (np.full((20, 3), np.nan), {}, ValueError, 'NaN'),
-    (np.ones((1, 3)), {}, ValueError, 'at least 2 samples'),
-    (np.random.rand(10, 3), {'n_neighbors': 10}, ValueError, "'n_neighbors'"),
+    (np.ones((1, 3)), {}, ValueError, 'minimum of 2 is required'),
+    (np.random.rand(10), {}, ValueError, 'Reshape your data'),
+    (np.zeros((10, 0)), {}, ValueError, '0 feature'),
+    (np.random.rand(10, 3) + 1j, {}, ValueError, 'Complex data not supported'),
+    (np.array([['a', 'b'], ['c', 'd'], ['e', 'f']], dtype=object), {}, ValueError,
+     'could not convert'),
+    # hyper-parameters
     (np.random.rand(10, 3), {'n_neighbors': 0}, ValueError, "'n_neighbors'"),
     (np.random.rand(10, 3), {'loss': 'kl'}, ValueError, "'loss'"),
-    (np.random.rand(10), {}, ValueError, '2-dimensional'),
-    (np.array([['a', 'b'], ['c', 'd']]), {}, TypeError, 'numbers'),
+    (np.random.rand(10, 3), {'hidden_layer_sizes': (0,)}, ValueError, "'hidden_layer_sizes'"),
+    (np.random.rand(10, 3), {'hidden_layer_sizes': 'big'}, ValueError, "'hidden_layer_sizes'"),
+    (np.random.rand(10, 3), {'alpha': -5}, ValueError, "'alpha'"),
+    (np.random.rand(10, 3), {'alpha': float('inf')}, ValueError, "'alpha'"),
+    (np.random.rand(10, 3), {'learning_rate': float('inf')}, ValueError, "'learning_rate'"),
+    (np.random.rand(10, 3), {'nu_latent': float('nan')}, ValueError, "'nu_latent'"),
+    (np.random.rand(10, 3), {'mixup': 1.0}, ValueError, "'mixup'"),
+    (np.random.rand(10, 3), {'device': 'gpu'}, ValueError, "'device'"),
 ])
 def test_bad_inputs(X, params, exc, match):
+    params = {**FAST, 'n_neighbors': 3, **params}
     with pytest.raises(exc, match=match):
-        GenURLEmbedding(n_neighbors=params.pop('n_neighbors', 3), **params, **FAST).fit(X)
+        GenURLEmbedding(**params).fit(X)
+
+
+def test_one_feature_is_valid():
+    X = np.random.RandomState(0).rand(30, 1)
+    assert GenURLEmbedding(n_neighbors=5, **FAST).fit_transform(X).shape == (30, 2)
+
+
+def test_non_finite_training_is_an_error_not_a_nan_embedding(digits):
+    X, _ = digits
+    with pytest.raises(FloatingPointError, match='learning_rate'):
+        GenURLEmbedding(n_neighbors=5, learning_rate=1e30, n_epochs=2,
+                        hidden_layer_sizes=(32,), random_state=0).fit(X[:100])
 
 
 def test_transform_errors(digits):
@@ -91,3 +135,9 @@ def test_transform_errors(digits):
     est = GenURLEmbedding(**FAST).fit(X)
     with pytest.raises(ValueError, match='features'):
         est.transform(X[:, :10])
+
+
+@parametrize_with_checks([GenURLEmbedding(n_neighbors=5, n_epochs=2, hidden_layer_sizes=(16,),
+                                          random_state=0)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)

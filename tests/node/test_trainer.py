@@ -104,6 +104,27 @@ def test_propagation_matches_dense_formula():
     Ahat = d[:, None] * A * d[None, :]
     want = torch.cat([x, Ahat @ x, Ahat @ Ahat @ x], dim=1)
     torch.testing.assert_close(propagate_features(x, ei, 2), want, rtol=1e-5, atol=1e-6)
+    from genurl_pyg.node.propagation import smooth_features
+    torch.testing.assert_close(smooth_features(x, ei, 2), Ahat @ Ahat @ x, rtol=1e-5, atol=1e-6)
+    assert smooth_features(x, ei, 0) is x
+    with pytest.raises(ValueError, match="'hops'"):
+        smooth_features(x, ei, -1)
+
+
+def test_knn_input_hops_builds_the_feature_part_on_smoothed_features():
+    data = sbm_graph(n_per=20, dim=8)
+    from genurl_pyg.node.propagation import smooth_features
+    from genurl_pyg.structure import SimilarityBuilder
+    cfg = NodeConfig(epochs=1, lam=0.5, knn_input_hops=2, k=5, views=False)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    want = SimilarityBuilder(k=5, metric=cfg.metric, feature_hops=cfg.feature_hops,
+                             graph_hops=cfg.graph_hops, lam=0.5, nu=cfg.nu_input,
+                             reduce_dim=cfg.knn_max_dim).build(
+        smooth_features(data.x, data.edge_index, 2), data.edge_index, data.num_nodes)
+    assert torch.equal(trainer.sim.index, want.index)
+    torch.testing.assert_close(trainer.sim.weight, want.weight)
+    raw = NodeEmbeddingTrainer(data, NodeConfig(epochs=1, lam=0.5, k=5, views=False))
+    assert not (raw.sim.index.shape == want.index.shape and torch.equal(raw.sim.index, want.index))
 
 
 def sbm_graph(n_per=60, blocks=3, dim=16, seed=0):

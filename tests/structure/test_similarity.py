@@ -161,3 +161,9 @@ def test_reduce_dim_keeps_neighbourhoods_of_low_rank_data():
     full = build_similarity(x, k=5).to_dense()
     red = build_similarity(x, k=5, reduce_dim=8).to_dense()
     assert ((full > 0) == (red > 0)).float().mean() > 0.99
+
+
+def test_graph_without_edges_suggests_use_graph_false():
+    x = torch.randn(10, 3)
+    with pytest.raises(ValueError, match='use_graph=False'):
+        build_similarity(x, torch.empty(2, 0, dtype=torch.long), k=3)

@@ -1,0 +1,22 @@
+import math
+
+import pytest
+import yaml
+
+from genurl_pyg.utils.yamlio import safe_load
+
+
+@pytest.mark.parametrize('text, value', [
+    ('1e-3', 1e-3), ('5e4', 5e4), ('+1E+3', 1e3), ('0.5e-2', 5e-3), ('.5', 0.5), ('1.', 1.0),
+    ('3', 3), ('-2', -2), ('0x1F', 31), ('1_000', 1000), ('true', True), ('abc', 'abc'),
+    ('[1e-3, 2]', [1e-3, 2]), ('{lr: 1e-3}', {'lr': 1e-3}),
+])
+def test_yaml_12_numbers(text, value):
+    out = safe_load(text)
+    assert out == value and type(out) is type(value)
+
+
+def test_non_finite_spellings_and_plain_yaml_untouched():
+    assert math.isinf(safe_load('.inf')) and safe_load('-.inf') < 0
+    assert math.isnan(safe_load('.nan'))
+    assert yaml.safe_load('1e-3') == '1e-3'  # PyYAML's own loader is not modified
