@@ -82,7 +82,7 @@ def knn1_accuracy(h, y, queries: int = 2000, seed: int = 0) -> float:
     return hits / q.numel()
 
 
-def child_synthetic(n: int, threads: int) -> dict:
+def child_synthetic(n: int, threads: int, defaults: bool = False, device: str = 'cpu') -> dict:
     import torch
     from genurl_pyg import NodeConfig
     from genurl_pyg.node.trainer import NodeEmbeddingTrainer
@@ -91,7 +91,10 @@ def child_synthetic(n: int, threads: int) -> dict:
     data = planted_partition(n)
     gen_s = time.perf_counter() - t
     t = time.perf_counter()
-    trainer = NodeEmbeddingTrainer(data, NodeConfig(**SCALE_CONFIG))
+    # --defaults: what fit_node_embeddings(data, epochs=1, seed=0) runs, nothing else set.
+    cfg = (NodeConfig(epochs=1, seed=0, device=device) if defaults
+           else NodeConfig(**SCALE_CONFIG, device=device))
+    trainer = NodeEmbeddingTrainer(data, cfg)
     p_build_s = time.perf_counter() - t
     t = time.perf_counter()
     loss = trainer.run_epoch()
@@ -102,7 +105,9 @@ def child_synthetic(n: int, threads: int) -> dict:
     return {'kind': 'synthetic', 'num_nodes': n, 'num_edges': int(data.edge_index.size(1)),
             'generate_s': gen_s, 'p_build_s': p_build_s, 'epoch_s': epoch_s,
             'end_to_end_s': p_build_s + epoch_s, 'embed_s': embed_s, 'loss': loss,
-            'steps_per_epoch': -(-trainer.train_sim.num_nodes // trainer.batch_size),
+            'steps_per_epoch': (-(-trainer.num_anchors // trainer.batch_size)
+                                if trainer.batch_size else 1),
+            'plan_peak_mb': trainer.plan.peak_mb, 'plan': trainer.plan.to_dict(),
             'p_pairs_per_node': trainer.sim.num_pairs / n, 'lambda': trainer.sim.lam,
             'knn1_embedding': knn1_accuracy(h, data.y), 'knn1_features': knn1_accuracy(
                 data.x, data.y), 'peak_rss_mb': peak_rss_mb()}
@@ -139,25 +144,33 @@ def main() -> None:
     ap.add_argument('--physics-seeds', type=int, default=3, help='0 skips Coauthor Physics')
     ap.add_argument('--threads', type=int, default=2, help='torch threads per child')
     ap.add_argument('--out', default='scale_benchmark')
+    ap.add_argument('--defaults', action='store_true',
+                    help='train with the package defaults (epochs=1, seed=0) instead of the '
+                         'hand-set SCALE_CONFIG; writes scale_benchmark_defaults unless --out')
+    ap.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (synthetic sizes)")
     ap.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         kind, value, threads = args.child
-        res = (child_synthetic(int(value), int(threads)) if kind == 'synthetic'
-               else child_physics(int(value), int(threads)))
+        res = (child_synthetic(int(value), int(threads), args.defaults, args.device)
+               if kind == 'synthetic' else child_physics(int(value), int(threads)))
         print(json.dumps(res))
         return
     rows = []
+    if args.defaults and args.out == 'scale_benchmark':
+        args.out = 'scale_benchmark_defaults'
     payload = {'benchmark': 'scale_benchmark', 'command': 'python ' + ' '.join(sys.argv),
-               'versions': versions(), 'threads': args.threads, 'config': SCALE_CONFIG,
+               'versions': versions(), 'threads': args.threads,
+               'config': 'package defaults, epochs=1, seed=0' if args.defaults else SCALE_CONFIG,
                'targets': TARGETS, 'results': rows}
     jobs = [('synthetic', n) for n in args.sizes]
     if args.physics_seeds > 0:
         jobs.append(('physics', args.physics_seeds))
     for kind, value in jobs:
         print(f'[scale_benchmark] {kind} {value} ...', flush=True)
-        res = run_child([__file__, '--child', kind, str(value), str(args.threads)],
-                        timeout=3 * 3600)
+        res = run_child([__file__, '--child', kind, str(value), str(args.threads)]
+                        + (['--defaults'] if args.defaults else [])
+                        + ['--device', args.device], timeout=3 * 3600)
         res.setdefault('kind', kind)
         print(json.dumps({k: v for k, v in res.items() if k != 'config'}), flush=True)
         rows.append(res)
@@ -198,17 +211,18 @@ def _markdown(payload) -> str:
              f"torch threads per process: {payload['threads']}; synthetic config: "
              f"`{json.dumps(payload['config'])}`", '',
              '| N | edges | P build + precompute s | epoch s | end to end s | steps/epoch | '
-             'P pairs/node | peak RSS MB | 1-NN acc. embedding / features |',
-             '|---|---|---|---|---|---|---|---|---|']
+             'P pairs/node | peak RSS MB | planned peak MB | 1-NN acc. embedding / features |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     for r in payload['results']:
         if r['kind'] != 'synthetic':
             continue
         if 'epoch_s' not in r:
-            lines.append(f"| ? | | failed: {r.get('error', '')} | | | | | | |")
+            lines.append(f"| ? | | failed: {r.get('error', '')} | | | | | | | |")
             continue
         lines.append(f"| {r['num_nodes']:,} | {r['num_edges']:,} | {r['p_build_s']:.1f} | "
                      f"{r['epoch_s']:.1f} | {r['end_to_end_s']:.1f} | {r['steps_per_epoch']} | "
                      f"{r['p_pairs_per_node']:.1f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r.get('plan_peak_mb', float('nan')):.0f} | "
                      f"{r['knn1_embedding']:.3f} / {r['knn1_features']:.3f} |")
     lines += ['', '| measure | value | target |', '|---|---|---|']
     rows = [('slope_end_to_end', 'log-log slope, end to end vs N', '{:.2f}', 'slope'),

@@ -230,6 +230,9 @@ def test_singular_seed_and_phase_progress(tmp_path, capsys):
     captured = capsys.readouterr()
     assert '1 seed)' in captured.out and '1 seeds' not in captured.out
     assert 'building P and the model' in captured.err and 'linear probe: done' in captured.err
+    assert 'memory plan: budget' in captured.err and 'P graph part' in captured.err
+    plan = json.loads((tmp_path / 'run' / 'result.json').read_text())['memory_plan']
+    assert plan['peak_mb'] <= plan['budget_mb'] and plan['stages']
 
 
 def test_every_option_has_help_text():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -112,11 +112,75 @@ def sample_anchor_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
         d_pos.unsqueeze(1) - 1)
     pick = pick.reshape(-1)
     pos_w = ((n / b) * d_pos.double() / pos_per_anchor).repeat_interleave(pos_per_anchor)
-    neg_i = anchors.repeat_interleave(neg_per_anchor)
-    neg_j = (neg_i + torch.randint(1, n, (neg_i.numel(),), generator=generator)
-             .to(neg_i.device)) % n
-    neg_w = torch.full((neg_i.numel(),), (n / b) * (n - 1) / neg_per_anchor,
-                       dtype=torch.float64, device=neg_i.device)
+    neg_i, neg_j, neg_w = _anchor_negatives(anchors, n, neg_per_anchor, generator)
     dtype = sim.weight.dtype
     return PairSample(sim.index[0, pick], sim.index[1, pick], sim.weight[pick], neg_i, neg_j,
                       sim.num_pairs, n * (n - 1), pos_w.to(dtype), neg_w.to(dtype))
+
+
+def _anchor_negatives(anchors: Tensor, n: int, m: int,
+                      generator: Optional[torch.Generator]) -> Tuple[Tensor, Tensor, Tensor]:
+    """``m`` uniform partners ``j != i`` per anchor among ``n`` nodes, with the inverse rate
+    of a pair being drawn when the ``B`` anchors are a uniform subset: ``(n/B)(n-1)/m``."""
+    neg_i = anchors.repeat_interleave(m)
+    neg_j = (neg_i + torch.randint(1, n, (neg_i.numel(),), generator=generator)
+             .to(neg_i.device)) % n
+    neg_w = torch.full((neg_i.numel(),), (n / anchors.numel()) * (n - 1) / m,
+                       dtype=torch.float64, device=neg_i.device)
+    return neg_i, neg_j, neg_w
+
+
+def sample_two_view_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
+                          neg_per_anchor: int, view_weight: float,
+                          generator: Optional[torch.Generator] = None,
+                          rowptr: Optional[Tensor] = None) -> PairSample:
+    r""":func:`sample_anchor_pairs` from the two-view similarity :math:`P^{(2)}` of
+    :func:`~genurl_pyg.node.views.two_view_similarity` *without building it*.
+
+    Nodes live in ``[0, 2N)``: node ``i`` of view ``v`` is ``v N + i``. The row of
+    ``(v, i)`` in :math:`P^{(2)}` holds ``(v', j)`` with weight :math:`P_{ij}` for both views
+    ``v'`` and every ``j`` of row ``i`` of P, plus ``(1 - v, i)`` with weight
+    :math:`\min(1, w)` when ``view_weight`` :math:`w > 0`: :math:`2 k_i + [w > 0]` entries.
+    Positives are drawn uniformly from that row and weighted by the inverse rate, exactly as
+    :func:`sample_anchor_pairs` does on the materialised :math:`P^{(2)}` (P has no self
+    pairs, so no entry is clipped), and negatives are uniform over the :math:`2N` nodes.
+    The estimate of the loss is therefore the same in expectation, while memory stays that
+    of P: the explicit :math:`P^{(2)}` holds :math:`4|P| + 2N` entries.
+    O(B (r + m)) per call.
+    """
+    check_positive_int(pos_per_anchor, 'pos_per_anchor')
+    check_positive_int(neg_per_anchor, 'neg_per_anchor')
+    n = sim.num_nodes
+    n2 = 2 * n
+    anchors = anchors.to(sim.index.device)
+    b = anchors.numel()
+    if b == 0 or b > n2:
+        raise ValueError(f"the anchor batch must hold 1 to {n2} nodes, got {b}")
+    rowptr = sim.rowptr() if rowptr is None else rowptr
+    view, node = anchors // n, anchors % n
+    start = rowptr[node]
+    deg = rowptr[node + 1] - start
+    extra = 1 if view_weight > 0 else 0
+    size = 2 * deg + extra                       # entries in the anchor's row of P^(2)
+    has = size > 0
+    a_pos, v_pos, i_pos = anchors[has], view[has], node[has]
+    s_pos, d_pos, size_pos = start[has], deg[has], size[has]
+    r = pos_per_anchor
+    u = torch.rand(a_pos.numel(), r, generator=generator).to(deg.device)
+    t = (u * size_pos.unsqueeze(1)).long().clamp_max(size_pos.unsqueeze(1) - 1)
+    own = t >= 2 * d_pos.unsqueeze(1)            # the other view of the anchor itself
+    entry = (s_pos.unsqueeze(1) + torch.div(t, 2, rounding_mode='floor')).clamp_max(
+        sim.index.size(1) - 1)
+    other_view = t % 2
+    j = sim.index[1, entry]
+    pos_j = torch.where(own, (1 - v_pos).unsqueeze(1) * n + i_pos.unsqueeze(1),
+                        other_view * n + j)
+    w = torch.where(own, sim.weight.new_tensor(min(1.0, float(view_weight))),
+                    sim.weight[entry])
+    pos_i = a_pos.unsqueeze(1).expand(-1, r)
+    pos_w = ((n2 / b) * size_pos.double() / r).repeat_interleave(r)
+    neg_i, neg_j, neg_w = _anchor_negatives(anchors, n2, neg_per_anchor, generator)
+    dtype = sim.weight.dtype
+    support = 4 * sim.num_pairs + (n2 if view_weight > 0 else 0)
+    return PairSample(pos_i.reshape(-1), pos_j.reshape(-1), w.reshape(-1), neg_i, neg_j,
+                      support, n2 * (n2 - 1), pos_w.to(dtype), neg_w.to(dtype))

@@ -54,7 +54,10 @@ class NodeConfig:
     ``'pynndescent'``; ``'auto'``: exact up to 100k nodes), ``knn_input_hops`` (the feature
     part of P is searched on :math:`\hat A^h X`, ``h = knn_input_hops``, instead of the raw
     features ``X`` (0); our addition, not the paper's), ``use_features``, ``use_graph``;
-    dynamic P: ``dynamic``,
+    ``graph_pairs_per_row`` (cap on the graph part's pairs per node, the outer hop level
+    sampled uniformly; 0: no cap; ``'auto'``: the memory plan's choice, no cap when it
+    fits), ``memory_budget_mb`` (0: 70 % of the available memory; see
+    :mod:`genurl_pyg.node.plan`); dynamic P: ``dynamic``,
     ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
     Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
     ``feature_mask``, ``edge_drop``.
@@ -69,7 +72,7 @@ class NodeConfig:
     for the sampled subgraphs.
     Optimisation: ``epochs``, ``lr``, ``weight_decay``, ``seed``, ``device``.
     """
-    encoder: str = 'gcn'
+    encoder: str = 'auto'
     feature_norm: str = 'none'
     hidden_channels: int = 512
     out_channels: int = 512
@@ -86,6 +89,8 @@ class NodeConfig:
     knn_max_dim: int = 256
     knn_method: str = 'auto'
     knn_input_hops: int = 0
+    graph_pairs_per_row: Union[int, str] = 'auto'
+    memory_budget_mb: float = 0.0
     use_features: bool = True
     use_graph: bool = True
     dynamic: bool = False
@@ -170,6 +175,12 @@ class NodeConfig:
         for name in ('alpha', 'weight_decay', 'view_weight'):
             number(name, 0.0)
         number('dynamic_weight', 0.0, 1.0)
+        number('memory_budget_mb', 0.0)
+        if self.graph_pairs_per_row != 'auto':
+            if isinstance(self.graph_pairs_per_row, str):
+                raise ConfigError("config 'graph_pairs_per_row' must be an integer >= 0 or "
+                                  f"'auto', got {self.graph_pairs_per_row!r}")
+            integer('graph_pairs_per_row', 0)
         for name in ('use_features', 'use_graph', 'dynamic', 'views'):
             boolean(name)
         if isinstance(self.lam, str):

@@ -80,6 +80,7 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
     def record() -> None:
         atomic_write_json(progress_path, {'run': identity, 'config': config.to_dict(),
                                           'seeds': done})
+    plan = None  # the memory plan of the first seed trained here (the same for every seed)
     for i in range(seeds):
         seed = config.seed + i
         if str(seed) in done:
@@ -93,6 +94,10 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         with _phase(f'{spec.name} seed {seed}: building P and the model', progress and main,
                     log):
             trainer = NodeEmbeddingTrainer(data, cfg)
+        if main and plan is None:
+            plan = trainer.plan.to_dict()
+            for line in trainer.plan.lines():
+                log(line)
         if resume and ckpt.exists():
             trainer.load_checkpoint(ckpt)
             if main:
@@ -137,7 +142,8 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         'seconds_per_seed': summarize([done[s]['seconds'] for s in seeds_run]),
         'lambda': done[seeds_run[0]]['lambda'],
         'peak_rss_mb': peak_rss_mb(), 'processes': ctx.world_size, 'command': command,
-        'run': identity, 'config': config.to_dict(), 'versions': library_versions(),
+        'memory_plan': plan, 'run': identity, 'config': config.to_dict(),
+        'versions': library_versions(),
     }
     atomic_write_json(out / 'result.json', result)
     return result

@@ -16,14 +16,16 @@ from torch_geometric.nn import MLP
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..nn.models.genurl import GenURL
 from ..structure.builder import SimilarityBuilder
+from ..structure.knn import resolve_method as resolve_knn_method
 from ..structure.similarity import Similarity, combine
 from ..nn import functional as LF
-from ..nn.sampling import anchor_batches, sample_anchor_pairs
+from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
 from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
                      config_differences)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
+from .plan import plan_memory
 from .propagation import propagate_features, smooth_features
 from .encoders import build_encoder
 from .views import augment, disjoint_union, two_view_similarity
@@ -114,19 +116,28 @@ class NodeEmbeddingTrainer:
         self.edge_index = data.edge_index.to(self.device)
         self.num_nodes = data.num_nodes
         self.progress = progress
+        self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
+                                                    self.num_nodes)
+        # Plan memory from O(E) statistics before anything large is allocated; it fixes
+        # what 'auto' leaves open and stops here, naming the knobs, if nothing fits.
+        self.plan = plan_memory(self.num_nodes, self.edge_index, self.x.size(1), config,
+                                self.encoder_name, self._minibatch_path(),
+                                resolve_knn_method(config.knn_method, self.num_nodes,
+                                                   self.x.is_cuda))
+        cap = self.plan.settings.get('graph_pairs_per_row', config.graph_pairs_per_row)
         self.builder = SimilarityBuilder(
             k=min(config.k, self.num_nodes - 1), metric=config.metric,
             feature_hops=config.feature_hops, graph_hops=config.graph_hops, lam=config.lam,
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
             knn_method=config.knn_method,
-            use_features=config.use_features, use_graph=config.use_graph)
+            use_features=config.use_features, use_graph=config.use_graph,
+            graph_pairs_per_row=cap if isinstance(cap, int) and cap > 0 else None,
+            seed=config.seed)
         # P's feature part may be searched on graph-smoothed features (knn_input_hops):
         # neighbours in A_hat^h X agree with the graph's classes more often than in raw X.
         x_p = (smooth_features(self.x, self.edge_index, config.knn_input_hops)
                if config.use_features else self.x)
         self.static_sim = self.builder.build(x_p, self.edge_index, self.num_nodes)
-        self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
-                                                    self.num_nodes)
         self.x_enc = normalize_rows(self.x) if config.feature_norm == 'row' else self.x
         if self.encoder_name == 'sign':
             self.x_enc = propagate_features(self.x_enc, self.edge_index, config.sign_hops)
@@ -157,7 +168,7 @@ class NodeEmbeddingTrainer:
     def _resolve_batch_size(self) -> int:
         if not self.minibatch:
             return 0
-        anchors = self.train_sim.num_nodes
+        anchors = self.num_anchors
         size = self.cfg.batch_size or min(DEFAULT_BATCH_SIZE, anchors)
         if size > anchors:
             raise ConfigError(f"config 'batch_size' ({size}) is larger than the {anchors} "
@@ -172,15 +183,27 @@ class NodeEmbeddingTrainer:
     @property
     def minibatch(self) -> bool:
         """True for the anchor-batch paths (decoupled beyond all-pairs size, neighbour)."""
+        return self._minibatch_path()
+
+    def _minibatch_path(self) -> bool:
         if self.path == 'neighbor':
             return True
         return self.path == 'decoupled' and not self._use_all_pairs()
+
+    @property
+    def num_anchors(self) -> int:
+        """Nodes of the training similarity: N, or 2N with two views (stacked)."""
+        return self.num_nodes * (2 if self.cfg.views else 1)
 
     # -- similarity -------------------------------------------------------------------------
     def _use_similarity(self, sim: Similarity) -> None:
         """Makes ``sim`` the current P (initial, dynamic refresh, resumed checkpoint)."""
         self.sim = sim
-        self.train_sim = self._training_similarity(sim)
+        # The mini-batch paths sample the two views' similarity without building it
+        # (sample_two_view_pairs): P^(2) would hold 4|P| + 2N entries, the largest array of
+        # a large run. Full-graph steps need it materialised.
+        self.implicit_views = self.cfg.views and self._minibatch_path()
+        self.train_sim = sim if self.implicit_views else self._training_similarity(sim)
         self._rowptr: Optional[Tensor] = None  # the mini-batch sampler's; built on first use
 
     def _training_similarity(self, sim: Similarity) -> Similarity:
@@ -213,7 +236,7 @@ class NodeEmbeddingTrainer:
     def _use_all_pairs(self) -> bool:
         mode = self.cfg.batch_mode
         if mode == 'auto':
-            return self.train_sim.num_nodes <= self.cfg.all_pairs_max_nodes \
+            return self.num_anchors <= self.cfg.all_pairs_max_nodes \
                 or self.cfg.loss in ('kl', 'infonce')
         return mode == 'all'
 
@@ -222,7 +245,7 @@ class NodeEmbeddingTrainer:
         Returns the (mean) training loss."""
         if not self.minibatch:
             return self.step()
-        batches = list(anchor_batches(self.train_sim.num_nodes, self.batch_size,
+        batches = list(anchor_batches(self.num_anchors, self.batch_size,
                                       self.shared_generator))
         if self.dist.enabled:  # equal step counts on every rank, or DDP would wait forever
             world = self.dist.world_size
@@ -271,8 +294,13 @@ class NodeEmbeddingTrainer:
         cfg = self.cfg
         self.model.train()
         self.optimizer.zero_grad()
-        s = sample_anchor_pairs(self.train_sim, anchors, cfg.pos_per_anchor,
-                                cfg.neg_per_anchor, self.generator, self._rowptr)
+        if self.implicit_views:
+            s = sample_two_view_pairs(self.train_sim, anchors, cfg.pos_per_anchor,
+                                      cfg.neg_per_anchor, cfg.view_weight, self.generator,
+                                      self._rowptr)
+        else:
+            s = sample_anchor_pairs(self.train_sim, anchors, cfg.pos_per_anchor,
+                                    cfg.neg_per_anchor, self.generator, self._rowptr)
         uniq, inv = torch.unique(s.nodes(), return_inverse=True)
         if self.path == 'neighbor':
             z = self._subgraph_projections(uniq)

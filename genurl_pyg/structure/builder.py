@@ -38,13 +38,17 @@ class SimilarityBuilder:
             ``None``: always use ``x`` as is.
         use_features (bool): include :math:`P_{\text{feat}}` (ablation switch).
         use_graph (bool): include :math:`P_{\text{graph}}` (ablation switch).
+        graph_pairs_per_row (int, optional): cap on the graph part's pairs per node (a
+            uniform sample of the outer hop level, seeded by ``seed``; see
+            :func:`graph_similarity`). ``None``: every pair within ``graph_hops``.
     """
 
     def __init__(self, k: int = 15, metric: str = 'euclidean', feature_hops: int = 2,
                  graph_hops: int = 1, lam: Lambda = 'auto', nu: float = DEFAULT_INPUT_NU,
                  knn_method: str = 'auto', max_pairs_per_row: Optional[int] = None,
                  min_weight: float = 1e-4, reduce_dim: Optional[int] = None,
-                 use_features: bool = True, use_graph: bool = True) -> None:
+                 use_features: bool = True, use_graph: bool = True,
+                 graph_pairs_per_row: Optional[int] = None, seed: int = 0) -> None:
         check_positive_int(k, 'k')
         check_positive_int(feature_hops, 'feature_hops')
         check_positive_int(graph_hops, 'graph_hops')
@@ -66,6 +70,9 @@ class SimilarityBuilder:
             check_positive_int(reduce_dim, 'reduce_dim')
         self.reduce_dim = reduce_dim
         self.use_features, self.use_graph = use_features, use_graph
+        if graph_pairs_per_row is not None:
+            check_positive_int(graph_pairs_per_row, 'graph_pairs_per_row')
+        self.graph_pairs_per_row, self.seed = graph_pairs_per_row, seed
         self.num_nodes_: Optional[int] = None
         self.lam_: Optional[float] = None
         self.graph_part_: Optional[Tuple[Tensor, Tensor]] = None
@@ -96,7 +103,8 @@ class SimilarityBuilder:
                                  "P from the features alone")
             edge_index = check_edge_index(edge_index, num_nodes)
         self.num_nodes_ = num_nodes
-        self.graph_part_ = (graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu)
+        self.graph_part_ = (graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu,
+                                             self.graph_pairs_per_row, self.seed)
                             if use_graph else None)
         if not use_graph:
             lam = 0.0

@@ -32,7 +32,8 @@ _TARGET_CANDIDATES_PER_CHUNK = 1 << 22
 def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
                        max_hops: int, max_pairs_per_row: Optional[int] = None,
                        chunk_size: Optional[int] = None,
-                       max_dist: Union[float, Tensor, None] = None) -> Tuple[Tensor, Tensor]:
+                       max_dist: Union[float, Tensor, None] = None,
+                       tie_break: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
     r"""Shortest-path lengths using at most ``max_hops`` edges, for all reachable pairs.
 
     Args:
@@ -48,6 +49,9 @@ def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_no
             (``[N]``): only pairs with :math:`g_{ij} \le r_i` are returned. Pruning happens
             during the relaxation and is exact, since lengths are non-negative (a path longer
             than the radius cannot become shorter by extending it).
+        tie_break (Generator, optional): with ``max_pairs_per_row``, break ties between
+            equally distant targets uniformly at random (each tied target equally likely to
+            be kept) instead of by index. Meant for hop counts, where ties are the rule.
 
     Returns:
         (LongTensor, Tensor): ``index`` ``[2, M]`` of pairs :math:`(i, j)`, :math:`i \ne j`,
@@ -92,7 +96,7 @@ def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_no
             inside = first_d <= radius[src[lo:hi]]
             first_k, first_d = first_k[inside], first_d[inside]
         best_k, best_d = _relax_rows(first_k, first_d, dst, weight, rowptr,
-                                     num_nodes, max_hops, max_pairs_per_row, radius)
+                                     num_nodes, max_hops, max_pairs_per_row, radius, tie_break)
         out_keys.append(best_k)
         out_dist.append(best_d)
     if not out_keys:
@@ -105,11 +109,12 @@ def geodesic_distances(edge_index: Tensor, edge_weight: Optional[Tensor], num_no
 
 def _relax_rows(first_keys: Tensor, first_dist: Tensor, dst: Tensor, weight: Tensor,
                 rowptr: Tensor, num_nodes: int, max_hops: int,
-                cap: Optional[int], radius: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+                cap: Optional[int], radius: Optional[Tensor],
+                tie_break: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
     """Runs the hop-limited relaxation for the source rows whose out-edges are given."""
     best_k, best_d = first_keys, first_dist
     if cap is not None:
-        best_k, best_d = _cap(best_k, best_d, num_nodes, cap)
+        best_k, best_d = _cap(best_k, best_d, num_nodes, cap, tie_break)
     front_k, front_d = best_k, best_d
     for _ in range(max_hops - 1):
         if front_k.numel() == 0:
@@ -129,7 +134,7 @@ def _relax_rows(first_keys: Tensor, first_dist: Tensor, dst: Tensor, weight: Ten
         front_k, front_d = cand_k[improved], cand_d[improved]
         best_k, best_d = coalesce_min(torch.cat([best_k, front_k]), torch.cat([best_d, front_d]))
         if cap is not None:
-            best_k, best_d = _cap(best_k, best_d, num_nodes, cap)
+            best_k, best_d = _cap(best_k, best_d, num_nodes, cap, tie_break)
             # A pruned pair should not seed further paths.
             found, _ = lookup(best_k, best_d, front_k)
             front_k, front_d = front_k[found], front_d[found]
@@ -151,17 +156,30 @@ def _radius(max_dist, num_nodes: int, weight: Tensor) -> Optional[Tensor]:
     return torch.full((num_nodes,), float(max_dist), dtype=weight.dtype, device=weight.device)
 
 
-def _cap(keys: Tensor, dist: Tensor, num_nodes: int, cap: int) -> Tuple[Tensor, Tensor]:
-    keep = topk_per_row(keys // num_nodes, dist, cap)
+def _cap(keys: Tensor, dist: Tensor, num_nodes: int, cap: int,
+         tie_break: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+    rank = dist
+    if tie_break is not None:
+        # Random offsets below the smallest gap between distinct hop counts (1): the order
+        # between hop levels is kept, and within a level every subset is equally likely.
+        jitter = torch.rand(dist.numel(), generator=tie_break).to(dist.device, dist.dtype)
+        rank = dist + 0.5 * jitter
+    keep = topk_per_row(keys // num_nodes, rank, cap)
     return keys[keep], dist[keep]
 
 
 def hop_distances(edge_index: Tensor, num_nodes: int, max_hops: int,
-                  max_pairs_per_row: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+                  max_pairs_per_row: Optional[int] = None,
+                  generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
     r"""Breadth-first hop counts :math:`1..H` on an unweighted graph, pairs :math:`i \ne j`.
 
     The hop count is the geodesic distance with unit lengths, so this is
     :func:`geodesic_distances` with ``edge_weight = 1`` and integer output.
+
+    ``max_pairs_per_row`` caps each row's pairs without materialising the full
+    neighbourhood beyond one chunk of rows: the nearest hop levels are kept whole, and the
+    level that overflows the cap is sampled uniformly without replacement (ties broken with
+    ``generator``; a fresh one seeded 0 when not given, so the result is deterministic).
 
     Returns:
         (LongTensor, LongTensor): ``index`` ``[2, M]`` sorted by ``(i, j)`` and ``hops`` ``[M]``
@@ -170,5 +188,8 @@ def hop_distances(edge_index: Tensor, num_nodes: int, max_hops: int,
     num_nodes = check_positive_int(num_nodes, 'num_nodes')
     edge_index = check_edge_index(edge_index, num_nodes)
     ones = torch.ones(edge_index.size(1), dtype=torch.float32, device=edge_index.device)
-    index, dist = geodesic_distances(edge_index, ones, num_nodes, max_hops, max_pairs_per_row)
+    if max_pairs_per_row is not None and generator is None:
+        generator = torch.Generator().manual_seed(0)
+    index, dist = geodesic_distances(edge_index, ones, num_nodes, max_hops, max_pairs_per_row,
+                                     tie_break=generator if max_pairs_per_row else None)
     return index, dist.round().long()

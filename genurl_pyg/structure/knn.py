@@ -89,16 +89,25 @@ def knn_graph(x: Tensor, k: int, metric: str = 'euclidean', method: str = 'auto'
     return index, dist
 
 
-def _auto_method(x: Tensor) -> str:
-    if x.size(0) <= AUTO_EXACT_MAX_N or x.is_cuda:
+def resolve_method(method: str, num_points: int, on_cuda: bool = False) -> str:
+    """The backend ``method`` stands for (``'auto'`` resolved as :func:`knn_graph` does)."""
+    if method != 'auto':
+        return method
+    if num_points <= AUTO_EXACT_MAX_N or on_cuda:
         return 'exact'
     for backend in ('faiss', 'pynndescent'):
         if is_available(backend):
             return backend
-    warnings.warn(f'knn_graph: {x.size(0)} points and neither faiss nor pynndescent is '
-                  'installed; falling back to the exact O(N^2 D) search. Install '
-                  '"genurl-pyg[faiss]" for large N.', RuntimeWarning, stacklevel=3)
     return 'exact'
+
+
+def _auto_method(x: Tensor) -> str:
+    method = resolve_method('auto', x.size(0), x.is_cuda)
+    if method == 'exact' and x.size(0) > AUTO_EXACT_MAX_N and not x.is_cuda:
+        warnings.warn(f'knn_graph: {x.size(0)} points and neither faiss nor pynndescent is '
+                      'installed; falling back to the exact O(N^2 D) search. Install '
+                      '"genurl-pyg[faiss]" for large N.', RuntimeWarning, stacklevel=3)
+    return method
 
 
 def _unit_rows(x: Tensor) -> Tensor:

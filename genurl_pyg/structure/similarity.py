@@ -143,12 +143,21 @@ def feature_similarity(x: Tensor, k: int = 15, metric: str = 'euclidean', hops: 
 
 
 def graph_similarity(edge_index: Tensor, num_nodes: int, hops: int = 1,
-                     nu: float = DEFAULT_INPUT_NU) -> Tuple[Tensor, Tensor]:
+                     nu: float = DEFAULT_INPUT_NU, max_pairs_per_row: Optional[int] = None,
+                     seed: int = 0) -> Tuple[Tensor, Tensor]:
     r""":math:`P_{\text{graph}}_{ij} = \hat\kappa_\nu(h_{ij} - 1)` for hop counts
-    :math:`h_{ij} \le H` on the predefined graph taken as undirected. O(N·d^H)."""
+    :math:`h_{ij} \le H` on the predefined graph taken as undirected. O(N·d^H) time.
+
+    ``max_pairs_per_row`` bounds memory on dense graphs, where the 2-hop pairs number
+    :math:`\sum_j d_j^2`: every row keeps its nearest hop levels whole and a uniform random
+    subset (seeded by ``seed``) of the level that overflows the cap (see
+    :func:`~genurl_pyg.structure.hop_distances`). Memory :math:`O(N \cdot \text{cap})`.
+    The result is then no longer symmetric for capped rows (each row samples its own).
+    """
     edge_index = check_edge_index(edge_index, num_nodes)
     both = torch.cat([edge_index, edge_index.flip(0)], dim=1)
-    index, hop = hop_distances(both, num_nodes, hops)
+    gen = torch.Generator().manual_seed(seed) if max_pairs_per_row else None
+    index, hop = hop_distances(both, num_nodes, hops, max_pairs_per_row, gen)
     return index, student_t((hop - 1).to(torch.float32), nu, normalize=True)
 
 

@@ -71,3 +71,47 @@ def test_bad_pair_counts_are_named():
         sample_anchor_pairs(sim, torch.tensor([0]), 0, 1)
     with pytest.raises(ValueError, match='anchor batch'):
         sample_anchor_pairs(sim, torch.arange(21) % 20, 1, 1)
+
+
+@pytest.mark.parametrize('view_weight', [0.0, 0.7, 1.5])
+def test_two_view_sampler_matches_the_materialised_two_view_p(view_weight):
+    from genurl_pyg.nn.sampling import sample_two_view_pairs
+    from genurl_pyg.node.views import two_view_similarity
+    g = torch.Generator().manual_seed(2)
+    sim = build_similarity(torch.randn(30, 3, generator=g), k=3, feature_hops=2)
+    explicit = two_view_similarity(sim, view_weight)
+    dense2 = explicit.to_dense()
+    anchors = torch.arange(60)
+    s = sample_two_view_pairs(sim, anchors, 400, 3, view_weight, g)
+    # Every draw is an entry of P^(2) with its weight, and each row's whole support is hit.
+    torch.testing.assert_close(dense2[s.pos_i, s.pos_j], s.pos_p)
+    drawn = {(int(i), int(j)) for i, j in zip(s.pos_i, s.pos_j)}
+    support = {(int(i), int(j)) for i, j in explicit.index.t()}
+    assert drawn == support
+    # Inverse rates: the row size of P^(2) (all 60 anchors in the batch: B = 2N).
+    row_size = (dense2 > 0).sum(1).double()
+    torch.testing.assert_close(s.pos_weight.double(), (row_size[s.pos_i] / 400).to(torch.float64),
+                               rtol=1e-5, atol=0)
+    assert s.num_support == explicit.num_pairs and s.num_pairs == 60 * 59
+    assert (s.neg_i != s.neg_j).all() and int(s.neg_j.max()) < 60
+
+
+def test_two_view_sampler_loss_is_unbiased():
+    from genurl_pyg.nn.sampling import sample_two_view_pairs
+    from genurl_pyg.node.views import two_view_similarity
+    g = torch.Generator().manual_seed(3)
+    sim = build_similarity(torch.randn(25, 4, generator=g), k=4, feature_hops=2)
+    z = torch.randn(50, 2, generator=g)
+    full = F.all_pairs_loss(z, two_view_similarity(sim, 0.8).to_dense(), nu=1.0,
+                            variant='gkl').item()
+    draws = []
+    for _ in range(3000):
+        anchors = next(anchor_batches(50, 8, g))
+        s = sample_two_view_pairs(sim, anchors, 3, 4, 0.8, g)
+        draws.append(F.sampled_pairs_loss(z[s.pos_i], z[s.pos_j], s.pos_p, z[s.neg_i],
+                                          z[s.neg_j], s.num_support, s.num_pairs, 1.0, 'gkl',
+                                          pos_weight=s.pos_weight,
+                                          neg_weight=s.neg_weight).item())
+    draws = np.array(draws)
+    stderr = draws.std() / np.sqrt(len(draws))
+    assert abs(draws.mean() - full) < 4 * stderr, (draws.mean(), full, stderr)

@@ -152,3 +152,39 @@ def test_radius_is_exact_filter():
         geodesic_distances(ei, ew, n, 3, max_dist=torch.ones(3))
     with pytest.raises(ValueError, match='max_dist'):
         geodesic_distances(ei, ew, n, 3, max_dist=-1.0)
+
+
+def test_capped_hop_neighbourhoods_are_uniform_samples_of_the_exact_ones():
+    from genurl_pyg.structure.geodesic import hop_distances
+    g = torch.Generator().manual_seed(0)
+    n = 40
+    ei = torch.randint(0, n, (2, 160), generator=g)
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    exact_index, exact_hops = hop_distances(ei, n, 2)
+    cap = 12
+    exact = {}
+    for (i, j), h in zip(exact_index.t().tolist(), exact_hops.tolist()):
+        exact.setdefault(i, {}).setdefault(h, set()).add(j)
+    counts = {}
+    reps = 400
+    for seed in range(reps):
+        idx, hops = hop_distances(ei, n, 2, max_pairs_per_row=cap,
+                                  generator=torch.Generator().manual_seed(seed))
+        for (i, j), h in zip(idx.t().tolist(), hops.tolist()):
+            assert j in exact[i][h]  # the hop count is exact for every kept pair
+            counts[(i, j)] = counts.get((i, j), 0) + 1
+    checked = 0
+    for i, levels in exact.items():
+        near, far = levels.get(1, set()), levels.get(2, set())
+        if len(near) >= cap or len(near) + len(far) <= cap:
+            for j in near | far if len(near) + len(far) <= cap else ():
+                assert counts[(i, j)] == reps  # rows under the cap are kept whole
+            continue
+        for j in near:
+            assert counts[(i, j)] == reps  # the nearer level is kept whole
+        p = (cap - len(near)) / len(far)  # each 2-hop neighbour's inclusion probability
+        sd = (reps * p * (1 - p)) ** 0.5
+        for j in far:
+            assert abs(counts.get((i, j), 0) - reps * p) < 5 * sd, (i, j, counts.get((i, j)), p)
+        checked += 1
+    assert checked >= 10  # the test graph has rows whose 2-hop level is sampled

@@ -1,0 +1,98 @@
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.datasets import KarateClub
+
+from genurl_pyg.node import NodeConfig
+from genurl_pyg.node.plan import (MemoryBudgetError, current_rss_mb, neighbourhood_bounds,
+                                  plan_memory)
+from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+from genurl_pyg.structure import hop_distances
+
+
+def _graph(n=300, degree=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ei = torch.randint(0, n, (2, n * degree // 2), generator=g)
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    return Data(x=torch.randn(n, 8, generator=g), edge_index=ei, num_nodes=n)
+
+
+def test_neighbourhood_bounds_hold_against_exact_enumeration():
+    data = _graph()
+    n = data.num_nodes
+    for hops in (1, 2):
+        index, _ = hop_distances(data.edge_index, n, hops)
+        exact = torch.bincount(index[0], minlength=n).double()
+        bound = neighbourhood_bounds(data.edge_index, n, hops)
+        assert (bound >= exact).all()
+        if hops == 1:  # duplicates and both directions count once
+            assert torch.equal(bound, exact)
+
+
+def test_tiny_budget_fails_before_p_is_built(monkeypatch):
+    from genurl_pyg.structure.builder import SimilarityBuilder
+
+    def never(*args, **kwargs):
+        raise AssertionError('P was built despite the budget')
+    monkeypatch.setattr(SimilarityBuilder, 'build', never)
+    cfg = NodeConfig(epochs=1, memory_budget_mb=1.0)
+    with pytest.raises(MemoryBudgetError, match="memory_budget_mb"):
+        NodeEmbeddingTrainer(KarateClub()[0], cfg)
+
+
+def test_auto_cap_is_the_largest_that_fits_the_budget():
+    data = _graph(n=400, degree=16)
+    base = NodeConfig(epochs=1, k=5, use_features=False, views=False, hidden_channels=4,
+                      out_channels=4)  # P dominates the plan
+
+    def plan(budget, cap='auto'):
+        cfg = NodeConfig.from_dict({'memory_budget_mb': budget, 'graph_pairs_per_row': cap},
+                                   base=base)
+        return plan_memory(400, data.edge_index, 8, cfg, 'gcn', False, 'exact', base_mb=0)
+    full = plan(1e6)
+    assert full.settings['graph_pairs_per_row'] == 'all'
+    graph_mb = next(s.mb for s in full.stages if s.name == 'P graph part')
+    budget = full.peak_mb - graph_mb * 2  # between the capped and the uncapped plan
+    chosen = plan(budget)
+    cap = chosen.settings['graph_pairs_per_row']
+    assert isinstance(cap, int) and 8 <= cap < int(neighbourhood_bounds(
+        data.edge_index, 400, 2).max())
+    assert chosen.peak_mb <= budget
+    assert plan(1e6, cap + 1).peak_mb > budget  # one more pair per node would not fit
+    with pytest.raises(MemoryBudgetError, match="'memory_budget_mb'"):
+        plan(plan(1e6, 8).peak_mb * 0.5)  # not even the smallest cap fits
+
+
+def test_fixed_cap_is_respected_and_recorded(tmp_path):
+    data = _graph()
+    cfg = NodeConfig(epochs=1, k=5, graph_pairs_per_row=20, views=False)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    assert trainer.plan.settings == {}  # nothing left to 'auto'
+    counts = torch.bincount(trainer.builder.graph_part_[0][0])
+    assert int(counts.max()) <= 20
+    lines = trainer.plan.lines()
+    assert lines[0].startswith('memory plan: budget') and any('20 pairs per node' in l
+                                                              for l in lines)
+    d = trainer.plan.to_dict()
+    assert d['peak_mb'] >= d['base_mb'] and {s['name'] for s in d['stages']} >= {
+        'P graph part', 'building P', 'training step'}
+
+
+def test_mini_batch_paths_do_not_materialise_the_views():
+    data = _graph(n=200)
+    cfg = NodeConfig(epochs=1, k=5, encoder='sign', batch_mode='sampled', batch_size=64)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    assert trainer.minibatch and trainer.implicit_views
+    assert trainer.train_sim is trainer.sim and trainer.num_anchors == 400
+    assert any(s.name == 'views' and s.mb == 0 for s in trainer.plan.stages)
+    loss = trainer.run_epoch()
+    assert loss == loss  # finite
+    assert current_rss_mb() > 0
+
+
+def test_bad_budget_and_cap_values():
+    from genurl_pyg.node.config import ConfigError
+    for values in ({'memory_budget_mb': -1}, {'memory_budget_mb': float('nan')},
+                   {'graph_pairs_per_row': -3}, {'graph_pairs_per_row': 'many'}):
+        with pytest.raises(ConfigError):
+            NodeConfig(**values)
