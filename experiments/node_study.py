@@ -54,6 +54,8 @@ ABLATIONS = [
     ('chosen configuration', {}),
     ('P: no feature geodesics (graph + views)', {'use_features': False}),
     ('P: with feature geodesics (lam auto)', {'use_features': True, 'lam': 'auto'}),
+    ('P: feature kNN on A_hat^2 X (lam auto)',
+     {'use_features': True, 'lam': 'auto', 'knn_input_hops': 2}),
     ('P: no predefined graph (feature geodesics + views)',
      {'use_graph': False, 'use_features': True}),
     ('P: no views', {'views': False}),
