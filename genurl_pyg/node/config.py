@@ -56,7 +56,7 @@ class NodeConfig:
     features ``X`` (0); our addition, not the paper's), ``use_features``, ``use_graph``;
     ``graph_pairs_per_row`` (cap on the graph part's pairs per node, the outer hop level
     sampled uniformly; 0: no cap; ``'auto'``: the memory plan's choice, no cap when it
-    fits), ``memory_budget_mb`` (0: 70 % of the available memory; see
+    fits), ``memory_budget_mb`` (0: 50 % of the available memory; see
     :mod:`genurl_pyg.node.plan`); dynamic P: ``dynamic``,
     ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
     Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
