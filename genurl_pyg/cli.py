@@ -254,10 +254,9 @@ def _cmd_embed(args) -> int:
     valid = GenURLEmbedding().get_params()
     unknown = sorted(set(extra) - set(valid))
     if unknown:
-        import difflib
-        hints = [f'{k!r} (did you mean {m[0]!r}?)' if m else repr(k) for k in unknown
-                 for m in [difflib.get_close_matches(k, list(valid), n=1)]]
-        raise ValueError(f"unknown GenURLEmbedding parameter(s) {', '.join(hints)}; known: "
+        from .node.config import near_miss_hints
+        raise ValueError(f"unknown GenURLEmbedding parameter(s) "
+                         f"{near_miss_hints(unknown, valid)}; known: "
                          f'{sorted(valid)}')
     X, y = load_table(args.data, args.root, args.labels)
     if y is not None:

@@ -31,6 +31,14 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
+def near_miss_hints(unknown, known) -> str:
+    """``"'lamda' (did you mean 'lam'?), 'colour'"``: each unknown name with its closest
+    known one, when there is a close one."""
+    hints = [f'{k!r} (did you mean {m[0]!r}?)' if m else repr(k) for k in unknown
+             for m in [difflib.get_close_matches(k, list(known), n=1, cutoff=0.6)]]
+    return ', '.join(hints)
+
+
 def config_differences(a: Dict[str, Any], b: Dict[str, Any]) -> List[str]:
     """``'key: a -> b'`` for every key whose value differs between two config dicts."""
     keys = sorted(set(a) | set(b))
@@ -211,9 +219,7 @@ class NodeConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            hints = [f'{k!r} (did you mean {m[0]!r}?)' if m else repr(k) for k in unknown
-                     for m in [difflib.get_close_matches(k, known, n=1, cutoff=0.6)]]
-            raise ConfigError(f"unknown config key(s) {', '.join(hints)}; "
+            raise ConfigError(f"unknown config key(s) {near_miss_hints(unknown, known)}; "
                               f"`genurl-pyg config --dataset NAME` lists all {len(known)} keys")
         merged = (base or cls()).to_dict()
         merged.update(values)

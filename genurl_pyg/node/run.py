@@ -61,6 +61,11 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
     identity = run_identity(spec.name, spec.protocol)
     progress_path = out / 'progress.json'
     done: Dict[str, Dict] = {}
+
+    def record() -> None:  # what this run is of, and its finished seeds
+        atomic_write_json(progress_path, {'run': identity, 'config': config.to_dict(),
+                                          'seeds': done})
+
     if main:
         _check_run_folder(out, identity, config, resume)
         done = _finished_seeds(progress_path, identity, config) if resume else {}
@@ -70,16 +75,12 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         atomic_write_text(out / 'config.yaml', config.to_yaml())
         _restore_outputs(out, done, config.seed, data, spec.name, plot, log)
         if resume:  # seeds whose embedding file is gone are not finished: retrain them
-            atomic_write_json(progress_path, {'run': identity, 'config': config.to_dict(),
-                                              'seeds': done})
+            record()
     ctx.barrier()
     if not main:  # after rank 0's checks and repairs, the same seeds for every rank
         data = load_dataset(dataset, root)
         done = _finished_seeds(progress_path, identity, config) if resume else {}
 
-    def record() -> None:
-        atomic_write_json(progress_path, {'run': identity, 'config': config.to_dict(),
-                                          'seeds': done})
     plan = None  # the memory plan of the first seed trained here (the same for every seed)
     for i in range(seeds):
         seed = config.seed + i
