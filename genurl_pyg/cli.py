@@ -295,7 +295,9 @@ def torch_tensor(a):
 def _cmd_datasets(args) -> int:
     from .datasets import list_datasets
     for name, spec in list_datasets().items():
-        print(f'{name:16s} {spec.protocol:16s} {spec.description}')
+        print(f'{name:16s} {spec.protocol:18s} {spec.description}')
+    print(f"{'syn-<base>-h<h>':16s} {'random-50/25/25':18s} a base data set's features and "
+          f"labels with random edges of homophily h (e.g. syn-cora-h0.1, seed: -s3)")
     return 0
 
 

@@ -2,7 +2,13 @@
 
 * ``public``: the data set's own train/val/test masks (Planetoid's public split).
 * ``random-10/10/80``: a random split per seed, 10 % train, 10 % validation, 80 % test.
-* ``random-50/25/25``: the same with 50/25/25 %, for tiny graphs such as KarateClub.
+* ``random-50/25/25``: the same with 50/25/25 %, for tiny graphs such as KarateClub, the
+  facebook100 graphs (as in LINKX) and the synthetic homophily sweep.
+* ``official-10-splits``: the data set's own ``[N, 10]`` masks (PyG's
+  ``HeterophilousGraphDataset``); seed ``s`` uses split ``s mod 10``.
+
+Random splits are drawn over the labelled nodes only: a label ``y < 0`` (LINKX's marker of
+an unlabelled node) is never trained on or scored.
 
 Two probes, both choosing every setting on the validation nodes only (the test nodes are
 used once, for the reported number):
@@ -35,11 +41,18 @@ class ProbeResult:
     C: float
 
 
-def random_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1
-                 ) -> Tuple[Tensor, Tensor, Tensor]:
-    """Boolean masks of a uniformly random train/val/test split (rest is test)."""
-    perm = torch.randperm(num_nodes, generator=torch.Generator().manual_seed(seed))
-    n_train, n_val = int(round(train * num_nodes)), int(round(val * num_nodes))
+def random_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1,
+                 candidates: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+    """Boolean masks of a uniformly random train/val/test split (rest is test) of the
+    ``candidates`` (a boolean mask; default every node)."""
+    gen = torch.Generator().manual_seed(seed)
+    if candidates is None:
+        perm = torch.randperm(num_nodes, generator=gen)
+    else:
+        pool = torch.nonzero(candidates.cpu().view(-1)).view(-1)
+        perm = pool[torch.randperm(pool.numel(), generator=gen)]
+    total = perm.numel()
+    n_train, n_val = int(round(train * total)), int(round(val * total))
     masks = []
     for idx in (perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]):
         m = torch.zeros(num_nodes, dtype=torch.bool)
@@ -54,10 +67,20 @@ def split_for(data, protocol: str, seed: int) -> Tuple[Tensor, Tensor, Tensor]:
             if getattr(data, key, None) is None:
                 raise ValueError(f"protocol {protocol!r} needs data.{key}")
         return data.train_mask, data.val_mask, data.test_mask
+    if protocol == 'official-10-splits':
+        masks = []
+        for key in ('train_mask', 'val_mask', 'test_mask'):
+            m = getattr(data, key, None)
+            if m is None or m.dim() != 2:
+                raise ValueError(f"protocol {protocol!r} needs data.{key} of shape [N, splits]")
+            masks.append(m[:, seed % m.size(1)])
+        return masks[0], masks[1], masks[2]
+    y = getattr(data, 'y', None)
+    labelled = (y.view(-1) >= 0) if y is not None and bool((y < 0).any()) else None
     if protocol == 'random-10/10/80':
-        return random_split(data.num_nodes, seed)
+        return random_split(data.num_nodes, seed, candidates=labelled)
     if protocol == 'random-50/25/25':  # tiny graphs (KarateClub): 10 % would be 3 nodes
-        return random_split(data.num_nodes, seed, train=0.5, val=0.25)
+        return random_split(data.num_nodes, seed, train=0.5, val=0.25, candidates=labelled)
     raise ValueError(f"unknown evaluation protocol {protocol!r}")
 
 
@@ -83,12 +106,23 @@ def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Tensor,
                  test_mask: Tensor, Cs: Sequence[float] = DEFAULT_CS,
                  max_iter: int = 1000,
-                 score: Optional[Callable[[np.ndarray, np.ndarray], float]] = None
-                 ) -> ProbeResult:
+                 score: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
+                 metric: str = 'accuracy') -> ProbeResult:
     """Fits the probe for each ``C`` on train, keeps the best on val, reports test.
 
-    ``score(y_true, y_pred)`` defaults to accuracy; OGB data sets pass their official
-    evaluator (:func:`ogb_node_metric`)."""
+    ``metric``: ``'accuracy'`` (of the predicted class) or ``'roc_auc'`` (binary labels,
+    scored on the decision function, as the heterophilous benchmark of Platonov et al. 2023
+    does); both choose ``C`` on validation. ``score(y_true, y_pred)`` replaces accuracy
+    (OGB data sets pass their official evaluator, :func:`ogb_node_metric`)."""
+    if metric not in ('accuracy', 'roc_auc'):
+        raise ValueError(f"'metric' must be 'accuracy' or 'roc_auc', got {metric!r}")
+    if metric == 'roc_auc':
+        if score is not None:
+            raise ValueError("pass either 'score' or metric='roc_auc', not both")
+        if torch.unique(y[train_mask]).numel() != 2:
+            raise ValueError("metric='roc_auc' needs binary labels (two classes among the "
+                             "training nodes)")
+        from sklearn.metrics import roc_auc_score
     score = score or _accuracy
     from sklearn.linear_model import LogisticRegression
     emb = _checked_embeddings(embeddings, y).double().numpy()
@@ -103,11 +137,13 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # convergence chatter at large C
             clf.fit(emb[tr], labels[tr])
-        acc = score(labels[va], clf.predict(emb[va]))
+        acc = (roc_auc_score(labels[va], clf.decision_function(emb[va]))
+               if metric == 'roc_auc' else score(labels[va], clf.predict(emb[va])))
         if best is None or acc > best[0]:
             best = (acc, C, clf)
     val_acc, C, clf = best
-    test_acc = score(labels[te], clf.predict(emb[te]))
+    test_acc = (roc_auc_score(labels[te], clf.decision_function(emb[te]))
+                if metric == 'roc_auc' else score(labels[te], clf.predict(emb[te])))
     return ProbeResult(test_acc, val_acc, C)
 
 

@@ -104,3 +104,46 @@ def test_adam_probe_rejects_bad_input():
         adam_linear_probe(h, y, *masks, lr=float('nan'))
     with pytest.raises(ValueError, match="'weight_decays'"):
         adam_linear_probe(h, y, *masks, weight_decays=(-1.0,))
+
+
+def test_random_split_draws_only_labelled_candidates():
+    from genurl_pyg.evaluation import split_for
+    from torch_geometric.data import Data
+    y = torch.tensor([0, 1, -1, 1, 0, -1, 1, 0] * 25)
+    tr, va, te = split_for(Data(y=y, num_nodes=200), 'random-50/25/25', seed=1)
+    labelled = y >= 0
+    assert not bool(((tr | va | te) & ~labelled).any())
+    assert bool((tr | va | te)[labelled].all())
+    assert [int(m.sum()) for m in (tr, va, te)] == [75, 38, 37]
+
+
+def test_official_splits_take_the_seeds_column():
+    from genurl_pyg.evaluation import split_for
+    from torch_geometric.data import Data
+    masks = torch.rand(30, 10) > 0.5
+    data = Data(y=torch.zeros(30), train_mask=masks, val_mask=~masks, test_mask=masks,
+                num_nodes=30)
+    tr, va, _ = split_for(data, 'official-10-splits', seed=13)
+    assert torch.equal(tr, masks[:, 3]) and torch.equal(va, ~masks[:, 3])
+    with pytest.raises(ValueError, match='splits'):
+        split_for(Data(y=torch.zeros(3), train_mask=torch.ones(3, dtype=torch.bool),
+                       val_mask=torch.ones(3, dtype=torch.bool),
+                       test_mask=torch.ones(3, dtype=torch.bool)), 'official-10-splits', 0)
+
+
+def test_roc_auc_probe_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+    rng = np.random.default_rng(1)
+    y = torch.from_numpy(rng.integers(0, 2, 400))
+    h = torch.from_numpy(rng.normal(size=(400, 4)) + y.numpy()[:, None] * 0.7)
+    tr, va, te = random_split(400, seed=0, train=0.5, val=0.25)
+    res = linear_probe(h, y, tr, va, te, Cs=(1.0,), metric='roc_auc')
+    x = h.numpy()
+    mu, sd = x[tr.numpy()].mean(0), x[tr.numpy()].std(0) + 1e-8
+    clf = LogisticRegression(C=1.0, max_iter=1000).fit(((x - mu) / sd)[tr.numpy()], y[tr].numpy())
+    ref = roc_auc_score(y[te].numpy(), clf.decision_function(((x - mu) / sd)[te.numpy()]))
+    assert res.test_accuracy == pytest.approx(ref)
+    with pytest.raises(ValueError, match='binary'):
+        linear_probe(h, torch.arange(400) % 3, tr, va, te, metric='roc_auc')
+    with pytest.raises(ValueError, match="'metric'"):
+        linear_probe(h, y, tr, va, te, metric='f1')

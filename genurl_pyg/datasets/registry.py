@@ -32,6 +32,7 @@ class DatasetSpec:
     protocol: str      # 'public' (Planetoid split), 'random-10/10/80', 'ogb-official', 'ogb-link'
     loader: Callable[[Path, 'DatasetSpec'], Data]
     description: str = ''
+    metric: str = 'accuracy'  # what the probe reports: 'accuracy' or 'roc_auc' (binary)
 
 
 def _planetoid(root: Path, spec: DatasetSpec) -> Data:
@@ -57,6 +58,16 @@ def _coauthor(root: Path, spec: DatasetSpec) -> Data:
 def _karate(root: Path, spec: DatasetSpec) -> Data:
     from torch_geometric.datasets import KarateClub
     return KarateClub()[0]
+
+
+def _heterophilous(root: Path, spec: DatasetSpec) -> Data:
+    from torch_geometric.datasets import HeterophilousGraphDataset
+    return HeterophilousGraphDataset(str(root), spec.name)[0]  # masks [N, 10]: 10 splits
+
+
+def _linkx(root: Path, spec: DatasetSpec) -> Data:
+    from torch_geometric.datasets import LINKXDataset
+    return LINKXDataset(str(root), spec.subdir)[0]  # y = -1 marks unlabelled nodes
 
 
 def _ogbn(root: Path, spec: DatasetSpec) -> Data:
@@ -125,6 +136,18 @@ _SPECS = [
     DatasetSpec('ogbn-papers100M', 'ogb', 'ogbn_papers100M', 'ogb-official', _ogbn,
                 'OGB, 111M nodes'),
     DatasetSpec('ogbl-ddi', 'ogb', 'ogbl_ddi', 'ogb-link', _ogbl, 'OGB link prediction, 4267 nodes'),
+    DatasetSpec('Minesweeper', 'heterophilous', 'minesweeper', 'official-10-splits',
+                _heterophilous, 'heterophilous grid, 10000 nodes', 'roc_auc'),
+    DatasetSpec('Tolokers', 'heterophilous', 'tolokers', 'official-10-splits', _heterophilous,
+                'heterophilous crowd-sourcing, 11758 nodes', 'roc_auc'),
+    DatasetSpec('reed98', 'linkx', 'reed98', 'random-50/25/25', _linkx,
+                'facebook100 (LINKX), 962 nodes'),
+    DatasetSpec('amherst41', 'linkx', 'amherst41', 'random-50/25/25', _linkx,
+                'facebook100 (LINKX), 2235 nodes'),
+    DatasetSpec('johnshopkins55', 'linkx', 'johnshopkins55', 'random-50/25/25', _linkx,
+                'facebook100 (LINKX), 5180 nodes'),
+    DatasetSpec('cornell5', 'linkx', 'cornell5', 'random-50/25/25', _linkx,
+                'facebook100 (LINKX), 18660 nodes'),
     DatasetSpec('KarateClub', 'builtin', '', 'random-50/25/25', _karate,
                 'bundled with PyG, 34 nodes'),
 ]
@@ -133,11 +156,39 @@ DATASETS['karate'] = DATASETS['karateclub']
 
 
 def get_spec(name: str) -> DatasetSpec:
+    """The registry entry of ``name`` (case-insensitive), including the synthetic
+    homophily sweep ``syn-<base>-h<h>[-s<seed>]`` (:mod:`.synthetic`)."""
     spec = DATASETS.get(str(name).lower())
     if spec is None:
+        spec = _synthetic_spec(name)
+    if spec is None:
         known = ', '.join(s.name for s in _SPECS)
-        raise ValueError(f"unknown data set {name!r}; known data sets: {known}")
+        raise ValueError(f"unknown data set {name!r}; known data sets: {known}, and the "
+                         f"homophily sweep syn-<base>-h<h>[-s<seed>] (e.g. syn-cora-h0.1)")
     return spec
+
+
+def _synthetic_spec(name: str) -> Optional[DatasetSpec]:
+    from .synthetic import parse_synthetic_name
+    parsed = parse_synthetic_name(name)
+    if parsed is None:
+        return None
+    base, h, seed = parsed
+    base_spec = DATASETS.get(base)
+    if base_spec is None or base_spec.group in ('synthetic', 'builtin') \
+            or base_spec.protocol == 'ogb-link' or base_spec.metric != 'accuracy':
+        usable = ', '.join(s.name.lower() for s in _SPECS if s.protocol != 'ogb-link'
+                           and s.group != 'builtin' and s.metric == 'accuracy')
+        raise ValueError(f"synthetic data set {name!r}: base {base!r} must be a labelled "
+                         f"node-classification data set of the registry ({usable})")
+    canonical = f'syn-{base}-h{h:g}' + (f'-s{seed}' if seed else '')
+
+    def loader(root: Path, spec: DatasetSpec) -> Data:
+        from .synthetic import homophily_sweep_graph
+        return homophily_sweep_graph(load_dataset(base_spec.name, str(root)), h, seed=seed)
+    return DatasetSpec(canonical, 'synthetic', base_spec.name, 'random-50/25/25', loader,
+                       f'{base_spec.name} features and labels, random edges of homophily '
+                       f'{h:g} (4 per node, seed {seed})')
 
 
 def load_dataset(name: str, root: Optional[str] = None) -> Data:
@@ -149,7 +200,7 @@ def load_dataset(name: str, root: Optional[str] = None) -> Data:
     """
     spec = get_spec(name)
     base = data_root(root)
-    if spec.group == 'builtin':
+    if spec.group in ('builtin', 'synthetic'):  # synthetic: built from its base data set
         return spec.loader(base, spec)
     group_root = base / spec.group
     relative = f'{spec.group}/{spec.subdir}'

@@ -1,10 +1,37 @@
 """Message-passing (and MLP) encoders from PyG, built by name for configs and the CLI."""
 from __future__ import annotations
 
+import warnings
+from typing import Optional
+
 import torch
 from torch import Tensor
 from torch_geometric.nn import MLP
-from torch_geometric.nn.models import GAT, GCN, GraphSAGE
+from torch_geometric.nn.models import GAT, GCN
+
+from ..structure.trust import LOW_TRUST
+
+# Encoders that average a node with its neighbours through one weight: they erase the
+# node's own features where the neighbours are unlike it.
+AVERAGING_ENCODERS = ('gcn', 'gat')
+
+
+class UntrustedGraphWarning(UserWarning):
+    """The chosen encoder averages over a graph whose edges do not join similar nodes."""
+
+
+def warn_if_untrusted(encoder: str, trust: Optional[float]) -> None:
+    """Warns when ``encoder`` averages over neighbours and the graph–feature agreement
+    ``trust`` is below :data:`~genurl_pyg.structure.trust.LOW_TRUST`."""
+    if encoder not in AVERAGING_ENCODERS or trust is None or not trust < LOW_TRUST:
+        return  # 'not <' also skips nan: features without geometry cannot judge the graph
+    warnings.warn(
+        f"encoder {encoder!r} averages every node with its neighbours, but this graph's edges "
+        f"join nodes whose features agree little more than random pairs do (graph-feature "
+        f"agreement {trust:.3f} < {LOW_TRUST}); on such graphs it can do much worse than the "
+        f"features alone. encoder 'sage' (or 'auto', which picks it here) keeps each node's "
+        f"own features in a separate channel; 'mlp' uses the graph only in P.",
+        UntrustedGraphWarning, stacklevel=3)
 
 
 class FeatureMLP(torch.nn.Module):
@@ -45,6 +72,9 @@ def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channel
     """``'gcn'``, ``'sage'``, ``'gat'`` (PyG basic GNNs) or ``'mlp'``; called ``(x, edge_index)``."""
     if name == 'mlp':
         return FeatureMLP(in_channels, hidden_channels, out_channels, num_layers, dropout)
+    if name == 'sage':  # GraphSAGE computed projection-first (cheap on bag-of-words rows)
+        from ..nn.models import EgoNeighborSAGE
+        return EgoNeighborSAGE(in_channels, hidden_channels, out_channels, num_layers, dropout)
     # One layer never applies the hidden activation: leaving it out keeps every parameter
     # used, which DistributedDataParallel requires.
     kwargs = dict(in_channels=in_channels, hidden_channels=hidden_channels,
@@ -52,8 +82,6 @@ def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channel
                   act='prelu' if num_layers > 1 else None)
     if name == 'gcn':
         gnn = GCN(**kwargs, cached=False)
-    elif name == 'sage':
-        gnn = GraphSAGE(**kwargs)
     elif name == 'gat':
         heads = 4 if out_channels % 4 == 0 and hidden_channels % 4 == 0 else 1
         gnn = GAT(**kwargs, heads=heads, concat=True)

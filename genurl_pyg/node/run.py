@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import torch
 
 from .. import distributed
 from ..datasets import get_spec, load_dataset
+from ..structure.trust import LOW_TRUST
 from ..evaluation import linear_probe, ogb_node_metric, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
                         ensure_writable_dir)
@@ -99,6 +101,10 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
             plan = trainer.plan.to_dict()
             for line in trainer.plan.lines():
                 log(line)
+            trust = trainer.graph_trust
+            log(f'encoder: {trainer.encoder_name}' + ('' if trust is None or trust != trust else
+                f' (graph-feature agreement {trust:+.3f}; encoder auto avoids GCN below '
+                f'{LOW_TRUST})'))
         if resume and ckpt.exists():
             trainer.load_checkpoint(ckpt)
             if main:
@@ -120,6 +126,9 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
         done[str(seed)] = {'metric': metric, metric: sc.pop('test'),
                            f'val_{metric}': sc.pop('val'), **sc,
                            'seconds': seconds, 'lambda': trainer.sim.lam,
+                           'encoder': trainer.encoder_name,
+                           # nan ("features without geometry") is not valid JSON: null
+                           'graph_trust': _finite_or_none(trainer.graph_trust),
                            'final_loss': trainer.state.losses[-1]}
         log(f"seed {seed}: test {metric} {done[str(seed)][metric]:.4f} (val "
             f"{done[str(seed)][f'val_{metric}']:.4f}) in {seconds:.1f} s")
@@ -256,6 +265,10 @@ PROBES = {'accuracy': 'logistic regression on standardised frozen embeddings, C 
           'hits@20': 'MLP link predictor on frozen embeddings (h_i * h_j), epoch chosen on val'}
 
 
+def _finite_or_none(value: Optional[float]) -> Optional[float]:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def score_embeddings(h: torch.Tensor, data, dataset: str, protocol: str, seed: int) -> Dict:
     """The data set's own evaluation of frozen embeddings: ``{'metric', 'test', 'val', ...}``.
     Node protocols: the linear probe (OGB's official Evaluator for ogbn-*); ``ogb-link``:
@@ -267,8 +280,9 @@ def score_embeddings(h: torch.Tensor, data, dataset: str, protocol: str, seed: i
                        metric=ogb_link_metric(dataset), seed=seed)
         return {'metric': r.metric, 'test': r.test, 'val': r.val, 'epoch': r.epoch}
     score = ogb_node_metric(dataset) if protocol == 'ogb-official' else None
-    p = linear_probe(h, data.y, *split_for(data, protocol, seed), score=score)
-    return {'metric': 'accuracy', 'test': p.test_accuracy, 'val': p.val_accuracy, 'C': p.C}
+    metric = get_spec(dataset).metric
+    p = linear_probe(h, data.y, *split_for(data, protocol, seed), score=score, metric=metric)
+    return {'metric': metric, 'test': p.test_accuracy, 'val': p.val_accuracy, 'C': p.C}
 
 
 def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = None,

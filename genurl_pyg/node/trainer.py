@@ -18,6 +18,7 @@ from ..nn.models.genurl import GenURL
 from ..structure.builder import SimilarityBuilder
 from ..structure.knn import resolve_method as resolve_knn_method
 from ..structure.similarity import Similarity, combine
+from ..structure.trust import LOW_TRUST, graph_feature_agreement
 from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
@@ -27,7 +28,7 @@ from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_ne
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from .plan import plan_memory
 from .propagation import propagate_features, smooth_features
-from .encoders import build_encoder
+from .encoders import AVERAGING_ENCODERS, build_encoder, warn_if_untrusted
 from .views import augment, disjoint_union, two_view_similarity
 
 DEFAULT_BATCH_SIZE = 1024
@@ -65,12 +66,26 @@ CHECKPOINT_KEYS = ('model', 'optimizer', 'epoch', 'losses', 'config', 'rng', 'sh
                    'torch_rng', 'sim', 'seconds')
 
 
-def resolve_path(encoder: str, graph_batching: str, num_nodes: int) -> Tuple[str, str]:
+def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
+                 trust: Optional[float] = None, use_graph: bool = True) -> Tuple[str, str]:
     r"""``(encoder, path)`` for a graph of ``num_nodes`` nodes. Paths: ``'full'`` (whole-graph
     message passing), ``'neighbor'`` (message passing on NeighborLoader subgraphs) and
-    ``'decoupled'`` (an MLP on precomputed :math:`\hat A^k X`, PyG's SIGN)."""
+    ``'decoupled'`` (an MLP on precomputed :math:`\hat A^k X`, PyG's SIGN).
+
+    ``encoder: 'auto'``: SIGN beyond :data:`AUTO_SIGN_MIN_NODES` nodes (its MLP reads the
+    node's own features as a separate block, so it needs no trust check); below, GCN when
+    the graph–feature agreement ``trust`` (:func:`~genurl_pyg.structure.trust.
+    graph_feature_agreement`) is at least :data:`~genurl_pyg.structure.trust.LOW_TRUST`
+    or unknown, and the ego/neighbour-separated GraphSAGE when it is lower. With
+    ``use_graph=False`` (P without the graph) ``auto`` is the MLP: no graph anywhere."""
     if encoder == 'auto':
-        encoder = 'sign' if num_nodes > AUTO_SIGN_MIN_NODES else 'gcn'
+        if not use_graph:
+            encoder = 'mlp'
+        elif num_nodes > AUTO_SIGN_MIN_NODES:
+            encoder = 'sign'
+        else:
+            low = trust is not None and trust < LOW_TRUST  # nan (cannot tell): False
+            encoder = 'sage' if low else 'gcn'
     if encoder == 'sign':
         return encoder, 'decoupled'
     if encoder == 'mlp' or graph_batching == 'full':
@@ -116,8 +131,13 @@ class NodeEmbeddingTrainer:
         self.edge_index = data.edge_index.to(self.device)
         self.num_nodes = data.num_nodes
         self.progress = progress
+        # How far the edges agree with the features (no labels): steers encoder 'auto'
+        # and warns about GCN-style averaging over a graph that joins unlike nodes.
+        self.graph_trust = self._graph_trust()
         self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
-                                                    self.num_nodes)
+                                                    self.num_nodes, self.graph_trust,
+                                                    config.use_graph)
+        warn_if_untrusted(self.encoder_name, self.graph_trust)
         # Plan memory from O(E) statistics before anything large is allocated; it fixes
         # what 'auto' leaves open and stops here, naming the knobs, if nothing fits.
         self.plan = plan_memory(self.num_nodes, self.edge_index, self.x.size(1), config,
@@ -141,7 +161,7 @@ class NodeEmbeddingTrainer:
         self.x_enc = normalize_rows(self.x) if config.feature_norm == 'row' else self.x
         if self.encoder_name == 'sign':
             self.x_enc = propagate_features(self.x_enc, self.edge_index, config.sign_hops)
-        elif self.encoder_name in ('gcn', 'mlp'):  # their first op is a Linear
+        elif self.encoder_name in ('gcn', 'mlp', 'sage'):  # their first op is a Linear
             self.x_enc = csr_if_sparse(self.x_enc, density_of=self.x)
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
@@ -164,6 +184,16 @@ class NodeEmbeddingTrainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
                                           weight_decay=config.weight_decay)
         self.state = TrainState()
+
+    def _graph_trust(self) -> Optional[float]:
+        """The graph–feature agreement, when an encoder decision reads it: O(s·D)."""
+        cfg = self.cfg
+        if cfg.encoder not in ('auto',) + AVERAGING_ENCODERS or not cfg.use_graph:
+            return None
+        if self.edge_index.size(1) == 0:
+            return 0.0
+        return graph_feature_agreement(self.x, self.edge_index, metric=cfg.metric,
+                                       seed=cfg.seed)
 
     def _resolve_batch_size(self) -> int:
         if not self.minibatch:

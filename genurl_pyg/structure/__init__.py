@@ -4,11 +4,13 @@ from .calibration import calibrate, calibrated_weights
 from .geodesic import geodesic_distances, hop_distances
 from .kernels import log_student_t, student_t
 from .knn import knn_graph
-from .similarity import (Similarity, combine, estimate_lambda, feature_similarity,
-                         fuzzy_union, graph_similarity)
+from .similarity import (Similarity, combine, feature_similarity, fuzzy_union,
+                         graph_similarity)
+from .trust import LOW_TRUST, estimate_lambda, graph_feature_agreement
 
 __all__ = [
     'knn_graph', 'calibrate', 'calibrated_weights', 'geodesic_distances', 'hop_distances',
     'student_t', 'log_student_t', 'Similarity', 'SimilarityBuilder', 'build_similarity',
     'feature_similarity', 'graph_similarity', 'estimate_lambda', 'fuzzy_union', 'combine',
+    'graph_feature_agreement', 'LOW_TRUST',
 ]

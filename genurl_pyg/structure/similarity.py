@@ -32,6 +32,7 @@ from .geodesic import geodesic_distances, hop_distances
 from .kernels import student_t
 from .knn import knn_graph
 from .sparse_ops import coalesce_sum, lookup
+from .trust import estimate_lambda  # noqa: F401  (re-exported: P's lambda lives here)
 
 Lambda = Union[float, str]
 
@@ -159,62 +160,6 @@ def graph_similarity(edge_index: Tensor, num_nodes: int, hops: int = 1,
     gen = torch.Generator().manual_seed(seed) if max_pairs_per_row else None
     index, hop = hop_distances(both, num_nodes, hops, max_pairs_per_row, gen)
     return index, student_t((hop - 1).to(torch.float32), nu, normalize=True)
-
-
-def estimate_lambda(x: Tensor, edge_index: Tensor, metric: str = 'euclidean',
-                    num_samples: int = 20_000, seed: int = 0) -> float:
-    r"""Estimates how much to trust the predefined graph, :math:`\lambda \in [0, 1]`.
-
-    Let :math:`d_e` be the feature distance across a graph edge and :math:`d_r` across a
-    uniformly random pair. With the probability that an edge is shorter,
-
-    .. math::
-        \mathrm{AUC} = \Pr[d_e < d_r] + \tfrac12 \Pr[d_e = d_r], \qquad
-        \lambda = \operatorname{clip}(2\,\mathrm{AUC} - 1, 0, 1).
-
-    Edges that join feature-similar points (homophily in feature space) give
-    :math:`\mathrm{AUC} \to 1` and :math:`\lambda \to 1` (lean on the graph); edges no closer
-    than random pairs give :math:`\lambda \approx 0` (lean on the features). The AUC is the
-    Mann–Whitney statistic of ``num_samples`` edges against as many random pairs:
-    O(s·D + s log s), deterministic for a given ``seed``.
-    """
-    x = check_features(x, 'x', min_rows=2)
-    n = x.size(0)
-    edge_index = check_edge_index(edge_index, n)
-    gen = torch.Generator().manual_seed(seed)
-    e = edge_index[:, edge_index[0] != edge_index[1]]
-    if e.size(1) == 0:
-        return 0.0
-    pick = torch.randint(0, e.size(1), (min(num_samples, e.size(1)),), generator=gen)
-    e = e[:, pick.to(e.device)]
-    s = e.size(1)
-    ri = torch.randint(0, n, (s,), generator=gen)
-    rj = (ri + torch.randint(1, n, (s,), generator=gen)) % n  # uniform over j != i
-    d_edge = _pair_distance(x, e[0], e[1], metric)
-    d_rand = _pair_distance(x, ri.to(x.device), rj.to(x.device), metric)
-    auc = _mann_whitney_auc(d_rand, d_edge)
-    return float(min(1.0, max(0.0, 2 * auc - 1)))
-
-
-def _pair_distance(x: Tensor, i: Tensor, j: Tensor, metric: str) -> Tensor:
-    if metric == 'cosine':
-        xi, xj = x[i], x[j]
-        cos = (xi * xj).sum(1) / (xi.norm(dim=1) * xj.norm(dim=1)).clamp_min(1e-12)
-        return 1 - cos
-    return (x[i] - x[j]).norm(dim=1)
-
-
-def _mann_whitney_auc(larger: Tensor, smaller: Tensor) -> float:
-    """P(smaller < larger) + 0.5 P(tie), from average ranks. O(s log s)."""
-    values = torch.cat([smaller, larger]).double().cpu()
-    uniq, inverse, counts = torch.unique(values, return_inverse=True, return_counts=True)
-    first_rank = torch.cumsum(counts, 0) - counts + 1
-    avg_rank = first_rank.double() + (counts.double() - 1) / 2
-    ranks = avg_rank[inverse]
-    n_l = larger.numel()
-    n_s = smaller.numel()
-    u_larger = ranks[n_s:].sum() - n_l * (n_l + 1) / 2
-    return float(u_larger / (n_l * n_s))
 
 
 def combine(feat: Optional[Tuple[Tensor, Tensor]], graph: Optional[Tuple[Tensor, Tensor]],

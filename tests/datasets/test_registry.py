@@ -68,7 +68,7 @@ def test_registry_and_readme_agree_on_protocols():
     readme = (Path(__file__).resolve().parents[2] / 'datasets' / 'README.md').read_text()
     words = {'public': 'public split', 'random-10/10/80': 'random 10/10/80',
              'random-50/25/25': 'random 50/25/25', 'ogb-official': 'OGB official split',
-             'ogb-link': 'OGB link split'}
+             'ogb-link': 'OGB link split', 'official-10-splits': '10 official splits'}
     rows = [line for line in readme.splitlines() if line.startswith('| ')]
     for name, spec in list_datasets().items():
         row = next(r for r in rows if name in r.split('|')[1])

@@ -1,3 +1,4 @@
+from .ego_neighbor_sage import EgoNeighborSAGE
 from .genurl import GenURL
 
-__all__ = ['GenURL']
+__all__ = ['GenURL', 'EgoNeighborSAGE']
