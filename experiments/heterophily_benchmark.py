@@ -214,12 +214,14 @@ def trust_vs_gain(summary: Dict) -> List[str]:
     out = []
     for label, a, b in (('GenURL defaults - GenURL without the graph', 'genurl', 'genurl-nograph'),
                         ('GenURL defaults - raw features', 'genurl', 'raw')):
-        pts = [(summary['graphs'][ds]['trust'], row[a]['mean'] - row[b]['mean'])
-               for ds, row in summary['table'].items() if a in row and b in row]
-        if len(pts) >= 3:
-            rho, pval = spearmanr([p[0] for p in pts], [p[1] for p in pts])
-            out.append(f'- trust vs gain ({label}): Spearman rho {rho:+.2f} over {len(pts)} '
-                       f'graphs (p = {pval:.3f})')
+        for scope, keep in (('all graphs', lambda ds: True),
+                            ('the sweep only', lambda ds: ds.startswith('syn-'))):
+            pts = [(summary['graphs'][ds]['trust'], row[a]['mean'] - row[b]['mean'])
+                   for ds, row in summary['table'].items() if a in row and b in row and keep(ds)]
+            if len(pts) >= 3:
+                rho, pval = spearmanr([p[0] for p in pts], [p[1] for p in pts])
+                out.append(f'- trust vs gain ({label}), {scope}: Spearman rho {rho:+.2f} over '
+                           f'{len(pts)} graphs (p = {pval:.3f})')
     return out
 
 
