@@ -54,7 +54,10 @@ class NodeConfig:
     the encoder, as PyG's ``NormalizeFeatures``; P's kNN is unaffected under the cosine metric).
     Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'sign'``: an MLP on
     precomputed :math:`[X, \hat A X, \dots, \hat A^K X]`, ``K = sign_hops``, trained in true
-    mini-batches; ``'auto'``: ``'gcn'`` up to 100k nodes, ``'sign'`` beyond), ``hidden_channels``, ``out_channels`` (the kept representation
+    mini-batches; ``'auto'``: ``'sign'`` beyond 100k nodes, else ``'gcn'``, or ``'sage'``
+    (separate ego and neighbour weights) when the label-free graph–feature agreement is
+    below :data:`~genurl_pyg.structure.trust.LOW_TRUST`, or ``'mlp'`` with
+    ``use_graph: false``), ``hidden_channels``, ``out_channels`` (the kept representation
     :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).
     Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops``, ``lam`` (float or
     ``'auto'``), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank

@@ -71,3 +71,13 @@ def test_averaging_encoder_on_an_untrusted_graph_warns():
         warnings.simplefilter('error', UntrustedGraphWarning)
         NodeEmbeddingTrainer(data, NodeConfig(encoder='sage', **SMALL))
         NodeEmbeddingTrainer(blobs(1.0), NodeConfig(encoder='gcn', **SMALL))
+
+
+def test_auto_trains_exactly_the_encoder_it_picks():
+    """Measuring the trust draws from its own generator: 'auto' resolving to 'sage' gives
+    the same embeddings as asking for 'sage' (so forced-encoder benchmark rows stand for it)."""
+    data = blobs(0.25)
+    cfg = dict(SMALL, epochs=2)
+    auto = NodeEmbeddingTrainer(data, NodeConfig(**cfg))
+    assert auto.encoder_name == 'sage'
+    assert torch.equal(auto.fit(), NodeEmbeddingTrainer(data, NodeConfig(encoder='sage', **cfg)).fit())
