@@ -103,6 +103,8 @@ def run(args) -> None:
     state = json.loads(out.read_text()) if args.resume and out.exists() else {
         'command': ' '.join(sys.argv), 'versions': versions(), 'threads': args.threads,
         'graphs': {}, 'rows': []}
+    if args.resume and out.exists():  # the table names every command that wrote rows
+        state.setdefault('resumed_with', []).append(' '.join(sys.argv))
     done = {(r['dataset'], r['method'], r['seed']) for r in state['rows']}
     names = list(args.datasets)
     for base in args.sweep:
@@ -158,7 +160,9 @@ def _order(graphs: Dict) -> List[str]:
 def markdown(summary: Dict, states: List[Dict]) -> str:
     graphs, table = summary['graphs'], summary['table']
     lines = ['# Heterophily benchmark (issue 13)', '',
-             'Commands: ' + '; '.join(f"`{s['command']}`" for s in states), '',
+             'Commands: ' + '; '.join(f"`{c}`" for s in states
+                                      for c in [s['command'], *s.get('resumed_with', [])]),
+             '',
              'Versions: ' + ', '.join(f'{k} {v}' for k, v in states[0]['versions'].items()), '',
              'Probe: logistic regression on standardised frozen embeddings, C chosen on the '
              'validation nodes; test accuracy (%), ROC-AUC (x100) for Minesweeper and '
