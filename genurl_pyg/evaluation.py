@@ -131,19 +131,22 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
     mean = emb[tr].mean(0)
     std = emb[tr].std(0) + 1e-8
     emb = (emb - mean) / std
+
+    def measure(clf, rows) -> float:
+        if metric == 'roc_auc':
+            return roc_auc_score(labels[rows], clf.decision_function(emb[rows]))
+        return score(labels[rows], clf.predict(emb[rows]))
     best: Optional[Tuple[float, float, object]] = None
     for C in Cs:
         clf = LogisticRegression(C=C, max_iter=max_iter)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # convergence chatter at large C
             clf.fit(emb[tr], labels[tr])
-        acc = (roc_auc_score(labels[va], clf.decision_function(emb[va]))
-               if metric == 'roc_auc' else score(labels[va], clf.predict(emb[va])))
+        acc = measure(clf, va)
         if best is None or acc > best[0]:
             best = (acc, C, clf)
     val_acc, C, clf = best
-    test_acc = (roc_auc_score(labels[te], clf.decision_function(emb[te]))
-                if metric == 'roc_auc' else score(labels[te], clf.predict(emb[te])))
+    test_acc = measure(clf, te)
     return ProbeResult(test_acc, val_acc, C)
 
 

@@ -168,6 +168,12 @@ def get_spec(name: str) -> DatasetSpec:
     return spec
 
 
+def _can_be_sweep_base(spec: DatasetSpec) -> bool:
+    """A registry data set whose features and labels a sweep graph can be built on."""
+    return (spec.group not in ('synthetic', 'builtin') and spec.protocol != 'ogb-link'
+            and spec.metric == 'accuracy')
+
+
 def _synthetic_spec(name: str) -> Optional[DatasetSpec]:
     from .synthetic import parse_synthetic_name
     parsed = parse_synthetic_name(name)
@@ -175,10 +181,8 @@ def _synthetic_spec(name: str) -> Optional[DatasetSpec]:
         return None
     base, h, seed = parsed
     base_spec = DATASETS.get(base)
-    if base_spec is None or base_spec.group in ('synthetic', 'builtin') \
-            or base_spec.protocol == 'ogb-link' or base_spec.metric != 'accuracy':
-        usable = ', '.join(s.name.lower() for s in _SPECS if s.protocol != 'ogb-link'
-                           and s.group != 'builtin' and s.metric == 'accuracy')
+    if base_spec is None or not _can_be_sweep_base(base_spec):
+        usable = ', '.join(s.name.lower() for s in _SPECS if _can_be_sweep_base(s))
         raise ValueError(f"synthetic data set {name!r}: base {base!r} must be a labelled "
                          f"node-classification data set of the registry ({usable})")
     canonical = f'syn-{base}-h{h:g}' + (f'-s{seed}' if seed else '')

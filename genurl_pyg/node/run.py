@@ -101,8 +101,8 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
             plan = trainer.plan.to_dict()
             for line in trainer.plan.lines():
                 log(line)
-            trust = trainer.graph_trust
-            log(f'encoder: {trainer.encoder_name}' + ('' if trust is None or trust != trust else
+            trust = _finite_or_none(trainer.graph_trust)
+            log(f'encoder: {trainer.encoder_name}' + ('' if trust is None else
                 f' (graph-feature agreement {trust:+.3f}; encoder auto avoids GCN below '
                 f'{LOW_TRUST})'))
         if resume and ckpt.exists():

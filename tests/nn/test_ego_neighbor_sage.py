@@ -56,3 +56,10 @@ def test_reset_repr_and_bad_arguments():
         EgoNeighborSAGE(12, 16, 8, dropout=1.0)
     with pytest.raises(ValueError, match=r'\[2, E\]'):
         model(torch.randn(5, 12), torch.zeros(3, 4, dtype=torch.long))
+
+
+def test_repeated_edges_count_once():
+    x, ei = graph()
+    model = EgoNeighborSAGE(12, 16, 8)
+    assert torch.allclose(model(x, torch.cat([ei, ei[:, :50]], dim=1)), model(x, ei),
+                          atol=1e-6)

@@ -2,13 +2,14 @@ r"""GraphSAGE (mean aggregation, root weight) computed projection-first, for wid
 inputs: the homophily-robust encoder of ``encoder: auto``."""
 from __future__ import annotations
 
-import warnings
 from typing import List
 
 import torch
 from torch import Tensor
 from torch_geometric.nn import Linear
-from torch_geometric.utils import coalesce, spmm, to_torch_csr_tensor
+from torch_geometric.utils import spmm
+
+from ..adjacency import csr_adjacency
 
 
 class EgoNeighborSAGE(torch.nn.Module):
@@ -70,8 +71,11 @@ class EgoNeighborSAGE(torch.nn.Module):
             module.reset_parameters()
 
     def forward(self, x: Tensor, adj_t: Tensor) -> Tensor:
-        if not (adj_t.layout == torch.sparse_csr):
-            adj_t = _csr_from_edge_index(adj_t, x.size(0))
+        if adj_t.layout != torch.sparse_csr:
+            if adj_t.dim() != 2 or adj_t.size(0) != 2:
+                raise ValueError("'adj_t' must be a CSR adjacency or an edge index of shape "
+                                 f'[2, E], got {tuple(adj_t.shape)}')
+            adj_t = csr_adjacency(adj_t, x.size(0))
         h = x
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0:
@@ -84,16 +88,6 @@ class EgoNeighborSAGE(torch.nn.Module):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.in_channels}, {self.out_channels}, '
                 f'num_layers={self.num_layers})')
-
-
-def _csr_from_edge_index(edge_index: Tensor, num_nodes: int) -> Tensor:
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError("'adj_t' must be a CSR adjacency or an edge index of shape [2, E], "
-                         f'got {tuple(edge_index.shape)}')
-    edge_index = coalesce(edge_index, num_nodes=num_nodes)  # a set: repeats count once
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='Sparse invariant checks')
-        return to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))
 
 
 __all__: List[str] = ['EgoNeighborSAGE']
