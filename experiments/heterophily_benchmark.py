@@ -38,7 +38,8 @@ from typing import Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, versions, write_results  # noqa: E402
 
-METHODS = ('genurl', 'genurl-nograph', 'raw', 'dgi', 'cca_ssg', 'genurl-sage', 'genurl-gcn')
+METHODS = ('genurl', 'genurl-nograph', 'raw', 'dgi', 'cca_ssg', 'genurl-sage', 'genurl-gcn',
+           'genurl-ego-gcn')
 # genurl-sage / genurl-gcn: the defaults with the encoder forced, to measure the choice that
 # 'encoder: auto' makes from the graph trust (not in the default method list).
 DEFAULT_METHODS = METHODS[:5]
@@ -47,6 +48,16 @@ REAL_HETEROPHILOUS = ('Minesweeper', 'Tolokers', 'reed98', 'amherst41', 'johnsho
                       'cornell5')
 HOMOPHILOUS = ('Cora', 'CiteSeer', 'Photo')
 TARGET_METHODS = ('genurl-nograph', 'raw')  # genurl must be >= both (issue 13's targets)
+
+
+EDGE_FREE = ('raw', 'genurl-nograph')
+
+
+def sweep_base(name: str):
+    """``'cora'`` for ``'syn-cora-h0.3'`` (any seed suffix), None for other data sets."""
+    from genurl_pyg.datasets.synthetic import parse_synthetic_name
+    parsed = parse_synthetic_name(name)
+    return None if parsed is None else parsed[0]
 
 
 def sweep_names(base: str, hs=SWEEP_H) -> List[str]:
@@ -66,8 +77,8 @@ def run_one(dataset: str, method: str, seed: int, data, spec) -> Dict:
         changes = {'seed': seed}
         if method == 'genurl-nograph':
             changes.update(use_graph=False, encoder='mlp')
-        elif method in ('genurl-sage', 'genurl-gcn'):
-            changes.update(encoder=method.split('-')[1])
+        elif method in ('genurl-sage', 'genurl-gcn', 'genurl-ego-gcn'):
+            changes.update(encoder=method[len('genurl-'):])
         trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict(changes, base=cfg))
         h = trainer.fit()
         extra = {'encoder': trainer.encoder_name, 'lambda': trainer.sim.lam,
@@ -104,6 +115,14 @@ def run(args) -> None:
     if args.resume and out.exists():  # the table names every command that wrote rows
         state.setdefault('resumed_with', []).append(' '.join(sys.argv))
     done = {(r['dataset'], r['method'], r['seed']) for r in state['rows']}
+    for path in args.skip_from:  # rows that another file already holds (more seeds later)
+        done |= {(r['dataset'], r['method'], r['seed'])
+                 for r in json.loads(Path(path).read_text())['rows']}
+    # raw and genurl-nograph never read the edges (tests/node/test_heterophily.py checks
+    # it), so on the sweep they are run once per base and seed and their row is reused for
+    # every h (marked 'shared_from').
+    shared = {(r['shared_from'] if 'shared_from' in r else r['dataset'], r['method'],
+               r['seed']): r for r in state['rows'] if r['method'] in EDGE_FREE}
     names = list(args.datasets)
     for base in args.sweep:
         names += sweep_names(base, args.hs)
@@ -116,7 +135,15 @@ def run(args) -> None:
             for seed in range(args.seeds):
                 if (spec.name, method, seed) in done:
                     continue
-                row = run_one(name, method, seed, data, spec)
+                base = sweep_base(spec.name) if method in EDGE_FREE else None
+                first = next((key for key in shared if base and key[1:] == (method, seed)
+                              and sweep_base(key[0]) == base), None)
+                if first is not None:
+                    row = dict(shared[first], dataset=spec.name, shared_from=first[0])
+                else:
+                    row = run_one(name, method, seed, data, spec)
+                    if base:
+                        shared[(spec.name, method, seed)] = row
                 state['rows'].append(row)
                 print(json.dumps(row), flush=True)
                 atomic_write_text(out, json.dumps(state, indent=1))
@@ -128,19 +155,25 @@ def _mean_std(values):
 
 
 def summarise(states: List[Dict]) -> Dict:
+    """One cell per (data set, method): mean and std over the seeds. A (data set, method,
+    seed) row found in several files is taken from the last file given."""
     graphs: Dict = {}
-    cells: Dict = {}
+    latest: Dict = {}
     for st in states:
         graphs.update(st['graphs'])
         for r in st['rows']:
-            cells.setdefault((r['dataset'], r['method']), []).append(r)
+            latest[(r['dataset'], r['method'], r['seed'])] = r
+    cells: Dict = {}
+    for (ds, m, _), r in latest.items():
+        cells.setdefault((ds, m), []).append(r)
     table = {}
     for (ds, m), rows in cells.items():
         mean, std = _mean_std([100 * r['test'] for r in rows])
         vmean, _ = _mean_std([100 * r['val'] for r in rows])
+        timed = [r['seconds'] for r in rows if 'shared_from' not in r]  # each run once
         table.setdefault(ds, {})[m] = {
             'mean': mean, 'std': std, 'val': vmean, 'seeds': len(rows),
-            'seconds': sum(r['seconds'] for r in rows) / len(rows),
+            'seconds': sum(timed) / len(timed) if timed else None,
             'encoder': rows[0].get('encoder'), 'lambda': rows[0].get('lambda')}
     return {'graphs': graphs, 'table': table}
 
@@ -203,7 +236,7 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
     seeds = sorted({c['seeds'] for r in table.values() for c in r.values()})
     lines += ['', f'Seeds per cell: {", ".join(map(str, seeds))}. Seconds per seed '
               '(training, mean over cells): ' + ', '.join(
-                  f"{m} {_mean_std([r[m]['seconds'] for r in table.values() if m in r])[0]:.1f}"
+                  f"{m} {_mean_std([r[m]['seconds'] for r in table.values() if m in r and r[m]['seconds'] is not None])[0]:.1f}"
                   for m in METHODS if any(m in r for r in table.values())), '']
     return '\n'.join(lines)
 
@@ -275,6 +308,8 @@ def main() -> None:
                    help='homophily values of the sweep (default 0, 0.1, ..., 1)')
     p.add_argument('--methods', nargs='*', default=list(DEFAULT_METHODS), choices=METHODS)
     p.add_argument('--seeds', type=int, default=5)
+    p.add_argument('--skip-from', nargs='*', default=[], metavar='JSON',
+                   help='skip the (data set, method, seed) rows these result files hold')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default=str(RESULTS / 'heterophily_run.json'))
     p.add_argument('--resume', action='store_true', help='skip rows already in --out')

@@ -13,7 +13,7 @@ import yaml
 
 from ..utils.yamlio import safe_load as yaml_load
 
-ENCODERS = ('gcn', 'sage', 'gat', 'mlp', 'sign', 'auto')
+ENCODERS = ('gcn', 'sage', 'ego-gcn', 'gat', 'mlp', 'sign', 'auto')
 AUTO_SIGN_MIN_NODES = 100_000      # encoder 'auto': decoupled (SIGN) beyond this many nodes
 AUTO_NEIGHBOR_MIN_NODES = 100_000  # graph_batching 'auto': NeighborLoader beyond this
 GRAPH_BATCHING = ('auto', 'full', 'neighbor')
@@ -52,10 +52,11 @@ class NodeConfig:
 
     Encoder input: ``feature_norm`` (``'row'``: each node's features scaled to unit L1 norm before
     the encoder, as PyG's ``NormalizeFeatures``; P's kNN is unaffected under the cosine metric).
-    Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'sign'``: an MLP on
+    Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'ego-gcn'``: an MLP
+    channel beside a GCN channel, concatenated, one projector and loss each; ``'sign'``: an MLP on
     precomputed :math:`[X, \hat A X, \dots, \hat A^K X]`, ``K = sign_hops``, trained in true
-    mini-batches; ``'auto'``: ``'sign'`` beyond 100k nodes, else ``'gcn'``, or ``'sage'``
-    (separate ego and neighbour weights) when the label-free graph–feature agreement is
+    mini-batches; ``'auto'``: ``'sign'`` beyond 100k nodes, else ``'gcn'``, or ``'ego-gcn'``
+    when the label-free graph–feature agreement is
     below :data:`~genurl_pyg.structure.trust.LOW_TRUST`, or ``'mlp'`` with
     ``use_graph: false``), ``hidden_channels``, ``out_channels`` (the kept representation
     :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).

@@ -29,8 +29,9 @@ def warn_if_untrusted(encoder: str, trust: Optional[float]) -> None:
         f"encoder {encoder!r} averages every node with its neighbours, but this graph's edges "
         f"join nodes whose features agree little more than random pairs do (graph-feature "
         f"agreement {trust:.3f} < {LOW_TRUST}); on such graphs it can do much worse than the "
-        f"features alone. encoder 'sage' (or 'auto', which picks it here) keeps each node's "
-        f"own features in a separate channel; 'mlp' uses the graph only in P.",
+        f"features alone. encoder 'ego-gcn' (or 'auto', which picks it here) keeps each "
+        f"node's own features in a separate channel ('sage' too, in a shared one); 'mlp' "
+        f"uses the graph only in P.",
         UntrustedGraphWarning, stacklevel=3)
 
 
@@ -69,12 +70,16 @@ class _WithAct(torch.nn.Module):
 
 def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channels: int,
                   num_layers: int = 1, dropout: float = 0.0) -> torch.nn.Module:
-    """``'gcn'``, ``'sage'``, ``'gat'`` (PyG basic GNNs) or ``'mlp'``; called ``(x, edge_index)``."""
+    """``'gcn'``, ``'gat'`` (PyG basic GNNs), ``'sage'``, ``'ego-gcn'`` or ``'mlp'``; called
+    ``(x, edge_index)`` (or a CSR adjacency for ``'sage'`` and ``'ego-gcn'``)."""
     if name == 'mlp':
         return FeatureMLP(in_channels, hidden_channels, out_channels, num_layers, dropout)
     if name == 'sage':  # GraphSAGE computed projection-first (cheap on bag-of-words rows)
         from ..nn.models import EgoNeighborSAGE
         return EgoNeighborSAGE(in_channels, hidden_channels, out_channels, num_layers, dropout)
+    if name == 'ego-gcn':  # an MLP channel beside a GCN channel, concatenated
+        from ..nn.models import EgoGCN
+        return EgoGCN(in_channels, hidden_channels, out_channels, num_layers, dropout)
     # One layer never applies the hidden activation: leaving it out keeps every parameter
     # used, which DistributedDataParallel requires.
     kwargs = dict(in_channels=in_channels, hidden_channels=hidden_channels,
@@ -86,5 +91,6 @@ def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channel
         heads = 4 if out_channels % 4 == 0 and hidden_channels % 4 == 0 else 1
         gnn = GAT(**kwargs, heads=heads, concat=True)
     else:
-        raise ValueError(f"'encoder' must be one of gcn, sage, gat, mlp; got {name!r}")
+        raise ValueError(f"'encoder' must be one of gcn, sage, ego-gcn, gat, mlp; "
+                         f"got {name!r}")
     return _WithAct(gnn, out_channels)

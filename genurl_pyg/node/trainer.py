@@ -14,6 +14,7 @@ from torch_geometric.data import Data
 from torch_geometric.nn import MLP
 
 from ..nn.losses.genurl_loss import GenURLLoss
+from ..nn.models.channel_projector import ChannelProjector
 from ..nn.models.genurl import GenURL
 from ..structure.builder import SimilarityBuilder
 from ..structure.knn import resolve_method as resolve_knn_method
@@ -76,7 +77,8 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
     node's own features as a separate block, so it needs no trust check); below, GCN when
     the graph–feature agreement ``trust`` (:func:`~genurl_pyg.structure.trust.
     graph_feature_agreement`) is at least :data:`~genurl_pyg.structure.trust.LOW_TRUST`
-    or unknown, and the ego/neighbour-separated GraphSAGE when it is lower. With
+    or unknown, and :class:`~genurl_pyg.nn.models.EgoGCN` (an MLP channel beside a GCN
+    channel, one loss each) when it is lower. With
     ``use_graph=False`` (P without the graph) ``auto`` is the MLP: no graph anywhere."""
     if encoder == 'auto':
         if not use_graph:
@@ -85,7 +87,7 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
             encoder = 'sign'
         else:
             low = trust is not None and trust < LOW_TRUST  # nan (cannot tell): False
-            encoder = 'sage' if low else 'gcn'
+            encoder = 'ego-gcn' if low else 'gcn'
     if encoder == 'sign':
         return encoder, 'decoupled'
     if encoder == 'mlp' or graph_batching == 'full':
@@ -161,7 +163,7 @@ class NodeEmbeddingTrainer:
         self.x_enc = normalize_rows(self.x) if config.feature_norm == 'row' else self.x
         if self.encoder_name == 'sign':
             self.x_enc = propagate_features(self.x_enc, self.edge_index, config.sign_hops)
-        elif self.encoder_name in ('gcn', 'mlp', 'sage'):  # their first op is a Linear
+        elif self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn'):  # their first op is a Linear
             self.x_enc = csr_if_sparse(self.x_enc, density_of=self.x)
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
@@ -175,7 +177,9 @@ class NodeEmbeddingTrainer:
                                 self.x_enc.size(1), config.hidden_channels,
                                 config.out_channels, config.num_layers, config.dropout)
         projector = None
-        if config.projector_channels > 0:
+        if getattr(encoder, 'channels', None):  # one projector and one loss per channel
+            projector = ChannelProjector(encoder.channels, config.projector_channels)
+        elif config.projector_channels > 0:
             projector = MLP([config.out_channels, config.out_channels,
                              config.projector_channels], norm=None, act='prelu')
         self.model = GenURL(encoder, projector,
@@ -186,14 +190,15 @@ class NodeEmbeddingTrainer:
         self.state = TrainState()
 
     def _graph_trust(self) -> Optional[float]:
-        """The graph–feature agreement, when an encoder decision reads it: O(s·D)."""
+        """The graph–feature agreement, when an encoder decision reads it: O(s·D). Its pair
+        sample has a fixed seed: the agreement is a property of the data set, and the
+        encoder ``auto`` picks must not change with the training seed."""
         cfg = self.cfg
         if cfg.encoder not in ('auto',) + AVERAGING_ENCODERS or not cfg.use_graph:
             return None
         if self.edge_index.size(1) == 0:
             return 0.0
-        return graph_feature_agreement(self.x, self.edge_index, metric=cfg.metric,
-                                       seed=cfg.seed)
+        return graph_feature_agreement(self.x, self.edge_index, metric=cfg.metric, seed=0)
 
     def _resolve_batch_size(self) -> int:
         if not self.minibatch:
@@ -256,9 +261,15 @@ class NodeEmbeddingTrainer:
         self._use_similarity(Similarity(index, weight, self.num_nodes, self.static_sim.lam,
                                         {'dynamic_epoch': epoch}))
 
+    @property
+    def _edge_drop(self) -> float:
+        # An MLP never reads the edges: dropping them would only spend random draws, and
+        # make its training depend on a graph it ignores.
+        return 0.0 if self.encoder_name == 'mlp' else self.cfg.edge_drop
+
     def _graph(self, edge_index: Tensor, num_nodes: Optional[int] = None):
         """GCN/SAGE get the transposed CSR adjacency (:func:`~.inputs.csr_adjacency`)."""
-        if self.encoder_name not in ('gcn', 'sage'):
+        if self.encoder_name not in ('gcn', 'sage', 'ego-gcn'):
             return edge_index
         return csr_adjacency(edge_index, self.num_nodes if num_nodes is None else num_nodes)
 
@@ -292,7 +303,7 @@ class NodeEmbeddingTrainer:
         self.optimizer.zero_grad()
         if cfg.views:
             n = self.num_nodes
-            views = [augment(self.x_enc, self.edge_index, cfg.feature_mask, cfg.edge_drop,
+            views = [augment(self.x_enc, self.edge_index, cfg.feature_mask, self._edge_drop,
                              self.generator) for _ in range(2)]
             if self.dist.enabled:  # DDP takes one forward per backward: views as one graph
                 x, ei = disjoint_union(views, n)
@@ -339,9 +350,12 @@ class NodeEmbeddingTrainer:
         a, b = s.pos_i.numel(), s.neg_i.numel()
         i, j, ni, nj = inv.split([a, a, b, b])
         crit = self.model.criterion
-        loss = LF.indexed_pairs_loss(z, i, j, s.pos_p, ni, nj, s.num_support, s.num_pairs,
-                                     crit.nu, crit.variant, crit.alpha, crit.eps,
-                                     pos_weight=s.pos_weight, neg_weight=s.neg_weight)
+        # [n, C, out] from a ChannelProjector: one loss per channel, summed.
+        loss = sum(LF.indexed_pairs_loss(zc, i, j, s.pos_p, ni, nj, s.num_support,
+                                         s.num_pairs, crit.nu, crit.variant, crit.alpha,
+                                         crit.eps, pos_weight=s.pos_weight,
+                                         neg_weight=s.neg_weight)
+                   for zc in (z.unbind(1) if z.dim() == 3 else [z]))
         return self._apply(loss)
 
     def _view_masks(self, dim: int) -> Optional[Tensor]:
@@ -371,7 +385,7 @@ class NodeEmbeddingTrainer:
         num = batch.num_nodes
         if not cfg.views:
             return self.net(x, self._graph(ei, num))[1][:seeds.numel()][pos]
-        views = [augment(x, ei, cfg.feature_mask, cfg.edge_drop, self.generator)
+        views = [augment(x, ei, cfg.feature_mask, self._edge_drop, self.generator)
                  for _ in range(2)]
         xu, eiu = disjoint_union(views, num)  # one forward (DDP), view v's node i at v*num+i
         z = self.net(xu, self._graph(eiu, 2 * num))[1]

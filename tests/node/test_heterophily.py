@@ -40,7 +40,7 @@ def test_chance_edges_fall_back_to_the_features():
     trainer = NodeEmbeddingTrainer(data, NodeConfig(**SMALL))
     assert abs(trainer.graph_trust) < 0.1
     assert trainer.sim.lam < 0.05
-    assert trainer.encoder_name == 'sage'
+    assert trainer.encoder_name == 'ego-gcn'
     raw = probe(data.x, data.y)
     emb = probe(trainer.fit(), data.y)
     with pytest.warns(UntrustedGraphWarning):
@@ -69,15 +69,26 @@ def test_averaging_encoder_on_an_untrusted_graph_warns():
         NodeEmbeddingTrainer(data, NodeConfig(encoder='gcn', **SMALL))
     with warnings.catch_warnings():
         warnings.simplefilter('error', UntrustedGraphWarning)
+        NodeEmbeddingTrainer(data, NodeConfig(encoder='ego-gcn', **SMALL))
         NodeEmbeddingTrainer(data, NodeConfig(encoder='sage', **SMALL))
         NodeEmbeddingTrainer(blobs(1.0), NodeConfig(encoder='gcn', **SMALL))
 
 
 def test_auto_trains_exactly_the_encoder_it_picks():
-    """Measuring the trust draws from its own generator: 'auto' resolving to 'sage' gives
-    the same embeddings as asking for 'sage' (so forced-encoder benchmark rows stand for it)."""
+    """Measuring the trust draws from its own generator: 'auto' resolving to 'ego-gcn' gives
+    the same embeddings as asking for 'ego-gcn' (so forced-encoder benchmark rows stand for it)."""
     data = blobs(0.25)
     cfg = dict(SMALL, epochs=2)
     auto = NodeEmbeddingTrainer(data, NodeConfig(**cfg))
-    assert auto.encoder_name == 'sage'
-    assert torch.equal(auto.fit(), NodeEmbeddingTrainer(data, NodeConfig(encoder='sage', **cfg)).fit())
+    assert auto.encoder_name == 'ego-gcn'
+    assert torch.equal(auto.fit(), NodeEmbeddingTrainer(data, NodeConfig(encoder='ego-gcn', **cfg)).fit())
+
+
+def test_the_feature_only_path_ignores_the_edges():
+    """With ``use_graph: false`` and an MLP, nothing reads the edges (not even the views'
+    edge dropping), so the run is the same on any graph over the same nodes: the benchmark
+    trains it once per feature set and seed."""
+    a, b = blobs(0.0), blobs(1.0)
+    assert torch.equal(a.x, b.x) and not torch.equal(a.edge_index, b.edge_index)
+    cfg = NodeConfig(use_graph=False, encoder='mlp', **dict(SMALL, epochs=3))
+    assert torch.equal(NodeEmbeddingTrainer(a, cfg).fit(), NodeEmbeddingTrainer(b, cfg).fit())

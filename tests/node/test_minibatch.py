@@ -81,15 +81,15 @@ def test_paths_are_chosen_by_size(monkeypatch):
 def test_auto_encoder_reads_the_graph_trust():
     from genurl_pyg.structure import LOW_TRUST
     assert resolve_path('auto', 'auto', 1000, trust=LOW_TRUST) == ('gcn', 'full')
-    assert resolve_path('auto', 'auto', 1000, trust=LOW_TRUST - 0.01) == ('sage', 'full')
-    assert resolve_path('auto', 'auto', 1000, trust=-0.5) == ('sage', 'full')
+    assert resolve_path('auto', 'auto', 1000, trust=LOW_TRUST - 0.01) == ('ego-gcn', 'full')
+    assert resolve_path('auto', 'auto', 1000, trust=-0.5) == ('ego-gcn', 'full')
     assert resolve_path('auto', 'auto', 200_000, trust=-0.5) == ('sign', 'decoupled')
     assert resolve_path('auto', 'auto', 1000, trust=0.9, use_graph=False) == ('mlp', 'full')
     assert resolve_path('gcn', 'auto', 1000, trust=-0.5) == ('gcn', 'full')  # explicit stays
 
 
 @needs_sampler
-@pytest.mark.parametrize('encoder', ['gcn', 'sage', 'gat'])
+@pytest.mark.parametrize('encoder', ['gcn', 'sage', 'ego-gcn', 'gat'])
 def test_neighbor_path_learns_communities(encoder):
     data = sbm_graph()
     cfg = NodeConfig(encoder=encoder, graph_batching='neighbor', num_neighbors=[10],

@@ -29,7 +29,7 @@ def test_short_cora_run_beats_raw_features(tmp_path, monkeypatch):
     assert acc > raw + 0.1, (acc, raw)
 
 
-@pytest.mark.parametrize('encoder', ['gcn', 'sage', 'gat', 'mlp'])
+@pytest.mark.parametrize('encoder', ['gcn', 'sage', 'ego-gcn', 'gat', 'mlp'])
 def test_every_encoder_trains_on_karate(encoder):
     data = KarateClub()[0]
     h = fit_node_embeddings(data, encoder=encoder, epochs=3, hidden_channels=16,

@@ -1,4 +1,6 @@
+from .channel_projector import ChannelProjector
+from .ego_gcn import EgoGCN
 from .ego_neighbor_sage import EgoNeighborSAGE
 from .genurl import GenURL
 
-__all__ = ['GenURL', 'EgoNeighborSAGE']
+__all__ = ['GenURL', 'EgoNeighborSAGE', 'EgoGCN', 'ChannelProjector']

@@ -9,7 +9,7 @@ from torch import Tensor
 from torch_geometric.nn import Linear
 from torch_geometric.utils import spmm
 
-from ..adjacency import csr_adjacency
+from ..adjacency import as_csr_adjacency, check_layer_sizes
 
 
 class EgoNeighborSAGE(torch.nn.Module):
@@ -50,12 +50,7 @@ class EgoNeighborSAGE(torch.nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        for name, value in (('in_channels', in_channels), ('hidden_channels', hidden_channels),
-                            ('out_channels', out_channels), ('num_layers', num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"'{name}' must be an integer >= 1, got {value!r}")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"'dropout' must be in [0, 1), got {dropout!r}")
+        check_layer_sizes(in_channels, hidden_channels, out_channels, num_layers, dropout)
         self.in_channels, self.hidden_channels = in_channels, hidden_channels
         self.out_channels, self.num_layers, self.dropout = out_channels, num_layers, dropout
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
@@ -71,11 +66,7 @@ class EgoNeighborSAGE(torch.nn.Module):
             module.reset_parameters()
 
     def forward(self, x: Tensor, adj_t: Tensor) -> Tensor:
-        if adj_t.layout != torch.sparse_csr:
-            if adj_t.dim() != 2 or adj_t.size(0) != 2:
-                raise ValueError("'adj_t' must be a CSR adjacency or an edge index of shape "
-                                 f'[2, E], got {tuple(adj_t.shape)}')
-            adj_t = csr_adjacency(adj_t, x.size(0))
+        adj_t = as_csr_adjacency(adj_t, x.size(0))
         h = x
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0:

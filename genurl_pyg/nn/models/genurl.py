@@ -73,7 +73,12 @@ class GenURL(torch.nn.Module):
              num_pos: Optional[int] = None, num_neg: Optional[int] = None,
              generator: Optional[torch.Generator] = None) -> Tensor:
         """All-pairs loss (``sim`` dense or :class:`Similarity` plus optional ``nodes``), or,
-        when ``num_pos`` and ``num_neg`` are given, the unbiased sampled loss."""
+        when ``num_pos`` and ``num_neg`` are given, the unbiased sampled loss. A ``z`` of
+        shape ``[N, C, d]`` (from a :class:`~genurl_pyg.nn.models.ChannelProjector`) gets
+        one loss per channel, summed."""
+        if z.dim() == 3:  # one loss per channel (e.g. EgoGCN's ego and graph channels)
+            return sum(self.loss(z[:, c], sim, nodes, num_pos, num_neg, generator)
+                       for c in range(z.size(1)))
         if num_pos is not None or num_neg is not None:
             if not isinstance(sim, Similarity) or num_pos is None or num_neg is None:
                 raise ValueError('the sampled loss needs a Similarity and both num_pos and '
