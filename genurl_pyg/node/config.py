@@ -53,7 +53,8 @@ class NodeConfig:
     Encoder input: ``feature_norm`` (``'row'``: each node's features scaled to unit L1 norm before
     the encoder, as PyG's ``NormalizeFeatures``; P's kNN is unaffected under the cosine metric).
     Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'ego-gcn'``: an MLP
-    channel beside a GCN channel, concatenated, one projector and loss each; ``'sign'``: an MLP on
+    channel beside a GCN channel, concatenated (``2 * out_channels`` wide), one projector and
+    loss each; ``'sign'``: an MLP on
     precomputed :math:`[X, \hat A X, \dots, \hat A^K X]`, ``K = sign_hops``, trained in true
     mini-batches; ``'auto'``: ``'sign'`` beyond 100k nodes, else ``'gcn'``, or ``'ego-gcn'``
     when the label-free graph–feature agreement is

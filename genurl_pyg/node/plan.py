@@ -223,7 +223,7 @@ def _stages(n: int, bounds: Optional[Tensor], num_features: int, cfg: NodeConfig
                                 pairs * PAIR_BYTES * (1 + BUILD_FACTOR) / MB))
     stages.append(Stage('encoder input', encoder, 0, _encoder_mb(n, num_features, cfg, encoder)))
     stages.append(Stage('training step', 'mini-batch' if minibatch else 'full graph', 0,
-                        _step_mb(n, cfg, minibatch)))
+                        _step_mb(n, cfg, minibatch, encoder)))
     return stages
 
 
@@ -233,8 +233,9 @@ def _encoder_mb(n: int, d: int, cfg: NodeConfig, encoder: str) -> float:
     return n * d * 4 / MB
 
 
-def _step_mb(n: int, cfg: NodeConfig, minibatch: bool) -> float:
-    width = max(cfg.hidden_channels, cfg.out_channels)
+def _step_mb(n: int, cfg: NodeConfig, minibatch: bool, encoder: str = 'gcn') -> float:
+    # EgoGCN runs two stacks side by side: twice the activations of one.
+    width = max(cfg.hidden_channels, cfg.out_channels) * (2 if encoder == 'ego-gcn' else 1)
     if minibatch:
         b = cfg.batch_size or min(1024, n)
         rows = b * (1 + cfg.pos_per_anchor + cfg.neg_per_anchor) * 2

@@ -483,7 +483,8 @@ def fit_node_embeddings(data: Data, config: Optional[NodeConfig] = None,
                         progress: Optional[Callable[[int, float], None]] = None,
                         **overrides) -> Tensor:
     """Trains GenURL on ``data`` (any PyG ``Data`` with ``x`` and ``edge_index``) and returns
-    the ``[N, out_channels]`` representation :math:`h` (on CPU).
+    the ``[N, out_channels]`` representation :math:`h` (on CPU; ``2 * out_channels`` with
+    ``encoder: ego-gcn``, which concatenates two channels).
 
     Args:
         data (Data): the graph.

