@@ -288,13 +288,17 @@ def figure(summary: Dict, path: Path) -> None:
     plt.close(fig)
 
 
-def report(paths: List[str]) -> None:
+def report(paths: List[str], notes: str = None) -> None:
+    """Merges ``paths`` into the committed JSON, table and figure; ``notes`` (a Markdown
+    file: run conditions, reading) is appended to the table, so re-reporting keeps it."""
     states = [json.loads(Path(p).read_text()) for p in paths]
     summary = summarise(states)
+    text = markdown(summary, states)
+    if notes:
+        text += '\n' + Path(notes).read_text()
     write_results('heterophily_benchmark', {'runs': states, **{
         'graphs': summary['graphs'],
-        'table': {ds: row for ds, row in summary['table'].items()}}},
-        markdown(summary, states))
+        'table': {ds: row for ds, row in summary['table'].items()}}}, text)
     figure(summary, RESULTS / 'heterophily_benchmark.png')
     print((RESULTS / 'heterophily_benchmark.md').read_text())
 
@@ -314,9 +318,12 @@ def main() -> None:
     p.add_argument('--out', default=str(RESULTS / 'heterophily_run.json'))
     p.add_argument('--resume', action='store_true', help='skip rows already in --out')
     p.add_argument('--report', nargs='*', help='merge these JSON files into the tables')
+    p.add_argument('--notes', default=None, metavar='MD',
+                   help='with --report: a Markdown file appended to the table (conditions, '
+                        'reading)')
     args = p.parse_args()
     if args.report:
-        report(args.report)
+        report(args.report, args.notes)
         return
     if not args.datasets and not args.sweep:
         p.error('give --datasets and/or --sweep (or --report)')
