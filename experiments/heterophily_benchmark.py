@@ -22,9 +22,10 @@ one or more JSON files into ``experiments/results/heterophily_benchmark.{json,md
 
 Example (what produced the committed tables; one process per core)::
 
-    taskset -c 0 python experiments/heterophily_benchmark.py --sweep cora --seeds 3 \\
-        --threads 1 --out results/het_cora.json
-    python experiments/heterophily_benchmark.py --report results/het_*.json
+    taskset -c 0 python experiments/heterophily_benchmark.py --sweep cora --seeds 5 \\
+        --methods genurl genurl-nograph raw --threads 1 --out results/het2_sweep_cora.json
+    python experiments/heterophily_benchmark.py --report results/het_prior.json \\
+        results/het2_*.json --notes results/heterophily_benchmark_notes.md
 """
 from __future__ import annotations
 
