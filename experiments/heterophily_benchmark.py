@@ -122,8 +122,11 @@ def run(args) -> None:
     # raw and genurl-nograph never read the edges (tests/node/test_heterophily.py checks
     # it), so on the sweep they are run once per base and seed and their row is reused for
     # every h (marked 'shared_from').
-    shared = {(r['shared_from'] if 'shared_from' in r else r['dataset'], r['method'],
-               r['seed']): r for r in state['rows'] if r['method'] in EDGE_FREE}
+    shared: Dict = {}  # (sweep base, method, seed) -> the row of the run that happened
+    for r in state['rows']:
+        base = sweep_base(r['dataset']) if r['method'] in EDGE_FREE else None
+        if base:
+            shared.setdefault((base, r['method'], r['seed']), r)
     names = list(args.datasets)
     for base in args.sweep:
         names += sweep_names(base, args.hs)
@@ -137,14 +140,14 @@ def run(args) -> None:
                 if (spec.name, method, seed) in done:
                     continue
                 base = sweep_base(spec.name) if method in EDGE_FREE else None
-                first = next((key for key in shared if base and key[1:] == (method, seed)
-                              and sweep_base(key[0]) == base), None)
-                if first is not None:
-                    row = dict(shared[first], dataset=spec.name, shared_from=first[0])
+                source = shared.get((base, method, seed)) if base else None
+                if source is not None:
+                    row = dict(source, dataset=spec.name,
+                               shared_from=source.get('shared_from', source['dataset']))
                 else:
                     row = run_one(name, method, seed, data, spec)
                     if base:
-                        shared[(spec.name, method, seed)] = row
+                        shared[(base, method, seed)] = row
                 state['rows'].append(row)
                 print(json.dumps(row), flush=True)
                 atomic_write_text(out, json.dumps(state, indent=1))

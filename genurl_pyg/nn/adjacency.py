@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import List, Tuple
 
 import torch
 from torch import Tensor
@@ -29,13 +30,16 @@ def as_csr_adjacency(adj_t: Tensor, num_nodes: int) -> Tensor:
     return csr_adjacency(adj_t, num_nodes)
 
 
-def check_layer_sizes(in_channels: int, hidden_channels: int, out_channels: int,
-                      num_layers: int, dropout: float) -> None:
-    """The ``ValueError`` an encoder's constructor raises for a bad width, depth or
-    dropout, naming the argument."""
+def layer_widths(in_channels: int, hidden_channels: int, out_channels: int,
+                 num_layers: int, dropout: float) -> List[Tuple[int, int]]:
+    """The ``(in, out)`` width of every layer of a ``num_layers`` stack, after raising the
+    ``ValueError`` an encoder's constructor owes for a bad width, depth or dropout (naming
+    the argument)."""
     for name, value in (('in_channels', in_channels), ('hidden_channels', hidden_channels),
                         ('out_channels', out_channels), ('num_layers', num_layers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"'{name}' must be an integer >= 1, got {value!r}")
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"'dropout' must be in [0, 1), got {dropout!r}")
+    dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+    return list(zip(dims[:-1], dims[1:]))

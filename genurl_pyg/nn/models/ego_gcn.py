@@ -9,7 +9,7 @@ from torch import Tensor
 from torch_geometric.nn import Linear
 from torch_geometric.nn.conv import GCNConv
 
-from ..adjacency import as_csr_adjacency, check_layer_sizes
+from ..adjacency import as_csr_adjacency, layer_widths
 
 
 class EgoGCN(torch.nn.Module):
@@ -62,15 +62,12 @@ class EgoGCN(torch.nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        check_layer_sizes(in_channels, hidden_channels, out_channels, num_layers, dropout)
+        pairs = layer_widths(in_channels, hidden_channels, out_channels, num_layers, dropout)
         self.in_channels, self.hidden_channels = in_channels, hidden_channels
         self.out_channels, self.num_layers, self.dropout = out_channels, num_layers, dropout
-        width = out_channels
         # The widths of the concatenated channels: GenURL gives each its own projector and
         # loss (ChannelProjector), so that neither has to serve the other's structure.
-        self.channels = (width, width)
-        dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [width]
-        pairs = list(zip(dims[:-1], dims[1:]))
+        self.channels = (out_channels, out_channels)
         self.ego = torch.nn.ModuleList(Linear(a, b, bias=True) for a, b in pairs)
         self.gcn = torch.nn.ModuleList(GCNConv(a, b, cached=False) for a, b in pairs)
         self.ego_acts = torch.nn.ModuleList(torch.nn.PReLU(b) for _, b in pairs)

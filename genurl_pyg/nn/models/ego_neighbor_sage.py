@@ -9,7 +9,7 @@ from torch import Tensor
 from torch_geometric.nn import Linear
 from torch_geometric.utils import spmm
 
-from ..adjacency import as_csr_adjacency, check_layer_sizes
+from ..adjacency import as_csr_adjacency, layer_widths
 
 
 class EgoNeighborSAGE(torch.nn.Module):
@@ -50,15 +50,12 @@ class EgoNeighborSAGE(torch.nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 1, dropout: float = 0.0) -> None:
         super().__init__()
-        check_layer_sizes(in_channels, hidden_channels, out_channels, num_layers, dropout)
+        pairs = layer_widths(in_channels, hidden_channels, out_channels, num_layers, dropout)
         self.in_channels, self.hidden_channels = in_channels, hidden_channels
         self.out_channels, self.num_layers, self.dropout = out_channels, num_layers, dropout
-        dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
-        self.lin_self = torch.nn.ModuleList(Linear(a, b, bias=True)
-                                            for a, b in zip(dims[:-1], dims[1:]))
-        self.lin_nbr = torch.nn.ModuleList(Linear(a, b, bias=False)
-                                           for a, b in zip(dims[:-1], dims[1:]))
-        self.acts = torch.nn.ModuleList(torch.nn.PReLU(b) for b in dims[1:])
+        self.lin_self = torch.nn.ModuleList(Linear(a, b, bias=True) for a, b in pairs)
+        self.lin_nbr = torch.nn.ModuleList(Linear(a, b, bias=False) for a, b in pairs)
+        self.acts = torch.nn.ModuleList(torch.nn.PReLU(b) for _, b in pairs)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
