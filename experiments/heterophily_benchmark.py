@@ -83,7 +83,7 @@ def run_one(dataset: str, method: str, seed: int, data, spec) -> Dict:
         trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict(changes, base=cfg))
         h = trainer.fit()
         extra = {'encoder': trainer.encoder_name, 'lambda': trainer.sim.lam,
-                 'trust': trainer.graph_trust}
+                 'trust': trainer.graph_trust, 'information': trainer.graph_information}
     else:
         h = get_peer(method).embed(data, params_for(method, spec.name), seed)
     seconds = time.perf_counter() - t
@@ -95,12 +95,13 @@ def run_one(dataset: str, method: str, seed: int, data, spec) -> Dict:
 
 def graph_stats(data, spec) -> Dict:
     from torch_geometric.utils import homophily
-    from genurl_pyg.structure import graph_feature_agreement
+    from genurl_pyg.structure import graph_feature_agreement, graph_feature_information
     y, ei = data.y.view(-1), data.edge_index
     keep = (y[ei[0]] >= 0) & (y[ei[1]] >= 0)
     return {'nodes': data.num_nodes, 'edges': int(ei.size(1)),
             'edge_homophily': float(homophily(ei[:, keep], y, method='edge')),
             'trust': graph_feature_agreement(data.x.float(), ei, metric='cosine'),
+            'information': graph_feature_information(data.x.float(), ei),
             'protocol': spec.protocol, 'metric': spec.metric}
 
 
@@ -164,7 +165,8 @@ def summarise(states: List[Dict]) -> Dict:
     graphs: Dict = {}
     latest: Dict = {}
     for st in states:
-        graphs.update(st['graphs'])
+        for name, g in st['graphs'].items():  # a later file's statistics add to an earlier's
+            graphs[name] = {**graphs.get(name, {}), **g}
         for r in st['rows']:
             latest[(r['dataset'], r['method'], r['seed'])] = r
     cells: Dict = {}
@@ -202,13 +204,14 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
              'Probe: logistic regression on standardised frozen embeddings, C chosen on the '
              'validation nodes; test accuracy (%), ROC-AUC (x100) for Minesweeper and '
              'Tolokers. Mean ± std over the seeds (splits) shown. `trust` is the label-free '
-             'graph-feature agreement (cosine) that `encoder: auto` reads; `h` the edge '
-             'homophily (labels, for reading only). **missed**: GenURL below the raw-feature '
+             'graph-feature agreement (cosine) and `info` the edges\' feature information '
+             '(nats per edge beyond a degree-preserving shuffle) that `encoder: auto` reads; '
+             '`h` the edge homophily (labels, for reading only). **missed**: GenURL below the raw-feature '
              'probe or below GenURL without the graph by more than one standard deviation '
              'of the difference of means.', '',
-             '| data set | h | trust | GenURL (encoder) | GenURL no graph | raw features | '
+             '| data set | h | trust | info | GenURL (encoder) | GenURL no graph | raw features | '
              'DGI | CCA-SSG | target | GenURL, SAGE forced | GenURL, GCN forced |',
-             '|---|---|---|---|---|---|---|---|---|---|---|']
+             '|---|---|---|---|---|---|---|---|---|---|---|---|']
     import math
     for ds in _order(graphs):
         row = table.get(ds, {})
@@ -232,7 +235,9 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
                     misses.append(m)
             verdict = ('**missed** (< ' + ', '.join(misses) + ')') if misses else 'met'
         enc = f" ({gen['encoder']})" if gen and gen.get('encoder') else ''
-        lines.append(f"| {ds} | {g['edge_homophily']:.2f} | {g['trust']:+.3f} | "
+        info = g.get('information')
+        info = 'not measured' if info is None else f'{info:.4f}'
+        lines.append(f"| {ds} | {g['edge_homophily']:.2f} | {g['trust']:+.3f} | {info} | "
                      f"{cell('genurl')}{enc} | {cell('genurl-nograph')} | {cell('raw')} | "
                      f"{cell('dgi')} | {cell('cca_ssg')} | {verdict} | "
                      f"{cell('genurl-sage')} | {cell('genurl-gcn')} |")
@@ -246,21 +251,25 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
 
 
 def trust_vs_gain(summary: Dict) -> List[str]:
-    """How well the label-free trust predicts what the graph adds: the gain of GenURL's
-    defaults over GenURL without the graph, and of a forced GCN over a forced SAGE where
-    both ran; Spearman's rank correlation over the graphs that have both numbers."""
+    """How well each label-free statistic (the trust, the edge information) predicts what
+    the graph adds: the gain of GenURL's defaults over GenURL without the graph and over
+    the raw features; Spearman's rank correlation over the graphs that have both numbers."""
     from scipy.stats import spearmanr
     out = []
-    for label, a, b in (('GenURL defaults - GenURL without the graph', 'genurl', 'genurl-nograph'),
-                        ('GenURL defaults - raw features', 'genurl', 'raw')):
-        for scope, keep in (('all graphs', lambda ds: True),
-                            ('the sweep only', lambda ds: ds.startswith('syn-'))):
-            pts = [(summary['graphs'][ds]['trust'], row[a]['mean'] - row[b]['mean'])
-                   for ds, row in summary['table'].items() if a in row and b in row and keep(ds)]
-            if len(pts) >= 3:
-                rho, pval = spearmanr([p[0] for p in pts], [p[1] for p in pts])
-                out.append(f'- trust vs gain ({label}), {scope}: Spearman rho {rho:+.2f} over '
-                           f'{len(pts)} graphs (p = {pval:.3f})')
+    for stat in ('trust', 'information'):
+        for label, a, b in (('GenURL defaults - GenURL without the graph', 'genurl',
+                             'genurl-nograph'),
+                            ('GenURL defaults - raw features', 'genurl', 'raw')):
+            for scope, keep in (('all graphs', lambda ds: True),
+                                ('the sweep only', lambda ds: ds.startswith('syn-'))):
+                pts = [(summary['graphs'][ds][stat], row[a]['mean'] - row[b]['mean'])
+                       for ds, row in summary['table'].items()
+                       if a in row and b in row and keep(ds)
+                       and summary['graphs'][ds].get(stat) is not None]
+                if len(pts) >= 3:
+                    rho, pval = spearmanr([p[0] for p in pts], [p[1] for p in pts])
+                    out.append(f'- {stat} vs gain ({label}), {scope}: Spearman rho '
+                               f'{rho:+.2f} over {len(pts)} graphs (p = {pval:.3f})')
     return out
 
 

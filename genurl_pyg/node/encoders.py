@@ -9,20 +9,39 @@ from torch import Tensor
 from torch_geometric.nn import MLP
 from torch_geometric.nn.models import GAT, GCN
 
-from ..structure.trust import LOW_TRUST
+from ..structure.trust import LOW_INFORMATION, LOW_TRUST
 
 # Encoders that average a node with its neighbours through one weight: they erase the
 # node's own features where the neighbours are unlike it.
 AVERAGING_ENCODERS = ('gcn', 'gat')
+# Encoders that pass messages at all (the MLP reads no edges; SIGN is chosen by size).
+GRAPH_ENCODERS = AVERAGING_ENCODERS + ('sage', 'ego-gcn')
 
 
 class UntrustedGraphWarning(UserWarning):
-    """The chosen encoder averages over a graph whose edges do not join similar nodes."""
+    """The chosen encoder passes messages over a graph that will likely make it worse than
+    the features alone: edges that join unlike nodes, or that carry no feature
+    information."""
 
 
-def warn_if_untrusted(encoder: str, trust: Optional[float]) -> None:
-    """Warns when ``encoder`` averages over neighbours and the graph–feature agreement
-    ``trust`` is below :data:`~genurl_pyg.structure.trust.LOW_TRUST`."""
+def warn_about_graph(encoder: str, trust: Optional[float],
+                     information: Optional[float] = None) -> None:
+    """Warns when ``encoder`` passes messages over edges that carry less feature information
+    than :data:`~genurl_pyg.structure.trust.LOW_INFORMATION` (any message-passing encoder),
+    or averages over neighbours while the graph–feature agreement ``trust`` is below
+    :data:`~genurl_pyg.structure.trust.LOW_TRUST` (GCN, GAT). ``None`` or ``nan``: no
+    warning (not measured, or features without geometry cannot judge the graph)."""
+    if encoder in GRAPH_ENCODERS and information is not None \
+            and information < LOW_INFORMATION:
+        warnings.warn(
+            f"encoder {encoder!r} passes messages over a graph whose edges tell little about "
+            f"the features at their other end: {information:.4f} nats per edge beyond a "
+            f"random graph with the same degrees (< {LOW_INFORMATION}). The neighbours it "
+            f"mixes in are close to noise; on such graphs message passing cost 1-2 points "
+            f"against the features alone (experiments/results/heterophily_benchmark.md). "
+            f"encoder 'mlp' (or 'auto', which picks it here) uses the graph only in P.",
+            UntrustedGraphWarning, stacklevel=3)
+        return
     if encoder not in AVERAGING_ENCODERS or trust is None or not trust < LOW_TRUST:
         return  # 'not <' also skips nan: features without geometry cannot judge the graph
     warnings.warn(

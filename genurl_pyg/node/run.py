@@ -13,7 +13,7 @@ import torch
 
 from .. import distributed
 from ..datasets import get_spec, load_dataset
-from ..structure.trust import LOW_TRUST
+from ..structure.trust import LOW_INFORMATION, LOW_TRUST
 from ..evaluation import linear_probe, ogb_node_metric, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
                         ensure_writable_dir)
@@ -102,9 +102,12 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
             for line in trainer.plan.lines():
                 log(line)
             trust = _finite_or_none(trainer.graph_trust)
+            info = _finite_or_none(trainer.graph_information)
             log(f'encoder: {trainer.encoder_name}' + ('' if trust is None else
                 f' (graph-feature agreement {trust:+.3f}; encoder auto avoids GCN below '
-                f'{LOW_TRUST})'))
+                f'{LOW_TRUST})') + ('' if info is None else
+                f' (edge information {info:.4f} nats; auto drops message passing below '
+                f'{LOW_INFORMATION})'))
         if resume and ckpt.exists():
             trainer.load_checkpoint(ckpt)
             if main:
@@ -129,6 +132,7 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
                            'encoder': trainer.encoder_name,
                            # nan ("features without geometry") is not valid JSON: null
                            'graph_trust': _finite_or_none(trainer.graph_trust),
+                           'graph_information': _finite_or_none(trainer.graph_information),
                            'final_loss': trainer.state.losses[-1]}
         log(f"seed {seed}: test {metric} {done[str(seed)][metric]:.4f} (val "
             f"{done[str(seed)][f'val_{metric}']:.4f}) in {seconds:.1f} s")

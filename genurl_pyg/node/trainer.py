@@ -19,7 +19,8 @@ from ..nn.models.genurl import GenURL
 from ..structure.builder import SimilarityBuilder
 from ..structure.knn import resolve_method as resolve_knn_method
 from ..structure.similarity import Similarity, combine
-from ..structure.trust import LOW_TRUST, graph_feature_agreement
+from ..structure.trust import (LOW_INFORMATION, LOW_TRUST, graph_feature_agreement,
+                               graph_feature_information)
 from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
@@ -29,7 +30,8 @@ from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_ne
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from .plan import plan_memory
 from .propagation import propagate_features, smooth_features
-from .encoders import AVERAGING_ENCODERS, build_encoder, warn_if_untrusted
+from .encoders import (AVERAGING_ENCODERS, GRAPH_ENCODERS, build_encoder,
+                       warn_about_graph)
 from .views import augment, disjoint_union, two_view_similarity
 
 DEFAULT_BATCH_SIZE = 1024
@@ -68,7 +70,8 @@ CHECKPOINT_KEYS = ('model', 'optimizer', 'epoch', 'losses', 'config', 'rng', 'sh
 
 
 def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
-                 trust: Optional[float] = None, use_graph: bool = True) -> Tuple[str, str]:
+                 trust: Optional[float] = None, use_graph: bool = True,
+                 information: Optional[float] = None) -> Tuple[str, str]:
     r"""``(encoder, path)`` for a graph of ``num_nodes`` nodes. Paths: ``'full'`` (whole-graph
     message passing), ``'neighbor'`` (message passing on NeighborLoader subgraphs) and
     ``'decoupled'`` (an MLP on precomputed :math:`\hat A^k X`, PyG's SIGN).
@@ -78,7 +81,9 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
     the graph–feature agreement ``trust`` (:func:`~genurl_pyg.structure.trust.
     graph_feature_agreement`) is at least :data:`~genurl_pyg.structure.trust.LOW_TRUST`
     or unknown, and :class:`~genurl_pyg.nn.models.EgoGCN` (an MLP channel beside a GCN
-    channel, one loss each) when it is lower. With
+    channel, one loss each) when it is lower, unless the edges carry less feature
+    ``information`` than :data:`~genurl_pyg.structure.trust.LOW_INFORMATION` (:func:`~genurl_pyg.
+    structure.trust.graph_feature_information`): then the MLP, the graph entering P only. With
     ``use_graph=False`` (P without the graph) ``auto`` is the MLP: no graph anywhere."""
     if encoder == 'auto':
         if not use_graph:
@@ -87,7 +92,8 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
             encoder = 'sign'
         else:
             low = trust is not None and trust < LOW_TRUST  # nan (cannot tell): False
-            encoder = 'ego-gcn' if low else 'gcn'
+            empty = information is not None and information < LOW_INFORMATION  # nan: False
+            encoder = ('mlp' if empty else 'ego-gcn') if low else 'gcn'
     if encoder == 'sign':
         return encoder, 'decoupled'
     if encoder == 'mlp' or graph_batching == 'full':
@@ -136,10 +142,13 @@ class NodeEmbeddingTrainer:
         # How far the edges agree with the features (no labels): steers encoder 'auto'
         # and warns about GCN-style averaging over a graph that joins unlike nodes.
         self.graph_trust = self._graph_trust()
+        # ... and how much the edges tell about the features at all (either sign): below
+        # LOW_INFORMATION message passing only mixes in noise, and 'auto' drops it.
+        self.graph_information = self._graph_information()
         self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
                                                     self.num_nodes, self.graph_trust,
-                                                    config.use_graph)
-        warn_if_untrusted(self.encoder_name, self.graph_trust)
+                                                    config.use_graph, self.graph_information)
+        warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information)
         # Plan memory from O(E) statistics before anything large is allocated; it fixes
         # what 'auto' leaves open and stops here, naming the knobs, if nothing fits.
         self.plan = plan_memory(self.num_nodes, self.edge_index, self.x.size(1), config,
@@ -199,6 +208,23 @@ class NodeEmbeddingTrainer:
         if self.edge_index.size(1) == 0:
             return 0.0
         return graph_feature_agreement(self.x, self.edge_index, metric=cfg.metric, seed=0)
+
+    def _graph_information(self) -> Optional[float]:
+        """The edges' feature information, when a decision reads it: ``auto`` below the
+        trust threshold on the full-graph sizes, or a chosen message-passing encoder (for
+        the warning). O(r·D·q + s·D·q), fixed seed like the trust."""
+        cfg, trust = self.cfg, self.graph_trust
+        if not cfg.use_graph:
+            return None
+        if cfg.encoder == 'auto':  # read only where it decides: low trust, full-graph sizes
+            if not (trust is not None and trust < LOW_TRUST  # nan: keeps the GCN, no ask
+                    and self.num_nodes <= AUTO_SIGN_MIN_NODES):
+                return None
+        elif cfg.encoder not in GRAPH_ENCODERS:
+            return None
+        if self.edge_index.size(1) == 0:
+            return 0.0
+        return graph_feature_information(self.x, self.edge_index, seed=0)
 
     def _resolve_batch_size(self) -> int:
         if not self.minibatch:

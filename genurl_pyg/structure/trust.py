@@ -25,8 +25,17 @@ Two decisions read it (neither looks at labels):
 * the encoder under ``encoder: 'auto'``: below :data:`LOW_TRUST` a message-passing encoder
   that averages a node with its neighbours through one weight (GCN, GAT) erases what the
   node's own features knew, so ``auto`` takes one with a separate ego channel
-  (:class:`~genurl_pyg.nn.models.EgoNeighborSAGE`). The threshold and what it buys are
+  (:class:`~genurl_pyg.nn.models.EgoGCN`). The threshold and what it buys are
   measured in ``experiments/results/heterophily_benchmark.md``.
+
+The agreement reads only whether edges join *similar* nodes. A graph can carry information
+without that: edges that avoid the own class (syn-Cora at h = 0), or Minesweeper's grid,
+whose neighbours' features tell a node's label although they do not resemble its own
+features much (agreement 0.017). :func:`graph_feature_information` measures any linear
+dependence between the features at the two ends of an edge, against a degree-preserving
+shuffle of the same edges; below :data:`LOW_INFORMATION` the edges are close to a random
+graph as far as the features can tell, and ``encoder: auto`` drops message passing (an MLP
+encoder; the graph still enters P with weight :math:`\lambda`).
 """
 from __future__ import annotations
 
@@ -39,6 +48,14 @@ from .._validation import check_edge_index, check_features
 
 # Agreement below which 'encoder: auto' avoids GCN-style averaging (see the module doc).
 LOW_TRUST = 0.25
+# Edge information (nats, graph_feature_information) below which 'encoder: auto' uses no
+# message passing when the agreement is low too. Measured on the heterophily sweep (issue 13,
+# 5 seeds): the three cells where the ego-GCN lost 1-2 points to the features alone read
+# 0.0001-0.0049, Cora h 0.2 (a tie) 0.0011; the two h 0.3 cells, where it won 2-3 points,
+# 0.0033 and 0.0066 (given up: below the threshold the rule takes the features-only side);
+# every cell from 0.0092 up (h 0, h >= 0.4, Minesweeper 0.0247) won.
+LOW_INFORMATION = 0.007
+_OVERSAMPLE, _POWER_ITERATIONS = 10, 10  # randomised PCA (graph_feature_information)
 _CHUNK = 4096  # rows of the gathered [chunk, D] differences
 
 
@@ -66,6 +83,81 @@ def graph_feature_agreement(x: Tensor, edge_index: Tensor, metric: str = 'euclid
     if float(both.max() - both.min()) <= 1e-9 * max(float(both.abs().max()), 1e-30):
         return float('nan')  # no geometry in the features: cannot tell
     return 2 * mann_whitney_auc(d_rand, d_edge) - 1
+
+
+def graph_feature_information(x: Tensor, edge_index: Tensor, num_components: int = 8,
+                              num_shuffles: int = 10, max_edges: int = 200_000,
+                              max_rows: int = 50_000, seed: int = 0) -> float:
+    r"""How much an edge tells about the features at its other end, beyond chance (nats).
+
+    Project the centred features on their top ``q = num_components`` principal directions
+    and scale every component to unit variance (``z``). Over the ``s`` sampled edges
+    :math:`(i, j)` (self-loops dropped) the symmetrised cross-correlation of the two ends is
+    :math:`C = \tfrac{1}{2s}\sum (z_i z_j^\top + z_j z_i^\top)`; for jointly Gaussian ends
+    with small correlations the mutual information is about :math:`\tfrac12\|C\|_F^2`. The
+    same on the edges with their second ends permuted (every node keeps its degree; the mean
+    over ``num_shuffles`` permutations) is what a random graph with these degrees shows from
+    finite samples, and is subtracted:
+
+    .. math::
+        I = \tfrac12 \left(\|C\|_F^2 - \overline{\|C_\pi\|_F^2}\right).
+
+    Unlike :func:`graph_feature_agreement` it counts dependence of either sign and in any
+    direction of feature space: edges that join unlike classes in a consistent way score as
+    high as edges that join like ones. Cost O(r·D·q) for the principal directions from at
+    most ``max_rows`` sampled rows, O(s·D·q + num_shuffles·s·q²) for the edges; memory
+    O((r + s)·q) beyond the O(r·D) centred sample. Deterministic for a given ``seed``, and
+    it leaves the global random state untouched (training seeds stay reproducible).
+    Returns 0 for a graph without edges, ``nan`` when the features have no variance.
+    """
+    for name, value, low in (('num_components', num_components, 1),
+                             ('num_shuffles', num_shuffles, 1), ('max_edges', max_edges, 1),
+                             ('max_rows', max_rows, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"'{name}' must be an integer >= {low}, got {value!r}")
+    x = check_features(x, 'x', min_rows=2)
+    n = x.size(0)
+    edge_index = check_edge_index(edge_index, n)
+    e = edge_index[:, edge_index[0] != edge_index[1]]
+    if e.size(1) == 0:
+        return 0.0
+    gen = torch.Generator().manual_seed(seed)
+    if e.size(1) > max_edges:
+        e = e[:, torch.randperm(e.size(1), generator=gen)[:max_edges].to(e.device)]
+    rows = torch.randperm(n, generator=gen)[:max_rows].to(x.device) if n > max_rows else None
+    sample = (x if rows is None else x[rows]).double()
+    mean = sample.mean(0)
+    sample = sample - mean
+    q = min(num_components, sample.size(0) - 1, sample.size(1))
+    # Randomised PCA with oversampling and extra power iterations: the top directions of
+    # bag-of-words features have close eigenvalues, and a loose basis makes I jitter by a
+    # third between seeds (measured on Cora's features).
+    over = min(q + _OVERSAMPLE, sample.size(0) - 1, sample.size(1))
+    with torch.random.fork_rng(devices=[]):  # pca_lowrank draws from the global generator
+        torch.manual_seed(seed)
+        _, _, v = torch.pca_lowrank(sample, q=over, center=False, niter=_POWER_ITERATIONS)
+    v = v[:, :q]
+    scale = (sample @ v).std(0)
+    keep = scale > 1e-9 * max(float(scale.max()), 1e-300)
+    if not bool(keep.any()):
+        return float('nan')  # every feature is constant: no geometry to relate
+    basis = v[:, keep] / scale[keep]
+    z_src = _project(x, e[0], mean, basis)
+    z_dst = _project(x, e[1], mean, basis)
+
+    def energy(dst: Tensor) -> float:
+        c = z_src.T @ dst / z_src.size(0)
+        return float(((c + c.T) / 2).square().sum())
+
+    null = sum(energy(z_dst[torch.randperm(z_dst.size(0), generator=gen).to(z_dst.device)])
+               for _ in range(num_shuffles)) / num_shuffles
+    return 0.5 * (energy(z_dst) - null)
+
+
+def _project(x: Tensor, nodes: Tensor, mean: Tensor, basis: Tensor) -> Tensor:
+    """Whitened principal components of ``x[nodes]``, ``[s, q]``, in chunks: O(chunk·D)."""
+    out = [(x[c].double() - mean) @ basis for c in nodes.split(_CHUNK)]
+    return torch.cat(out)
 
 
 def estimate_lambda(x: Tensor, edge_index: Tensor, metric: str = 'euclidean',

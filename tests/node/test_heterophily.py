@@ -1,6 +1,7 @@
 """Issue 13's contract: where the graph's edges are no better than chance, GenURL's
-defaults lean on the features (lambda ~ 0, an encoder with a separate ego channel); where
-edges join same-class nodes, they use the graph.
+defaults lean on the features (lambda ~ 0, and no message passing: the edges carry no
+feature information); where they join unlike nodes in a consistent way, an encoder with a
+separate ego channel; where edges join same-class nodes, they use the graph.
 
 "Not worse than the raw features" is a benchmark claim (experiments/results/
 heterophily_benchmark.md, the package defaults on Cora's features). On these small Gaussian
@@ -18,6 +19,7 @@ from genurl_pyg.datasets.synthetic import homophily_rewired_edges
 from genurl_pyg.evaluation import linear_probe, random_split
 from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
 from genurl_pyg.node.encoders import UntrustedGraphWarning
+from genurl_pyg.structure import LOW_INFORMATION
 
 SMALL = dict(hidden_channels=64, out_channels=64, projector_channels=32, epochs=40, k=10)
 
@@ -40,7 +42,8 @@ def test_chance_edges_fall_back_to_the_features():
     trainer = NodeEmbeddingTrainer(data, NodeConfig(**SMALL))
     assert abs(trainer.graph_trust) < 0.1
     assert trainer.sim.lam < 0.05
-    assert trainer.encoder_name == 'ego-gcn'
+    assert trainer.graph_information < LOW_INFORMATION
+    assert trainer.encoder_name == 'mlp'
     raw = probe(data.x, data.y)
     emb = probe(trainer.fit(), data.y)
     with pytest.warns(UntrustedGraphWarning):
@@ -56,6 +59,15 @@ def test_homophilous_edges_are_used():
     trainer = NodeEmbeddingTrainer(data, NodeConfig(**SMALL))
     assert trainer.sim.lam > 0.15  # against ~0 at chance
     assert probe(trainer.fit(), data.y) > probe(data.x, data.y) + 0.15
+
+
+def test_consistently_heterophilous_edges_get_the_ego_channel():
+    """h = 0: every neighbour is of another class. The agreement is negative, but the edges
+    say which classes a node is not: information above the threshold, so 'auto' keeps
+    message passing beside the node's own features."""
+    trainer = NodeEmbeddingTrainer(blobs(0.0), NodeConfig(**SMALL))
+    assert trainer.graph_trust < 0 and trainer.graph_information > LOW_INFORMATION
+    assert trainer.encoder_name == 'ego-gcn'
 
 
 def test_trusted_graph_keeps_the_gcn():
@@ -74,14 +86,27 @@ def test_averaging_encoder_on_an_untrusted_graph_warns():
         NodeEmbeddingTrainer(blobs(1.0), NodeConfig(encoder='gcn', **SMALL))
 
 
-def test_auto_trains_exactly_the_encoder_it_picks():
-    """Measuring the trust draws from its own generator: 'auto' resolving to 'ego-gcn' gives
-    the same embeddings as asking for 'ego-gcn' (so forced-encoder benchmark rows stand for it)."""
-    data = blobs(0.25)
+@pytest.mark.parametrize('encoder', ['sage', 'ego-gcn', 'gcn'])
+def test_message_passing_over_edges_without_information_warns(encoder):
+    with pytest.warns(UntrustedGraphWarning, match=f"encoder '{encoder}'.*tell little"):
+        trainer = NodeEmbeddingTrainer(blobs(0.25), NodeConfig(encoder=encoder, **SMALL))
+    assert trainer.encoder_name == encoder  # a warning, not an override
+    with warnings.catch_warnings():  # the MLP reads no edges; nothing to warn about
+        warnings.simplefilter('error', UntrustedGraphWarning)
+        assert NodeEmbeddingTrainer(blobs(0.25), NodeConfig(encoder='mlp', **SMALL)) \
+            .graph_information is None
+
+
+@pytest.mark.parametrize('h, picked', [(0.0, 'ego-gcn'), (0.25, 'mlp')])
+def test_auto_trains_exactly_the_encoder_it_picks(h, picked):
+    """Measuring the trust and the information draws from their own generators: 'auto'
+    resolving to an encoder gives the same embeddings as asking for it (so forced-encoder
+    benchmark rows stand for it)."""
+    data = blobs(h)
     cfg = dict(SMALL, epochs=2)
     auto = NodeEmbeddingTrainer(data, NodeConfig(**cfg))
-    assert auto.encoder_name == 'ego-gcn'
-    assert torch.equal(auto.fit(), NodeEmbeddingTrainer(data, NodeConfig(encoder='ego-gcn', **cfg)).fit())
+    assert auto.encoder_name == picked
+    assert torch.equal(auto.fit(), NodeEmbeddingTrainer(data, NodeConfig(encoder=picked, **cfg)).fit())
 
 
 def test_the_feature_only_path_ignores_the_edges():

@@ -2,7 +2,8 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from genurl_pyg.structure import LOW_TRUST, estimate_lambda, graph_feature_agreement
+from genurl_pyg.structure import (LOW_INFORMATION, LOW_TRUST, estimate_lambda,
+                                 graph_feature_agreement, graph_feature_information)
 from genurl_pyg.structure.trust import mann_whitney_auc, pair_distance
 
 from .test_similarity import clustered, homophilous_edges
@@ -57,3 +58,83 @@ def test_features_without_geometry_cannot_judge_the_graph():
     ei = torch.randint(0, 30, (2, 60))
     assert math.isnan(graph_feature_agreement(x, ei))
     assert estimate_lambda(x, ei) == 1.0
+
+
+# -- graph_feature_information ---------------------------------------------------------------
+
+def _reference_information(x, ei, q, num_shuffles, seed=0):
+    """Exact PCA (numpy SVD), whitening, cross-correlation energy; the same permutations as
+    the function draws (no edge or row sampling at these sizes)."""
+    import numpy as np
+    xs = x.double().numpy()
+    xs = xs - xs.mean(0)
+    _, _, vt = np.linalg.svd(xs, full_matrices=False)
+    z = xs @ vt[:q].T
+    z = z / z.std(0, ddof=1)
+    e = ei[:, ei[0] != ei[1]].numpy()
+    a = z[e[0]]
+
+    def energy(b):
+        c = a.T @ b / len(a)
+        return float((((c + c.T) / 2) ** 2).sum())
+    gen = torch.Generator().manual_seed(seed)
+    null = np.mean([energy(z[e[1]][torch.randperm(e.shape[1], generator=gen).numpy()])
+                    for _ in range(num_shuffles)])
+    return 0.5 * (energy(z[e[1]]) - null)
+
+
+def test_information_matches_an_exact_pca_reference():
+    g = torch.Generator().manual_seed(1)
+    # well separated principal directions, so the randomised PCA finds the exact ones
+    x = torch.randn(400, 12, generator=g) * torch.linspace(4, 0.5, 12)
+    x[:, 0] += torch.randn(400, generator=g)  # dependence along the edges below
+    ei = torch.randint(0, 400, (2, 1500), generator=g)
+    ei[1] = torch.where(torch.rand(1500, generator=g) < 0.5, (ei[0] + 1) % 400, ei[1])
+    ref = _reference_information(x, ei, q=5, num_shuffles=7)
+    got = graph_feature_information(x, ei, num_components=5, num_shuffles=7)
+    assert got == pytest.approx(ref, rel=1e-6, abs=1e-9)
+
+
+def test_information_sees_dependence_of_either_sign():
+    x, y = clustered(n=600)
+    homo = graph_feature_information(x, homophilous_edges(y, 1500, same=0.95))
+    chance = graph_feature_information(x, homophilous_edges(y, 1500, same=0.5))  # 1/5 share
+    hetero_edges = homophilous_edges(y, 1500, same=0.0)
+    hetero = graph_feature_information(x, hetero_edges)
+    assert abs(chance) < LOW_INFORMATION < hetero < homo
+    # the agreement calls the heterophilous graph worse than chance; the information sees
+    # that its edges still say something (which classes a node's neighbours are not)
+    assert graph_feature_agreement(x, hetero_edges) < -0.1
+
+
+def test_information_edge_cases_and_bad_arguments():
+    import math
+    x = torch.randn(50, 4)
+    assert graph_feature_information(x, torch.tensor([[1, 2], [1, 2]])) == 0.0  # loops only
+    assert math.isnan(graph_feature_information(torch.ones(50, 4),
+                                                torch.randint(0, 50, (2, 100))))
+    for bad in (dict(num_components=0), dict(num_shuffles=1.5), dict(max_edges=True),
+                dict(max_rows=1)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            graph_feature_information(x, torch.randint(0, 50, (2, 100)), **bad)
+    with pytest.raises(ValueError):
+        graph_feature_information(x, torch.tensor([[0], [50]]))  # node id out of range
+
+
+def test_information_is_deterministic_and_leaves_the_global_generator_alone():
+    x, y = clustered(n=300)
+    ei = homophilous_edges(y, 600, same=0.9)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = graph_feature_information(x, ei)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert graph_feature_information(x, ei) == a
+
+
+def test_sampled_rows_and_edges_estimate_the_full_statistic():
+    x, y = clustered(n=3000, d=16)
+    ei = homophilous_edges(y, 6000, same=0.8)
+    full = graph_feature_information(x, ei)
+    sampled = graph_feature_information(x, ei, max_rows=1000, max_edges=3000)
+    assert full > 20 * LOW_INFORMATION
+    assert sampled == pytest.approx(full, rel=0.25)
