@@ -83,7 +83,8 @@ def run_one(dataset: str, method: str, seed: int, data, spec) -> Dict:
         trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict(changes, base=cfg))
         h = trainer.fit()
         extra = {'encoder': trainer.encoder_name, 'lambda': trainer.sim.lam,
-                 'trust': trainer.graph_trust, 'information': trainer.graph_information}
+                 'trust': trainer.graph_trust, 'information': trainer.graph_information,
+                 'closure': trainer.graph_closure, 'graph_noise': trainer.graph_noise}
     else:
         h = get_peer(method).embed(data, params_for(method, spec.name), seed)
     seconds = time.perf_counter() - t
@@ -95,13 +96,15 @@ def run_one(dataset: str, method: str, seed: int, data, spec) -> Dict:
 
 def graph_stats(data, spec) -> Dict:
     from torch_geometric.utils import homophily
-    from genurl_pyg.structure import graph_feature_agreement, graph_feature_information
+    from genurl_pyg.structure import (graph_feature_agreement, graph_feature_information,
+                                      triangle_closure_ratio)
     y, ei = data.y.view(-1), data.edge_index
     keep = (y[ei[0]] >= 0) & (y[ei[1]] >= 0)
     return {'nodes': data.num_nodes, 'edges': int(ei.size(1)),
             'edge_homophily': float(homophily(ei[:, keep], y, method='edge')),
             'trust': graph_feature_agreement(data.x.float(), ei, metric='cosine'),
             'information': graph_feature_information(data.x.float(), ei),
+            'closure': triangle_closure_ratio(ei, data.num_nodes),
             'protocol': spec.protocol, 'metric': spec.metric}
 
 
@@ -205,13 +208,14 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
              'validation nodes; test accuracy (%), ROC-AUC (x100) for Minesweeper and '
              'Tolokers. Mean ± std over the seeds (splits) shown. `trust` is the label-free '
              'graph-feature agreement (cosine) and `info` the edges\' feature information '
-             '(nats per edge beyond a degree-preserving shuffle) that `encoder: auto` reads; '
+             '(nats per edge beyond a degree-preserving shuffle), `closure` the triangle '
+             'closure over that of random edges with the same degrees, that `auto` reads; '
              '`h` the edge homophily (labels, for reading only). **missed**: GenURL below the raw-feature '
              'probe or below GenURL without the graph by more than one standard deviation '
              'of the difference of means.', '',
-             '| data set | h | trust | info | GenURL (encoder) | GenURL no graph | raw features | '
+             '| data set | h | trust | info | closure | GenURL (encoder) | GenURL no graph | raw features | '
              'DGI | CCA-SSG | target | GenURL, SAGE forced | GenURL, GCN forced |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|']
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     import math
     for ds in _order(graphs):
         row = table.get(ds, {})
@@ -235,9 +239,11 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
                     misses.append(m)
             verdict = ('**missed** (< ' + ', '.join(misses) + ')') if misses else 'met'
         enc = f" ({gen['encoder']})" if gen and gen.get('encoder') else ''
-        info = g.get('information')
+        info, closure = g.get('information'), g.get('closure')
         info = 'not measured' if info is None else f'{info:.4f}'
+        closure = 'not measured' if closure is None else f'{closure:.1f}'
         lines.append(f"| {ds} | {g['edge_homophily']:.2f} | {g['trust']:+.3f} | {info} | "
+                     f"{closure} | "
                      f"{cell('genurl')}{enc} | {cell('genurl-nograph')} | {cell('raw')} | "
                      f"{cell('dgi')} | {cell('cca_ssg')} | {verdict} | "
                      f"{cell('genurl-sage')} | {cell('genurl-gcn')} |")

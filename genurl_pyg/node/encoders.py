@@ -9,7 +9,7 @@ from torch import Tensor
 from torch_geometric.nn import MLP
 from torch_geometric.nn.models import GAT, GCN
 
-from ..structure.trust import LOW_INFORMATION, LOW_TRUST
+from ..structure.trust import LOW_INFORMATION, LOW_TRUST, graph_is_noise
 
 # Encoders that average a node with its neighbours through one weight: they erase the
 # node's own features where the neighbours are unlike it.
@@ -25,21 +25,23 @@ class UntrustedGraphWarning(UserWarning):
 
 
 def warn_about_graph(encoder: str, trust: Optional[float],
-                     information: Optional[float] = None) -> None:
-    """Warns when ``encoder`` passes messages over edges that carry less feature information
-    than :data:`~genurl_pyg.structure.trust.LOW_INFORMATION` (any message-passing encoder),
-    or averages over neighbours while the graph–feature agreement ``trust`` is below
+                     information: Optional[float] = None,
+                     closure: Optional[float] = None) -> None:
+    """Warns when ``encoder`` passes messages over edges that look like a random graph
+    (:func:`~genurl_pyg.structure.trust.graph_is_noise` of the edges' feature
+    ``information`` and triangle ``closure`` ratio; any message-passing encoder), or
+    averages over neighbours while the graph–feature agreement ``trust`` is below
     :data:`~genurl_pyg.structure.trust.LOW_TRUST` (GCN, GAT). ``None`` or ``nan``: no
     warning (not measured, or features without geometry cannot judge the graph)."""
-    if encoder in GRAPH_ENCODERS and information is not None \
-            and information < LOW_INFORMATION:
+    if encoder in GRAPH_ENCODERS and graph_is_noise(information, closure):
         warnings.warn(
-            f"encoder {encoder!r} passes messages over a graph whose edges tell little about "
-            f"the features at their other end: {information:.4f} nats per edge beyond a "
-            f"random graph with the same degrees (< {LOW_INFORMATION}). The neighbours it "
+            f"encoder {encoder!r} passes messages over a graph that looks like random edges: "
+            f"an edge tells {information:.4f} nats about the features at its other end "
+            f"beyond a random graph with the same degrees (< {LOW_INFORMATION}), and "
+            f"neighbours of a node are no more often adjacent than there. The neighbours it "
             f"mixes in are close to noise; on such graphs message passing cost 1-2 points "
             f"against the features alone (experiments/results/heterophily_benchmark.md). "
-            f"encoder 'mlp' (or 'auto', which picks it here) uses the graph only in P.",
+            f"encoder 'mlp' (or 'auto', which picks it here) does not read the edges.",
             UntrustedGraphWarning, stacklevel=3)
         return
     if encoder not in AVERAGING_ENCODERS or trust is None or not trust < LOW_TRUST:

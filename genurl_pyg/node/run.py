@@ -106,8 +106,12 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
             log(f'encoder: {trainer.encoder_name}' + ('' if trust is None else
                 f' (graph-feature agreement {trust:+.3f}; encoder auto avoids GCN below '
                 f'{LOW_TRUST})') + ('' if info is None else
-                f' (edge information {info:.4f} nats; auto drops message passing below '
-                f'{LOW_INFORMATION})'))
+                f' (edge information {info:.4f} nats; below {LOW_INFORMATION}, in a graph '
+                f'without triangle structure, auto leaves the graph out)'))
+            if trainer.graph_noise:
+                log('the edges look like a random graph: ' + (
+                    'the graph is left out of P' if trainer.encoder_name == 'mlp'
+                    and trainer.sim.lam == 0 else 'see the warning above'))
         if resume and ckpt.exists():
             trainer.load_checkpoint(ckpt)
             if main:
@@ -133,6 +137,8 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
                            # nan ("features without geometry") is not valid JSON: null
                            'graph_trust': _finite_or_none(trainer.graph_trust),
                            'graph_information': _finite_or_none(trainer.graph_information),
+                           'graph_closure': _finite_or_none(trainer.graph_closure),
+                           'graph_noise': trainer.graph_noise,
                            'final_loss': trainer.state.losses[-1]}
         log(f"seed {seed}: test {metric} {done[str(seed)][metric]:.4f} (val "
             f"{done[str(seed)][f'val_{metric}']:.4f}) in {seconds:.1f} s")

@@ -1,6 +1,7 @@
 """Training GenURL node embeddings on one graph (the library's main job)."""
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ from ..structure.builder import SimilarityBuilder
 from ..structure.knn import resolve_method as resolve_knn_method
 from ..structure.similarity import Similarity, combine
 from ..structure.trust import (LOW_INFORMATION, LOW_TRUST, graph_feature_agreement,
-                               graph_feature_information)
+                               graph_feature_information, graph_is_noise,
+                               triangle_closure_ratio)
 from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
@@ -71,7 +73,7 @@ CHECKPOINT_KEYS = ('model', 'optimizer', 'epoch', 'losses', 'config', 'rng', 'sh
 
 def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
                  trust: Optional[float] = None, use_graph: bool = True,
-                 information: Optional[float] = None) -> Tuple[str, str]:
+                 graph_noise: bool = False) -> Tuple[str, str]:
     r"""``(encoder, path)`` for a graph of ``num_nodes`` nodes. Paths: ``'full'`` (whole-graph
     message passing), ``'neighbor'`` (message passing on NeighborLoader subgraphs) and
     ``'decoupled'`` (an MLP on precomputed :math:`\hat A^k X`, PyG's SIGN).
@@ -81,19 +83,17 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
     the graph–feature agreement ``trust`` (:func:`~genurl_pyg.structure.trust.
     graph_feature_agreement`) is at least :data:`~genurl_pyg.structure.trust.LOW_TRUST`
     or unknown, and :class:`~genurl_pyg.nn.models.EgoGCN` (an MLP channel beside a GCN
-    channel, one loss each) when it is lower, unless the edges carry less feature
-    ``information`` than :data:`~genurl_pyg.structure.trust.LOW_INFORMATION` (:func:`~genurl_pyg.
-    structure.trust.graph_feature_information`): then the MLP, the graph entering P only. With
-    ``use_graph=False`` (P without the graph) ``auto`` is the MLP: no graph anywhere."""
+    channel, one loss each) when it is lower. With ``use_graph=False`` (P without the
+    graph), or where the edges look like a random graph (``graph_noise``, :func:`~genurl_pyg.
+    structure.trust.graph_is_noise`), ``auto`` is the MLP at any size."""
     if encoder == 'auto':
-        if not use_graph:
+        if not use_graph or graph_noise:
             encoder = 'mlp'
         elif num_nodes > AUTO_SIGN_MIN_NODES:
             encoder = 'sign'
         else:
             low = trust is not None and trust < LOW_TRUST  # nan (cannot tell): False
-            empty = information is not None and information < LOW_INFORMATION  # nan: False
-            encoder = ('mlp' if empty else 'ego-gcn') if low else 'gcn'
+            encoder = 'ego-gcn' if low else 'gcn'
     if encoder == 'sign':
         return encoder, 'decoupled'
     if encoder == 'mlp' or graph_batching == 'full':
@@ -142,13 +142,21 @@ class NodeEmbeddingTrainer:
         # How far the edges agree with the features (no labels): steers encoder 'auto'
         # and warns about GCN-style averaging over a graph that joins unlike nodes.
         self.graph_trust = self._graph_trust()
-        # ... and how much the edges tell about the features at all (either sign): below
-        # LOW_INFORMATION message passing only mixes in noise, and 'auto' drops it.
+        # ... how much they tell about the features at all (either sign), and whether the
+        # graph has a shape of its own: where both say "random edges", message passing
+        # and P's graph part only mix in noise, and the 'auto' settings leave them out.
         self.graph_information = self._graph_information()
+        self.graph_closure = self._graph_closure()
+        self.graph_noise = graph_is_noise(self.graph_information, self.graph_closure)
         self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
                                                     self.num_nodes, self.graph_trust,
-                                                    config.use_graph, self.graph_information)
-        warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information)
+                                                    config.use_graph, self.graph_noise)
+        warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information,
+                         self.graph_closure)
+        # lam: auto puts weight clip(trust, 0, 1), about 0, on such a graph; leaving it out
+        # makes the run exactly the features-only one instead of a noisier copy of it.
+        graph_in_p = config.use_graph and not (config.lam == 'auto' and self.graph_noise
+                                               and config.use_features)
         # Plan memory from O(E) statistics before anything large is allocated; it fixes
         # what 'auto' leaves open and stops here, naming the knobs, if nothing fits.
         self.plan = plan_memory(self.num_nodes, self.edge_index, self.x.size(1), config,
@@ -161,7 +169,7 @@ class NodeEmbeddingTrainer:
             feature_hops=config.feature_hops, graph_hops=config.graph_hops, lam=config.lam,
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
             knn_method=config.knn_method,
-            use_features=config.use_features, use_graph=config.use_graph,
+            use_features=config.use_features, use_graph=graph_in_p,
             graph_pairs_per_row=cap if isinstance(cap, int) and cap > 0 else None,
             seed=config.seed)
         # P's feature part may be searched on graph-smoothed features (knn_input_hops):
@@ -198,33 +206,41 @@ class NodeEmbeddingTrainer:
                                           weight_decay=config.weight_decay)
         self.state = TrainState()
 
+    def _reads_graph_statistics(self) -> bool:
+        """Whether a decision reads the graph statistics: an ``auto`` encoder or λ, or a
+        message-passing encoder (the warnings)."""
+        cfg = self.cfg
+        return cfg.use_graph and (cfg.encoder == 'auto' or cfg.encoder in GRAPH_ENCODERS
+                                  or cfg.lam == 'auto')
+
     def _graph_trust(self) -> Optional[float]:
-        """The graph–feature agreement, when an encoder decision reads it: O(s·D). Its pair
+        """The graph–feature agreement, when a decision reads it: O(s·D). Its pair
         sample has a fixed seed: the agreement is a property of the data set, and the
         encoder ``auto`` picks must not change with the training seed."""
-        cfg = self.cfg
-        if cfg.encoder not in ('auto',) + AVERAGING_ENCODERS or not cfg.use_graph:
+        if not self._reads_graph_statistics():
             return None
         if self.edge_index.size(1) == 0:
             return 0.0
-        return graph_feature_agreement(self.x, self.edge_index, metric=cfg.metric, seed=0)
+        return graph_feature_agreement(self.x, self.edge_index, metric=self.cfg.metric, seed=0)
 
     def _graph_information(self) -> Optional[float]:
-        """The edges' feature information, when a decision reads it: ``auto`` below the
-        trust threshold on the full-graph sizes, or a chosen message-passing encoder (for
-        the warning). O(r·D·q + s·D·q), fixed seed like the trust."""
-        cfg, trust = self.cfg, self.graph_trust
-        if not cfg.use_graph:
-            return None
-        if cfg.encoder == 'auto':  # read only where it decides: low trust, full-graph sizes
-            if not (trust is not None and trust < LOW_TRUST  # nan: keeps the GCN, no ask
-                    and self.num_nodes <= AUTO_SIGN_MIN_NODES):
-                return None
-        elif cfg.encoder not in GRAPH_ENCODERS:
+        """The edges' feature information where the trust was measured and is defined (nan:
+        features without geometry, e.g. one-hot ids, say nothing here either).
+        O(r·D·q + s·D·q), fixed seed, global random state untouched."""
+        trust = self.graph_trust
+        if trust is None or math.isnan(trust):
             return None
         if self.edge_index.size(1) == 0:
             return 0.0
         return graph_feature_information(self.x, self.edge_index, seed=0)
+
+    def _graph_closure(self) -> Optional[float]:
+        """Triangle closure against random edges, only where the information is low (it
+        decides nothing elsewhere): O(E log E)."""
+        info = self.graph_information
+        if info is None or not info < LOW_INFORMATION:
+            return None
+        return triangle_closure_ratio(self.edge_index, self.num_nodes, seed=0)
 
     def _resolve_batch_size(self) -> int:
         if not self.minibatch:

@@ -19,7 +19,7 @@ from genurl_pyg.datasets.synthetic import homophily_rewired_edges
 from genurl_pyg.evaluation import linear_probe, random_split
 from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
 from genurl_pyg.node.encoders import UntrustedGraphWarning
-from genurl_pyg.structure import LOW_INFORMATION
+from genurl_pyg.structure import LOW_INFORMATION, MIN_CLOSURE_RATIO
 
 SMALL = dict(hidden_channels=64, out_channels=64, projector_channels=32, epochs=40, k=10)
 
@@ -42,8 +42,8 @@ def test_chance_edges_fall_back_to_the_features():
     trainer = NodeEmbeddingTrainer(data, NodeConfig(**SMALL))
     assert abs(trainer.graph_trust) < 0.1
     assert trainer.sim.lam < 0.05
-    assert trainer.graph_information < LOW_INFORMATION
-    assert trainer.encoder_name == 'mlp'
+    assert trainer.graph_information < LOW_INFORMATION and trainer.graph_noise
+    assert trainer.encoder_name == 'mlp' and trainer.sim.lam == 0.0
     raw = probe(data.x, data.y)
     emb = probe(trainer.fit(), data.y)
     with pytest.warns(UntrustedGraphWarning):
@@ -59,6 +59,32 @@ def test_homophilous_edges_are_used():
     trainer = NodeEmbeddingTrainer(data, NodeConfig(**SMALL))
     assert trainer.sim.lam > 0.15  # against ~0 at chance
     assert probe(trainer.fit(), data.y) > probe(data.x, data.y) + 0.15
+
+
+def test_defaults_on_random_edges_are_the_feature_only_run():
+    """Where the edges look like a random graph, 'auto' leaves them out of the encoder and
+    of P: the run is the use_graph=False run, bit for bit (the benchmark's 'never worse than
+    without the graph' then holds by construction, not by the noise of two runs)."""
+    data = blobs(0.25)
+    cfg = dict(SMALL, epochs=3)
+    auto = NodeEmbeddingTrainer(data, NodeConfig(**cfg)).fit()
+    alone = NodeEmbeddingTrainer(data, NodeConfig(use_graph=False, encoder='mlp', **cfg)).fit()
+    assert torch.equal(auto, alone)
+
+
+def test_a_community_graph_is_kept_even_when_the_features_say_nothing():
+    """Random node vectors (what a featureless graph is often given) carry no information
+    about the edges, but a graph made of dense communities closes triangles far more often
+    than random edges: not noise, so 'auto' keeps message passing."""
+    g = torch.Generator().manual_seed(0)
+    n, c = 600, 30  # 30 communities of 20, about 5 neighbours each, all inside
+    y = torch.arange(n) % c
+    data = Data(x=torch.randn(n, 16, generator=g), y=y,
+                edge_index=homophily_rewired_edges(y, 1.0, degree=3, seed=0))
+    trainer = NodeEmbeddingTrainer(data, NodeConfig(**SMALL))
+    assert trainer.graph_information < LOW_INFORMATION
+    assert trainer.graph_closure >= MIN_CLOSURE_RATIO and not trainer.graph_noise
+    assert trainer.encoder_name == 'ego-gcn' and trainer.sim.lam >= 0
 
 
 def test_consistently_heterophilous_edges_get_the_ego_channel():
@@ -87,14 +113,13 @@ def test_averaging_encoder_on_an_untrusted_graph_warns():
 
 
 @pytest.mark.parametrize('encoder', ['sage', 'ego-gcn', 'gcn'])
-def test_message_passing_over_edges_without_information_warns(encoder):
-    with pytest.warns(UntrustedGraphWarning, match=f"encoder '{encoder}'.*tell little"):
+def test_message_passing_over_random_looking_edges_warns(encoder):
+    with pytest.warns(UntrustedGraphWarning, match=f"encoder '{encoder}'.*random edges"):
         trainer = NodeEmbeddingTrainer(blobs(0.25), NodeConfig(encoder=encoder, **SMALL))
     assert trainer.encoder_name == encoder  # a warning, not an override
     with warnings.catch_warnings():  # the MLP reads no edges; nothing to warn about
         warnings.simplefilter('error', UntrustedGraphWarning)
-        assert NodeEmbeddingTrainer(blobs(0.25), NodeConfig(encoder='mlp', **SMALL)) \
-            .graph_information is None
+        NodeEmbeddingTrainer(blobs(0.25), NodeConfig(encoder='mlp', **SMALL))
 
 
 @pytest.mark.parametrize('h, picked', [(0.0, 'ego-gcn'), (0.25, 'mlp')])

@@ -79,22 +79,17 @@ def test_paths_are_chosen_by_size(monkeypatch):
 
 
 def test_auto_encoder_reads_the_graph_trust():
-    from genurl_pyg.structure import LOW_INFORMATION, LOW_TRUST
+    from genurl_pyg.structure import LOW_TRUST
     assert resolve_path('auto', 'auto', 1000, trust=LOW_TRUST) == ('gcn', 'full')
     assert resolve_path('auto', 'auto', 1000, trust=LOW_TRUST - 0.01) == ('ego-gcn', 'full')
     assert resolve_path('auto', 'auto', 1000, trust=-0.5) == ('ego-gcn', 'full')
     assert resolve_path('auto', 'auto', 200_000, trust=-0.5) == ('sign', 'decoupled')
     assert resolve_path('auto', 'auto', 1000, trust=0.9, use_graph=False) == ('mlp', 'full')
     assert resolve_path('gcn', 'auto', 1000, trust=-0.5) == ('gcn', 'full')  # explicit stays
-    # edges without feature information: no message passing (the graph stays in P)
-    low = LOW_INFORMATION - 1e-4
-    assert resolve_path('auto', 'auto', 1000, trust=0.0, information=low) == ('mlp', 'full')
-    assert resolve_path('auto', 'auto', 1000, trust=0.0,
-                        information=LOW_INFORMATION) == ('ego-gcn', 'full')
-    assert resolve_path('auto', 'auto', 1000, trust=0.0,
-                        information=float('nan')) == ('ego-gcn', 'full')
-    assert resolve_path('auto', 'auto', 1000, trust=0.9, information=low) == ('gcn', 'full')
-    assert resolve_path('sage', 'auto', 1000, trust=0.0, information=low) == ('sage', 'full')
+    # edges that look like a random graph: no message passing, at any size
+    assert resolve_path('auto', 'auto', 1000, trust=0.0, graph_noise=True) == ('mlp', 'full')
+    assert resolve_path('auto', 'auto', 200_000, graph_noise=True) == ('mlp', 'full')
+    assert resolve_path('sage', 'auto', 1000, trust=0.0, graph_noise=True) == ('sage', 'full')
 
 
 @needs_sampler

@@ -65,7 +65,8 @@ def test_auto_cap_is_the_largest_that_fits_the_budget():
 
 def test_fixed_cap_is_respected_and_recorded(tmp_path):
     data = _graph()
-    cfg = NodeConfig(epochs=1, k=5, graph_pairs_per_row=20, views=False)
+    # lam fixed: 'auto' would leave these random edges out of P (they are noise)
+    cfg = NodeConfig(epochs=1, k=5, graph_pairs_per_row=20, views=False, lam=0.5)
     trainer = NodeEmbeddingTrainer(data, cfg)
     assert trainer.plan.settings == {}  # nothing left to 'auto'
     counts = torch.bincount(trainer.builder.graph_part_[0][0])

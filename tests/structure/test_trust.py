@@ -2,8 +2,10 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from genurl_pyg.structure import (LOW_INFORMATION, LOW_TRUST, estimate_lambda,
-                                 graph_feature_agreement, graph_feature_information)
+from genurl_pyg.structure import (LOW_INFORMATION, LOW_TRUST, MIN_CLOSURE_RATIO,
+                                 estimate_lambda, graph_feature_agreement,
+                                 graph_feature_information, graph_is_noise,
+                                 triangle_closure_ratio)
 from genurl_pyg.structure.trust import mann_whitney_auc, pair_distance
 
 from .test_similarity import clustered, homophilous_edges
@@ -71,7 +73,10 @@ def _reference_information(x, ei, q, num_shuffles, seed=0):
     _, _, vt = np.linalg.svd(xs, full_matrices=False)
     z = xs @ vt[:q].T
     z = z / z.std(0, ddof=1)
-    e = ei[:, ei[0] != ei[1]].numpy()
+    e = ei[:, ei[0] != ei[1]]
+    n = x.size(0)
+    pairs = sorted({(min(i, j), max(i, j)) for i, j in e.t().tolist()})  # unordered, unique
+    e = np.array(pairs).T
     a = z[e[0]]
 
     def energy(b):
@@ -138,3 +143,58 @@ def test_sampled_rows_and_edges_estimate_the_full_statistic():
     sampled = graph_feature_information(x, ei, max_rows=1000, max_edges=3000)
     assert full > 20 * LOW_INFORMATION
     assert sampled == pytest.approx(full, rel=0.25)
+
+
+# -- triangle_closure_ratio, graph_is_noise ----------------------------------------------------
+
+def _networkx_ratio(ei, n):
+    import networkx as nx
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from((a, b) for a, b in ei.t().tolist() if a != b)
+    deg = torch.tensor([d for _, d in g.degree()], dtype=torch.float64)
+    k1, k2 = float(deg.mean()), float(deg.square().mean())
+    return nx.transitivity(g) / ((k2 - k1) ** 2 / (n * k1 ** 3))
+
+
+def test_closure_ratio_matches_networkx_transitivity():
+    import networkx as nx
+    g = nx.connected_caveman_graph(12, 6)  # cliques joined in a ring: many triangles
+    ei = torch.tensor(list(g.edges())).t()
+    n = g.number_of_nodes()
+    ref = _networkx_ratio(ei, n)
+    got = triangle_closure_ratio(ei, n, num_samples=400_000)
+    assert got == pytest.approx(ref, rel=0.02)
+    assert got > 5 * MIN_CLOSURE_RATIO
+
+
+def test_closure_ratio_of_random_edges_is_about_one():
+    g = torch.Generator().manual_seed(0)
+    n = 3000
+    ei = torch.randint(0, n, (2, 12_000), generator=g)
+    ratio = triangle_closure_ratio(ei, n)
+    assert ratio == pytest.approx(_networkx_ratio(ei, n), rel=0.15)
+    assert 0.5 < ratio < MIN_CLOSURE_RATIO
+
+
+def test_closure_ratio_edge_cases_and_bad_arguments():
+    import math
+    assert math.isnan(triangle_closure_ratio(torch.tensor([[0, 2], [1, 3]]), 4))  # no wedge
+    assert math.isnan(triangle_closure_ratio(torch.zeros(2, 0, dtype=torch.long), 4))
+    star = torch.tensor([[0] * 9, list(range(1, 10))])
+    assert triangle_closure_ratio(star, 10) == 0.0  # wedges, none closed
+    big = torch.tensor([[0] * 20, list(range(1, 21))])  # the null expects T0 >= 1: no scale
+    assert math.isnan(triangle_closure_ratio(big, 21))
+    with pytest.raises(ValueError, match='num_samples'):
+        triangle_closure_ratio(star, 10, num_samples=0)
+    with pytest.raises(ValueError):
+        triangle_closure_ratio(star, 5)  # node ids beyond num_nodes
+
+
+def test_graph_is_noise_needs_both_statistics_low():
+    low, high = LOW_INFORMATION / 2, LOW_INFORMATION * 2
+    assert graph_is_noise(low, 1.0) and graph_is_noise(low, float('nan'))
+    assert graph_is_noise(low, None)
+    assert not graph_is_noise(low, MIN_CLOSURE_RATIO)  # a structured graph
+    assert not graph_is_noise(high, 1.0)  # edges that inform about the features
+    assert not graph_is_noise(None, 1.0) and not graph_is_noise(float('nan'), 1.0)
