@@ -7,7 +7,7 @@ TruncatedSVD for every method alike; metrics are computed against that 100-d inp
 Each (data set, method) fit runs in a fresh subprocess with OMP_WAIT_POLICY=PASSIVE and two
 threads. UMAP, openTSNE and PaCMAP are first warmed up on a small random set in the same
 process, so their numba compilation is excluded from the timed fit (said in the table).
-Metrics: T(10), C(10) (genurl_pyg.metrics, equal to scikit-learn's trustworthiness), 5-NN
+Metrics: T(10), C(10) (genurl_pyg.evaluation.dr, equal to scikit-learn's trustworthiness), 5-NN
 accuracy (5-fold stratified), Spearman correlation of pairwise distances on 1000 points,
 peak RSS of the child process. GenURL's transform of 10k new points is timed on MNIST
 (fitted on the first 5k images, applied to all 10k).
@@ -63,7 +63,7 @@ def make(method: str, seed: int = 0):
 def child(dataset: str, method: str, out_npy: str) -> None:
     import torch
     torch.set_num_threads(2)
-    from genurl_pyg.metrics import continuity, distance_spearman, knn_accuracy, trustworthiness
+    from genurl_pyg.evaluation.dr import continuity, distance_spearman, knn_accuracy, trustworthiness
     X, y = load(dataset)
     warm = None
     if method in ('umap', 'opentsne', 'pacmap'):

@@ -2,7 +2,7 @@
 
 Trains with the data set's YAML config (`genurl_pyg/configs/ogbl-ddi.yaml`) through the
 same job as `genurl-pyg train`, then scores the frozen embeddings with the link probe
-(`genurl_pyg.link_evaluation`: an MLP on h_i * h_j, epoch chosen on the validation edges)
+(`genurl_pyg.evaluation.link`: an MLP on h_i * h_j, epoch chosen on the validation edges)
 and, as a parameter-free reference, the dot product of the standardised embeddings.
 
 Usage:
@@ -28,7 +28,7 @@ def main() -> None:
     import numpy as np
     import torch
     from genurl_pyg.datasets import load_dataset
-    from genurl_pyg.link_evaluation import link_probe, ogb_link_metric
+    from genurl_pyg.evaluation.link import link_probe, ogb_link_metric
     from genurl_pyg.node import dataset_defaults
     from genurl_pyg.node.run import train_job
     torch.set_num_threads(args.threads)

@@ -246,7 +246,7 @@ def _cmd_embed(args) -> int:
     import time
     import numpy as np
     from .datasets.tabular import check_labels, load_table
-    from .metrics import dr_report
+    from .evaluation.dr import dr_report
     from .utils.io import atomic_save_npy, atomic_write_json, ensure_writable_dir
     # Every input is checked before any work, and outputs are written only at the end: a
     # bad --labels or --out never costs a fit, and a failure never leaves half the outputs.

@@ -284,7 +284,7 @@ def score_embeddings(h: torch.Tensor, data, dataset: str, protocol: str, seed: i
     Node protocols: the linear probe (OGB's official Evaluator for ogbn-*); ``ogb-link``:
     link prediction scored by OGB's official Evaluator (ogbl-ddi: Hits@20)."""
     if protocol == 'ogb-link':
-        from ..link_evaluation import link_probe, ogb_link_metric
+        from ..evaluation.link import link_probe, ogb_link_metric
         r = link_probe(h, data.link_train_pos, data.link_val_pos, data.link_val_neg,
                        data.link_test_pos, data.link_test_neg, k=20,
                        metric=ogb_link_metric(dataset), seed=seed)

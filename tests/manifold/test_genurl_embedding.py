@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from genurl_pyg.manifold import GenURLEmbedding
-from genurl_pyg.metrics import knn_accuracy, trustworthiness
+from genurl_pyg.evaluation.dr import knn_accuracy, trustworthiness
 
 FAST = dict(n_epochs=3, hidden_layer_sizes=(32,), random_state=0)
 

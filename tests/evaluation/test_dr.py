@@ -4,7 +4,7 @@ from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 
-from genurl_pyg.metrics import (continuity, distance_spearman, knn_accuracy, silhouette,
+from genurl_pyg.evaluation.dr import (continuity, distance_spearman, knn_accuracy, silhouette,
                                 trustworthiness)
 
 

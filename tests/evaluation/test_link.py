@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genurl_pyg.link_evaluation import hits_at_k, link_probe, ogb_link_metric
+from genurl_pyg.evaluation.link import hits_at_k, link_probe, ogb_link_metric
 
 
 def test_hits_at_k_matches_ogb_evaluator():

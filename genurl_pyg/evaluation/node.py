@@ -87,7 +87,7 @@ def split_for(data, protocol: str, seed: int) -> Tuple[Tensor, Tensor, Tensor]:
 def ogb_node_metric(name: str) -> Callable[[np.ndarray, np.ndarray], float]:
     """OGB's official scorer for node data set ``name`` (accuracy for ogbn-arxiv/products/
     papers100M): ``score(y_true, y_pred) -> float``."""
-    from ._optional import require
+    from .._optional import require
     require('ogb', f'the official evaluator of {name}')
     from ogb.nodeproppred import Evaluator
     evaluator = Evaluator(name)
