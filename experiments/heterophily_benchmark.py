@@ -139,6 +139,7 @@ def run(args) -> None:
         data = load_dataset(name)
         if spec.name not in state['graphs']:
             state['graphs'][spec.name] = graph_stats(data, spec)
+            atomic_write_text(out, json.dumps(state, indent=1))  # also with no methods
         for method in args.methods:
             for seed in range(args.seeds):
                 if (spec.name, method, seed) in done:

@@ -59,10 +59,13 @@ class NodeConfig:
     mini-batches; ``'auto'``: ``'sign'`` beyond 100k nodes, else ``'gcn'``, or ``'ego-gcn'``
     when the label-free graph–feature agreement is
     below :data:`~genurl_pyg.structure.trust.LOW_TRUST`, or ``'mlp'`` with
-    ``use_graph: false``), ``hidden_channels``, ``out_channels`` (the kept representation
+    ``use_graph: false`` or where the edges look like a random graph
+    (:func:`~genurl_pyg.structure.trust.graph_is_noise`, any size)), ``hidden_channels``,
+    ``out_channels`` (the kept representation
     :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).
     Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops``, ``lam`` (float or
-    ``'auto'``), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
+    ``'auto'``: the agreement clipped to [0, 1], and no graph part at all where the edges
+    look like a random graph), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
     before the kNN search; 0: never), ``knn_method`` (``'exact'``, ``'faiss'``,
     ``'pynndescent'``; ``'auto'``: exact up to 100k nodes), ``knn_input_hops`` (the feature
     part of P is searched on :math:`\hat A^h X`, ``h = knn_input_hops``, instead of the raw
