@@ -11,6 +11,8 @@ _EXTRAS = {
     'matplotlib': 'pip install "genurl-pyg[plot]"',
     'torch_sparse': 'pip install torch-sparse (compiles from source)',
     'torch_scatter': 'pip install torch-scatter (compiles from source)',
+    'torchvision': 'pip install "genurl-pyg[vision]"  (with torch 2.14.1: torchvision 0.29.1)',
+    'lightly': 'pip install "genurl-pyg[ssl-peers]"  (lightly)',
 }
 
 

@@ -1,0 +1,238 @@
+r"""Self-supervised training of an image backbone with the GenURL objective.
+
+One step, for a batch of ``B`` training images (kept as ``uint8`` on the training device):
+two random views per image (:class:`~genurl_pyg.vision.views.BatchViews`, drawn from a
+seeded CPU generator), the backbone and projector on the ``2B`` views, the EMA teacher's
+features of the same views (no gradient) for P's kNN part
+(:class:`~genurl_pyg.vision.objective.BatchSimilarity`), the GKL between P and the
+Student-t Q of the projector outputs, an optimiser step, the teacher's EMA update. Cost per
+step: two forward passes and one backward pass of the backbone on ``2B`` images, plus
+O(B²·(D + d)) for P and the loss.
+
+The learning rate warms up linearly for ``warmup_epochs`` and decays by a cosine to 0,
+updated every step. A checkpoint (model, teacher, optimiser, schedule, generators,
+history) is written after every epoch when a path is given; :meth:`VisualTrainer.fit` with
+the same path resumes from it and gives the same result as a run that was never
+interrupted (on the CPU; CUDA kernels may differ in the last bits).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..nn.losses.genurl_loss import GenURLLoss
+from ..utils.io import atomic_torch_save
+from .backbones import build_backbone, feature_dim
+from .config import SSLConfig
+from .data import ImageData
+from .objective import BatchSimilarity
+from .views import BatchViews, ViewConfig
+
+ALL_PAIRS_MAX = 4096  # rows (2B) up to which the loss takes every pair of the batch
+
+
+@dataclass
+class VisualTrainState:
+    epoch: int = 0
+    losses: List[float] = field(default_factory=list)
+    knn: List[Dict[str, float]] = field(default_factory=list)  # {'epoch', 'accuracy'}
+    seconds: float = 0.0
+    images: int = 0
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    dev = torch.device(device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"ssl config 'device' is {device!r} but CUDA is not available here")
+    return dev
+
+
+def projector(in_dim: int, hidden: int, out: int) -> nn.Module:
+    """Linear-BatchNorm-ReLU-Linear (SimCLR's projection head with BatchNorm)."""
+    return nn.Sequential(nn.Linear(in_dim, hidden, bias=False), nn.BatchNorm1d(hidden),
+                         nn.ReLU(inplace=True), nn.Linear(hidden, out))
+
+
+class VisualTrainer:
+    """Builds the views, backbone, projector, teacher and optimiser for one image set and
+    runs the epochs (see the module doc).
+
+    Args:
+        data: the images (:func:`~genurl_pyg.vision.data.load_images`).
+        config: an :class:`SSLConfig`.
+        backbone: any module mapping ``[B, C, H, W]`` to ``[B, D]``; ``None`` builds
+            ``config.backbone``.
+        progress: called after every step with ``(epoch, step, steps, loss, images/s)``.
+    """
+
+    def __init__(self, data: ImageData, config: Optional[SSLConfig] = None,
+                 backbone: Optional[nn.Module] = None,
+                 progress: Optional[Callable[..., None]] = None) -> None:
+        self.cfg = cfg = (config or SSLConfig()).validate()
+        self.data = data
+        n = data.train_x.size(0)
+        if cfg.batch_size > n:
+            raise ValueError(f"ssl config 'batch_size' ({cfg.batch_size}) is larger than the "
+                             f"{n} training images of {data.name}; use at most {n}")
+        self.device = resolve_device(cfg.device)
+        self.amp = cfg.amp == 'on' or (cfg.amp == 'auto' and self.device.type == 'cuda')
+        torch.manual_seed(cfg.seed)  # model initialisation
+        mean, std = data.channel_stats()
+        c = data.train_x.size(1)
+        views = ViewConfig.from_dict({'size': data.train_x.size(-1), **cfg.views})
+        self.views = BatchViews(views, mean.tolist(), std.tolist())
+        if backbone is None:
+            backbone, _ = build_backbone(cfg.backbone, c)
+        backbone = backbone.to(self.device)
+        dim = feature_dim(backbone, (c, views.size, views.size), self.device)
+        self.model = nn.ModuleDict({
+            'backbone': backbone,
+            'projector': projector(dim, cfg.projector_hidden, cfg.projector_out),
+        }).to(self.device)
+        self.teacher = copy.deepcopy(self.model['backbone']).requires_grad_(False)
+        self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
+        self.loss_fn = GenURLLoss(cfg.loss, cfg.nu_latent, cfg.alpha)
+        lr = cfg.lr * cfg.batch_size / 256  # the linear scaling rule
+        params = self.model.parameters()
+        if cfg.optimizer == 'sgd':
+            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9,
+                                             weight_decay=cfg.weight_decay)
+        else:
+            self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+        self.steps_per_epoch = n // cfg.batch_size  # the last partial batch is dropped
+        total = self.steps_per_epoch * cfg.epochs
+        warm = self.steps_per_epoch * cfg.warmup_epochs
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: (s + 1) / warm if s < warm
+            else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+        self.order_gen = torch.Generator().manual_seed(cfg.seed)
+        self.view_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.train_x = data.train_x.to(self.device)
+        self.state = VisualTrainState()
+        self.progress = progress
+
+    # -- one epoch ---------------------------------------------------------------------------
+    def _step(self, images: Tensor, use_knn: bool) -> float:
+        b = images.size(0)
+        v = torch.cat([self.views(images, self.view_gen), self.views(images, self.view_gen)])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            z = self.model['projector'](self.model['backbone'](v))
+            teacher = None
+            if use_knn:
+                with torch.no_grad():
+                    teacher = self.teacher(v).float()
+        p = self.similarity(b, teacher)
+        z = z.float()
+        if z.size(0) <= ALL_PAIRS_MAX:
+            loss = self.loss_fn(z, p)
+        else:
+            loss = self.loss_fn.sampled(z, p, num_pos=8 * z.size(0), num_neg=32 * z.size(0),
+                                        generator=self.view_gen)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f'the loss became {float(loss)} at epoch '
+                                     f'{self.state.epoch + 1}; lower lr ({self.cfg.lr})')
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        with torch.no_grad():  # teacher <- ema * teacher + (1 - ema) * student
+            for t, s in zip(self.teacher.parameters(), self.model['backbone'].parameters()):
+                t.lerp_(s, 1 - self.cfg.ema)
+            for t, s in zip(self.teacher.buffers(), self.model['backbone'].buffers()):
+                t.copy_(s)
+        return loss.item()
+
+    def fit(self, checkpoint: Optional[Path] = None,
+            stop_after: Optional[int] = None) -> nn.Module:
+        """Trains for the configured epochs (resuming from ``checkpoint`` when it exists)
+        and returns the backbone. ``stop_after``: return after that many epochs in all (the
+        schedule still spans ``epochs``; a later call continues), as a killed run would."""
+        cfg = self.cfg
+        if checkpoint is not None and Path(checkpoint).is_file():
+            self.load_checkpoint(checkpoint)
+        last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+        while self.state.epoch < last:
+            start = time.perf_counter()
+            self.model.train()
+            self.teacher.train()
+            order = torch.randperm(self.train_x.size(0), generator=self.order_gen)
+            use_knn = self.state.epoch >= cfg.knn_start and cfg.view_weight < 1
+            total = 0.0
+            for step in range(self.steps_per_epoch):
+                idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                loss = self._step(self.train_x[idx.to(self.device)], use_knn)
+                total += loss
+                if self.progress is not None:
+                    done = (step + 1) * cfg.batch_size
+                    rate = done / max(time.perf_counter() - start, 1e-9)
+                    self.progress(self.state.epoch + 1, step + 1, self.steps_per_epoch, loss,
+                                  rate)
+            self.state.epoch += 1
+            self.state.losses.append(total / self.steps_per_epoch)
+            self.state.images += self.steps_per_epoch * cfg.batch_size
+            self.state.seconds += time.perf_counter() - start
+            if cfg.monitor_every and self.state.epoch % cfg.monitor_every == 0 \
+                    and self.state.epoch < cfg.epochs:
+                self.state.knn.append({'epoch': self.state.epoch, 'accuracy': self.knn_monitor()})
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint)
+        return self.model['backbone']
+
+    # -- features and the monitor ------------------------------------------------------------
+    @torch.no_grad()
+    def embed(self, images: Tensor, batch_size: int = 512) -> Tensor:
+        """Backbone features ``[N, D]`` of unaugmented, normalised images (eval mode)."""
+        if images.dim() != 4 or tuple(images.shape[1:]) != tuple(self.data.train_x.shape[1:]):
+            raise ValueError(f'images must be [N, {", ".join(map(str, self.data.shape))}], '
+                             f'got {tuple(images.shape)}')
+        backbone = self.model['backbone']
+        was = backbone.training
+        backbone.eval()
+        out = []
+        for chunk in images.split(batch_size):
+            x = self.views.normalize(chunk.to(self.device))
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                out.append(backbone(x).float().cpu())
+        backbone.train(was)
+        return torch.cat(out)
+
+    def knn_monitor(self) -> float:
+        """Weighted kNN accuracy (``knn_k``, ``knn_temperature``) of the test images against
+        the training images, frozen features."""
+        from ..evaluation.image import knn_accuracy
+        return knn_accuracy(self.embed(self.data.train_x), self.data.train_y,
+                            self.embed(self.data.test_x), self.data.test_y,
+                            k=self.cfg.knn_k, temperature=self.cfg.knn_temperature)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def save_checkpoint(self, path: Path) -> None:
+        atomic_torch_save({
+            'model': self.model.state_dict(), 'teacher': self.teacher.state_dict(),
+            'optimizer': self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
+            'order_gen': self.order_gen.get_state(), 'view_gen': self.view_gen.get_state(),
+            'state': vars(self.state), 'config': self.cfg.to_dict()}, Path(path))
+
+    def load_checkpoint(self, path: Path) -> None:
+        blob = torch.load(Path(path), map_location=self.device, weights_only=False)
+        if blob.get('config') != self.cfg.to_dict():
+            theirs, ours = blob.get('config') or {}, self.cfg.to_dict()
+            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            raise ValueError(f'checkpoint {path} was written with another config (differs in '
+                             f'{", ".join(diff)}); use a new checkpoint path or the same '
+                             f'settings')
+        self.model.load_state_dict(blob['model'])
+        self.teacher.load_state_dict(blob['teacher'])
+        self.optimizer.load_state_dict(blob['optimizer'])
+        self.scheduler.load_state_dict(blob['scheduler'])
+        self.order_gen.set_state(blob['order_gen'])
+        self.view_gen.set_state(blob['view_gen'])
+        self.state = VisualTrainState(**blob['state'])
