@@ -10,10 +10,13 @@ from typing import Any
 
 __version__ = '0.1.0'
 
-_SUBMODULES = ('nn', 'structure', 'transforms', 'node', 'manifold', 'datasets', 'evaluation')
-_NAMES = {'NodeConfig': 'node', 'fit_node_embeddings': 'node'}
+_SUBMODULES = ('nn', 'structure', 'transforms', 'node', 'manifold', 'datasets', 'evaluation',
+               'vision')
+_NAMES = {'NodeConfig': 'node', 'fit_node_embeddings': 'node',
+          'fit_visual_embeddings': 'vision'}
 
-__all__ = ['nn', 'structure', 'transforms', 'NodeConfig', 'fit_node_embeddings', '__version__']
+__all__ = ['nn', 'structure', 'transforms', 'NodeConfig', 'fit_node_embeddings',
+           'fit_visual_embeddings', '__version__']
 
 
 def __getattr__(name: str) -> Any:

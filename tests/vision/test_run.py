@@ -1,0 +1,41 @@
+"""fit_visual_embeddings and the `genurl-pyg ssl` command."""
+import torch
+
+from genurl_pyg import fit_visual_embeddings
+from genurl_pyg.cli import main
+from genurl_pyg.vision.backbones import SmallCNN
+from genurl_pyg.vision.config import SSLConfig
+
+from .test_trainer import FAST, toy_data
+
+
+def test_fit_visual_embeddings_returns_a_backbone_and_scores():
+    data = toy_data()
+    backbone, result = fit_visual_embeddings(data, SSLConfig(**FAST),
+                                             backbone=SmallCNN(3, width=4), epochs=2)
+    assert backbone(torch.zeros(2, 3, 16, 16)).shape == (2, 32)
+    assert result['epochs'] == 2 and len(result['losses']) == 2
+    assert 0 <= result['knn_accuracy'] <= 1 and 0 <= result['linear_accuracy'] <= 1
+    assert result['images_per_second'] > 0 and result['test_features'].shape == (128, 32)
+
+
+def test_ssl_command_errors_are_one_line(tmp_path, capsys):
+    assert main(['ssl', '--dataset', 'imagenet', '--out', str(tmp_path / 'a')]) == 2
+    assert "unknown image data set 'imagenet'" in capsys.readouterr().err
+    assert main(['ssl', '--dataset', 'mnist-test', '--set', 'epoch=3',
+                 '--out', str(tmp_path / 'b')]) == 2
+    assert "unknown ssl config key(s) 'epoch'" in capsys.readouterr().err
+    out = tmp_path / 'c'
+    out.mkdir()
+    (out / 'checkpoint.pt').write_bytes(b'earlier run')
+    assert main(['ssl', '--dataset', 'mnist-test', '--out', str(out)]) == 2
+    assert '--resume' in capsys.readouterr().err
+    assert (out / 'checkpoint.pt').read_bytes() == b'earlier run'  # nothing lost
+
+
+def test_ssl_help_names_the_data_sets(capsys):
+    import pytest
+    with pytest.raises(SystemExit):
+        main(['ssl', '--help'])
+    text = capsys.readouterr().out
+    assert 'cifar10-jpeg' in text and 'fashion-mnist' in text and '--resume' in text
