@@ -6,12 +6,16 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 OPTIMIZERS = ('sgd', 'adamw')
+OBJECTIVES = ('genurl', 'simclr', 'byol', 'barlow')
 
 
 @dataclass
 class SSLConfig:
     """Every knob of :class:`~genurl_pyg.vision.trainer.VisualTrainer`.
 
+    Objective family: ``objective`` (``'genurl'``; the benchmark's peers ``'simclr'``,
+    ``'byol'``, ``'barlow'`` from lightly, :mod:`~genurl_pyg.vision.peers`, which use
+    their own heads instead of the projector and P, and ``ema`` for BYOL's target).
     Model: ``backbone`` (``'small-cnn'``, ``'resnet18'``, ``'resnet50'``; or pass a module),
     ``projector_hidden``, ``projector_out`` (Linear-BN-ReLU-Linear).
     Views: ``views`` (the fields of :class:`~genurl_pyg.vision.views.ViewConfig`).
@@ -30,6 +34,7 @@ class SSLConfig:
     Evaluation: ``monitor_every`` (epochs between kNN-monitor readings; 0: only at the end),
     ``knn_k``, ``knn_temperature``.
     """
+    objective: str = 'genurl'
     backbone: str = 'small-cnn'
     projector_hidden: int = 512
     projector_out: int = 128
@@ -79,6 +84,9 @@ class SSLConfig:
         number('lr', 0.0, float('inf'), open_low=True)
         number('weight_decay', 0.0, float('inf'))
         number('knn_temperature', 0.0, float('inf'), open_low=True)
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"ssl config 'objective' must be one of {OBJECTIVES}, got "
+                             f"{self.objective!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"ssl config 'optimizer' must be one of {OPTIMIZERS}, got "
                              f"{self.optimizer!r}")

@@ -94,11 +94,14 @@ class VisualTrainer:
             backbone, _ = build_backbone(cfg.backbone, c)
         backbone = backbone.to(self.device)
         dim = feature_dim(backbone, (c, views.size, views.size), self.device)
-        self.model = nn.ModuleDict({
-            'backbone': backbone,
-            'projector': projector(dim, cfg.projector_hidden, cfg.projector_out),
-        }).to(self.device)
-        self.teacher = copy.deepcopy(self.model['backbone']).requires_grad_(False)
+        if cfg.objective == 'genurl':
+            heads = {'projector': projector(dim, cfg.projector_hidden, cfg.projector_out)}
+        else:  # a peer of the benchmark: its own heads and loss, the same everything else
+            from .peers import build_peer
+            heads = {'peer': build_peer(cfg.objective, dim, backbone)}
+        self.model = nn.ModuleDict({'backbone': backbone, **heads}).to(self.device)
+        self.teacher = (copy.deepcopy(self.model['backbone']).requires_grad_(False)
+                        if cfg.objective == 'genurl' else None)
         self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
         self.loss_fn = GenURLLoss(cfg.loss, cfg.nu_latent, cfg.alpha)
         lr = cfg.lr * cfg.batch_size / 256  # the linear scaling rule
@@ -121,7 +124,21 @@ class VisualTrainer:
         self.progress = progress
 
     # -- one epoch ---------------------------------------------------------------------------
+    def _peer_step(self, images: Tensor) -> Tensor:
+        v1, v2 = self.views(images, self.view_gen), self.views(images, self.view_gen)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            return self.model['peer'](self.model['backbone'], v1, v2)
+
     def _step(self, images: Tensor, use_knn: bool) -> float:
+        if self.teacher is None:
+            loss = self._peer_step(images)
+            self._check_finite(loss)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            self.model['peer'].after_step(self.model['backbone'], self.cfg.ema)
+            return loss.item()
         b = images.size(0)
         v = torch.cat([self.views(images, self.view_gen), self.views(images, self.view_gen)])
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
@@ -137,9 +154,7 @@ class VisualTrainer:
         else:
             loss = self.loss_fn.sampled(z, p, num_pos=8 * z.size(0), num_neg=32 * z.size(0),
                                         generator=self.view_gen)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f'the loss became {float(loss)} at epoch '
-                                     f'{self.state.epoch + 1}; lower lr ({self.cfg.lr})')
+        self._check_finite(loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -150,6 +165,11 @@ class VisualTrainer:
             for t, s in zip(self.teacher.buffers(), self.model['backbone'].buffers()):
                 t.copy_(s)
         return loss.item()
+
+    def _check_finite(self, loss: Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f'the loss became {loss.item()} at epoch '
+                                     f'{self.state.epoch + 1}; lower lr ({self.cfg.lr})')
 
     def fit(self, checkpoint: Optional[Path] = None,
             stop_after: Optional[int] = None) -> nn.Module:
@@ -163,7 +183,8 @@ class VisualTrainer:
         while self.state.epoch < last:
             start = time.perf_counter()
             self.model.train()
-            self.teacher.train()
+            if self.teacher is not None:
+                self.teacher.train()
             order = torch.randperm(self.train_x.size(0), generator=self.order_gen)
             use_knn = self.state.epoch >= cfg.knn_start and cfg.view_weight < 1
             total = 0.0
@@ -216,7 +237,8 @@ class VisualTrainer:
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self, path: Path) -> None:
         atomic_torch_save({
-            'model': self.model.state_dict(), 'teacher': self.teacher.state_dict(),
+            'model': self.model.state_dict(),
+            'teacher': None if self.teacher is None else self.teacher.state_dict(),
             'optimizer': self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
             'order_gen': self.order_gen.get_state(), 'view_gen': self.view_gen.get_state(),
             'state': vars(self.state), 'config': self.cfg.to_dict()}, Path(path))
@@ -230,7 +252,8 @@ class VisualTrainer:
                              f'{", ".join(diff)}); use a new checkpoint path or the same '
                              f'settings')
         self.model.load_state_dict(blob['model'])
-        self.teacher.load_state_dict(blob['teacher'])
+        if self.teacher is not None:
+            self.teacher.load_state_dict(blob['teacher'])
         self.optimizer.load_state_dict(blob['optimizer'])
         self.scheduler.load_state_dict(blob['scheduler'])
         self.order_gen.set_state(blob['order_gen'])
