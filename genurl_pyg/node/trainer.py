@@ -32,7 +32,7 @@ from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_ne
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from .plan import plan_memory
 from .propagation import propagate_features, smooth_features
-from .encoders import (AVERAGING_ENCODERS, GRAPH_ENCODERS, build_encoder,
+from .encoders import (GRAPH_ENCODERS, build_encoder,
                        warn_about_graph)
 from .views import augment, disjoint_union, two_view_similarity
 

@@ -74,7 +74,6 @@ def _reference_information(x, ei, q, num_shuffles, seed=0):
     z = xs @ vt[:q].T
     z = z / z.std(0, ddof=1)
     e = ei[:, ei[0] != ei[1]]
-    n = x.size(0)
     pairs = sorted({(min(i, j), max(i, j)) for i, j in e.t().tolist()})  # unordered, unique
     e = np.array(pairs).T
     a = z[e[0]]

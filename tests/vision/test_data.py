@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genurl_pyg.vision.data import IMAGE_DATASETS, ImageData, load_images
+from genurl_pyg.vision.data import ImageData, load_images
 
 
 def test_fashion_mnist_decodes_once_into_a_cache(tmp_path, monkeypatch):
