@@ -39,3 +39,21 @@ def test_ssl_help_names_the_data_sets(capsys):
         main(['ssl', '--help'])
     text = capsys.readouterr().out
     assert 'cifar10-jpeg' in text and 'fashion-mnist' in text and '--resume' in text
+
+
+def test_ssl_job_writes_its_folder_and_resumes(tmp_path, monkeypatch):
+    import json
+    from genurl_pyg.vision import run as run_module
+    data = toy_data()
+    monkeypatch.setattr(run_module, 'load_images', lambda name, root=None: data)
+    cfg = SSLConfig(**dict(FAST, epochs=2, backbone='small-cnn', monitor_every=0))
+    out = tmp_path / 'run'
+    result = run_module.ssl_job('toy', cfg, out, plot=True, progress=False, log=lambda m: None)
+    for name in ('result.json', 'backbone.pt', 'checkpoint.pt', 'test_map.png'):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / 'result.json').read_text())
+    assert saved['knn_accuracy'] == result['knn_accuracy'] and 'versions' in saved
+    assert 'test_features' not in saved and saved['epochs'] == 2
+    again = run_module.ssl_job('toy', cfg, out, resume=True, progress=False,
+                               log=lambda m: None)  # finished: nothing left to train
+    assert again['losses'] == result['losses']
