@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-OPTIMIZERS = ('sgd', 'adamw')
+OPTIMIZERS = ('sgd', 'adamw', 'lars')
 OBJECTIVES = ('genurl', 'simclr', 'byol', 'barlow')
 
 
@@ -27,7 +27,8 @@ class SSLConfig:
     graphs' 0.1: with one positive per row P is far sparser than a graph's, and on the toy
     images of ``tests/vision`` alpha 0.1 left the kNN accuracy of a random backbone where it
     was while 1.0 raised it; the benchmark of issue 14 is to settle it).
-    Optimisation: ``optimizer`` (``'sgd'`` with momentum 0.9, ``'adamw'``), ``lr`` (for a
+    Optimisation: ``optimizer`` (``'sgd'`` with momentum 0.9, ``'adamw'``, ``'lars'``:
+    lightly's LARS with momentum 0.9, trust coefficient 0.001), ``lr`` (for a
     batch of 256; scaled linearly with ``batch_size``), ``weight_decay``, ``epochs``,
     ``warmup_epochs`` (linear warm-up, then cosine decay to 0, per step), ``batch_size``,
     ``amp`` (``'auto'``: bfloat16 autocast on CUDA), ``seed``, ``device``.

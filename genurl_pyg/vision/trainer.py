@@ -109,6 +109,11 @@ class VisualTrainer:
         if cfg.optimizer == 'sgd':
             self.optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9,
                                              weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == 'lars':  # large-batch SGD (You et al. 2017), lightly's
+            from .._optional import require
+            require('lightly', "optimizer 'lars'")
+            from lightly.utils.lars import LARS
+            self.optimizer = LARS(params, lr=lr, momentum=0.9, weight_decay=cfg.weight_decay)
         else:
             self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
         self.steps_per_epoch = n // cfg.batch_size  # the last partial batch is dropped

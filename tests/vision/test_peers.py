@@ -32,3 +32,13 @@ def test_each_peer_trains_in_the_shared_loop(name):
 def test_unknown_objective_is_named():
     with pytest.raises(ValueError, match="'objective'.*genurl"):
         SSLConfig(objective='moco').validate()
+
+
+def test_lars_optimiser_trains():
+    from lightly.utils.lars import LARS
+    trainer = VisualTrainer(toy_data(), SSLConfig(**dict(FAST, epochs=1, optimizer='lars',
+                                                         lr=0.3, monitor_every=0)),
+                            backbone=SmallCNN(3, width=4))
+    assert isinstance(trainer.optimizer, LARS)
+    trainer.fit()
+    assert torch.isfinite(torch.tensor(trainer.state.losses)).all()
