@@ -214,9 +214,11 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
              '`h` the edge homophily (labels, for reading only). **missed**: GenURL below the raw-feature '
              'probe or below GenURL without the graph by more than one standard deviation '
              'of the difference of means.', '',
-             '| data set | h | trust | info | closure | GenURL (encoder) | GenURL no graph | raw features | '
-             'DGI | CCA-SSG | target | GenURL, SAGE forced | GenURL, GCN forced |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+             '| data set | h | trust | info | closure | GenURL (encoder) | GenURL no graph | '
+             'raw features | '
+             'DGI | CCA-SSG | target | GenURL, SAGE forced | GenURL, GCN forced | '
+             'GenURL, ego-GCN forced |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     import math
     for ds in _order(graphs):
         row = table.get(ds, {})
@@ -247,7 +249,8 @@ def markdown(summary: Dict, states: List[Dict]) -> str:
                      f"{closure} | "
                      f"{cell('genurl')}{enc} | {cell('genurl-nograph')} | {cell('raw')} | "
                      f"{cell('dgi')} | {cell('cca_ssg')} | {verdict} | "
-                     f"{cell('genurl-sage')} | {cell('genurl-gcn')} |")
+                     f"{cell('genurl-sage')} | {cell('genurl-gcn')} | "
+                     f"{cell('genurl-ego-gcn')} |")
     lines += ['', *trust_vs_gain(summary)]
     seeds = sorted({c['seeds'] for r in table.values() for c in r.values()})
     lines += ['', f'Seeds per cell: {", ".join(map(str, seeds))}. Seconds per seed '
