@@ -12,7 +12,9 @@ from .paths import data_root, seed_from_mirror
 TABULAR = ('digits', 'mnist', 'coauthor-cs')
 
 
-def _read_idx(path: Path, offset: int) -> np.ndarray:
+def read_idx(path: Path, offset: int) -> np.ndarray:
+    """The bytes of a gzipped idx file after its ``offset``-byte header (16 for images, 8
+    for labels), as ``uint8``."""
     with gzip.open(path) as f:
         return np.frombuffer(f.read(), np.uint8, offset=offset)
 
@@ -28,8 +30,8 @@ def load_mnist_test(root: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]
                                 't10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz '
                                 'there or set GENURL_DATA_MIRROR to a folder holding '
                                 'mnist/MNIST/raw')
-    X = _read_idx(img, 16).reshape(-1, 784).astype(np.float32) / 255.0
-    y = _read_idx(lab, 8).astype(np.int64)
+    X = read_idx(img, 16).reshape(-1, 784).astype(np.float32) / 255.0
+    y = read_idx(lab, 8).astype(np.int64)
     return X, y
 
 

@@ -39,6 +39,25 @@ def near_miss_hints(unknown, known) -> str:
     return ', '.join(hints)
 
 
+def check_integer(value: Any, name: str, lo: int, what: str = 'config') -> None:
+    """Raises :class:`ConfigError` unless ``value`` is an integer (not a bool) ``>= lo``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(f"{what} '{name}' must be an integer >= {lo}, got {value!r}")
+
+
+def check_number(value: Any, name: str, lo: float, hi: Optional[float] = None,
+                 lo_open: bool = False, what: str = 'config') -> None:
+    """Raises :class:`ConfigError` unless ``value`` is a finite number (not a bool) in
+    ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``; no upper bound when ``hi`` is None)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{what} '{name}' must be a number, got {value!r}")
+    if not math.isfinite(value):  # NaN passes every comparison: reject it by name
+        raise ConfigError(f"{what} '{name}' must be a finite number, got {value!r}")
+    if (value <= lo if lo_open else value < lo) or (hi is not None and value > hi):
+        rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
+        raise ConfigError(f"{what} '{name}' must be in {rng}, got {value!r}")
+
+
 def config_differences(a: Dict[str, Any], b: Dict[str, Any]) -> List[str]:
     """``'key: a -> b'`` for every key whose value differs between two config dicts."""
     keys = sorted(set(a) | set(b))
@@ -145,19 +164,10 @@ class NodeConfig:
                                   f"got {getattr(self, name)!r}")
 
         def integer(name, lo):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ConfigError(f"config '{name}' must be an integer >= {lo}, got {v!r}")
+            check_integer(getattr(self, name), name, lo)
 
         def number(name, lo, hi=None, lo_open=False):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ConfigError(f"config '{name}' must be a number, got {v!r}")
-            if not math.isfinite(v):  # NaN passes every comparison: reject it by name
-                raise ConfigError(f"config '{name}' must be a finite number, got {v!r}")
-            if (v <= lo if lo_open else v < lo) or (hi is not None and v > hi):
-                rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
-                raise ConfigError(f"config '{name}' must be in {rng}, got {v!r}")
+            check_number(getattr(self, name), name, lo, hi, lo_open)
 
         def boolean(name):
             if not isinstance(getattr(self, name), bool):

@@ -74,6 +74,16 @@ def build_backbone(name: str, in_channels: int = 3) -> Tuple[nn.Module, int]:
 
 
 @torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
+    """``target <- momentum * target + (1 - momentum) * online`` for the parameters; buffers
+    (BatchNorm statistics) copied. The EMA teacher of GenURL's P and BYOL's target."""
+    for t, s in zip(target.parameters(), online.parameters()):
+        t.lerp_(s, 1 - momentum)
+    for t, s in zip(target.buffers(), online.buffers()):
+        t.copy_(s)
+
+
+@torch.no_grad()
 def feature_dim(backbone: nn.Module, shape: Tuple[int, int, int],
                 device: torch.device = torch.device('cpu')) -> int:
     """Runs two zero images of ``shape`` (C, H, W) through ``backbone`` (in eval mode, then

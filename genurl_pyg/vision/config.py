@@ -62,29 +62,24 @@ class SSLConfig:
     knn_temperature: float = 0.1
 
     def validate(self) -> 'SSLConfig':
-        def integer(name, low):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"ssl config {name!r} must be an integer >= {low}, got {v!r}")
+        from ..node.config import check_integer, check_number
 
-        def number(name, low, high, open_low=False):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v > high \
-                    or v < low or (open_low and v == low):
-                raise ValueError(f"ssl config {name!r} must be a number in "
-                                 f"{'(' if open_low else '['}{low}, {high}], got {v!r}")
-        for name, low in (('projector_hidden', 1), ('projector_out', 1), ('k', 1),
-                          ('feature_hops', 1), ('knn_start', 0), ('epochs', 1),
-                          ('warmup_epochs', 0), ('batch_size', 2), ('seed', 0),
-                          ('monitor_every', 0), ('knn_k', 1)):
-            integer(name, low)
+        def integer(name, lo):
+            check_integer(getattr(self, name), name, lo, what='ssl config')
+
+        def number(name, lo, hi=None, lo_open=False):
+            check_number(getattr(self, name), name, lo, hi, lo_open, what='ssl config')
+        for name, lo in (('projector_hidden', 1), ('projector_out', 1), ('k', 1),
+                         ('feature_hops', 1), ('knn_start', 0), ('epochs', 1),
+                         ('warmup_epochs', 0), ('batch_size', 2), ('seed', 0),
+                         ('monitor_every', 0), ('knn_k', 1)):
+            integer(name, lo)
         number('view_weight', 0.0, 1.0)
         number('ema', 0.0, 1.0)
-        number('nu_latent', 0.0, float('inf'), open_low=True)
-        number('alpha', 0.0, float('inf'))
-        number('lr', 0.0, float('inf'), open_low=True)
-        number('weight_decay', 0.0, float('inf'))
-        number('knn_temperature', 0.0, float('inf'), open_low=True)
+        for name in ('nu_latent', 'lr', 'knn_temperature'):
+            number(name, 0.0, lo_open=True)
+        number('alpha', 0.0)
+        number('weight_decay', 0.0)
         if self.objective not in OBJECTIVES:
             raise ValueError(f"ssl config 'objective' must be one of {OBJECTIVES}, got "
                              f"{self.objective!r}")

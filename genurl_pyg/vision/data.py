@@ -29,7 +29,6 @@ argument, else ``$GENURL_DATA``; raw files missing from the root are copied from
 """
 from __future__ import annotations
 
-import gzip
 import io
 import tarfile
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import torch
 from torch import Tensor
 
 from ..datasets.paths import data_root, seed_from_mirror
+from ..datasets.tabular import read_idx
 from ..utils.io import atomic_torch_save
 
 CACHE_VERSION = 1  # bump when the cached layout changes: older caches are rebuilt
@@ -89,14 +89,9 @@ class ImageData:
 
 # -- raw readers -------------------------------------------------------------------------------
 
-def _read_idx(path: Path, offset: int) -> np.ndarray:
-    with gzip.open(path) as f:
-        return np.frombuffer(f.read(), np.uint8, offset=offset)
-
-
 def _idx_pair(raw: Path, prefix: str) -> Tuple[Tensor, Tensor]:
-    images = _read_idx(raw / f'{prefix}-images-idx3-ubyte.gz', 16).reshape(-1, 1, 28, 28)
-    labels = _read_idx(raw / f'{prefix}-labels-idx1-ubyte.gz', 8)
+    images = read_idx(raw / f'{prefix}-images-idx3-ubyte.gz', 16).reshape(-1, 1, 28, 28)
+    labels = read_idx(raw / f'{prefix}-labels-idx1-ubyte.gz', 8)
     if len(images) != len(labels):
         raise ValueError(f'{raw}: {len(images)} images but {len(labels)} labels')
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))

@@ -24,6 +24,8 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from .backbones import ema_update
+
 PEERS = ('simclr', 'byol', 'barlow')
 
 
@@ -67,14 +69,9 @@ class BYOLPeer(nn.Module):
             t1, t2 = self.target_projection(self.target_backbone(v)).float().chunk(2)
         return 0.5 * (self.criterion(p1, t2) + self.criterion(p2, t1))
 
-    @torch.no_grad()
     def after_step(self, backbone: nn.Module, momentum: float) -> None:
-        for target, online in ((self.target_backbone, backbone),
-                               (self.target_projection, self.projection)):
-            for t, s in zip(target.parameters(), online.parameters()):
-                t.lerp_(s, 1 - momentum)
-            for t, s in zip(target.buffers(), online.buffers()):
-                t.copy_(s)
+        ema_update(self.target_backbone, backbone, momentum)
+        ema_update(self.target_projection, self.projection, momentum)
 
 
 class BarlowTwinsPeer(nn.Module):

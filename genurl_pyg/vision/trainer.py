@@ -28,8 +28,9 @@ import torch
 from torch import Tensor, nn
 
 from ..nn.losses.genurl_loss import GenURLLoss
+from ..node.config import config_differences
 from ..utils.io import atomic_torch_save
-from .backbones import build_backbone, feature_dim
+from .backbones import build_backbone, ema_update, feature_dim
 from .config import SSLConfig
 from .data import ImageData
 from .objective import BatchSimilarity
@@ -164,11 +165,7 @@ class VisualTrainer:
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
-        with torch.no_grad():  # teacher <- ema * teacher + (1 - ema) * student
-            for t, s in zip(self.teacher.parameters(), self.model['backbone'].parameters()):
-                t.lerp_(s, 1 - self.cfg.ema)
-            for t, s in zip(self.teacher.buffers(), self.model['backbone'].buffers()):
-                t.copy_(s)
+        ema_update(self.teacher, self.model['backbone'], self.cfg.ema)
         return loss.item()
 
     def _check_finite(self, loss: Tensor) -> None:
@@ -251,10 +248,9 @@ class VisualTrainer:
     def load_checkpoint(self, path: Path) -> None:
         blob = torch.load(Path(path), map_location=self.device, weights_only=False)
         if blob.get('config') != self.cfg.to_dict():
-            theirs, ours = blob.get('config') or {}, self.cfg.to_dict()
-            diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
-            raise ValueError(f'checkpoint {path} was written with another config (differs in '
-                             f'{", ".join(diff)}); use a new checkpoint path or the same '
+            diff = config_differences(blob.get('config') or {}, self.cfg.to_dict())
+            raise ValueError(f'checkpoint {path} was written with another config '
+                             f'({"; ".join(diff)}); use a new checkpoint path or the same '
                              f'settings')
         self.model.load_state_dict(blob['model'])
         if self.teacher is not None:

@@ -83,6 +83,10 @@ def test_bad_inputs_get_clear_errors():
                       backbone=nn.Conv2d(3, 8, 3, padding=1))
     with pytest.raises(ValueError, match='failed on images of shape'):
         VisualTrainer(data, SSLConfig(device='cpu'), backbone=nn.Linear(5, 5))
+    with pytest.raises(ValueError, match="ssl config 'lr' must be a finite number"):
+        SSLConfig(lr=float('nan')).validate()
+    with pytest.raises(ValueError, match=r"ssl config 'ema' must be in \[0.0, 1.0\]"):
+        SSLConfig(ema=1.5).validate()
     with pytest.raises(ValueError, match="'optimizer'"):
         SSLConfig(optimizer='lamb').validate()
     with pytest.raises(ValueError, match="unknown ssl config key.*'epoch'"):
