@@ -7,6 +7,10 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
   norm<s>       z L2-normalised, times s (Q on a sphere of radius s)
   dec<g>        GKL plus g * ||C - I||_F^2 per view, C the correlation matrix of z (CCA-SSG's
                 decorrelation term); combinable: std1dec0.001
+  ema<w>        dynamic P from an EMA teacher (AFGRL-style): from epoch --dyn-start, every
+                --dyn-every epochs, P = (1 - w) P_static + w kNN-geodesic P of the teacher's h
+                (teacher = EMA of the encoder, momentum --ema-momentum, k --dyn-k)
+  online<w>     the same with the current encoder as the teacher
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
 
 Usage:
@@ -63,6 +67,48 @@ def _apply(trainer, variant: str) -> None:
     trainer.net = model
 
 
+def _dynamic_teacher(trainer, variant: str, args) -> None:
+    """Dynamic P from a teacher's kNN graph (variants ``ema<w>`` and ``online<w>``).
+    Unlike the config's ``dynamic`` (which recomputes P's feature part and so does nothing
+    when ``use_features`` is off), the teacher's kNN part is mixed in whatever P holds."""
+    import copy
+    from genurl_pyg.structure.similarity import Similarity, combine
+    from genurl_pyg.vision.backbones import ema_update
+    source = 'ema' if variant.startswith('ema') else 'online'
+    weight = float(variant[len(source):])
+    online = trainer.model.encoder
+    teacher = copy.deepcopy(online).requires_grad_(False) if source == 'ema' else online
+    apply_step = trainer._apply
+
+    def step(loss):
+        out = apply_step(loss)
+        if source == 'ema':
+            with torch.no_grad():
+                ema_update(teacher, online, args.ema_momentum)
+        return out
+
+    def refresh(epoch: int) -> None:
+        if epoch < args.dyn_start or (epoch - args.dyn_start) % args.dyn_every:
+            return
+        was = teacher.training
+        teacher.eval()
+        with torch.no_grad():
+            h = teacher(trainer.x_enc, trainer.graph)
+        teacher.train(was)
+        builder, k = trainer.builder, trainer.builder.k
+        builder.k = args.dyn_k
+        try:
+            part = builder._feature_part(h)
+        finally:
+            builder.k = k
+        static = trainer.static_sim
+        index, value = combine(part, (static.index, static.weight), 1 - weight,
+                               trainer.num_nodes)
+        trainer._use_similarity(Similarity(index, value, trainer.num_nodes, static.lam))
+    trainer._apply = step
+    trainer._maybe_refresh_similarity = refresh
+
+
 def main() -> None:
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import linear_probe, split_for
@@ -77,6 +123,10 @@ def main() -> None:
     ap.add_argument('--set', nargs='*', default=[], metavar='KEY=JSON')
     ap.add_argument('--smooth', type=int, default=0)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--dyn-start', type=int, default=10)
+    ap.add_argument('--dyn-every', type=int, default=5)
+    ap.add_argument('--dyn-k', type=int, default=10)
+    ap.add_argument('--ema-momentum', type=float, default=0.99)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data, spec = load_dataset(args.dataset), get_spec(args.dataset)
@@ -85,7 +135,9 @@ def main() -> None:
     vals, tests, secs = [], [], []
     for seed in range(args.seeds):
         trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**over, 'seed': seed}, base))
-        if args.variant != 'base':
+        if args.variant.startswith(('ema', 'online')):
+            _dynamic_teacher(trainer, args.variant, args)
+        elif args.variant != 'base':
             _apply(trainer, args.variant)
         t = time.perf_counter()
         h = trainer.fit()

@@ -92,7 +92,8 @@ class NodeConfig:
     ``graph_pairs_per_row`` (cap on the graph part's pairs per node, the outer hop level
     sampled uniformly; 0: no cap; ``'auto'``: the memory plan's choice, no cap when it
     fits), ``memory_budget_mb`` (0: 50 % of the available memory; see
-    :mod:`genurl_pyg.node.plan`); dynamic P: ``dynamic``,
+    :mod:`genurl_pyg.node.plan`); dynamic P (recomputes the feature part, so it needs
+    ``use_features``): ``dynamic``,
     ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
     Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
     ``feature_mask``, ``edge_drop``.
@@ -217,6 +218,12 @@ class NodeConfig:
             number('lam', 0.0, 1.0)
         if not (self.use_features or self.use_graph):
             raise ConfigError("config 'use_features' and 'use_graph' cannot both be false")
+        if self.dynamic and not self.use_features:
+            # Dynamic P recomputes P's feature part from the representation; without a
+            # feature part every refresh would rebuild the same static P and change nothing.
+            raise ConfigError("config 'dynamic: true' needs 'use_features: true' (dynamic P "
+                              "recomputes P's feature part, which 'use_features: false' "
+                              "leaves out)")
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ConfigError(f"config 'device' must be 'cpu', 'cuda' or 'cuda:<index>', "
                               f"got {self.device!r}")

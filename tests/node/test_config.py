@@ -27,6 +27,9 @@ def test_incompatible_combinations():
         NodeConfig(loss='kl', batch_mode='sampled')
     with pytest.raises(ConfigError, match='unknown config key'):
         NodeConfig.from_dict({'learning_rate': 0.1})
+    # Dynamic P refreshes P's feature part: without one, every refresh would be a no-op.
+    with pytest.raises(ConfigError, match="'dynamic: true' needs 'use_features: true'"):
+        NodeConfig(dynamic=True, use_features=False)
 
 
 def test_yaml_file_errors(tmp_path):
