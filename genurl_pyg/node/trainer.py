@@ -22,10 +22,11 @@ from ..structure.knn import resolve_method as resolve_knn_method
 from ..structure.similarity import Similarity, combine
 from ..structure.trust import (LOW_INFORMATION, LOW_TRUST, graph_feature_agreement,
                                graph_feature_information, graph_is_noise,
-                               triangle_closure_ratio)
+                               lambda_from_agreement, triangle_closure_ratio)
 from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
+from ..utils.devices import resolve_device
 from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
                      config_differences)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
@@ -50,13 +51,6 @@ def rank_generator(seed: int, rank: int, epoch: int = 0) -> torch.Generator:
     """The per-step generator of one torchrun rank: its own stream for every (seed, rank),
     and, for a run resumed at ``epoch``, a stream unlike the one before the checkpoint."""
     return torch.Generator().manual_seed(seed + 1_000_003 * (rank + 1) + epoch)
-
-
-def resolve_device(device: str) -> torch.device:
-    dev = torch.device(device)
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f"config 'device' is {device!r} but CUDA is not available here")
-    return dev
 
 
 @dataclass
@@ -164,9 +158,14 @@ class NodeEmbeddingTrainer:
                                 resolve_knn_method(config.knn_method, self.num_nodes,
                                                    self.x.is_cuda))
         cap = self.plan.settings.get('graph_pairs_per_row', config.graph_pairs_per_row)
+        lam = config.lam
+        if lam == 'auto' and self.graph_trust is not None and config.knn_input_hops == 0:
+            # The builder would measure the same agreement again (same x, metric, sample
+            # and seed); on smoothed kNN input (knn_input_hops) it measures its own.
+            lam = lambda_from_agreement(self.graph_trust)
         self.builder = SimilarityBuilder(
             k=min(config.k, self.num_nodes - 1), metric=config.metric,
-            feature_hops=config.feature_hops, graph_hops=config.graph_hops, lam=config.lam,
+            feature_hops=config.feature_hops, graph_hops=config.graph_hops, lam=lam,
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
             knn_method=config.knn_method,
             use_features=config.use_features, use_graph=graph_in_p,

@@ -243,9 +243,15 @@ def estimate_lambda(x: Tensor, edge_index: Tensor, metric: str = 'euclidean',
                     num_samples: int = 20_000, seed: int = 0) -> float:
     r"""P's graph weight :math:`\lambda = \operatorname{clip}(a, 0, 1)` from the
     graph–feature agreement :math:`a` (:func:`graph_feature_agreement`)."""
-    a = graph_feature_agreement(x, edge_index, metric, num_samples, seed)
+    return lambda_from_agreement(graph_feature_agreement(x, edge_index, metric, num_samples,
+                                                         seed))
+
+
+def lambda_from_agreement(a: float) -> float:
+    """:math:`\operatorname{clip}(a, 0, 1)`; 1 for ``nan`` (the features hold no geometry:
+    the graph is the only structure). For callers that measured the agreement already."""
     if math.isnan(a):
-        return 1.0  # the features hold no geometry: the graph is the only structure
+        return 1.0
     return float(min(1.0, max(0.0, a)))
 
 

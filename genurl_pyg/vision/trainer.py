@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..node.config import config_differences
+from ..utils.devices import resolve_device
 from ..utils.io import atomic_torch_save
 from .backbones import build_backbone, ema_update, feature_dim
 from .config import SSLConfig
@@ -46,15 +47,6 @@ class VisualTrainState:
     knn: List[Dict[str, float]] = field(default_factory=list)  # {'epoch', 'accuracy'}
     seconds: float = 0.0
     images: int = 0
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    dev = torch.device(device)
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f"ssl config 'device' is {device!r} but CUDA is not available here")
-    return dev
 
 
 def projector(in_dim: int, hidden: int, out: int) -> nn.Module:
@@ -84,7 +76,7 @@ class VisualTrainer:
         if cfg.batch_size > n:
             raise ValueError(f"ssl config 'batch_size' ({cfg.batch_size}) is larger than the "
                              f"{n} training images of {data.name}; use at most {n}")
-        self.device = resolve_device(cfg.device)
+        self.device = resolve_device(cfg.device, 'ssl config')
         self.amp = cfg.amp == 'on' or (cfg.amp == 'auto' and self.device.type == 'cuda')
         torch.manual_seed(cfg.seed)  # model initialisation
         mean, std = data.channel_stats()

@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..node.config import check_integer, check_number
+
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601-2 luma, as torchvision
 
 
@@ -54,8 +56,7 @@ class ViewConfig:
     grayscale_p: float = 0.2
 
     def validate(self) -> 'ViewConfig':
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(f"views 'size' must be a positive integer, got {self.size!r}")
+        check_integer(self.size, 'size', 1, what='views')
         for name in ('crop_scale', 'crop_ratio'):
             lo, hi = _pair(getattr(self, name), name)
             if not 0 < lo <= hi or (name == 'crop_scale' and hi > 1):
@@ -63,10 +64,10 @@ class ViewConfig:
                                  f"{' <= 1' if name == 'crop_scale' else ''}, got "
                                  f"{getattr(self, name)!r}")
         for name in ('flip_p', 'jitter_p', 'grayscale_p'):
-            _number(self, name, 0.0, 1.0)
+            check_number(getattr(self, name), name, 0.0, 1.0, what='views')
         for name in ('brightness', 'contrast', 'saturation'):
-            _number(self, name, 0.0, math.inf)
-        _number(self, 'hue', 0.0, 0.5)
+            check_number(getattr(self, name), name, 0.0, what='views')
+        check_number(self.hue, 'hue', 0.0, 0.5, what='views')
         return self
 
     @classmethod
@@ -91,12 +92,6 @@ def _pair(value, name) -> Tuple[float, float]:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
         raise ValueError(f"views {name!r} must be two numbers (low, high), got {value!r}")
     return float(value[0]), float(value[1])
-
-
-def _number(cfg, name, lo, hi) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ValueError(f"views {name!r} must be a number in [{lo}, {hi}], got {value!r}")
 
 
 @dataclass
