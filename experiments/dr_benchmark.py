@@ -14,7 +14,8 @@ peak RSS of the child process. GenURL's transform of 10k new points is timed on 
 
 Usage:
   python experiments/dr_benchmark.py [--datasets digits mnist coauthor-cs] [--methods ...]
-Writes experiments/results/dr_benchmark.{json,md} and dr_benchmark.png.
+Writes experiments/results/<--out>.{json,md,png} (default dr_benchmark).
+Methods: genurl (parametric, the MLP), genurl-np (parametric=False), the peers, PCA.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, peak_rss_mb, run_child, versions, write_results  # noqa: E402
 
 DATASETS = ['digits', 'mnist', 'coauthor-cs']
-METHODS = ['genurl', 'umap', 'opentsne', 'pacmap', 'pca']
+METHODS = ['genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca']
 
 
 def load(name: str):
@@ -47,6 +48,9 @@ def make(method: str, seed: int = 0):
     if method == 'genurl':
         from genurl_pyg.manifold import GenURLEmbedding
         return GenURLEmbedding(random_state=seed)
+    if method == 'genurl-np':  # the non-parametric path (issue 16)
+        from genurl_pyg.manifold import GenURLEmbedding
+        return GenURLEmbedding(parametric=False, random_state=seed)
     if method == 'umap':
         import umap
         return umap.UMAP(random_state=seed, n_jobs=1)
@@ -76,8 +80,8 @@ def child(dataset: str, method: str, out_npy: str) -> None:
     fit_s = time.perf_counter() - t
     rss = peak_rss_mb()
     extra = {}
-    if method == 'genurl' and dataset == 'mnist':
-        est = make('genurl').fit(X[:5000])
+    if method in ('genurl', 'genurl-np') and dataset == 'mnist':
+        est = make(method).fit(X[:5000])
         t = time.perf_counter()
         est.transform(X)
         extra['transform_10k_s'] = time.perf_counter() - t
@@ -93,6 +97,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument('--datasets', nargs='+', default=DATASETS, choices=DATASETS)
     ap.add_argument('--methods', nargs='+', default=METHODS, choices=METHODS)
+    ap.add_argument('--out', default='dr_benchmark',
+                    help='results name under experiments/results/ (JSON, Markdown, PNG)')
     ap.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -111,10 +117,11 @@ def main() -> None:
             rows.append(res)
             if npy.exists():
                 embeddings[(ds, m)] = np.load(npy)
-    payload = {'benchmark': 'dr_benchmark', 'command': 'python ' + ' '.join(sys.argv),
+    payload = {'benchmark': 'dr_benchmark', 'out': args.out,
+               'command': 'python ' + ' '.join(sys.argv),
                'versions': versions(), 'results': rows}
-    write_results('dr_benchmark', payload, _markdown(payload))
-    _figure(args.datasets, args.methods, embeddings)
+    write_results(args.out, payload, _markdown(payload))
+    _figure(args.datasets, args.methods, embeddings, args.out)
 
 
 def _markdown(payload) -> str:
@@ -137,13 +144,14 @@ def _markdown(payload) -> str:
                      f"{r['peak_rss_mb']:.0f} |")
     tr = [r for r in payload['results'] if 'transform_10k_s' in r]
     if tr:
-        lines += ['', f"GenURL `transform` of 10k MNIST images (fitted on 5k): "
-                      f"{tr[0]['transform_10k_s']:.3f} s."]
-    lines += ['', '![embeddings](dr_benchmark.png)']
+        lines.append('')
+        lines += [f"{r['method']} `transform` of 10k MNIST images (fitted on 5k): "
+                  f"{r['transform_10k_s']:.3f} s.  " for r in tr]
+    lines += ['', f"![embeddings]({payload.get('out', 'dr_benchmark')}.png)"]
     return '\n'.join(lines) + '\n'
 
 
-def _figure(datasets, methods, embeddings) -> None:
+def _figure(datasets, methods, embeddings, out: str = 'dr_benchmark') -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -166,7 +174,7 @@ def _figure(datasets, methods, embeddings) -> None:
                 ax.set_ylabel(ds)
     fig.tight_layout()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS / 'dr_benchmark.png')
+    fig.savefig(RESULTS / f'{out}.png')
 
 
 def _cs_labels():

@@ -1,4 +1,5 @@
-"""GenURL dimension reduction with a scikit-learn interface (parametric: an MLP encoder)."""
+"""GenURL dimension reduction with a scikit-learn interface: parametric (an MLP encoder) or
+non-parametric (the coordinates optimised directly, :mod:`genurl_pyg.manifold.layout`)."""
 from __future__ import annotations
 
 import math
@@ -14,7 +15,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..nn import functional as F
 from ..structure.builder import SimilarityBuilder
-from ..structure.knn import knn_graph
+from ..structure.calibration import calibrate, calibrated_weights
+from ..structure.knn import _knn_exact, knn_graph
+from . import layout as L
 
 
 _SPARSE = ('csr', 'csc', 'coo')
@@ -50,24 +53,40 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
     Views: with ``mixup > 0`` every input is replaced by a random point on the segment to
     one of its kNN (neighbour mix-up), a data augmentation that keeps :math:`P`'s meaning.
 
+    With ``parametric=False`` there is no network: the ``[N, n_components]`` coordinates
+    are optimised directly (:func:`~genurl_pyg.manifold.layout.optimize_layout`: all of
+    :math:`P`'s pairs attract, ``negative_rate`` uniform pairs per point repel; O(N·(r + m)·d)
+    per iteration), from a PCA initialisation, with early exaggeration. Its default loss
+    ``'kl'`` normalises :math:`Q` over all pairs as t-SNE does (its partition function
+    estimated from the uniform pairs). :meth:`transform` then places each new point at the
+    calibrated-weight mean of its ``n_neighbors`` nearest training points' coordinates
+    (openTSNE's placement; O(M·N·D) exact search); a point equal to a training point gets
+    that point's coordinates.
+
     Args:
         n_components (int): embedding dimension.
         n_neighbors (int): :math:`k` of the kNN graph.
         metric (str): ``'euclidean'`` or ``'cosine'``.
-        feature_hops (int): geodesic hop limit on the kNN graph.
+        feature_hops (int or 'auto'): geodesic hop limit on the kNN graph; ``'auto'``: 2
+            (parametric), 1 (non-parametric: same T(10) with a third of the pairs on the
+            tuning set).
         nu_input (float): input-side Student-t degrees of freedom.
-        nu_latent (float): embedding-side degrees of freedom (small: heavier tails). Measured
-            on MNIST-10k at 30 epochs, T(10) was 0.916 for 1.0, 0.956 for 0.1 and 0.935 for
-            0.01; on digits 1.0 and 0.1 were equal within 0.002, so 0.1 is the default.
-        loss (str): an elementwise variant, ``'gkl'``, ``'fuzzy_ce'``, ``'l1'``, ``'mse'``.
+        nu_latent (float or 'auto'): embedding-side degrees of freedom (small: heavier
+            tails). ``'auto'``: 0.1 (parametric: on MNIST-10k at 30 epochs, T(10) was 0.916
+            for 1.0, 0.956 for 0.1 and 0.935 for 0.01), 0.3 (non-parametric, tuning set).
+        loss (str): ``'auto'`` (``'gkl'`` parametric, ``'kl'`` non-parametric), an
+            elementwise variant ``'gkl'``, ``'fuzzy_ce'``, ``'l1'``, ``'mse'``, or ``'kl'``
+            (non-parametric only: Q normalised over all pairs).
         alpha (float): GKL's :math:`|P - Q|` weight.
         hidden_layer_sizes (tuple): MLP hidden widths.
-        n_epochs (int): passes over :math:`P`'s support (MNIST-10k T(10): 0.916 after 30
-            epochs, 0.961 after 100, at nu_latent = 1).
+        n_epochs (int or 'auto'): passes over :math:`P`'s support (MNIST-10k T(10): 0.916
+            after 30 epochs, 0.961 after 100, at nu_latent = 1); non-parametric: one pass is
+            one iteration. ``'auto'``: 50 (parametric), 1500 (non-parametric).
         batch_size (int or 'auto'): positive pairs per step; ``'auto'``: enough for 16 steps
             per epoch (at least 4096), so the number of steps does not grow with N.
         negative_rate (int): uniform pairs per positive pair.
-        learning_rate (float): Adam's step size.
+        learning_rate (float or 'auto'): Adam's step size; ``'auto'``: 1e-2 (parametric),
+            1.0 (non-parametric, in embedding units).
         mixup (float): neighbour mix-up strength in [0, 1) (0: no views).
         dynamic (bool): rebuild :math:`P` once, halfway, from the current embedding's
             encoder features (mixed 50/50 with the static :math:`P`).
@@ -77,6 +96,10 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             itself (or on ``reduce_dim``). ``None``: the MLP reads the standardised data.
         reduce_dim (int, optional): build :math:`P` on a rank-``reduce_dim`` projection
             of wider data.
+        parametric (bool): an MLP encoder (``True``) or free coordinates (``False``).
+        early_exaggeration (float): non-parametric: the attraction's factor for the first
+            ``exaggeration_iter`` iterations (t-SNE's 12).
+        exaggeration_iter (int): non-parametric: iterations with exaggeration.
         device (str): ``'cpu'`` or ``'cuda'``.
         verbose (bool): progress bar.
         random_state (int, optional): seed for reproducible results.
@@ -88,12 +111,13 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 15,
-                 metric: str = 'euclidean', feature_hops: int = 2, nu_input: float = 100.0,
-                 nu_latent: float = 0.1, loss: str = 'gkl', alpha: float = 0.1,
-                 hidden_layer_sizes: Sequence[int] = (256, 256), n_epochs: int = 50,
-                 batch_size='auto', negative_rate: int = 5, learning_rate: float = 1e-2,
+                 metric: str = 'euclidean', feature_hops='auto', nu_input: float = 100.0,
+                 nu_latent='auto', loss: str = 'auto', alpha: float = 0.1,
+                 hidden_layer_sizes: Sequence[int] = (256, 256), n_epochs='auto',
+                 batch_size='auto', negative_rate: int = 5, learning_rate='auto',
                  mixup: float = 0.0, dynamic: bool = False, pca_components: Optional[int] = 64,
-                 reduce_dim: Optional[int] = 256,
+                 reduce_dim: Optional[int] = 256, parametric: bool = True,
+                 early_exaggeration: float = 12.0, exaggeration_iter: int = 250,
                  device: str = 'cpu', verbose: bool = False,
                  random_state: Optional[int] = None) -> None:
         self.n_components = n_components
@@ -113,6 +137,9 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.dynamic = dynamic
         self.pca_components = pca_components
         self.reduce_dim = reduce_dim
+        self.parametric = parametric
+        self.early_exaggeration = early_exaggeration
+        self.exaggeration_iter = exaggeration_iter
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -130,8 +157,8 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"'{name}' must be a positive integer, got {v!r}")
 
-        def number(name, lo, lo_open=True, hi=None, hi_open=True):
-            v = getattr(self, name)
+        def number(name, lo, lo_open=True, hi=None, hi_open=True, value=None):
+            v = getattr(self, name) if value is None else value
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(v):
                 raise ValueError(f"'{name}' must be a finite number, got {v!r}")
@@ -140,8 +167,20 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                 rng = f"{'(' if lo_open else '['}{lo}, {'inf' if hi is None else hi}" \
                       f"{')' if hi_open or hi is None else ']'}"
                 raise ValueError(f"'{name}' must be in {rng}, got {v!r}")
-        for name in ('n_components', 'n_neighbors', 'feature_hops', 'n_epochs', 'negative_rate'):
+        if not isinstance(self.parametric, (bool, np.bool_)):
+            raise ValueError(f"'parametric' must be True or False, got {self.parametric!r}")
+        parametric = bool(self.parametric)
+        # 'auto' values differ between the two paths (module docstring: how they were set).
+        auto = dict(feature_hops=2, nu_latent=0.1, loss='gkl', n_epochs=50,
+                    learning_rate=1e-2) if parametric else dict(
+            feature_hops=1, nu_latent=0.3, loss='kl', n_epochs=1500, learning_rate=1.0)
+        for name, value in auto.items():
+            setattr(self, name + '_', value if getattr(self, name) == 'auto'
+                    else getattr(self, name))
+        for name in ('n_components', 'n_neighbors', 'negative_rate', 'exaggeration_iter'):
             pos_int(name)
+        for name in ('feature_hops', 'n_epochs'):
+            pos_int(name, getattr(self, name + '_'))
         if self.batch_size != 'auto':
             pos_int('batch_size')
         for name in ('pca_components', 'reduce_dim'):
@@ -155,13 +194,21 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                              f"got {self.hidden_layer_sizes!r}")
         for h in sizes:
             pos_int('hidden_layer_sizes', h)
-        if self.loss not in F.ELEMENTWISE:
-            raise ValueError(f"'loss' must be one of {F.ELEMENTWISE}, got {self.loss!r}")
+        losses = F.ELEMENTWISE if parametric else L.LAYOUT_LOSSES
+        if self.loss_ not in losses:
+            extra = " ('kl' needs parametric=False)" if self.loss_ == 'kl' else ''
+            raise ValueError(f"'loss' must be 'auto' or one of {losses}, got "
+                             f"{self.loss!r}{extra}")
         if self.metric not in ('euclidean', 'cosine'):
             raise ValueError(f"'metric' must be 'euclidean' or 'cosine', got {self.metric!r}")
         number('mixup', 0, lo_open=False, hi=1)
-        for name in ('nu_input', 'nu_latent', 'learning_rate'):
-            number(name, 0)
+        number('nu_input', 0)
+        for name in ('nu_latent', 'learning_rate'):
+            number(name, 0, value=getattr(self, name + '_'))
+        number('early_exaggeration', 0)
+        if not parametric and (self.mixup > 0 or self.dynamic):
+            raise ValueError("'mixup' and 'dynamic' change the network's inputs or P during "
+                             "training; they need parametric=True")
         number('alpha', 0, lo_open=False)
         if not isinstance(self.device, str) or self.device.split(':')[0] not in ('cpu', 'cuda'):
             raise ValueError(f"'device' must be 'cpu', 'cuda' or 'cuda:<index>', got "
@@ -204,7 +251,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             builder = SimilarityBuilder(k=self.n_neighbors_, metric=self.metric,
-                                        feature_hops=self.feature_hops, lam=0.0,
+                                        feature_hops=self.feature_hops_, lam=0.0,
                                         nu=self.nu_input, reduce_dim=self.reduce_dim,
                                         use_graph=False)
             start = time.perf_counter()
@@ -215,6 +262,10 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             if self.verbose:
                 print(f'GenURLEmbedding: P has {sim.num_pairs} pairs, built in '
                       f'{time.perf_counter() - start:.1f} s', file=sys.stderr, flush=True)
+            if not self.parametric:
+                self.similarity_ = sim
+                self._fit_layout(sim, x, int(seed), gen, device)
+                return self
             self._fit_input_map(x)
             self.encoder_ = self._build_encoder(self.components_.size(1)
                                                 if self.components_ is not None
@@ -226,6 +277,49 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.similarity_ = sim
         self.embedding_ = self._embed(x).astype(self._out_dtype, copy=False)
         return self
+
+    def _fit_layout(self, sim, x: torch.Tensor, seed: int, gen: torch.Generator,
+                    device: torch.device) -> None:
+        """The non-parametric path: PCA start, then the coordinates themselves are trained.
+        Keeps the training data (O(N·D)) for :meth:`transform`'s neighbour search."""
+        from tqdm.auto import tqdm
+        init = L.pca_init(x, self.n_components, std=1.0, seed=seed).to(device)
+        bar = tqdm(total=self.n_epochs_, disable=not self.verbose,
+                   desc='GenURLEmbedding (layout)', leave=False)
+
+        def progress(it: int, value: float) -> None:
+            bar.update(1)
+            if self.verbose:
+                bar.set_postfix(loss=f'{value:.3g}', refresh=False)
+        y = L.optimize_layout(sim, init, loss=self.loss_, nu=self.nu_latent_, alpha=self.alpha,
+                              n_iter=self.n_epochs_, exaggeration=self.early_exaggeration,
+                              exaggeration_iter=self.exaggeration_iter,
+                              negative_rate=self.negative_rate,
+                              learning_rate=self.learning_rate_, generator=gen,
+                              callback=progress)
+        bar.close()
+        self.encoder_ = None
+        self.train_x_ = x
+        self.embedding_ = y.cpu().numpy().astype(self._out_dtype, copy=False)
+
+    def _place(self, x: torch.Tensor) -> np.ndarray:
+        """Non-parametric :meth:`transform`: each point at the calibrated-weight mean of its
+        nearest training points' coordinates. O(M·N·D) exact search, chunked."""
+        base, queries = self.train_x_, x
+        if self.metric == 'cosine':
+            base = torch.nn.functional.normalize(base, dim=1)
+            queries = torch.nn.functional.normalize(queries, dim=1)
+        k = min(self.n_neighbors_, base.size(0))
+        index, dist = _knn_exact(queries, base, k, None, exclude_self=False)
+        rho, sigma = calibrate(dist.double(), nu=self.nu_input)
+        weights = calibrated_weights(dist.double(), rho, sigma, nu=self.nu_input)
+        layout = torch.from_numpy(np.asarray(self.embedding_, dtype=np.float64))
+        out = L.place_new_points(index, weights, layout)
+        # A point equal to a training point keeps that point's fitted coordinates, so
+        # transform(X_train) gives back embedding_ (scikit-learn's transformer contract).
+        same = dist[:, 0] == 0
+        out[same] = layout[index[same, 0]]
+        return out.numpy()
 
     def _fit_input_map(self, x: torch.Tensor) -> None:
         """Centring, optional PCA projection and per-column scaling of the MLP's input."""
@@ -247,13 +341,13 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
     def _train(self, sim, x, nbrs, gen, device, builder) -> None:
         n = x.size(0)
         xs = self._input(x).to(device)
-        opt = torch.optim.Adam(self.encoder_.parameters(), lr=self.learning_rate)
+        opt = torch.optim.Adam(self.encoder_.parameters(), lr=self.learning_rate_)
         if self.batch_size == 'auto':
             self.batch_size_ = max(4096, math.ceil(sim.num_pairs / 16))
         else:
             self.batch_size_ = int(self.batch_size)
         steps_per_epoch = max(1, math.ceil(sim.num_pairs / self.batch_size_))
-        total = steps_per_epoch * self.n_epochs
+        total = steps_per_epoch * self.n_epochs_
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / (total + 1))
         from tqdm.auto import tqdm
         bar = tqdm(total=total, disable=not self.verbose, desc='GenURLEmbedding', leave=False)
@@ -284,7 +378,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             z = self.encoder_(xb)
             loss = F.indexed_pairs_loss(z, inv[:b], inv[b:2 * b], weight[pick],
                                         inv[2 * b:2 * b + m], inv[2 * b + m:], index.size(1),
-                                        n * (n - 1), self.nu_latent, self.loss, self.alpha)
+                                        n * (n - 1), self.nu_latent_, self.loss_, self.alpha)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f'the loss became {loss.item()} at step {step}; lower '
                                          "'learning_rate' or raise 'nu_latent'")
@@ -309,9 +403,11 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Embeds ``X`` with the trained encoder: ``[n_samples, n_components]``, float64
         for float64 input, float32 otherwise."""
-        check_is_fitted(self, 'encoder_')
+        check_is_fitted(self, 'embedding_')
         X = validate_data(self, _as_numpy(X), accept_sparse=_SPARSE, dtype=_DTYPES,
                           reset=False)
+        if self.encoder_ is None:  # non-parametric
+            return self._place(_dense_tensor(X)).astype(X.dtype, copy=False)
         return self._embed(_dense_tensor(X)).astype(X.dtype, copy=False)
 
     def _embed(self, x: torch.Tensor) -> np.ndarray:

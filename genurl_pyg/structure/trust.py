@@ -248,7 +248,7 @@ def estimate_lambda(x: Tensor, edge_index: Tensor, metric: str = 'euclidean',
 
 
 def lambda_from_agreement(a: float) -> float:
-    """:math:`\operatorname{clip}(a, 0, 1)`; 1 for ``nan`` (the features hold no geometry:
+    r""":math:`\operatorname{clip}(a, 0, 1)`; 1 for ``nan`` (the features hold no geometry:
     the graph is the only structure). For callers that measured the agreement already."""
     if math.isnan(a):
         return 1.0

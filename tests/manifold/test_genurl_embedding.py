@@ -138,6 +138,8 @@ def test_transform_errors(digits):
 
 
 @parametrize_with_checks([GenURLEmbedding(n_neighbors=5, n_epochs=2, hidden_layer_sizes=(16,),
-                                          random_state=0)])
+                                          random_state=0),
+                          GenURLEmbedding(n_neighbors=5, n_epochs=20, exaggeration_iter=5,
+                                          parametric=False, random_state=0)])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)

@@ -1,0 +1,125 @@
+r"""Non-parametric GenURL layouts: the N × d coordinates optimised directly.
+
+The coordinates :math:`Y` are the parameters; every iteration uses all of :math:`P`'s
+support (the attraction, exact) and ``negative_rate`` uniform pairs per point (the
+repulsion, sampled), so one iteration costs O(N·(r + m)·d) time and memory for r pairs of
+:math:`P` per point and m negatives: no network, no N² term.
+
+Two objectives:
+
+* ``'kl'``: the globally normalised KL of t-SNE with GenURL's Student-t kernel,
+  :math:`L = -\sum_{ij} \tilde p_{ij} \log w_{ij} + \log Z`, :math:`\tilde P = P/\sum P`,
+  :math:`w_{ij} = (1 + d_{ij}/\nu)^{-(\nu+1)/2}` on squared distances, :math:`Z =
+  \sum_{k \ne l} w_{kl}` estimated from the uniform pairs (:math:`\hat Z = N(N-1)/M
+  \sum_{\text{neg}} w`; the log of an unbiased estimate, consistent as M grows, and M = N·m
+  is large). The normalisation is what spreads each cluster's inside as t-SNE does.
+* ``'gkl'`` and the other elementwise variants: the unbiased sampled estimate of the
+  all-pairs GenURL loss (:func:`~genurl_pyg.nn.functional.indexed_pairs_loss`'s form),
+  unnormalised like UMAP's.
+
+Early exaggeration (t-SNE): the attraction is multiplied by ``exaggeration`` for the first
+``exaggeration_iter`` iterations. Adam with a linearly decaying step. What was measured on
+a 10k tuning set (Fashion-MNIST training images 0-9,999, not a benchmark set) is in
+``experiments/results/dr_benchmark.md``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from ..nn import functional as F
+from ..nn.pair_distance import pair_sqdist
+from ..structure.kernels import student_t
+from ..structure.similarity import Similarity
+
+LAYOUT_LOSSES = ('kl',) + tuple(F.ELEMENTWISE)
+
+
+def pca_init(x: Tensor, n_components: int, std: float = 1.0, seed: int = 0) -> Tensor:
+    """The top ``n_components`` principal components of ``x``, scaled so that the first has
+    standard deviation ``std`` (openTSNE's PCA initialisation, at our kernel's scale).
+    O(N·D·q) with randomised PCA; the global random state is untouched."""
+    xc = x - x.mean(0)
+    q = min(n_components, *xc.shape)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _, _, v = torch.pca_lowrank(xc, q=q, center=False, niter=4)
+    y = xc @ v[:, :n_components]
+    if y.size(1) < n_components:  # fewer features than components: pad with small noise
+        g = torch.Generator().manual_seed(seed)
+        pad = torch.randn(y.size(0), n_components - y.size(1), generator=g) * 1e-4
+        y = torch.cat([y, pad.to(y.dtype)], 1)
+    scale = y[:, 0].std().clamp_min(1e-12)
+    return (y / scale * std).contiguous()
+
+
+def optimize_layout(sim: Similarity, init: Tensor, loss: str = 'kl', nu: float = 0.3,
+                    alpha: float = 0.1, n_iter: int = 1500, exaggeration: float = 12.0,
+                    exaggeration_iter: int = 250, negative_rate: int = 5,
+                    learning_rate: float = 1.0, generator: Optional[torch.Generator] = None,
+                    callback: Optional[Callable[[int, float], None]] = None) -> Tensor:
+    """Optimises the coordinates ``init`` (``[N, d]``, on the device to use) against ``sim``
+    and returns them. ``callback(iteration, loss)`` after each iteration (progress).
+
+    Raises ``FloatingPointError`` naming ``learning_rate`` when the loss stops being finite.
+    """
+    if loss not in LAYOUT_LOSSES:
+        raise ValueError(f"'loss' must be one of {LAYOUT_LOSSES}, got {loss!r}")
+    device = init.device
+    n = init.size(0)
+    y = torch.nn.Parameter(init.detach().clone())
+    opt = torch.optim.Adam([y], lr=learning_rate)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: 1.0 - it / (n_iter + 1))
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    i, j = sim.index.to(device)
+    p = sim.weight.to(device, init.dtype)
+    m = n * negative_rate
+    for it in range(n_iter):
+        ex = exaggeration if it < exaggeration_iter else 1.0
+        ni = torch.randint(0, n, (m,), generator=gen)
+        nj = (ni + torch.randint(1, n, (m,), generator=gen)) % n  # never a self-pair
+        value = layout_loss(y, i, j, p, ni.to(device), nj.to(device), loss, nu, alpha, ex)
+        if not torch.isfinite(value):
+            raise FloatingPointError(f'the layout loss became {value.item()} at iteration '
+                                     f"{it}; lower 'learning_rate'")
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        sched.step()
+        if callback is not None:
+            callback(it, value.item())
+    return y.detach()
+
+
+def layout_loss(y: Tensor, i: Tensor, j: Tensor, p: Tensor, neg_i: Tensor, neg_j: Tensor,
+                loss: str = 'kl', nu: float = 0.3, alpha: float = 0.1,
+                exaggeration: float = 1.0) -> Tensor:
+    r"""The sampled layout objective for coordinates ``y`` ``[N, d]``: P's support pairs
+    ``(i, j)`` with values ``p`` (all of them) and uniform pairs ``(neg_i, neg_j)`` (no
+    self-pairs). ``'kl'``: :math:`-\sum \tilde p \log w + \log \hat Z`; elementwise
+    variants: the unbiased estimate of the all-pairs mean. O((s + m)·d)."""
+    n, s, m = y.size(0), i.numel(), neg_i.numel()
+    num_pairs = n * (n - 1)
+    d = pair_sqdist(y, torch.cat([i, neg_i]), torch.cat([j, neg_j]))
+    if loss == 'kl':
+        log_w = -(nu + 1) / 2 * torch.log1p(d / nu)
+        attraction = -((p / p.sum()) * log_w[:s]).sum()
+        log_z = torch.logsumexp(log_w[s:], 0) + math.log(num_pairs / m)
+        return exaggeration * attraction + log_z
+    q = student_t(d, nu)
+    fn = F._ELEMENTWISE_FN[loss]
+    q_pos, q_neg = q[:s], q[s:]
+    attraction = fn(p, q_pos, alpha, 1e-10) - fn(torch.zeros_like(q_pos), q_pos, alpha, 1e-10)
+    repulsion = fn(torch.zeros_like(q_neg), q_neg, alpha, 1e-10)
+    return (exaggeration * attraction.sum() + repulsion.sum() * (num_pairs / m)) / num_pairs
+
+
+def place_new_points(neighbors: Tensor, weights: Tensor, layout: Tensor) -> Tensor:
+    """openTSNE's placement of new points: each at the weighted mean of the layout
+    coordinates of its training neighbours. ``neighbors``/``weights`` ``[M, k]``; O(M·k·d)."""
+    w = weights.clamp_min(0)
+    w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
+    return (w.unsqueeze(-1) * layout[neighbors]).sum(1)

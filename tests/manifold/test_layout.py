@@ -1,0 +1,138 @@
+"""The non-parametric path (GenURLEmbedding(parametric=False), genurl_pyg.manifold.layout)."""
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+
+from genurl_pyg.evaluation.dr import knn_accuracy, trustworthiness
+from genurl_pyg.manifold import GenURLEmbedding
+from genurl_pyg.manifold.layout import layout_loss, pca_init, place_new_points
+
+NP = dict(parametric=False, n_epochs=300, exaggeration_iter=75, random_state=0)
+
+
+@pytest.fixture(scope='module')
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600], y[:600]
+
+
+@pytest.fixture(scope='module')
+def fitted(digits):
+    return GenURLEmbedding(**NP).fit(digits[0])
+
+
+def test_keeps_neighbourhoods_far_better_than_pca(digits, fitted):
+    X, y = digits
+    Y = fitted.embedding_
+    assert Y.shape == (600, 2) and Y.dtype == np.float64
+    t_pca = trustworthiness(X, PCA(2).fit_transform(X), 10)
+    t = trustworthiness(X, Y, 10)
+    assert t > 0.97 and t > t_pca + 0.1, (t, t_pca)
+    assert knn_accuracy(Y, y) > 0.95
+
+
+def test_deterministic_under_random_state(digits, fitted):
+    again = GenURLEmbedding(**NP).fit(digits[0]).embedding_
+    np.testing.assert_array_equal(fitted.embedding_, again)
+    other = GenURLEmbedding(**{**NP, 'random_state': 1}).fit(digits[0]).embedding_
+    assert not np.allclose(fitted.embedding_, other)
+
+
+def test_transform_places_new_points_beside_their_neighbours(digits, fitted):
+    X, y = digits
+    new = load_digits().data[600:900]
+    Y_new = fitted.transform(new)
+    assert Y_new.shape == (300, 2) and np.isfinite(Y_new).all()
+    # A new point's label, read from the training points around where it landed, is
+    # nearly as good as the 5-NN vote in the raw 64-d space (0.91 on these points).
+    from sklearn.neighbors import KNeighborsClassifier
+    y_new = load_digits().target[600:900]
+    raw = KNeighborsClassifier(5).fit(X, y).score(new, y_new)
+    placed = KNeighborsClassifier(5).fit(fitted.embedding_, y).score(Y_new, y_new)
+    assert placed > raw - 0.05, (placed, raw)
+    # A training point keeps its fitted coordinates; a slightly moved one lands near them.
+    np.testing.assert_array_equal(fitted.transform(X[:50]), fitted.embedding_[:50])
+    moved = fitted.transform(X[:50] + 0.01)
+    spread = fitted.embedding_.std(0).mean()
+    assert np.median(np.linalg.norm(moved - fitted.embedding_[:50], axis=1)) < 0.2 * spread
+
+
+def test_place_new_points_is_the_weighted_mean():
+    layout = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]], dtype=torch.float64)
+    nbrs = torch.tensor([[0, 1], [1, 2]])
+    w = torch.tensor([[1.0, 3.0], [1.0, 1.0]], dtype=torch.float64)
+    out = place_new_points(nbrs, w, layout)
+    torch.testing.assert_close(out, torch.tensor([[1.5, 0.0], [1.0, 2.0]], dtype=torch.float64))
+
+
+def test_sampled_kl_matches_the_exact_normalised_kl():
+    """With many uniform pairs, the sampled objective equals t-SNE's KL with our kernel
+    (up to the constant sum p log p), computed over all pairs by brute force."""
+    g = torch.Generator().manual_seed(0)
+    n, nu = 40, 0.5
+    y = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    i = torch.randint(0, n, (120,), generator=g)
+    j = (i + torch.randint(1, n, (120,), generator=g)) % n
+    p = torch.rand(120, generator=g, dtype=torch.float64)
+    d = torch.cdist(y, y).pow(2)
+    w = (1 + d / nu).pow(-(nu + 1) / 2)
+    w.fill_diagonal_(0)
+    q = w / w.sum()
+    exact = -((p / p.sum()) * q[i, j].log()).sum()
+    m = 400_000
+    ni = torch.randint(0, n, (m,), generator=g)
+    nj = (ni + torch.randint(1, n, (m,), generator=g)) % n
+    sampled = layout_loss(y, i, j, p, ni, nj, 'kl', nu)
+    assert abs(sampled.item() - exact.item()) < 2e-3
+
+
+def test_sampled_gkl_is_unbiased_for_the_all_pairs_mean():
+    from genurl_pyg.nn.functional import gkl_elementwise
+    from genurl_pyg.structure.kernels import student_t
+    g = torch.Generator().manual_seed(1)
+    n, nu = 30, 0.3
+    y = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    i = torch.arange(n)
+    j = (i + 1) % n
+    p = torch.full((n,), 0.7, dtype=torch.float64)
+    P = torch.zeros(n, n, dtype=torch.float64)
+    P[i, j] = p
+    Q = student_t(torch.cdist(y, y).pow(2), nu)
+    off = ~torch.eye(n, dtype=torch.bool)
+    exact = gkl_elementwise(P, Q, 0.1)[off].mean()
+    m = 500_000
+    ni = torch.randint(0, n, (m,), generator=g)
+    nj = (ni + torch.randint(1, n, (m,), generator=g)) % n
+    sampled = layout_loss(y, i, j, p, ni, nj, 'gkl', nu, alpha=0.1)
+    assert abs(sampled.item() - exact.item()) < 0.01 * abs(exact.item())
+
+
+def test_pca_init_scale_and_padding():
+    x = torch.randn(50, 5, generator=torch.Generator().manual_seed(0))
+    y = pca_init(x, 2, std=3.0)
+    assert y.shape == (50, 2) and abs(y[:, 0].std().item() - 3.0) < 1e-5
+    assert pca_init(x[:, :1], 2).shape == (50, 2)  # one feature: second column padded
+
+
+@pytest.mark.parametrize('params, match', [
+    ({'parametric': 'no'}, "'parametric'"),
+    ({'parametric': True, 'loss': 'kl'}, "parametric=False"),
+    ({'parametric': False, 'loss': 'hinge'}, "'loss'"),
+    ({'parametric': False, 'mixup': 0.3}, 'parametric=True'),
+    ({'parametric': False, 'dynamic': True}, 'parametric=True'),
+    ({'parametric': False, 'early_exaggeration': -1}, "'early_exaggeration'"),
+    ({'parametric': False, 'exaggeration_iter': 0}, "'exaggeration_iter'"),
+    ({'parametric': False, 'n_epochs': 0}, "'n_epochs'"),
+    ({'parametric': False, 'learning_rate': float('nan')}, "'learning_rate'"),
+])
+def test_bad_parameters_name_themselves(params, match):
+    with pytest.raises(ValueError, match=match):
+        GenURLEmbedding(n_neighbors=3, **params).fit(np.random.rand(20, 3))
+
+
+def test_non_finite_layout_is_an_error(digits):
+    with pytest.raises(FloatingPointError, match='learning_rate'):
+        GenURLEmbedding(parametric=False, learning_rate=1e30, n_epochs=5,
+                        random_state=0).fit(digits[0][:100])
