@@ -20,7 +20,7 @@ Two objectives:
 Early exaggeration (t-SNE): the attraction is multiplied by ``exaggeration`` for the first
 ``exaggeration_iter`` iterations. Adam with a linearly decaying step. What was measured on
 a 10k tuning set (Fashion-MNIST training images 0-9,999, not a benchmark set) is in
-``experiments/results/dr_benchmark.md``.
+``experiments/results/dr_layout_tuning.md``.
 """
 from __future__ import annotations
 
