@@ -138,7 +138,7 @@ def report(paths: List[str]) -> None:
             if simclr and t['spe'] > 1.2 * simclr['spe']:
                 misses.append('speed')
             verdict = ('**missed** (' + ', '.join(misses) + ')') if misses else (
-                'met' if peers else '')
+                'met' if peers else 'not judged: no peer row yet')
         lines.append(f"| {preset} | {method} | {rs[0]['epochs']} | {len(rs)} | "
                      f"{t['knn'][0]:.1f} ± {t['knn'][1]:.1f} | "
                      f"{t['linear'][0]:.1f} ± {t['linear'][1]:.1f} | {t['spe']:.1f} | "
