@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..nn import functional as F
-from ..structure.builder import SimilarityBuilder
+from ..structure.builder import SimilarityBuilder, reduction_basis
 from ..structure.calibration import calibrate, calibrated_weights
 from ..structure.knn import _knn_exact, knn_graph
 from . import layout as L
@@ -60,8 +60,9 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
     ``'kl'`` normalises :math:`Q` over all pairs as t-SNE does (its partition function
     estimated from the uniform pairs). :meth:`transform` then places each new point at the
     calibrated-weight mean of its ``n_neighbors`` nearest training points' coordinates
-    (openTSNE's placement; O(M·N·D) exact search); a point equal to a training point gets
-    that point's coordinates.
+    (openTSNE's placement; exact search in the rank-``reduce_dim`` space P's kNN was
+    searched in, O(M·N·r)); a point equal to a training point gets that point's
+    coordinates.
 
     Args:
         n_components (int): embedding dimension.
@@ -281,7 +282,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
     def _fit_layout(self, sim, x: torch.Tensor, seed: int, gen: torch.Generator,
                     device: torch.device) -> None:
         """The non-parametric path: PCA start, then the coordinates themselves are trained.
-        Keeps the training data (O(N·D)) for :meth:`transform`'s neighbour search."""
+        Keeps the training data in P's search space (O(N·r)) for :meth:`transform`."""
         from tqdm.auto import tqdm
         init = L.pca_init(x, self.n_components, std=1.0, seed=seed).to(device)
         bar = tqdm(total=self.n_epochs_, disable=not self.verbose,
@@ -299,16 +300,22 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                               callback=progress)
         bar.close()
         self.encoder_ = None
-        self.train_x_ = x
+        # transform searches neighbours in the space P's kNN was searched in (the builder's
+        # rank-reduce_dim projection, same seed), which is also r/D of the memory and time.
+        self.search_basis_ = reduction_basis(x, self.reduce_dim, self.metric)
+        self.train_x_ = self._search_space(x)
         self.embedding_ = y.cpu().numpy().astype(self._out_dtype, copy=False)
+
+    def _search_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows as the kNN search of P saw them: unit norm for cosine, then projected."""
+        if self.metric == 'cosine':
+            x = torch.nn.functional.normalize(x, dim=1)
+        return x if self.search_basis_ is None else x @ self.search_basis_
 
     def _place(self, x: torch.Tensor) -> np.ndarray:
         """Non-parametric :meth:`transform`: each point at the calibrated-weight mean of its
-        nearest training points' coordinates. O(M·N·D) exact search, chunked."""
-        base, queries = self.train_x_, x
-        if self.metric == 'cosine':
-            base = torch.nn.functional.normalize(base, dim=1)
-            queries = torch.nn.functional.normalize(queries, dim=1)
+        nearest training points' coordinates. O(M·N·r) exact search, chunked."""
+        base, queries = self.train_x_, self._search_space(x)
         k = min(self.n_neighbors_, base.size(0))
         index, dist = _knn_exact(queries, base, k, None, exclude_self=False)
         rho, sigma = calibrate(dist.double(), nu=self.nu_input)

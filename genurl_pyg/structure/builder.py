@@ -156,8 +156,22 @@ def reduce_features(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
     """Rank-``rank`` projection ``x V`` from a randomised SVD (no centring, so sparse-like
     data keeps its geometry for the cosine metric); ``x`` unchanged if it is narrow enough.
     O(N·D·rank)."""
-    if rank is None or x.size(1) <= rank:
+    v = reduction_basis(x, rank, metric, seed)
+    if v is None:
         return x
+    if metric == 'cosine':
+        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return x @ v
+
+
+def reduction_basis(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
+                    seed: int = 0) -> Optional[Tensor]:
+    """The ``[D, rank]`` basis :func:`reduce_features` projects on (``None`` when ``x`` is
+    narrow enough), so that new points can be projected into the same space (cosine:
+    after scaling rows to unit norm). Deterministic for a ``seed``; the global random
+    state is untouched."""
+    if rank is None or x.size(1) <= rank:
+        return None
     if metric == 'cosine':
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
     state = torch.random.get_rng_state()
@@ -166,7 +180,7 @@ def reduce_features(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
         _, _, v = torch.svd_lowrank(x, q=rank, niter=2)
     finally:
         torch.random.set_rng_state(state)
-    return x @ v
+    return v
 
 
 def build_similarity(x: Optional[Tensor] = None, edge_index: Optional[Tensor] = None,

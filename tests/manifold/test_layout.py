@@ -136,3 +136,15 @@ def test_non_finite_layout_is_an_error(digits):
     with pytest.raises(FloatingPointError, match='learning_rate'):
         GenURLEmbedding(parametric=False, learning_rate=1e30, n_epochs=5,
                         random_state=0).fit(digits[0][:100])
+
+
+def test_transform_searches_in_the_space_p_was_built_in(digits):
+    """With reduce_dim < D, new points are projected like P's kNN input (same basis as
+    structure.builder.reduce_features), and training points still map to themselves."""
+    from genurl_pyg.structure.builder import reduce_features
+    X, _ = digits
+    est = GenURLEmbedding(**{**NP, 'n_epochs': 50, 'reduce_dim': 16}).fit(X)
+    assert est.train_x_.shape == (600, 16)
+    x = torch.as_tensor(X, dtype=torch.float32)
+    torch.testing.assert_close(est.train_x_, reduce_features(x, 16))
+    np.testing.assert_array_equal(est.transform(X[:20]), est.embedding_[:20])
