@@ -2,7 +2,8 @@
 
 Data: scikit-learn digits (1797 x 64), MNIST test set (10k x 784, from the data mirror),
 Coauthor-CS node features (18333 x 6805 bag-of-words, reduced to 100 dimensions by
-TruncatedSVD for every method alike; metrics are computed against that 100-d input).
+TruncatedSVD for every method alike; metrics are computed against that 100-d input),
+Fashion-MNIST's 10k test images (784 pixels / 255; needs the image cache, GENURL_DATA).
 
 Each (data set, method) fit runs in a fresh subprocess with OMP_WAIT_POLICY=PASSIVE and two
 threads. UMAP, openTSNE and PaCMAP are first warmed up on a small random set in the same
@@ -31,11 +32,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, peak_rss_mb, run_child, versions, write_results  # noqa: E402
 
-DATASETS = ['digits', 'mnist', 'coauthor-cs']
+DATASETS = ['digits', 'mnist', 'coauthor-cs', 'fashion-mnist-10k']
 METHODS = ['genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca']
 
 
 def load(name: str):
+    if name == 'fashion-mnist-10k':  # the 10k test images as pixels / 255 (the
+        # non-parametric path was tuned on training images 0-9,999: disjoint)
+        from genurl_pyg.vision.data import load_images
+        data = load_images('fashion-mnist')
+        X = data.test_x.flatten(1).float().numpy()
+        return np.ascontiguousarray(X / max(1.0, float(X.max())), dtype=np.float32), \
+            data.test_y.numpy()
     from genurl_pyg.datasets.tabular import load_table
     X, y = load_table(name)
     if name == 'coauthor-cs':
