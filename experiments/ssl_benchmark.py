@@ -16,7 +16,8 @@ Presets (``--preset``):
   BYOL 0.868, Barlow Twins 0.819).
 
 Each (preset, method, seed) row is appended to ``--out`` as soon as it finishes (``--resume``
-skips finished rows); ``--report`` writes ``experiments/results/ssl_benchmark.{json,md}``.
+skips finished rows); ``--report`` writes ``experiments/results/ssl_benchmark.{json,md}`` (``--notes MD``: run
+conditions appended to the table, kept when re-reporting).
 Targets: GenURL's kNN and linear accuracy >= the best peer's, and its seconds per epoch
 <= 1.2x SimCLR's, on every CPU preset.
 
@@ -100,7 +101,7 @@ def run(args) -> None:
             atomic_write_text(out, json.dumps(state, indent=1))
 
 
-def report(paths: List[str]) -> None:
+def report(paths: List[str], notes: str = None) -> None:
     import numpy as np
     states = [json.loads(Path(p).read_text()) for p in paths]
     cells: Dict = {}
@@ -144,7 +145,10 @@ def report(paths: List[str]) -> None:
                      f"{t['linear'][0]:.1f} ± {t['linear'][1]:.1f} | {t['spe']:.1f} | "
                      f"{np.mean([r['images_per_second'] for r in rs]):.0f} | "
                      f"{max(r['peak_rss_mb'] for r in rs):.0f} | {verdict} |")
-    write_results('ssl_benchmark', {'runs': states}, '\n'.join(lines) + '\n')
+    text = '\n'.join(lines) + '\n'
+    if notes:  # run conditions and reading, kept across re-reports
+        text += '\n' + Path(notes).read_text()
+    write_results('ssl_benchmark', {'runs': states}, text)
     print((RESULTS / 'ssl_benchmark.md').read_text())
 
 
@@ -163,10 +167,12 @@ def main() -> None:
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default=str(RESULTS / 'ssl_run.json'))
     p.add_argument('--resume', action='store_true')
-    p.add_argument('--report', nargs='*')
+    p.add_argument('--report', nargs='*', help='merge these JSON files into the table')
+    p.add_argument('--notes', default=None, metavar='MD',
+                   help='with --report: a Markdown file appended to the table')
     args = p.parse_args()
     if args.report:
-        report(args.report)
+        report(args.report, args.notes)
     else:
         run(args)
 
