@@ -16,8 +16,8 @@ Presets (``--preset``):
   BYOL 0.868, Barlow Twins 0.819).
 
 Each (preset, method, seed) row is appended to ``--out`` as soon as it finishes (``--resume``
-skips finished rows); ``--report`` writes ``experiments/results/ssl_benchmark.{json,md}`` (``--notes MD``: run
-conditions appended to the table, kept when re-reporting).
+skips finished rows); ``--report`` writes ``experiments/results/ssl_benchmark.{json,md}``
+(``--notes MD``: run conditions appended to the table, kept when re-reporting).
 Targets: GenURL's kNN and linear accuracy >= the best peer's, and its seconds per epoch
 <= 1.2x SimCLR's, on every CPU preset.
 
