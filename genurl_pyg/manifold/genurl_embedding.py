@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..nn import functional as F
-from ..structure.builder import SimilarityBuilder, reduction_basis
+from ..structure.builder import SimilarityBuilder
 from ..structure.calibration import calibrate, calibrated_weights
 from ..structure.knn import _knn_exact, knn_graph
 from . import layout as L
@@ -265,7 +265,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                       f'{time.perf_counter() - start:.1f} s', file=sys.stderr, flush=True)
             if not self.parametric:
                 self.similarity_ = sim
-                self._fit_layout(sim, x, int(seed), gen, device)
+                self._fit_layout(sim, x, builder.basis_, int(seed), gen, device)
                 return self
             self._fit_input_map(x)
             self.encoder_ = self._build_encoder(self.components_.size(1)
@@ -279,10 +279,11 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.embedding_ = self._embed(x).astype(self._out_dtype, copy=False)
         return self
 
-    def _fit_layout(self, sim, x: torch.Tensor, seed: int, gen: torch.Generator,
-                    device: torch.device) -> None:
+    def _fit_layout(self, sim, x: torch.Tensor, basis: Optional[torch.Tensor], seed: int,
+                    gen: torch.Generator, device: torch.device) -> None:
         """The non-parametric path: PCA start, then the coordinates themselves are trained.
-        Keeps the training data in P's search space (O(N·r)) for :meth:`transform`."""
+        ``basis``: the projection P's kNN input went through (``builder.basis_``; None: the
+        raw features). Keeps the training data in that space (O(N·r)) for :meth:`transform`."""
         from tqdm.auto import tqdm
         init = L.pca_init(x, self.n_components, std=1.0, seed=seed).to(device)
         bar = tqdm(total=self.n_epochs_, disable=not self.verbose,
@@ -301,8 +302,8 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         bar.close()
         self.encoder_ = None
         # transform searches neighbours in the space P's kNN was searched in (the builder's
-        # rank-reduce_dim projection, same seed), which is also r/D of the memory and time.
-        self.search_basis_ = reduction_basis(x, self.reduce_dim, self.metric)
+        # rank-reduce_dim projection), which is also r/D of the memory and time.
+        self.search_basis_ = None if basis is None else basis.cpu()
         self.train_x_ = self._search_space(x)
         self.embedding_ = y.cpu().numpy().astype(self._out_dtype, copy=False)
 

@@ -7,9 +7,12 @@ repulsion, sampled), so one iteration costs O(N·(r + m)·d) time and memory for
 
 Two objectives:
 
-* ``'kl'``: the globally normalised KL of t-SNE with GenURL's Student-t kernel,
+* ``'kl'``: the globally normalised KL of t-SNE with a heavy-tailed Student-t kernel,
   :math:`L = -\sum_{ij} \tilde p_{ij} \log w_{ij} + \log Z`, :math:`\tilde P = P/\sum P`,
-  :math:`w_{ij} = (1 + d_{ij}/\nu)^{-(\nu+1)/2}` on squared distances, :math:`Z =
+  :math:`w_{ij} = (1 + d_{ij}/\nu)^{-(\nu+1)/2}` on squared distances (t-SNE's kernel at
+  ν = 1; the square root of the peak-normalised :math:`\hat\kappa_\nu` of
+  :func:`~genurl_pyg.structure.student_t`, whose :math:`\kappa_\nu` the elementwise
+  variants use), :math:`Z =
   \sum_{k \ne l} w_{kl}` estimated from the uniform pairs (:math:`\hat Z = N(N-1)/M
   \sum_{\text{neg}} w`; the log of an unbiased estimate, consistent as M grows, and M = N·m
   is large). The normalisation is what spreads each cluster's inside as t-SNE does.
@@ -32,7 +35,6 @@ from torch import Tensor
 
 from ..nn import functional as F
 from ..nn.pair_distance import pair_sqdist
-from ..structure.kernels import student_t
 from ..structure.similarity import Similarity
 
 LAYOUT_LOSSES = ('kl',) + tuple(F.ELEMENTWISE)
@@ -103,18 +105,16 @@ def layout_loss(y: Tensor, i: Tensor, j: Tensor, p: Tensor, neg_i: Tensor, neg_j
     variants: the unbiased estimate of the all-pairs mean. O((s + m)·d)."""
     n, s, m = y.size(0), i.numel(), neg_i.numel()
     num_pairs = n * (n - 1)
-    d = pair_sqdist(y, torch.cat([i, neg_i]), torch.cat([j, neg_j]))
     if loss == 'kl':
+        d = pair_sqdist(y, torch.cat([i, neg_i]), torch.cat([j, neg_j]))
         log_w = -(nu + 1) / 2 * torch.log1p(d / nu)
         attraction = -((p / p.sum()) * log_w[:s]).sum()
         log_z = torch.logsumexp(log_w[s:], 0) + math.log(num_pairs / m)
         return exaggeration * attraction + log_z
-    q = student_t(d, nu)
-    fn = F._ELEMENTWISE_FN[loss]
-    q_pos, q_neg = q[:s], q[s:]
-    attraction = fn(p, q_pos, alpha, 1e-10) - fn(torch.zeros_like(q_pos), q_pos, alpha, 1e-10)
-    repulsion = fn(torch.zeros_like(q_neg), q_neg, alpha, 1e-10)
-    return (exaggeration * attraction.sum() + repulsion.sum() * (num_pairs / m)) / num_pairs
+    # Exaggeration enters as a weight on the positive terms of the shared estimator.
+    weight = None if exaggeration == 1.0 else torch.full_like(p, exaggeration)
+    return F.indexed_pairs_loss(y, i, j, p, neg_i, neg_j, s, num_pairs, nu, loss, alpha,
+                                pos_weight=weight)
 
 
 def place_new_points(neighbors: Tensor, weights: Tensor, layout: Tensor) -> Tensor:

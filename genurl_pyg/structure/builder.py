@@ -76,6 +76,9 @@ class SimilarityBuilder:
         self.num_nodes_: Optional[int] = None
         self.lam_: Optional[float] = None
         self.graph_part_: Optional[Tuple[Tensor, Tensor]] = None
+        # The [D, reduce_dim] basis the last feature part was searched in (None: the raw
+        # features), so that new points can be projected into the same space.
+        self.basis_: Optional[Tensor] = None
 
     def build(self, x: Optional[Tensor] = None, edge_index: Optional[Tensor] = None,
               num_nodes: Optional[int] = None) -> Similarity:
@@ -132,7 +135,7 @@ class SimilarityBuilder:
         return self._combine(self._feature_part(x))
 
     def _feature_part(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        x = reduce_features(x, self.reduce_dim, self.metric)
+        x, self.basis_ = project_features(x, self.reduce_dim, self.metric)
         return feature_similarity(x, k=self.k, metric=self.metric, hops=self.feature_hops,
                                   nu=self.nu, knn_method=self.knn_method,
                                   max_pairs_per_row=self.max_pairs_per_row,
@@ -156,22 +159,17 @@ def reduce_features(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
     """Rank-``rank`` projection ``x V`` from a randomised SVD (no centring, so sparse-like
     data keeps its geometry for the cosine metric); ``x`` unchanged if it is narrow enough.
     O(N·D·rank)."""
-    v = reduction_basis(x, rank, metric, seed)
-    if v is None:
-        return x
-    if metric == 'cosine':
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return x @ v
+    return project_features(x, rank, metric, seed)[0]
 
 
-def reduction_basis(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
-                    seed: int = 0) -> Optional[Tensor]:
-    """The ``[D, rank]`` basis :func:`reduce_features` projects on (``None`` when ``x`` is
-    narrow enough), so that new points can be projected into the same space (cosine:
-    after scaling rows to unit norm). Deterministic for a ``seed``; the global random
-    state is untouched."""
+def project_features(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
+                     seed: int = 0) -> Tuple[Tensor, Optional[Tensor]]:
+    """:func:`reduce_features` and the ``[D, rank]`` basis ``V`` it projected on (``None``
+    when ``x`` is narrow enough), so that new points can be projected into the same space
+    (cosine: after scaling rows to unit norm). Deterministic for a ``seed``; the global
+    random state is untouched."""
     if rank is None or x.size(1) <= rank:
-        return None
+        return x, None
     if metric == 'cosine':
         x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
     state = torch.random.get_rng_state()
@@ -180,7 +178,7 @@ def reduction_basis(x: Tensor, rank: Optional[int], metric: str = 'euclidean',
         _, _, v = torch.svd_lowrank(x, q=rank, niter=2)
     finally:
         torch.random.set_rng_state(state)
-    return v
+    return x @ v, v
 
 
 def build_similarity(x: Optional[Tensor] = None, edge_index: Optional[Tensor] = None,
