@@ -11,12 +11,12 @@ from typing import Any
 __version__ = '0.1.0'
 
 _SUBMODULES = ('nn', 'structure', 'transforms', 'node', 'manifold', 'datasets', 'evaluation',
-               'vision')
+               'vision', 'distill')
 _NAMES = {'NodeConfig': 'node', 'fit_node_embeddings': 'node',
-          'fit_visual_embeddings': 'vision'}
+          'fit_visual_embeddings': 'vision', 'distill_node_embeddings': 'distill'}
 
 __all__ = ['nn', 'structure', 'transforms', 'NodeConfig', 'fit_node_embeddings',
-           'fit_visual_embeddings', '__version__']
+           'fit_visual_embeddings', 'distill_node_embeddings', '__version__']
 
 
 def __getattr__(name: str) -> Any:

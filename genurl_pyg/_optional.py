@@ -13,6 +13,7 @@ _EXTRAS = {
     'torch_scatter': 'pip install torch-scatter (compiles from source)',
     'torchvision': 'pip install "genurl-pyg[vision]"  (with torch 2.14.1: torchvision 0.29.1)',
     'lightly': 'pip install "genurl-pyg[ssl-peers]"  (lightly)',
+    'torchdistill': 'pip install "genurl-pyg[kd-peers]"  (torchdistill)',
 }
 
 

@@ -189,6 +189,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     _add_threads_arg(p)
 
+    p = sub.add_parser('distill', help='distil a GNN teacher into a graph-free MLP student',
+                       description="Unsupervised knowledge distillation with GenURL: P is built "
+                                   "from the teacher's node embeddings (kNN + geodesics), the "
+                                   "student (an MLP on node features, no edge_index) learns "
+                                   "a Q that matches it. Teacher and student are scored by "
+                                   "the same linear probe; writes result.json, students/, "
+                                   "embeddings/ and progress.json (for --resume).",
+                       epilog='examples:\n  genurl-pyg train --dataset Cora --seeds 1 --out '
+                              'runs/cora\n  genurl-pyg distill --dataset Cora --teacher '
+                              'runs/cora --out runs/cora-kd\n  genurl-pyg distill --dataset '
+                              'Cora --teacher genurl --setting inductive --out runs/cora-ind\n'
+                              '  genurl-pyg distill --dataset Cora --teacher genurl --set '
+                              'objective=mse --out runs/cora-mse',
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_data_args(p)
+    p.add_argument('--teacher', required=True,
+                   help="an [N, d] embeddings .pt file, a `genurl-pyg train` run folder (its "
+                        "per-seed embeddings), or 'genurl': train the data set's default "
+                        'GenURL GCN here for each seed (needed for --setting inductive)')
+    p.add_argument('--student', choices=['mlp', 'linear'], default=None,
+                   help='student network on node features (default mlp: 2 layers, 512, '
+                        'BatchNorm, PReLU)')
+    p.add_argument('--setting', choices=['transductive', 'inductive'], default='transductive',
+                   help='inductive: hold out --holdout of the test nodes; teacher and student '
+                        'never see them in training, the probe is scored on them')
+    p.add_argument('--holdout', type=float, default=0.2,
+                   help='share of the test nodes held out in the inductive setting (0.2)')
+    p.add_argument('--config', type=Path, default=None, help='YAML file of DistillConfig keys')
+    p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
+                   help='override one DistillConfig key (e.g. objective=rkd, epochs=100)')
+    p.add_argument('--seeds', type=int, default=10, help='number of seeds (default 10)')
+    p.add_argument('--seed', type=int, default=None, help='first seed (default 0)')
+    p.add_argument('--epochs', type=int, default=None, help='distillation epochs (100)')
+    p.add_argument('--device', default=None, help="'cpu', 'cuda' or 'auto' (default auto)")
+    p.add_argument('--out', type=Path, default=Path('runs/distill'),
+                   help='output folder (default runs/distill)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue a run in --out from its finished seeds and last checkpoint')
+    p.add_argument('--no-progress', action='store_true', help='hide the progress lines')
+    _add_threads_arg(p)
+
     sub.add_parser('datasets', help='list the data sets the registry knows',
                    description='List registry names, evaluation protocols and sizes.')
     return parser
@@ -353,6 +394,39 @@ def _cmd_ssl(args) -> int:
     return 0
 
 
+def _cmd_distill(args) -> int:
+    from .distill.config import DistillConfig
+    values = {}
+    if args.config is not None:
+        from .node.config import ConfigError
+        from .utils.yamlio import load_mapping
+        values.update(load_mapping(args.config, ConfigError))
+    for flag in ('student', 'epochs', 'device', 'seed'):
+        if getattr(args, flag) is not None:
+            values[flag] = getattr(args, flag)
+    values.update(_parse_overrides(args.overrides))
+    cfg = DistillConfig.from_dict(values)
+    if args.seeds < 1:
+        raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
+    if not 0 < args.holdout < 1:
+        raise ValueError(f'--holdout must be in (0, 1), got {args.holdout}')
+    from .datasets import get_spec
+    get_spec(args.dataset)  # an unknown name fails before any work
+    _set_threads(args)
+    from .distill.run import distill_job
+    command = 'genurl-pyg ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
+    log = (lambda m: None) if args.no_progress else (lambda m: print(m, file=sys.stderr))
+    r = distill_job(args.dataset, args.teacher, cfg, args.seeds, args.out, root=args.root,
+                    setting=args.setting, holdout=args.holdout, resume=args.resume,
+                    progress=not args.no_progress, command=command, log=log)
+    s, t = r['student_accuracy'], r['teacher_accuracy']
+    print(f"{r['dataset']} ({r['setting']}, {_plural(len(r['seeds']), 'seed')}): student "
+          f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f} %, teacher {100 * t['mean']:.2f} ± "
+          f"{100 * t['std']:.2f} %, {r['student_seconds']['mean']:.1f} s/seed -> "
+          f"{args.out / 'result.json'}")
+    return 0
+
+
 def torch_tensor(a):
     import torch
     return torch.as_tensor(a)
@@ -375,7 +449,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     _quiet_third_party_warnings()
     handlers = {'train': _cmd_train, 'eval': _cmd_eval, 'config': _cmd_config,
-                'embed': _cmd_embed, 'ssl': _cmd_ssl, 'datasets': _cmd_datasets}
+                'embed': _cmd_embed, 'ssl': _cmd_ssl, 'distill': _cmd_distill,
+                'datasets': _cmd_datasets}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError,

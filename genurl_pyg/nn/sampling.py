@@ -81,7 +81,8 @@ def anchor_batches(num_nodes: int, batch_size: int,
 
 def sample_anchor_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
                         neg_per_anchor: int, generator: Optional[torch.Generator] = None,
-                        rowptr: Optional[Tensor] = None) -> PairSample:
+                        rowptr: Optional[Tensor] = None,
+                        in_batch_negatives: bool = False) -> PairSample:
     r"""Pairs for a batch of ``B`` anchors: ``r = pos_per_anchor`` draws (with replacement)
     from each anchor's row of P and ``m = neg_per_anchor`` uniform partners :math:`j \ne i`.
 
@@ -92,6 +93,13 @@ def sample_anchor_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
     :func:`~genurl_pyg.nn.functional.sampled_pairs_loss` stays an unbiased estimate of the
     all-pairs loss. O(B (r + m)) time and memory; ``rowptr`` (``sim.rowptr()``) may be
     passed in to skip its O(E) computation.
+
+    ``in_batch_negatives``: each anchor's ``m`` partners are drawn uniformly from the *other
+    anchors* instead of from all nodes. A pair :math:`(i, j)` is then drawn
+    :math:`\frac{B}{N}\frac{B-1}{N-1}\frac{m}{B-1} = \frac{B}{N}\frac{m}{N-1}` times in
+    expectation, the same rate, so the weights and the estimate's expectation are unchanged,
+    while the rows a step must encode drop from about :math:`B(1 + r + m)` to
+    :math:`B(1 + r)`. Needs ``B >= 2``.
     """
     check_positive_int(pos_per_anchor, 'pos_per_anchor')
     check_positive_int(neg_per_anchor, 'neg_per_anchor')
@@ -112,19 +120,30 @@ def sample_anchor_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
         d_pos.unsqueeze(1) - 1)
     pick = pick.reshape(-1)
     pos_w = ((n / b) * d_pos.double() / pos_per_anchor).repeat_interleave(pos_per_anchor)
-    neg_i, neg_j, neg_w = _anchor_negatives(anchors, n, neg_per_anchor, generator)
+    neg_i, neg_j, neg_w = _anchor_negatives(anchors, n, neg_per_anchor, generator,
+                                            in_batch_negatives)
     dtype = sim.weight.dtype
     return PairSample(sim.index[0, pick], sim.index[1, pick], sim.weight[pick], neg_i, neg_j,
                       sim.num_pairs, n * (n - 1), pos_w.to(dtype), neg_w.to(dtype))
 
 
 def _anchor_negatives(anchors: Tensor, n: int, m: int,
-                      generator: Optional[torch.Generator]) -> Tuple[Tensor, Tensor, Tensor]:
-    """``m`` uniform partners ``j != i`` per anchor among ``n`` nodes, with the inverse rate
-    of a pair being drawn when the ``B`` anchors are a uniform subset: ``(n/B)(n-1)/m``."""
+                      generator: Optional[torch.Generator],
+                      in_batch: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
+    """``m`` uniform partners ``j != i`` per anchor among ``n`` nodes (``in_batch``: among
+    the other anchors), with the inverse rate of a pair being drawn when the ``B`` anchors
+    are a uniform subset: ``(n/B)(n-1)/m`` either way."""
     neg_i = anchors.repeat_interleave(m)
-    neg_j = (neg_i + torch.randint(1, n, (neg_i.numel(),), generator=generator)
-             .to(neg_i.device)) % n
+    if in_batch:
+        b = anchors.numel()
+        if b < 2:
+            raise ValueError('in-batch negatives need at least 2 anchors per batch')
+        pos = torch.arange(b).repeat_interleave(m)
+        other = (pos + torch.randint(1, b, (pos.numel(),), generator=generator)) % b
+        neg_j = anchors[other.to(anchors.device)]
+    else:
+        neg_j = (neg_i + torch.randint(1, n, (neg_i.numel(),), generator=generator)
+                 .to(neg_i.device)) % n
     neg_w = torch.full((neg_i.numel(),), (n / anchors.numel()) * (n - 1) / m,
                        dtype=torch.float64, device=neg_i.device)
     return neg_i, neg_j, neg_w

@@ -11,7 +11,6 @@ from typing import Any, Dict, List, Optional, Union
 
 import yaml
 
-from ..utils.yamlio import safe_load as yaml_load
 
 ENCODERS = ('gcn', 'sage', 'ego-gcn', 'gat', 'mlp', 'sign', 'auto')
 AUTO_SIGN_MIN_NODES = 100_000      # encoder 'auto': decoupled (SIGN) beyond this many nodes
@@ -253,19 +252,8 @@ class NodeConfig:
     @classmethod
     def from_yaml(cls, path: Union[str, Path], base: Optional['NodeConfig'] = None
                   ) -> 'NodeConfig':
-        path = Path(path)
-        if path.is_dir():
-            raise ConfigError(f"config file {str(path)!r} is a folder, not a YAML file")
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        try:
-            values = yaml_load(path.read_text())
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
-        if values is not None and not isinstance(values, dict):
-            raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
+        from ..utils.yamlio import load_mapping
+        values = load_mapping(path, ConfigError)
         return cls.from_dict(values, base)
 
     def to_yaml(self) -> str:

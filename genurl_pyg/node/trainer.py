@@ -27,8 +27,7 @@ from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
 from ..utils.devices import resolve_device
-from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
-                     config_differences)
+from .config import AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from .plan import plan_memory
@@ -460,6 +459,21 @@ class NodeEmbeddingTrainer:
                                      "raise 'nu_latent'")
         return h
 
+    @torch.no_grad()
+    def embed_graph(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """The trained encoder applied to another graph (``x`` with this run's input
+        preprocessing: row normalisation, SIGN propagation), e.g. the full graph after
+        training on an observed subgraph (inductive evaluation). O(E d + N D d)."""
+        x = x.float().to(self.device)
+        edge_index = edge_index.to(self.device)
+        x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
+        if self.encoder_name == 'sign':
+            x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
+        h = self.model.embed(x_enc, self._graph(edge_index, x.size(0))).cpu()
+        if not bool(torch.isfinite(h).all()):
+            raise FloatingPointError('the embeddings of the new graph hold NaN or infinity')
+        return h
+
     # -- checkpoints ------------------------------------------------------------------------
     def save_checkpoint(self, path: Path) -> None:
         from ..utils.io import atomic_torch_save
@@ -477,21 +491,9 @@ class NodeEmbeddingTrainer:
         """Restores a :meth:`save_checkpoint` file. It is read weights-only (tensors and plain
         containers, no arbitrary code), and a truncated or foreign file is a ``ValueError``
         that says to delete it."""
-        advice = 'delete it to restart this seed from scratch'
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:  # pickle, zip and EOF errors differ by torch version
-            raise ValueError(f'checkpoint {path} cannot be read (it is truncated, corrupt or '
-                             f'not a genurl-pyg checkpoint: {type(exc).__name__}); '
-                             f'{advice}') from exc
-        missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
-        if missing:
-            raise ValueError(f'checkpoint {path} is not a genurl-pyg checkpoint (missing '
-                             f'{missing}); {advice}')
-        if state['config'] != self.cfg.to_dict():
-            diff = config_differences(state['config'], self.cfg.to_dict())
-            raise ValueError(f'checkpoint {path} was written with a different config '
-                             f"({'; '.join(diff)}); resume needs the same config, or {advice}")
+        from ..utils.io import read_checkpoint
+        state = read_checkpoint(path, CHECKPOINT_KEYS, self.cfg.to_dict(), self.device,
+                                advice='delete it to restart this seed from scratch')
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.state = TrainState(state['epoch'], list(state['losses']), float(state['seconds']))

@@ -80,3 +80,26 @@ def atomic_save_npy(path: Path, array) -> None:
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def read_checkpoint(path: Path, keys, config: dict, map_location=None,
+                    what: str = 'genurl-pyg checkpoint',
+                    advice: str = 'delete it to restart from scratch') -> dict:
+    """A checkpoint dict read weights-only (tensors and plain containers, no arbitrary code),
+    checked before anything is restored: a truncated or foreign file, missing ``keys``, or a
+    ``config`` other than the one it was written with is a ``ValueError`` that names the
+    problem (for a config, every differing key) and ends with ``advice``."""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle, zip and EOF errors differ by torch version
+        raise ValueError(f'checkpoint {path} cannot be read (it is truncated, corrupt or not a '
+                         f'{what}: {type(exc).__name__}); {advice}') from exc
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f'checkpoint {path} is not a {what} (missing {missing}); {advice}')
+    if state['config'] != config:
+        from ..node.config import config_differences
+        diff = config_differences(state['config'], config)
+        raise ValueError(f'checkpoint {path} was written with a different config '
+                         f"({'; '.join(diff)}); resume needs the same config, or {advice}")
+    return state

@@ -36,3 +36,24 @@ for _first in '-+0123456789':
 def safe_load(text: str) -> Any:
     """``yaml.safe_load`` with YAML 1.2 floats (``1e-3`` is 0.001, not a string)."""
     return yaml.load(text, Loader=_Loader)
+
+
+def load_mapping(path, error: type = ValueError) -> dict:
+    """The mapping in the YAML file ``path`` (``{}`` for an empty file); ``error`` (a
+    ``ValueError`` subclass, e.g. the config's own) names the file and what is wrong with it:
+    missing, a folder, unreadable, not YAML, or not a mapping."""
+    from pathlib import Path
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"config file {str(path)!r} is a folder, not a YAML file")
+    if not path.is_file():
+        raise error(f"config file {str(path)!r} does not exist")
+    try:
+        values = safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"config file {str(path)!r} cannot be read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise error(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
+    if values is not None and not isinstance(values, dict):
+        raise error(f"config file {str(path)!r} must hold a mapping of keys to values")
+    return values or {}

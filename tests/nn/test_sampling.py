@@ -8,16 +8,17 @@ from genurl_pyg.structure import build_similarity
 from genurl_pyg.structure.similarity import Similarity
 
 
-def _anchor_estimate(z, sim, batch, r, m, g, variant='gkl'):
+def _anchor_estimate(z, sim, batch, r, m, g, variant='gkl', in_batch=False):
     anchors = next(anchor_batches(sim.num_nodes, batch, g))
-    s = sample_anchor_pairs(sim, anchors, r, m, g)
+    s = sample_anchor_pairs(sim, anchors, r, m, g, in_batch_negatives=in_batch)
     return F.sampled_pairs_loss(z[s.pos_i], z[s.pos_j], s.pos_p, z[s.neg_i], z[s.neg_j],
                                 s.num_support, s.num_pairs, 1.0, variant,
                                 pos_weight=s.pos_weight, neg_weight=s.neg_weight).item()
 
 
-@pytest.mark.parametrize('variant', ['gkl', 'fuzzy_ce'])
-def test_anchor_batch_loss_is_unbiased(variant):
+@pytest.mark.parametrize('variant, in_batch', [('gkl', False), ('fuzzy_ce', False),
+                                               ('gkl', True)])
+def test_anchor_batch_loss_is_unbiased(variant, in_batch):
     # Mini-batch loss equals the full (all-pairs) loss in expectation.
     g = torch.Generator().manual_seed(0)
     x = torch.randn(50, 4, generator=g)
@@ -25,7 +26,8 @@ def test_anchor_batch_loss_is_unbiased(variant):
     assert len(set(sim.rowptr().diff().tolist())) > 1  # rows of unequal size: weights matter
     z = torch.randn(50, 2, generator=g)
     full = F.all_pairs_loss(z, sim.to_dense(), nu=1.0, variant=variant).item()
-    draws = np.array([_anchor_estimate(z, sim, 8, 3, 4, g, variant) for _ in range(4000)])
+    draws = np.array([_anchor_estimate(z, sim, 8, 3, 4, g, variant, in_batch)
+                      for _ in range(4000)])
     stderr = draws.std() / np.sqrt(len(draws))
     assert abs(draws.mean() - full) < 4 * stderr, (draws.mean(), full, stderr)
 
@@ -43,6 +45,19 @@ def test_anchor_pairs_come_from_the_anchor_rows():
     k3 = int((dense[3] > 0).sum())
     assert s.pos_weight[0].item() == pytest.approx(40 / 3 * k3 / 6, rel=1e-6)
     assert s.neg_weight[0].item() == pytest.approx(40 / 3 * 39 / 5, rel=1e-6)
+
+
+def test_in_batch_negatives_pair_anchors_with_other_anchors():
+    g = torch.Generator().manual_seed(3)
+    sim = build_similarity(torch.randn(40, 3, generator=g), k=3)
+    anchors = torch.tensor([3, 17, 25, 30])
+    s = sample_anchor_pairs(sim, anchors, 2, 50, g, in_batch_negatives=True)
+    assert set(s.neg_j.tolist()) == {3, 17, 25, 30}  # 50 draws each: every other anchor
+    assert (s.neg_i != s.neg_j).all()
+    # the same inverse rate as uniform partners: the estimate's expectation is unchanged
+    assert s.neg_weight[0].item() == pytest.approx(40 / 4 * 39 / 50, rel=1e-6)
+    with pytest.raises(ValueError, match='at least 2 anchors'):
+        sample_anchor_pairs(sim, torch.tensor([3]), 2, 5, g, in_batch_negatives=True)
 
 
 def test_anchors_with_empty_rows_only_get_negatives():

@@ -1,0 +1,220 @@
+"""Knowledge-distillation benchmark (issue 15): a GenURL GCN teacher into graph-free MLP
+students, GenURL's objective against the distillation peers, in one run.
+
+Per (data set, setting, seed) the teacher (the data set's default GenURL config, trained
+here) is trained once and shared by every method, so all students learn from the same
+teacher embeddings; every student has the same architecture (DistillConfig's MLP), epochs,
+batches and optimiser. Scored by the project's LR probe (genurl_pyg.evaluation.linear_probe)
+on the same split.
+
+Methods:
+  genurl      P from the teacher's embeddings (kNN + geodesics), GKL to the student's Q
+  mse, cosine regression of the standardised teacher embeddings
+  rkd, pkt    torchdistill's RKDLoss / PKTLoss on the batch
+  seed        SEED-style softmax similarity over a queue of teacher embeddings
+  no-teacher  the same student and GenURL objective with P from the raw features: no teacher
+  raw         the features themselves (no training)
+  teacher     the GCN teacher (on the full graph; in the inductive setting trained on the
+              observed graph only)
+Settings: transductive (all nodes), inductive (20 % of the test nodes held out of teacher and
+student training; the probe's test nodes are those; the student embeds them from features).
+
+Usage:
+  python experiments/kd_benchmark.py --datasets Cora CiteSeer --seeds 10 --threads 1
+  python experiments/kd_benchmark.py --resume --out results/kd_benchmark.json ...
+Rows are appended to --out as each method finishes; --resume skips finished rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_utils import RESULTS, peak_rss_mb, versions, write_results  # noqa: E402
+
+DATASETS = ['Cora', 'CiteSeer', 'Computers', 'Photo', 'CS', 'Physics']
+STUDENT_METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
+PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
+
+
+def _protocol(name):
+    from genurl_pyg.datasets import get_spec
+    return get_spec(name).protocol
+
+
+def run_seed(dataset, setting, seed, methods, overrides, done, record):
+    import torch
+    from genurl_pyg.datasets import load_dataset
+    from genurl_pyg.distill import DistillConfig
+    from genurl_pyg.distill.graph import (distill_node_embeddings, inductive_split,
+                                          observed_subgraph)
+    from genurl_pyg.distill.run import _train_teacher
+    from genurl_pyg.evaluation import linear_probe, split_for
+    data = load_dataset(dataset)
+    tr, va, te = split_for(data, _protocol(dataset), seed)
+    held = inductive_split(te, 0.2, seed) if setting == 'inductive' else None
+    test = te if held is None else held
+
+    def probe(h):
+        r = linear_probe(h, data.y, tr, va, test)
+        return r.val_accuracy, r.test_accuracy
+    key = (dataset, setting, seed)
+    start = time.perf_counter()
+    t_train, t_full, t_infer, _ = _train_teacher(data, dataset, seed, held)
+    teacher_s = time.perf_counter() - start
+    if 'teacher' not in done.get(key, set()):
+        val, acc = probe(t_full)
+        record(key, 'teacher', val, acc, teacher_s, t_infer, None)
+    if 'raw' not in done.get(key, set()):
+        val, acc = probe(data.x)
+        record(key, 'raw', val, acc, 0.0, None, None)
+    sub = data if held is None else observed_subgraph(data, held)
+    new_rows = data.x[torch.randint(0, data.num_nodes, (10_000,),
+                                    generator=torch.Generator().manual_seed(seed))]
+    for method in methods:
+        if method in done.get(key, set()):
+            continue
+        objective = 'genurl' if method == 'no-teacher' else method
+        cfg = DistillConfig.from_dict({**overrides, 'objective': objective, 'seed': seed})
+        teacher = sub.x.float() if method == 'no-teacher' else t_train
+        start = time.perf_counter()
+        d = distill_node_embeddings(sub, teacher, cfg)
+        secs = time.perf_counter() - start
+        t0 = time.perf_counter()
+        h = d.embed(data.x)
+        infer = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        d.embed(new_rows)
+        infer_new = time.perf_counter() - t0
+        val, acc = probe(h)
+        record(key, method, val, acc, secs, infer, infer_new)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--datasets', nargs='*', default=DATASETS)
+    p.add_argument('--settings', nargs='*', default=['transductive', 'inductive'],
+                   choices=['transductive', 'inductive'])
+    p.add_argument('--methods', nargs='*', default=STUDENT_METHODS, choices=STUDENT_METHODS)
+    p.add_argument('--seeds', type=int, default=10)
+    p.add_argument('--first-seed', type=int, default=0)
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='DistillConfig override for every student (same for all methods)')
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--budget', type=float, default=0,
+                   help='seconds per (data set, setting) before no new seed starts (0: none)')
+    p.add_argument('--out', default=str(RESULTS / 'kd_run.json'))
+    p.add_argument('--resume', action='store_true')
+    p.add_argument('--report', nargs='*', default=None, metavar='JSON',
+                   help='only write the table from these result files')
+    p.add_argument('--notes', default=None, metavar='MD')
+    args = p.parse_args()
+    if args.report is not None:
+        report(args.report, args.notes)
+        return
+    import torch
+    from genurl_pyg.utils.io import atomic_write_text
+    from genurl_pyg.utils.yamlio import safe_load
+    torch.set_num_threads(args.threads)
+    overrides = {}
+    for item in args.set:
+        k, v = item.split('=', 1)
+        overrides[k] = safe_load(v)
+    out = Path(args.out)
+    if out.resolve() == (RESULTS / 'kd_benchmark.json').resolve():
+        p.error('--out must not be results/kd_benchmark.json: the table is written there')
+    state = json.loads(out.read_text()) if args.resume and out.exists() else {
+        'command': 'python experiments/kd_benchmark.py ' + ' '.join(sys.argv[1:]),
+        'threads': args.threads, 'overrides': overrides, 'versions': versions(), 'rows': []}
+    done = {}
+    for r in state['rows']:
+        done.setdefault((r['dataset'], r['setting'], r['seed']), set()).add(r['method'])
+
+    def record(key, method, val, acc, secs, infer, infer_new):
+        row = {'dataset': key[0], 'setting': key[1], 'seed': key[2], 'method': method,
+               'val_accuracy': val, 'accuracy': acc, 'seconds': secs,
+               'inference_seconds': infer, 'inference_10k_seconds': infer_new,
+               'peak_rss_mb': peak_rss_mb()}
+        state['rows'].append(row)
+        done.setdefault(key, set()).add(method)
+        atomic_write_text(out, json.dumps(state, indent=1))
+        print(f'{key[0]} {key[1]} seed {key[2]} {method}: val {100 * val:.2f} test '
+              f'{100 * acc:.2f} ({secs:.1f} s)', flush=True)
+    wanted = set(args.methods) | {'teacher', 'raw'}
+    for dataset in args.datasets:
+        for setting in args.settings:
+            start = time.perf_counter()
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                if args.budget and time.perf_counter() - start > args.budget:
+                    print(f'{dataset} {setting}: budget spent, no seed after {seed - 1}')
+                    break
+                if wanted <= done.get((dataset, setting, seed), set()):
+                    continue
+                run_seed(dataset, setting, seed, args.methods, overrides, done, record)
+    report([str(out)], args.notes)
+
+
+def report(paths, notes=None):
+    import numpy as np
+    rows, commands, conds = [], [], []
+    for path in paths:
+        s = json.loads(Path(path).read_text())
+        rows += s['rows']
+        commands.append(s['command'])
+        conds.append(f"threads {s['threads']}, student overrides {s['overrides'] or 'none'}")
+    groups = {}
+    for r in rows:
+        groups.setdefault((r['dataset'], r['setting'], r['method']), []).append(r)
+
+    def mean(key, g):
+        vals = [r[key] for r in g if r[key] is not None]
+        return (float(np.mean(vals)), float(np.std(vals))) if vals else None
+    lines = ['# Knowledge distillation: GenURL GCN teacher into graph-free MLP students', '',
+             'Commands: ' + '; '.join(f'`{c}`' for c in commands) + '  ',
+             'Conditions: ' + '; '.join(conds) + '  ',
+             'Probe: logistic regression on standardised frozen embeddings, C chosen on the '
+             'validation nodes (genurl_pyg.evaluation.linear_probe). Accuracy in %, mean ± std '
+             'over seeds; seconds per seed (student training; teacher: its training); '
+             'inference: embedding every node (teacher: GCN on the full graph; students: MLP '
+             'on features) and 10k new rows (students only).', '',
+             '| data set | setting | method | val | test | seeds | s/seed | infer all (s) | '
+             'infer 10k (s) | target |', '|---|---|---|---|---|---|---|---|---|---|']
+    combos = sorted({(d, s) for d, s, _ in groups}, key=lambda k: (
+        DATASETS.index(k[0]) if k[0] in DATASETS else 99, k[1] != 'transductive'))
+    order = ['teacher', 'raw', 'genurl', *PEERS]
+    summary = {}
+    for d, s in combos:
+        stats = {m: mean('accuracy', groups[(d, s, m)]) for m in order if (d, s, m) in groups}
+        summary[f'{d}/{s}'] = {m: {'mean': v[0], 'std': v[1]} for m, v in stats.items()}
+        for m in order:
+            g = groups.get((d, s, m))
+            if not g:
+                continue
+            acc, val = stats[m], mean('val_accuracy', g)
+            secs, inf, inf10 = mean('seconds', g), mean('inference_seconds', g), \
+                mean('inference_10k_seconds', g)
+            target = ''
+            if m == 'genurl':
+                peers = {p: stats[p][0] for p in PEERS if p in stats}
+                beaten = [p for p, v in peers.items() if v > acc[0]]
+                target = ('≥ every peer met' if not beaten else
+                          f"≥ every peer missed ({', '.join(beaten)} higher)")
+                if s == 'inductive' and 'teacher' in stats:
+                    gap = 100 * (stats['teacher'][0] - acc[0])
+                    target += (f'; within 1.5 of teacher {"met" if gap <= 1.5 else "missed"}'
+                               f' ({gap:+.2f})')
+            fmt = (lambda v: '' if v is None else f'{v[0]:.3f}')
+            lines.append(f'| {d} | {s} | {m} | {100 * val[0]:.2f} | {100 * acc[0]:.2f} ± '
+                         f'{100 * acc[1]:.2f} | {len(g)} | {secs[0]:.1f} | {fmt(inf)} | '
+                         f'{fmt(inf10)} | {target} |')
+    if notes:
+        lines += ['', Path(notes).read_text().rstrip()]
+    write_results('kd_benchmark', {'rows': rows, 'summary': summary,
+                                           'commands': commands}, '\n'.join(lines) + '\n')
+
+
+if __name__ == '__main__':
+    main()

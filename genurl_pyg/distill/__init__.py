@@ -1,0 +1,29 @@
+"""Unsupervised knowledge distillation with GenURL (a teacher's embeddings in, a student out).
+
+* :mod:`~genurl_pyg.distill.config`: :class:`DistillConfig`.
+* :mod:`~genurl_pyg.distill.objective`: P from the teacher's embeddings, GKL to the
+  student's Q; :mod:`~genurl_pyg.distill.peers`: regression, RKD, PKT, SEED.
+* :mod:`~genurl_pyg.distill.distiller`: :class:`GenURLDistiller`, the training loop.
+* :mod:`~genurl_pyg.distill.graph`: :func:`distill_node_embeddings` (a GNN teacher into an
+  MLP on node features) and the inductive split; :mod:`~genurl_pyg.distill.run`: the
+  ``genurl-pyg distill`` job.
+
+Loaded lazily: ``import genurl_pyg.distill`` imports no torch until a name is used.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {'DistillConfig': 'config', 'GenURLDistiller': 'distiller',
+          'teacher_embeddings': 'distiller', 'load_teacher': 'distiller', 'build_student': 'students',
+          'distill_node_embeddings': 'graph', 'inductive_split': 'graph',
+          'observed_subgraph': 'graph', 'GenURLObjective': 'objective',
+          'distill_job': 'run'}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(f'.{_NAMES[name]}', __name__), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

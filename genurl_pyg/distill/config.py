@@ -1,0 +1,149 @@
+"""Settings of a distillation run (``genurl_pyg.distill``), validated up front."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+from ..node.config import ConfigError, check_integer, check_number, near_miss_hints
+
+#: What the student learns from. ``'genurl'``: Q of the student matched to P built from the
+#: teacher's embeddings (GKL). The peers (:mod:`~genurl_pyg.distill.peers`), same student and
+#: budget: ``'mse'`` and ``'cosine'`` regression of the standardised teacher embeddings,
+#: ``'rkd'`` (distance + angle, Park et al. 2019), ``'pkt'`` (Passalis & Tefas 2018),
+#: ``'seed'`` (softmax similarity over a queue, Fang et al. 2021).
+OBJECTIVES = ('genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed')
+STUDENTS = ('mlp', 'linear')
+NEGATIVES = ('in_batch', 'uniform')
+PAIRS = ('sampled', 'block')
+NORMS = ('batch_norm', 'layer_norm', 'none')
+METRICS = ('euclidean', 'cosine')
+
+
+@dataclass
+class DistillConfig:
+    r"""Every knob of :class:`~genurl_pyg.distill.GenURLDistiller`.
+
+    Student: ``student`` (``'mlp'``: ``num_layers`` Linear layers of ``hidden_channels``
+    with ``norm`` and PReLU, output ``out_channels``; ``'linear'``: one Linear layer),
+    ``dropout``; ``feature_mask``: share of input columns zeroed per batch (a view of the
+    student's input; 0 = none).
+    P from the teacher (:class:`~genurl_pyg.structure.SimilarityBuilder` on the teacher's
+    embeddings): ``k`` neighbours, ``metric``, ``feature_hops`` (geodesic hops on the
+    teacher's kNN graph), ``nu_input``; with a graph given, ``use_graph`` adds the data's own
+    edges (``graph_hops``) with weight ``lam`` (``'auto'``: from the graph-feature
+    agreement, as for node embeddings).
+    Objective: ``objective`` (:data:`OBJECTIVES`), ``nu_latent``, ``alpha`` (GKL's
+    :math:`|P - Q|` weight), ``pos_per_anchor`` / ``neg_per_anchor`` (pairs per anchor of
+    the sampled, unbiased GKL estimate), ``negatives`` (``'in_batch'``: partners drawn
+    among the other anchors, the same estimate with about ``B (1 + r)`` instead of
+    ``B (1 + r + m)`` rows through the student per step; ``'uniform'``: among all rows),
+    ``pairs`` (``'sampled'``: that estimate; ``'block'``: every pair of the batch's anchors,
+    the dense ``B x B`` block of P, O(B^2 d) per step: exact for ``batch_size = N``), RKD's ``rkd_distance`` / ``rkd_angle`` weights,
+    SEED's ``queue_size`` and ``temperature``.
+    Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
+    step, ``lr``, ``weight_decay``, ``seed``, ``device``.
+
+    The defaults of the GenURL objective follow the node-embedding study
+    (``experiments/results/node_study.md``): no projector (the loss shapes the kept
+    representation), a lighter tail than the paper's ν = 1 and more repulsion than α = 0.1.
+    P's defaults were chosen on Cora's validation nodes (one seed, transductive, 100 epochs;
+    ``experiments/results/kd_benchmark_notes.md``): a wide (k 50), one-hop, euclidean kNN
+    of the teacher (val 80.8 %) beat the node task's k 15, two hops, cosine (77.2 %); 300
+    epochs overfit (76.0 %).
+    """
+    objective: str = 'genurl'
+    student: str = 'mlp'
+    hidden_channels: int = 512
+    out_channels: int = 512
+    num_layers: int = 2
+    norm: str = 'batch_norm'
+    dropout: float = 0.0
+    feature_mask: float = 0.0
+    k: int = 50
+    metric: str = 'euclidean'
+    feature_hops: int = 1
+    nu_input: float = 100.0
+    use_graph: bool = False
+    graph_hops: int = 1
+    lam: Union[float, str] = 'auto'
+    nu_latent: float = 2.5
+    alpha: float = 0.33
+    pos_per_anchor: int = 8
+    neg_per_anchor: int = 64
+    negatives: str = 'in_batch'
+    pairs: str = 'sampled'
+    rkd_distance: float = 1.0
+    rkd_angle: float = 2.0
+    queue_size: int = 4096
+    temperature: float = 0.1
+    epochs: int = 100
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = 'auto'
+
+    def validate(self) -> 'DistillConfig':
+        what = 'distill config'
+        for name, lo in (('hidden_channels', 1), ('out_channels', 1), ('num_layers', 1),
+                         ('k', 1), ('feature_hops', 1), ('graph_hops', 1),
+                         ('pos_per_anchor', 1), ('neg_per_anchor', 1), ('queue_size', 1),
+                         ('epochs', 1), ('batch_size', 2), ('seed', 0)):
+            check_integer(getattr(self, name), name, lo, what)
+        for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
+                             ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
+                             ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None)):
+            check_number(getattr(self, name), name, lo, hi, what=what)
+        for name in ('nu_input', 'nu_latent', 'temperature', 'lr'):
+            check_number(getattr(self, name), name, 0.0, lo_open=True, what=what)
+        for name, allowed in (('objective', OBJECTIVES), ('student', STUDENTS),
+                              ('norm', NORMS), ('metric', METRICS),
+                              ('negatives', NEGATIVES), ('pairs', PAIRS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{what} '{name}' must be one of {allowed}, got "
+                                  f"{getattr(self, name)!r}")
+        if not isinstance(self.use_graph, bool):
+            raise ConfigError(f"{what} 'use_graph' must be true or false, got "
+                              f"{self.use_graph!r}")
+        if isinstance(self.lam, str):
+            if self.lam != 'auto':
+                raise ConfigError(f"{what} 'lam' must be a number in [0, 1] or 'auto', got "
+                                  f"{self.lam!r}")
+        else:
+            check_number(self.lam, 'lam', 0.0, 1.0, what=what)
+        if self.objective == 'rkd' and self.rkd_distance == 0 and self.rkd_angle == 0:
+            raise ConfigError(f"{what}: objective 'rkd' with 'rkd_distance' and 'rkd_angle' "
+                              "both 0 has nothing to learn from")
+        if self.student == 'linear' and self.num_layers != 1:
+            raise ConfigError(f"{what}: student 'linear' has one layer; 'num_layers' is "
+                              f"{self.num_layers} (use student 'mlp', or num_layers 1)")
+        return self
+
+    @classmethod
+    def from_dict(cls, values: Optional[Dict[str, Any]] = None,
+                  base: Optional['DistillConfig'] = None) -> 'DistillConfig':
+        """Overrides ``base`` (default: the defaults) with ``values``; unknown keys fail."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown distill config key(s) "
+                              f"{near_miss_hints(unknown, known)}")
+        merged = (base or cls()).to_dict()
+        merged.update(values)
+        return cls(**merged).validate()
+
+    @classmethod
+    def from_yaml(cls, path: Union[str, Path],
+                  base: Optional['DistillConfig'] = None) -> 'DistillConfig':
+        from ..utils.yamlio import load_mapping
+        return cls.from_dict(load_mapping(path, ConfigError), base)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        import yaml
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)

@@ -1,0 +1,246 @@
+"""The distillation loop: a frozen teacher, a student, one objective, anchor batches."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional, Union
+
+import torch
+from torch import Tensor
+
+from .._validation import check_features
+from ..node.trainer import seed_everything
+from ..utils.devices import resolve_device
+from .config import DistillConfig
+from .objective import DistillObjective, GenURLObjective
+from .peers import PKTObjective, RegressionObjective, RKDObjective, SEEDObjective
+from .students import build_student, embed_rows
+
+Teacher = Union[Tensor, torch.nn.Module, Callable[..., Tensor]]
+CHECKPOINT_KEYS = ('student', 'objective', 'objective_state', 'optimizer', 'epoch', 'losses',
+                   'config', 'teacher_fingerprint', 'rng', 'torch_rng', 'seconds')
+
+
+@dataclass
+class DistillState:
+    epoch: int = 0
+    losses: List[float] = field(default_factory=list)
+    seconds: float = 0.0  # spent by earlier processes (restored on resume)
+
+
+@torch.no_grad()
+def teacher_embeddings(teacher: Teacher, x: Tensor,
+                       edge_index: Optional[Tensor] = None) -> Tensor:
+    """The teacher's ``[N, d_t]`` embeddings of the rows of ``x``: ``teacher`` itself when it
+    is a tensor, else ``teacher(x, edge_index)`` (or ``teacher(x)`` without a graph) in eval
+    mode, without gradients. Checked: 2-D, finite, one row per row of ``x``."""
+    if isinstance(teacher, Tensor):
+        t = teacher
+    elif callable(teacher):
+        was = getattr(teacher, 'training', None)
+        if isinstance(teacher, torch.nn.Module):
+            teacher.eval()
+        try:
+            t = teacher(x) if edge_index is None else teacher(x, edge_index)
+        finally:
+            if was:
+                teacher.train()
+        if isinstance(t, (tuple, list)):  # e.g. GenURL's (h, z): the representation h
+            t = t[0]
+    else:
+        raise TypeError(f"'teacher' must be a tensor of embeddings or a module, got "
+                        f"{type(teacher).__name__}")
+    t = check_features(t.detach().float(), 'teacher embeddings', min_rows=3)
+    if t.size(0) != x.size(0):
+        raise ValueError(f"the teacher embeddings have {t.size(0)} rows but the student's "
+                         f"input has {x.size(0)}: one teacher row per node (or sample) is "
+                         "needed; was the teacher run on a different graph or split?")
+    return t.cpu()
+
+
+def load_teacher(module: torch.nn.Module, state_dict) -> torch.nn.Module:
+    """``module`` with the weights ``state_dict`` (a dict, or a path to a ``torch.save``
+    file of one), frozen and in eval mode. A file that cannot be read, or weights that do not
+    fit the architecture (missing, unexpected or differently shaped tensors), is a
+    ``ValueError`` that lists what does not fit."""
+    if not isinstance(state_dict, dict):
+        path = Path(state_dict)
+        try:
+            state_dict = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"teacher weights {str(path)!r} cannot be read: truncated, "
+                             f"corrupt or not written by torch.save "
+                             f"({type(exc).__name__})") from exc
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"teacher weights {str(path)!r} do not hold a state_dict")
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    shapes = [f'{k}: {tuple(state_dict[k].shape)} given, {tuple(own[k].shape)} expected'
+              for k in own if k in state_dict and hasattr(state_dict[k], 'shape')
+              and tuple(state_dict[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = ([f"missing {missing[:5]}"] if missing else []) + (
+            [f"unexpected {unexpected[:5]}"] if unexpected else []) + shapes[:5]
+        raise ValueError("the teacher's weights do not fit its architecture (" +
+                         '; '.join(parts) + '): was the state_dict saved from another model '
+                         'or width?')
+    module.load_state_dict(state_dict)
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+def fingerprint(t: Tensor) -> List[float]:
+    """A cheap identity of the teacher embeddings a checkpoint was trained against."""
+    t = t.double()
+    return [float(t.size(0)), float(t.size(1)), float(t.sum()), float(t.abs().sum())]
+
+
+def build_objective(teacher: Tensor, cfg: DistillConfig,
+                    edge_index: Optional[Tensor] = None) -> DistillObjective:
+    if cfg.objective == 'genurl':
+        return GenURLObjective(teacher, cfg, edge_index)
+    if cfg.objective in ('mse', 'cosine'):
+        return RegressionObjective(teacher, cfg, cfg.objective)
+    return {'rkd': RKDObjective, 'pkt': PKTObjective, 'seed': SEEDObjective}[cfg.objective](
+        teacher, cfg)
+
+
+class GenURLDistiller:
+    r"""Unsupervised distillation of a frozen teacher into a (graph-free) student.
+
+    Per epoch every training row is an anchor once, in batches of ``batch_size``; the
+    objective decides which rows go through the student (GenURL: the anchors' sampled
+    positives and negatives; the peers: the anchors). A step costs O(B (r + m) · student)
+    for GenURL, O(B · student) plus the peer's relation (PKT O(B^2 d), RKD O(B · 128^2 d))
+    for the peers; memory is O(N k) for P plus the student. The student never reads a graph,
+    so :meth:`embed` of new rows costs one forward pass per row.
+
+    Args:
+        teacher: ``[N, d_t]`` teacher embeddings, or a frozen module called as
+            ``teacher(x, edge_index)`` (``teacher(x)`` without ``edge_index``).
+        x (Tensor): ``[N, D]`` student input (node features) of the same rows.
+        config (DistillConfig, optional): settings (defaults otherwise).
+        student (Module, optional): the student; default :func:`build_student`
+            (its output must be ``out_channels`` wide for the peers' heads).
+        edge_index (Tensor, optional): the data's graph on these rows: the teacher's input
+            when it is a module, and P's predefined part when ``use_graph``.
+        progress (callable, optional): ``progress(epoch, loss)`` after each epoch.
+    """
+
+    def __init__(self, teacher: Teacher, x: Tensor, config: Optional[DistillConfig] = None,
+                 student: Optional[torch.nn.Module] = None,
+                 edge_index: Optional[Tensor] = None,
+                 progress: Optional[Callable[[int, float], None]] = None) -> None:
+        self._started = time.perf_counter()
+        self.cfg = (config or DistillConfig()).validate()
+        x = check_features(x, 'x', min_rows=3)
+        self.device = resolve_device(self.cfg.device)
+        self.teacher = teacher_embeddings(teacher, x, edge_index)
+        if self.cfg.batch_size > x.size(0):
+            raise ValueError(f"distill config 'batch_size' ({self.cfg.batch_size}) is larger "
+                             f"than the {x.size(0)} training rows; lower it")
+        self.generator = seed_everything(self.cfg.seed)
+        self.x = x.float().to(self.device)
+        self.objective = build_objective(self.teacher, self.cfg, edge_index).to(self.device)
+        self.student = (student if student is not None
+                        else build_student(x.size(1), self.cfg)).to(self.device)
+        params = list(self.student.parameters()) + list(self.objective.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr,
+                                          weight_decay=self.cfg.weight_decay)
+        self.progress = progress
+        self.state = DistillState()
+
+    # -- training ---------------------------------------------------------------------------
+    def _encode(self, rows: Tensor) -> Tensor:
+        x = self.x[rows.to(self.device)]
+        if self.cfg.feature_mask > 0:  # one column mask per step: a view of the input
+            keep = torch.rand(x.size(1), generator=self.generator) >= self.cfg.feature_mask
+            x = x * keep.to(x.device, x.dtype)
+        return self.student(x)
+
+    def run_epoch(self) -> float:
+        self.student.train()
+        n, b = self.x.size(0), self.cfg.batch_size
+        perm = torch.randperm(n, generator=self.generator)
+        losses = []
+        for anchors in perm.split(b):
+            if anchors.numel() < 3:  # a tail too small for a relation: skip it
+                continue
+            self.optimizer.zero_grad()
+            loss = self.objective.loss(self._encode, anchors, self.generator)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f'loss became {loss.item()} at epoch '
+                                         f"{self.state.epoch}; lower 'lr'")
+            loss.backward()
+            self.optimizer.step()
+            losses.append(loss.item())
+        return float(sum(losses) / len(losses))
+
+    def fit(self, checkpoint: Optional[Path] = None,
+            checkpoint_every: int = 25) -> torch.nn.Module:
+        """Trains until ``epochs`` (continuing a loaded checkpoint); returns the student."""
+        while self.state.epoch < self.cfg.epochs:
+            loss = self.run_epoch()
+            self.state.epoch += 1
+            self.state.losses.append(loss)
+            if self.progress is not None:
+                self.progress(self.state.epoch, loss)
+            if checkpoint is not None and self.state.epoch % checkpoint_every == 0:
+                self.save_checkpoint(checkpoint)
+        self.student.eval()
+        return self.student
+
+    def embed(self, x: Optional[Tensor] = None, batch_size: int = 65536) -> Tensor:
+        """The student's ``[M, out]`` embeddings of ``x`` (default: the training rows), from
+        the features alone, on the CPU."""
+        x = self.x if x is None else check_features(x, 'x')
+        if x.size(1) != self.x.size(1):
+            raise ValueError(f"'x' has {x.size(1)} columns but the student was trained on "
+                             f"{self.x.size(1)}")
+        return embed_rows(self.student, x, batch_size)
+
+    @property
+    def elapsed_seconds(self) -> float:
+        return self.state.seconds + time.perf_counter() - self._started
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def save_checkpoint(self, path: Path) -> None:
+        from ..utils.io import atomic_torch_save
+        atomic_torch_save({'student': self.student.state_dict(),
+                           'objective': self.objective.state_dict(),
+                           'objective_state': self.objective.state(),
+                           'optimizer': self.optimizer.state_dict(),
+                           'epoch': self.state.epoch, 'losses': self.state.losses,
+                           'config': self.cfg.to_dict(),
+                           'teacher_fingerprint': fingerprint(self.teacher),
+                           'rng': self.generator.get_state(),
+                           'torch_rng': torch.get_rng_state(),
+                           'seconds': self.elapsed_seconds}, Path(path))
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Restores :meth:`save_checkpoint`; a different config or teacher, or a file that is
+        not such a checkpoint, is a ``ValueError`` that says what to do."""
+        from ..utils.io import read_checkpoint
+        advice = 'delete it to restart from scratch'
+        state = read_checkpoint(path, CHECKPOINT_KEYS, self.cfg.to_dict(), self.device,
+                                what='genurl-pyg distill checkpoint', advice=advice)
+        if not torch.allclose(torch.tensor(state['teacher_fingerprint']),
+                              torch.tensor(fingerprint(self.teacher)), rtol=1e-6):
+            raise ValueError(f'checkpoint {path} was trained against different teacher '
+                             f'embeddings; resume needs the same teacher, or {advice}')
+        self.student.load_state_dict(state['student'])
+        self.objective.load_state_dict(state['objective'])
+        self.objective.load_state(state['objective_state'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.state = DistillState(state['epoch'], list(state['losses']), float(state['seconds']))
+        self.generator.set_state(state['rng'])
+        torch.set_rng_state(state['torch_rng'])
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(rows={self.x.size(0)}, '
+                f'teacher_dim={self.teacher.size(1)}, objective={self.cfg.objective!r}, '
+                f'student={self.cfg.student!r})')

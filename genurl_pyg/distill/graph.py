@@ -1,0 +1,89 @@
+"""Graph-free node embeddings: a message-passing teacher distilled into an MLP on features.
+
+Two settings (GLNN's, Zhang et al., ICLR 2022, without their labels):
+
+* *transductive*: teacher and student see every node; the student replaces the teacher at
+  inference (one matrix-vector chain per node, no neighbourhood);
+* *inductive*: a share of the test nodes is held out (:func:`inductive_split`); the teacher
+  is trained on the graph without them and the student on the observed nodes only; at
+  evaluation the held-out nodes are embedded by the student from their features alone, and
+  by the teacher run on the full graph.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from .config import DistillConfig
+from .distiller import GenURLDistiller, Teacher
+
+
+def inductive_split(test_mask: Tensor, fraction: float = 0.2, seed: int = 0) -> Tensor:
+    """The held-out (unobserved) nodes: a uniform ``fraction`` of the test nodes, as a
+    boolean mask. Every other node, with the edges among them, is the observed graph."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"'fraction' must be in (0, 1), got {fraction}")
+    test = test_mask.nonzero().view(-1)
+    if test.numel() < 2:
+        raise ValueError('the inductive setting needs at least 2 test nodes to hold out from')
+    g = torch.Generator().manual_seed(seed)
+    count = max(1, int(round(fraction * test.numel())))
+    held = test[torch.randperm(test.numel(), generator=g)[:count]]
+    mask = torch.zeros_like(test_mask, dtype=torch.bool)
+    mask[held] = True
+    return mask
+
+
+def observed_subgraph(data: Data, held_out: Tensor) -> Data:
+    """``data`` without the ``held_out`` nodes and their edges (node ids relabelled in the
+    order of the kept nodes; ``data`` itself is not changed)."""
+    from torch_geometric.utils import subgraph
+    keep = ~held_out
+    edge_index, _ = subgraph(keep, data.edge_index, relabel_nodes=True,
+                             num_nodes=data.num_nodes)
+    sub = Data(x=data.x[keep], edge_index=edge_index)
+    if getattr(data, 'y', None) is not None:
+        sub.y = data.y[keep]
+    return sub
+
+
+def distill_node_embeddings(data: Data, teacher: Teacher,
+                            config: Optional[DistillConfig] = None,
+                            student: Optional[torch.nn.Module] = None,
+                            progress: Optional[Callable[[int, float], None]] = None,
+                            checkpoint=None, **overrides) -> GenURLDistiller:
+    """Distils ``teacher`` into a graph-free student on the nodes of ``data`` and returns the
+    fitted :class:`GenURLDistiller`; ``distiller.embed(x)`` embeds any nodes from their
+    features, without ``edge_index``.
+
+    Args:
+        data (Data): the graph the student is trained on (``x``; ``edge_index`` is the
+            teacher's input when it is a module and P's predefined part with
+            ``use_graph=True``).
+        teacher: ``[N, d_t]`` embeddings of ``data``'s nodes, or a frozen module called as
+            ``teacher(data.x, data.edge_index)`` (e.g. a trained GenURL model, whose
+            ``(h, z)`` output is read as ``h``).
+        config (DistillConfig, optional): base settings; ``overrides`` update them
+            (``epochs=100, objective='mse'``).
+        student (Module, optional): replaces the config's MLP.
+        checkpoint (path, optional): written every 25 epochs; an existing one is resumed.
+    """
+    if not isinstance(data, Data):
+        raise TypeError(f"'data' must be a torch_geometric.data.Data, got "
+                        f"{type(data).__name__}")
+    if getattr(data, 'x', None) is None:
+        raise ValueError("'data.x' is missing: the student embeds nodes from their features")
+    cfg = DistillConfig.from_dict(overrides, base=config)
+    distiller = GenURLDistiller(teacher, data.x, cfg, student=student,
+                                edge_index=getattr(data, 'edge_index', None),
+                                progress=progress)
+    if checkpoint is not None:
+        from pathlib import Path
+        checkpoint = Path(checkpoint)
+        if checkpoint.exists():
+            distiller.load_checkpoint(checkpoint)
+    distiller.fit(checkpoint)
+    return distiller

@@ -1,0 +1,101 @@
+r"""GenURL's distillation objective: P from the teacher's embeddings, Q from the student's.
+
+DSM: :math:`P` is built once (static) by :class:`~genurl_pyg.structure.SimilarityBuilder` on
+the teacher's embeddings :math:`T` (calibrated kNN, geodesics on the kNN graph), optionally
+combined with the data's own graph as the predefined part. LDT: the student's outputs
+:math:`s_i` give :math:`Q_{ij} = \kappa_\nu(\lVert s_i - s_j\rVert^2)`, and the GKL pulls Q to
+P. Each step takes a batch of anchors, draws ``r`` positives from each anchor's row of P and
+``m`` uniform negatives (by default among the other anchors, the same estimate), and only
+the rows those pairs touch go through the student: the
+sampled, unbiased estimate of the all-pairs loss (:func:`~genurl_pyg.nn.sampling.
+sample_anchor_pairs`), O(B (r + m) d) per step, memory O(N k) for P.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from ..nn import functional as LF
+from ..nn.sampling import dense_block, sample_anchor_pairs
+from ..structure.builder import SimilarityBuilder
+from ..structure.similarity import Similarity
+from .config import DistillConfig
+
+Encode = Callable[[Tensor], Tensor]
+
+
+class DistillObjective(torch.nn.Module):
+    """What every objective provides: ``loss(encode, anchors, generator)``, where
+    ``encode(nodes)`` runs the student on those rows (with the run's input view) and
+    ``anchors`` is a uniform batch of the teacher's rows. Objectives may hold parameters
+    (a head); the distiller trains them with the student."""
+
+    def loss(self, encode: Encode, anchors: Tensor,
+             generator: Optional[torch.Generator] = None) -> Tensor:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        """Tensors a checkpoint must hold beyond the parameters (e.g. a queue)."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        return None
+
+
+class GenURLObjective(DistillObjective):
+    r"""GKL between P (from the teacher) and the student's Student-t Q.
+
+    Args:
+        teacher (Tensor): ``[N, d_t]`` teacher embeddings of the training rows.
+        cfg (DistillConfig): ``k``, ``metric``, ``feature_hops``, ``nu_input`` (P);
+            ``use_graph``, ``graph_hops``, ``lam`` (predefined graph); ``nu_latent``,
+            ``alpha``, ``pos_per_anchor``, ``neg_per_anchor`` (loss).
+        edge_index (Tensor, optional): the data's graph on the same ``N`` rows, used when
+            ``cfg.use_graph``.
+
+    Building P costs what :class:`~genurl_pyg.structure.SimilarityBuilder` costs on
+    ``[N, d_t]`` (exact kNN O(N^2 d_t) in chunks, O(N k) memory; faiss or pynndescent for
+    large N through ``knn_method='auto'``).
+    """
+
+    def __init__(self, teacher: Tensor, cfg: DistillConfig,
+                 edge_index: Optional[Tensor] = None) -> None:
+        super().__init__()
+        if cfg.use_graph and edge_index is None:
+            raise ValueError("distill config 'use_graph: true' needs the data's graph "
+                             "('edge_index'); pass it, or set use_graph to false")
+        self.cfg = cfg
+        n = teacher.size(0)
+        builder = SimilarityBuilder(k=min(cfg.k, n - 1), metric=cfg.metric,
+                                    feature_hops=cfg.feature_hops, graph_hops=cfg.graph_hops,
+                                    lam=cfg.lam, nu=cfg.nu_input, use_graph=cfg.use_graph,
+                                    seed=cfg.seed)
+        self.sim: Similarity = builder.build(teacher, edge_index if cfg.use_graph else None, n)
+        self.lam = builder.lam_
+        self._rowptr = self.sim.rowptr()
+
+    def loss(self, encode: Encode, anchors: Tensor,
+             generator: Optional[torch.Generator] = None) -> Tensor:
+        cfg = self.cfg
+        if cfg.pairs == 'block':  # every pair of the anchors: the mean over a uniform block
+            z = encode(anchors)
+            p = dense_block(self.sim, anchors.to(self.sim.index.device)).to(z.device)
+            return LF.all_pairs_loss(z, p, cfg.nu_latent, 'gkl', cfg.alpha)
+        s = sample_anchor_pairs(self.sim, anchors, cfg.pos_per_anchor, cfg.neg_per_anchor,
+                                generator, self._rowptr,
+                                in_batch_negatives=cfg.negatives == 'in_batch')
+        uniq, inv = torch.unique(s.nodes(), return_inverse=True)
+        z = encode(uniq)
+        a, b = s.pos_i.numel(), s.neg_i.numel()
+        i, j, ni, nj = inv.to(z.device).split([a, a, b, b])
+        dev = z.device
+        return LF.indexed_pairs_loss(z, i, j, s.pos_p.to(dev), ni, nj, s.num_support,
+                                     s.num_pairs, cfg.nu_latent, 'gkl', cfg.alpha, 1e-10,
+                                     pos_weight=s.pos_weight.to(dev),
+                                     neg_weight=s.neg_weight.to(dev))
+
+    def extra_repr(self) -> str:
+        return (f'pairs={self.sim.num_pairs}, k={self.cfg.k}, lam={self.lam}, '
+                f'nu_latent={self.cfg.nu_latent}, alpha={self.cfg.alpha}')

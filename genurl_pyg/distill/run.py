@@ -1,0 +1,191 @@
+"""The ``genurl-pyg distill`` job: teacher in, graph-free student out, both probed.
+
+Per seed: the teacher's embeddings (a file, a ``train`` run folder, or the data set's default
+GenURL GCN trained here), the student distilled from them (checkpointed, resumable), the
+project's linear probe on the teacher's and the student's embeddings of the same split, and
+the inference time of each on the full graph. Inductive setting: a share of the test nodes
+is held out, the teacher is trained on the rest of the graph and the student on the rest of
+the nodes; the probe's test nodes are the held-out ones, embedded by the teacher on the full
+graph and by the student from their features alone.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from ..datasets import get_spec, load_dataset
+from ..evaluation import linear_probe, split_for, summarize
+from ..utils.io import atomic_torch_save, atomic_write_json, ensure_writable_dir
+from ..utils.resources import peak_rss_mb
+from ..utils.versions import library_versions
+from .config import DistillConfig
+from .graph import distill_node_embeddings, inductive_split, observed_subgraph
+
+SETTINGS = ('transductive', 'inductive')
+TRAIN_TEACHER = 'genurl'  # --teacher genurl: the data set's default GenURL config, per seed
+
+
+def load_teacher_file(path: Path, num_nodes: int, seed: int) -> Tensor:
+    """Teacher embeddings from a ``[N, d]`` tensor file, or from a ``genurl-pyg train`` run
+    folder (its ``embeddings/seed<seed>.pt``, else its ``embeddings.pt``)."""
+    path = Path(path)
+    if path.is_dir():
+        per_seed = path / 'embeddings' / f'seed{seed}.pt'
+        path = per_seed if per_seed.is_file() else path / 'embeddings.pt'
+    if not path.is_file():
+        raise FileNotFoundError(f"teacher embeddings {str(path)!r} do not exist (give a "
+                                f"[N, d] tensor file, a train run folder, or "
+                                f"'{TRAIN_TEACHER}' to train the teacher here)")
+    try:
+        t = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"teacher embeddings {str(path)!r} cannot be read: truncated, "
+                         f"corrupt or not written by torch.save ({type(exc).__name__})") from exc
+    if not isinstance(t, Tensor) or t.dim() != 2:
+        shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"teacher embeddings {str(path)!r} must hold an [N, d] tensor, got "
+                         f"{shape}")
+    if t.size(0) != num_nodes:
+        raise ValueError(f"teacher embeddings {str(path)!r} have {t.size(0)} rows, the data "
+                         f"set has {num_nodes} nodes: they belong to another graph")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"teacher embeddings {str(path)!r} contain NaN or infinite values")
+    return t.float()
+
+
+def _timed(fn: Callable[[], Tensor]) -> Tuple[Tensor, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def _train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor]):
+    """The data set's default GenURL run as teacher: trained on ``data`` (or on its observed
+    subgraph), then run on the full graph. Returns (train-rows embeddings, full-graph
+    embeddings, seconds to embed the full graph, the trainer)."""
+    from ..node.config import NodeConfig, dataset_defaults
+    from ..node.trainer import NodeEmbeddingTrainer
+    cfg = NodeConfig.from_dict({'seed': seed}, base=dataset_defaults(dataset))
+    train_data = data if held_out is None else observed_subgraph(data, held_out)
+    trainer = NodeEmbeddingTrainer(train_data, cfg)
+    t_train = trainer.fit()
+    t_full, secs = _timed(lambda: trainer.embed_graph(data.x, data.edge_index))
+    return t_train, t_full, secs, trainer
+
+
+def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillConfig,
+                 setting: str, holdout: float, checkpoint: Optional[Path] = None
+                 ) -> Tuple[Dict, Tensor, torch.nn.Module]:
+    """One seed of the job: returns (record, student embeddings of all nodes, student)."""
+    seed = cfg.seed
+    train_mask, val_mask, test_mask = split_for(data, protocol, seed)
+    held = inductive_split(test_mask, holdout, seed) if setting == 'inductive' else None
+    start = time.perf_counter()
+    if teacher == TRAIN_TEACHER:
+        t_train, t_full, teacher_infer_s, _ = _train_teacher(data, dataset, seed, held)
+    else:
+        if held is not None:
+            raise ValueError("the inductive setting trains its teacher on the observed "
+                             f"subgraph: use --teacher {TRAIN_TEACHER}")
+        t_full = load_teacher_file(Path(teacher), data.num_nodes, seed)
+        t_train, teacher_infer_s = t_full, None
+    teacher_s = time.perf_counter() - start
+    train_data = data if held is None else observed_subgraph(data, held)
+    distiller = distill_node_embeddings(train_data, t_train, cfg, checkpoint=checkpoint)
+    s_full, student_infer_s = _timed(lambda: distiller.embed(data.x))
+    eval_test = test_mask if held is None else held
+    rec = {'seed': seed, 'setting': setting, 'teacher_seconds': teacher_s,
+           'student_seconds': distiller.elapsed_seconds,
+           'teacher_inference_seconds': teacher_infer_s,
+           'student_inference_seconds': student_infer_s,
+           'final_loss': distiller.state.losses[-1],
+           'train_nodes': int(train_data.num_nodes), 'test_nodes': int(eval_test.sum())}
+    for who, emb in (('teacher', t_full), ('student', s_full)):
+        p = linear_probe(emb, data.y, train_mask, val_mask, eval_test)
+        rec[f'{who}_accuracy'], rec[f'{who}_val_accuracy'] = p.test_accuracy, p.val_accuracy
+    return rec, s_full, distiller.student
+
+
+def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out: Path,
+                root: Optional[str] = None, setting: str = 'transductive',
+                holdout: float = 0.2, resume: bool = False, progress: bool = True,
+                command: str = '', log: Callable[[str], None] = print) -> Dict:
+    """Runs ``seeds`` seeds and writes ``out/``: ``config.yaml``, ``progress.json``
+    (finished seeds; ``--resume`` skips them), ``students/seed<i>.pt`` (state dicts),
+    ``embeddings/seed<i>.pt`` (student embeddings of all nodes), ``checkpoints/`` while
+    training, and ``result.json`` (teacher and student probe accuracy, seconds, inference
+    time, peak memory, versions)."""
+    import json
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
+    if setting not in SETTINGS:
+        raise ValueError(f"--setting must be one of {SETTINGS}, got {setting!r}")
+    spec = get_spec(dataset)
+    if teacher != TRAIN_TEACHER and not Path(teacher).exists():
+        raise FileNotFoundError(f"--teacher {teacher!r} does not exist (a tensor file, a "
+                                f"train run folder, or '{TRAIN_TEACHER}')")
+    identity = {'dataset': spec.name, 'protocol': spec.protocol, 'teacher': str(teacher),
+                'setting': setting, 'holdout': holdout, 'config': cfg.to_dict()}
+    out = Path(out)
+    prog = out / 'progress.json'
+    done: Dict[str, Dict] = {}
+    if prog.exists() or (out / 'result.json').exists():
+        if not resume:
+            raise FileExistsError(f'{out} already holds a distill run; pass --resume to '
+                                  'continue it or choose another --out (nothing was changed)')
+        if prog.exists():
+            state = json.loads(prog.read_text())
+            if state.get('run') != identity:
+                theirs = state.get('run') or {}
+                diff = [k for k in identity if theirs.get(k) != identity[k]]
+                raise ValueError(f'{out} holds a different distill run (differs in '
+                                 f"{', '.join(diff)}); choose another --out")
+            done = dict(state.get('seeds', {}))
+    ensure_writable_dir(out)
+    (out / 'config.yaml').write_text(cfg.to_yaml())
+    data = load_dataset(dataset, root)
+    if getattr(data, 'y', None) is None:
+        raise ValueError(f'{spec.name} has no node labels: the probe that scores teacher and '
+                         'student needs them')
+    for i in range(seeds):
+        seed = cfg.seed + i
+        if str(seed) in done:
+            log(f'seed {seed}: already finished, skipping')
+            continue
+        seed_cfg = DistillConfig.from_dict({'seed': seed}, base=cfg)
+        ckpt = out / 'checkpoints' / f'seed{seed}.pt'
+        log(f'{spec.name} seed {seed}: {setting}, teacher '
+            f"{'trained here' if teacher == TRAIN_TEACHER else teacher}, "
+            f'student {cfg.student} ({cfg.objective}, {cfg.epochs} epochs)')
+        rec, emb, student = distill_seed(data, spec.name, spec.protocol, teacher, seed_cfg,
+                                         setting, holdout, ckpt)
+        atomic_torch_save(emb, out / 'embeddings' / f'seed{seed}.pt')
+        atomic_torch_save(student.state_dict(), out / 'students' / f'seed{seed}.pt')
+        done[str(seed)] = rec
+        atomic_write_json(prog, {'run': identity, 'seeds': done})
+        if ckpt.exists():
+            ckpt.unlink()
+        log(f"seed {seed}: student {rec['student_accuracy']:.4f} (val "
+            f"{rec['student_val_accuracy']:.4f}), teacher {rec['teacher_accuracy']:.4f}")
+    keys = [str(cfg.seed + i) for i in range(seeds)]
+    recs = [done[k] for k in keys]
+
+    def stat(name):
+        vals = [r[name] for r in recs if r.get(name) is not None]
+        return summarize(vals) if vals else None
+    result = {'dataset': spec.name, 'protocol': spec.protocol, 'setting': setting,
+              'teacher': str(teacher), 'seeds': [int(k) for k in keys],
+              'probe': 'logistic regression on standardised frozen embeddings, C on val',
+              **{name: stat(name) for name in (
+                  'student_accuracy', 'student_val_accuracy', 'teacher_accuracy',
+                  'teacher_val_accuracy', 'student_seconds', 'teacher_seconds',
+                  'student_inference_seconds', 'teacher_inference_seconds')},
+              'per_seed': recs, 'config': cfg.to_dict(), 'command': command,
+              'peak_rss_mb': peak_rss_mb(), 'threads': torch.get_num_threads(),
+              'versions': library_versions()}
+    atomic_write_json(out / 'result.json', result)
+    return result

@@ -1,0 +1,38 @@
+import pytest
+
+from genurl_pyg.distill import DistillConfig
+from genurl_pyg.node.config import ConfigError
+
+
+def test_defaults_validate_and_round_trip_through_yaml(tmp_path):
+    cfg = DistillConfig.from_dict({'objective': 'rkd', 'lr': 1e-3, 'lam': 0.4})
+    path = tmp_path / 'kd.yaml'
+    path.write_text(cfg.to_yaml())
+    assert DistillConfig.from_yaml(path) == cfg
+
+
+@pytest.mark.parametrize('values, match', [
+    ({'objective': 'dino'}, "'objective' must be one of"),
+    ({'student': 'gcn'}, "'student' must be one of"),
+    ({'epochs': 0}, "'epochs' must be an integer >= 1"),
+    ({'lr': 0}, "'lr' must be in"),
+    ({'lam': 1.5}, "'lam' must be in"),
+    ({'lam': 'half'}, "'lam' must be a number"),
+    ({'negatives': 'hard'}, "'negatives' must be one of"),
+    ({'use_graph': 'yes'}, "'use_graph' must be true or false"),
+    ({'objective': 'rkd', 'rkd_distance': 0, 'rkd_angle': 0}, 'nothing to learn'),
+    ({'student': 'linear', 'num_layers': 2}, "student 'linear' has one layer"),
+    ({'epoch': 3}, "did you mean 'epochs'"),
+])
+def test_bad_values_are_named(values, match):
+    with pytest.raises(ConfigError, match=match):
+        DistillConfig.from_dict(values)
+
+
+def test_yaml_that_is_not_a_mapping_is_named(tmp_path):
+    path = tmp_path / 'kd.yaml'
+    path.write_text('- 1\n- 2\n')
+    with pytest.raises(ConfigError, match='mapping'):
+        DistillConfig.from_yaml(path)
+    with pytest.raises(ConfigError, match='does not exist'):
+        DistillConfig.from_yaml(tmp_path / 'missing.yaml')

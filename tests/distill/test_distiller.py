@@ -1,0 +1,189 @@
+import pytest
+import torch
+
+from genurl_pyg.distill import (DistillConfig, GenURLDistiller, distill_node_embeddings,
+                                load_teacher, teacher_embeddings)
+from torch_geometric.data import Data
+
+
+def _blobs(n_per=60, seed=0):
+    """Teacher embeddings with three clusters, and student features that carry them
+    through an unknown linear map, beside louder nuisance columns: a random network's
+    neighbourhoods follow the nuisance, a trained student must learn to ignore it."""
+    g = torch.Generator().manual_seed(seed)
+    centres = 4 * torch.randn(3, 8, generator=g)
+    t = torch.cat([c + torch.randn(n_per, 8, generator=g) for c in centres])
+    signal = t @ torch.randn(8, 8, generator=g) / 4
+    x = torch.cat([signal, 3 * torch.randn(t.size(0), 12, generator=g)], 1)
+    return t, x
+
+
+def _knn(z, k):
+    d = torch.cdist(z, z)
+    d.fill_diagonal_(float('inf'))
+    return d.topk(k, largest=False).indices
+
+
+def _overlap(a, b, k=10):
+    na, nb = _knn(a, k), _knn(b, k)
+    return sum(len(set(x.tolist()) & set(y.tolist())) for x, y in zip(na, nb)) / na.numel()
+
+
+SMALL = dict(hidden_channels=64, out_channels=16, batch_size=60, epochs=40, lr=3e-3)
+
+
+def test_student_recovers_the_teachers_neighbourhoods():
+    t, x = _blobs()
+    d = GenURLDistiller(t, x, DistillConfig.from_dict(SMALL))
+    untrained = _overlap(d.embed(), t)
+    d.fit()
+    trained = _overlap(d.embed(), t)
+    chance = 10 / (t.size(0) - 1)
+    assert trained > 0.45 > 5 * chance, (trained, chance)
+    assert trained > untrained + 0.1, (untrained, trained)
+
+
+def test_student_embeds_new_rows_without_a_graph():
+    t, x = _blobs()
+    data = Data(x=x, edge_index=torch.randint(0, x.size(0), (2, 400)))
+    d = distill_node_embeddings(data, t, epochs=2, **{k: v for k, v in SMALL.items()
+                                                      if k != 'epochs'})
+    new = torch.randn(7, 20)
+    out = d.embed(new)  # features only: no edge_index anywhere
+    assert out.shape == (7, 16) and torch.isfinite(out).all()
+    # eval mode: a row's embedding does not depend on the other rows of the batch
+    torch.testing.assert_close(d.embed(new[:1]), out[:1])
+    with pytest.raises(ValueError, match='20'):
+        d.embed(torch.randn(3, 5))
+
+
+@pytest.mark.parametrize('objective', ['mse', 'cosine', 'rkd', 'pkt', 'seed'])
+def test_every_peer_trains_the_same_student(objective):
+    t, x = _blobs()
+    cfg = DistillConfig.from_dict({**SMALL, 'objective': objective, 'epochs': 30,
+                                   'queue_size': 64})
+    d = GenURLDistiller(t, x, cfg)
+    untrained = _overlap(d.embed(), t)
+    d.fit()
+    assert _overlap(d.embed(), t) > untrained + 0.1, objective
+    assert d.embed().shape == (180, 16)
+
+
+def test_teacher_module_is_called_frozen_on_the_graph():
+    t, x = _blobs()
+    ei = torch.randint(0, x.size(0), (2, 100))
+    calls = []
+
+    class Teacher(torch.nn.Module):
+        def forward(self, x_, edge_index):
+            calls.append((self.training, torch.is_grad_enabled(), edge_index is ei))
+            return t, t[:, :2]  # (h, z): h is the representation
+    out = teacher_embeddings(Teacher(), x, ei)
+    torch.testing.assert_close(out, t)
+    assert calls == [(False, False, True)]
+
+
+@pytest.mark.parametrize('teacher, match', [
+    (torch.randn(10, 4), '10 rows but'),
+    (torch.full((180, 4), float('nan')), 'NaN'),
+    (torch.randn(180), '2-dimensional'),
+    ('embeddings.pt', 'tensor of embeddings or a module'),
+])
+def test_bad_teacher_is_named(teacher, match):
+    _, x = _blobs()
+    with pytest.raises((ValueError, TypeError), match=match):
+        GenURLDistiller(teacher, x, DistillConfig.from_dict(SMALL))
+
+
+def test_teacher_weights_that_do_not_fit_are_named(tmp_path):
+    src = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
+    torch.save(src.state_dict(), tmp_path / 'teacher.pt')
+    same = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
+    loaded = load_teacher(same, tmp_path / 'teacher.pt')
+    assert not any(p.requires_grad for p in loaded.parameters()) and not loaded.training
+    wider = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8))
+    with pytest.raises(ValueError, match=r"0.weight: \(32, 20\) given, \(64, 20\) expected"):
+        load_teacher(wider, tmp_path / 'teacher.pt')
+    with pytest.raises(ValueError, match='missing'):
+        load_teacher(torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(),
+                                         torch.nn.Linear(32, 8), torch.nn.Linear(8, 8)),
+                     tmp_path / 'teacher.pt')
+    (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='cannot be read'):
+        load_teacher(same, tmp_path / 'junk.pt')
+
+
+@pytest.mark.parametrize('objective', ['genurl', 'seed'])
+def test_resume_gives_the_uninterrupted_result(tmp_path, objective):
+    t, x = _blobs()
+    cfg = DistillConfig.from_dict({**SMALL, 'epochs': 4, 'objective': objective,
+                                   'queue_size': 64, 'feature_mask': 0.2})
+    whole = GenURLDistiller(t, x, cfg)
+    whole.fit()
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_3(epoch, loss):
+        if epoch == 3:
+            raise Stop
+    ckpt = tmp_path / 'ckpt.pt'
+    first = GenURLDistiller(t, x, cfg, progress=stop_after_3)
+    with pytest.raises(Stop):
+        first.fit(ckpt, checkpoint_every=2)
+    second = GenURLDistiller(t, x, cfg)
+    second.load_checkpoint(ckpt)
+    assert second.state.epoch == 2
+    second.fit()
+    torch.testing.assert_close(second.embed(), whole.embed())
+    assert second.state.losses == pytest.approx(whole.state.losses)
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    t, x = _blobs()
+    cfg = DistillConfig.from_dict({**SMALL, 'epochs': 2})
+    d = GenURLDistiller(t, x, cfg)
+    d.fit(tmp_path / 'c.pt', checkpoint_every=1)
+    with pytest.raises(ValueError, match='different config'):
+        GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'epochs': 3})).load_checkpoint(
+            tmp_path / 'c.pt')
+    with pytest.raises(ValueError, match='different teacher'):
+        GenURLDistiller(t + 1, x, cfg).load_checkpoint(tmp_path / 'c.pt')
+    (tmp_path / 'bad.pt').write_bytes(b'xx')
+    with pytest.raises(ValueError, match='cannot be read'):
+        d.load_checkpoint(tmp_path / 'bad.pt')
+
+
+def test_predefined_graph_joins_p_only_when_asked():
+    t, x = _blobs()
+    ei = torch.stack([torch.arange(0, 179), torch.arange(1, 180)])
+    with pytest.raises(ValueError, match='use_graph'):
+        GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'use_graph': True}))
+    d = GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'use_graph': True,
+                                                       'lam': 0.3}), edge_index=ei)
+    plain = GenURLDistiller(t, x, DistillConfig.from_dict(SMALL), edge_index=ei)
+    assert d.objective.lam == 0.3 and plain.objective.lam == 0.0
+    dense = d.objective.sim.to_dense()
+    assert (dense[torch.arange(179), torch.arange(1, 180)] > 0).all()  # every edge is in P
+
+
+def test_batch_larger_than_the_rows_is_named():
+    t, x = _blobs()
+    with pytest.raises(ValueError, match='batch_size'):
+        GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'batch_size': 500}))
+
+
+def test_block_pairs_with_every_row_is_the_exact_all_pairs_loss():
+    from genurl_pyg.nn import functional as F
+    t, x = _blobs(n_per=20)
+    cfg = DistillConfig.from_dict({**SMALL, 'pairs': 'block', 'batch_size': 60})
+    d = GenURLDistiller(t, x, cfg)
+    rows = torch.arange(60)
+    d.student.eval()
+    got = d.objective.loss(lambda r: d.student(x[r]), rows)
+    want = F.all_pairs_loss(d.student(x), d.objective.sim.to_dense(), cfg.nu_latent, 'gkl',
+                            cfg.alpha)
+    torch.testing.assert_close(got, want)
+    d.student.train()
+    d.fit()
+    assert _overlap(d.embed(), t) > 0.3

@@ -1,0 +1,110 @@
+import json
+
+import pytest
+import torch
+
+from genurl_pyg.cli import main
+from genurl_pyg.distill import DistillConfig
+from genurl_pyg.distill.graph import inductive_split, observed_subgraph
+from genurl_pyg.distill.run import distill_job
+
+TINY = DistillConfig.from_dict({'hidden_channels': 16, 'out_channels': 8, 'epochs': 3,
+                                'batch_size': 16, 'k': 5})
+
+
+def _teacher_file(tmp_path, rows=34, name='t.pt'):
+    path = tmp_path / name
+    torch.save(torch.randn(rows, 6), path)
+    return path
+
+
+def test_job_writes_result_and_resume_skips_finished_seeds(tmp_path):
+    teacher = _teacher_file(tmp_path)
+    out = tmp_path / 'run'
+    r = distill_job('KarateClub', str(teacher), TINY, 2, out, log=lambda m: None)
+    assert r['seeds'] == [0, 1] and len(r['per_seed']) == 2
+    for key in ('student_accuracy', 'teacher_accuracy', 'student_inference_seconds'):
+        assert 0 <= r[key]['mean'] and r[key]['std'] >= 0
+    assert json.loads((out / 'result.json').read_text())['setting'] == 'transductive'
+    assert torch.load(out / 'embeddings' / 'seed1.pt').shape == (34, 8)
+    logs = []
+    again = distill_job('KarateClub', str(teacher), TINY, 2, out, resume=True, log=logs.append)
+    assert again['per_seed'] == r['per_seed']
+    assert sum('already finished' in m for m in logs) == 2
+    with pytest.raises(FileExistsError, match='--resume'):
+        distill_job('KarateClub', str(teacher), TINY, 2, out, log=lambda m: None)
+    other = DistillConfig.from_dict({'epochs': 4}, base=TINY)
+    with pytest.raises(ValueError, match='different distill run'):
+        distill_job('KarateClub', str(teacher), other, 2, out, resume=True, log=lambda m: None)
+
+
+def test_teacher_from_a_train_run_folder_reads_each_seeds_embeddings(tmp_path):
+    run = tmp_path / 'train_run'
+    (run / 'embeddings').mkdir(parents=True)
+    for seed in (0, 1):
+        torch.save(torch.randn(34, 4) + seed, run / 'embeddings' / f'seed{seed}.pt')
+    r = distill_job('KarateClub', str(run), TINY, 2, tmp_path / 'o', log=lambda m: None)
+    assert len(r['per_seed']) == 2
+
+
+@pytest.mark.parametrize('rows, content, match', [
+    (10, None, '10 rows'), (34, 'nan', 'NaN'), (34, 'junk', 'cannot be read')])
+def test_bad_teacher_files_are_named(tmp_path, rows, content, match):
+    path = _teacher_file(tmp_path, rows)
+    if content == 'nan':
+        torch.save(torch.full((34, 3), float('nan')), path)
+    elif content == 'junk':
+        path.write_bytes(b'not torch')
+    with pytest.raises(ValueError, match=match):
+        distill_job('KarateClub', str(path), TINY, 1, tmp_path / 'o', log=lambda m: None)
+    assert not (tmp_path / 'o' / 'result.json').exists()
+
+
+def test_inductive_setting_needs_a_teacher_trained_here(tmp_path):
+    with pytest.raises(ValueError, match='--teacher genurl'):
+        distill_job('KarateClub', str(_teacher_file(tmp_path)), TINY, 1, tmp_path / 'o',
+                    setting='inductive', log=lambda m: None)
+
+
+def test_inductive_split_holds_out_test_nodes_only():
+    test = torch.zeros(100, dtype=torch.bool)
+    test[40:90] = True
+    held = inductive_split(test, 0.2, seed=3)
+    assert held.sum() == 10 and (test[held]).all()
+    assert torch.equal(held, inductive_split(test, 0.2, seed=3))
+    from torch_geometric.data import Data
+    ei = torch.tensor([[0, 1, 45, 50], [1, 2, 46, 51]])
+    data = Data(x=torch.randn(100, 3), edge_index=ei, y=torch.arange(100))
+    sub = observed_subgraph(data, held)
+    assert sub.num_nodes == 90 and torch.equal(sub.y, data.y[~held])
+    kept = (~held).nonzero().view(-1)
+    # every kept edge joins two observed nodes, relabelled in order
+    for a, b in sub.edge_index.t().tolist():
+        assert (kept[a].item(), kept[b].item()) in {(0, 1), (1, 2), (45, 46), (50, 51)}
+    assert data.num_nodes == 100 and data.edge_index.size(1) == 4  # input untouched
+
+
+def test_cli_distill_inductive_trains_its_teacher(tmp_path, capsys):
+    out = tmp_path / 'cli'
+    code = main(['distill', '--dataset', 'KarateClub', '--teacher', 'genurl', '--setting',
+                 'inductive', '--seeds', '1', '--epochs', '2', '--set', 'batch_size=8',
+                 '--set', 'hidden_channels=16', '--threads', '1', '--no-progress',
+                 '--out', str(out)])
+    assert code == 0
+    r = json.loads((out / 'result.json').read_text())
+    assert r['setting'] == 'inductive' and r['per_seed'][0]['train_nodes'] < 34
+    assert 'student' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('argv, match', [
+    (['--set', 'objective=dino'], "'objective' must be one of"),
+    (['--holdout', '1.5'], '--holdout'),
+    (['--teacher', 'missing.pt'], 'does not exist'),
+])
+def test_cli_distill_errors_are_one_line(tmp_path, capsys, argv, match):
+    base = ['distill', '--dataset', 'KarateClub', '--teacher', 'genurl', '--out',
+            str(tmp_path / 'o')]
+    args = base + argv if '--teacher' not in argv else [a for a in base if a != 'genurl'
+                                                          and a != '--teacher'] + argv
+    assert main(args) == 2
+    assert match in capsys.readouterr().err

@@ -1,0 +1,36 @@
+"""The distillation benchmark's table: target marks come from the rows, misses are named."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
+import kd_benchmark as kb  # noqa: E402
+
+
+def _row(setting, method, seed, acc):
+    return {'dataset': 'Cora', 'setting': setting, 'seed': seed, 'method': method,
+            'val_accuracy': acc, 'accuracy': acc, 'seconds': 1.0, 'inference_seconds': 0.01,
+            'inference_10k_seconds': None, 'peak_rss_mb': 100}
+
+
+def test_report_marks_missed_targets_and_names_the_better_peer(tmp_path, monkeypatch):
+    rows = []
+    for seed in (0, 1):
+        rows += [_row('transductive', 'teacher', seed, 0.82), _row('transductive', 'genurl',
+                                                                   seed, 0.80),
+                 _row('transductive', 'mse', seed, 0.81), _row('transductive', 'pkt', seed, 0.7),
+                 _row('inductive', 'teacher', seed, 0.80), _row('inductive', 'genurl', seed,
+                                                                0.79),
+                 _row('inductive', 'mse', seed, 0.75)]
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    written = {}
+    monkeypatch.setattr(kb, 'write_results',
+                        lambda stem, payload, md: written.update(stem=stem, md=md, p=payload))
+    kb.report([str(run)])
+    lines = {tuple(c.strip() for c in line.split('|')[1:4]): line
+             for line in written['md'].splitlines() if line.startswith('| Cora')}
+    assert '≥ every peer missed (mse higher)' in lines[('Cora', 'transductive', 'genurl')]
+    ind = lines[('Cora', 'inductive', 'genurl')]
+    assert '≥ every peer met' in ind and 'within 1.5 of teacher met (+1.00)' in ind
+    assert written['p']['summary']['Cora/transductive']['mse']['mean'] == 0.81
