@@ -115,7 +115,7 @@ class GenURLDistiller:
     Per epoch every training row is an anchor once, in batches of ``batch_size``; the
     objective decides which rows go through the student (GenURL: the anchors' sampled
     positives and negatives; the peers: the anchors). A step costs O(B (r + m) · student)
-    for GenURL, O(B · student) plus the peer's relation (PKT O(B^2 d), RKD O(B · 128^2 d))
+    for GenURL, O(B · student) plus the peer's relation (PKT O(B^2 d), RKD O(B · 64^2 d))
     for the peers; memory is O(N k) for P plus the student. The student never reads a graph,
     so :meth:`embed` of new rows costs one forward pass per row.
 

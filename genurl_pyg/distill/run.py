@@ -19,7 +19,8 @@ from torch import Tensor
 
 from ..datasets import get_spec, load_dataset
 from ..evaluation import linear_probe, split_for, summarize
-from ..utils.io import atomic_torch_save, atomic_write_json, ensure_writable_dir
+from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
+                        ensure_writable_dir)
 from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
 from .config import DistillConfig
@@ -138,15 +139,19 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
             raise FileExistsError(f'{out} already holds a distill run; pass --resume to '
                                   'continue it or choose another --out (nothing was changed)')
         if prog.exists():
-            state = json.loads(prog.read_text())
-            if state.get('run') != identity:
-                theirs = state.get('run') or {}
+            try:
+                state = json.loads(prog.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f'{prog} cannot be read ({exc}); it was damaged or not '
+                                 'written by genurl-pyg: choose another --out') from exc
+            if not isinstance(state, dict) or state.get('run') != identity:
+                theirs = (state.get('run') if isinstance(state, dict) else None) or {}
                 diff = [k for k in identity if theirs.get(k) != identity[k]]
                 raise ValueError(f'{out} holds a different distill run (differs in '
                                  f"{', '.join(diff)}); choose another --out")
             done = dict(state.get('seeds', {}))
     ensure_writable_dir(out)
-    (out / 'config.yaml').write_text(cfg.to_yaml())
+    atomic_write_text(out / 'config.yaml', cfg.to_yaml())
     data = load_dataset(dataset, root)
     if getattr(data, 'y', None) is None:
         raise ValueError(f'{spec.name} has no node labels: the probe that scores teacher and '

@@ -108,3 +108,13 @@ def test_cli_distill_errors_are_one_line(tmp_path, capsys, argv, match):
                                                           and a != '--teacher'] + argv
     assert main(args) == 2
     assert match in capsys.readouterr().err
+
+
+def test_damaged_progress_file_is_named_not_overwritten(tmp_path):
+    out = tmp_path / 'run'
+    out.mkdir()
+    (out / 'progress.json').write_text('{not json')
+    with pytest.raises(ValueError, match='cannot be read'):
+        distill_job('KarateClub', str(_teacher_file(tmp_path)), TINY, 1, out, resume=True,
+                    log=lambda m: None)
+    assert (out / 'progress.json').read_text() == '{not json'
