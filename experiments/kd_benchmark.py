@@ -51,7 +51,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record):
     from genurl_pyg.distill import DistillConfig
     from genurl_pyg.distill.graph import (distill_node_embeddings, inductive_split,
                                           observed_subgraph)
-    from genurl_pyg.distill.run import _train_teacher
+    from genurl_pyg.distill.run import train_teacher
     from genurl_pyg.evaluation import linear_probe, split_for
     data = load_dataset(dataset)
     tr, va, te = split_for(data, _protocol(dataset), seed)
@@ -63,7 +63,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record):
         return r.val_accuracy, r.test_accuracy
     key = (dataset, setting, seed)
     start = time.perf_counter()
-    t_train, t_full, t_infer, _ = _train_teacher(data, dataset, seed, held)
+    t_train, t_full, t_infer, _ = train_teacher(data, dataset, seed, held)
     teacher_s = time.perf_counter() - start
     if 'teacher' not in done.get(key, set()):
         val, acc = probe(t_full)
@@ -126,9 +126,13 @@ def main():
     out = Path(args.out)
     if out.resolve() == (RESULTS / 'kd_benchmark.json').resolve():
         p.error('--out must not be results/kd_benchmark.json: the table is written there')
-    state = json.loads(out.read_text()) if args.resume and out.exists() else {
-        'command': 'python experiments/kd_benchmark.py ' + ' '.join(sys.argv[1:]),
-        'threads': args.threads, 'overrides': overrides, 'versions': versions(), 'rows': []}
+    command = 'python experiments/kd_benchmark.py ' + ' '.join(sys.argv[1:])
+    if args.resume and out.exists():
+        state = json.loads(out.read_text())
+        state['command'] += f'; then {command}'  # every invocation that wrote rows
+    else:
+        state = {'command': command, 'threads': args.threads, 'overrides': overrides,
+                 'versions': versions(), 'rows': []}
     done = {}
     for r in state['rows']:
         done.setdefault((r['dataset'], r['setting'], r['seed']), set()).add(r['method'])

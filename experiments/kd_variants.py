@@ -41,14 +41,14 @@ def main():
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.distill.graph import (distill_node_embeddings, inductive_split,
                                           observed_subgraph)
-    from genurl_pyg.distill.run import _train_teacher
+    from genurl_pyg.distill.run import train_teacher
     from genurl_pyg.evaluation import linear_probe, split_for
     data = load_dataset(args.dataset)
     tr, va, te = split_for(data, get_spec(args.dataset).protocol, args.seed)
     held = inductive_split(te, 0.2, args.seed) if args.setting == 'inductive' else None
     test = te if held is None else held
     t0 = time.perf_counter()
-    t_train, t_full, _, _ = _train_teacher(data, args.dataset, args.seed, held)
+    t_train, t_full, _, _ = train_teacher(data, args.dataset, args.seed, held)
 
     def probe(h):
         r = linear_probe(h, data.y, tr, va, test)

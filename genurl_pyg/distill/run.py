@@ -21,6 +21,7 @@ from ..datasets import get_spec, load_dataset
 from ..evaluation import linear_probe, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
                         ensure_writable_dir)
+from ..utils.progress import epoch_progress_bar
 from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
 from .config import DistillConfig
@@ -64,7 +65,7 @@ def _timed(fn: Callable[[], Tensor]) -> Tuple[Tensor, float]:
     return out, time.perf_counter() - start
 
 
-def _train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor]):
+def train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor]):
     """The data set's default GenURL run as teacher: trained on ``data`` (or on its observed
     subgraph), then run on the full graph. Returns (train-rows embeddings, full-graph
     embeddings, seconds to embed the full graph, the trainer)."""
@@ -79,7 +80,8 @@ def _train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor]):
 
 
 def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillConfig,
-                 setting: str, holdout: float, checkpoint: Optional[Path] = None
+                 setting: str, holdout: float, checkpoint: Optional[Path] = None,
+                 progress: Optional[Callable[[int, float], None]] = None
                  ) -> Tuple[Dict, Tensor, torch.nn.Module]:
     """One seed of the job: returns (record, student embeddings of all nodes, student)."""
     seed = cfg.seed
@@ -87,7 +89,7 @@ def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillCo
     held = inductive_split(test_mask, holdout, seed) if setting == 'inductive' else None
     start = time.perf_counter()
     if teacher == TRAIN_TEACHER:
-        t_train, t_full, teacher_infer_s, _ = _train_teacher(data, dataset, seed, held)
+        t_train, t_full, teacher_infer_s, _ = train_teacher(data, dataset, seed, held)
     else:
         if held is not None:
             raise ValueError("the inductive setting trains its teacher on the observed "
@@ -96,7 +98,8 @@ def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillCo
         t_train, teacher_infer_s = t_full, None
     teacher_s = time.perf_counter() - start
     train_data = data if held is None else observed_subgraph(data, held)
-    distiller = distill_node_embeddings(train_data, t_train, cfg, checkpoint=checkpoint)
+    distiller = distill_node_embeddings(train_data, t_train, cfg, checkpoint=checkpoint,
+                                        progress=progress)
     s_full, student_infer_s = _timed(lambda: distiller.embed(data.x))
     eval_test = test_mask if held is None else held
     rec = {'seed': seed, 'setting': setting, 'teacher_seconds': teacher_s,
@@ -166,8 +169,13 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
         log(f'{spec.name} seed {seed}: {setting}, teacher '
             f"{'trained here' if teacher == TRAIN_TEACHER else teacher}, "
             f'student {cfg.student} ({cfg.objective}, {cfg.epochs} epochs)')
-        rec, emb, student = distill_seed(data, spec.name, spec.protocol, teacher, seed_cfg,
-                                         setting, holdout, ckpt)
+        bar, update = epoch_progress_bar(cfg.epochs, f'{spec.name} seed {seed} student', 0,
+                                    progress)
+        try:
+            rec, emb, student = distill_seed(data, spec.name, spec.protocol, teacher,
+                                             seed_cfg, setting, holdout, ckpt, update)
+        finally:
+            bar.close()
         atomic_torch_save(emb, out / 'embeddings' / f'seed{seed}.pt')
         atomic_torch_save(student.state_dict(), out / 'students' / f'seed{seed}.pt')
         done[str(seed)] = rec

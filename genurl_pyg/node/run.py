@@ -17,21 +17,11 @@ from ..structure.trust import LOW_INFORMATION, LOW_TRUST
 from ..evaluation import linear_probe, ogb_node_metric, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
                         ensure_writable_dir)
+from ..utils.progress import epoch_progress_bar
 from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
 from .config import NodeConfig, config_differences
 from .trainer import NodeEmbeddingTrainer
-
-
-def _progress_bar(total: int, desc: str, initial: int, enabled: bool):
-    from tqdm.auto import tqdm
-    bar = tqdm(total=total, desc=desc, initial=initial, disable=not enabled, leave=False,
-               file=sys.stderr, dynamic_ncols=True)
-
-    def update(epoch: int, loss: float) -> None:
-        bar.update(1)
-        bar.set_postfix(loss=f'{loss:.4f}')
-    return bar, update
 
 
 def run_identity(dataset: str, protocol: str) -> Dict[str, str]:
@@ -116,7 +106,7 @@ def train_job(dataset: str, config: NodeConfig, seeds: int, out: Path,
             trainer.load_checkpoint(ckpt)
             if main:
                 log(f'seed {seed}: resuming from epoch {trainer.state.epoch}')
-        bar, update = _progress_bar(cfg.epochs, f'{spec.name} seed {seed}',
+        bar, update = epoch_progress_bar(cfg.epochs, f'{spec.name} seed {seed}',
                                     trainer.state.epoch, progress and main)
         trainer.progress = update
         h = trainer.fit(checkpoint=ckpt)
