@@ -35,7 +35,10 @@ class DistillConfig:
     edges (``graph_hops``) with weight ``lam`` (``'auto'``: from the graph-feature
     agreement, as for node embeddings).
     Objective: ``objective`` (:data:`OBJECTIVES`), ``nu_latent``, ``alpha`` (GKL's
-    :math:`|P - Q|` weight), ``pos_per_anchor`` / ``neg_per_anchor`` (pairs per anchor of
+    :math:`|P - Q|` weight), ``anchor_weight`` (ours, GenURL objective only: adds
+    ``anchor_weight`` times the mean squared error between the anchors' student outputs and
+    their standardised teacher embeddings, a coordinate-level anchor beside P's
+    neighbourhoods; 0, the default, is GenURL as the paper states it), ``pos_per_anchor`` / ``neg_per_anchor`` (pairs per anchor of
     the sampled, unbiased GKL estimate), ``negatives`` (``'in_batch'``: partners drawn
     among the other anchors, the same estimate with about ``B (1 + r)`` instead of
     ``B (1 + r + m)`` rows through the student per step; ``'uniform'``: among all rows),
@@ -70,6 +73,7 @@ class DistillConfig:
     lam: Union[float, str] = 'auto'
     nu_latent: float = 2.5
     alpha: float = 0.33
+    anchor_weight: float = 0.0
     pos_per_anchor: int = 8
     neg_per_anchor: int = 64
     negatives: str = 'in_batch'
@@ -93,7 +97,8 @@ class DistillConfig:
                          ('epochs', 1), ('batch_size', 2), ('seed', 0)):
             check_integer(getattr(self, name), name, lo, what)
         for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
-                             ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
+                             ('alpha', 0.0, None), ('anchor_weight', 0.0, None),
+                             ('rkd_distance', 0.0, None),
                              ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None)):
             check_number(getattr(self, name), name, lo, hi, what=what)
         for name in ('nu_input', 'nu_latent', 'temperature', 'lr'):

@@ -75,9 +75,23 @@ class GenURLObjective(DistillObjective):
         self.sim: Similarity = builder.build(teacher, edge_index if cfg.use_graph else None, n)
         self.lam = builder.lam_
         self._rowptr = self.sim.rowptr()
+        if cfg.anchor_weight > 0:  # the coordinate anchor: standardised teacher targets
+            self.register_buffer('target', (teacher - teacher.mean(0)) /
+                                 (teacher.std(0) + 1e-8), persistent=False)
+            self.head = (torch.nn.Identity() if cfg.out_channels == teacher.size(1)
+                         else torch.nn.Linear(cfg.out_channels, teacher.size(1)))
 
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
+        loss = self._gkl(encode, anchors, generator)
+        if self.cfg.anchor_weight > 0:
+            pred = self.head(encode(anchors))
+            target = self.target[anchors.to(self.target.device)].to(pred.device)
+            loss = loss + self.cfg.anchor_weight * torch.nn.functional.mse_loss(pred, target)
+        return loss
+
+    def _gkl(self, encode: Encode, anchors: Tensor,
+             generator: Optional[torch.Generator]) -> Tensor:
         cfg = self.cfg
         if cfg.pairs == 'block':  # every pair of the anchors: the mean over a uniform block
             z = encode(anchors)

@@ -187,3 +187,21 @@ def test_block_pairs_with_every_row_is_the_exact_all_pairs_loss():
     d.student.train()
     d.fit()
     assert _overlap(d.embed(), t) > 0.3
+
+
+def test_anchor_weight_adds_the_regression_of_the_anchors():
+    from genurl_pyg.distill.peers import RegressionObjective
+    t, x = _blobs()
+    base = {**SMALL, 'pairs': 'block'}
+    plain = GenURLDistiller(t, x, DistillConfig.from_dict(base))
+    mixed = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'anchor_weight': 0.5}))
+    reg = RegressionObjective(t, DistillConfig.from_dict(base))
+    mixed.student.load_state_dict(plain.student.state_dict())
+    mixed.objective.head.load_state_dict(reg.head.state_dict())
+    for d in (plain, mixed):
+        d.student.eval()
+    rows = torch.arange(60)
+    got = mixed.objective.loss(lambda r: mixed.student(x[r]), rows)
+    want = (plain.objective.loss(lambda r: plain.student(x[r]), rows)
+            + 0.5 * reg.loss(lambda r: plain.student(x[r]), rows))
+    torch.testing.assert_close(got, want)
