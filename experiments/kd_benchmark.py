@@ -45,7 +45,7 @@ def _protocol(name):
     return get_spec(name).protocol
 
 
-def run_seed(dataset, setting, seed, methods, overrides, done, record):
+def run_seed(dataset, setting, seed, methods, overrides, done, record, label=None):
     import torch
     from genurl_pyg.datasets import load_dataset
     from genurl_pyg.distill import DistillConfig
@@ -75,7 +75,8 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record):
     new_rows = data.x[torch.randint(0, data.num_nodes, (10_000,),
                                     generator=torch.Generator().manual_seed(seed))]
     for method in methods:
-        if method in done.get(key, set()):
+        name = label if (label and method == 'genurl') else method
+        if name in done.get(key, set()):
             continue
         objective = 'genurl' if method == 'no-teacher' else method
         cfg = DistillConfig.from_dict({**overrides, 'objective': objective, 'seed': seed})
@@ -90,7 +91,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record):
         d.embed(new_rows)
         infer_new = time.perf_counter() - t0
         val, acc = probe(h)
-        record(key, method, val, acc, secs, infer, infer_new)
+        record(key, name, val, acc, secs, infer, infer_new)
 
 
 def main():
@@ -103,6 +104,9 @@ def main():
     p.add_argument('--first-seed', type=int, default=0)
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='DistillConfig override for every student (same for all methods)')
+    p.add_argument('--label', default=None,
+                   help="record the 'genurl' rows under this method name (a variant row, "
+                        "e.g. genurl+anchor0.01 with --set anchor_weight=0.01)")
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--budget', type=float, default=0,
                    help='seconds per (data set, setting) before no new seed starts (0: none)')
@@ -147,7 +151,8 @@ def main():
         atomic_write_text(out, json.dumps(state, indent=1))
         print(f'{key[0]} {key[1]} seed {key[2]} {method}: val {100 * val:.2f} test '
               f'{100 * acc:.2f} ({secs:.1f} s)', flush=True)
-    wanted = set(args.methods) | {'teacher', 'raw'}
+    wanted = {args.label if (args.label and m == 'genurl') else m for m in args.methods}
+    wanted |= {'teacher', 'raw'}
     for dataset in args.datasets:
         for setting in args.settings:
             start = time.perf_counter()
@@ -157,7 +162,8 @@ def main():
                     break
                 if wanted <= done.get((dataset, setting, seed), set()):
                     continue
-                run_seed(dataset, setting, seed, args.methods, overrides, done, record)
+                run_seed(dataset, setting, seed, args.methods, overrides, done, record,
+                         args.label)
     report([str(out)], args.notes)
 
 
@@ -169,8 +175,11 @@ def report(paths, notes=None):
         rows += s['rows']
         commands.append(s['command'])
         conds.append(f"threads {s['threads']}, student overrides {s['overrides'] or 'none'}")
+    # one row per (data set, setting, seed, method): a later file's row replaces an
+    # earlier one (e.g. the teacher rows that a variant run records again)
+    unique = {(r['dataset'], r['setting'], r['seed'], r['method']): r for r in rows}
     groups = {}
-    for r in rows:
+    for r in unique.values():
         groups.setdefault((r['dataset'], r['setting'], r['method']), []).append(r)
 
     def mean(key, g):
@@ -188,7 +197,8 @@ def report(paths, notes=None):
              'infer 10k (s) | target |', '|---|---|---|---|---|---|---|---|---|---|']
     combos = sorted({(d, s) for d, s, _ in groups}, key=lambda k: (
         DATASETS.index(k[0]) if k[0] in DATASETS else 99, k[1] != 'transductive'))
-    order = ['teacher', 'raw', 'genurl', *PEERS]
+    variants = sorted({m for _, _, m in groups} - {'teacher', 'raw', 'genurl', *PEERS})
+    order = ['teacher', 'raw', 'genurl', *variants, *PEERS]
     summary = {}
     for d, s in combos:
         stats = {m: mean('accuracy', groups[(d, s, m)]) for m in order if (d, s, m) in groups}
