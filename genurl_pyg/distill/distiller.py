@@ -65,13 +65,9 @@ def load_teacher(module: torch.nn.Module, state_dict) -> torch.nn.Module:
     fit the architecture (missing, unexpected or differently shaped tensors), is a
     ``ValueError`` that lists what does not fit."""
     if not isinstance(state_dict, dict):
+        from ..utils.io import load_torch_file
         path = Path(state_dict)
-        try:
-            state_dict = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"teacher weights {str(path)!r} cannot be read: truncated, "
-                             f"corrupt or not written by torch.save "
-                             f"({type(exc).__name__})") from exc
+        state_dict = load_torch_file(path, 'teacher weights')
         if not isinstance(state_dict, dict):
             raise ValueError(f"teacher weights {str(path)!r} do not hold a state_dict")
     own = module.state_dict()

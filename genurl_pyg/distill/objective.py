@@ -43,6 +43,12 @@ class DistillObjective(torch.nn.Module):
     def load_state(self, state: dict) -> None:
         return None
 
+    @staticmethod
+    def rows(table: Tensor, anchors: Tensor, like: Tensor) -> Tensor:
+        """The anchors' rows of a per-row ``table`` (teacher embeddings, targets), on the
+        device of ``like`` (the student's output)."""
+        return table[anchors.to(table.device)].to(like.device)
+
 
 class GenURLObjective(DistillObjective):
     r"""GKL between P (from the teacher) and the student's Student-t Q.
@@ -75,19 +81,15 @@ class GenURLObjective(DistillObjective):
         self.sim: Similarity = builder.build(teacher, edge_index if cfg.use_graph else None, n)
         self.lam = builder.lam_
         self._rowptr = self.sim.rowptr()
-        if cfg.anchor_weight > 0:  # the coordinate anchor: standardised teacher targets
-            self.register_buffer('target', (teacher - teacher.mean(0)) /
-                                 (teacher.std(0) + 1e-8), persistent=False)
-            self.head = (torch.nn.Identity() if cfg.out_channels == teacher.size(1)
-                         else torch.nn.Linear(cfg.out_channels, teacher.size(1)))
+        if cfg.anchor_weight > 0:  # the coordinate anchor: the 'mse' peer's regression
+            from .peers import RegressionObjective  # peers import this module
+            self.anchor = RegressionObjective(teacher, cfg, 'mse')
 
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         loss = self._gkl(encode, anchors, generator)
         if self.cfg.anchor_weight > 0:
-            pred = self.head(encode(anchors))
-            target = self.target[anchors.to(self.target.device)].to(pred.device)
-            loss = loss + self.cfg.anchor_weight * torch.nn.functional.mse_loss(pred, target)
+            loss = loss + self.cfg.anchor_weight * self.anchor.loss(encode, anchors)
         return loss
 
     def _gkl(self, encode: Encode, anchors: Tensor,

@@ -53,7 +53,7 @@ class RegressionObjective(DistillObjective):
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         pred = self.head(encode(anchors))
-        target = self.target[anchors.to(self.target.device)].to(pred.device)
+        target = self.rows(self.target, anchors, pred)
         if self.kind == 'mse':
             return F.mse_loss(pred, target)
         return (1 - F.cosine_similarity(pred, target, dim=1)).mean()
@@ -72,7 +72,7 @@ class RKDObjective(DistillObjective):
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         s = encode(anchors)
-        t = self.teacher[anchors.to(self.teacher.device)].to(s.device)
+        t = self.rows(self.teacher, anchors, s)
         groups = [(a, b) for a, b in zip(s.split(RKD_GROUP), t.split(RKD_GROUP))
                   if a.size(0) >= 3]  # an angle needs three points
         if not groups:
@@ -93,7 +93,7 @@ class PKTObjective(DistillObjective):
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         s = encode(anchors)
-        t = self.teacher[anchors.to(self.teacher.device)].to(s.device)
+        t = self.rows(self.teacher, anchors, s)
         return self.criterion({'student': {'output': s}}, {'teacher': {'output': t}})
 
 
@@ -112,7 +112,7 @@ class SEEDObjective(DistillObjective):
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         s = F.normalize(self.head(encode(anchors)), dim=1)
-        t = self.teacher[anchors.to(self.teacher.device)].to(s.device)
+        t = self.rows(self.teacher, anchors, s)
         bank = self.queue.to(s.device)
         # logits over [queue, own]: the own column is the teacher embedding of each row
         t_logits = torch.cat([t @ bank.T, (t * t).sum(1, keepdim=True)], 1) / self.temperature

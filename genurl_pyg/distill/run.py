@@ -20,7 +20,7 @@ from torch import Tensor
 from ..datasets import get_spec, load_dataset
 from ..evaluation import linear_probe, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
-                        ensure_writable_dir)
+                        ensure_writable_dir, load_torch_file, read_json_object)
 from ..utils.progress import epoch_progress_bar
 from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
@@ -42,11 +42,7 @@ def load_teacher_file(path: Path, num_nodes: int, seed: int) -> Tensor:
         raise FileNotFoundError(f"teacher embeddings {str(path)!r} do not exist (give a "
                                 f"[N, d] tensor file, a train run folder, or "
                                 f"'{TRAIN_TEACHER}' to train the teacher here)")
-    try:
-        t = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"teacher embeddings {str(path)!r} cannot be read: truncated, "
-                         f"corrupt or not written by torch.save ({type(exc).__name__})") from exc
+    t = load_torch_file(path, 'teacher embeddings')
     if not isinstance(t, Tensor) or t.dim() != 2:
         shape = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
         raise ValueError(f"teacher embeddings {str(path)!r} must hold an [N, d] tensor, got "
@@ -123,7 +119,6 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
     ``embeddings/seed<i>.pt`` (student embeddings of all nodes), ``checkpoints/`` while
     training, and ``result.json`` (teacher and student probe accuracy, seconds, inference
     time, peak memory, versions)."""
-    import json
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
     if setting not in SETTINGS:
@@ -142,13 +137,9 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
             raise FileExistsError(f'{out} already holds a distill run; pass --resume to '
                                   'continue it or choose another --out (nothing was changed)')
         if prog.exists():
-            try:
-                state = json.loads(prog.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ValueError(f'{prog} cannot be read ({exc}); it was damaged or not '
-                                 'written by genurl-pyg: choose another --out') from exc
-            if not isinstance(state, dict) or state.get('run') != identity:
-                theirs = (state.get('run') if isinstance(state, dict) else None) or {}
+            state = read_json_object(prog)
+            if state.get('run') != identity:
+                theirs = state.get('run') or {}
                 diff = [k for k in identity if theirs.get(k) != identity[k]]
                 raise ValueError(f'{out} holds a different distill run (differs in '
                                  f"{', '.join(diff)}); choose another --out")

@@ -1,7 +1,6 @@
 """The ``train`` and ``eval`` jobs behind the CLI: seeds, checkpoints, results, plots."""
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -16,7 +15,7 @@ from ..datasets import get_spec, load_dataset
 from ..structure.trust import LOW_INFORMATION, LOW_TRUST
 from ..evaluation import linear_probe, ogb_node_metric, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
-                        ensure_writable_dir)
+                        ensure_writable_dir, load_torch_file, read_json_object)
 from ..utils.progress import epoch_progress_bar
 from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
@@ -191,7 +190,7 @@ def _restore_outputs(out: Path, done: Dict[str, Dict], first_seed: int, data, na
         return
     source = out / 'embeddings' / f'seed{first}.pt'
     if not (out / 'embeddings.pt').is_file() or (plot and not (out / 'embeddings.png').is_file()):
-        h = _load_tensor(source, 'embeddings file')
+        h = load_torch_file(source, 'embeddings file')
         if not (out / 'embeddings.pt').is_file():
             atomic_torch_save(h, out / 'embeddings.pt')
             log(f'seed {first}: restored embeddings.pt from {source}')
@@ -209,7 +208,7 @@ def _check_run_folder(out: Path, identity: Dict[str, str], config: NodeConfig,
         raise FileExistsError(f"{out} already holds a run ({', '.join(held)}); pass --resume to "
                               'continue it or choose another --out')
     if resume and (out / 'result.json').exists():
-        result = _read_json(out / 'result.json')
+        result = read_json_object(out / 'result.json')
         theirs = result.get('run') or {'dataset': result.get('dataset'),
                                        'protocol': result.get('protocol')}
         _same_run(out / 'result.json', theirs, identity, result.get('config'), config)
@@ -228,37 +227,17 @@ def _same_run(path: Path, theirs: Dict, ours: Dict, their_config, config: NodeCo
                          f"({'; '.join(diff)}); resume needs the same config")
 
 
-def _read_json(path: Path) -> Dict:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f'{path} cannot be read ({exc}); it is not a file this version '
-                         'wrote, or it was damaged: choose another --out') from exc
-    if not isinstance(value, dict):
-        raise ValueError(f'{path} does not hold a JSON object; choose another --out')
-    return value
-
-
 def _finished_seeds(progress_path: Path, identity: Dict[str, str],
                     config: NodeConfig) -> Dict[str, Dict]:
     """The seeds a resumed run already finished (``{}`` when there is no progress file)."""
     if not progress_path.exists():
         return {}
-    state = _read_json(progress_path)
+    state = read_json_object(progress_path)
     if 'run' not in state or 'seeds' not in state:
         raise ValueError(f'{progress_path} has no run record (written by an older genurl-pyg '
                          'or damaged); it cannot be resumed safely: choose another --out')
     _same_run(progress_path, state['run'], identity, state.get('config'), config)
     return dict(state['seeds'])
-
-
-def _load_tensor(path: Path, what: str) -> torch.Tensor:
-    """``torch.load`` weights-only, with one clear error for a truncated or foreign file."""
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # pickle, zip and EOF errors differ by torch version
-        raise ValueError(f'{what} {str(path)!r} cannot be read: it is truncated, corrupt or '
-                         f'not a file written by torch.save ({type(exc).__name__})') from exc
 
 
 PROBES = {'accuracy': 'logistic regression on standardised frozen embeddings, C chosen on val',
@@ -296,7 +275,7 @@ def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = N
     if not embeddings.is_file():
         raise FileNotFoundError(f"embeddings file {str(embeddings)!r} does not exist")
     spec = get_spec(dataset)
-    h = _load_tensor(embeddings, 'embeddings file')
+    h = load_torch_file(embeddings, 'embeddings file')
     if isinstance(h, torch.Tensor) and h.dim() == 2 and not bool(torch.isfinite(h).all()):
         raise ValueError(f'{embeddings} holds NaN or infinite values')
     data = load_dataset(dataset, root)

@@ -82,6 +82,29 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
+def read_json_object(path: Path) -> dict:
+    """The JSON object in a run folder's bookkeeping file; a damaged file, or one that does
+    not hold an object, is a ``ValueError`` that says to choose another ``--out``."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f'{path} cannot be read ({exc}); it is not a file this version '
+                         'wrote, or it was damaged: choose another --out') from exc
+    if not isinstance(value, dict):
+        raise ValueError(f'{path} does not hold a JSON object; choose another --out')
+    return value
+
+
+def load_torch_file(path: Path, what: str, map_location='cpu'):
+    """``torch.load`` weights-only (tensors and plain containers, no arbitrary code), with
+    one clear ``ValueError`` naming ``what`` and the file when it is truncated or foreign."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle, zip and EOF errors differ by torch version
+        raise ValueError(f'{what} {str(path)!r} cannot be read: it is truncated, corrupt or '
+                         f'not a file written by torch.save ({type(exc).__name__})') from exc
+
+
 def read_checkpoint(path: Path, keys, config: dict, map_location=None,
                     what: str = 'genurl-pyg checkpoint',
                     advice: str = 'delete it to restart from scratch') -> dict:

@@ -197,7 +197,7 @@ def test_anchor_weight_adds_the_regression_of_the_anchors():
     mixed = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'anchor_weight': 0.5}))
     reg = RegressionObjective(t, DistillConfig.from_dict(base))
     mixed.student.load_state_dict(plain.student.state_dict())
-    mixed.objective.head.load_state_dict(reg.head.state_dict())
+    mixed.objective.anchor.head.load_state_dict(reg.head.state_dict())
     for d in (plain, mixed):
         d.student.eval()
     rows = torch.arange(60)
