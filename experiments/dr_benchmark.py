@@ -36,40 +36,8 @@ DATASETS = ['digits', 'mnist', 'coauthor-cs', 'fashion-mnist-10k']
 METHODS = ['genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca']
 
 
-def load(name: str):
-    if name == 'fashion-mnist-10k':  # the 10k test images as pixels / 255 (the
-        # non-parametric path was tuned on training images 0-9,999: disjoint)
-        from genurl_pyg.vision.data import load_images
-        data = load_images('fashion-mnist')
-        X = data.test_x.flatten(1).float().numpy()
-        return np.ascontiguousarray(X / max(1.0, float(X.max())), dtype=np.float32), \
-            data.test_y.numpy()
-    from genurl_pyg.datasets.tabular import load_table
-    X, y = load_table(name)
-    if name == 'coauthor-cs':
-        from sklearn.decomposition import TruncatedSVD
-        X = TruncatedSVD(100, random_state=0).fit_transform(X)
-    return np.ascontiguousarray(X, dtype=np.float32), y
-
-
-def make(method: str, seed: int = 0):
-    if method == 'genurl':
-        from genurl_pyg.manifold import GenURLEmbedding
-        return GenURLEmbedding(random_state=seed)
-    if method == 'genurl-np':  # the non-parametric path (issue 16)
-        from genurl_pyg.manifold import GenURLEmbedding
-        return GenURLEmbedding(parametric=False, random_state=seed)
-    if method == 'umap':
-        import umap
-        return umap.UMAP(random_state=seed, n_jobs=1)
-    if method == 'opentsne':
-        from openTSNE.sklearn import TSNE
-        return TSNE(random_state=seed, n_jobs=2)
-    if method == 'pacmap':
-        import pacmap
-        return pacmap.PaCMAP(random_state=seed)
-    from sklearn.decomposition import PCA
-    return PCA(2, random_state=seed)
+# The data sets and estimators are the suite's (genurl_pyg.bench.tasks.dr).
+from genurl_pyg.bench.tasks.dr import load, make  # noqa: E402
 
 
 def child(dataset: str, method: str, out_npy: str) -> None:

@@ -9,7 +9,7 @@ embeddings, C chosen on the validation nodes; ROC-AUC for Minesweeper and Toloke
   anywhere: P from the features, an MLP encoder);
 * ``raw``: the probe on the raw features;
 * ``dgi`` (PyG's DeepGraphInfomax) and ``cca_ssg`` (the best peer of the node benchmark's
-  zoo), from ``experiments/peers`` with their published (or default) hyper-parameters.
+  zoo), from ``genurl_pyg.bench.peers`` with their published (or default) hyper-parameters.
 
 Data: the synthetic sweep ``syn-<base>-h<h>`` (Cora's or CiteSeer's features and labels,
 random edges of edge homophily h, random 50/25/25 splits), the heterophilous graphs
@@ -68,7 +68,7 @@ def sweep_names(base: str, hs=SWEEP_H) -> List[str]:
 def run_one(dataset: str, method: str, seed: int, data, spec) -> Dict:
     from genurl_pyg.evaluation import linear_probe, split_for
     from genurl_pyg.node import NodeEmbeddingTrainer, dataset_defaults
-    from peers import get_peer, params_for
+    from genurl_pyg.bench.peers import get_peer, params_for
     t = time.perf_counter()
     extra: Dict = {}
     if method == 'raw':

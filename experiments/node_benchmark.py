@@ -15,7 +15,7 @@ Methods:
   raw       the node features themselves
   sgc       SGC-style propagated features  D^-1/2 (A+I) D^-1/2 applied twice to X
   dgi, cca_ssg, grace, bgrl, graphmae
-            experiments/peers/<name>.py, each written from its paper with the published
+            genurl_pyg/bench/peers/<name>.py, each written from its paper with the published
             hyper-parameters per data set (sources in each file and in the result)
   genurl    genurl_pyg.fit_node_embeddings with the data set's YAML config
 
@@ -36,26 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import peak_rss_mb, run_child, versions, write_results  # noqa: E402
-from peers import PEERS  # noqa: E402
+from genurl_pyg.bench.peers import PEERS  # noqa: E402
 
 DATASETS = ['Cora', 'CiteSeer', 'DBLP', 'Computers', 'Photo', 'CS']
 PEER_METHODS = list(PEERS)
 METHODS = ['raw', 'sgc', *PEER_METHODS, 'genurl']
 TARGETS = {'Cora': 0.845, 'CiteSeer': 0.743, 'Computers': 0.910, 'Photo': 0.951, 'CS': 0.936}
-
-
-def _sgc_features(data, hops: int = 2):
-    import torch
-    from torch_geometric.utils import add_self_loops, degree
-    n = data.num_nodes
-    ei, _ = add_self_loops(data.edge_index, num_nodes=n)
-    deg = degree(ei[0], n)
-    w = deg[ei[0]].rsqrt() * deg[ei[1]].rsqrt()
-    adj = torch.sparse_coo_tensor(ei.flip(0), w, (n, n)).coalesce()
-    x = data.x
-    for _ in range(hops):
-        x = torch.sparse.mm(adj, x)
-    return x
 
 
 def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s: float,
@@ -64,7 +50,8 @@ def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s:
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import adam_linear_probe, linear_probe, split_for
     from genurl_pyg.node import NodeEmbeddingTrainer, dataset_defaults
-    from peers import get_peer, params_for
+    from genurl_pyg.node.propagation import smooth_features
+    from genurl_pyg.bench.peers import get_peer, params_for
     torch.set_num_threads(threads)
     spec = get_spec(dataset)
     data = load_dataset(dataset)
@@ -74,7 +61,7 @@ def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s:
     fixed = None
     if method in ('raw', 'sgc'):
         t = time.perf_counter()
-        fixed = data.x if method == 'raw' else _sgc_features(data)
+        fixed = data.x if method == 'raw' else smooth_features(data.x, data.edge_index, 2)
         fixed_s = time.perf_counter() - t
     cfg = dataset_defaults(dataset)
     config, source = None, None
@@ -188,7 +175,7 @@ def _markdown(payload) -> str:
              'targets refer to it); **Adam** = a linear layer trained with Adam, test accuracy '
              'at the best validation epoch (the peers\' papers\' probe). Accuracy in %, mean ± '
              'std over seeds (seed = training seed and, for random splits, split seed). Peers '
-             'from experiments/peers/ with their papers\' settings (sources in the JSON). Times '
+             'from genurl_pyg/bench/peers/ with their papers\' settings (sources in the JSON). Times '
              'are seconds per seed (training only; raw/SGC: feature computation) on this 2-core '
              'CPU with the torch threads per process listed here: '
              + (', '.join(f'{d} {t}' for d, t in payload.get('threads', {}).items()) or '2')

@@ -32,6 +32,18 @@ Data: --root DIR or $GENURL_DATA (default ~/.cache/genurl_pyg/data). Raw files a
 from the read-only mirror $GENURL_DATA_MIRROR when present, else the loader downloads.
 """
 
+EXAMPLES_BENCH = """examples:
+  genurl-pyg bench --suite quick --jobs 2 --threads 1 --out runs/bench-quick
+  genurl-pyg bench --suite quick --out runs/bench-quick --resume     # after a kill
+  genurl-pyg bench --suite full --tasks node,kd --out runs/full --resume
+  genurl-pyg bench --suite quick --out runs/new --compare runs/bench-quick
+  genurl-pyg bench --suite quick --list
+
+Suites: smoke (KarateClub, digits, 256 images; about a minute), quick (Cora, digits, a
+Fashion-MNIST subset; under 15 minutes on 2 cores), full (every data set, peer and seed of
+the task benchmarks; hours), gpu (ResNet-18 CIFAR-10, OGB; needs CUDA).
+"""
+
 
 THIRD_PARTY = r'(torch|torch_geometric|torch_sparse|torch_scatter|ogb|sklearn|umap|pynndescent)(\.|$)'
 
@@ -229,6 +241,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help='continue a run in --out from its finished seeds and last checkpoint')
     p.add_argument('--no-progress', action='store_true', help='hide the progress lines')
     _add_threads_arg(p)
+
+    p = sub.add_parser('bench', help='run the cross-task benchmark suite, write one report',
+                       description='Run GenURL and its peers on every task (node, link, dr, '
+                                   'ssl, kd), each (task, data set, method, seed) cell in its '
+                                   'own process under a time budget, recorded as it finishes. '
+                                   'Writes --out/results.json, report.md and report.html '
+                                   '(tables and figures). A killed suite continues with '
+                                   '--resume; a crashed cell is reported, not fatal.',
+                       epilog=EXAMPLES_BENCH, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--suite', choices=['smoke', 'quick', 'full', 'gpu'], default='quick',
+                   help='smoke: seconds (tests); quick: every task on its smallest real data '
+                        'set, < 15 min on 2 cores; full: the complete benchmarks (hours); '
+                        'gpu: GPU-scale settings (needs CUDA). Default quick')
+    p.add_argument('--tasks', default=None, metavar='LIST',
+                   help='comma-separated subset of node,link,dr,ssl,kd (default: all)')
+    p.add_argument('--out', type=Path, default=None,
+                   help='run folder (default runs/bench-SUITE)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue the run in --out: finished cells are skipped')
+    p.add_argument('--retry-failed', action='store_true',
+                   help='with --resume: run failed and timed-out cells again')
+    p.add_argument('--jobs', type=int, default=1, metavar='N',
+                   help='cells at a time (default 1); each gets --threads torch threads')
+    p.add_argument('--threads', type=int, default=None, metavar='N',
+                   help='torch threads per cell (default: cores / jobs)')
+    p.add_argument('--compare', type=Path, default=None, metavar='OLD_DIR',
+                   help='list every change beyond noise against an older run (its folder or '
+                        'results.json); regressions are marked; writes --out/compare.md')
+    p.add_argument('--fail-on-regression', action='store_true',
+                   help='with --compare: exit with code 1 when there is a regression')
+    p.add_argument('--report-only', action='store_true',
+                   help='run nothing: rebuild the report of --out (and --compare, --readme)')
+    p.add_argument('--readme', type=Path, default=None, metavar='FILE',
+                   help="replace FILE's generated benchmark section with this run's")
+    p.add_argument('--list', action='store_true',
+                   help='print the cells and their summed budget, run nothing')
 
     sub.add_parser('datasets', help='list the data sets the registry knows',
                    description='List registry names, evaluation protocols and sizes.')
@@ -432,6 +480,56 @@ def torch_tensor(a):
     return torch.as_tensor(a)
 
 
+def _cmd_bench(args) -> int:
+    from .bench.suites import suite_cells
+    tasks = [t.strip() for t in args.tasks.split(',') if t.strip()] if args.tasks else None
+    cells = suite_cells(args.suite, tasks)
+    out = args.out or Path(f'runs/bench-{args.suite}')
+    if args.list:
+        for c in cells:
+            print(f'{c.key:44s} budget {c.budget_s:6.0f} s  {c.params or ""}')
+        total = sum(c.budget_s for c in cells)
+        print(f'{len(cells)} cells; at most {total / 3600:.1f} h of budgets '
+              f'({total / 3600 / max(1, args.jobs):.1f} h with --jobs {args.jobs})')
+        return 0
+    old = None
+    if args.compare is not None:
+        from .bench.report import load_results
+        old = load_results(args.compare)  # a bad --compare fails before hours of work
+    if args.report_only:
+        from .bench.report import write_report
+        results = write_report(out)
+    else:
+        from .bench.runner import run_suite
+        command = 'genurl-pyg ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
+        results = run_suite(args.suite, out, tasks, resume=args.resume,
+                            retry_failed=args.retry_failed, jobs=args.jobs,
+                            threads=args.threads, command=command,
+                            log=lambda m: print(m, file=sys.stderr, flush=True))
+    status = [c['status'] for c in results['cells']]
+    targets = [r['target'] for r in results['summary'] if r['target']]
+    print(f"{results['suite']}: {status.count('ok')} cells ok, {status.count('failed')} failed, "
+          f"{status.count('timeout')} timed out; targets met {sum(t['met'] for t in targets)}"
+          f" of {len(targets)} -> {out / 'report.md'}, {out / 'report.html'}")
+    code = 0
+    if old is not None:
+        from .bench.compare import compare_results, format_comparison
+        from .utils.io import atomic_write_text
+        cmp = compare_results(old, results)
+        text = format_comparison(cmp, str(args.compare))
+        atomic_write_text(out / 'compare.md', text)
+        print(text)
+        if args.fail_on_regression and any(c['regression'] for c in cmp['changes']):
+            code = 1
+    if args.readme is not None:
+        import os
+        from .bench.readme import update_readme
+        link = os.path.relpath((out / 'report.md').resolve(), args.readme.resolve().parent)
+        update_readme(args.readme, results, link)
+        print(f'updated the benchmark section of {args.readme}')
+    return code
+
+
 def _cmd_datasets(args) -> int:
     from .datasets import list_datasets
     for name, spec in list_datasets().items():
@@ -450,7 +548,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     _quiet_third_party_warnings()
     handlers = {'train': _cmd_train, 'eval': _cmd_eval, 'config': _cmd_config,
                 'embed': _cmd_embed, 'ssl': _cmd_ssl, 'distill': _cmd_distill,
-                'datasets': _cmd_datasets}
+                'datasets': _cmd_datasets, 'bench': _cmd_bench}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError,

@@ -61,13 +61,16 @@ def _timed(fn: Callable[[], Tensor]) -> Tuple[Tensor, float]:
     return out, time.perf_counter() - start
 
 
-def train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor]):
-    """The data set's default GenURL run as teacher: trained on ``data`` (or on its observed
-    subgraph), then run on the full graph. Returns (train-rows embeddings, full-graph
-    embeddings, seconds to embed the full graph, the trainer)."""
+def train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor],
+                  overrides: Optional[Dict] = None):
+    """The data set's default GenURL run as teacher (``overrides``: config keys to change,
+    e.g. fewer epochs in a smoke test): trained on ``data`` (or on its observed subgraph),
+    then run on the full graph. Returns (train-rows embeddings, full-graph embeddings,
+    seconds to embed the full graph, the trainer)."""
     from ..node.config import NodeConfig, dataset_defaults
     from ..node.trainer import NodeEmbeddingTrainer
-    cfg = NodeConfig.from_dict({'seed': seed}, base=dataset_defaults(dataset))
+    cfg = NodeConfig.from_dict({**(overrides or {}), 'seed': seed},
+                               base=dataset_defaults(dataset))
     train_data = data if held_out is None else observed_subgraph(data, held_out)
     trainer = NodeEmbeddingTrainer(train_data, cfg)
     t_train = trainer.fit()

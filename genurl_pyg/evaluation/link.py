@@ -128,3 +128,89 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
         if val > best[0]:  # test is scored only for the epoch that validation picks
             best = (val, score_fn(scores(test_pos), scores(test_neg)), epoch)
     return LinkProbeResult(best[1], best[0], name, predictor, best[2])
+
+
+def auc_score(pos: Tensor, neg: Tensor) -> float:
+    """Area under the ROC curve of positive against negative scores (ties count one half),
+    by ranks: O((P + N) log(P + N)). Equal to scikit-learn's ``roc_auc_score``."""
+    pos, neg = pos.detach().flatten().double().cpu(), neg.detach().flatten().double().cpu()
+    if pos.numel() == 0 or neg.numel() == 0:
+        raise ValueError('AUC needs at least one positive and one negative score')
+    scores = torch.cat([pos, neg])
+    order = torch.argsort(scores)
+    ranks = torch.empty_like(scores)
+    ranks[order] = torch.arange(1, scores.numel() + 1, dtype=torch.float64)
+    # average ranks over ties
+    uniq, inverse, counts = torch.unique(scores, return_inverse=True, return_counts=True)
+    sums = torch.zeros(uniq.numel(), dtype=torch.float64).index_add_(0, inverse, ranks)
+    ranks = (sums / counts)[inverse]
+    p = pos.numel()
+    return float((ranks[:p].sum() - p * (p + 1) / 2) / (p * neg.numel()))
+
+
+auc_score.metric_name = 'auc'
+
+
+@dataclass
+class LinkSplit:
+    """Held-out edges of an undirected graph. ``train_data`` is the graph the embedding
+    method may see: the training edges only (both directions), features and labels."""
+    train_data: object
+    train_pos: Tensor
+    val_pos: Tensor
+    val_neg: Tensor
+    test_pos: Tensor
+    test_neg: Tensor
+
+
+def random_link_split(data, val: float = 0.05, test: float = 0.1, seed: int = 0) -> LinkSplit:
+    """PyG's ``RandomLinkSplit`` (undirected; one sampled negative pair per held-out edge)
+    under a fixed seed, with the leak check: no validation or test edge, in either
+    direction, is in ``train_data.edge_index`` (raises ``RuntimeError`` otherwise).
+    Pairs are ``[E, 2]``. O(E log E)."""
+    import random
+
+    import numpy as np
+    from torch_geometric.transforms import RandomLinkSplit
+    if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
+        raise ValueError(f"'val' and 'test' must be in (0, 1) with val + test < 1, got "
+                         f'{val} and {test}')
+    if data.edge_index is None or data.edge_index.numel() == 0:
+        raise ValueError('link prediction needs a graph with edges')
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            split = RandomLinkSplit(num_val=val, num_test=test, is_undirected=True,
+                                    split_labels=True, add_negative_train_samples=False)
+            tr, va, te = split(data.clone())
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+    train_data = tr.clone()
+    for key in ('pos_edge_label', 'pos_edge_label_index', 'neg_edge_label',
+                'neg_edge_label_index'):
+        if key in train_data:
+            del train_data[key]
+    out = LinkSplit(train_data, tr.pos_edge_label_index.t().contiguous(),
+                    va.pos_edge_label_index.t().contiguous(),
+                    va.neg_edge_label_index.t().contiguous(),
+                    te.pos_edge_label_index.t().contiguous(),
+                    te.neg_edge_label_index.t().contiguous())
+    check_no_leak(out)
+    return out
+
+
+def check_no_leak(split: LinkSplit) -> None:
+    """Raises ``RuntimeError`` when a validation or test edge (either direction) is among
+    the edges of ``split.train_data``."""
+    n = int(split.train_data.num_nodes)
+    ei = split.train_data.edge_index
+    seen = set((ei[0] * n + ei[1]).tolist())
+    for name in ('val_pos', 'test_pos'):
+        pairs = getattr(split, name)
+        both = torch.cat([pairs[:, 0] * n + pairs[:, 1], pairs[:, 1] * n + pairs[:, 0]])
+        if any(v in seen for v in both.tolist()):
+            raise RuntimeError(f'link split leaks: an edge of {name} is in the training graph')

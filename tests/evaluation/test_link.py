@@ -52,3 +52,44 @@ def test_link_probe_bad_inputs_are_named():
         link_probe(h, torch.tensor([0, 1]), ok, ok, ok, ok)
     with pytest.raises(ValueError, match="'predictor'"):
         link_probe(h, ok, ok, ok, ok, ok, predictor='cosine')
+
+
+def test_auc_score_matches_scikit_learn_with_ties():
+    from sklearn.metrics import roc_auc_score
+    from genurl_pyg.evaluation.link import auc_score
+    g = torch.Generator().manual_seed(0)
+    pos = torch.randint(0, 5, (40,), generator=g).float()
+    neg = torch.randint(0, 4, (60,), generator=g).float()
+    ref = roc_auc_score([1] * 40 + [0] * 60, torch.cat([pos, neg]).numpy())
+    assert auc_score(pos, neg) == pytest.approx(ref)
+    with pytest.raises(ValueError, match='at least one positive'):
+        auc_score(pos, torch.empty(0))
+
+
+def test_random_link_split_holds_no_held_out_edge_in_the_training_graph():
+    from torch_geometric.datasets import KarateClub
+    from genurl_pyg.evaluation.link import check_no_leak, random_link_split
+    data = KarateClub()[0]
+    split = random_link_split(data, 0.1, 0.2, seed=3)
+    n = data.num_nodes
+    train = set((split.train_data.edge_index[0] * n + split.train_data.edge_index[1]).tolist())
+    for pairs in (split.val_pos, split.test_pos):
+        for a, b in pairs.tolist():
+            assert a * n + b not in train and b * n + a not in train
+    # every original undirected edge lands in exactly one of train / val / test
+    undirected = {tuple(sorted(e)) for e in data.edge_index.t().tolist()}
+    parts = [{tuple(sorted(e)) for e in p.tolist()}
+             for p in (split.train_pos, split.val_pos, split.test_pos)]
+    assert set.union(*parts) == undirected and sum(map(len, parts)) == len(undirected)
+    assert split.val_neg.size(0) == split.val_pos.size(0)
+    again = random_link_split(data, 0.1, 0.2, seed=3)
+    assert torch.equal(again.test_pos, split.test_pos) and torch.equal(again.test_neg,
+                                                                       split.test_neg)
+    assert data.edge_index.size(1) == 156  # the input graph is not changed
+    # a split whose training graph holds a test edge is refused
+    split.train_data.edge_index = torch.cat([split.train_data.edge_index,
+                                             split.test_pos[:1].t()], 1)
+    with pytest.raises(RuntimeError, match='leaks'):
+        check_no_leak(split)
+    with pytest.raises(ValueError, match="'val' and 'test'"):
+        random_link_split(data, 0.5, 0.6)

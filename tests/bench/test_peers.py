@@ -1,17 +1,13 @@
 """The benchmark's peer zoo: every peer trains on a small graph and returns finite
 embeddings; the losses match independent, unblocked computations."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
-from peers import PEERS, get_peer, params_for  # noqa: E402
-from peers import cca_ssg, grace  # noqa: E402
+from genurl_pyg.bench.peers import PEERS, get_peer, params_for
+from genurl_pyg.bench.peers import cca_ssg, grace
 
 
 def _graph(n=60, f=12, seed=0):

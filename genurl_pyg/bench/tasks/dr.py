@@ -1,0 +1,122 @@
+"""Dimension reduction to 2-D: GenURL against UMAP, openTSNE, PaCMAP and PCA.
+
+Data: scikit-learn ``digits`` (1,797 x 64); ``mnist`` (the 10k MNIST test images); ``coauthor-
+cs`` (Coauthor-CS bag-of-words reduced to 100-d by TruncatedSVD for every method alike;
+metrics against that input); ``fashion-mnist-10k`` (the 10k Fashion-MNIST test images,
+pixels / 255; needs the image cache). ``params['n']`` keeps the first ``n`` rows of a fixed
+permutation (smoke presets); the other keys go to the estimator.
+
+Per cell: UMAP, openTSNE and PaCMAP are first fitted on 300 random points in the same
+process so numba's compilation is not timed (reported as ``warmup_s``); then one timed
+``fit_transform`` and the metrics of :mod:`genurl_pyg.evaluation.dr`: T(10) (primary),
+C(10), 5-NN accuracy (5-fold), Spearman of pairwise distances on 1,000 points. The 2-D map
+is kept for the report's figure. Cost: the method's fit plus O(N² / chunk) exact rankings.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+
+from ..schema import CellSpec, Metric
+from . import CellContext, Task, combine, mean_of
+
+DATASETS = ('digits', 'mnist', 'coauthor-cs', 'fashion-mnist-10k')
+METHODS = ('genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca')
+NUMBA_METHODS = ('umap', 'opentsne', 'pacmap')
+
+METRICS = (
+    Metric('T10', 'trustworthiness T(10)', primary=True, noise_floor=0.002, percent=False,
+           digits=4),
+    Metric('C10', 'continuity C(10)', noise_floor=0.002, percent=False,
+           digits=4),
+    Metric('knn5', '5-NN acc. (%)'),
+    Metric('spearman', 'distance Spearman', noise_floor=0.02, percent=False,
+           digits=3),
+    Metric('fit_s', 'fit seconds', higher_is_better=False, noise_floor=1.0, percent=False,
+           digits=1),
+)
+
+
+def load(name: str) -> Tuple[np.ndarray, np.ndarray]:
+    """``(X float32 [N, D], labels [N])`` of a DR data set."""
+    if name == 'fashion-mnist-10k':
+        from ...vision.data import load_images
+        data = load_images('fashion-mnist')
+        X = data.test_x.flatten(1).float().numpy()
+        return np.ascontiguousarray(X / max(1.0, float(X.max())), dtype=np.float32), \
+            data.test_y.numpy()
+    if name not in DATASETS:
+        raise ValueError(f"unknown DR data set {name!r}; known: {', '.join(DATASETS)}")
+    from ...datasets.tabular import load_table
+    X, y = load_table(name)
+    if name == 'coauthor-cs':
+        from sklearn.decomposition import TruncatedSVD
+        X = TruncatedSVD(100, random_state=0).fit_transform(X)
+    return np.ascontiguousarray(X, dtype=np.float32), np.asarray(y)
+
+
+def make(method: str, seed: int = 0, **params: Any):
+    """A fresh estimator of ``method`` with ``params`` (two threads where it has a knob)."""
+    if method in ('genurl', 'genurl-np'):
+        from ...manifold import GenURLEmbedding
+        return GenURLEmbedding(parametric=method == 'genurl', random_state=seed, **params)
+    if method == 'umap':
+        import umap
+        return umap.UMAP(random_state=seed, n_jobs=1, **params)
+    if method == 'opentsne':
+        from openTSNE.sklearn import TSNE
+        return TSNE(random_state=seed, n_jobs=2, **params)
+    if method == 'pacmap':
+        import pacmap
+        return pacmap.PaCMAP(random_state=seed, **params)
+    if method == 'pca':
+        from sklearn.decomposition import PCA
+        return PCA(2, random_state=seed, **params)
+    raise ValueError(f"unknown DR method {method!r}; known: {', '.join(METHODS)}")
+
+
+def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
+    from ...evaluation.dr import continuity, distance_spearman, knn_accuracy, trustworthiness
+    X, y = load(cell.dataset)
+    params = dict(cell.params)
+    n = params.pop('n', None)
+    if n is not None and int(n) < len(X):
+        keep = np.random.default_rng(0).permutation(len(X))[:int(n)]
+        X, y = X[keep], y[keep]
+    warm = None
+    if cell.method in NUMBA_METHODS:
+        t = time.perf_counter()
+        make(cell.method).fit_transform(np.random.default_rng(0).normal(
+            size=(300, X.shape[1])).astype(np.float32))
+        warm = time.perf_counter() - t
+    t = time.perf_counter()
+    Y = np.asarray(make(cell.method, cell.seed, **params).fit_transform(X), dtype=np.float32)
+    fit_s = time.perf_counter() - t
+    np.savez_compressed(ctx.artifacts / 'map.npz', embedding=Y.astype(np.float16), labels=y)
+    return {'metrics': {'T10': trustworthiness(X, Y, 10), 'C10': continuity(X, Y, 10),
+                        'knn5': knn_accuracy(Y, y), 'spearman': distance_spearman(X, Y),
+                        'fit_s': fit_s},
+            'seconds': fit_s, 'n': int(len(X)), 'note': '',
+            'extra': {'dim': int(X.shape[1]), 'warmup_s': warm}}
+
+
+def targets(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Issue 16: openTSNE's trustworthiness at UMAP's speed or better."""
+    out = {}
+    for method in ('genurl', 'genurl-np'):
+        t, fit = mean_of(rows, method, 'T10'), mean_of(rows, method, 'fit_s')
+        t_ref, fit_ref = mean_of(rows, 'opentsne', 'T10'), mean_of(rows, 'umap', 'fit_s')
+        parts = []
+        if t is not None and t_ref is not None:
+            parts.append({'text': f'T10 >= openTSNE ({t_ref:.4f})', 'met': t >= t_ref})
+        if fit is not None and fit_ref is not None:
+            parts.append({'text': f'fit <= UMAP ({fit_ref:.1f} s)', 'met': fit <= fit_ref})
+        verdict = combine(*parts)
+        if verdict:
+            out[method] = verdict
+    return out
+
+
+TASK = Task('dr', 'Dimension reduction to 2-D', METRICS, run, targets, METHODS)

@@ -1,0 +1,45 @@
+"""Frozen node embeddings by name, shared by the node and link tasks.
+
+``raw``: the features; ``sgc``: :math:`\\hat A^2 X` (SGC's smoothing, nothing trained);
+``genurl``: :class:`~genurl_pyg.node.NodeEmbeddingTrainer` with the data set's shipped config
+(``params`` override its keys); the self-supervised peers of :mod:`genurl_pyg.bench.peers`
+with their papers' hyper-parameters (``params`` override them, e.g. ``epochs`` in a smoke
+preset). Every method sees only the ``data`` it is given: the link task passes the graph of
+the training edges.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Tuple
+
+from torch import Tensor
+
+from ..peers import PEERS, get_peer, params_for
+
+BASELINES = ('raw', 'sgc')
+NODE_METHODS = (*BASELINES, *PEERS, 'genurl')
+
+
+def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, Any],
+                deadline: float) -> Tuple[Tensor, str, Dict[str, Any]]:
+    """Returns (embeddings ``[N, d]``, a note, the hyper-parameters used)."""
+    if method not in NODE_METHODS:
+        raise ValueError(f"unknown node-embedding method {method!r}; known: "
+                         f"{', '.join(NODE_METHODS)}")
+    if getattr(data, 'x', None) is None and method != 'genurl':
+        raise ValueError(f'{dataset} has no node features: {method!r} needs them')
+    if method == 'raw':
+        return data.x.float(), '', {}
+    if method == 'sgc':
+        from ...node.propagation import smooth_features
+        hops = int(params.get('hops', 2))
+        return smooth_features(data.x.float(), data.edge_index, hops), '', {'hops': hops}
+    if method == 'genurl':
+        from ...node.config import NodeConfig, dataset_defaults
+        from ...node.trainer import NodeEmbeddingTrainer
+        cfg = NodeConfig.from_dict({**params, 'seed': seed}, base=dataset_defaults(dataset))
+        return NodeEmbeddingTrainer(data, cfg).fit(), '', cfg.to_dict()
+    config = {**params_for(method, dataset), **params}
+    h = get_peer(method).embed(data, config, seed, deadline)
+    note = (f'training cut at the cell budget' if time.perf_counter() > deadline else '')
+    return h, note, config

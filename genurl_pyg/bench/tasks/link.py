@@ -1,0 +1,76 @@
+"""Link prediction from frozen node embeddings.
+
+Per cell: the held-out edges (an OGB data set's official split; otherwise PyG's
+``RandomLinkSplit`` under the cell's seed, 5 % validation and 10 % test edges with as many
+sampled non-edges, the training graph free of held-out edges by construction and by check),
+the method embeds the **training graph only**, then the probes of
+:mod:`genurl_pyg.evaluation.link`: the Hadamard MLP (trained on the training edges, epoch
+chosen on the validation edges) scored by AUC (primary) and Hits@20, and the parameter-free
+dot product scored by AUC. Cost: the method's training plus O(epochs · E · d²) for the MLP.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List
+
+from ..peers import PEERS
+from ..schema import CellSpec, Metric
+from . import CellContext, Task, combine, mean_of, versus_best
+from .graph_methods import NODE_METHODS, embed_nodes
+
+NODE2VEC_OGB_DDI = 0.2326  # OGB leaderboard, node2vec on ogbl-ddi, test Hits@20 (issue 18)
+
+METRICS = (
+    Metric('auc', 'AUC, MLP probe (%)', primary=True, noise_floor=0.005),
+    Metric('auc_dot', 'AUC, dot product (%)', noise_floor=0.005),
+    Metric('hits@20', 'Hits@20, MLP probe (%)'),
+)
+
+
+def _split(data, seed: int):
+    from ...evaluation.link import LinkSplit, random_link_split
+    if 'link_train_pos' in data:  # the official split; the graph holds training edges only
+        return LinkSplit(data, data.link_train_pos, data.link_val_pos, data.link_val_neg,
+                         data.link_test_pos, data.link_test_neg), 'official'
+    return random_link_split(data, 0.05, 0.1, seed), 'random 85/5/10'
+
+
+def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
+    from ...datasets import load_dataset
+    from ...evaluation.link import auc_score, hits_at_k, link_probe
+    data = load_dataset(cell.dataset)
+    split, protocol = _split(data, cell.seed)
+    params = dict(cell.params)
+    probe_epochs = int(params.pop('probe_epochs', 20))
+    start = time.perf_counter()
+    h, note, _ = embed_nodes(cell.method, split.train_data, cell.dataset, cell.seed, params,
+                             ctx.deadline)
+    seconds = time.perf_counter() - start
+    pairs = (split.train_pos, split.val_pos, split.val_neg, split.test_pos, split.test_neg)
+
+    def hits20(pos, neg):
+        return hits_at_k(pos, neg, 20)
+    mlp_auc = link_probe(h, *pairs, metric=auc_score, predictor='mlp', epochs=probe_epochs,
+                         seed=cell.seed)
+    mlp_hits = link_probe(h, *pairs, metric=hits20, predictor='mlp', epochs=probe_epochs,
+                          seed=cell.seed)
+    dot = link_probe(h, *pairs, metric=auc_score, predictor='dot')
+    return {'metrics': {'auc': mlp_auc.test, 'auc_dot': dot.test, 'hits@20': mlp_hits.test},
+            'seconds': seconds, 'n': int(data.num_nodes), 'note': note,
+            'extra': {'protocol': protocol, 'val_auc': mlp_auc.val,
+                      'test_edges': int(split.test_pos.size(0))}}
+
+
+def targets(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    dataset = rows[0]['dataset'] if rows else ''
+    verdicts = [versus_best(rows, METRICS[0], PEERS)]
+    hits = mean_of(rows, 'genurl', 'hits@20')
+    if dataset == 'ogbl-ddi' and hits is not None:
+        verdicts.append({'text': f'hits@20 >= {100 * NODE2VEC_OGB_DDI:.1f} (node2vec, OGB)',
+                         'met': hits >= NODE2VEC_OGB_DDI})
+    verdict = combine(*verdicts)
+    return {'genurl': verdict} if verdict else {}
+
+
+TASK = Task('link', 'Link prediction (frozen embeddings, held-out edges)', METRICS, run,
+            targets, NODE_METHODS)
