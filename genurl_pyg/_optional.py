@@ -14,6 +14,10 @@ _EXTRAS = {
     'torchvision': 'pip install "genurl-pyg[vision]"  (with torch 2.14.1: torchvision 0.29.1)',
     'lightly': 'pip install "genurl-pyg[ssl-peers]"  (lightly)',
     'torchdistill': 'pip install "genurl-pyg[kd-peers]"  (torchdistill)',
+    'umap': 'pip install "genurl-pyg[bench]"  (umap-learn)',
+    'openTSNE': 'pip install "genurl-pyg[bench]"  (openTSNE)',
+    'pacmap': 'pip install "genurl-pyg[bench]"  (pacmap)',
+    'optuna': 'pip install "genurl-pyg[bench]"  (optuna)',
 }
 
 

@@ -12,8 +12,8 @@ installed (``hits_at_k`` is the same formula, used without it and in the tests).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
 
 import torch
 from torch import Tensor
@@ -28,6 +28,7 @@ class LinkProbeResult:
     metric: str
     predictor: str
     epoch: int
+    also: Dict[str, float] = field(default_factory=dict)  # other metrics, same epoch
 
 
 def hits_at_k(pos: Tensor, neg: Tensor, k: int) -> float:
@@ -67,7 +68,9 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
                test_pos: Tensor, test_neg: Tensor, k: int = 20,
                metric: Optional[Callable[[Tensor, Tensor], float]] = None,
                predictor: str = 'mlp', epochs: int = 10, batch_size: int = 65536,
-               lr: float = 1e-3, seed: int = 0) -> LinkProbeResult:
+               lr: float = 1e-3, seed: int = 0, hidden: int = 256,
+               also: Optional[Dict[str, Callable[[Tensor, Tensor], float]]] = None
+               ) -> LinkProbeResult:
     """Scores frozen embeddings by link prediction; returns validation and test Hits@K.
 
     Args:
@@ -77,8 +80,12 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
         metric (callable, optional): ``metric(pos_scores, neg_scores) -> float``, e.g.
             :func:`ogb_link_metric` ``('ogbl-ddi')``.
         predictor (str): ``'mlp'`` or ``'dot'``.
+        hidden (int): the MLP's hidden width (256, OGB's link predictors' width; capped at
+            ``d``), so wide inputs such as raw bag-of-words features cost O(d · hidden).
+        also (dict, optional): more ``name -> metric(pos, neg)`` scored on the test pairs
+            of the epoch that ``metric`` chose on validation (one probe, several scores).
 
-    Complexity: ``'mlp'``: O(epochs · E_train · d²); ``'dot'``: O(E · d).
+    Complexity: ``'mlp'``: O(epochs · E_train · d · hidden); ``'dot'``: O(E · d).
     """
     if predictor not in PREDICTORS:
         raise ValueError(f"'predictor' must be one of {PREDICTORS}, got {predictor!r}")
@@ -93,16 +100,24 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
     name = f'hits@{k}' if metric is None else getattr(metric, 'metric_name', 'custom')
     h = (h - h.mean(0)) / (h.std(0) + 1e-8)
 
+    also = dict(also or {})
+
+    def test_scores(pos: Tensor, neg: Tensor):
+        return score_fn(pos, neg), {k: float(f(pos, neg)) for k, f in also.items()}
+
     if predictor == 'dot':
         def dot(pairs):
             return (h[pairs[:, 0]] * h[pairs[:, 1]]).sum(1) / h.size(1)
-        return LinkProbeResult(score_fn(dot(test_pos), dot(test_neg)),
-                               score_fn(dot(val_pos), dot(val_neg)), name, predictor, 0)
+        test, extra = test_scores(dot(test_pos), dot(test_neg))
+        return LinkProbeResult(test, score_fn(dot(val_pos), dot(val_neg)), name, predictor, 0,
+                               extra)
 
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     d = h.size(1)
-    mlp = torch.nn.Sequential(torch.nn.Linear(d, d), torch.nn.ReLU(), torch.nn.Linear(d, 1))
+    width = max(1, min(int(hidden), d))
+    mlp = torch.nn.Sequential(torch.nn.Linear(d, width), torch.nn.ReLU(),
+                              torch.nn.Linear(width, 1))
     opt = torch.optim.Adam(mlp.parameters(), lr=lr)
 
     @torch.no_grad()
@@ -110,7 +125,7 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
         return torch.cat([mlp(h[b[:, 0]] * h[b[:, 1]]).squeeze(1)
                           for b in pairs.split(batch_size)])
 
-    best = (-1.0, 0.0, 0)
+    best = (-1.0, (0.0, {}), 0)
     for epoch in range(1, epochs + 1):
         mlp.train()
         for idx in torch.randperm(train_pos.size(0), generator=gen).split(batch_size):
@@ -126,8 +141,8 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
         mlp.eval()
         val = score_fn(scores(val_pos), scores(val_neg))
         if val > best[0]:  # test is scored only for the epoch that validation picks
-            best = (val, score_fn(scores(test_pos), scores(test_neg)), epoch)
-    return LinkProbeResult(best[1], best[0], name, predictor, best[2])
+            best = (val, test_scores(scores(test_pos), scores(test_neg)), epoch)
+    return LinkProbeResult(best[1][0], best[0], name, predictor, best[2], best[1][1])
 
 
 def auc_score(pos: Tensor, neg: Tensor) -> float:

@@ -93,3 +93,18 @@ def test_random_link_split_holds_no_held_out_edge_in_the_training_graph():
         check_no_leak(split)
     with pytest.raises(ValueError, match="'val' and 'test'"):
         random_link_split(data, 0.5, 0.6)
+
+
+@pytest.mark.parametrize('predictor', ['mlp', 'dot'])
+def test_link_probe_scores_extra_metrics_at_the_epoch_validation_chose(predictor):
+    from genurl_pyg.evaluation.link import auc_score
+    g = torch.Generator().manual_seed(0)
+    n = 60
+    h = torch.randn(n, 8, generator=g)
+    pairs = [torch.randint(0, n, (80, 2), generator=g) for _ in range(5)]
+    base = link_probe(h, *pairs, metric=auc_score, predictor=predictor, epochs=3)
+    both = link_probe(h, *pairs, metric=auc_score, predictor=predictor, epochs=3,
+                      also={'hits@5': lambda p, q: hits_at_k(p, q, 5), 'auc2': auc_score})
+    assert both.test == pytest.approx(base.test) and both.epoch == base.epoch
+    assert both.also['auc2'] == pytest.approx(both.test)
+    assert 0.0 <= both.also['hits@5'] <= 1.0 and base.also == {}

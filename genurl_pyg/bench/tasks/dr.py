@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
+from ..._optional import require
 from ..schema import CellSpec, Metric
 from . import CellContext, Task, combine, mean_of
 
@@ -63,13 +64,14 @@ def make(method: str, seed: int = 0, **params: Any):
         from ...manifold import GenURLEmbedding
         return GenURLEmbedding(parametric=method == 'genurl', random_state=seed, **params)
     if method == 'umap':
-        import umap
+        umap = require('umap', 'the UMAP peer of the DR benchmark')
         return umap.UMAP(random_state=seed, n_jobs=1, **params)
     if method == 'opentsne':
+        require('openTSNE', 'the openTSNE peer of the DR benchmark')
         from openTSNE.sklearn import TSNE
         return TSNE(random_state=seed, n_jobs=2, **params)
     if method == 'pacmap':
-        import pacmap
+        pacmap = require('pacmap', 'the PaCMAP peer of the DR benchmark')
         return pacmap.PaCMAP(random_state=seed, **params)
     if method == 'pca':
         from sklearn.decomposition import PCA
