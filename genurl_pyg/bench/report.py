@@ -149,11 +149,14 @@ def conditions(results: Dict[str, Any]) -> List[str]:
     env = results['environment']
     hw, th = env['hardware'], env['threads']
     commit = env.get('commit') or 'unknown'
+    commits = sorted({c['commit'][:12] for c in results['cells'] if c.get('commit')})
     lines = [f"Suite **{results['suite']}**, started {results.get('started')}"
              + (f", resumed {len(results['resumed'])}x" if results.get('resumed') else '')
              + ('' if results['complete'] else
                 f", **incomplete: {len(results.get('missing', []))} planned cells not run**"),
-             f"Commit {commit[:12]}{' (with uncommitted changes)' if env.get('dirty') else ''};"
+             f"Commit {commit[:12]}{' (with uncommitted changes)' if env.get('dirty') else ''}"
+             + (f" (cells from {len(commits)} commits: {', '.join(commits)})"
+                if len(commits) > 1 else '') + ';'
              f" command `{env.get('command') or 'genurl-pyg bench'}`",
              f"Machine: {hw['cpu']}, {hw['cores']} cores, {hw['memory_gb']} GiB"
              + (f", GPUs {', '.join(hw['gpus'])}" if hw['gpus'] else ', no GPU'),

@@ -128,13 +128,15 @@ def _start(cell: CellSpec, out: Path, threads: int, python: str) -> _Running:
     return _Running(cell, proc, result, log, handle)
 
 
-def _finish(run: _Running, out: Path, timed_out: bool) -> Dict[str, Any]:
+def _finish(run: _Running, out: Path, timed_out: bool, commit: Optional[str] = None
+            ) -> Dict[str, Any]:
     run.log_handle.close()
     wall = time.perf_counter() - run.started
     record: Dict[str, Any] = {**run.cell.to_dict(), 'key': run.cell.key, 'metrics': {},
                               'seconds': None, 'wall_seconds': wall, 'peak_rss_mb': None,
                               'n': None, 'note': '', 'extra': {}, 'error': None,
                               'started': run.started_at, 'finished': _now(),
+                              'commit': commit,
                               'log': str(run.log.relative_to(out))}
     if timed_out:
         record.update(status='timeout',
@@ -165,7 +167,9 @@ def execute(cells: Sequence[CellSpec], out: Path, jobs: int = 1, threads: Option
             log: Callable[[str], None] = print, python: str = sys.executable) -> None:
     """Runs ``cells`` (``jobs`` at a time) and appends each record to ``out/cells.jsonl``.
     Ctrl-C kills the running cells and re-raises; finished records stay."""
+    from .environment import git_commit
     threads = threads or default_threads(jobs)
+    commit = git_commit()['commit']  # stamped on every record: a resumed run may span commits
     queue, running = deque(cells), []
     total, done, t0 = len(cells), 0, time.perf_counter()
     try:
@@ -183,7 +187,7 @@ def execute(cells: Sequence[CellSpec], out: Path, jobs: int = 1, threads: Option
                 elif run.proc.poll() is None:
                     continue
                 running.remove(run)
-                record = _finish(run, out, timed_out)
+                record = _finish(run, out, timed_out, commit)
                 _append(out, record)
                 done += 1
                 elapsed = time.perf_counter() - t0

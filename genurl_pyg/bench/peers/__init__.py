@@ -12,7 +12,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Dict
 
-PEERS = ('dgi', 'cca_ssg', 'grace', 'bgrl', 'graphmae')
+PEERS = ('dgi', 'cca_ssg', 'grace', 'bgrl', 'graphmae', 'node2vec')
+# Peers that read no node features (they run on featureless graphs).
+FEATURELESS_PEERS = ('node2vec',)
 
 
 def get_peer(name: str):

@@ -14,7 +14,7 @@ from typing import Any, Dict, Tuple
 
 from torch import Tensor
 
-from ..peers import PEERS, get_peer, params_for
+from ..peers import FEATURELESS_PEERS, PEERS, get_peer, params_for
 
 BASELINES = ('raw', 'sgc')
 NODE_METHODS = (*BASELINES, *PEERS, 'genurl')
@@ -26,7 +26,7 @@ def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, An
     if method not in NODE_METHODS:
         raise ValueError(f"unknown node-embedding method {method!r}; known: "
                          f"{', '.join(NODE_METHODS)}")
-    if getattr(data, 'x', None) is None and method != 'genurl':
+    if getattr(data, 'x', None) is None and method not in ('genurl', *FEATURELESS_PEERS):
         raise ValueError(f'{dataset} has no node features: {method!r} needs them')
     if method == 'raw':
         return data.x.float(), '', {}
