@@ -88,14 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    'each with a linear probe, and write a run folder.',
                        epilog=EXAMPLES_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_data_args(p)
-    p.add_argument('--encoder', choices=['gcn', 'sage', 'ego-gcn', 'gat', 'mlp', 'sign', 'auto'],
+    p.add_argument('--encoder', choices=['gcn', 'sage', 'ego-gcn', 'gat', 'mlp', 'sign',
+                                         'embedding', 'auto'],
                    default=None,
                    help='gcn/sage/gat: message passing (whole graph, or NeighborLoader '
                         "subgraphs with --set graph_batching=neighbor); ego-gcn: an MLP and a "
                         'GCN channel side by side (for heterophilous graphs); mlp: features '
-                        'only; sign: MLP on precomputed propagated features, mini-batch; auto: '
+                        'only; sign: MLP on precomputed propagated features, mini-batch; '
+                        'embedding: one learnable vector per node (no features read); auto: '
                         'gcn up to 100k nodes (ego-gcn when the edges disagree with the '
-                        'features), sign beyond (default: from the data set config)')
+                        'features), sign beyond; on a graph without features (no x, or one-hot '
+                        'ids) a GCN over learnable node vectors (default: from the data set '
+                        'config)')
     p.add_argument('--config', type=Path, default=None, help='YAML file of config overrides')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override one config key (YAML value syntax), repeatable')

@@ -60,6 +60,11 @@ def _karate(root: Path, spec: DatasetSpec) -> Data:
     return KarateClub()[0]
 
 
+def _planted_partition(root: Path, spec: DatasetSpec) -> Data:
+    from .synthetic import planted_partition_graph
+    return planted_partition_graph()
+
+
 def _heterophilous(root: Path, spec: DatasetSpec) -> Data:
     from torch_geometric.datasets import HeterophilousGraphDataset
     return HeterophilousGraphDataset(str(root), spec.name)[0]  # masks [N, 10]: 10 splits
@@ -150,6 +155,8 @@ _SPECS = [
                 'facebook100 (LINKX), 18660 nodes'),
     DatasetSpec('KarateClub', 'builtin', '', 'random-50/25/25', _karate,
                 'bundled with PyG, 34 nodes'),
+    DatasetSpec('PlantedPartition', 'builtin', '', 'random-50/25/25', _planted_partition,
+                'synthetic, 4 blocks x 100 nodes, no node features'),
 ]
 DATASETS: Dict[str, DatasetSpec] = {s.name.lower(): s for s in _SPECS}
 DATASETS['karate'] = DATASETS['karateclub']

@@ -111,3 +111,22 @@ def homophily_sweep_graph(data, homophily: float, degree: int = DEFAULT_DEGREE, 
                num_nodes=data.num_nodes)
     out.homophily = float(homophily)
     return out
+
+
+def planted_partition_graph(blocks: int = 4, block_size: int = 100, p_in: float = 0.1,
+                            p_out: float = 0.01, seed: int = 0):
+    r"""A planted-partition (stochastic block) graph **without node features**: ``blocks``
+    groups of ``block_size`` nodes, each pair joined with probability ``p_in`` inside a
+    group and ``p_out`` across; ``y`` is the group. Only the structure tells the groups
+    apart, so it tests featureless embeddings (registry name ``PlantedPartition``: 4 x 100,
+    0.1 / 0.01, seed 0). O(N²) pair draws: meant for small graphs."""
+    from torch_geometric.data import Data
+    n = blocks * block_size
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) // block_size
+    iu = torch.triu_indices(n, n, offset=1)
+    same = y[iu[0]] == y[iu[1]]
+    prob = torch.where(same, torch.tensor(p_in), torch.tensor(p_out))
+    keep = torch.rand(prob.numel(), generator=g) < prob
+    ei = iu[:, keep]
+    return Data(edge_index=torch.cat([ei, ei.flip(0)], 1), y=y, num_nodes=n)

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Union
 import yaml
 
 
-ENCODERS = ('gcn', 'sage', 'ego-gcn', 'gat', 'mlp', 'sign', 'auto')
+ENCODERS = ('gcn', 'sage', 'ego-gcn', 'gat', 'mlp', 'sign', 'embedding', 'auto')
 AUTO_SIGN_MIN_NODES = 100_000      # encoder 'auto': decoupled (SIGN) beyond this many nodes
 AUTO_NEIGHBOR_MIN_NODES = 100_000  # graph_batching 'auto': NeighborLoader beyond this
 GRAPH_BATCHING = ('auto', 'full', 'neighbor')
@@ -81,7 +81,9 @@ class NodeConfig:
     (:func:`~genurl_pyg.structure.trust.graph_is_noise`, any size)), ``hidden_channels``,
     ``out_channels`` (the kept representation
     :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).
-    Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops``, ``lam`` (float or
+    Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops`` (``'auto'``: 2,
+    and 1 on a graph without node features, where P is the graph alone and longer
+    geodesics blurred the planted blocks in our measurements), ``lam`` (float or
     ``'auto'``: the agreement clipped to [0, 1], and no graph part at all where the edges
     look like a random graph), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
     before the kNN search; 0: never), ``knn_method`` (``'exact'``, ``'faiss'``,
@@ -118,7 +120,7 @@ class NodeConfig:
     k: int = 15
     metric: str = 'cosine'
     feature_hops: int = 2
-    graph_hops: int = 2
+    graph_hops: Union[int, str] = 'auto'
     lam: Union[float, str] = 'auto'
     nu_input: float = 100.0
     knn_max_dim: int = 256
@@ -187,8 +189,10 @@ class NodeConfig:
             raise ConfigError("config 'num_neighbors' must be a non-empty list of positive "
                               f"integers (or -1 for all neighbours), got {self.num_neighbors!r}")
         self.num_neighbors = list(self.num_neighbors)
+        if self.graph_hops != 'auto':
+            integer('graph_hops', 1)
         for name in ('hidden_channels', 'out_channels', 'num_layers', 'k', 'feature_hops',
-                     'graph_hops', 'epochs', 'num_pos', 'num_neg', 'dynamic_every',
+                     'epochs', 'num_pos', 'num_neg', 'dynamic_every',
                      'all_pairs_max_nodes', 'sign_hops', 'pos_per_anchor', 'neg_per_anchor'):
             integer(name, 1)
         for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size',
@@ -258,6 +262,14 @@ class NodeConfig:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def resolved_graph_hops(cfg: NodeConfig, featureless: bool = False) -> int:
+    """``cfg.graph_hops`` with ``'auto'`` resolved: 1 on a graph without node features (P is
+    the graph alone), else 2."""
+    if cfg.graph_hops != 'auto':
+        return int(cfg.graph_hops)
+    return 1 if featureless else 2
 
 
 def dataset_defaults(dataset: str) -> NodeConfig:

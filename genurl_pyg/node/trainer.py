@@ -1,6 +1,7 @@
 """Training GenURL node embeddings on one graph (the library's main job)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -17,6 +18,7 @@ from torch_geometric.nn import MLP
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..nn.models.channel_projector import ChannelProjector
 from ..nn.models.genurl import GenURL
+from ..nn.models.node_embedding import NodeEmbedding
 from ..structure.builder import SimilarityBuilder
 from ..structure.knn import resolve_method as resolve_knn_method
 from ..structure.similarity import Similarity, combine
@@ -27,7 +29,8 @@ from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
 from ..utils.devices import resolve_device
-from .config import AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig
+from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
+                     resolved_graph_hops)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from .plan import plan_memory
@@ -37,6 +40,9 @@ from .encoders import (GRAPH_ENCODERS, build_encoder,
 from .views import augment, disjoint_union, two_view_similarity
 
 DEFAULT_BATCH_SIZE = 1024
+# encoder 'auto' on a graph without features (measured: experiments/results/
+# featureless_benchmark.md)
+AUTO_FEATURELESS_ENCODER = 'embedding'
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -66,7 +72,7 @@ CHECKPOINT_KEYS = ('model', 'optimizer', 'epoch', 'losses', 'config', 'rng', 'sh
 
 def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
                  trust: Optional[float] = None, use_graph: bool = True,
-                 graph_noise: bool = False) -> Tuple[str, str]:
+                 graph_noise: bool = False, featureless: bool = False) -> Tuple[str, str]:
     r"""``(encoder, path)`` for a graph of ``num_nodes`` nodes. Paths: ``'full'`` (whole-graph
     message passing), ``'neighbor'`` (message passing on NeighborLoader subgraphs) and
     ``'decoupled'`` (an MLP on precomputed :math:`\hat A^k X`, PyG's SIGN).
@@ -79,6 +85,12 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
     channel, one loss each) when it is lower. With ``use_graph=False`` (P without the
     graph), or where the edges look like a random graph (``graph_noise``, :func:`~genurl_pyg.
     structure.trust.graph_is_noise`), ``auto`` is the MLP at any size."""
+    if featureless and encoder in ('sign', 'ego-gcn'):
+        raise ConfigError(f"encoder {encoder!r} needs node features and this graph has none; "
+                          "use 'embedding' (one vector per node), 'gcn', 'sage' or 'gat' "
+                          "(message passing over learnable node vectors), or 'auto'")
+    if encoder == 'auto' and featureless:
+        encoder = AUTO_FEATURELESS_ENCODER
     if encoder == 'auto':
         if not use_graph or graph_noise:
             encoder = 'mlp'
@@ -89,7 +101,7 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
             encoder = 'ego-gcn' if low else 'gcn'
     if encoder == 'sign':
         return encoder, 'decoupled'
-    if encoder == 'mlp' or graph_batching == 'full':
+    if encoder in ('mlp', 'embedding') or graph_batching == 'full':
         return encoder, 'full'
     if graph_batching == 'neighbor':
         require_neighbor_sampling()
@@ -128,9 +140,28 @@ class NodeEmbeddingTrainer:
         if self.dist.enabled:
             self.shared_generator = torch.Generator().manual_seed(config.seed)
             self.generator = rank_generator(config.seed, self.dist.rank)
-        self.x = data.x.float().to(self.device)
-        self.edge_index = data.edge_index.to(self.device)
         self.num_nodes = data.num_nodes
+        # A graph without features (no x, or one-hot ids as x) trains one learnable vector
+        # per node (NodeEmbedding): its input is the node ids, P comes from the graph alone
+        # (one-hot rows are all equally far apart: no kNN to search, no columns to mask).
+        self.featureless = is_featureless(data)
+        if self.featureless:
+            if not config.use_graph:
+                raise ConfigError('this graph has no node features, so P must come from the '
+                                  "graph: 'use_graph' cannot be false")
+            if config.dynamic:
+                raise ConfigError("config 'dynamic: true' rebuilds P's feature part, and this "
+                                  'graph has no node features (P is the graph alone); set '
+                                  "'dynamic: false'")
+            self.cfg = config = dataclasses.replace(self.cfg, use_features=False,
+                                                    feature_mask=0.0)
+            self.x = torch.arange(self.num_nodes, device=self.device)
+        else:
+            self.x = data.x.float().to(self.device)
+        if config.graph_hops == 'auto':
+            self.cfg = config = dataclasses.replace(
+                config, graph_hops=resolved_graph_hops(config, self.featureless))
+        self.edge_index = data.edge_index.to(self.device)
         self.progress = progress
         # How far the edges agree with the features (no labels): steers encoder 'auto'
         # and warns about GCN-style averaging over a graph that joins unlike nodes.
@@ -143,7 +174,8 @@ class NodeEmbeddingTrainer:
         self.graph_noise = graph_is_noise(self.graph_information, self.graph_closure)
         self.encoder_name, self.path = resolve_path(config.encoder, config.graph_batching,
                                                     self.num_nodes, self.graph_trust,
-                                                    config.use_graph, self.graph_noise)
+                                                    config.use_graph, self.graph_noise,
+                                                    self.featureless)
         warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information,
                          self.graph_closure)
         # lam: auto puts weight clip(trust, 0, 1), about 0, on such a graph; leaving it out
@@ -152,10 +184,10 @@ class NodeEmbeddingTrainer:
                                                and config.use_features)
         # Plan memory from O(E) statistics before anything large is allocated; it fixes
         # what 'auto' leaves open and stops here, naming the knobs, if nothing fits.
-        self.plan = plan_memory(self.num_nodes, self.edge_index, self.x.size(1), config,
+        self.plan = plan_memory(self.num_nodes, self.edge_index, self._input_width(), config,
                                 self.encoder_name, self._minibatch_path(),
                                 resolve_knn_method(config.knn_method, self.num_nodes,
-                                                   self.x.is_cuda))
+                                                   self.x.is_cuda and not self.featureless))
         cap = self.plan.settings.get('graph_pairs_per_row', config.graph_pairs_per_row)
         lam = config.lam
         if lam == 'auto' and self.graph_trust is not None and config.knn_input_hops == 0:
@@ -172,11 +204,17 @@ class NodeEmbeddingTrainer:
             seed=config.seed)
         # P's feature part may be searched on graph-smoothed features (knn_input_hops):
         # neighbours in A_hat^h X agree with the graph's classes more often than in raw X.
-        x_p = (smooth_features(self.x, self.edge_index, config.knn_input_hops)
-               if config.use_features else self.x)
+        if self.featureless:  # P from the graph alone: the builder reads no feature column
+            x_p = torch.zeros(self.num_nodes, 1, device=self.device)
+        elif config.use_features:
+            x_p = smooth_features(self.x, self.edge_index, config.knn_input_hops)
+        else:
+            x_p = self.x
         self.static_sim = self.builder.build(x_p, self.edge_index, self.num_nodes)
         self.x_enc = normalize_rows(self.x) if config.feature_norm == 'row' else self.x
-        if self.encoder_name == 'sign':
+        if self.reads_ids:  # the table is indexed by node id, whatever the features are
+            self.x_enc = torch.arange(self.num_nodes, device=self.device)
+        elif self.encoder_name == 'sign':
             self.x_enc = propagate_features(self.x_enc, self.edge_index, config.sign_hops)
         elif self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn'):  # their first op is a Linear
             self.x_enc = csr_if_sparse(self.x_enc, density_of=self.x)
@@ -188,9 +226,7 @@ class NodeEmbeddingTrainer:
             self.subgraphs = NeighborSubgraphs(self.x.cpu(), self.edge_index.cpu(),
                                                self.num_nodes, config.num_neighbors)
         self.batch_size = self._resolve_batch_size()
-        encoder = build_encoder('mlp' if self.encoder_name == 'sign' else self.encoder_name,
-                                self.x_enc.size(1), config.hidden_channels,
-                                config.out_channels, config.num_layers, config.dropout)
+        encoder = self._build_encoder()
         projector = None
         if getattr(encoder, 'channels', None):  # one projector and one loss per channel
             projector = ChannelProjector(encoder.channels, config.projector_channels)
@@ -204,11 +240,34 @@ class NodeEmbeddingTrainer:
                                           weight_decay=config.weight_decay)
         self.state = TrainState()
 
+    @property
+    def reads_ids(self) -> bool:
+        """Whether the encoder's input is the node ids (a NodeEmbedding table)."""
+        return self.featureless or self.encoder_name == 'embedding'
+
+    def _input_width(self) -> int:
+        return 1 if self.featureless else self.x.size(1)
+
+    def _build_encoder(self) -> torch.nn.Module:
+        """The named encoder; on node ids, a NodeEmbedding table (of the output width for
+        ``'embedding'``, else of the hidden width with the named GNN over its vectors)."""
+        cfg = self.cfg
+        if self.encoder_name == 'embedding':
+            return NodeEmbedding(self.num_nodes, cfg.out_channels)
+        if self.reads_ids:
+            gnn = build_encoder(self.encoder_name, cfg.hidden_channels, cfg.hidden_channels,
+                                cfg.out_channels, cfg.num_layers, cfg.dropout)
+            return NodeEmbedding(self.num_nodes, cfg.hidden_channels, gnn)
+        return build_encoder('mlp' if self.encoder_name == 'sign' else self.encoder_name,
+                             self.x_enc.size(1), cfg.hidden_channels, cfg.out_channels,
+                             cfg.num_layers, cfg.dropout)
+
     def _reads_graph_statistics(self) -> bool:
         """Whether a decision reads the graph statistics: an ``auto`` encoder or λ, or a
-        message-passing encoder (the warnings)."""
+        message-passing encoder (the warnings). Never without features: there is nothing
+        for the edges to agree with."""
         cfg = self.cfg
-        return cfg.use_graph and (cfg.encoder == 'auto' or cfg.encoder in GRAPH_ENCODERS
+        return not self.featureless and cfg.use_graph and (cfg.encoder == 'auto' or cfg.encoder in GRAPH_ENCODERS
                                   or cfg.lam == 'auto')
 
     def _graph_trust(self) -> Optional[float]:
@@ -303,9 +362,9 @@ class NodeEmbeddingTrainer:
 
     @property
     def _edge_drop(self) -> float:
-        # An MLP never reads the edges: dropping them would only spend random draws, and
-        # make its training depend on a graph it ignores.
-        return 0.0 if self.encoder_name == 'mlp' else self.cfg.edge_drop
+        # An MLP (or a bare table) never reads the edges: dropping them would only spend
+        # random draws, and make its training depend on a graph it ignores.
+        return 0.0 if self.encoder_name in ('mlp', 'embedding') else self.cfg.edge_drop
 
     def _graph(self, edge_index: Tensor, num_nodes: Optional[int] = None):
         """GCN/SAGE get the transposed CSR adjacency (:func:`~.inputs.csr_adjacency`)."""
@@ -401,7 +460,7 @@ class NodeEmbeddingTrainer:
     def _view_masks(self, dim: int) -> Optional[Tensor]:
         """``[2, D]`` column masks, one per view (None without feature masking)."""
         cfg = self.cfg
-        if not (cfg.views and cfg.feature_mask > 0):
+        if not (cfg.views and cfg.feature_mask > 0) or self.reads_ids:
             return None
         return torch.rand(2, dim, generator=self.generator) >= cfg.feature_mask
 
@@ -464,6 +523,19 @@ class NodeEmbeddingTrainer:
         """The trained encoder applied to another graph (``x`` with this run's input
         preprocessing: row normalisation, SIGN propagation), e.g. the full graph after
         training on an observed subgraph (inductive evaluation). O(E d + N D d)."""
+        if self.reads_ids:
+            # A table has a vector per node id of the training graph: another edge set over
+            # the same nodes is fine (message passing over it), other nodes are not. Nodes
+            # held out of training keep their untrained vectors.
+            if x is None or x.size(0) != self.num_nodes:
+                raise ValueError('an encoder of node ids (a NodeEmbedding table) has vectors '
+                                 f'for the {self.num_nodes} nodes it was trained on only: it '
+                                 'cannot embed a graph with other nodes')
+            ids = torch.arange(self.num_nodes, device=self.device)
+            h = self.model.embed(ids, self._graph(edge_index.to(self.device))).cpu()
+            if not bool(torch.isfinite(h).all()):
+                raise FloatingPointError('the embeddings of the new graph hold NaN or infinity')
+            return h
         x = x.float().to(self.device)
         edge_index = edge_index.to(self.device)
         x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
@@ -514,18 +586,40 @@ class NodeEmbeddingTrainer:
 def _check_data(data: Data) -> None:
     if not isinstance(data, Data):
         raise TypeError(f"'data' must be a torch_geometric.data.Data, got {type(data).__name__}")
-    if getattr(data, 'x', None) is None:
-        raise ValueError("'data.x' is missing: GenURL node embeddings need node features")
+    x = getattr(data, 'x', None)
+    if x is not None and (x.dim() != 2 or x.size(0) != data.num_nodes):
+        raise ValueError(f"'data.x' must be [num_nodes, num_features] = [{data.num_nodes}, F], "
+                         f'got {tuple(x.shape)}')
     if getattr(data, 'edge_index', None) is None:
         raise ValueError("'data.edge_index' is missing")
     if data.num_nodes < 3:
         raise ValueError(f"'data' must have at least 3 nodes, got {data.num_nodes}")
 
 
+def is_featureless(data: Data) -> bool:
+    """True when ``data`` has no ``x``, or ``x`` is the ``N x N`` identity (one-hot node ids,
+    what OGB's featureless graphs are usually given). O(N) for a sparse identity, O(N²) to
+    check a dense one."""
+    x = getattr(data, 'x', None)
+    if x is None:
+        return True
+    n = data.num_nodes
+    if x.dim() != 2 or x.size(0) != n or x.size(1) != n:
+        return False
+    if x.is_sparse or x.layout != torch.strided:
+        coo = x.to_sparse_coo().coalesce()
+        idx = coo.indices()
+        return (coo.values().numel() == n and bool(torch.equal(idx[0], idx[1]))
+                and bool((coo.values() == 1).all()))
+    diag = torch.arange(n, device=x.device)
+    return bool((x[diag, diag] == 1).all()) and float(x.abs().sum()) == n
+
+
 def fit_node_embeddings(data: Data, config: Optional[NodeConfig] = None,
                         progress: Optional[Callable[[int, float], None]] = None,
                         **overrides) -> Tensor:
-    """Trains GenURL on ``data`` (any PyG ``Data`` with ``x`` and ``edge_index``) and returns
+    """Trains GenURL on ``data`` (any PyG ``Data`` with ``edge_index``; without ``x``, or
+    with one-hot ids as ``x``, one learnable vector per node: see ``encoder``) and returns
     the ``[N, out_channels]`` representation :math:`h` (on CPU; ``2 * out_channels`` with
     ``encoder: ego-gcn``, which concatenates two channels).
 

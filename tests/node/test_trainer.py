@@ -31,7 +31,7 @@ def test_short_cora_run_beats_raw_features(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('encoder', ['gcn', 'sage', 'ego-gcn', 'gat', 'mlp'])
 def test_every_encoder_trains_on_karate(encoder):
-    data = KarateClub()[0]
+    data = karate()
     h = fit_node_embeddings(data, encoder=encoder, epochs=3, hidden_channels=16,
                             out_channels=8, projector_channels=4, k=5)
     width = 16 if encoder == 'ego-gcn' else 8  # two channels of out_channels each
@@ -46,7 +46,7 @@ def test_every_encoder_trains_on_karate(encoder):
     {'use_graph': False}, {'use_features': False}, {'lam': 0.3, 'projector_channels': 0},
 ])
 def test_ablation_switches_run(overrides):
-    data = KarateClub()[0]
+    data = karate()
     base = dict(epochs=3, hidden_channels=16, out_channels=8, projector_channels=4, k=5)
     trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**base, **overrides}))
     trainer.fit()
@@ -55,19 +55,31 @@ def test_ablation_switches_run(overrides):
         assert trainer.sim.info.get('dynamic_epoch') == 2
 
 
-def test_same_seed_same_embeddings():
+def karate():
+    """KarateClub with features: each node's row of I + A, which neighbours share (one-hot
+    ids alone make a featureless graph, which trains a NodeEmbedding table:
+    test_featureless.py)."""
     data = KarateClub()[0]
+    adj = torch.zeros(34, 34)
+    adj[data.edge_index[0], data.edge_index[1]] = 1.0
+    data.x = torch.eye(34) + adj
+    return data
+
+
+def test_same_seed_same_embeddings():
+    data = karate()
     kw = dict(epochs=5, hidden_channels=16, out_channels=8, projector_channels=4, k=5, seed=3)
     torch.testing.assert_close(fit_node_embeddings(data, **kw), fit_node_embeddings(data, **kw))
 
 
 def test_bad_data():
-    with pytest.raises(ValueError, match="'data.x'"):
-        fit_node_embeddings(Data(edge_index=torch.tensor([[0, 1], [1, 2]]), num_nodes=3))
+    with pytest.raises(ValueError, match=r"'data.x' must be \[num_nodes, num_features\]"):
+        fit_node_embeddings(Data(x=torch.ones(4, 2), edge_index=torch.tensor([[0, 1], [1, 2]]),
+                                 num_nodes=3))
     with pytest.raises(TypeError, match="'data'"):
         fit_node_embeddings({'x': torch.ones(3, 2)})
     with pytest.raises(ValueError, match="'device'"):
-        fit_node_embeddings(KarateClub()[0], device='cuda' if not torch.cuda.is_available()
+        fit_node_embeddings(karate(), device='cuda' if not torch.cuda.is_available()
                             else 'cuda:999', epochs=1)
 
 
@@ -119,7 +131,7 @@ def test_knn_input_hops_builds_the_feature_part_on_smoothed_features():
     cfg = NodeConfig(epochs=1, lam=0.5, knn_input_hops=2, k=5, views=False)
     trainer = NodeEmbeddingTrainer(data, cfg)
     want = SimilarityBuilder(k=5, metric=cfg.metric, feature_hops=cfg.feature_hops,
-                             graph_hops=cfg.graph_hops, lam=0.5, nu=cfg.nu_input,
+                             graph_hops=trainer.cfg.graph_hops, lam=0.5, nu=cfg.nu_input,
                              reduce_dim=cfg.knn_max_dim).build(
         smooth_features(data.x, data.edge_index, 2), data.edge_index, data.num_nodes)
     assert torch.equal(trainer.sim.index, want.index)
@@ -161,7 +173,7 @@ def test_sign_minibatch_path_learns_communities():
 
 def test_auto_encoder_picks_by_size(monkeypatch):
     import genurl_pyg.node.trainer as trainer_mod
-    data = KarateClub()[0]
+    data = karate()
     small = dict(epochs=1, hidden_channels=8, out_channels=8, projector_channels=4, k=5)
     assert NodeEmbeddingTrainer(data, NodeConfig(encoder='auto', **small)).encoder_name == 'gcn'
     monkeypatch.setattr(trainer_mod, 'AUTO_SIGN_MIN_NODES', 10)
@@ -169,7 +181,7 @@ def test_auto_encoder_picks_by_size(monkeypatch):
 
 
 def test_row_feature_norm_scales_the_encoder_input_only():
-    data = KarateClub()[0]
+    data = karate()
     data.x = data.x * 3.0 + torch.rand(data.x.shape) * torch.arange(34).unsqueeze(1)
     before = data.x.clone()
     cfg = NodeConfig(feature_norm='row', epochs=1, hidden_channels=8, out_channels=8,

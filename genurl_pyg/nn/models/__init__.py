@@ -2,5 +2,6 @@ from .channel_projector import ChannelProjector
 from .ego_gcn import EgoGCN
 from .ego_neighbor_sage import EgoNeighborSAGE
 from .genurl import GenURL
+from .node_embedding import NodeEmbedding
 
-__all__ = ['GenURL', 'EgoNeighborSAGE', 'EgoGCN', 'ChannelProjector']
+__all__ = ['GenURL', 'EgoNeighborSAGE', 'EgoGCN', 'ChannelProjector', 'NodeEmbedding']
