@@ -5,8 +5,9 @@ RandomLinkSplit), then score the frozen embeddings with the Hadamard-MLP probe (
 chosen by validation Hits@20) and the dot product: validation Hits@20 and AUC only. The
 test edges are not read here (the probe scores them internally; nothing is recorded): the
 chosen variant's test numbers come from the benchmark suite's link task, once.
-Variants are NodeConfig overrides on top of the data set's shipped config, run without node
-features (``x`` removed); ``node2vec`` is the pure-torch peer (``--n2v-epochs``).
+Variants are NodeConfig overrides on top of the data set's shipped config when it has no
+features (ogbl-ddi), else of the defaults (the bench's ``genurl-featureless``), run without
+node features (``x`` removed); ``node2vec`` is the pure-torch peer (``--n2v-epochs``).
 
 Usage:
   python experiments/featureless_variants.py --dataset ogbl-ddi --seeds 1 \\
@@ -40,8 +41,10 @@ def run_variant(dataset, name, overrides, seed, probe_epochs, probe_batch, n2v_e
         h = get_peer('node2vec').embed(train, params, seed)
     else:
         from genurl_pyg.node import NodeConfig, dataset_defaults
-        from genurl_pyg.node.trainer import NodeEmbeddingTrainer
-        cfg = NodeConfig.from_dict({**overrides, 'seed': seed}, base=dataset_defaults(dataset))
+        from genurl_pyg.node.trainer import NodeEmbeddingTrainer, is_featureless
+        # a featureless data set's shipped config is for it; others were tuned with features
+        base = dataset_defaults(dataset) if is_featureless(data) else NodeConfig()
+        cfg = NodeConfig.from_dict({**overrides, 'seed': seed}, base=base)
         h = NodeEmbeddingTrainer(train, cfg).fit()
     seconds = time.perf_counter() - t
 

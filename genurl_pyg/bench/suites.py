@@ -74,7 +74,8 @@ SUITES: Dict[str, Dict[str, TaskPlan]] = {
     'full': {
         'node': TaskPlan(('Cora', 'CiteSeer', 'DBLP', 'Computers', 'Photo', 'CS'), _NODE_ALL,
                          10, 600),
-        'link': TaskPlan(('Cora', 'CiteSeer', 'Photo'), _NODE_ALL, 5, 600),
+        'link': TaskPlan(('Cora', 'CiteSeer', 'Photo'), (*_NODE_ALL, 'genurl-featureless'), 5,
+                         600),
         'dr': TaskPlan(('digits', 'mnist', 'coauthor-cs', 'fashion-mnist-10k'),
                        ('genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca'), 3, 1800),
         'ssl': TaskPlan(('fashion-mnist',), ('genurl', 'simclr', 'byol', 'barlow'), 1, 7200,

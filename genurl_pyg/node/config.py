@@ -78,7 +78,11 @@ class NodeConfig:
     when the label-free graph–feature agreement is
     below :data:`~genurl_pyg.structure.trust.LOW_TRUST`, or ``'mlp'`` with
     ``use_graph: false`` or where the edges look like a random graph
-    (:func:`~genurl_pyg.structure.trust.graph_is_noise`, any size)), ``hidden_channels``,
+    (:func:`~genurl_pyg.structure.trust.graph_is_noise`, any size); ``'embedding'``: one
+    learnable vector per node, no features read
+    (:class:`~genurl_pyg.nn.models.NodeEmbedding`). On a graph without features (no ``x``,
+    or one-hot ids) every encoder reads node ids: ``'gcn'``, ``'sage'``, ``'gat'`` pass
+    messages over a table of learnable vectors, and ``'auto'`` is ``'gcn'``), ``hidden_channels``,
     ``out_channels`` (the kept representation
     :math:`h`), ``num_layers``, ``dropout``, ``projector_channels`` (0: no projector).
     Input similarity P: ``k``, ``metric``, ``feature_hops``, ``graph_hops`` (``'auto'``: 2,

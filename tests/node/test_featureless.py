@@ -40,14 +40,14 @@ def test_node_embedding_is_a_lookup_table_and_names_bad_input():
     assert repr(enc) == 'NodeEmbedding(5, 3)'
 
 
-@pytest.mark.parametrize('encoder', ['auto', 'gcn'])
+@pytest.mark.parametrize('encoder', ['auto', 'embedding'])
 def test_featureless_embeddings_recover_the_planted_blocks(encoder):
     data = planted_partition_graph(4, 50, 0.2, 0.01, seed=1)
     assert data.x is None
     trainer = NodeEmbeddingTrainer(data, NodeConfig(encoder=encoder, **SMALL))
     assert trainer.featureless and not trainer.cfg.use_features
     assert trainer.cfg.graph_hops == 1  # 'auto' without features
-    assert trainer.encoder_name == ('embedding' if encoder == 'auto' else 'gcn')
+    assert trainer.encoder_name == ('gcn' if encoder == 'auto' else 'embedding')
     assert isinstance(trainer.model.encoder, NodeEmbedding)
     h = trainer.fit()
     masks = random_split(data.num_nodes, 0, 0.5, 0.25)
@@ -59,7 +59,7 @@ def test_featureless_embeddings_recover_held_out_edges_and_nothing_leaks():
     data = planted_partition_graph(4, 50, 0.2, 0.01, seed=2)
     split = random_link_split(data, 0.05, 0.2, seed=0)
     trainer = NodeEmbeddingTrainer(split.train_data,
-                                   NodeConfig(**SMALL))
+                                   NodeConfig(encoder='embedding', **SMALL))
     n = data.num_nodes
     test = {tuple(e) for e in split.test_pos.tolist()} | \
         {tuple(e) for e in split.test_pos.flip(1).tolist()}

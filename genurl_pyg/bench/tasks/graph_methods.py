@@ -2,7 +2,8 @@
 
 ``raw``: the features; ``sgc``: :math:`\\hat A^2 X` (SGC's smoothing, nothing trained);
 ``genurl``: :class:`~genurl_pyg.node.NodeEmbeddingTrainer` with the data set's shipped config
-(``params`` override its keys); the self-supervised peers of :mod:`genurl_pyg.bench.peers`
+(``params`` override its keys); ``genurl-featureless``: the same without ``x`` (one learnable
+vector per node, P from the graph alone: what GenURL does on a graph that has no features); the self-supervised peers of :mod:`genurl_pyg.bench.peers`
 with their papers' hyper-parameters (``params`` override them, e.g. ``epochs`` in a smoke
 preset). Every method sees only the ``data`` it is given: the link task passes the graph of
 the training edges.
@@ -17,7 +18,7 @@ from torch import Tensor
 from ..peers import FEATURELESS_PEERS, PEERS, get_peer, params_for
 
 BASELINES = ('raw', 'sgc')
-NODE_METHODS = (*BASELINES, *PEERS, 'genurl')
+NODE_METHODS = (*BASELINES, *PEERS, 'genurl', 'genurl-featureless')
 
 
 def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, Any],
@@ -26,7 +27,8 @@ def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, An
     if method not in NODE_METHODS:
         raise ValueError(f"unknown node-embedding method {method!r}; known: "
                          f"{', '.join(NODE_METHODS)}")
-    if getattr(data, 'x', None) is None and method not in ('genurl', *FEATURELESS_PEERS):
+    if getattr(data, 'x', None) is None and method not in ('genurl', 'genurl-featureless',
+                                                            *FEATURELESS_PEERS):
         raise ValueError(f'{dataset} has no node features: {method!r} needs them')
     if method == 'raw':
         return data.x.float(), '', {}
@@ -34,11 +36,18 @@ def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, An
         from ...node.propagation import smooth_features
         hops = int(params.get('hops', 2))
         return smooth_features(data.x.float(), data.edge_index, hops), '', {'hops': hops}
-    if method == 'genurl':
+    if method in ('genurl', 'genurl-featureless'):
         from ...node.config import NodeConfig, dataset_defaults
         from ...node.trainer import NodeEmbeddingTrainer
-        cfg = NodeConfig.from_dict({**params, 'seed': seed}, base=dataset_defaults(dataset))
-        return NodeEmbeddingTrainer(data, cfg).fit(), '', cfg.to_dict()
+        if method == 'genurl-featureless':
+            data = data.clone()
+            data.x = None
+            base = NodeConfig()  # the shipped configs were tuned with features
+        else:
+            base = dataset_defaults(dataset)
+        cfg = NodeConfig.from_dict({**params, 'seed': seed}, base=base)
+        trainer = NodeEmbeddingTrainer(data, cfg)
+        return trainer.fit(), '', trainer.cfg.to_dict()
     config = {**params_for(method, dataset), **params}
     h = get_peer(method).embed(data, config, seed, deadline)
     note = (f'training cut at the cell budget' if time.perf_counter() > deadline else '')
