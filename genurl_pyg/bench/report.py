@@ -191,7 +191,13 @@ def render_markdown(results: Dict[str, Any], figures: Dict[str, str]) -> str:
         out += [f"| {c['key']} | {c['status']} | {c['error']} |" for c in bad]
         out.append('')
     if results.get('missing'):
-        out += ['## Planned cells not run yet', '', ', '.join(results['missing']), '']
+        per_task: Dict[str, int] = {}
+        for key in results['missing']:
+            per_task[key.split('/')[0]] = per_task.get(key.split('/')[0], 0) + 1
+        out += ['## Planned cells not run yet', '',
+                f"{len(results['missing'])} cells ("
+                + ', '.join(f'{t} {c}' for t, c in per_task.items())
+                + '); `results.json` lists them. Continue with `--resume`.', '']
     return '\n'.join(out)
 
 

@@ -30,7 +30,8 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from .config import ConfigError, NodeConfig, resolved_graph_hops
+from ..structure.walks import DEFAULT_TOP_K as WALK_TOP_K
+from .config import ConfigError, NodeConfig, resolved_graph_hops, resolved_graph_part
 
 MB = 2 ** 20
 PAIR_BYTES = 20            # a stored pair of P: int64 (i, j) + float32 weight
@@ -149,9 +150,14 @@ def plan_memory(num_nodes: int, edge_index: Tensor, num_features: int, cfg: Node
     resident size now)."""
     budget = float(budget_mb or cfg.memory_budget_mb or default_budget_mb())
     base = current_rss_mb() if base_mb is None else float(base_mb)
-    bounds = (neighbourhood_bounds(edge_index.cpu(), num_nodes, resolved_graph_hops(cfg))
-              if cfg.use_graph else None)
-    auto = cfg.graph_pairs_per_row == 'auto' and bounds is not None
+    walks = resolved_graph_part(cfg) == 'walks'
+    if not cfg.use_graph:
+        bounds = None
+    elif walks:  # top_k per row, at most doubled by the symmetrisation
+        bounds = torch.full((num_nodes,), 2 * WALK_TOP_K, dtype=torch.long)
+    else:
+        bounds = neighbourhood_bounds(edge_index.cpu(), num_nodes, resolved_graph_hops(cfg))
+    auto = cfg.graph_pairs_per_row == 'auto' and bounds is not None and not walks
 
     def make(cap: int) -> MemoryPlan:
         plan = MemoryPlan(budget_mb=budget, base_mb=base)
@@ -209,7 +215,8 @@ def _stages(n: int, bounds: Optional[Tensor], num_features: int, cfg: NodeConfig
     graph_pairs = 0
     if bounds is not None:
         graph_pairs = int(bounds.clamp_max(cap).sum()) if cap else int(bounds.sum())
-        method = (f'{resolved_graph_hops(cfg)} hops'
+        method = ('random-walk visits' if resolved_graph_part(cfg) == 'walks' else
+                  f'{resolved_graph_hops(cfg)} hops'
                   + (f', {cap} pairs per node (sampled)' if cap else ''))
         stages.append(Stage('P graph part', method, graph_pairs, graph_pairs * PAIR_BYTES / MB))
     total = feat_pairs + graph_pairs

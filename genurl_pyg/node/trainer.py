@@ -30,7 +30,7 @@ from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_p
 from .. import distributed
 from ..utils.devices import resolve_device
 from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
-                     resolved_graph_hops)
+                     resolved_graph_hops, resolved_graph_part)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from .plan import plan_memory
@@ -159,9 +159,10 @@ class NodeEmbeddingTrainer:
             self.x = torch.arange(self.num_nodes, device=self.device)
         else:
             self.x = data.x.float().to(self.device)
-        if config.graph_hops == 'auto':
-            self.cfg = config = dataclasses.replace(
-                config, graph_hops=resolved_graph_hops(config, self.featureless))
+        mean_degree = data.edge_index.size(1) / max(1, self.num_nodes)
+        self.cfg = config = dataclasses.replace(
+            config, graph_hops=resolved_graph_hops(config, self.featureless),
+            graph_part=resolved_graph_part(config, self.featureless, mean_degree))
         self.edge_index = data.edge_index.to(self.device)
         self.progress = progress
         # How far the edges agree with the features (no labels): steers encoder 'auto'
@@ -202,7 +203,7 @@ class NodeEmbeddingTrainer:
             knn_method=config.knn_method,
             use_features=config.use_features, use_graph=graph_in_p,
             graph_pairs_per_row=cap if isinstance(cap, int) and cap > 0 else None,
-            seed=config.seed)
+            seed=config.seed, graph_part=config.graph_part)
         # P's feature part may be searched on graph-smoothed features (knn_input_hops):
         # neighbours in A_hat^h X agree with the graph's classes more often than in raw X.
         if self.featureless:  # P from the graph alone: the builder reads no feature column

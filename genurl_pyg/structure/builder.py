@@ -10,6 +10,9 @@ from .._validation import check_edge_index, check_features, check_positive_int
 from .calibration import DEFAULT_INPUT_NU
 from .similarity import (Lambda, Similarity, combine, estimate_lambda, feature_similarity,
                          graph_similarity)
+from .walks import walk_similarity
+
+GRAPH_PARTS = ('geodesic', 'walks')
 
 
 class SimilarityBuilder:
@@ -41,6 +44,9 @@ class SimilarityBuilder:
         graph_pairs_per_row (int, optional): cap on the graph part's pairs per node (a
             uniform sample of the outer hop level, seeded by ``seed``; see
             :func:`graph_similarity`). ``None``: every pair within ``graph_hops``.
+        graph_part (str): ``'geodesic'`` (hop-limited geodesics, the paper's) or
+            ``'walks'`` (random-walk visits, :func:`~genurl_pyg.structure.walks.
+            walk_similarity`: our addition, for graphs without features).
     """
 
     def __init__(self, k: int = 15, metric: str = 'euclidean', feature_hops: int = 2,
@@ -48,7 +54,11 @@ class SimilarityBuilder:
                  knn_method: str = 'auto', max_pairs_per_row: Optional[int] = None,
                  min_weight: float = 1e-4, reduce_dim: Optional[int] = None,
                  use_features: bool = True, use_graph: bool = True,
-                 graph_pairs_per_row: Optional[int] = None, seed: int = 0) -> None:
+                 graph_pairs_per_row: Optional[int] = None, seed: int = 0,
+                 graph_part: str = 'geodesic') -> None:
+        if graph_part not in GRAPH_PARTS:
+            raise ValueError(f"'graph_part' must be one of {GRAPH_PARTS}, got {graph_part!r}")
+        self.graph_part = graph_part
         check_positive_int(k, 'k')
         check_positive_int(feature_hops, 'feature_hops')
         check_positive_int(graph_hops, 'graph_hops')
@@ -106,9 +116,7 @@ class SimilarityBuilder:
                                  "P from the features alone")
             edge_index = check_edge_index(edge_index, num_nodes)
         self.num_nodes_ = num_nodes
-        self.graph_part_ = (graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu,
-                                             self.graph_pairs_per_row, self.seed)
-                            if use_graph else None)
+        self.graph_part_ = self._graph_part(edge_index, num_nodes) if use_graph else None
         if not use_graph:
             lam = 0.0
         elif not use_feat:
@@ -120,6 +128,12 @@ class SimilarityBuilder:
         self.lam_ = lam
         feat = self._feature_part(x) if use_feat and lam < 1 else None
         return self._combine(feat)
+
+    def _graph_part(self, edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
+        if self.graph_part == 'walks':
+            return walk_similarity(edge_index, num_nodes, seed=self.seed)
+        return graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu,
+                                self.graph_pairs_per_row, self.seed)
 
     @torch.no_grad()
     def rebuild_features(self, x: Tensor) -> Similarity:
@@ -151,7 +165,7 @@ class SimilarityBuilder:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(k={self.k}, metric={self.metric!r}, '
                 f'feature_hops={self.feature_hops}, graph_hops={self.graph_hops}, '
-                f'lam={self.lam!r}, nu={self.nu})')
+                f'lam={self.lam!r}, nu={self.nu}, graph_part={self.graph_part!r})')
 
 
 def reduce_features(x: Tensor, rank: Optional[int], metric: str = 'euclidean',

@@ -46,7 +46,7 @@ def test_featureless_embeddings_recover_the_planted_blocks(encoder):
     assert data.x is None
     trainer = NodeEmbeddingTrainer(data, NodeConfig(encoder=encoder, **SMALL))
     assert trainer.featureless and not trainer.cfg.use_features
-    assert trainer.cfg.graph_hops == 1  # 'auto' without features
+    assert trainer.cfg.graph_hops == 1 and trainer.cfg.graph_part == 'walks'  # 'auto'
     assert trainer.encoder_name == ('gcn' if encoder == 'auto' else 'embedding')
     assert isinstance(trainer.model.encoder, NodeEmbedding)
     h = trainer.fit()
@@ -58,8 +58,11 @@ def test_featureless_embeddings_recover_the_planted_blocks(encoder):
 def test_featureless_embeddings_recover_held_out_edges_and_nothing_leaks():
     data = planted_partition_graph(4, 50, 0.2, 0.01, seed=2)
     split = random_link_split(data, 0.05, 0.2, seed=0)
+    # one-hop geodesic P: its pairs are training edges, so none may be a held-out edge
+    # (walk P reaches further, along training edges only: tests/structure/test_walks.py)
     trainer = NodeEmbeddingTrainer(split.train_data,
-                                   NodeConfig(encoder='embedding', **SMALL))
+                                   NodeConfig(encoder='embedding', graph_part='geodesic',
+                                              **SMALL))
     n = data.num_nodes
     test = {tuple(e) for e in split.test_pos.tolist()} | \
         {tuple(e) for e in split.test_pos.flip(1).tolist()}
@@ -106,3 +109,14 @@ def test_a_graph_without_x_trains_end_to_end_through_the_cli(tmp_path, monkeypat
     result = json.loads((out / 'result.json').read_text())
     assert result['accuracy']['mean'] > 0.6
     assert torch.load(out / 'embeddings' / 'seed0.pt').shape == (400, 16)
+
+
+def test_auto_graph_part_takes_walks_on_sparse_featureless_graphs_only():
+    from genurl_pyg.node.config import resolved_graph_part
+    cfg = NodeConfig()
+    assert resolved_graph_part(cfg, featureless=True, mean_degree=4.0) == 'walks'
+    assert resolved_graph_part(cfg, featureless=True, mean_degree=500.0) == 'geodesic'
+    assert resolved_graph_part(cfg, featureless=False, mean_degree=4.0) == 'geodesic'
+    assert resolved_graph_part(NodeConfig(graph_part='walks'), False, 500.0) == 'walks'
+    with pytest.raises(ConfigError, match="'graph_part'"):
+        NodeConfig(graph_part='paths').validate()

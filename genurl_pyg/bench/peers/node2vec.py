@@ -2,12 +2,9 @@ r"""node2vec (Grover & Leskovec, KDD 2016) in pure torch: second-order random wa
 skip-gram with negative sampling over one learnable vector per node. It reads no features,
 so it runs on featureless graphs as on any other.
 
-Walks: from every node ``walks_per_node`` walks of ``walk_length`` steps. The step from
-``v`` (previous node ``t``) to a neighbour ``x`` has the unnormalised probability
-:math:`1/p` if :math:`x = t`, :math:`1` if ``x`` is a neighbour of ``t``, :math:`1/q`
-otherwise, drawn by rejection sampling (propose a uniform neighbour, accept with the ratio
-to the largest of the three weights; KnightKing's scheme, which torch-cluster uses too):
-O(walks · length · tries · log deg) with all walkers advanced together, memory O(E).
+Walks: from every node ``walks_per_node`` walks of ``walk_length`` steps, second-order
+with return / in-out parameters ``p`` / ``q`` (:func:`genurl_pyg.structure.walks.
+random_walks`, rejection sampling as in KnightKing and torch-cluster).
 Skip-gram: every window of ``context_size`` nodes of a walk gives positive pairs (its
 first node, each other node); each positive window is matched with
 ``num_negative_samples`` windows of uniformly random nodes; loss
@@ -26,6 +23,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
+from ...structure.walks import random_walks, sorted_csr  # noqa: F401  (the walker)
 from ._common import out_of_time, seeded
 
 NAME = 'node2vec'
@@ -35,65 +33,6 @@ SOURCE = ('Grover & Leskovec 2016; settings of OGB\'s node2vec baselines '
 PARAMS: Dict[str, Dict] = {'default': dict(dim=128, walk_length=40, context_size=20,
                                            walks_per_node=10, num_negative_samples=1,
                                            p=1.0, q=1.0, batch_size=256, lr=0.01, epochs=5)}
-
-
-def sorted_csr(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
-    """``(rowptr, col)`` of the symmetrised, de-duplicated graph, columns sorted per row."""
-    ei = torch.cat([edge_index, edge_index.flip(0)], 1)
-    keys = torch.unique(ei[0] * num_nodes + ei[1])  # sorted: by row, then column
-    row, col = keys // num_nodes, keys % num_nodes
-    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long)
-    rowptr[1:] = torch.cumsum(torch.bincount(row, minlength=num_nodes), 0)
-    return rowptr, col
-
-
-def random_walks(rowptr: Tensor, col: Tensor, start: Tensor, length: int, p: float, q: float,
-                 generator: torch.Generator, max_tries: int = 100) -> Tensor:
-    """``[len(start), length + 1]`` node2vec walks; a walk at a node without neighbours
-    stays there. With ``p = q = 1`` every step is a uniform neighbour (DeepWalk)."""
-    n = rowptr.numel() - 1
-    deg = rowptr[1:] - rowptr[:-1]
-    row_of = torch.repeat_interleave(torch.arange(n), deg)
-    keys = row_of * n + col
-    walks = torch.empty(start.numel(), length + 1, dtype=torch.long)
-    walks[:, 0] = start
-    w_return, w_in, w_out = 1.0 / p, 1.0, 1.0 / q
-    w_max = max(w_return, w_in, w_out)
-
-    def propose(cur: Tensor) -> Tensor:
-        d = deg[cur]
-        off = (torch.rand(cur.numel(), generator=generator) * d).long().clamp(
-            max=(d - 1).clamp(min=0))
-        nxt = col[(rowptr[cur] + off).clamp(max=max(col.numel() - 1, 0))]
-        return torch.where(d > 0, nxt, cur)
-
-    for step in range(1, length + 1):
-        cur = walks[:, step - 1]
-        if step == 1 or (p == 1.0 and q == 1.0):
-            walks[:, step] = propose(cur)
-            continue
-        prev = walks[:, step - 2]
-        nxt = cur.clone()
-        todo = torch.arange(cur.numel())
-        for _ in range(max_tries):
-            if todo.numel() == 0:
-                break
-            c, t = cur[todo], prev[todo]
-            x = propose(c)
-            qk = t * n + x
-            pos = torch.searchsorted(keys, qk).clamp(max=max(keys.numel() - 1, 0))
-            linked = keys[pos] == qk if keys.numel() else torch.zeros_like(x, dtype=torch.bool)
-            weight = torch.full(x.shape, w_out)
-            weight[linked] = w_in
-            weight[x == t] = w_return
-            accept = torch.rand(todo.numel(), generator=generator) * w_max < weight
-            accept |= deg[c] == 0
-            nxt[todo[accept]] = x[accept]
-            todo = todo[~accept]
-        if todo.numel():  # out of tries (tiny acceptance): take the last proposal as is
-            nxt[todo] = propose(cur[todo])
-        walks[:, step] = nxt
-    return walks
 
 
 def window_pairs(length: int, context: int) -> Tuple[Tensor, Tensor]:

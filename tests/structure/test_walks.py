@@ -1,0 +1,69 @@
+"""Random walks and the walk-visit similarity against brute-force references."""
+import pytest
+import torch
+
+from genurl_pyg.structure.walks import random_walks, sorted_csr, walk_similarity
+
+
+def _ring(n=12):
+    src = torch.arange(n)
+    return torch.stack([src, (src + 1) % n])
+
+
+def test_sorted_csr_symmetrises_and_sorts():
+    rowptr, col = sorted_csr(torch.tensor([[0, 2, 2], [1, 1, 1]]), 3)
+    assert rowptr.tolist() == [0, 1, 3, 4] and col.tolist() == [1, 0, 2, 1]
+
+
+def test_walks_step_along_edges_and_stay_on_isolated_nodes():
+    ei = _ring()
+    rowptr, col = sorted_csr(ei, 13)  # node 12 has no edge
+    g = torch.Generator().manual_seed(0)
+    w = random_walks(rowptr, col, torch.arange(13).repeat(3), 6, 0.5, 2.0, g)
+    assert (w[12::13] == 12).all()
+    ring = w[w[:, 0] != 12]
+    steps = (ring[:, 1:] - ring[:, :-1]) % 12
+    assert ((steps == 1) | (steps == 11)).all()
+
+
+def test_walk_similarity_matches_the_visit_shares_of_its_own_walks():
+    """The weights are each row's visit shares within the window, kept top-k, symmetrised by
+    max and scaled by 1/sqrt(m_i m_j): recomputed here by a loop over the same walks."""
+    ei = torch.tensor([[0, 0, 1, 2, 3, 4], [1, 2, 2, 3, 4, 5]])
+    n, walks, window = 6, 30, 3
+    index, weight = walk_similarity(ei, n, walks, window, top_k=3, seed=5)
+    rowptr, col = sorted_csr(ei, n)
+    gen = torch.Generator().manual_seed(5)
+    start = torch.arange(n).repeat_interleave(walks)
+    w = random_walks(rowptr, col, start, window, generator=gen)[:, 1:]
+    counts = torch.zeros(n, n)
+    for s, row in zip(start.tolist(), w.tolist()):
+        for v in row:
+            if v != s:
+                counts[s, v] += 1
+    share = counts / (walks * window)
+    kept = torch.zeros(n, n)
+    for i in range(n):
+        nz = [(float(share[i, j]), -j) for j in range(n) if share[i, j] > 0]
+        for val, negj in sorted(nz, reverse=True)[:3]:
+            kept[i, -negj] = val
+    sym = torch.maximum(kept, kept.t())
+    m = sym.max(1).values
+    ref = sym / (m[:, None] * m[None, :]).sqrt().clamp_min(1e-12)
+    dense = torch.zeros(n, n)
+    dense[index[0], index[1]] = weight
+    torch.testing.assert_close(dense, ref)
+    assert torch.equal(dense, dense.t()) and (index[0] != index[1]).all()
+    keys = index[0] * n + index[1]
+    assert torch.equal(keys, torch.sort(keys).values)
+
+
+def test_walk_similarity_reaches_beyond_one_hop_on_a_path_and_is_seeded():
+    ei = torch.stack([torch.arange(9), torch.arange(1, 10)])
+    index, weight = walk_similarity(ei, 10, 40, 4, top_k=6, seed=0)
+    pairs = set(map(tuple, index.t().tolist()))
+    assert (0, 2) in pairs and (0, 3) in pairs  # two and three hops away
+    again = walk_similarity(ei, 10, 40, 4, top_k=6, seed=0)
+    assert torch.equal(again[0], index) and torch.equal(again[1], weight)
+    with pytest.raises(ValueError, match="'window'"):
+        walk_similarity(ei, 10, window=0)
