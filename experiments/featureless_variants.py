@@ -26,12 +26,11 @@ from _bench_utils import RESULTS, peak_rss_mb, versions, write_results  # noqa: 
 
 
 def run_variant(dataset, name, overrides, seed, probe_epochs, probe_batch, n2v_epochs):
-    import torch
-    from genurl_pyg.bench.tasks.link import _split
+    from genurl_pyg.bench.tasks.link import split_edges
     from genurl_pyg.datasets import load_dataset
     from genurl_pyg.evaluation.link import auc_score, hits_at_k, link_probe
     data = load_dataset(dataset)
-    split, protocol = _split(data, seed)
+    split, protocol = split_edges(data, seed)
     train = split.train_data.clone()
     del train.x  # featureless: the method sees the training graph's structure only
     t = time.perf_counter()

@@ -51,18 +51,16 @@ PRESETS = {
 
 def run_one(preset: str, method: str, seed: int, epochs: int, subset: int, device: str,
             overrides: Dict) -> Dict:
-    import torch
     from genurl_pyg.utils.resources import peak_rss_mb
     from genurl_pyg.vision.config import SSLConfig
     from genurl_pyg.vision.data import ImageData, load_images
     from genurl_pyg.vision.run import fit_visual_embeddings
     p = PRESETS[preset]
     data = load_images(p['dataset'])
-    if subset:  # the first `subset` training images (a fixed, class-mixed prefix)
-        order = torch.randperm(data.train_x.size(0), generator=torch.Generator().manual_seed(0))
-        keep = order[:subset]
-        data = ImageData(data.name, data.train_x[keep], data.train_y[keep], data.test_x,
-                         data.test_y, data.classes, data.note)
+    if subset:  # `subset` training images (a fixed, class-mixed permutation's prefix)
+        from genurl_pyg.bench.tasks.ssl import subset_rows
+        tx, ty = subset_rows(data.train_x, data.train_y, subset)
+        data = ImageData(data.name, tx, ty, data.test_x, data.test_y, data.classes, data.note)
     cfg = SSLConfig.from_dict(dict(overrides, objective=method, backbone=p['backbone'],
                                    batch_size=p['batch_size'], epochs=epochs, seed=seed,
                                    device=device, monitor_every=0))

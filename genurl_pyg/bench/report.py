@@ -21,8 +21,6 @@ import numpy as np
 from .schema import SCHEMA, SCHEMA_VERSION, Metric, validate_results
 from .tasks import TASK_NAMES, get_task
 
-FIGURES = 'figures'
-
 
 def _latest(records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """One record per cell key, the last one written (a retried cell replaces its failure)."""

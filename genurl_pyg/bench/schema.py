@@ -31,7 +31,7 @@ present on the rows a task judges (GenURL's primary metric) and ``null`` elsewhe
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, Mapping
 
 SCHEMA = 'genurl-pyg/bench-results'
 SCHEMA_VERSION = 1
@@ -109,6 +109,3 @@ def validate_results(obj: Any) -> Dict[str, Any]:
                 raise ValueError(f'results summary row {i} lacks {key!r}')
     return obj
 
-
-def metrics_from_json(d: Mapping[str, List[Mapping[str, Any]]]) -> Dict[str, List[Metric]]:
-    return {task: [Metric(**m) for m in ms] for task, ms in d.items()}

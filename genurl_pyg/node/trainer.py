@@ -154,8 +154,7 @@ class NodeEmbeddingTrainer:
                 raise ConfigError("config 'dynamic: true' rebuilds P's feature part, and this "
                                   'graph has no node features (P is the graph alone); set '
                                   "'dynamic: false'")
-            self.cfg = config = dataclasses.replace(self.cfg, use_features=False,
-                                                    feature_mask=0.0)
+            self.cfg = config = dataclasses.replace(self.cfg, use_features=False)
             self.x = torch.arange(self.num_nodes, device=self.device)
         else:
             self.x = data.x.float().to(self.device)
@@ -206,20 +205,16 @@ class NodeEmbeddingTrainer:
             seed=config.seed, graph_part=config.graph_part)
         # P's feature part may be searched on graph-smoothed features (knn_input_hops):
         # neighbours in A_hat^h X agree with the graph's classes more often than in raw X.
-        if self.featureless:  # P from the graph alone: the builder reads no feature column
-            x_p = torch.zeros(self.num_nodes, 1, device=self.device)
+        if self.featureless:  # P from the graph alone: the builder takes no features
+            x_p = None
         elif config.use_features:
             x_p = smooth_features(self.x, self.edge_index, config.knn_input_hops)
         else:
             x_p = self.x
         self.static_sim = self.builder.build(x_p, self.edge_index, self.num_nodes)
-        self.x_enc = normalize_rows(self.x) if config.feature_norm == 'row' else self.x
-        if self.reads_ids:  # the table is indexed by node id, whatever the features are
-            self.x_enc = torch.arange(self.num_nodes, device=self.device)
-        elif self.encoder_name == 'sign':
-            self.x_enc = propagate_features(self.x_enc, self.edge_index, config.sign_hops)
-        elif self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn'):  # their first op is a Linear
-            self.x_enc = csr_if_sparse(self.x_enc, density_of=self.x)
+        self.x_enc = self._encoder_input(self.x, self.edge_index)
+        if not self.reads_ids and self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn'):
+            self.x_enc = csr_if_sparse(self.x_enc, density_of=self.x)  # first op: a Linear
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
@@ -247,6 +242,17 @@ class NodeEmbeddingTrainer:
         """Whether the encoder's input is the node ids (a NodeEmbedding table)."""
         return self.featureless or self.encoder_name == 'embedding'
 
+    def _encoder_input(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        """What the encoder reads for the nodes of ``x`` on ``edge_index``: their ids for a
+        table (whatever the features are), else the features, row-normalised with
+        ``feature_norm: row`` and propagated for SIGN."""
+        if self.reads_ids:
+            return torch.arange(x.size(0), device=self.device)
+        x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
+        if self.encoder_name == 'sign':
+            x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
+        return x_enc
+
     def _input_width(self) -> int:
         return 1 if self.featureless else self.x.size(1)
 
@@ -269,8 +275,8 @@ class NodeEmbeddingTrainer:
         message-passing encoder (the warnings). Never without features: there is nothing
         for the edges to agree with."""
         cfg = self.cfg
-        return not self.featureless and cfg.use_graph and (cfg.encoder == 'auto' or cfg.encoder in GRAPH_ENCODERS
-                                  or cfg.lam == 'auto')
+        return not self.featureless and cfg.use_graph and (
+            cfg.encoder == 'auto' or cfg.encoder in GRAPH_ENCODERS or cfg.lam == 'auto')
 
     def _graph_trust(self) -> Optional[float]:
         """The graph–feature agreement, when a decision reads it: O(s·D). Its pair
@@ -368,6 +374,11 @@ class NodeEmbeddingTrainer:
         # random draws, and make its training depend on a graph it ignores.
         return 0.0 if self.encoder_name in ('mlp', 'embedding') else self.cfg.edge_drop
 
+    @property
+    def _feature_mask(self) -> float:
+        # Node ids (a table's input) have no feature columns to mask.
+        return 0.0 if self.reads_ids else self.cfg.feature_mask
+
     def _graph(self, edge_index: Tensor, num_nodes: Optional[int] = None):
         """GCN/SAGE get the transposed CSR adjacency (:func:`~.inputs.csr_adjacency`)."""
         if self.encoder_name not in ('gcn', 'sage', 'ego-gcn'):
@@ -404,7 +415,7 @@ class NodeEmbeddingTrainer:
         self.optimizer.zero_grad()
         if cfg.views:
             n = self.num_nodes
-            views = [augment(self.x_enc, self.edge_index, cfg.feature_mask, self._edge_drop,
+            views = [augment(self.x_enc, self.edge_index, self._feature_mask, self._edge_drop,
                              self.generator) for _ in range(2)]
             if self.dist.enabled:  # DDP takes one forward per backward: views as one graph
                 x, ei = disjoint_union(views, n)
@@ -462,9 +473,9 @@ class NodeEmbeddingTrainer:
     def _view_masks(self, dim: int) -> Optional[Tensor]:
         """``[2, D]`` column masks, one per view (None without feature masking)."""
         cfg = self.cfg
-        if not (cfg.views and cfg.feature_mask > 0) or self.reads_ids:
+        if not (cfg.views and self._feature_mask > 0):
             return None
-        return torch.rand(2, dim, generator=self.generator) >= cfg.feature_mask
+        return torch.rand(2, dim, generator=self.generator) >= self._feature_mask
 
     def _decoupled_projections(self, uniq: Tensor) -> Tensor:
         n = self.num_nodes
@@ -486,7 +497,7 @@ class NodeEmbeddingTrainer:
         num = batch.num_nodes
         if not cfg.views:
             return self.net(x, self._graph(ei, num))[1][:seeds.numel()][pos]
-        views = [augment(x, ei, cfg.feature_mask, self._edge_drop, self.generator)
+        views = [augment(x, ei, self._feature_mask, self._edge_drop, self.generator)
                  for _ in range(2)]
         xu, eiu = disjoint_union(views, num)  # one forward (DDP), view v's node i at v*num+i
         z = self.net(xu, self._graph(eiu, 2 * num))[1]
@@ -525,24 +536,16 @@ class NodeEmbeddingTrainer:
         """The trained encoder applied to another graph (``x`` with this run's input
         preprocessing: row normalisation, SIGN propagation), e.g. the full graph after
         training on an observed subgraph (inductive evaluation). O(E d + N D d)."""
-        if self.reads_ids:
-            # A table has a vector per node id of the training graph: another edge set over
-            # the same nodes is fine (message passing over it), other nodes are not. Nodes
-            # held out of training keep their untrained vectors.
-            if x is None or x.size(0) != self.num_nodes:
-                raise ValueError('an encoder of node ids (a NodeEmbedding table) has vectors '
-                                 f'for the {self.num_nodes} nodes it was trained on only: it '
-                                 'cannot embed a graph with other nodes')
-            ids = torch.arange(self.num_nodes, device=self.device)
-            h = self.model.embed(ids, self._graph(edge_index.to(self.device))).cpu()
-            if not bool(torch.isfinite(h).all()):
-                raise FloatingPointError('the embeddings of the new graph hold NaN or infinity')
-            return h
+        # A table has a vector per node id of the training graph: another edge set over the
+        # same nodes is fine (message passing over it), other nodes are not. Nodes held out
+        # of training keep their untrained vectors.
+        if self.reads_ids and (x is None or x.size(0) != self.num_nodes):
+            raise ValueError('an encoder of node ids (a NodeEmbedding table) has vectors for '
+                             f'the {self.num_nodes} nodes it was trained on only: it cannot '
+                             'embed a graph with other nodes')
         x = x.float().to(self.device)
         edge_index = edge_index.to(self.device)
-        x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
-        if self.encoder_name == 'sign':
-            x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
+        x_enc = self._encoder_input(x, edge_index)
         h = self.model.embed(x_enc, self._graph(edge_index, x.size(0))).cpu()
         if not bool(torch.isfinite(h).all()):
             raise FloatingPointError('the embeddings of the new graph hold NaN or infinity')
@@ -608,7 +611,7 @@ def is_featureless(data: Data) -> bool:
     n = data.num_nodes
     if x.dim() != 2 or x.size(0) != n or x.size(1) != n:
         return False
-    if x.is_sparse or x.layout != torch.strided:
+    if x.layout != torch.strided:  # COO, CSR, ...
         coo = x.to_sparse_coo().coalesce()
         idx = coo.indices()
         return (coo.values().numel() == n and bool(torch.equal(idx[0], idx[1]))

@@ -120,3 +120,17 @@ def test_auto_graph_part_takes_walks_on_sparse_featureless_graphs_only():
     assert resolved_graph_part(NodeConfig(graph_part='walks'), False, 500.0) == 'walks'
     with pytest.raises(ConfigError, match="'graph_part'"):
         NodeConfig(graph_part='paths').validate()
+
+
+def test_a_table_ignores_feature_masks_and_row_normalisation():
+    """Node ids have no columns: feature masking (views) and feature_norm 'row' do not apply
+    to a table's input, with features present (encoder 'embedding') or absent."""
+    with_x = planted_partition_graph(2, 10, 0.5, 0.05)
+    with_x.x = torch.rand(20, 5, generator=torch.Generator().manual_seed(0))
+    small = dict(hidden_channels=8, out_channels=4, epochs=2, feature_mask=0.3)
+    h = NodeEmbeddingTrainer(with_x, NodeConfig(encoder='embedding', **small)).fit()
+    assert h.shape == (20, 4) and torch.isfinite(h).all()
+    featureless = planted_partition_graph(2, 10, 0.5, 0.05)
+    trainer = NodeEmbeddingTrainer(featureless, NodeConfig(feature_norm='row', **small))
+    assert trainer.fit().shape == (20, 4)
+    assert torch.equal(trainer.x_enc, torch.arange(20))

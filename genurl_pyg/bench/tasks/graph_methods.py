@@ -50,5 +50,5 @@ def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, An
         return trainer.fit(), '', trainer.cfg.to_dict()
     config = {**params_for(method, dataset), **params}
     h = get_peer(method).embed(data, config, seed, deadline)
-    note = (f'training cut at the cell budget' if time.perf_counter() > deadline else '')
+    note = 'training cut at the cell budget' if time.perf_counter() > deadline else ''
     return h, note, config

@@ -28,7 +28,9 @@ METRICS = (
 )
 
 
-def _split(data, seed: int):
+def split_edges(data, seed: int):
+    """``(LinkSplit, protocol)``: the data set's official split when it has one, else
+    ``random_link_split`` under ``seed``."""
     from ...evaluation.link import LinkSplit, random_link_split
     if 'link_train_pos' in data:  # the official split; the graph holds training edges only
         return LinkSplit(data, data.link_train_pos, data.link_val_pos, data.link_val_neg,
@@ -40,7 +42,7 @@ def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
     from ...datasets import load_dataset
     from ...evaluation.link import auc_score, hits_at_k, link_probe
     data = load_dataset(cell.dataset)
-    split, protocol = _split(data, cell.seed)
+    split, protocol = split_edges(data, cell.seed)
     params = dict(cell.params)
     probe_epochs = int(params.pop('probe_epochs', 50))
     probe_batch = int(params.pop('probe_batch', 1024))

@@ -31,14 +31,15 @@ def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
     from ...evaluation import adam_linear_probe, linear_probe, split_for
     data = load_dataset(cell.dataset)
     spec = get_spec(cell.dataset)
-    probe_params = {k: cell.params.pop(k) for k in ('adam_epochs',) if k in cell.params}
+    params = dict(cell.params)  # the cell's record keeps its params
+    adam_epochs = params.pop('adam_epochs', None)
     start = time.perf_counter()
-    h, note, config = embed_nodes(cell.method, data, cell.dataset, cell.seed, cell.params,
+    h, note, _ = embed_nodes(cell.method, data, cell.dataset, cell.seed, params,
                                   ctx.deadline)
     seconds = time.perf_counter() - start
     masks = split_for(data, spec.protocol, cell.seed)
     lr = linear_probe(h, data.y, *masks)
-    adam_kw = {'epochs': probe_params['adam_epochs']} if probe_params else {}
+    adam_kw = {} if adam_epochs is None else {'epochs': adam_epochs}
     adam = adam_linear_probe(h, data.y, *masks, seed=cell.seed, **adam_kw)
     return {'metrics': {'accuracy': lr.test_accuracy, 'adam_accuracy': adam.test_accuracy,
                         'val_accuracy': lr.val_accuracy},

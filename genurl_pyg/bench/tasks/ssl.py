@@ -29,7 +29,9 @@ METRICS = (
 )
 
 
-def _first(x, y, count, seed: int = 0):
+def subset_rows(x, y, count, seed: int = 0):
+    """``count`` rows of ``(x, y)`` drawn by a permutation under ``seed`` (class-mixed);
+    all of them when ``count`` is 0 or larger than the set."""
     import torch
     if not count or int(count) >= x.size(0):
         return x, y
@@ -44,8 +46,8 @@ def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
     params = dict(cell.params)
     subset, test_subset = params.pop('subset', 0), params.pop('test_subset', 0)
     data = load_images(cell.dataset)
-    tx, ty = _first(data.train_x, data.train_y, subset)
-    vx, vy = _first(data.test_x, data.test_y, test_subset, seed=1)
+    tx, ty = subset_rows(data.train_x, data.train_y, subset)
+    vx, vy = subset_rows(data.test_x, data.test_y, test_subset, seed=1)
     data = ImageData(data.name, tx, ty, vx, vy, data.classes, data.note)
     cfg = SSLConfig.from_dict({**params, 'objective': cell.method, 'seed': cell.seed})
     start = time.perf_counter()
