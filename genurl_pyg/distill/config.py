@@ -6,7 +6,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-from ..node.config import ConfigError, check_integer, check_number, near_miss_hints
+from ..node.config import (NEGATIVES, ConfigError, check_integer, check_number,
+                           near_miss_hints)
 
 #: What the student learns from. ``'genurl'``: Q of the student matched to P built from the
 #: teacher's embeddings (GKL). The peers (:mod:`~genurl_pyg.distill.peers`), same student and
@@ -15,7 +16,6 @@ from ..node.config import ConfigError, check_integer, check_number, near_miss_hi
 #: ``'seed'`` (softmax similarity over a queue, Fang et al. 2021).
 OBJECTIVES = ('genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed')
 STUDENTS = ('mlp', 'linear')
-NEGATIVES = ('in_batch', 'uniform')
 PAIRS = ('sampled', 'block')
 NORMS = ('batch_norm', 'layer_norm', 'none')
 METRICS = ('euclidean', 'cosine')

@@ -152,7 +152,8 @@ def _anchor_negatives(anchors: Tensor, n: int, m: int,
 def sample_two_view_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
                           neg_per_anchor: int, view_weight: float,
                           generator: Optional[torch.Generator] = None,
-                          rowptr: Optional[Tensor] = None) -> PairSample:
+                          rowptr: Optional[Tensor] = None,
+                          in_batch_negatives: bool = False) -> PairSample:
     r""":func:`sample_anchor_pairs` from the two-view similarity :math:`P^{(2)}` of
     :func:`~genurl_pyg.node.views.two_view_similarity` *without building it*.
 
@@ -164,8 +165,11 @@ def sample_two_view_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
     :func:`sample_anchor_pairs` does on the materialised :math:`P^{(2)}` (P has no self
     pairs, so no entry is clipped), and negatives are uniform over the :math:`2N` nodes.
     The estimate of the loss is therefore the same in expectation, while memory stays that
-    of P: the explicit :math:`P^{(2)}` holds :math:`4|P| + 2N` entries.
-    O(B (r + m)) per call.
+    of P: the explicit :math:`P^{(2)}` holds :math:`4|P| + 2N` entries. With
+    ``in_batch_negatives`` the partners are drawn among the other anchors (a uniform
+    ``B``-subset of the ``2N`` nodes, so each partner is still uniform over the others, at
+    the same rate), and a step touches about ``B (1 + r)`` distinct rows instead of
+    ``B (1 + r + m)``. O(B (r + m)) per call.
     """
     check_positive_int(pos_per_anchor, 'pos_per_anchor')
     check_positive_int(neg_per_anchor, 'neg_per_anchor')
@@ -198,7 +202,8 @@ def sample_two_view_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
                     sim.weight[entry])
     pos_i = a_pos.unsqueeze(1).expand(-1, r)
     pos_w = ((n2 / b) * size_pos.double() / r).repeat_interleave(r)
-    neg_i, neg_j, neg_w = _anchor_negatives(anchors, n2, neg_per_anchor, generator)
+    neg_i, neg_j, neg_w = _anchor_negatives(anchors, n2, neg_per_anchor, generator,
+                                            in_batch=in_batch_negatives)
     dtype = sim.weight.dtype
     support = 4 * sim.num_pairs + (n2 if view_weight > 0 else 0)
     return PairSample(pos_i.reshape(-1), pos_j.reshape(-1), w.reshape(-1), neg_i, neg_j,

@@ -246,7 +246,8 @@ def _step_mb(n: int, cfg: NodeConfig, minibatch: bool, encoder: str = 'gcn') -> 
     width = max(cfg.hidden_channels, cfg.out_channels) * (2 if encoder == 'ego-gcn' else 1)
     if minibatch:
         b = cfg.batch_size or min(1024, n)
-        rows = b * (1 + cfg.pos_per_anchor + cfg.neg_per_anchor) * 2
+        negatives = cfg.neg_per_anchor if cfg.negatives == 'uniform' else 0
+        rows = b * (1 + cfg.pos_per_anchor + negatives) * 2
         return rows * width * 4 * cfg.num_layers * 4 / MB
     views = 2 if cfg.views else 1
     dense = (views * n) ** 2 * 4 * 6 / MB if n * views <= cfg.all_pairs_max_nodes else 0.0

@@ -441,19 +441,24 @@ class NodeEmbeddingTrainer:
         return loss.item()
 
     def _minibatch_step(self, anchors: Tensor) -> float:
-        """One anchor batch: positives from the anchors' rows of P, uniform negatives, and
-        only the rows that these pairs touch go through the model. O(B (r + m) d) for the
-        decoupled MLP, whatever N is (times the sampled subgraph for message passing)."""
+        """One anchor batch: positives from the anchors' rows of P, uniform negatives (by
+        default among the batch's other anchors), and only the rows that these pairs touch
+        go through the model. O(B (r + m) d) for the decoupled MLP (rows: about B (1 + r)
+        with in-batch negatives), whatever N is (times the sampled subgraph for message
+        passing)."""
         cfg = self.cfg
         self.model.train()
         self.optimizer.zero_grad()
+        # A last batch of one anchor has no other anchor to pair with: uniform partners.
+        in_batch = cfg.negatives == 'in_batch' and anchors.numel() > 1
         if self.implicit_views:
             s = sample_two_view_pairs(self.train_sim, anchors, cfg.pos_per_anchor,
                                       cfg.neg_per_anchor, cfg.view_weight, self.generator,
-                                      self._rowptr)
+                                      self._rowptr, in_batch_negatives=in_batch)
         else:
             s = sample_anchor_pairs(self.train_sim, anchors, cfg.pos_per_anchor,
-                                    cfg.neg_per_anchor, self.generator, self._rowptr)
+                                    cfg.neg_per_anchor, self.generator, self._rowptr,
+                                    in_batch_negatives=in_batch)
         uniq, inv = torch.unique(s.nodes(), return_inverse=True)
         if self.path == 'neighbor':
             z = self._subgraph_projections(uniq)

@@ -111,7 +111,8 @@ def test_two_view_sampler_matches_the_materialised_two_view_p(view_weight):
     assert (s.neg_i != s.neg_j).all() and int(s.neg_j.max()) < 60
 
 
-def test_two_view_sampler_loss_is_unbiased():
+@pytest.mark.parametrize('in_batch', [False, True])
+def test_two_view_sampler_loss_is_unbiased(in_batch):
     from genurl_pyg.nn.sampling import sample_two_view_pairs
     from genurl_pyg.node.views import two_view_similarity
     g = torch.Generator().manual_seed(3)
@@ -122,7 +123,10 @@ def test_two_view_sampler_loss_is_unbiased():
     draws = []
     for _ in range(3000):
         anchors = next(anchor_batches(50, 8, g))
-        s = sample_two_view_pairs(sim, anchors, 3, 4, 0.8, g)
+        s = sample_two_view_pairs(sim, anchors, 3, 4, 0.8, g, in_batch_negatives=in_batch)
+        if in_batch:  # every partner is another anchor of the batch
+            assert set(s.neg_j.tolist()) <= set(anchors.tolist())
+            assert (s.neg_i != s.neg_j).all()
         draws.append(F.sampled_pairs_loss(z[s.pos_i], z[s.pos_j], s.pos_p, z[s.neg_i],
                                           z[s.neg_j], s.num_support, s.num_pairs, 1.0, 'gkl',
                                           pos_weight=s.pos_weight,

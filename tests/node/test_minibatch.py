@@ -19,11 +19,14 @@ needs_sampler = pytest.mark.skipif(
 SMALL = dict(hidden_channels=64, out_channels=32, projector_channels=16, k=10, lr=0.01)
 
 
-def test_decoupled_minibatch_loss_equals_full_loss_in_expectation(monkeypatch):
-    # Anchor batches through the trainer's own step give, on average, the all-pairs loss.
+@pytest.mark.parametrize('negatives', ['in_batch', 'uniform'])
+def test_decoupled_minibatch_loss_equals_full_loss_in_expectation(monkeypatch, negatives):
+    # Anchor batches through the trainer's own step give, on average, the all-pairs loss,
+    # whether the negatives are the batch's other anchors or any node.
     data = sbm_graph(n_per=30)
     cfg = NodeConfig(encoder='sign', epochs=1, views=False, batch_mode='sampled',
-                     batch_size=16, pos_per_anchor=3, neg_per_anchor=4, **SMALL)
+                     batch_size=16, pos_per_anchor=3, neg_per_anchor=4, negatives=negatives,
+                     **SMALL)
     trainer = NodeEmbeddingTrainer(data, cfg)
     assert trainer.minibatch and trainer.path == 'decoupled'
     with torch.no_grad():
@@ -37,6 +40,34 @@ def test_decoupled_minibatch_loss_equals_full_loss_in_expectation(monkeypatch):
                       for _ in range(3000)])
     stderr = draws.std() / np.sqrt(len(draws))
     assert abs(draws.mean() - full) < 4 * stderr, (draws.mean(), full, stderr)
+
+
+def _rows_per_step(negatives, anchors, monkeypatch):
+    """Rows that one mini-batch step sends through the encoder."""
+    data = sbm_graph(n_per=30)
+    trainer = NodeEmbeddingTrainer(data, NodeConfig(
+        encoder='sign', batch_mode='sampled', batch_size=16, pos_per_anchor=2,
+        neg_per_anchor=6, negatives=negatives, **SMALL))
+    rows = []
+    forward = trainer.net.forward
+    monkeypatch.setattr(trainer.net, 'forward', lambda x, *a: rows.append(len(x)) or forward(x, *a))
+    trainer._rowptr = trainer.train_sim.rowptr()
+    trainer._minibatch_step(anchors)
+    return rows[0]
+
+
+def test_in_batch_negatives_send_fewer_rows_through_the_encoder(monkeypatch):
+    anchors = torch.arange(0, 160, 10)  # 16 anchors, both views
+    in_batch = _rows_per_step('in_batch', anchors, monkeypatch)
+    uniform = _rows_per_step('uniform', anchors, monkeypatch)
+    assert in_batch <= 16 * (1 + 2) < uniform
+    # A last batch of a single anchor has no other anchor: it falls back to uniform partners.
+    assert _rows_per_step('in_batch', torch.tensor([7]), monkeypatch) > 1
+
+
+def test_negatives_must_be_a_known_source():
+    with pytest.raises(ConfigError, match="'negatives' must be one of"):
+        NodeConfig(negatives='hard')
 
 
 def test_minibatch_epoch_visits_every_anchor_once(monkeypatch):
