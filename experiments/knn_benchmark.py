@@ -2,12 +2,16 @@
 
 For each size N (a planted-partition graph, experiments/scale_benchmark.py, 128 features),
 in a fresh process per (N, method), every method computes the k = 15 nearest neighbours of
-all N points; recall@15 is measured on 1000 random query points against brute force.
+all N points; recall@15 is measured on 1000 random query points against brute force (in
+the full 128-column space), and so is the share of the found neighbours that lie in the
+query's own community (what P's feature part is for; brute force scores it too).
 
 Methods:
   hnsw          genurl_pyg's faiss HNSW (M 32, efConstruction 64, efSearch max(32, 2(k+1)))
   hnsw-fast     faiss HNSW with M 16, efConstruction 40, efSearch 32
   hnsw-accurate faiss HNSW with M 32, efConstruction 128, efSearch 256
+  hnsw-pca<r>   genurl_pyg's HNSW on the rank-r projection that knn_max_dim = r gives
+                (structure.builder.reduce_features; the SVD's time is included)
   ivf           faiss IVF-Flat, 4 sqrt(N) lists, 16 probed
   pynndescent   pynndescent.NNDescent (numba; its JIT compile time is included)
   exact         chunked brute force (up to 200k points)
@@ -26,7 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import peak_rss_mb, run_child, versions, write_results  # noqa: E402
 
-METHODS = ['hnsw', 'hnsw-fast', 'hnsw-accurate', 'ivf', 'pynndescent', 'exact']
+METHODS = ['hnsw', 'hnsw-fast', 'hnsw-accurate', 'hnsw-pca64', 'hnsw-pca32', 'ivf',
+           'pynndescent', 'exact']
 K = 15
 
 
@@ -70,6 +75,11 @@ def child(n: int, method: str, threads: int) -> dict:
     if method == 'hnsw':
         from genurl_pyg.structure.knn import knn_graph
         idx = knn_graph(data.x, K, method='faiss')[0].numpy()
+    elif method.startswith('hnsw-pca'):
+        from genurl_pyg.structure.builder import reduce_features
+        from genurl_pyg.structure.knn import knn_graph
+        xr = reduce_features(data.x, int(method[len('hnsw-pca'):]))
+        idx = knn_graph(xr, K, method='faiss')[0].numpy()
     elif method == 'hnsw-fast':
         idx = _faiss_hnsw(x, K, 16, 40, 32)
     elif method == 'hnsw-accurate':
@@ -86,7 +96,8 @@ def child(n: int, method: str, threads: int) -> dict:
     seconds = time.perf_counter() - t
     g = torch.Generator().manual_seed(1)
     q = torch.randperm(n, generator=g)[:1000]
-    hits = 0
+    hits = same = same_truth = 0
+    y = data.y.numpy()
     for chunk in q.split(100):
         d = torch.cdist(data.x[chunk], data.x)
         d[torch.arange(chunk.numel()), chunk] = float('inf')
@@ -94,8 +105,11 @@ def child(n: int, method: str, threads: int) -> dict:
         for row, t_row in zip(chunk.tolist(), truth):
             found = [j for j in idx[row].tolist() if j != row][:K]
             hits += len(set(found) & set(t_row.tolist()))
+            same += int((y[found] == y[row]).sum())
+            same_truth += int((y[t_row] == y[row]).sum())
     return {'num_nodes': n, 'method': method, 'seconds': seconds,
-            'recall': hits / (K * q.numel()), 'peak_rss_mb': peak_rss_mb()}
+            'recall': hits / (K * q.numel()), 'same_community': same / (K * q.numel()),
+            'same_community_exact': same_truth / (K * q.numel()), 'peak_rss_mb': peak_rss_mb()}
 
 
 def main() -> None:
@@ -131,13 +145,17 @@ def _markdown(payload) -> str:
     lines = ['# kNN backends at scale', '', f"Command: `{payload['command']}`  ",
              f"torch/faiss threads per process: {payload['threads']}; k = {payload['k']}; "
              'recall@k on 1000 random queries against brute force.', '',
-             '| N | method | seconds | recall@15 | peak RSS MB |', '|---|---|---|---|---|']
+             '| N | method | seconds | recall@15 | same community (exact kNN) | peak RSS MB |',
+             '|---|---|---|---|---|---|']
     for r in payload['results']:
         if 'seconds' not in r:
-            lines.append(f"| {r['num_nodes']:,} | {r['method']} | failed: {r.get('error')} | | |")
+            lines.append(f"| {r['num_nodes']:,} | {r['method']} | failed: {r.get('error')} "
+                         "| | | |")
             continue
+        agree = (f"{r['same_community']:.3f} ({r['same_community_exact']:.3f})"
+                 if 'same_community' in r else '')
         lines.append(f"| {r['num_nodes']:,} | {r['method']} | {r['seconds']:.1f} | "
-                     f"{r['recall']:.3f} | {r['peak_rss_mb']:.0f} |")
+                     f"{r['recall']:.3f} | {agree} | {r['peak_rss_mb']:.0f} |")
     return '\n'.join(lines) + '\n'
 
 
