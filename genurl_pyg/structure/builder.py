@@ -6,8 +6,10 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-from .._validation import check_edge_index, check_features, check_positive_int
+from .._validation import check_edge_index, check_features, check_positive_float, \
+    check_positive_int
 from .calibration import DEFAULT_INPUT_NU
+from .perplexity import perplexity_similarity
 from .similarity import (Lambda, Similarity, combine, estimate_lambda, feature_similarity,
                          graph_similarity)
 from .walks import walk_similarity
@@ -47,6 +49,11 @@ class SimilarityBuilder:
         graph_part (str): ``'geodesic'`` (hop-limited geodesics, the paper's) or
             ``'walks'`` (random-walk visits, :func:`~genurl_pyg.structure.walks.
             walk_similarity`: our addition, for graphs without features).
+        perplexity (float, optional): build :math:`P_{\text{feat}}` as t-SNE does instead
+            (:func:`~genurl_pyg.structure.perplexity.perplexity_similarity`: Gaussian rows
+            of entropy log(perplexity) on the floor(3 perplexity) nearest neighbours,
+            symmetrised); ``k``, ``feature_hops`` and ``nu`` then do not enter the feature
+            part. Ours, not the paper's. ``None``: the paper's calibrated geodesics.
     """
 
     def __init__(self, k: int = 15, metric: str = 'euclidean', feature_hops: int = 2,
@@ -55,7 +62,7 @@ class SimilarityBuilder:
                  min_weight: float = 1e-4, reduce_dim: Optional[int] = None,
                  use_features: bool = True, use_graph: bool = True,
                  graph_pairs_per_row: Optional[int] = None, seed: int = 0,
-                 graph_part: str = 'geodesic') -> None:
+                 graph_part: str = 'geodesic', perplexity: Optional[float] = None) -> None:
         if graph_part not in GRAPH_PARTS:
             raise ValueError(f"'graph_part' must be one of {GRAPH_PARTS}, got {graph_part!r}")
         self.graph_part = graph_part
@@ -79,6 +86,9 @@ class SimilarityBuilder:
         if reduce_dim is not None:
             check_positive_int(reduce_dim, 'reduce_dim')
         self.reduce_dim = reduce_dim
+        if perplexity is not None:
+            check_positive_float(perplexity, 'perplexity')
+        self.perplexity = perplexity
         self.use_features, self.use_graph = use_features, use_graph
         if graph_pairs_per_row is not None:
             check_positive_int(graph_pairs_per_row, 'graph_pairs_per_row')
@@ -150,6 +160,8 @@ class SimilarityBuilder:
 
     def _feature_part(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         x, self.basis_ = project_features(x, self.reduce_dim, self.metric)
+        if self.perplexity is not None:
+            return perplexity_similarity(x, self.perplexity, self.metric, self.knn_method)
         return feature_similarity(x, k=self.k, metric=self.metric, hops=self.feature_hops,
                                   nu=self.nu, knn_method=self.knn_method,
                                   max_pairs_per_row=self.max_pairs_per_row,
@@ -165,7 +177,9 @@ class SimilarityBuilder:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(k={self.k}, metric={self.metric!r}, '
                 f'feature_hops={self.feature_hops}, graph_hops={self.graph_hops}, '
-                f'lam={self.lam!r}, nu={self.nu}, graph_part={self.graph_part!r})')
+                f'lam={self.lam!r}, nu={self.nu}, graph_part={self.graph_part!r}'
+                + (f', perplexity={self.perplexity}' if self.perplexity is not None else '')
+                + ')')
 
 
 def reduce_features(x: Tensor, rank: Optional[int], metric: str = 'euclidean',

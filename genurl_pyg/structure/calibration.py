@@ -28,6 +28,19 @@ from .kernels import student_t
 DEFAULT_INPUT_NU = 100.0
 
 
+def check_distance_rows(dist) -> Tensor:
+    """``dist`` as a validated ``[N, k]`` floating tensor of finite, non-negative distances
+    (k >= 1), or an error naming what is wrong."""
+    dist = check_tensor(dist, 'dist')
+    if dist.dim() != 2 or dist.size(1) < 1:
+        raise ValueError(f"'dist' must have shape [N, k] with k >= 1, got {tuple(dist.shape)}")
+    if not dist.is_floating_point():
+        raise TypeError(f"'dist' must be floating point, got {dist.dtype}")
+    if not bool(torch.isfinite(dist).all()) or bool((dist < 0).any()):
+        raise ValueError("'dist' must be finite and non-negative")
+    return dist
+
+
 def calibrate(dist: Tensor, nu: float = DEFAULT_INPUT_NU, target: float | None = None,
               n_iter: int = 64, min_sigma_ratio: float = 1e-3) -> Tuple[Tensor, Tensor]:
     r"""Finds :math:`(\rho_i, \sigma_i)` for every row of a kNN distance matrix.
@@ -43,13 +56,7 @@ def calibrate(dist: Tensor, nu: float = DEFAULT_INPUT_NU, target: float | None =
     Returns:
         (Tensor, Tensor): ``rho`` and ``sigma``, each ``[N]``.
     """
-    dist = check_tensor(dist, 'dist')
-    if dist.dim() != 2 or dist.size(1) < 1:
-        raise ValueError(f"'dist' must have shape [N, k] with k >= 1, got {tuple(dist.shape)}")
-    if not dist.is_floating_point():
-        raise TypeError(f"'dist' must be floating point, got {dist.dtype}")
-    if not bool(torch.isfinite(dist).all()) or bool((dist < 0).any()):
-        raise ValueError("'dist' must be finite and non-negative")
+    dist = check_distance_rows(dist)
     check_positive_float(nu, 'nu')
     check_positive_int(n_iter, 'n_iter')
     k = dist.size(1)

@@ -148,3 +148,15 @@ def test_transform_searches_in_the_space_p_was_built_in(digits):
     x = torch.as_tensor(X, dtype=torch.float32)
     torch.testing.assert_close(est.train_x_, reduce_features(x, 16))
     np.testing.assert_array_equal(est.transform(X[:20]), est.embedding_[:20])
+
+
+def test_perplexity_p_keeps_neighbourhoods_and_is_clipped_with_a_warning(digits):
+    X, y = digits
+    emb = GenURLEmbedding(**NP, perplexity=10.0).fit(X)
+    assert emb.similarity_.num_pairs >= 600 * 30  # floor(3 x 10) neighbours per point
+    assert trustworthiness(X, emb.embedding_, 10) > 0.97
+    assert knn_accuracy(emb.embedding_, y) > 0.95
+    with pytest.warns(UserWarning, match='using perplexity = 3'):
+        GenURLEmbedding(**{**NP, 'n_epochs': 5}, perplexity=30.0).fit(X[:10])
+    with pytest.raises(ValueError, match="'perplexity'"):
+        GenURLEmbedding(**NP, perplexity=0).fit(X[:50])
