@@ -39,12 +39,12 @@ def run_variant(dataset, name, overrides, seed, probe_epochs, probe_batch, n2v_e
         params = {**params_for('node2vec', dataset), 'epochs': n2v_epochs, **overrides}
         h = get_peer('node2vec').embed(train, params, seed)
     else:
-        from genurl_pyg.node import NodeConfig, dataset_defaults
-        from genurl_pyg.node.trainer import NodeEmbeddingTrainer, is_featureless
-        # a featureless data set's shipped config is for it; others were tuned with features
-        base = dataset_defaults(dataset) if is_featureless(data) else NodeConfig()
-        cfg = NodeConfig.from_dict({**overrides, 'seed': seed}, base=base)
-        h = NodeEmbeddingTrainer(train, cfg).fit()
+        from genurl_pyg.bench.tasks.graph_methods import embed_nodes
+        from genurl_pyg.node.trainer import is_featureless
+        # The suite's methods: a featureless data set's shipped config is for it ('genurl');
+        # elsewhere the configs were tuned with features ('genurl-featureless': defaults).
+        method = 'genurl' if is_featureless(data) else 'genurl-featureless'
+        h = embed_nodes(method, train, dataset, seed, overrides, float('inf'))[0]
     seconds = time.perf_counter() - t
 
     def hits20(p, n):

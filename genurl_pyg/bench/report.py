@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -189,9 +190,7 @@ def render_markdown(results: Dict[str, Any], figures: Dict[str, str]) -> str:
         out += [f"| {c['key']} | {c['status']} | {c['error']} |" for c in bad]
         out.append('')
     if results.get('missing'):
-        per_task: Dict[str, int] = {}
-        for key in results['missing']:
-            per_task[key.split('/')[0]] = per_task.get(key.split('/')[0], 0) + 1
+        per_task = Counter(key.split('/')[0] for key in results['missing'])
         out += ['## Planned cells not run yet', '',
                 f"{len(results['missing'])} cells ("
                 + ', '.join(f'{t} {c}' for t, c in per_task.items())
