@@ -12,6 +12,10 @@ Methods:
   hnsw-accurate faiss HNSW with M 32, efConstruction 128, efSearch 256
   hnsw-pca<r>   genurl_pyg's HNSW on the rank-r projection that knn_max_dim = r gives
                 (structure.builder.reduce_features; the SVD's time is included)
+  hnsw-smooth<h>[-pca<r>]
+                genurl_pyg's HNSW on A_hat^h X (what knn_input_hops = h searches), optionally
+                on its rank-r projection; recall against brute force on that same input, the
+                smoothing's and the SVD's time included
   ivf           faiss IVF-Flat, 4 sqrt(N) lists, 16 probed
   pynndescent   pynndescent.NNDescent (numba; its JIT compile time is included)
   exact         chunked brute force (up to 200k points)
@@ -30,8 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import peak_rss_mb, run_child, versions, write_results  # noqa: E402
 
-METHODS = ['hnsw', 'hnsw-fast', 'hnsw-accurate', 'hnsw-pca64', 'hnsw-pca32', 'ivf',
-           'pynndescent', 'exact']
+METHODS = ['hnsw', 'hnsw-fast', 'hnsw-accurate', 'hnsw-pca64', 'hnsw-pca32', 'hnsw-smooth2',
+           'hnsw-smooth2-pca32', 'ivf', 'pynndescent', 'exact']
 K = 15
 
 
@@ -72,7 +76,16 @@ def child(n: int, method: str, threads: int) -> dict:
     data = planted_partition(n)
     x = data.x.numpy().astype(np.float32)
     t = time.perf_counter()
-    if method == 'hnsw':
+    searched = data.x  # the input whose exact neighbours define recall
+    if method.startswith('hnsw-smooth'):
+        from genurl_pyg.node.propagation import smooth_features
+        from genurl_pyg.structure.builder import reduce_features
+        from genurl_pyg.structure.knn import knn_graph
+        hops, _, rank = method[len('hnsw-smooth'):].partition('-pca')
+        searched = smooth_features(data.x, data.edge_index, int(hops))
+        xs = reduce_features(searched, int(rank)) if rank else searched
+        idx = knn_graph(xs, K, method='faiss')[0].numpy()
+    elif method == 'hnsw':
         from genurl_pyg.structure.knn import knn_graph
         idx = knn_graph(data.x, K, method='faiss')[0].numpy()
     elif method.startswith('hnsw-pca'):
@@ -99,7 +112,7 @@ def child(n: int, method: str, threads: int) -> dict:
     hits = same = same_truth = 0
     y = data.y.numpy()
     for chunk in q.split(100):
-        d = torch.cdist(data.x[chunk], data.x)
+        d = torch.cdist(searched[chunk], searched)
         d[torch.arange(chunk.numel()), chunk] = float('inf')
         truth = d.topk(K, largest=False).indices.numpy()
         for row, t_row in zip(chunk.tolist(), truth):

@@ -11,7 +11,14 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 --dyn-every epochs, P = (1 - w) P_static + w kNN-geodesic P of the teacher's h
                 (teacher = EMA of the encoder, momentum --ema-momentum, k --dyn-k)
   online<w>     the same with the current encoder as the teacher
+  psym<b>       P's weights divided by (d_i d_j)^b, d the row sums of P (b = 0.5: the
+                symmetric normalisation of GCN's A_hat), rescaled to the same total
+  prow          P as t-SNE's symmetrised conditional, (w_ij/d_i + w_ij/d_j) / 2, same total
+  views<K>      K augmented views per step instead of 2 (P over the K stacked copies, view
+                pairs of one node attract with the view weight), sampled pairs scaled by K/2
+  bn / ln       PyG's GCN with BatchNorm / LayerNorm after the hidden layers
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
+  --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
 
 Usage:
   python experiments/node_variants.py --dataset Cora --variant std1 --seeds 2 \\
@@ -109,6 +116,79 @@ def _dynamic_teacher(trainer, variant: str, args) -> None:
     trainer._maybe_refresh_similarity = refresh
 
 
+def _reweight_similarity(trainer, variant: str) -> None:
+    """Variants ``psym<b>`` and ``prow``: P's weights normalised by the row sums d."""
+    from genurl_pyg.structure.similarity import Similarity
+    sim = trainer.static_sim
+    (i, j), w, n = sim.index, sim.weight, sim.num_nodes
+    d = torch.zeros(n, dtype=w.dtype).index_add_(0, i, w).clamp_min(1e-12)
+    if variant == 'prow':
+        new = 0.5 * (w / d[i] + w / d[j])
+    else:
+        new = w / (d[i] * d[j]).pow(float(variant[4:] or 0.5))
+    new = (new * w.sum() / new.sum()).clamp_max(1.0)  # same total weight, memberships <= 1
+    trainer._use_similarity(Similarity(sim.index, new, n, sim.lam, dict(sim.info)))
+
+
+def _many_views(trainer, num_views: int) -> None:
+    """Variant ``views<K>``: K views per full-graph step (all-pairs or sampled, as the
+    trainer would choose for 2 views; sampled pair counts scaled by K/2)."""
+    from genurl_pyg.node.views import augment
+    from genurl_pyg.structure.similarity import Similarity
+    from genurl_pyg.structure.sparse_ops import coalesce_sum
+    sim, w, k = trainer.static_sim, trainer.cfg.view_weight, num_views
+    n = sim.num_nodes
+    i, j = sim.index
+    ar = torch.arange(n)
+    rows, cols, vals = [], [], []
+    for a in range(k):
+        for b in range(k):
+            rows.append(i + a * n), cols.append(j + b * n), vals.append(sim.weight)
+            if a != b:
+                rows.append(ar + a * n), cols.append(ar + b * n), vals.append(torch.full((n,), w))
+    keys, weight = coalesce_sum(torch.cat(rows) * (k * n) + torch.cat(cols), torch.cat(vals))
+    trainer.train_sim = Similarity(torch.stack([keys // (k * n), keys % (k * n)]),
+                                   weight.clamp_max(1.0), k * n, sim.lam, dict(sim.info))
+    all_pairs = trainer._use_all_pairs()  # decided for 2 views, as the shipped run does
+    cfg = trainer.cfg
+
+    def step() -> float:
+        trainer.model.train()
+        trainer.optimizer.zero_grad()
+        views = [augment(trainer.x_enc, trainer.edge_index, trainer._feature_mask,
+                         trainer._edge_drop, trainer.generator) for _ in range(k)]
+        z = torch.cat([trainer.net(x, trainer._graph(ei))[1] for x, ei in views])
+        if all_pairs:
+            return trainer._apply(trainer.model.loss(z, trainer.train_sim))
+        return trainer._apply(trainer.model.loss(
+            z, trainer.train_sim, num_pos=cfg.num_pos * k // 2, num_neg=cfg.num_neg * k // 2,
+            generator=trainer.generator))
+    trainer.step = step
+
+
+def _normalised_encoder(trainer, norm: str, seed: int) -> None:
+    """Variants ``bn`` / ``ln``: the GCN rebuilt with a norm layer after its hidden layers."""
+    from torch_geometric.nn.models import GCN
+    cfg = trainer.cfg
+    torch.manual_seed(seed)
+    trainer.model.encoder.gnn = GCN(trainer.x_enc.size(1), cfg.hidden_channels, cfg.num_layers,
+                                    cfg.out_channels, act='prelu', norm=norm)
+    trainer.net = trainer.model
+    trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=cfg.lr,
+                                         weight_decay=cfg.weight_decay)
+
+
+def _layer_outputs(trainer) -> torch.Tensor:
+    """``[h_1, h]``: the first GCN layer's activated output beside the representation."""
+    gnn, outs = trainer.model.encoder.gnn, []
+    hook = gnn.convs[0].register_forward_hook(lambda m, i, o: outs.append(o))
+    try:
+        h = trainer.model.embed(trainer.x_enc, trainer.graph)
+    finally:
+        hook.remove()
+    return torch.cat([gnn.act(outs[0]), h], dim=1)
+
+
 def main() -> None:
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import linear_probe, split_for
@@ -122,6 +202,7 @@ def main() -> None:
     ap.add_argument('--base', default=None, help='YAML config (default: the data set\'s)')
     ap.add_argument('--set', nargs='*', default=[], metavar='KEY=JSON')
     ap.add_argument('--smooth', type=int, default=0)
+    ap.add_argument('--readout-cat', action='store_true')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--dyn-start', type=int, default=10)
     ap.add_argument('--dyn-every', type=int, default=5)
@@ -137,6 +218,12 @@ def main() -> None:
         trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**over, 'seed': seed}, base))
         if args.variant.startswith(('ema', 'online')):
             _dynamic_teacher(trainer, args.variant, args)
+        elif args.variant.startswith(('psym', 'prow')):
+            _reweight_similarity(trainer, args.variant)
+        elif args.variant.startswith('views'):
+            _many_views(trainer, int(args.variant[5:]))
+        elif args.variant in ('bn', 'ln'):
+            _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
         elif args.variant != 'base':
             _apply(trainer, args.variant)
         t = time.perf_counter()
@@ -148,6 +235,9 @@ def main() -> None:
         tests.append(res.test_accuracy)
         print(f'seed {seed}: val {res.val_accuracy:.4f} test {res.test_accuracy:.4f} '
               f'({secs[-1]:.1f} s)', flush=True)
+        if args.readout_cat:
+            rc = linear_probe(_layer_outputs(trainer).cpu(), data.y, *masks)
+            print(f'  readout [h_1, h]: val {rc.val_accuracy:.4f} test {rc.test_accuracy:.4f}')
         if args.smooth:
             adj, hk = normalized_adjacency(data.edge_index, data.num_nodes), h
             for k in range(1, args.smooth + 1):

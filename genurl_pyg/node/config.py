@@ -102,7 +102,9 @@ class NodeConfig:
     before the kNN search; 0: never), ``knn_method`` (``'exact'``, ``'faiss'``,
     ``'pynndescent'``; ``'auto'``: exact up to 100k nodes), ``knn_input_hops`` (the feature
     part of P is searched on :math:`\hat A^h X`, ``h = knn_input_hops``, instead of the raw
-    features ``X`` (0); our addition, not the paper's), ``use_features``, ``use_graph``;
+    features ``X`` (0); our addition, not the paper's; ``'auto'``: 2 where the search is
+    approximate and the graph agrees with the features, else 0, see
+    :func:`resolved_knn_input_hops`), ``use_features``, ``use_graph``;
     ``graph_pairs_per_row`` (cap on the graph part's pairs per node, the outer hop level
     sampled uniformly; 0: no cap; ``'auto'``: the memory plan's choice, no cap when it
     fits), ``memory_budget_mb`` (0: 50 % of the available memory; see
@@ -144,7 +146,7 @@ class NodeConfig:
     nu_input: float = 100.0
     knn_max_dim: int = 256
     knn_method: str = 'auto'
-    knn_input_hops: int = 0
+    knn_input_hops: Union[int, str] = 'auto'
     graph_pairs_per_row: Union[int, str] = 'auto'
     memory_budget_mb: float = 0.0
     use_features: bool = True
@@ -217,9 +219,13 @@ class NodeConfig:
                      'epochs', 'num_pos', 'num_neg', 'dynamic_every',
                      'all_pairs_max_nodes', 'sign_hops', 'pos_per_anchor', 'neg_per_anchor'):
             integer(name, 1)
-        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size',
-                     'knn_input_hops'):
+        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size'):
             integer(name, 0)
+        if self.knn_input_hops != 'auto':
+            if isinstance(self.knn_input_hops, str):
+                raise ConfigError("config 'knn_input_hops' must be an integer >= 0 or 'auto', "
+                                  f"got {self.knn_input_hops!r}")
+            integer('knn_input_hops', 0)
         for name in ('dropout', 'feature_mask', 'edge_drop'):
             number(name, 0.0, 0.99)
         for name in ('nu_input', 'nu_latent', 'lr'):
@@ -305,6 +311,35 @@ def resolved_graph_part(cfg: NodeConfig, featureless: bool = False,
         return cfg.graph_part
     from ..structure.walks import DEFAULT_TOP_K
     return 'walks' if featureless and mean_degree < DEFAULT_TOP_K else 'geodesic'
+
+
+#: knn_input_hops 'auto': the hops of the smoothed kNN input where it applies.
+AUTO_KNN_INPUT_HOPS = 2
+APPROXIMATE_KNN = ('faiss', 'pynndescent')
+
+
+def resolved_knn_input_hops(cfg: NodeConfig, knn_method: str, trust: Optional[float],
+                            graph_in_p: bool) -> int:
+    """``cfg.knn_input_hops`` with ``'auto'`` resolved: :data:`AUTO_KNN_INPUT_HOPS` where P
+    has both parts, the resolved ``knn_method`` is approximate (faiss HNSW or NN-descent:
+    ``auto`` beyond 100k nodes) and the graph–feature agreement ``trust`` is at least
+    :data:`~genurl_pyg.structure.trust.LOW_TRUST`; 0 (the paper's raw features) otherwise.
+
+    Why: on high-dimensional features the approximate search finds few of the true
+    neighbours (faiss HNSW: recall 0.43 at 200k nodes of the scale benchmark's graphs), while
+    on :math:`\hat A^2 X`, whose rows the graph has pulled towards their communities, it
+    finds 0.98 of them in 40 % of the time, and 99 % of them share the query's community
+    instead of 13 % (``experiments/results/knn_benchmark_smooth.md``). Where the graph joins
+    unlike nodes (low agreement) smoothing along it would blur the features the kNN part is
+    there to add, so they stay raw; and where the search is exact, raw X keeps the paper's P
+    (the smoothed input did not change validation accuracy on Cora or CiteSeer:
+    ``experiments/results/node_study.md``, section 5)."""
+    if cfg.knn_input_hops != 'auto':
+        return int(cfg.knn_input_hops)
+    from ..structure.trust import LOW_TRUST
+    if not (cfg.use_features and graph_in_p and knn_method in APPROXIMATE_KNN):
+        return 0
+    return AUTO_KNN_INPUT_HOPS if trust is not None and trust >= LOW_TRUST else 0
 
 
 def dataset_defaults(dataset: str) -> NodeConfig:

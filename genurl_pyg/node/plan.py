@@ -208,6 +208,10 @@ def _stages(n: int, bounds: Optional[Tensor], num_features: int, cfg: NodeConfig
         else:
             index_mb = EXACT_KNN_BLOCK / MB + n * 4 * width / MB
             method = f'exact, blocks of 256 MB, {width} columns'
+        hops = cfg.knn_input_hops if isinstance(cfg.knn_input_hops, int) else 0
+        if hops:  # A_hat^h X: a second copy of the features beside X (float32)
+            index_mb += n * 4 * num_features / MB
+            method += f' of A_hat^{hops} X'
         stages.append(Stage('kNN search', method, n * k, index_mb + n * k * KNN_PAIR_BYTES / MB))
         feat_pairs = int(n * k * (FEATURE_PAIRS_PER_K if cfg.feature_hops > 1 else 2))
         stages.append(Stage('P feature part', f'{cfg.feature_hops}-hop geodesics, union',

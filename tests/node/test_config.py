@@ -13,7 +13,8 @@ def test_defaults_validate_and_round_trip(tmp_path):
 @pytest.mark.parametrize('key, value', [
     ('lam', 1.5), ('lam', 'often'), ('encoder', 'cnn'), ('k', 0), ('epochs', 2.5),
     ('feature_mask', 1.0), ('nu_latent', 0), ('views', 'yes'), ('loss', 'hinge'),
-    ('batch_mode', 'mini'), ('feature_norm', 'l2'),
+    ('batch_mode', 'mini'), ('feature_norm', 'l2'), ('knn_input_hops', 'often'),
+    ('knn_input_hops', -1), ('knn_input_hops', 1.5),
 ])
 def test_bad_values_name_the_key(key, value):
     with pytest.raises(ConfigError, match=f"'{key}'"):

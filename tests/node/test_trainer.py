@@ -140,6 +140,56 @@ def test_knn_input_hops_builds_the_feature_part_on_smoothed_features():
     assert not (raw.sim.index.shape == want.index.shape and torch.equal(raw.sim.index, want.index))
 
 
+def test_knn_input_hops_auto_smooths_only_an_approximate_search_on_a_trusted_graph():
+    from genurl_pyg.node.config import resolved_knn_input_hops
+    from genurl_pyg.structure.trust import LOW_TRUST
+    auto = NodeConfig()
+    assert auto.knn_input_hops == 'auto'
+    for method in ('faiss', 'pynndescent'):
+        assert resolved_knn_input_hops(auto, method, LOW_TRUST, True) == 2
+        assert resolved_knn_input_hops(auto, method, LOW_TRUST - 0.01, True) == 0  # unlike ends
+        assert resolved_knn_input_hops(auto, method, None, True) == 0  # not measured
+        assert resolved_knn_input_hops(auto, method, float('nan'), True) == 0
+        assert resolved_knn_input_hops(auto, method, 0.9, False) == 0  # no graph part in P
+    assert resolved_knn_input_hops(auto, 'exact', 0.9, True) == 0  # the paper's P
+    no_feat = NodeConfig(use_features=False)
+    assert resolved_knn_input_hops(no_feat, 'faiss', 0.9, True) == 0
+    assert resolved_knn_input_hops(NodeConfig(knn_input_hops=3), 'exact', 0.0, True) == 3
+
+
+def test_knn_input_hops_auto_in_the_trainer_and_lambda_from_the_raw_features():
+    pytest.importorskip('faiss')
+    from genurl_pyg.node.propagation import smooth_features
+    from genurl_pyg.structure import SimilarityBuilder
+    from genurl_pyg.structure.trust import graph_feature_agreement, lambda_from_agreement
+    data = sbm_graph(n_per=20, dim=8)
+    g = torch.Generator().manual_seed(1)  # features that follow the blocks closely
+    data.x = torch.randn(3, 8, generator=g)[data.y] * 2 + torch.randn(60, 8, generator=g)
+    trust = graph_feature_agreement(data.x, data.edge_index, metric='cosine', seed=0)
+    assert trust > 0.25  # the SBM graph agrees with its features
+    # An explicit MLP and a fixed lambda read no graph statistics: 'auto' measures them.
+    for over in ({}, {'encoder': 'mlp', 'lam': 0.5}):
+        trainer = NodeEmbeddingTrainer(data, NodeConfig(epochs=1, k=5, views=False,
+                                                        knn_method='faiss', **over))
+        assert trainer.cfg.knn_input_hops == 2
+        assert 'A_hat^2 X' in trainer.plan.stages[0].method
+    assert NodeEmbeddingTrainer(data, NodeConfig(epochs=1, k=5, views=False)
+                                ).cfg.knn_input_hops == 0  # exact search: raw X
+    # lambda 'auto' is the raw features' agreement, not the smoothed rows' (near 1).
+    smoothed = smooth_features(data.x, data.edge_index, 2)
+    assert graph_feature_agreement(smoothed, data.edge_index, metric='cosine',
+                                   seed=0) > trust + 0.2
+    cfg = NodeConfig(epochs=1, k=5, views=False, knn_input_hops=2)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    assert trainer.sim.lam == pytest.approx(lambda_from_agreement(trust))
+    want = SimilarityBuilder(k=5, metric=cfg.metric, feature_hops=cfg.feature_hops,
+                             graph_hops=trainer.cfg.graph_hops, lam=lambda_from_agreement(trust),
+                             nu=cfg.nu_input, reduce_dim=cfg.knn_max_dim).build(
+        smoothed, data.edge_index, data.num_nodes)
+    assert torch.equal(trainer.sim.index, want.index)
+    torch.testing.assert_close(trainer.sim.weight, want.weight)
+
+
 def sbm_graph(n_per=60, blocks=3, dim=16, seed=0):
     """Communities in the graph and weak community signal in noisy features."""
     from torch_geometric.utils import stochastic_blockmodel_graph
