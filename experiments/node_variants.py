@@ -17,6 +17,11 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
   views<K>      K augmented views per step instead of 2 (P over the K stacked copies, view
                 pairs of one node attract with the view weight), sampled pairs scaled by K/2
   bn / ln       PyG's GCN with BatchNorm / LayerNorm after the hidden layers
+  col<g>x<s>    GKL plus g * GKL over the embedding's columns (GenURL on the transposed
+                problem, a decorrelation term on GKL's own scale): each view's columns,
+                standardised over the nodes and scaled to squared length s, are 2D points;
+                column c of view 1 and column c of view 2 are P's only pairs (Student-t
+                nu --col-nu, the run's alpha), e.g. col1x10
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
 
@@ -166,6 +171,26 @@ def _many_views(trainer, num_views: int) -> None:
     trainer.step = step
 
 
+def _column_gkl(trainer, variant: str, nu: float) -> None:
+    """Variant ``col<g>x<s>``: the GKL of the node pairs plus ``g`` times a GKL whose points
+    are the 2D standardised columns of the two views (O(D^2 N) per step)."""
+    from genurl_pyg.nn import functional as LF
+    weight, scale = (float(v) for v in variant[3:].split('x'))
+    model, n, plain = trainer.model, trainer.num_nodes, trainer.model.loss
+    alpha = model.criterion.alpha
+
+    def loss(z, sim, *a, **k):
+        cols = [((zv - zv.mean(0)) / (zv.std(0) + 1e-6)).t() * (scale / n) ** 0.5
+                for zv in (z[:n], z[n:])]
+        d = cols[0].size(0)
+        p = torch.zeros(2 * d, 2 * d)
+        ar = torch.arange(d)
+        p[ar, ar + d] = p[ar + d, ar] = 1.0
+        return plain(z, sim, *a, **k) + weight * LF.all_pairs_loss(torch.cat(cols), p, nu,
+                                                                   'gkl', alpha)
+    model.loss = loss
+
+
 def _normalised_encoder(trainer, norm: str, seed: int) -> None:
     """Variants ``bn`` / ``ln``: the GCN rebuilt with a norm layer after its hidden layers."""
     from torch_geometric.nn.models import GCN
@@ -203,6 +228,7 @@ def main() -> None:
     ap.add_argument('--set', nargs='*', default=[], metavar='KEY=JSON')
     ap.add_argument('--smooth', type=int, default=0)
     ap.add_argument('--readout-cat', action='store_true')
+    ap.add_argument('--col-nu', type=float, default=1.0)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--dyn-start', type=int, default=10)
     ap.add_argument('--dyn-every', type=int, default=5)
@@ -222,6 +248,8 @@ def main() -> None:
             _reweight_similarity(trainer, args.variant)
         elif args.variant.startswith('views'):
             _many_views(trainer, int(args.variant[5:]))
+        elif args.variant.startswith('col'):
+            _column_gkl(trainer, args.variant, args.col_nu)
         elif args.variant in ('bn', 'ln'):
             _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
         elif args.variant != 'base':

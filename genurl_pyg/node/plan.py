@@ -23,6 +23,7 @@ that lower the estimate.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
@@ -138,6 +139,12 @@ def neighbourhood_bounds(edge_index: Tensor, num_nodes: int, hops: int) -> Tenso
     return walks.clamp_max(num_nodes - 1)
 
 
+def feature_pairs_cap(k: int) -> int:
+    """Geodesic pairs per row of the feature part under a tight plan: half the planned
+    :data:`FEATURE_PAIRS_PER_K` ``k`` per node, since the fuzzy union at most doubles them."""
+    return max(k, math.ceil(FEATURE_PAIRS_PER_K * k / 2))
+
+
 def plan_memory(num_nodes: int, edge_index: Tensor, num_features: int, cfg: NodeConfig,
                 encoder: str, minibatch: bool, knn_method: str,
                 budget_mb: Optional[float] = None,
@@ -165,6 +172,12 @@ def plan_memory(num_nodes: int, edge_index: Tensor, num_features: int, cfg: Node
                               knn_method, cap)
         if auto:
             plan.settings['graph_pairs_per_row'] = cap or 'all'
+            if cap and cfg.use_features and cfg.feature_hops > 1:
+                # A tight plan makes the feature part's estimate a bound: each row keeps its
+                # nearest geodesic pairs up to half the planned pairs per node (the union
+                # at most doubles them). Raw features stay below it after radius pruning;
+                # smoothed ones (knn_input_hops) reached 5.3 k per node at 1M without it.
+                plan.settings['feature_pairs_per_row'] = feature_pairs_cap(cfg.k)
         return plan
 
     if not auto:

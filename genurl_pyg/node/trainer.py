@@ -207,6 +207,7 @@ class NodeEmbeddingTrainer:
             feature_hops=config.feature_hops, graph_hops=config.graph_hops, lam=lam,
             nu=config.nu_input, reduce_dim=config.knn_max_dim or None,
             knn_method=config.knn_method,
+            max_pairs_per_row=self.plan.settings.get('feature_pairs_per_row'),
             use_features=config.use_features, use_graph=graph_in_p,
             graph_pairs_per_row=cap if isinstance(cap, int) and cap > 0 else None,
             seed=config.seed, graph_part=config.graph_part)

@@ -4,8 +4,8 @@ from torch_geometric.data import Data
 from torch_geometric.datasets import KarateClub
 
 from genurl_pyg.node import NodeConfig
-from genurl_pyg.node.plan import (MemoryBudgetError, current_rss_mb, neighbourhood_bounds,
-                                  plan_memory)
+from genurl_pyg.node.plan import (MemoryBudgetError, current_rss_mb, feature_pairs_cap,
+                                  neighbourhood_bounds, plan_memory)
 from genurl_pyg.node.trainer import NodeEmbeddingTrainer
 from genurl_pyg.structure import hop_distances
 
@@ -61,6 +61,41 @@ def test_auto_cap_is_the_largest_that_fits_the_budget():
     assert plan(1e6, cap + 1).peak_mb > budget  # one more pair per node would not fit
     with pytest.raises(MemoryBudgetError, match="'memory_budget_mb'"):
         plan(plan(1e6, 8).peak_mb * 0.5)  # not even the smallest cap fits
+
+
+def test_a_tight_plan_bounds_the_feature_part_too(monkeypatch):
+    """Where the graph part had to be capped, the feature part's estimate becomes a bound:
+    each row keeps its nearest geodesic pairs, at most half the planned pairs per node."""
+    from genurl_pyg.node import trainer as trainer_module
+    data = _graph(n=400, degree=16)
+    base = NodeConfig(epochs=1, k=5, views=False, lam=0.5, hidden_channels=4, out_channels=4)
+
+    def plan(budget):
+        cfg = NodeConfig.from_dict({'memory_budget_mb': budget}, base=base)
+        return plan_memory(400, data.edge_index, 8, cfg, 'gcn', False, 'faiss', base_mb=0)
+    full = plan(1e6)
+    assert 'feature_pairs_per_row' not in full.settings  # fits: P stays the paper's
+    graph_mb = next(s.mb for s in full.stages if s.name == 'P graph part')
+    tight = plan(full.peak_mb - graph_mb * 2)
+    assert isinstance(tight.settings['graph_pairs_per_row'], int)
+    cap = tight.settings['feature_pairs_per_row']
+    assert cap == feature_pairs_cap(5) == 8
+    feat = next(s for s in tight.stages if s.name == 'P feature part')
+    assert feat.pairs >= 2 * cap * 400 * 0.9  # the estimate covers the union's doubling
+
+    monkeypatch.setattr(trainer_module, 'plan_memory', lambda *a, **k: tight)
+    trainer = NodeEmbeddingTrainer(data, base)
+    assert trainer.builder.max_pairs_per_row == cap
+    monkeypatch.undo()
+    loose = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'k': 5}, base=base))
+    assert loose.builder.max_pairs_per_row is None
+    # The cap keeps each row's nearest geodesic pairs: P's feature part is no larger than
+    # the uncapped one, and every capped row holds at most 2 * cap pairs after the union.
+    from genurl_pyg.structure.similarity import feature_similarity
+    capped = feature_similarity(data.x, k=5, max_pairs_per_row=cap)
+    free = feature_similarity(data.x, k=5)
+    assert capped[1].numel() < free[1].numel()
+    assert int(torch.bincount(capped[0][0], minlength=400).sum()) <= 2 * cap * 400
 
 
 def test_fixed_cap_is_respected_and_recorded(tmp_path):
