@@ -58,8 +58,17 @@ class _Rescale(torch.nn.Module):
         return z * self.scale
 
 
+def _restart_optimizer(trainer) -> None:
+    """After a variant replaced parts of the model: a fresh Adam over its parameters, and
+    the model itself as what the steps call (no DDP wrapper in these one-process runs)."""
+    cfg = trainer.cfg
+    trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=cfg.lr,
+                                         weight_decay=cfg.weight_decay)
+    trainer.net = trainer.model
+
+
 def _apply(trainer, variant: str) -> None:
-    model, cfg = trainer.model, trainer.cfg
+    model = trainer.model
     for mode in ('std', 'norm'):
         if variant.startswith(mode):
             scale = float(variant[len(mode):].split('dec')[0] or 1.0)
@@ -74,9 +83,7 @@ def _apply(trainer, variant: str) -> None:
                 reg = reg + (zs.t() @ zs / n - torch.eye(zs.size(1))).pow(2).sum()
             return plain(z, sim, *a, **k) + weight * reg
         model.loss = loss
-    trainer.optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr,
-                                         weight_decay=cfg.weight_decay)
-    trainer.net = model
+    _restart_optimizer(trainer)
 
 
 def _dynamic_teacher(trainer, variant: str, args) -> None:
@@ -138,22 +145,9 @@ def _reweight_similarity(trainer, variant: str) -> None:
 def _many_views(trainer, num_views: int) -> None:
     """Variant ``views<K>``: K views per full-graph step (all-pairs or sampled, as the
     trainer would choose for 2 views; sampled pair counts scaled by K/2)."""
-    from genurl_pyg.node.views import augment
-    from genurl_pyg.structure.similarity import Similarity
-    from genurl_pyg.structure.sparse_ops import coalesce_sum
-    sim, w, k = trainer.static_sim, trainer.cfg.view_weight, num_views
-    n = sim.num_nodes
-    i, j = sim.index
-    ar = torch.arange(n)
-    rows, cols, vals = [], [], []
-    for a in range(k):
-        for b in range(k):
-            rows.append(i + a * n), cols.append(j + b * n), vals.append(sim.weight)
-            if a != b:
-                rows.append(ar + a * n), cols.append(ar + b * n), vals.append(torch.full((n,), w))
-    keys, weight = coalesce_sum(torch.cat(rows) * (k * n) + torch.cat(cols), torch.cat(vals))
-    trainer.train_sim = Similarity(torch.stack([keys // (k * n), keys % (k * n)]),
-                                   weight.clamp_max(1.0), k * n, sim.lam, dict(sim.info))
+    from genurl_pyg.node.views import augment, multi_view_similarity
+    k = num_views
+    trainer.train_sim = multi_view_similarity(trainer.static_sim, trainer.cfg.view_weight, k)
     all_pairs = trainer._use_all_pairs()  # decided for 2 views, as the shipped run does
     cfg = trainer.cfg
 
@@ -198,9 +192,7 @@ def _normalised_encoder(trainer, norm: str, seed: int) -> None:
     torch.manual_seed(seed)
     trainer.model.encoder.gnn = GCN(trainer.x_enc.size(1), cfg.hidden_channels, cfg.num_layers,
                                     cfg.out_channels, act='prelu', norm=norm)
-    trainer.net = trainer.model
-    trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=cfg.lr,
-                                         weight_decay=cfg.weight_decay)
+    _restart_optimizer(trainer)
 
 
 def _layer_outputs(trainer) -> torch.Tensor:

@@ -337,9 +337,16 @@ def resolved_knn_input_hops(cfg: NodeConfig, knn_method: str, trust: Optional[fl
     if cfg.knn_input_hops != 'auto':
         return int(cfg.knn_input_hops)
     from ..structure.trust import LOW_TRUST
-    if not (cfg.use_features and graph_in_p and knn_method in APPROXIMATE_KNN):
+    if not knn_input_hops_reads_trust(cfg, knn_method, graph_in_p):
         return 0
     return AUTO_KNN_INPUT_HOPS if trust is not None and trust >= LOW_TRUST else 0
+
+
+def knn_input_hops_reads_trust(cfg: NodeConfig, knn_method: str, graph_in_p: bool) -> bool:
+    """Whether :func:`resolved_knn_input_hops` depends on the graph–feature agreement:
+    ``'auto'``, P with both parts, and an approximate ``knn_method``."""
+    return (cfg.knn_input_hops == 'auto' and cfg.use_features and graph_in_p
+            and knn_method in APPROXIMATE_KNN)
 
 
 def dataset_defaults(dataset: str) -> NodeConfig:

@@ -29,8 +29,8 @@ from ..nn import functional as LF
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
 from ..utils.devices import resolve_device
-from .config import (APPROXIMATE_KNN, AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError,
-                     NodeConfig, resolved_graph_hops, resolved_graph_part,
+from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
+                     knn_input_hops_reads_trust, resolved_graph_hops, resolved_graph_part,
                      resolved_knn_input_hops)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
@@ -292,6 +292,10 @@ class NodeEmbeddingTrainer:
         encoder ``auto`` picks must not change with the training seed."""
         if not self._reads_graph_statistics():
             return None
+        return self._measure_trust()
+
+    def _measure_trust(self) -> float:
+        """The agreement itself (0 for a graph without edges). O(s·D)."""
         if self.edge_index.size(1) == 0:
             return 0.0
         return graph_feature_agreement(self.x, self.edge_index, metric=self.cfg.metric, seed=0)
@@ -299,13 +303,11 @@ class NodeEmbeddingTrainer:
     def _knn_input_trust(self, config: NodeConfig, knn_method: str,
                          graph_in_p: bool) -> Optional[float]:
         """The agreement that ``knn_input_hops: 'auto'`` reads: the measured one, or, where
-        no other decision read it, measured now (O(s·D)) when the answer depends on it."""
-        if self.graph_trust is not None or self.featureless:
+        no other decision read it, measured now when the answer depends on it."""
+        if self.graph_trust is not None or not knn_input_hops_reads_trust(
+                config, knn_method, graph_in_p):
             return self.graph_trust
-        if not (config.knn_input_hops == 'auto' and config.use_features and graph_in_p
-                and knn_method in APPROXIMATE_KNN and self.edge_index.size(1) > 0):
-            return None
-        return graph_feature_agreement(self.x, self.edge_index, metric=config.metric, seed=0)
+        return self._measure_trust()
 
     def _graph_information(self) -> Optional[float]:
         """The edges' feature information where the trust was measured and is defined (nan:

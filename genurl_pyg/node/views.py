@@ -58,16 +58,23 @@ def two_view_similarity(sim: Similarity, view_weight: float) -> Similarity:
     so structural neighbours attract within and across views, and the two views of one node
     attract with weight :math:`w` (the instance-discrimination end of GenURL). O(E).
     """
-    n = sim.num_nodes
+    return multi_view_similarity(sim, view_weight, 2)
+
+
+def multi_view_similarity(sim: Similarity, view_weight: float, num_views: int) -> Similarity:
+    r"""P over ``V N`` stacked nodes (``V = num_views`` views, view by view): every block
+    :math:`(a, b)` holds P, and the off-diagonal blocks also :math:`w I`, clipped to 1
+    (:func:`two_view_similarity` is ``V = 2``). O(V^2 E)."""
+    n, size = sim.num_nodes, num_views * sim.num_nodes
     i, j = sim.index
-    rows = torch.cat([i, i, i + n, i + n])
-    cols = torch.cat([j, j + n, j, j + n])
-    weight = sim.weight.repeat(4)
-    if view_weight > 0:
-        ar = torch.arange(n, device=i.device)
-        rows = torch.cat([rows, ar, ar + n])
-        cols = torch.cat([cols, ar + n, ar])
-        weight = torch.cat([weight, weight.new_full((2 * n,), view_weight)])
-    keys, vals = coalesce_sum(rows * (2 * n) + cols, weight)
-    index = torch.stack([keys // (2 * n), keys % (2 * n)])
-    return Similarity(index, vals.clamp_max(1.0), 2 * n, sim.lam, dict(sim.info))
+    ar = torch.arange(n, device=i.device)
+    rows, cols, weights = [], [], []
+    for a in range(num_views):
+        for b in range(num_views):
+            rows.append(i + a * n), cols.append(j + b * n), weights.append(sim.weight)
+            if a != b and view_weight > 0:
+                rows.append(ar + a * n), cols.append(ar + b * n)
+                weights.append(sim.weight.new_full((n,), view_weight))
+    keys, vals = coalesce_sum(torch.cat(rows) * size + torch.cat(cols), torch.cat(weights))
+    index = torch.stack([keys // size, keys % size])
+    return Similarity(index, vals.clamp_max(1.0), size, sim.lam, dict(sim.info))

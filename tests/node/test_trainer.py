@@ -106,6 +106,17 @@ def test_two_view_similarity_blocks():
     torch.testing.assert_close(two[:6, 6:], (P + torch.eye(6)).clamp_max(1))
 
 
+def test_multi_view_similarity_against_dense_blocks():
+    from genurl_pyg.node.views import multi_view_similarity
+    sim = build_similarity(torch.randn(6, 2), k=2)
+    P = sim.to_dense()
+    for w in (0.0, 0.4):
+        many = multi_view_similarity(sim, w, 3).to_dense()
+        want = torch.cat([torch.cat([P + (w * torch.eye(6) if a != b else 0) for b in range(3)],
+                                    1) for a in range(3)]).clamp_max(1)
+        torch.testing.assert_close(many, want)
+
+
 def test_propagation_matches_dense_formula():
     from genurl_pyg.node.propagation import propagate_features
     x = torch.randn(6, 3)
