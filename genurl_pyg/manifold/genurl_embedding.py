@@ -55,10 +55,11 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
 
     With ``parametric=False`` there is no network: the ``[N, n_components]`` coordinates
     are optimised directly (:func:`~genurl_pyg.manifold.layout.optimize_layout`: all of
-    :math:`P`'s pairs attract, ``negative_rate`` uniform pairs per point repel; O(N·(r + m)·d)
-    per iteration), from a PCA initialisation, with early exaggeration. Its default loss
-    ``'kl'`` normalises :math:`Q` over all pairs as t-SNE does (its partition function
-    estimated from the uniform pairs). :meth:`transform` then places each new point at the
+    :math:`P`'s pairs attract; every point is repelled by a shared block of
+    ``negative_rate`` uniform points, see ``repulsion``; O(N·(r + m)·d) per iteration),
+    from a PCA initialisation, with early exaggeration. Its default loss ``'kl'``
+    normalises :math:`Q` over all pairs as t-SNE does (its partition function estimated
+    from the uniform sample). :meth:`transform` then places each new point at the
     calibrated-weight mean of its ``n_neighbors`` nearest training points' coordinates
     (openTSNE's placement; exact search in the rank-``reduce_dim`` space P's kNN was
     searched in, O(M·N·r)); a point equal to a training point gets that point's
@@ -91,11 +92,19 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             one iteration. ``'auto'``: 50 (parametric), 1500 (non-parametric).
         batch_size (int or 'auto'): positive pairs per step; ``'auto'``: enough for 16 steps
             per epoch (at least 4096), so the number of steps does not grow with N.
-        negative_rate (int or 'auto'): uniform pairs per positive pair (parametric) or per
-            point and iteration (non-parametric: the repulsion's sample, whose variance
-            limited the layout). ``'auto'``: 5 (parametric), 15 (non-parametric: T(10) on
-            the tuning set 0.9891 / 0.9902 / 0.9901 / 0.9905 for 5 / 15 / 20 / 30, fit time
-            x1.0 / 1.17 / 1.28 / 1.79).
+        negative_rate (int or 'auto'): uniform pairs per positive pair (parametric) or
+            negatives per point and iteration (non-parametric: the repulsion's sample, whose
+            variance limited the layout): independent pairs (``repulsion='pairs'``) or the
+            size of the block shared by all points (``'block'``). ``'auto'``: 5
+            (parametric), 128 (block), 15 (pairs: T(10) on the tuning set 0.9891 / 0.9902 /
+            0.9901 / 0.9905 for 5 / 15 / 20 / 30, fit time x1.0 / 1.17 / 1.28 / 1.79).
+        repulsion (str): non-parametric ``'kl'`` only: how the partition function is
+            sampled (:func:`~genurl_pyg.manifold.layout.optimize_layout`). ``'block'``: every
+            point against one shared block of ``negative_rate`` uniform points per
+            iteration (a dense ``[N, m]`` product, so a 128-point block costs about what 15
+            gathered pairs cost); ``'pairs'``: independent pairs per point. ``'auto'``:
+            ``'block'`` where it applies (on both tuning sets: higher T(10) and 5-NN in
+            less time, ``dr_layout_tuning.md``), else ``'pairs'``.
         learning_rate (float or 'auto'): Adam's step size; ``'auto'``: 1e-2 (parametric),
             1.0 (non-parametric, in embedding units).
         mixup (float): neighbour mix-up strength in [0, 1) (0: no views).
@@ -131,7 +140,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                  early_exaggeration: float = 12.0, exaggeration_iter: int = 250,
                  device: str = 'cpu', verbose: bool = False,
                  random_state: Optional[int] = None,
-                 perplexity: Optional[float] = None) -> None:
+                 perplexity: Optional[float] = None, repulsion: str = 'auto') -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.metric = metric
@@ -156,6 +165,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
         self.perplexity = perplexity
+        self.repulsion = repulsion
 
     # -- validation -----------------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -185,12 +195,23 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         parametric = bool(self.parametric)
         # 'auto' values differ between the two paths (module docstring: how they were set).
         auto = dict(feature_hops=2, nu_latent=0.1, loss='gkl', n_epochs=50,
-                    learning_rate=1e-2, negative_rate=5) if parametric else dict(
-            feature_hops=1, nu_latent=0.3, loss='kl', n_epochs=1500, learning_rate=1.0,
-            negative_rate=15)
+                    learning_rate=1e-2) if parametric else dict(
+            feature_hops=1, nu_latent=0.3, loss='kl', n_epochs=1500, learning_rate=1.0)
         for name, value in auto.items():
             setattr(self, name + '_', value if getattr(self, name) == 'auto'
                     else getattr(self, name))
+        if self.repulsion not in ('auto',) + L.REPULSIONS:
+            raise ValueError(f"'repulsion' must be 'auto', 'pairs' or 'block', got "
+                             f"{self.repulsion!r}")
+        self.repulsion_ = self.repulsion if self.repulsion != 'auto' else (
+            'block' if not parametric and self.loss_ == 'kl' else 'pairs')
+        if self.repulsion_ == 'block' and (parametric or self.loss_ != 'kl'):
+            raise ValueError("repulsion='block' estimates the partition function of the "
+                             "non-parametric 'kl' loss; it needs parametric=False and "
+                             f"loss='kl' or 'auto' (got parametric={self.parametric!r}, "
+                             f"loss={self.loss!r})")
+        self.negative_rate_ = self.negative_rate if self.negative_rate != 'auto' else (
+            5 if parametric else 128 if self.repulsion_ == 'block' else 15)
         for name in ('n_components', 'n_neighbors', 'exaggeration_iter'):
             pos_int(name)
         for name in ('feature_hops', 'n_epochs', 'negative_rate'):
@@ -320,7 +341,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                               exaggeration_iter=self.exaggeration_iter,
                               negative_rate=self.negative_rate_,
                               learning_rate=self.learning_rate_, generator=gen,
-                              callback=progress)
+                              callback=progress, repulsion=self.repulsion_)
         bar.close()
         self.encoder_ = None
         # transform searches neighbours in the space P's kNN was searched in (the builder's

@@ -7,7 +7,8 @@ from sklearn.decomposition import PCA
 
 from genurl_pyg.evaluation.dr import knn_accuracy, trustworthiness
 from genurl_pyg.manifold import GenURLEmbedding
-from genurl_pyg.manifold.layout import layout_loss, pca_init, place_new_points
+from genurl_pyg.manifold.layout import (block_layout_loss, layout_loss, optimize_layout,
+                                        pca_init, place_new_points)
 
 NP = dict(parametric=False, n_epochs=300, exaggeration_iter=75, random_state=0)
 
@@ -88,6 +89,61 @@ def test_sampled_kl_matches_the_exact_normalised_kl():
     assert abs(sampled.item() - exact.item()) < 2e-3
 
 
+def _exact_kl_parts(y, i, j, p, nu):
+    """Brute force: the attraction -sum p~ log w and log Z over all ordered pairs."""
+    w = (1 + torch.cdist(y, y).pow(2) / nu).pow(-(nu + 1) / 2)
+    w = w * (1 - torch.eye(y.size(0), dtype=y.dtype))
+    return -((p / p.sum()) * w[i, j].log()).sum(), w.sum().log()
+
+
+def test_block_kl_value_is_the_exact_kl_when_the_block_covers_every_point():
+    g = torch.Generator().manual_seed(2)
+    n, nu = 25, 0.3
+    y = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    i = torch.randint(0, n, (60,), generator=g)
+    j = (i + torch.randint(1, n, (60,), generator=g)) % n
+    p = torch.rand(60, generator=g, dtype=torch.float64)
+    attraction, log_z = _exact_kl_parts(y, i, j, p, nu)
+    value = block_layout_loss(y, i, j, p, torch.arange(n), nu, exaggeration=3.0)
+    torch.testing.assert_close(value, 3.0 * attraction + log_z)
+
+
+def test_block_kl_gradient_rows_only_doubled_is_the_exact_gradient():
+    """With the block = every point once, the rows-only, doubled gradient of the block
+    estimate equals autograd's gradient of the exact KL over all pairs."""
+    g = torch.Generator().manual_seed(3)
+    n, nu = 30, 0.5
+    y = torch.randn(n, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    i = torch.arange(n)
+    j = (i + 1) % n
+    p = torch.rand(n, generator=g, dtype=torch.float64)
+    sum(_exact_kl_parts(y, i, j, p, nu)).backward()
+    exact, y.grad = y.grad.clone(), None
+    block_layout_loss(y, i, j, p, torch.randperm(n, generator=g), nu).backward()
+    torch.testing.assert_close(y.grad, exact)
+
+
+def test_block_partition_function_is_unbiased():
+    """Averaged over random blocks (with repeats and self pairs drawn), Z's estimate
+    approaches the exact sum over all ordered pairs."""
+    g = torch.Generator().manual_seed(4)
+    n, nu, b = 40, 0.3, 5
+    y = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    i, j, p = torch.tensor([0]), torch.tensor([1]), torch.ones(1, dtype=torch.float64)
+    attraction, log_z = _exact_kl_parts(y, i, j, p, nu)
+    z_hat = torch.stack([(block_layout_loss(y, i, j, p, torch.randint(0, n, (b,), generator=g),
+                                            nu) - attraction).exp() for _ in range(20000)])
+    assert abs(z_hat.mean().item() / log_z.exp().item() - 1) < 0.01
+
+
+def test_block_repulsion_needs_the_kl_loss():
+    sim = GenURLEmbedding(n_neighbors=3, **NP).fit(np.random.rand(30, 3)).similarity_
+    with pytest.raises(ValueError, match="repulsion='block'"):
+        optimize_layout(sim, torch.zeros(30, 2), loss='gkl', repulsion='block')
+    with pytest.raises(ValueError, match="'repulsion'"):
+        optimize_layout(sim, torch.zeros(30, 2), repulsion='fft')
+
+
 def test_sampled_gkl_is_unbiased_for_the_all_pairs_mean():
     from genurl_pyg.nn.functional import gkl_elementwise
     from genurl_pyg.structure.kernels import student_t
@@ -126,10 +182,27 @@ def test_pca_init_scale_and_padding():
     ({'parametric': False, 'exaggeration_iter': 0}, "'exaggeration_iter'"),
     ({'parametric': False, 'n_epochs': 0}, "'n_epochs'"),
     ({'parametric': False, 'learning_rate': float('nan')}, "'learning_rate'"),
+    ({'parametric': False, 'repulsion': 'fft'}, "'repulsion'"),
+    ({'parametric': False, 'loss': 'gkl', 'repulsion': 'block'}, "repulsion='block'"),
+    ({'parametric': True, 'repulsion': 'block'}, "parametric=False"),
 ])
 def test_bad_parameters_name_themselves(params, match):
     with pytest.raises(ValueError, match=match):
         GenURLEmbedding(n_neighbors=3, **params).fit(np.random.rand(20, 3))
+
+
+def test_both_repulsions_keep_neighbourhoods(digits, fitted):
+    """'auto' is the shared block; independent pairs remain selectable, and an elementwise
+    loss falls back to them."""
+    assert fitted.repulsion_ == 'block' and fitted.negative_rate_ == 128
+    X, y = digits
+    pairs = GenURLEmbedding(**NP, repulsion='pairs').fit(X)
+    assert pairs.negative_rate_ == 15
+    assert trustworthiness(X, pairs.embedding_, 10) > 0.97
+    assert not np.allclose(pairs.embedding_, fitted.embedding_)
+    gkl = GenURLEmbedding(**NP, loss='gkl')
+    gkl._check_params(600)
+    assert gkl.repulsion_ == 'pairs' and gkl.negative_rate_ == 15
 
 
 def test_non_finite_layout_is_an_error(digits):
