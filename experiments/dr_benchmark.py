@@ -40,7 +40,7 @@ METHODS = ['genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca']
 from genurl_pyg.bench.tasks.dr import load, make  # noqa: E402
 
 
-def child(dataset: str, method: str, out_npy: str) -> None:
+def child(dataset: str, method: str, out_npy: str, seed: str = '0') -> None:
     import torch
     torch.set_num_threads(2)
     from genurl_pyg.evaluation.dr import continuity, distance_spearman, knn_accuracy, trustworthiness
@@ -51,18 +51,19 @@ def child(dataset: str, method: str, out_npy: str) -> None:
         make(method).fit_transform(np.random.default_rng(0).normal(size=(300, X.shape[1]))
                                    .astype(np.float32))
         warm = time.perf_counter() - t
+    seed = int(seed)
     t = time.perf_counter()
-    Y = np.asarray(make(method).fit_transform(X), dtype=np.float32)
+    Y = np.asarray(make(method, seed).fit_transform(X), dtype=np.float32)
     fit_s = time.perf_counter() - t
     rss = peak_rss_mb()
     extra = {}
     if method in ('genurl', 'genurl-np') and dataset == 'mnist':
-        est = make(method).fit(X[:5000])
+        est = make(method, seed).fit(X[:5000])
         t = time.perf_counter()
         est.transform(X)
         extra['transform_10k_s'] = time.perf_counter() - t
     np.save(out_npy, Y)
-    print(json.dumps({'dataset': dataset, 'method': method, 'n': int(len(X)),
+    print(json.dumps({'dataset': dataset, 'method': method, 'seed': seed, 'n': int(len(X)),
                       'dim': int(X.shape[1]), 'fit_s': fit_s, 'warmup_s': warm,
                       'peak_rss_mb': rss, 'T10': trustworthiness(X, Y, 10),
                       'C10': continuity(X, Y, 10), 'knn5': knn_accuracy(Y, y),
@@ -75,7 +76,10 @@ def main() -> None:
     ap.add_argument('--methods', nargs='+', default=METHODS, choices=METHODS)
     ap.add_argument('--out', default='dr_benchmark',
                     help='results name under experiments/results/ (JSON, Markdown, PNG)')
-    ap.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument('--seeds', nargs='+', type=int, default=[0],
+                    help='random states; with several, the table adds mean +- std per '
+                         'method (PCA is deterministic and runs once)')
+    ap.add_argument('--child', nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -83,16 +87,20 @@ def main() -> None:
     rows, embeddings = [], {}
     tmp = Path(tempfile.mkdtemp())
     for ds in args.datasets:
-        for m in args.methods:
-            print(f'[dr_benchmark] {ds} / {m} ...', flush=True)
-            npy = tmp / f'{ds}-{m}.npy'
-            res = run_child([__file__, '--child', ds, m, str(npy)], timeout=3600)
-            res.setdefault('dataset', ds)
-            res.setdefault('method', m)
-            print(json.dumps(res), flush=True)
-            rows.append(res)
-            if npy.exists():
-                embeddings[(ds, m)] = np.load(npy)
+        for seed in args.seeds:
+            for m in args.methods:
+                if m == 'pca' and seed != args.seeds[0]:
+                    continue
+                print(f'[dr_benchmark] {ds} / {m} / seed {seed} ...', flush=True)
+                npy = tmp / f'{ds}-{m}-{seed}.npy'
+                res = run_child([__file__, '--child', ds, m, str(npy), str(seed)], timeout=3600)
+                res.setdefault('dataset', ds)
+                res.setdefault('method', m)
+                res.setdefault('seed', seed)
+                print(json.dumps(res), flush=True)
+                rows.append(res)
+                if npy.exists() and seed == args.seeds[0]:
+                    embeddings[(ds, m)] = np.load(npy)
     payload = {'benchmark': 'dr_benchmark', 'out': args.out,
                'command': 'python ' + ' '.join(sys.argv),
                'versions': versions(), 'results': rows}
@@ -104,20 +112,32 @@ def _markdown(payload) -> str:
     lines = ['# Dimension reduction to 2-D: GenURL vs UMAP, openTSNE, PaCMAP, PCA', '',
              f"Command: `{payload['command']}`  ",
              'Versions: ' + ', '.join(f'{k} {v}' for k, v in payload['versions'].items()) + '  ',
-             'One fit per method (seed 0) in a fresh process, 2 threads, this 2-core CPU. '
+             f"One fit per method and seed (seeds {_seeds(payload)}) in a fresh process, 2 "
+             'threads, this 2-core CPU. '
              'Fit time excludes numba warm-up (column "warm-up s"). Coauthor-CS: features '
              'reduced to 100-d by TruncatedSVD for all methods; metrics against that input.', '',
-             '| data | method | T(10) | C(10) | 5-NN acc | Spearman | fit s | warm-up s | '
-             'peak RSS MB |', '|---|---|---|---|---|---|---|---|---|']
+             '| data | method | seed | T(10) | C(10) | 5-NN acc | Spearman | fit s | warm-up s | '
+             'peak RSS MB |', '|---|---|---|---|---|---|---|---|---|---|']
     for r in payload['results']:
+        seed = r.get('seed', 0)
         if 'fit_s' not in r:
-            lines.append(f"| {r['dataset']} | {r['method']} | failed: {r.get('error', '')} "
-                         '| | | | | | |')
+            lines.append(f"| {r['dataset']} | {r['method']} | {seed} | failed: "
+                         f"{r.get('error', '')} | | | | | | |")
             continue
         warm = '' if r.get('warmup_s') is None else f"{r['warmup_s']:.1f}"
-        lines.append(f"| {r['dataset']} | {r['method']} | {r['T10']:.4f} | {r['C10']:.4f} | "
-                     f"{r['knn5']:.4f} | {r['spearman']:.3f} | {r['fit_s']:.1f} | {warm} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+        lines.append(f"| {r['dataset']} | {r['method']} | {seed} | {r['T10']:.4f} | "
+                     f"{r['C10']:.4f} | {r['knn5']:.4f} | {r['spearman']:.3f} | "
+                     f"{r['fit_s']:.1f} | {warm} | {r['peak_rss_mb']:.0f} |")
+    if len(_seeds(payload).split(', ')) > 1:
+        lines += ['', 'Mean ± std over the seeds:', '',
+                  '| data | method | seeds | T(10) | 5-NN acc | fit s |', '|---|---|---|---|---|---|']
+        groups = {}
+        for r in payload['results']:
+            if 'fit_s' in r:
+                groups.setdefault((r['dataset'], r['method']), []).append(r)
+        for (ds, m), rs in groups.items():
+            lines.append(f"| {ds} | {m} | {len(rs)} | {_mean_std(rs, 'T10', '.4f')} | "
+                         f"{_mean_std(rs, 'knn5', '.4f')} | {_mean_std(rs, 'fit_s', '.1f')} |")
     tr = [r for r in payload['results'] if 'transform_10k_s' in r]
     if tr:
         lines.append('')
@@ -125,6 +145,15 @@ def _markdown(payload) -> str:
                   f"{r['transform_10k_s']:.3f} s.  " for r in tr]
     lines += ['', f"![embeddings]({payload.get('out', 'dr_benchmark')}.png)"]
     return '\n'.join(lines) + '\n'
+
+
+def _mean_std(rows, key: str, fmt: str) -> str:
+    values = [r[key] for r in rows]
+    return f"{np.mean(values):{fmt}} ± {np.std(values):{fmt}}"
+
+
+def _seeds(payload) -> str:
+    return ', '.join(str(s) for s in sorted({r.get('seed', 0) for r in payload['results']}))
 
 
 def _figure(datasets, methods, embeddings, out: str = 'dr_benchmark') -> None:
