@@ -1,7 +1,9 @@
 """Non-parametric layout variants on the DR tuning set (issue 16), for choosing 'auto' values.
 
-Tuning set: Fashion-MNIST *training* images 0-9,999 (pixels / 255), disjoint from every
-data set of the DR benchmark (its Fashion rows use the test images). One fit per call of
+Tuning sets: Fashion-MNIST *training* images 0-9,999 (pixels / 255), disjoint from every
+data set of the DR benchmark (its Fashion rows use the test images); ``--tuning physics``:
+Coauthor Physics' node features, 15,000 nodes, TruncatedSVD to 100-d (shaped like the
+benchmark's Coauthor-CS rows, on a disjoint data set). One fit per call of
 ``GenURLEmbedding(parametric=False, random_state=seed, **overrides)``; prints and appends
 to ``experiments/results/dr_layout_variants.json`` T(10), C(10), 5-NN accuracy and the fit
 time. Results and what they taught: ``experiments/results/dr_layout_tuning.md``.
@@ -33,10 +35,21 @@ def tuning_set(size: int = 10_000):
     return np.ascontiguousarray(X / 255.0, dtype=np.float32), data.train_y[:size].numpy()
 
 
+def physics_tuning_set(size: int = 15_000):
+    from genurl_pyg.datasets import load_dataset
+    from sklearn.decomposition import TruncatedSVD
+    data = load_dataset('Physics')
+    idx = np.random.default_rng(0).permutation(data.num_nodes)[:size]
+    x = data.x.to_dense() if data.x.is_sparse else data.x
+    X = TruncatedSVD(100, random_state=0).fit_transform(x.numpy()[idx])
+    return np.ascontiguousarray(X, dtype=np.float32), data.y.numpy()[idx]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument('--set', nargs='*', default=[], metavar='KEY=JSON')
     ap.add_argument('--peer', choices=['opentsne'], help='fit a peer instead of GenURL')
+    ap.add_argument('--tuning', choices=['fashion', 'physics'], default='fashion')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=1)
     args = ap.parse_args()
@@ -44,7 +57,7 @@ def main() -> None:
     from genurl_pyg.evaluation.dr import continuity, knn_accuracy, trustworthiness
     torch.set_num_threads(args.threads)
     overrides = {k: json.loads(v) for k, v in (item.split('=', 1) for item in args.set)}
-    X, y = tuning_set()
+    X, y = tuning_set() if args.tuning == 'fashion' else physics_tuning_set()
     start = time.perf_counter()
     if args.peer == 'opentsne':
         from openTSNE import TSNE
@@ -54,7 +67,8 @@ def main() -> None:
         Y = GenURLEmbedding(parametric=False, random_state=args.seed,
                             **overrides).fit_transform(X)
     seconds = time.perf_counter() - start
-    row = {'method': args.peer or 'genurl-np', 'overrides': overrides, 'seed': args.seed,
+    row = {'method': args.peer or 'genurl-np', 'tuning': args.tuning,
+           'overrides': overrides, 'seed': args.seed,
            'threads': args.threads, 'T10': trustworthiness(X, Y, 10),
            'C10': continuity(X, Y, 10), 'knn5': knn_accuracy(Y, y, 5), 'fit_s': seconds,
            'versions': versions()}
