@@ -205,11 +205,10 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                              f"{self.repulsion!r}")
         self.repulsion_ = self.repulsion if self.repulsion != 'auto' else (
             'block' if not parametric and self.loss_ == 'kl' else 'pairs')
-        if self.repulsion_ == 'block' and (parametric or self.loss_ != 'kl'):
+        if parametric and self.repulsion_ == 'block':
             raise ValueError("repulsion='block' estimates the partition function of the "
-                             "non-parametric 'kl' loss; it needs parametric=False and "
-                             f"loss='kl' or 'auto' (got parametric={self.parametric!r}, "
-                             f"loss={self.loss!r})")
+                             "non-parametric 'kl' loss; it needs parametric=False")
+        L.check_repulsion(self.repulsion_, self.loss_)
         self.negative_rate_ = self.negative_rate if self.negative_rate != 'auto' else (
             5 if parametric else 128 if self.repulsion_ == 'block' else 15)
         for name in ('n_components', 'n_neighbors', 'exaggeration_iter'):

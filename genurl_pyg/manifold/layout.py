@@ -79,11 +79,7 @@ def optimize_layout(sim: Similarity, init: Tensor, loss: str = 'kl', nu: float =
     """
     if loss not in LAYOUT_LOSSES:
         raise ValueError(f"'loss' must be one of {LAYOUT_LOSSES}, got {loss!r}")
-    if repulsion not in REPULSIONS:
-        raise ValueError(f"'repulsion' must be one of {REPULSIONS}, got {repulsion!r}")
-    if repulsion == 'block' and loss != 'kl':
-        raise ValueError(f"repulsion='block' estimates the partition function of loss='kl'; "
-                         f"got loss={loss!r} (use repulsion='pairs')")
+    check_repulsion(repulsion, loss)
     device = init.device
     n = init.size(0)
     y = torch.nn.Parameter(init.detach().clone())
@@ -114,6 +110,26 @@ def optimize_layout(sim: Similarity, init: Tensor, loss: str = 'kl', nu: float =
     return y.detach()
 
 
+def _log_kernel(d: Tensor, nu: float) -> Tensor:
+    """log w of the layout's Student-t kernel on squared distances ``d``."""
+    return -(nu + 1) / 2 * torch.log1p(d / nu)
+
+
+def _kl_attraction(p: Tensor, log_w_pos: Tensor) -> Tensor:
+    r""":math:`-\sum \tilde p \log w` over P's support, :math:`\tilde P = P / \sum P`."""
+    return -((p / p.sum()) * log_w_pos).sum()
+
+
+def check_repulsion(repulsion: str, loss: str) -> None:
+    """Raises ``ValueError`` for an unknown ``repulsion`` or a block with a loss it cannot
+    estimate (the block estimates the partition function of ``'kl'`` only)."""
+    if repulsion not in REPULSIONS:
+        raise ValueError(f"'repulsion' must be one of {REPULSIONS}, got {repulsion!r}")
+    if repulsion == 'block' and loss != 'kl':
+        raise ValueError(f"repulsion='block' estimates the partition function of loss='kl'; "
+                         f"got loss={loss!r} (use repulsion='pairs')")
+
+
 def layout_loss(y: Tensor, i: Tensor, j: Tensor, p: Tensor, neg_i: Tensor, neg_j: Tensor,
                 loss: str = 'kl', nu: float = 0.3, alpha: float = 0.1,
                 exaggeration: float = 1.0) -> Tensor:
@@ -125,10 +141,9 @@ def layout_loss(y: Tensor, i: Tensor, j: Tensor, p: Tensor, neg_i: Tensor, neg_j
     num_pairs = n * (n - 1)
     if loss == 'kl':
         d = pair_sqdist(y, torch.cat([i, neg_i]), torch.cat([j, neg_j]))
-        log_w = -(nu + 1) / 2 * torch.log1p(d / nu)
-        attraction = -((p / p.sum()) * log_w[:s]).sum()
+        log_w = _log_kernel(d, nu)
         log_z = torch.logsumexp(log_w[s:], 0) + math.log(num_pairs / m)
-        return exaggeration * attraction + log_z
+        return exaggeration * _kl_attraction(p, log_w[:s]) + log_z
     # Exaggeration enters as a weight on the positive terms of the shared estimator.
     weight = None if exaggeration == 1.0 else torch.full_like(p, exaggeration)
     return F.indexed_pairs_loss(y, i, j, p, neg_i, neg_j, s, num_pairs, nu, loss, alpha,
@@ -159,7 +174,7 @@ class _BlockLogZ(torch.autograd.Function):
         c = w.div_(t)  # w'(d) up to the factor -(nu + 1) / (2 nu)
         ctx.save_for_backward(y, yb, c, s)
         ctx.nu = nu
-        return torch.log(s) + math.log(n * (n - 1) / (n * b - b))
+        return torch.log(s) + math.log(n / b)  # N(N-1) pairs / the b(N-1) in the block
 
     @staticmethod
     def backward(ctx, g: Tensor):
@@ -174,16 +189,16 @@ class _BlockLogZ(torch.autograd.Function):
 def block_layout_loss(y: Tensor, i: Tensor, j: Tensor, p: Tensor, block: Tensor,
                       nu: float = 0.3, exaggeration: float = 1.0) -> Tensor:
     r"""t-SNE's KL (:func:`layout_loss` with ``'kl'``) with its partition function estimated
-    from one shared block of b uniform points: :math:`\hat Z = \frac{N(N-1)}{Nb - b}
-    \sum_{i,\,k:\, i \ne b_k} w_{i b_k}` (unbiased; the b self pairs are left out).
+    from one shared block of b uniform points: :math:`\hat Z = \frac{N(N-1)}{b(N-1)}
+    \sum_{i,\,k:\, i \ne b_k} w_{i b_k} = \frac{N}{b} \sum_{i \ne b_k} w_{i b_k}`
+    (all ordered pairs over the block's b(N - 1) non-self pairs; unbiased).
 
     Against ``b`` independent pairs per point this uses N·b kernel values per iteration
     from a dense ``[N, b]`` block, which costs about what 15 gathered pairs per point cost
     at b = 128 (no gathers, one matrix product), so the repulsion's sample is ~8x larger
     for the same time; what was measured is in ``experiments/results/dr_layout_tuning.md``.
     O(N·(r + b)·d) per iteration."""
-    log_w_pos = -(nu + 1) / 2 * torch.log1p(pair_sqdist(y, i, j) / nu)
-    attraction = -((p / p.sum()) * log_w_pos).sum()
+    attraction = _kl_attraction(p, _log_kernel(pair_sqdist(y, i, j), nu))
     return exaggeration * attraction + _BlockLogZ.apply(y, block, nu)
 
 

@@ -68,20 +68,30 @@ def test_place_new_points_is_the_weighted_mean():
     torch.testing.assert_close(out, torch.tensor([[1.5, 0.0], [1.0, 2.0]], dtype=torch.float64))
 
 
+def _random_layout(seed: int, n: int, pairs: int):
+    """Coordinates ``[n, 2]`` and ``pairs`` random non-self pairs with values in (0, 1),
+    float64, and the generator for further draws."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    i = torch.randint(0, n, (pairs,), generator=g)
+    j = (i + torch.randint(1, n, (pairs,), generator=g)) % n
+    return g, y, i, j, torch.rand(pairs, generator=g, dtype=torch.float64)
+
+
+def _exact_kl_parts(y, i, j, p, nu):
+    """Brute force: the attraction -sum p~ log w and log Z over all ordered pairs (their
+    sum is t-SNE's KL up to the constant sum p~ log p~)."""
+    w = (1 + torch.cdist(y, y).pow(2) / nu).pow(-(nu + 1) / 2)
+    w = w * (1 - torch.eye(y.size(0), dtype=y.dtype))
+    return -((p / p.sum()) * w[i, j].log()).sum(), w.sum().log()
+
+
 def test_sampled_kl_matches_the_exact_normalised_kl():
     """With many uniform pairs, the sampled objective equals t-SNE's KL with our kernel
     (up to the constant sum p log p), computed over all pairs by brute force."""
-    g = torch.Generator().manual_seed(0)
     n, nu = 40, 0.5
-    y = torch.randn(n, 2, generator=g, dtype=torch.float64)
-    i = torch.randint(0, n, (120,), generator=g)
-    j = (i + torch.randint(1, n, (120,), generator=g)) % n
-    p = torch.rand(120, generator=g, dtype=torch.float64)
-    d = torch.cdist(y, y).pow(2)
-    w = (1 + d / nu).pow(-(nu + 1) / 2)
-    w.fill_diagonal_(0)
-    q = w / w.sum()
-    exact = -((p / p.sum()) * q[i, j].log()).sum()
+    g, y, i, j, p = _random_layout(0, n, 120)
+    exact = sum(_exact_kl_parts(y, i, j, p, nu))
     m = 400_000
     ni = torch.randint(0, n, (m,), generator=g)
     nj = (ni + torch.randint(1, n, (m,), generator=g)) % n
@@ -89,20 +99,9 @@ def test_sampled_kl_matches_the_exact_normalised_kl():
     assert abs(sampled.item() - exact.item()) < 2e-3
 
 
-def _exact_kl_parts(y, i, j, p, nu):
-    """Brute force: the attraction -sum p~ log w and log Z over all ordered pairs."""
-    w = (1 + torch.cdist(y, y).pow(2) / nu).pow(-(nu + 1) / 2)
-    w = w * (1 - torch.eye(y.size(0), dtype=y.dtype))
-    return -((p / p.sum()) * w[i, j].log()).sum(), w.sum().log()
-
-
 def test_block_kl_value_is_the_exact_kl_when_the_block_covers_every_point():
-    g = torch.Generator().manual_seed(2)
     n, nu = 25, 0.3
-    y = torch.randn(n, 2, generator=g, dtype=torch.float64)
-    i = torch.randint(0, n, (60,), generator=g)
-    j = (i + torch.randint(1, n, (60,), generator=g)) % n
-    p = torch.rand(60, generator=g, dtype=torch.float64)
+    _, y, i, j, p = _random_layout(2, n, 60)
     attraction, log_z = _exact_kl_parts(y, i, j, p, nu)
     value = block_layout_loss(y, i, j, p, torch.arange(n), nu, exaggeration=3.0)
     torch.testing.assert_close(value, 3.0 * attraction + log_z)
