@@ -22,6 +22,9 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 standardised over the nodes and scaled to squared length s, are 2D points;
                 column c of view 1 and column c of view 2 are P's only pairs (Student-t
                 nu --col-nu, the run's alpha), e.g. col1x10
+  nscale<r>     Q_ij = kappa_nu(||z_i - z_j||^2 exp(-(s_i + s_j))) with a learned log-scale s
+                per node, shared by its views (t-SNE's per-point bandwidth, on Q's side and
+                learned); s has Adam learning rate r times the run's, e.g. nscale1
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
 
@@ -185,6 +188,33 @@ def _column_gkl(trainer, variant: str, nu: float) -> None:
     model.loss = loss
 
 
+def _node_scale(trainer, variant: str) -> None:
+    """Variant ``nscale<r>``: the sampled GKL with a learned per-node scale in Q's kernel,
+    ``d_ij^2 exp(-(s_i + s_j))``; the scale absorbs each node's local density, so that the
+    representation need not. O(s + m) extra per step."""
+    from genurl_pyg.nn import functional as LF
+    from genurl_pyg.nn.pair_distance import pair_sqdist
+    from genurl_pyg.nn.sampling import sample_pairs
+    n, crit = trainer.num_nodes, trainer.model.criterion
+    log_scale = torch.nn.Parameter(torch.zeros(n))
+    trainer.node_log_scale = log_scale
+
+    def loss(z, sim, *a, num_pos=None, num_neg=None, generator=None, **k):
+        smp = sample_pairs(sim, num_pos, num_neg, generator)
+        i, j = torch.cat([smp.pos_i, smp.neg_i]), torch.cat([smp.pos_j, smp.neg_j])
+        d = pair_sqdist(z, i, j) * torch.exp(-(log_scale[i % n] + log_scale[j % n]))
+        ns = smp.pos_i.numel()
+        return LF._sampled_estimate(d[:ns], smp.pos_p, d[ns:], smp.num_support, smp.num_pairs,
+                                    crit.nu, crit.variant, crit.alpha, crit.eps, None, None)
+    trainer.model.loss = loss
+    cfg = trainer.cfg
+    trainer.optimizer = torch.optim.Adam(
+        [{'params': trainer.model.parameters()},
+         {'params': [log_scale], 'lr': cfg.lr * float(variant[6:] or 1.0)}],
+        lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainer.net = trainer.model
+
+
 def _normalised_encoder(trainer, norm: str, seed: int) -> None:
     """Variants ``bn`` / ``ln``: the GCN rebuilt with a norm layer after its hidden layers."""
     from torch_geometric.nn.models import GCN
@@ -248,6 +278,8 @@ def main() -> None:
             _many_views(trainer, int(args.variant[5:]))
         elif args.variant.startswith('col'):
             _column_gkl(trainer, args.variant, args.col_nu)
+        elif args.variant.startswith('nscale'):
+            _node_scale(trainer, args.variant)
         elif args.variant in ('bn', 'ln'):
             _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
         elif args.variant != 'base':
