@@ -34,6 +34,7 @@ from _bench_utils import RESULTS, peak_rss_mb, run_child, versions, write_result
 
 DATASETS = ['digits', 'mnist', 'coauthor-cs', 'fashion-mnist-10k']
 METHODS = ['genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca']
+EXTRA_METHODS = ['genurl-np-block']  # GenURLEmbedding(parametric=False, repulsion='block')
 
 
 # The data sets and estimators are the suite's (genurl_pyg.bench.tasks.dr).
@@ -73,7 +74,7 @@ def child(dataset: str, method: str, out_npy: str, seed: str = '0') -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument('--datasets', nargs='+', default=DATASETS, choices=DATASETS)
-    ap.add_argument('--methods', nargs='+', default=METHODS, choices=METHODS)
+    ap.add_argument('--methods', nargs='+', default=METHODS, choices=METHODS + EXTRA_METHODS)
     ap.add_argument('--out', default='dr_benchmark',
                     help='results name under experiments/results/ (JSON, Markdown, PNG)')
     ap.add_argument('--seeds', nargs='+', type=int, default=[0],

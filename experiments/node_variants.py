@@ -25,6 +25,10 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
   nscale<r>     Q_ij = kappa_nu(||z_i - z_j||^2 exp(-(s_i + s_j))) with a learned log-scale s
                 per node, shared by its views (t-SNE's per-point bandwidth, on Q's side and
                 learned); s has Adam learning rate r times the run's, e.g. nscale1
+  mae<g>        GKL plus g * GraphMAE's masked-feature reconstruction on the same encoder:
+                a third pass with --mae-rate of the nodes' inputs replaced by a learned
+                token, a one-layer GCN decoder on h (masked rows re-zeroed), scaled cosine
+                error (exponent --mae-gamma) on the masked nodes, e.g. mae1
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
 
@@ -215,6 +219,32 @@ def _node_scale(trainer, variant: str) -> None:
     trainer.net = trainer.model
 
 
+def _masked_reconstruction(trainer, variant: str, rate: float, gamma: float) -> None:
+    """Variant ``mae<g>``: a reconstruction target beside GKL (GraphMAE's, Hou et al. 2022):
+    one extra encoder pass per step, O(cost of a forward + N F) more."""
+    from torch_geometric.nn import GCNConv
+    weight, model, cfg = float(variant[3:]), trainer.model, trainer.cfg
+    x = trainer.x_enc.to_dense() if trainer.x_enc.is_sparse_csr else trainer.x_enc
+    n, f = x.shape
+    token = torch.nn.Parameter(torch.zeros(1, f))
+    decoder = GCNConv(cfg.out_channels, f)
+    plain = model.loss
+
+    def loss(z, sim, *a, **k):
+        masked = torch.rand(n, generator=trainer.generator) < rate
+        xm = torch.where(masked[:, None], token.expand(n, f), x)
+        h = model.encoder(xm, trainer.graph)
+        h = h.masked_fill(masked[:, None], 0.0)  # re-mask: the decoder must use neighbours
+        rec = decoder(h, trainer.edge_index)
+        cos = torch.nn.functional.cosine_similarity(rec[masked], x[masked], dim=1)
+        return plain(z, sim, *a, **k) + weight * (1 - cos).pow(gamma).mean()
+    model.loss = loss
+    trainer.optimizer = torch.optim.Adam(
+        list(model.parameters()) + [token] + list(decoder.parameters()), lr=cfg.lr,
+        weight_decay=cfg.weight_decay)
+    trainer.net = model
+
+
 def _normalised_encoder(trainer, norm: str, seed: int) -> None:
     """Variants ``bn`` / ``ln``: the GCN rebuilt with a norm layer after its hidden layers."""
     from torch_geometric.nn.models import GCN
@@ -257,6 +287,8 @@ def main() -> None:
                     help='also score the nodes in none of train/val/test (public splits '
                          'leave ~1,000 such labelled nodes): a second selection set that '
                          'no earlier choice has seen')
+    ap.add_argument('--mae-rate', type=float, default=0.5)
+    ap.add_argument('--mae-gamma', type=float, default=3.0)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--dyn-start', type=int, default=10)
     ap.add_argument('--dyn-every', type=int, default=5)
@@ -280,6 +312,8 @@ def main() -> None:
             _column_gkl(trainer, args.variant, args.col_nu)
         elif args.variant.startswith('nscale'):
             _node_scale(trainer, args.variant)
+        elif args.variant.startswith('mae'):
+            _masked_reconstruction(trainer, args.variant, args.mae_rate, args.mae_gamma)
         elif args.variant in ('bn', 'ln'):
             _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
         elif args.variant != 'base':

@@ -55,11 +55,12 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
 
     With ``parametric=False`` there is no network: the ``[N, n_components]`` coordinates
     are optimised directly (:func:`~genurl_pyg.manifold.layout.optimize_layout`: all of
-    :math:`P`'s pairs attract; every point is repelled by a shared block of
-    ``negative_rate`` uniform points, see ``repulsion``; O(N·(r + m)·d) per iteration),
-    from a PCA initialisation, with early exaggeration. Its default loss ``'kl'``
-    normalises :math:`Q` over all pairs as t-SNE does (its partition function estimated
-    from the uniform sample). :meth:`transform` then places each new point at the
+    :math:`P`'s pairs attract; in 2-D every pair repels, its sum interpolated on a grid and
+    optimised with t-SNE's momentum and gains, O(N·r + G² log G) per iteration; in other
+    dimensions a shared block of ``negative_rate`` uniform points repels every point,
+    O(N·(r + m)·d); see ``repulsion``), from a PCA initialisation, with early
+    exaggeration. Its default loss ``'kl'`` normalises :math:`Q` over all pairs as t-SNE
+    does. :meth:`transform` then places each new point at the
     calibrated-weight mean of its ``n_neighbors`` nearest training points' coordinates
     (openTSNE's placement; exact search in the rank-``reduce_dim`` space P's kNN was
     searched in, O(M·N·r)); a point equal to a training point gets that point's
@@ -89,24 +90,34 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         hidden_layer_sizes (tuple): MLP hidden widths.
         n_epochs (int or 'auto'): passes over :math:`P`'s support (MNIST-10k T(10): 0.916
             after 30 epochs, 0.961 after 100, at nu_latent = 1); non-parametric: one pass is
-            one iteration. ``'auto'``: 50 (parametric), 1500 (non-parametric).
+            one iteration. ``'auto'``: 50 (parametric), 1500 (non-parametric; 750, t-SNE's
+            count, with ``repulsion='fft'``).
         batch_size (int or 'auto'): positive pairs per step; ``'auto'``: enough for 16 steps
             per epoch (at least 4096), so the number of steps does not grow with N.
         negative_rate (int or 'auto'): uniform pairs per positive pair (parametric) or
             negatives per point and iteration (non-parametric: the repulsion's sample, whose
             variance limited the layout): independent pairs (``repulsion='pairs'``) or the
-            size of the block shared by all points (``'block'``). ``'auto'``: 5
-            (parametric), 128 (block), 15 (pairs: T(10) on the tuning set 0.9891 / 0.9902 /
-            0.9901 / 0.9905 for 5 / 15 / 20 / 30, fit time x1.0 / 1.17 / 1.28 / 1.79).
+            size of the block shared by all points (``'block'``); unused by ``'fft'``.
+            ``'auto'``: 5 (parametric), 15 (pairs: T(10) on the tuning set 0.9891 / 0.9902
+            / 0.9901 / 0.9905 for 5 / 15 / 20 / 30, fit time x1.0 / 1.17 / 1.28 / 1.79),
+            else 128 (the block).
         repulsion (str): non-parametric ``'kl'`` only: how the partition function is
-            sampled (:func:`~genurl_pyg.manifold.layout.optimize_layout`). ``'block'``: every
-            point against one shared block of ``negative_rate`` uniform points per
-            iteration (a dense ``[N, m]`` product, so a 128-point block costs about what 15
-            gathered pairs cost); ``'pairs'``: independent pairs per point. ``'auto'``:
-            ``'block'`` where it applies (on both tuning sets: higher T(10) and 5-NN in
-            less time, ``dr_layout_tuning.md``), else ``'pairs'``.
-        learning_rate (float or 'auto'): Adam's step size; ``'auto'``: 1e-2 (parametric),
-            1.0 (non-parametric, in embedding units).
+            computed (:func:`~genurl_pyg.manifold.layout.optimize_layout`). ``'fft'`` (2-D
+            only): over all pairs, interpolated on a grid (FIt-SNE's scheme), and optimised
+            with t-SNE's momentum and gains instead of Adam, which a sampled repulsion's
+            noise defeats; ``'block'``: every point against one shared block of
+            ``negative_rate`` uniform points per iteration (a dense ``[N, m]`` product, so
+            a 128-point block costs about what 15 gathered pairs cost); ``'pairs'``:
+            independent pairs per point. ``'auto'``: ``'fft'`` in 2-D (both tuning sets:
+            T(10) 0.9914-0.9916 / 0.9399 against the block's 0.9906-0.9908 / 0.9340-0.9341,
+            same 5-NN, 10-30 % less time; ``dr_layout_tuning.md``), ``'block'`` in other
+            dimensions, ``'pairs'`` for the elementwise losses.
+        learning_rate (float or 'auto'): Adam's step size, or with ``repulsion='fft'``
+            t-SNE's; ``'auto'``: 1e-2 (parametric), 1.0 (non-parametric, in embedding
+            units), ``max(N / early_exaggeration, 50) / 4`` (``'fft'``: openTSNE's rule in
+            our units, whose gradient keeps t-SNE's factor 4; on Physics-15k T(10) 0.9399
+            in 25 s, against 0.9375 in 230 s at openTSNE's full step, whose layout spreads
+            to a 4x larger, costlier grid).
         mixup (float): neighbour mix-up strength in [0, 1) (0: no views).
         dynamic (bool): rebuild :math:`P` once, halfway, from the current embedding's
             encoder features (mixed 50/50 with the static :math:`P`).
@@ -201,16 +212,22 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             setattr(self, name + '_', value if getattr(self, name) == 'auto'
                     else getattr(self, name))
         if self.repulsion not in ('auto',) + L.REPULSIONS:
-            raise ValueError(f"'repulsion' must be 'auto', 'pairs' or 'block', got "
+            raise ValueError(f"'repulsion' must be 'auto', 'pairs', 'block' or 'fft', got "
                              f"{self.repulsion!r}")
         self.repulsion_ = self.repulsion if self.repulsion != 'auto' else (
-            'block' if not parametric and self.loss_ == 'kl' else 'pairs')
-        if parametric and self.repulsion_ == 'block':
-            raise ValueError("repulsion='block' estimates the partition function of the "
-                             "non-parametric 'kl' loss; it needs parametric=False")
-        L.check_repulsion(self.repulsion_, self.loss_)
+            'pairs' if parametric or self.loss_ != 'kl' else
+            'fft' if self.n_components == 2 else 'block')
+        if parametric and self.repulsion_ in ('block', 'fft'):
+            raise ValueError(f"repulsion={self.repulsion_!r} computes the partition function "
+                             "of the non-parametric 'kl' loss; it needs parametric=False")
+        L.check_repulsion(self.repulsion_, self.loss_, self.n_components)
+        if self.repulsion_ == 'fft':  # t-SNE's optimiser: openTSNE's iterations and step
+            if self.n_epochs == 'auto':
+                self.n_epochs_ = 750
+            if self.learning_rate == 'auto':  # / 4: our gradient has t-SNE's factor 4
+                self.learning_rate_ = max(n_samples / float(self.early_exaggeration), 50.0) / 4
         self.negative_rate_ = self.negative_rate if self.negative_rate != 'auto' else (
-            5 if parametric else 128 if self.repulsion_ == 'block' else 15)
+            5 if parametric else 15 if self.repulsion_ == 'pairs' else 128)
         for name in ('n_components', 'n_neighbors', 'exaggeration_iter'):
             pos_int(name)
         for name in ('feature_hops', 'n_epochs', 'negative_rate'):

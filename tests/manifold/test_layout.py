@@ -7,8 +7,8 @@ from sklearn.decomposition import PCA
 
 from genurl_pyg.evaluation.dr import knn_accuracy, trustworthiness
 from genurl_pyg.manifold import GenURLEmbedding
-from genurl_pyg.manifold.layout import (block_layout_loss, layout_loss, optimize_layout,
-                                        pca_init, place_new_points)
+from genurl_pyg.manifold.layout import (block_layout_loss, fft_layout_loss, layout_loss,
+                                        optimize_layout, pca_init, place_new_points)
 
 NP = dict(parametric=False, n_epochs=300, exaggeration_iter=75, random_state=0)
 
@@ -140,7 +140,45 @@ def test_block_repulsion_needs_the_kl_loss():
     with pytest.raises(ValueError, match="repulsion='block'"):
         optimize_layout(sim, torch.zeros(30, 2), loss='gkl', repulsion='block')
     with pytest.raises(ValueError, match="'repulsion'"):
-        optimize_layout(sim, torch.zeros(30, 2), repulsion='fft')
+        optimize_layout(sim, torch.zeros(30, 2), repulsion='exact')
+    with pytest.raises(ValueError, match="repulsion='fft'"):
+        optimize_layout(sim, torch.zeros(30, 2), loss='gkl', repulsion='fft')
+    with pytest.raises(ValueError, match='2-D grid'):
+        optimize_layout(sim, torch.zeros(30, 3), repulsion='fft')
+
+
+def test_fft_kl_value_and_gradient_match_the_exact_kl():
+    """The grid's log Z and its hand-written gradient against brute force over all pairs
+    (autograd through the exact sum), on a layout spread like a fitted one."""
+    g = torch.Generator().manual_seed(5)
+    n, nu = 400, 0.3
+    y = (torch.randn(n, 2, generator=g, dtype=torch.float64) * 8).requires_grad_(True)
+    i = torch.randint(0, n, (800,), generator=g)
+    j = (i + torch.randint(1, n, (800,), generator=g)) % n
+    p = torch.rand(800, generator=g, dtype=torch.float64)
+    exact = sum(_exact_kl_parts(y, i, j, p, nu))
+    exact.backward()
+    exact_grad, y.grad = y.grad.clone(), None
+    value = fft_layout_loss(y, i, j, p, nu)
+    value.backward()
+    assert abs(value.item() - exact.item()) < 3e-3  # log Z: Z within 0.3 %
+    err = (y.grad - exact_grad).norm(dim=1) / exact_grad.norm(dim=1)
+    assert err.median() < 0.02 and (y.grad - exact_grad).norm() < 0.05 * exact_grad.norm()
+
+
+def test_fft_repulsion_keeps_neighbourhoods_with_t_sne_steps(digits, fitted):
+    """'fft' (the 2-D default) takes openTSNE's iteration count and step (max(N /
+    exaggeration, 50), over the factor 4 our gradient keeps) and is at least as
+    trustworthy as the block on the same P."""
+    X, y = digits
+    est = GenURLEmbedding(**{**NP, 'n_epochs': 'auto'})
+    est._check_params(600)
+    assert est.repulsion_ == 'fft' and est.n_epochs_ == 750 and est.learning_rate_ == 12.5
+    assert fitted.repulsion_ == 'fft'
+    block = GenURLEmbedding(**NP, repulsion='block').fit(X)
+    t_fft = trustworthiness(X, fitted.embedding_, 10)
+    assert t_fft > 0.98 and t_fft > trustworthiness(X, block.embedding_, 10) - 0.003
+    assert knn_accuracy(fitted.embedding_, y, 5) > 0.95
 
 
 def test_sampled_gkl_is_unbiased_for_the_all_pairs_mean():
@@ -181,7 +219,9 @@ def test_pca_init_scale_and_padding():
     ({'parametric': False, 'exaggeration_iter': 0}, "'exaggeration_iter'"),
     ({'parametric': False, 'n_epochs': 0}, "'n_epochs'"),
     ({'parametric': False, 'learning_rate': float('nan')}, "'learning_rate'"),
-    ({'parametric': False, 'repulsion': 'fft'}, "'repulsion'"),
+    ({'parametric': False, 'repulsion': 'exact'}, "'repulsion'"),
+    ({'parametric': False, 'repulsion': 'fft', 'n_components': 3}, '2-D grid'),
+    ({'parametric': True, 'repulsion': 'fft'}, "parametric=False"),
     ({'parametric': False, 'loss': 'gkl', 'repulsion': 'block'}, "repulsion='block'"),
     ({'parametric': True, 'repulsion': 'block'}, "parametric=False"),
 ])
@@ -190,15 +230,18 @@ def test_bad_parameters_name_themselves(params, match):
         GenURLEmbedding(n_neighbors=3, **params).fit(np.random.rand(20, 3))
 
 
-def test_both_repulsions_keep_neighbourhoods(digits, fitted):
-    """'auto' is the shared block; independent pairs remain selectable, and an elementwise
-    loss falls back to them."""
-    assert fitted.repulsion_ == 'block' and fitted.negative_rate_ == 128
+def test_sampled_repulsions_keep_neighbourhoods(digits, fitted):
+    """'auto' is the grid in 2-D and the shared block in other dimensions; the block and
+    independent pairs remain selectable, and an elementwise loss falls back to pairs."""
     X, y = digits
-    pairs = GenURLEmbedding(**NP, repulsion='pairs').fit(X)
-    assert pairs.negative_rate_ == 15
-    assert trustworthiness(X, pairs.embedding_, 10) > 0.97
-    assert not np.allclose(pairs.embedding_, fitted.embedding_)
+    three = GenURLEmbedding(**NP, n_components=3)
+    three._check_params(600)
+    assert three.repulsion_ == 'block' and three.negative_rate_ == 128
+    for repulsion, rate in (('block', 128), ('pairs', 15)):
+        est = GenURLEmbedding(**NP, repulsion=repulsion).fit(X)
+        assert est.negative_rate_ == rate
+        assert trustworthiness(X, est.embedding_, 10) > 0.97
+        assert not np.allclose(est.embedding_, fitted.embedding_)
     gkl = GenURLEmbedding(**NP, loss='gkl')
     gkl._check_params(600)
     assert gkl.repulsion_ == 'pairs' and gkl.negative_rate_ == 15

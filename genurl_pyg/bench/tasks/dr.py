@@ -63,6 +63,10 @@ def make(method: str, seed: int = 0, **params: Any):
     if method in ('genurl', 'genurl-np'):
         from ...manifold import GenURLEmbedding
         return GenURLEmbedding(parametric=method == 'genurl', random_state=seed, **params)
+    if method == 'genurl-np-block':  # the previous 2-D default, kept for the benchmark
+        from ...manifold import GenURLEmbedding
+        return GenURLEmbedding(parametric=False, repulsion='block', random_state=seed,
+                               **params)
     if method == 'umap':
         umap = require('umap', 'the UMAP peer of the DR benchmark')
         return umap.UMAP(random_state=seed, n_jobs=1, **params)
