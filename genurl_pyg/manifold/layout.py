@@ -1,11 +1,12 @@
 r"""Non-parametric GenURL layouts: the N × d coordinates optimised directly.
 
 The coordinates :math:`Y` are the parameters; every iteration uses all of :math:`P`'s
-support (the attraction, exact) and a uniform sample for the repulsion: ``negative_rate``
-= m independent pairs per point (``repulsion='pairs'``) or, for ``'kl'``, every point
-against one shared block of m uniform points (``repulsion='block'``, the estimator's
-default: a larger sample for the same time). One iteration costs O(N·(r + m)·d) time and
-memory for r pairs of :math:`P` per point: no network, no N² term.
+support (the attraction, exact) and, for the repulsion, either a uniform sample,
+``negative_rate`` = m independent pairs per point (``repulsion='pairs'``) or, for
+``'kl'``, every point against one shared block of m uniform points (``'block'``), at
+O(N·(r + m)·d) time and memory per iteration for r pairs of :math:`P` per point; or, for
+``'kl'`` in 2-D, every pair, interpolated on a grid (``'fft'``, the estimator's 2-D
+default, below). No network, no N² term.
 
 Two objectives:
 
