@@ -65,12 +65,14 @@ class _Rescale(torch.nn.Module):
         return z * self.scale
 
 
-def _restart_optimizer(trainer) -> None:
-    """After a variant replaced parts of the model: a fresh Adam over its parameters, and
-    the model itself as what the steps call (no DDP wrapper in these one-process runs)."""
+def _restart_optimizer(trainer, extra_groups=()) -> None:
+    """After a variant replaced parts of the model: a fresh Adam over its parameters (plus
+    ``extra_groups``, Adam parameter groups a variant trains beside the model), and the
+    model itself as what the steps call (no DDP wrapper in these one-process runs)."""
     cfg = trainer.cfg
-    trainer.optimizer = torch.optim.Adam(trainer.model.parameters(), lr=cfg.lr,
-                                         weight_decay=cfg.weight_decay)
+    trainer.optimizer = torch.optim.Adam(
+        [{'params': trainer.model.parameters()}, *extra_groups], lr=cfg.lr,
+        weight_decay=cfg.weight_decay)
     trainer.net = trainer.model
 
 
@@ -211,12 +213,8 @@ def _node_scale(trainer, variant: str) -> None:
         return LF._sampled_estimate(d[:ns], smp.pos_p, d[ns:], smp.num_support, smp.num_pairs,
                                     crit.nu, crit.variant, crit.alpha, crit.eps, None, None)
     trainer.model.loss = loss
-    cfg = trainer.cfg
-    trainer.optimizer = torch.optim.Adam(
-        [{'params': trainer.model.parameters()},
-         {'params': [log_scale], 'lr': cfg.lr * float(variant[6:] or 1.0)}],
-        lr=cfg.lr, weight_decay=cfg.weight_decay)
-    trainer.net = trainer.model
+    _restart_optimizer(trainer, [{'params': [log_scale],
+                                  'lr': trainer.cfg.lr * float(variant[6:] or 1.0)}])
 
 
 def _masked_reconstruction(trainer, variant: str, rate: float, gamma: float) -> None:
@@ -239,10 +237,7 @@ def _masked_reconstruction(trainer, variant: str, rate: float, gamma: float) -> 
         cos = torch.nn.functional.cosine_similarity(rec[masked], x[masked], dim=1)
         return plain(z, sim, *a, **k) + weight * (1 - cos).pow(gamma).mean()
     model.loss = loss
-    trainer.optimizer = torch.optim.Adam(
-        list(model.parameters()) + [token] + list(decoder.parameters()), lr=cfg.lr,
-        weight_decay=cfg.weight_decay)
-    trainer.net = model
+    _restart_optimizer(trainer, [{'params': [token, *decoder.parameters()]}])
 
 
 def _normalised_encoder(trainer, norm: str, seed: int) -> None:

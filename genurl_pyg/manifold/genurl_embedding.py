@@ -217,7 +217,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.repulsion_ = self.repulsion if self.repulsion != 'auto' else (
             'pairs' if parametric or self.loss_ != 'kl' else
             'fft' if self.n_components == 2 else 'block')
-        if parametric and self.repulsion_ in ('block', 'fft'):
+        if parametric and self.repulsion_ in L.PARTITION_REPULSIONS:
             raise ValueError(f"repulsion={self.repulsion_!r} computes the partition function "
                              "of the non-parametric 'kl' loss; it needs parametric=False")
         L.check_repulsion(self.repulsion_, self.loss_, self.n_components)

@@ -52,6 +52,8 @@ from ..structure.similarity import Similarity
 
 LAYOUT_LOSSES = ('kl',) + tuple(F.ELEMENTWISE)
 REPULSIONS = ('pairs', 'block', 'fft')
+# The repulsions that compute the 'kl' loss's partition function (so 'kl' and no network).
+PARTITION_REPULSIONS = ('block', 'fft')
 # The FFT grid's node spacing, in units of the kernel's core width sqrt(nu): 0.35 sqrt(nu)
 # kept the median per-point error of the repulsive force near 1 % on a 3,000-point test
 # cloud spanning 100 units (ν = 0.3), about what FIt-SNE's default grid gives at ν = 1.
@@ -119,9 +121,7 @@ def optimize_layout(sim: Similarity, init: Tensor, loss: str = 'kl', nu: float =
             ni = torch.randint(0, n, (m,), generator=gen)
             nj = (ni + torch.randint(1, n, (m,), generator=gen)) % n  # never a self-pair
             value = layout_loss(y, i, j, p, ni.to(device), nj.to(device), loss, nu, alpha, ex)
-        if not torch.isfinite(value):
-            raise FloatingPointError(f'the layout loss became {value.item()} at iteration '
-                                     f"{it}; lower 'learning_rate'")
+        _check_finite(value, it)
         opt.zero_grad()
         value.backward()
         opt.step()
@@ -144,9 +144,7 @@ def _momentum_gains_descent(sim: Similarity, init: Tensor, nu: float, n_iter: in
     for it in range(n_iter):
         early = it < exaggeration_iter
         value = fft_layout_loss(y, i, j, p, nu, exaggeration if early else 1.0, cache)
-        if not torch.isfinite(value):
-            raise FloatingPointError(f'the layout loss became {value.item()} at iteration '
-                                     f"{it}; lower 'learning_rate'")
+        _check_finite(value, it)
         grad, = torch.autograd.grad(value, y)
         with torch.no_grad():
             same_sign = (grad > 0) == (update > 0)
@@ -157,6 +155,13 @@ def _momentum_gains_descent(sim: Similarity, init: Tensor, nu: float, n_iter: in
         if callback is not None:
             callback(it, value.item())
     return y.detach()
+
+
+def _check_finite(value: Tensor, iteration: int) -> None:
+    """Stops a fit whose loss is no longer finite, naming the step size to lower."""
+    if not torch.isfinite(value):
+        raise FloatingPointError(f'the layout loss became {value.item()} at iteration '
+                                 f"{iteration}; lower 'learning_rate'")
 
 
 def _log_kernel(d: Tensor, nu: float) -> Tensor:
@@ -175,7 +180,7 @@ def check_repulsion(repulsion: str, loss: str, n_components: Optional[int] = Non
     dimension other than 2."""
     if repulsion not in REPULSIONS:
         raise ValueError(f"'repulsion' must be one of {REPULSIONS}, got {repulsion!r}")
-    if repulsion in ('block', 'fft') and loss != 'kl':
+    if repulsion in PARTITION_REPULSIONS and loss != 'kl':
         raise ValueError(f"repulsion={repulsion!r} computes the partition function of "
                          f"loss='kl'; got loss={loss!r} (use repulsion='pairs')")
     if repulsion == 'fft' and n_components is not None and n_components != 2:

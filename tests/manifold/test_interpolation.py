@@ -68,12 +68,12 @@ def test_cached_spectra_give_the_same_sums_and_are_reused():
     (same grid: rounded box count) and gives what a call without the cache gives."""
     y, charges = _cloud(400)
     cache = {}
-    first = interpolated_kernel_sums(y, [_w, _c], charges, round_boxes=8, box_width=1.0, cache=cache)
+    grid = dict(round_boxes=8, box_width=1.0)
+    first = interpolated_kernel_sums(y, [_w, _c], charges, cache=cache, **grid)
     spectra = {k: id(v) for k, v in cache.items()}
     moved = y * 1.001
-    again = interpolated_kernel_sums(moved, [_w, _c], charges, round_boxes=8, box_width=1.0, cache=cache)
+    again = interpolated_kernel_sums(moved, [_w, _c], charges, cache=cache, **grid)
     assert len(spectra) == 2 and {k: id(v) for k, v in cache.items()} == spectra
-    for a, b in zip(again, interpolated_kernel_sums(moved, [_w, _c], charges, round_boxes=8,
-                                                         box_width=1.0)):
+    for a, b in zip(again, interpolated_kernel_sums(moved, [_w, _c], charges, **grid)):
         torch.testing.assert_close(a, b)
     assert not torch.allclose(first[1], again[1])

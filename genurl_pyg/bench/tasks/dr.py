@@ -60,12 +60,11 @@ def load(name: str) -> Tuple[np.ndarray, np.ndarray]:
 
 def make(method: str, seed: int = 0, **params: Any):
     """A fresh estimator of ``method`` with ``params`` (two threads where it has a knob)."""
-    if method in ('genurl', 'genurl-np'):
+    if method in ('genurl', 'genurl-np', 'genurl-np-block'):
         from ...manifold import GenURLEmbedding
-        return GenURLEmbedding(parametric=method == 'genurl', random_state=seed, **params)
-    if method == 'genurl-np-block':  # the previous 2-D default, kept for the benchmark
-        from ...manifold import GenURLEmbedding
-        return GenURLEmbedding(parametric=False, repulsion='block', random_state=seed,
+        # 'genurl-np-block': the previous 2-D default, a benchmark-only name
+        block = {'repulsion': 'block'} if method == 'genurl-np-block' else {}
+        return GenURLEmbedding(parametric=method == 'genurl', random_state=seed, **block,
                                **params)
     if method == 'umap':
         umap = require('umap', 'the UMAP peer of the DR benchmark')
