@@ -31,6 +31,8 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 error (exponent --mae-gamma) on the masked nodes, e.g. mae1
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
+  --save-predictions F.npz  per-seed probe predictions for every node, for a paired,
+                per-node comparison of two variants (experiments/paired_nodes.py)
 
 Usage:
   python experiments/node_variants.py --dataset Cora --variant std1 --seeds 2 \\
@@ -282,6 +284,9 @@ def main() -> None:
                     help='also score the nodes in none of train/val/test (public splits '
                          'leave ~1,000 such labelled nodes): a second selection set that '
                          'no earlier choice has seen')
+    ap.add_argument('--save-predictions', metavar='NPZ',
+                    help='write every seed\'s probe predictions for all nodes, the labels '
+                         'and the split masks (for experiments/paired_nodes.py)')
     ap.add_argument('--mae-rate', type=float, default=0.5)
     ap.add_argument('--mae-gamma', type=float, default=3.0)
     ap.add_argument('--threads', type=int, default=1)
@@ -294,7 +299,7 @@ def main() -> None:
     data, spec = load_dataset(args.dataset), get_spec(args.dataset)
     base = NodeConfig.from_yaml(args.base) if args.base else dataset_defaults(args.dataset)
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in args.set)}
-    vals, tests, secs, holds = [], [], [], []
+    vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**over, 'seed': seed}, base))
         if args.variant.startswith(('ema', 'online')):
@@ -318,6 +323,8 @@ def main() -> None:
         secs.append(time.perf_counter() - t)
         masks = split_for(data, spec.protocol, seed)
         res = linear_probe(h, data.y, *masks)
+        preds.append(res.predictions)
+        split_masks.append(np.stack([m.numpy() for m in masks]))
         vals.append(res.val_accuracy)
         tests.append(res.test_accuracy)
         if args.holdout:
@@ -336,6 +343,11 @@ def main() -> None:
                 hk = adj @ hk
                 rk = linear_probe(hk, data.y, *masks)
                 print(f'  smoothed {k}: val {rk.val_accuracy:.4f} test {rk.test_accuracy:.4f}')
+    if args.save_predictions:
+        np.savez_compressed(args.save_predictions, predictions=np.stack(preds),
+                            masks=np.stack(split_masks), labels=data.y.numpy(),
+                            seeds=np.arange(args.first_seed, args.first_seed + args.seeds),
+                            variant=args.variant, dataset=args.dataset)
     print(json.dumps({'dataset': args.dataset, 'variant': args.variant, 'overrides': over,
                       'val': float(np.mean(vals)), 'test': float(np.mean(tests)),
                       'seconds': float(np.mean(secs)),

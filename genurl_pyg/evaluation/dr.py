@@ -10,6 +10,9 @@
   input-space k nearest. Same definition as :func:`sklearn.manifold.trustworthiness`.
 * continuity :math:`C(k)`: the same with input and embedding swapped (are true neighbours
   kept?).
+* :func:`pointwise_trustworthiness`: each point's term of :math:`T(k)`; ``n_queries``
+  turns :func:`trustworthiness` and :func:`continuity` into unbiased estimates from a sample
+  of points (large N), with :func:`sampled_standard_error`.
 * :func:`knn_accuracy`: k-NN classification accuracy in the embedding, stratified k-fold.
 * :func:`distance_spearman`: Spearman correlation of pairwise distances on a subsample
   (global structure).
@@ -34,42 +37,96 @@ def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return d
 
 
-def _ranking_error(ref, emb, k: int, chunk: int) -> float:
-    """Σ_i Σ_{j in kNN_emb(i) \\ kNN_ref(i)} (rank_ref(i, j) - k), ranks from 1."""
+def _ranking_errors(ref, emb, k: int, rows: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Per query row i: Σ_{j in kNN_emb(i) \\ kNN_ref(i)} (rank_ref(i, j) - k), ranks from 1.
+
+    O(len(rows) · N · (D + log N)) time, O(chunk · N) memory."""
     n = ref.size(0)
-    total = 0.0
-    for s in range(0, n, chunk):
-        rows = torch.arange(s, min(n, s + chunk))
-        d_ref = _sq_dists(ref[rows], ref)
-        d_ref[torch.arange(rows.numel()), rows] = float('inf')
-        d_emb = _sq_dists(emb[rows], emb)
-        d_emb[torch.arange(rows.numel()), rows] = float('inf')
+    out = torch.empty(rows.numel(), dtype=torch.float64)
+    for s in range(0, rows.numel(), chunk):
+        r_idx = rows[s:s + chunk]
+        local = torch.arange(r_idx.numel())
+        d_ref = _sq_dists(ref[r_idx], ref)
+        d_ref[local, r_idx] = float('inf')
+        d_emb = _sq_dists(emb[r_idx], emb)
+        d_emb[local, r_idx] = float('inf')
         # Ranks in the reference space: a stable argsort, as scikit-learn breaks ties.
         order = torch.argsort(d_ref, dim=1, stable=True)
         ranks = torch.empty_like(order)
-        ranks.scatter_(1, order, torch.arange(1, n + 1).expand(rows.numel(), n))
+        ranks.scatter_(1, order, torch.arange(1, n + 1).expand(r_idx.numel(), n))
         nn_emb = torch.argsort(d_emb, dim=1, stable=True)[:, :k]
         r = ranks.gather(1, nn_emb)
-        total += float((r - k).clamp_min(0).sum())
-    return total
+        out[s:s + r_idx.numel()] = (r - k).clamp_min(0).sum(1).double()
+    return out
 
 
-def trustworthiness(X, Y, n_neighbors: int = 10, chunk: int = 512) -> float:
-    """Trustworthiness of embedding ``Y`` of data ``X`` (euclidean), in [0, 1]."""
-    x, y = _as_tensor(X), _as_tensor(Y)
+def _check_pair(x: torch.Tensor, y: torch.Tensor, n_neighbors: int) -> None:
     n = x.size(0)
     if y.size(0) != n:
         raise ValueError(f"'X' and 'Y' must have the same number of rows, got {n} and {y.size(0)}")
     if not 1 <= n_neighbors < n / 2:
         raise ValueError(f"'n_neighbors' must be in [1, n_samples / 2), got {n_neighbors}")
-    k = n_neighbors
-    err = _ranking_error(x, y, k, chunk)
-    return 1.0 - err * 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0))
 
 
-def continuity(X, Y, n_neighbors: int = 10, chunk: int = 512) -> float:
+def pointwise_trustworthiness(X, Y, n_neighbors: int = 10, rows=None,
+                              chunk: int = 512) -> np.ndarray:
+    """Each point's share :math:`t_i` of trustworthiness, so that :math:`T(k)` is their mean.
+
+    .. math::
+        t_i = 1 - \\frac{2}{k (2n - 3k - 1)} \\sum_{j \\in U_i^k} (r(i, j) - k)
+
+    Low values mark the points whose map neighbours are not their true neighbours (worth
+    colouring a map by). ``rows`` (indices) restricts the computation to those points.
+    Cost: O(|rows| · N · (D + log N)) time, O(chunk · N) memory."""
+    x, y = _as_tensor(X), _as_tensor(Y)
+    _check_pair(x, y, n_neighbors)
+    n, k = x.size(0), n_neighbors
+    idx = torch.arange(n) if rows is None else torch.as_tensor(np.asarray(rows), dtype=torch.long)
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        raise ValueError(f"'rows' must index the {n} points, got values outside [0, {n})")
+    err = _ranking_errors(x, y, k, idx, chunk)
+    return (1.0 - err * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))).numpy()
+
+
+def _query_rows(n: int, n_queries: Optional[int], random_state) -> Optional[np.ndarray]:
+    """None (all rows), or ``n_queries`` rows drawn without replacement."""
+    if n_queries is None or n_queries >= n:
+        return None
+    if int(n_queries) < 1:
+        raise ValueError(f"'n_queries' must be a positive number of points, got {n_queries}")
+    return np.sort(np.random.default_rng(random_state).choice(n, int(n_queries), replace=False))
+
+
+def trustworthiness(X, Y, n_neighbors: int = 10, chunk: int = 512,
+                    n_queries: Optional[int] = None, random_state=0) -> float:
+    """Trustworthiness of embedding ``Y`` of data ``X`` (euclidean), in [0, 1].
+
+    Exact over all points by default (O(N² (D + log N)) time). With ``n_queries`` < N, the
+    mean of :func:`pointwise_trustworthiness` over that many points drawn without
+    replacement (seeded by ``random_state``): an unbiased estimate at O(n_queries · N · D)
+    cost, for data sets where N² rankings are out of reach; its standard error is
+    :func:`sampled_standard_error` of the same points."""
+    x, y = _as_tensor(X), _as_tensor(Y)
+    _check_pair(x, y, n_neighbors)
+    rows = _query_rows(x.size(0), n_queries, random_state)
+    return float(pointwise_trustworthiness(x, y, n_neighbors, rows, chunk).mean())
+
+
+def continuity(X, Y, n_neighbors: int = 10, chunk: int = 512,
+               n_queries: Optional[int] = None, random_state=0) -> float:
     """Continuity: trustworthiness with the roles of input and embedding swapped."""
-    return trustworthiness(Y, X, n_neighbors, chunk)
+    return trustworthiness(Y, X, n_neighbors, chunk, n_queries, random_state)
+
+
+def sampled_standard_error(pointwise: np.ndarray, n_total: int) -> float:
+    """Standard error of the mean of ``pointwise`` values drawn without replacement from
+    ``n_total`` (finite-population correction); 0 when every point was used."""
+    m = len(pointwise)
+    if m >= n_total:
+        return 0.0
+    if m < 2:
+        raise ValueError('a standard error needs at least two sampled points')
+    return float(np.std(pointwise, ddof=1) / np.sqrt(m) * np.sqrt(1 - m / n_total))
 
 
 def knn_accuracy(Y, labels, n_neighbors: int = 5, n_folds: int = 5, seed: int = 0) -> float:

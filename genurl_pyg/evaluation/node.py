@@ -36,9 +36,12 @@ DEFAULT_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
 
 @dataclass
 class ProbeResult:
+    """``predictions``: the chosen probe's class for every node (``metric='accuracy'``),
+    for paired, per-node comparisons of two embeddings on the same nodes."""
     test_accuracy: float
     val_accuracy: float
     C: float
+    predictions: Optional[np.ndarray] = None
 
 
 def random_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1,
@@ -147,7 +150,8 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
             best = (acc, C, clf)
     val_acc, C, clf = best
     test_acc = measure(clf, te)
-    return ProbeResult(test_acc, val_acc, C)
+    return ProbeResult(test_acc, val_acc, C,
+                       clf.predict(emb) if metric == 'accuracy' else None)
 
 
 @dataclass

@@ -57,3 +57,42 @@ def test_bad_inputs():
         trustworthiness(np.zeros((10, 2)), np.zeros((9, 2)))
     with pytest.raises(ValueError, match="'n_neighbors'"):
         trustworthiness(np.zeros((10, 2)), np.zeros((10, 2)), n_neighbors=5)
+
+
+def test_pointwise_trustworthiness_averages_to_the_exact_value():
+    from genurl_pyg.evaluation.dr import pointwise_trustworthiness
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 5))
+    Y = X[:, :2] + 0.5 * rng.normal(size=(150, 2))
+    t = pointwise_trustworthiness(X, Y, 7, chunk=13)
+    assert t.shape == (150,) and (t <= 1).all()
+    assert t.mean() == pytest.approx(brute_trustworthiness(X, Y, 7), abs=1e-9)
+    rows = [4, 99, 0]
+    np.testing.assert_allclose(pointwise_trustworthiness(X, Y, 7, rows=rows), t[rows])
+    with pytest.raises(ValueError, match="'rows' must index"):
+        pointwise_trustworthiness(X, Y, 7, rows=[150])
+
+
+def test_sampled_trustworthiness_is_the_mean_over_the_drawn_points():
+    from genurl_pyg.evaluation.dr import pointwise_trustworthiness, sampled_standard_error
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 6))
+    Y = X[:, :2] + 0.4 * rng.normal(size=(400, 2))
+    t = pointwise_trustworthiness(X, Y, 10)
+    exact = t.mean()
+    ests = [trustworthiness(X, Y, 10, n_queries=100, random_state=s) for s in range(20)]
+    # each estimate is a mean of 100 distinct points' terms: within a few standard errors
+    # of the exact value, and the estimates scatter around it (unbiased)
+    se = sampled_standard_error(t[:100], 400)
+    assert all(abs(e - exact) < 5 * se for e in ests)
+    assert abs(np.mean(ests) - exact) < 2 * se
+    assert len(set(ests)) > 1
+    # same points -> same value; all points -> the exact value and zero error
+    assert trustworthiness(X, Y, 10, n_queries=100, random_state=1) == ests[1]
+    assert trustworthiness(X, Y, 10, n_queries=400) == pytest.approx(exact)
+    assert sampled_standard_error(t, 400) == 0.0
+    assert continuity(X, Y, 10, n_queries=100, random_state=2) == pytest.approx(
+        pointwise_trustworthiness(Y, X, 10, rows=np.sort(
+            np.random.default_rng(2).choice(400, 100, replace=False))).mean())
+    with pytest.raises(ValueError, match="'n_queries'"):
+        trustworthiness(X, Y, 10, n_queries=0)

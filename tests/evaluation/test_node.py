@@ -31,6 +31,11 @@ def test_probe_matches_sklearn_and_uses_val_for_c():
     clf = LogisticRegression(C=best, max_iter=1000).fit(xs[tr.numpy()], y[tr].numpy())
     assert res.C == best
     assert res.test_accuracy == pytest.approx(clf.score(xs[te.numpy()], y[te].numpy()))
+    # every node's predicted class, consistent with both reported accuracies
+    np.testing.assert_array_equal(res.predictions, clf.predict(xs))
+    pred, labels = res.predictions, y.numpy()
+    assert res.test_accuracy == pytest.approx((pred == labels)[te.numpy()].mean())
+    assert res.val_accuracy == pytest.approx((pred == labels)[va.numpy()].mean())
 
 
 def test_probe_rejects_bad_embeddings():

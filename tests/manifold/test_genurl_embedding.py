@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from genurl_pyg._optional import is_available
 from genurl_pyg.manifold import GenURLEmbedding
 from genurl_pyg.evaluation.dr import knn_accuracy, trustworthiness
 
@@ -109,6 +110,7 @@ def test_transform_new_points_and_options(digits):
     (np.random.rand(10, 3), {'nu_latent': float('nan')}, ValueError, "'nu_latent'"),
     (np.random.rand(10, 3), {'mixup': 1.0}, ValueError, "'mixup'"),
     (np.random.rand(10, 3), {'device': 'gpu'}, ValueError, "'device'"),
+    (np.random.rand(10, 3), {'knn_method': 'annoy'}, ValueError, "'knn_method'"),
 ])
 def test_bad_inputs(X, params, exc, match):
     params = {**FAST, 'n_neighbors': 3, **params}
@@ -143,3 +145,21 @@ def test_transform_errors(digits):
                                           parametric=False, random_state=0)])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.skipif(not is_available('faiss'), reason='faiss not installed')
+def test_auto_knn_is_the_recall_checked_index_on_large_data(digits, monkeypatch):
+    from genurl_pyg.manifold import genurl_embedding as GE
+    from genurl_pyg.structure import knn as K
+    X, _ = digits
+    params = dict(parametric=False, n_epochs=30, random_state=0)
+    small = GenURLEmbedding(**params).fit(X)
+    assert small.knn_method_ == 'exact' and small.knn_recall_ is None
+    monkeypatch.setattr(GE, 'CHECKED_KNN_MIN_N', 100)  # digits count as large
+    big = GenURLEmbedding(**params).fit(X)
+    assert big.knn_method_ == 'faiss-checked' and big.knn_recall_ >= 0.95
+    # an unreachable recall: the exact search's P, so the very same layout
+    monkeypatch.setattr(K, 'CHECKED_MIN_RECALL', 1.01)
+    fallback = GenURLEmbedding(**params).fit(X)
+    assert fallback.knn_recall_ < 1.01
+    np.testing.assert_array_equal(fallback.embedding_, small.embedding_)

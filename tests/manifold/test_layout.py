@@ -275,3 +275,41 @@ def test_perplexity_p_keeps_neighbourhoods_and_is_clipped_with_a_warning(digits)
         GenURLEmbedding(**{**NP, 'n_epochs': 5}, perplexity=30.0).fit(X[:10])
     with pytest.raises(ValueError, match="'perplexity'"):
         GenURLEmbedding(**NP, perplexity=0).fit(X[:50])
+
+
+@pytest.mark.parametrize('nu', [0.3, 1.0])
+@pytest.mark.parametrize('symmetric', [False, True])
+@pytest.mark.parametrize('dim', [2, 3])
+def test_hand_written_attraction_gradient_matches_autograd(nu, symmetric, dim):
+    from genurl_pyg.manifold.layout import _KLAttraction, _kl_attraction, _log_kernel
+    from genurl_pyg.nn.pair_distance import pair_sqdist
+    gen = torch.Generator().manual_seed(0)
+    y = torch.randn(50, dim, generator=gen, dtype=torch.float64)
+    i = torch.randint(0, 50, (300,), generator=gen)
+    j = (i + torch.randint(1, 50, (300,), generator=gen)) % 50
+    p = torch.rand(300, generator=gen, dtype=torch.float64)
+    if symmetric:  # both orders with equal weights, as GenURL's fuzzy union gives
+        keys = torch.unique(torch.cat([i * 50 + j, j * 50 + i]))
+        i, j = keys // 50, keys % 50
+        p = torch.rand(50, 50, generator=gen, dtype=torch.float64)
+        p = (p + p.t())[i, j]
+    attraction = _KLAttraction(i, j, p, nu, 50)
+    assert attraction.symmetric == symmetric
+    for _ in range(2):  # the second call reuses the buffers
+        value, grad = attraction(y)
+    yy = y.clone().requires_grad_(True)
+    ref = _kl_attraction(p, _log_kernel(pair_sqdist(yy, i, j), nu))
+    ref.backward()
+    assert value.item() == pytest.approx(ref.item(), rel=1e-12)
+    torch.testing.assert_close(grad, yy.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_fft_log_z_gradient_is_the_autograd_functions():
+    from genurl_pyg.manifold.layout import _FFTLogZ, _fft_log_z_and_grad
+    y = torch.randn(400, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    value, grad = _fft_log_z_and_grad(y, 0.3, None)
+    yy = y.clone().requires_grad_(True)
+    ref = _FFTLogZ.apply(yy, 0.3, None)
+    (2.5 * ref).backward()
+    assert value.item() == ref.item()
+    torch.testing.assert_close(2.5 * grad, yy.grad)

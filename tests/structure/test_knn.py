@@ -127,3 +127,35 @@ def test_cuda_matches_cpu():
     i_gpu, d_gpu = knn_graph(x.cuda(), 6, method='exact')
     assert i_gpu.is_cuda
     torch.testing.assert_close(d_gpu.cpu(), d_cpu, rtol=1e-4, atol=1e-4)
+
+
+def test_sampled_recall_against_brute_force():
+    from genurl_pyg.structure.knn import sampled_recall
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, 5)).astype(np.float32)
+    ref, _ = brute_force(x, 8, 'euclidean')
+    xt = torch.from_numpy(x)
+    assert sampled_recall(xt, torch.from_numpy(ref), num_queries=100) == 1.0
+    # half of every row replaced by the row's farthest points: recall exactly 0.5
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    far = np.argsort(-d, axis=1)[:, :4]
+    broken = np.concatenate([ref[:, :4], far], axis=1)
+    assert sampled_recall(xt, torch.from_numpy(broken), num_queries=400) == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(not is_available('faiss'), reason='faiss not installed')
+def test_faiss_checked_keeps_a_good_index_and_replaces_a_bad_one(monkeypatch):
+    from genurl_pyg.structure import knn as K
+    rng = np.random.default_rng(2)
+    centers = rng.normal(size=(20, 16)) * 5
+    x = torch.from_numpy((centers[rng.integers(0, 20, 3000)]
+                          + rng.normal(size=(3000, 16))).astype(np.float32))
+    exact, exact_d = knn_graph(x, 10, method='exact')
+    fast, _ = knn_graph(x, 10, method='faiss')
+    idx, _ = knn_graph(x, 10, method='faiss-checked')
+    assert K.last_checked_recall >= K.CHECKED_MIN_RECALL
+    assert torch.equal(idx, fast)
+    # a threshold no index can meet: the exact search's answer instead
+    monkeypatch.setattr(K, 'CHECKED_MIN_RECALL', 1.01)
+    idx, dist = knn_graph(x, 10, method='faiss-checked')
+    assert torch.equal(idx, exact) and torch.allclose(dist, exact_d)

@@ -1,0 +1,83 @@
+"""Is a difference between two node-embedding variants larger than the choice of nodes?
+
+Reads two ``node_variants.py --save-predictions`` files of the same data set and seeds and,
+for each node set (validation, test, and the labelled nodes in neither: "holdout"),
+reports the two accuracies, their difference and the difference's standard error over
+*nodes*: with d_n the per-node difference in correctness averaged over the seeds, the SE
+is std(d_n) / sqrt(#nodes). Seed noise is averaged out; what is left is how much the
+difference depends on which nodes were drawn into the set, so it says whether a gain seen
+on 1,000 test nodes and not on 500 validation nodes can be the same effect measured twice.
+Also prints the share of nodes on which the variants disagree and a z-score for the
+test-minus-validation contrast of the differences.
+
+Usage:
+  python experiments/paired_nodes.py A.npz B.npz [--json OUT.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import numpy as np
+
+
+def per_node_difference(a: dict, b: dict, rows: np.ndarray) -> np.ndarray:
+    """Mean over seeds of correct_B - correct_A for each node in ``rows``."""
+    labels = a['labels']
+    ca = (a['predictions'][:, rows] == labels[rows]).astype(float)
+    cb = (b['predictions'][:, rows] == labels[rows]).astype(float)
+    return (cb - ca).mean(0)
+
+
+def compare(a: dict, b: dict) -> dict:
+    if a['predictions'].shape != b['predictions'].shape:
+        raise ValueError('the two files hold different seeds or node counts: '
+                         f"{a['predictions'].shape} vs {b['predictions'].shape}")
+    masks = a['masks']
+    if not np.array_equal(masks, b['masks']):
+        raise ValueError('the two files were scored on different splits')
+    if masks.shape[0] > 1 and not (masks == masks[0]).all():
+        raise ValueError('the splits change with the seed; this comparison needs one fixed '
+                         'split (a public split)')
+    train, val, test = masks[0]
+    sets = {'val': val, 'test': test, 'holdout': ~(train | val | test)}
+    labels = a['labels']
+    out = {}
+    for name, mask in sets.items():
+        rows = np.flatnonzero(mask & (labels >= 0))
+        d = per_node_difference(a, b, rows)
+        acc = [float((f['predictions'][:, rows] == labels[rows]).mean()) for f in (a, b)]
+        disagree = float((a['predictions'][:, rows] != b['predictions'][:, rows]).mean())
+        out[name] = {'nodes': int(rows.size), 'acc_a': acc[0], 'acc_b': acc[1],
+                     'diff': float(d.mean()), 'se_nodes': float(d.std(ddof=1) / math.sqrt(rows.size)),
+                     'disagree': disagree}
+    t, v = out['test'], out['val']
+    out['test_minus_val_z'] = (t['diff'] - v['diff']) / math.hypot(t['se_nodes'], v['se_nodes'])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument('a')
+    ap.add_argument('b')
+    ap.add_argument('--json')
+    args = ap.parse_args()
+    a, b = (dict(np.load(p, allow_pickle=False)) for p in (args.a, args.b))
+    res = compare(a, b)
+    print(f"{a['dataset']}: {a['variant']} (A) vs {b['variant']} (B), "
+          f"seeds {a['seeds'].tolist()}")
+    print('| nodes | count | A | B | B - A | SE over nodes | disagree |')
+    print('|---|---|---|---|---|---|---|')
+    for name in ('val', 'test', 'holdout'):
+        r = res[name]
+        print(f"| {name} | {r['nodes']} | {100 * r['acc_a']:.2f} | {100 * r['acc_b']:.2f} | "
+              f"{100 * r['diff']:+.2f} | {100 * r['se_nodes']:.2f} | {100 * r['disagree']:.1f} % |")
+    print(f"test-minus-validation contrast: z = {res['test_minus_val_z']:.2f}")
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'a': args.a, 'b': args.b, **res}, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()

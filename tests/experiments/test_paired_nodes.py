@@ -1,0 +1,48 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
+from paired_nodes import compare  # noqa: E402
+
+
+def _file(pred, labels, masks):
+    return {'predictions': pred, 'labels': labels, 'masks': masks}
+
+
+def test_paired_difference_and_its_node_standard_error():
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    tr = np.zeros(10, bool); tr[:2] = True
+    va = np.zeros(10, bool); va[2:6] = True
+    te = np.zeros(10, bool); te[6:9] = True  # node 9 is the holdout
+    masks = np.stack([np.stack([tr, va, te])] * 2)  # two seeds, one fixed split
+    a = labels.copy()[None].repeat(2, 0)
+    b = a.copy()
+    b[0, 2] = 1 - b[0, 2]        # B wrong on val node 2 in seed 0 only
+    b[:, 3] = 1 - b[:, 3]        # and on val node 3 in both seeds
+    a[:, 6] = 1 - a[:, 6]        # A wrong on test node 6
+    res = compare(_file(a, labels, masks), _file(b, labels, masks))
+    d_val = np.array([-0.5, -1.0, 0.0, 0.0])
+    assert res['val']['diff'] == pytest.approx(d_val.mean())
+    assert res['val']['se_nodes'] == pytest.approx(d_val.std(ddof=1) / 2)
+    assert res['val']['acc_a'] == 1.0 and res['val']['acc_b'] == pytest.approx(5 / 8)
+    assert res['test']['diff'] == pytest.approx(1 / 3)
+    assert res['test']['disagree'] == pytest.approx(1 / 3)
+    assert res['holdout']['nodes'] == 1
+    z = (1 / 3 - d_val.mean()) / np.hypot(res['test']['se_nodes'], res['val']['se_nodes'])
+    assert res['test_minus_val_z'] == pytest.approx(z)
+
+
+def test_mismatched_files_are_refused():
+    labels = np.zeros(6, int)
+    m = np.zeros((1, 3, 6), bool)
+    m[0, 0, 0] = m[0, 1, 1:3] = m[0, 2, 3:] = True
+    p = np.zeros((1, 6), int)
+    with pytest.raises(ValueError, match='different seeds'):
+        compare(_file(p, labels, m), _file(np.zeros((2, 6), int), labels, np.repeat(m, 2, 0)))
+    m2 = m.copy()
+    m2[0, 2, 5], m2[0, 1, 5] = False, True
+    with pytest.raises(ValueError, match='different splits'):
+        compare(_file(p, labels, m), _file(p, labels, m2))
