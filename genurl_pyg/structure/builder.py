@@ -160,12 +160,14 @@ class SimilarityBuilder:
 
     def _feature_part(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         x, self.basis_ = project_features(x, self.reduce_dim, self.metric)
+        self.knn_info_ = {}  # the kNN backend used (and its measured recall, if checked)
         if self.perplexity is not None:
-            return perplexity_similarity(x, self.perplexity, self.metric, self.knn_method)
+            return perplexity_similarity(x, self.perplexity, self.metric, self.knn_method,
+                                         knn_info=self.knn_info_)
         return feature_similarity(x, k=self.k, metric=self.metric, hops=self.feature_hops,
                                   nu=self.nu, knn_method=self.knn_method,
                                   max_pairs_per_row=self.max_pairs_per_row,
-                                  min_weight=self.min_weight)
+                                  min_weight=self.min_weight, knn_info=self.knn_info_)
 
     def _combine(self, feat) -> Similarity:
         lam = self.lam_ if feat is not None else 1.0

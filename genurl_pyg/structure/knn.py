@@ -27,7 +27,8 @@ Backends and cost:
   Fashion-MNIST, 5.4 s against the exact search's 29.6 s at 256 dimensions, two threads)
   it is the fast path; on hard data (near-isotropic clusters, recall 0.43-0.70 in
   ``experiments/results/knn_benchmark.md``) it costs the index's time and keeps exact
-  neighbours. The measured recall is in :data:`last_checked_recall`.
+  neighbours. ``knn_graph(..., info=d)`` writes the backend used and the measured recall
+  into the dict ``d``.
 * ``'pynndescent'``: nearest-neighbour descent, approximate, near-linear.
 * ``'auto'``: exact up to ``100_000`` points (or on a GPU), otherwise faiss, then
   pynndescent if installed, else exact.
@@ -49,13 +50,11 @@ METHODS = ('auto', 'exact', 'faiss', 'faiss-checked', 'pynndescent')
 AUTO_EXACT_MAX_N = 100_000
 CHECKED_MIN_RECALL = 0.95
 CHECKED_QUERIES = 256
-# recall@k that the last 'faiss-checked' search measured (None before any): for reports
-last_checked_recall: float | None = None
 _CHUNK_BYTES = 256 * 2**20
 
 
 def knn_graph(x: Tensor, k: int, metric: str = 'euclidean', method: str = 'auto',
-              chunk_size: int | None = None) -> Tuple[Tensor, Tensor]:
+              chunk_size: int | None = None, info: dict | None = None) -> Tuple[Tensor, Tensor]:
     r"""Computes the k nearest *other* points of every row of ``x``.
 
     Args:
@@ -66,6 +65,8 @@ def knn_graph(x: Tensor, k: int, metric: str = 'euclidean', method: str = 'auto'
             ``'pynndescent'``.
         chunk_size (int, optional): rows per block for the exact path (default: sized so a
             block of distances takes about 256 MiB).
+        info (dict, optional): receives ``'method'`` (the backend that produced the
+            result) and, for ``'faiss-checked'``, ``'recall'`` (the measured recall@k).
 
     Returns:
         (Tensor, Tensor): ``index`` (long ``[N, k]``) and ``dist`` (``[N, k]``, dtype of ``x``,
@@ -95,9 +96,14 @@ def knn_graph(x: Tensor, k: int, metric: str = 'euclidean', method: str = 'auto'
     elif method == 'faiss':
         index, dist = _knn_faiss(x, k)
     elif method == 'faiss-checked':
-        index, dist = _knn_faiss_checked(x, k, chunk_size)
+        index, dist, recall = _knn_faiss_checked(x, k, chunk_size)
+        if info is not None:
+            info['recall'] = recall
+        method = 'faiss' if recall >= CHECKED_MIN_RECALL else 'exact'
     else:
         index, dist = _knn_pynndescent(x, k)
+    if info is not None:
+        info['method'] = method
     if metric == 'cosine':
         # For unit vectors ||a - b||^2 = 2 - 2 cos, so cosine distance = ||a - b||^2 / 2.
         dist = dist.pow(2) / 2
@@ -220,13 +226,15 @@ def sampled_recall(x: Tensor, index: Tensor, num_queries: int = CHECKED_QUERIES,
     return float(found.float().mean())
 
 
-def _knn_faiss_checked(x: Tensor, k: int, chunk_size: int | None) -> Tuple[Tensor, Tensor]:
-    global last_checked_recall
+def _knn_faiss_checked(x: Tensor, k: int, chunk_size: int | None
+                       ) -> Tuple[Tensor, Tensor, float]:
+    """The faiss graph if its sampled recall reaches :data:`CHECKED_MIN_RECALL`, else the
+    exact one; with the recall measured."""
     index, dist = _knn_faiss(x, k)
-    last_checked_recall = sampled_recall(x, index)
-    if last_checked_recall >= CHECKED_MIN_RECALL:
-        return index, dist
-    return _knn_exact(x, x, k, chunk_size, exclude_self=True)
+    recall = sampled_recall(x, index)
+    if recall >= CHECKED_MIN_RECALL:
+        return index, dist, recall
+    return (*_knn_exact(x, x, k, chunk_size, exclude_self=True), recall)
 
 
 def _knn_pynndescent(x: Tensor, k: int) -> Tuple[Tensor, Tensor]:

@@ -24,7 +24,7 @@ symmetrisation; memory O(N·k).
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -75,7 +75,8 @@ def perplexity_probabilities(dist: Tensor, perplexity: float, n_iter: int = 64) 
 
 
 def perplexity_similarity(x: Tensor, perplexity: float = 30.0, metric: str = 'euclidean',
-                          knn_method: str = 'auto') -> Tuple[Tensor, Tensor]:
+                          knn_method: str = 'auto', knn_info: Optional[dict] = None
+                          ) -> Tuple[Tensor, Tensor]:
     r"""``(index [2, E], weight [E])`` of the symmetric perplexity-calibrated P of ``x``:
     :math:`p_{ij} = (p_{j|i} + p_{i|j}) / 2` on the :func:`neighbors_for_perplexity` nearest
     neighbours (module docstring). Rows are sorted; no self-pairs."""
@@ -83,7 +84,7 @@ def perplexity_similarity(x: Tensor, perplexity: float = 30.0, metric: str = 'eu
     if n < 2:
         raise ValueError(f"a perplexity-calibrated P needs at least 2 points, got {n}")
     k = neighbors_for_perplexity(perplexity, n)
-    nbr, dist = knn_graph(x, k, metric=metric, method=knn_method)
+    nbr, dist = knn_graph(x, k, metric=metric, method=knn_method, info=knn_info)
     p = perplexity_probabilities(dist, perplexity)
     rows = torch.arange(n, device=x.device).repeat_interleave(k)
     cols = nbr.reshape(-1)

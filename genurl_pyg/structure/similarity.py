@@ -102,7 +102,8 @@ def feature_similarity(x: Tensor, k: int = 15, metric: str = 'euclidean', hops: 
                        nu: float = DEFAULT_INPUT_NU, knn_method: str = 'auto',
                        max_pairs_per_row: Optional[int] = None,
                        min_weight: float = 1e-4,
-                       knn: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Tensor, Tensor]:
+                       knn: Optional[Tuple[Tensor, Tensor]] = None,
+                       knn_info: Optional[dict] = None) -> Tuple[Tensor, Tensor]:
     r"""The feature part :math:`P_{\text{feat}}` (sparse, symmetric, no self pairs).
 
     Steps and costs: kNN (see :func:`knn_graph`), calibration O(N·k·iters), geodesics
@@ -121,7 +122,8 @@ def feature_similarity(x: Tensor, k: int = 15, metric: str = 'euclidean', hops: 
     x = check_features(x, 'x', min_rows=2)
     hops = check_positive_int(hops, 'hops')
     n = x.size(0)
-    nbr, dist = knn if knn is not None else knn_graph(x, k, metric=metric, method=knn_method)
+    nbr, dist = knn if knn is not None else knn_graph(x, k, metric=metric, method=knn_method,
+                                                      info=knn_info)
     if nbr.shape != (n, k):
         raise ValueError(f"'knn' must hold [N, k] = {(n, k)} arrays, got {tuple(nbr.shape)}")
     rho, sigma = calibrate(dist, nu=nu)

@@ -152,10 +152,13 @@ def test_faiss_checked_keeps_a_good_index_and_replaces_a_bad_one(monkeypatch):
                           + rng.normal(size=(3000, 16))).astype(np.float32))
     exact, exact_d = knn_graph(x, 10, method='exact')
     fast, _ = knn_graph(x, 10, method='faiss')
-    idx, _ = knn_graph(x, 10, method='faiss-checked')
-    assert K.last_checked_recall >= K.CHECKED_MIN_RECALL
+    info = {}
+    idx, _ = knn_graph(x, 10, method='faiss-checked', info=info)
+    assert info['recall'] >= K.CHECKED_MIN_RECALL and info['method'] == 'faiss'
     assert torch.equal(idx, fast)
     # a threshold no index can meet: the exact search's answer instead
     monkeypatch.setattr(K, 'CHECKED_MIN_RECALL', 1.01)
-    idx, dist = knn_graph(x, 10, method='faiss-checked')
+    info = {}
+    idx, dist = knn_graph(x, 10, method='faiss-checked', info=info)
     assert torch.equal(idx, exact) and torch.allclose(dist, exact_d)
+    assert info['method'] == 'exact' and info['recall'] < 1.01
