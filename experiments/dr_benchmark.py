@@ -13,8 +13,9 @@ process, so their numba compilation is excluded from the timed fit (said in the 
 Metrics: T(10), C(10) (genurl_pyg.evaluation.dr, equal to scikit-learn's trustworthiness), 5-NN
 accuracy (5-fold stratified), Spearman correlation of pairwise distances on 1000 points,
 peak RSS of the child process. Above 20k points T and C are unbiased estimates over the same
-5,000 sampled points for every method (standard error in the table; genurl_pyg.bench.tasks.dr). GenURL's transform of 10k new points is timed on MNIST
-(fitted on the first 5k images, applied to all 10k).
+5,000 sampled points for every method (standard error in the table;
+genurl_pyg.bench.tasks.dr). GenURL's transform of 10k new points is timed on MNIST (fitted on
+the first 5k images, applied to all 10k).
 
 Usage:
   python experiments/dr_benchmark.py [--datasets digits mnist coauthor-cs] [--methods ...]

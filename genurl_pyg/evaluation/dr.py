@@ -88,8 +88,9 @@ def pointwise_trustworthiness(X, Y, n_neighbors: int = 10, rows=None,
     return (1.0 - err * 2.0 / (k * (2.0 * n - 3.0 * k - 1.0))).numpy()
 
 
-def _query_rows(n: int, n_queries: Optional[int], random_state) -> Optional[np.ndarray]:
-    """None (all rows), or ``n_queries`` rows drawn without replacement."""
+def query_rows(n: int, n_queries: Optional[int], random_state=0) -> Optional[np.ndarray]:
+    """The points a sampled metric is computed on: None (all ``n``) when ``n_queries`` is
+    None or at least ``n``, else ``n_queries`` indices drawn without replacement, sorted."""
     if n_queries is None or n_queries >= n:
         return None
     if int(n_queries) < 1:
@@ -108,7 +109,7 @@ def trustworthiness(X, Y, n_neighbors: int = 10, chunk: int = 512,
     :func:`sampled_standard_error` of the same points."""
     x, y = _as_tensor(X), _as_tensor(Y)
     _check_pair(x, y, n_neighbors)
-    rows = _query_rows(x.size(0), n_queries, random_state)
+    rows = query_rows(x.size(0), n_queries, random_state)
     return float(pointwise_trustworthiness(x, y, n_neighbors, rows, chunk).mean())
 
 

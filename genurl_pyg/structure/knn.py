@@ -145,8 +145,9 @@ def _unit_rows(x: Tensor) -> Tensor:
 
 
 def _knn_exact(queries: Tensor, base: Tensor, k: int, chunk_size: int | None,
-               exclude_self: bool, query_offset: int = 0) -> Tuple[Tensor, Tensor]:
-    """Chunked brute force. ``queries[r]`` is ``base[query_offset + r]`` when excluding self."""
+               exclude_self: bool, self_index: Tensor | None = None) -> Tuple[Tensor, Tensor]:
+    """Chunked brute force. When excluding self, ``queries[r]`` is ``base[self_index[r]]``
+    (default: ``base[r]``)."""
     n_base = base.size(0)
     if chunk_size is None:
         chunk_size = max(1, _CHUNK_BYTES // (4 * n_base * base.element_size()))
@@ -160,7 +161,8 @@ def _knn_exact(queries: Tensor, base: Tensor, k: int, chunk_size: int | None,
         block.add_(q.pow(2).sum(dim=1, keepdim=True))
         if exclude_self:
             rows = torch.arange(q.size(0), device=q.device)
-            block[rows, rows + start + query_offset] = float('inf')
+            own = rows + start if self_index is None else self_index[start:start + q.size(0)]
+            block[rows, own] = float('inf')
         idx = block.topk(k, dim=1, largest=False, sorted=False).indices
         del block
         # Exact distances for the kept pairs, then sort: removes cancellation error.
@@ -187,9 +189,9 @@ def _drop_self(index: np.ndarray, dist: np.ndarray, k: int) -> Tuple[np.ndarray,
 def _fill_missing_exact(x: Tensor, index: Tensor, dist: Tensor, k: int) -> Tuple[Tensor, Tensor]:
     """Rows where an approximate backend found fewer than k neighbours get the exact answer."""
     bad = (index < 0).any(dim=1).nonzero().flatten()
-    for row in bad.tolist():
-        i, d = _knn_exact(x[row:row + 1], x, k, None, exclude_self=True, query_offset=row)
-        index[row], dist[row] = i[0], d[0]
+    if bad.numel():
+        index[bad], dist[bad] = _knn_exact(x[bad], x, k, None, exclude_self=True,
+                                           self_index=bad)
     return index, dist
 
 
@@ -217,11 +219,7 @@ def sampled_recall(x: Tensor, index: Tensor, num_queries: int = CHECKED_QUERIES,
     n, k = index.shape
     gen = torch.Generator().manual_seed(seed)
     rows = torch.randperm(n, generator=gen)[:min(num_queries, n)].to(x.device)
-    q = x[rows]
-    block = torch.addmm(x.pow(2).sum(1).unsqueeze(0), q, x.t(), beta=1.0, alpha=-2.0)
-    block.add_(q.pow(2).sum(dim=1, keepdim=True))
-    block[torch.arange(rows.numel(), device=x.device), rows] = float('inf')
-    exact = block.topk(k, dim=1, largest=False).indices
+    exact, _ = _knn_exact(x[rows], x, k, None, exclude_self=True, self_index=rows)
     found = (index[rows].unsqueeze(2) == exact.unsqueeze(1)).any(dim=1)
     return float(found.float().mean())
 

@@ -97,11 +97,9 @@ def quality(X: np.ndarray, Y: np.ndarray, labels: np.ndarray) -> Dict[str, Any]:
     """The DR metrics of a map: T(10), C(10) (sampled above :data:`EXACT_METRICS_MAX_N`,
     with ``T10_se`` / ``C10_se`` and ``metric_queries``), 5-NN accuracy, distance Spearman."""
     from ...evaluation.dr import (distance_spearman, knn_accuracy, pointwise_trustworthiness,
-                                  sampled_standard_error)
+                                  query_rows, sampled_standard_error)
     n = len(X)
-    rows = None
-    if n > EXACT_METRICS_MAX_N:
-        rows = np.sort(np.random.default_rng(0).choice(n, METRIC_QUERIES, replace=False))
+    rows = query_rows(n, METRIC_QUERIES if n > EXACT_METRICS_MAX_N else None, 0)
     out: Dict[str, Any] = {}
     for key, (a, b) in (('T10', (X, Y)), ('C10', (Y, X))):
         t = pointwise_trustworthiness(a, b, 10, rows)
