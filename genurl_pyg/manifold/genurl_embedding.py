@@ -80,6 +80,20 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             ours, not the paper's); ``n_neighbors``, ``feature_hops`` and ``nu_input`` then
             do not shape :math:`P`. Clipped to (n_samples - 1) / 3 with a warning, as
             openTSNE does. ``None``: GenURL's calibrated geodesic kNN similarity.
+        wide_neighbors (int, 'auto' or None): :math:`P` over two neighbourhood scales,
+            :math:`(1-\beta) P_k + \beta \hat P_K` with :math:`k` = ``n_neighbors`` and
+            :math:`K` = ``wide_neighbors``, from one :math:`K`-NN search
+            (:func:`~genurl_pyg.structure.two_scale.two_scale_similarity`; ours, not the
+            paper's): the wide part adds the class-level pull of t-SNE's wider perplexity
+            neighbourhoods while :math:`P_k` keeps the local ones. One hop only.
+            ``'auto'``: ``3 * n_neighbors`` on the non-parametric path with the calibrated
+            one-hop :math:`P` (tuning sets: 5-NN +0.6 / +0.1 points at the same T(10) and
+            time; ``dr_layout_tuning.md``), else ``None`` (one scale).
+        wide_weight (float): :math:`\beta` in [0, 1].
+        wide_share (float): share in (0, 1] of the wide-only pairs kept, their weights
+            divided by it (unbiased; the thinned pairs are drawn once, from
+            ``random_state``): 0.15 keeps the pairs each layout iteration visits within
+            about 1.3x of the one-scale :math:`P`'s, with the full mixture's 5-NN gain.
         metric (str): ``'euclidean'`` or ``'cosine'``.
         feature_hops (int or 'auto'): geodesic hop limit on the kNN graph; ``'auto'``: 2
             (parametric), 1 (non-parametric: same T(10) with a third of the pairs on the
@@ -167,7 +181,8 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                  device: str = 'cpu', verbose: bool = False,
                  random_state: Optional[int] = None,
                  perplexity: Optional[float] = None, repulsion: str = 'auto',
-                 knn_method: str = 'auto') -> None:
+                 knn_method: str = 'auto', wide_neighbors='auto', wide_weight: float = 0.2,
+                 wide_share: float = 0.15) -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.metric = metric
@@ -194,6 +209,9 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.perplexity = perplexity
         self.repulsion = repulsion
         self.knn_method = knn_method
+        self.wide_neighbors = wide_neighbors
+        self.wide_weight = wide_weight
+        self.wide_share = wide_share
 
     # -- validation -----------------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -297,7 +315,35 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             warnings.warn(f"n_neighbors ({k}) is not smaller than n_samples ({n_samples}); "
                           f"using n_neighbors = {n_samples - 1}", UserWarning, stacklevel=3)
             k = n_samples - 1
+        self.wide_neighbors_ = self._check_wide(k, n_samples)
         return k
+
+    def _check_wide(self, k: int, n_samples: int) -> Optional[int]:
+        """Validates the two-scale parameters; returns the effective ``wide_neighbors``
+        (``None``: one scale)."""
+        one_hop = self.feature_hops_ == 1 and self.perplexity_ is None
+        wide = self.wide_neighbors
+        if wide == 'auto':
+            wide = 3 * k if one_hop and not self.parametric else None
+        elif wide is not None:
+            if isinstance(wide, bool) or not isinstance(wide, (int, np.integer)) or wide < 1:
+                raise ValueError(f"'wide_neighbors' must be a positive integer, 'auto' or "
+                                 f"None, got {wide!r}")
+            if not one_hop:
+                raise ValueError("'wide_neighbors' builds a one-hop P over two scales: it "
+                                 "needs feature_hops=1 and perplexity=None")
+            if wide <= int(self.n_neighbors):
+                raise ValueError(f"'wide_neighbors' ({wide}) must be larger than "
+                                 f"'n_neighbors' ({self.n_neighbors})")
+        for name, lo_open in (('wide_weight', False), ('wide_share', True)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not (0 < v <= 1 if lo_open else 0 <= v <= 1):
+                raise ValueError(f"'{name}' must be in {'(' if lo_open else '['}0, 1], got "
+                                 f"{v!r}")
+        if wide is None or k >= n_samples - 1:  # too few points for a wider scale
+            return None
+        return int(min(wide, n_samples - 1))
 
     # -- model ----------------------------------------------------------------------------
     def _build_encoder(self, n_features: int) -> torch.nn.Module:
@@ -332,7 +378,10 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                                         feature_hops=self.feature_hops_, lam=0.0,
                                         nu=self.nu_input, reduce_dim=self.reduce_dim,
                                         use_graph=False, perplexity=self.perplexity_,
-                                        knn_method=self.knn_method_)
+                                        knn_method=self.knn_method_,
+                                        wide_k=self.wide_neighbors_,
+                                        wide_weight=float(self.wide_weight),
+                                        wide_share=float(self.wide_share), seed=int(seed))
             start = time.perf_counter()
             if self.verbose:
                 print(f'GenURLEmbedding: building P ({n} points, k = {self.n_neighbors_}) ...',

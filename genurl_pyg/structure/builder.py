@@ -12,6 +12,7 @@ from .calibration import DEFAULT_INPUT_NU
 from .perplexity import perplexity_similarity
 from .similarity import (Lambda, Similarity, combine, estimate_lambda, feature_similarity,
                          graph_similarity)
+from .two_scale import two_scale_similarity
 from .walks import walk_similarity
 
 GRAPH_PARTS = ('geodesic', 'walks')
@@ -54,6 +55,13 @@ class SimilarityBuilder:
             of entropy log(perplexity) on the floor(3 perplexity) nearest neighbours,
             symmetrised); ``k``, ``feature_hops`` and ``nu`` then do not enter the feature
             part. Ours, not the paper's. ``None``: the paper's calibrated geodesics.
+        wide_k (int, optional): build :math:`P_{\text{feat}}` over two neighbourhood
+            scales, :math:`(1-\beta) P_k + \beta \hat P_{K}` with :math:`K` = ``wide_k``,
+            from one :math:`K`-NN search
+            (:func:`~genurl_pyg.structure.two_scale.two_scale_similarity`; ours, not the
+            paper's; one hop only, so ``feature_hops`` must be 1). ``None``: one scale.
+        wide_weight (float): :math:`\beta`, the wide part's weight.
+        wide_share (float): share of the wide-only pairs kept (re-weighted, unbiased).
     """
 
     def __init__(self, k: int = 15, metric: str = 'euclidean', feature_hops: int = 2,
@@ -62,7 +70,9 @@ class SimilarityBuilder:
                  min_weight: float = 1e-4, reduce_dim: Optional[int] = None,
                  use_features: bool = True, use_graph: bool = True,
                  graph_pairs_per_row: Optional[int] = None, seed: int = 0,
-                 graph_part: str = 'geodesic', perplexity: Optional[float] = None) -> None:
+                 graph_part: str = 'geodesic', perplexity: Optional[float] = None,
+                 wide_k: Optional[int] = None, wide_weight: float = 0.2,
+                 wide_share: float = 1.0) -> None:
         if graph_part not in GRAPH_PARTS:
             raise ValueError(f"'graph_part' must be one of {GRAPH_PARTS}, got {graph_part!r}")
         self.graph_part = graph_part
@@ -89,6 +99,18 @@ class SimilarityBuilder:
         if perplexity is not None:
             check_positive_float(perplexity, 'perplexity')
         self.perplexity = perplexity
+        if wide_k is not None:
+            check_positive_int(wide_k, 'wide_k')
+            if wide_k <= k:
+                raise ValueError(f"'wide_k' ({wide_k}) must be larger than 'k' ({k})")
+            if feature_hops != 1 or perplexity is not None:
+                raise ValueError("'wide_k' builds a one-hop calibrated P over two scales; it "
+                                 "needs feature_hops=1 and no perplexity")
+        if isinstance(wide_weight, bool) or not 0 <= wide_weight <= 1:
+            raise ValueError(f"'wide_weight' must be in [0, 1], got {wide_weight!r}")
+        if isinstance(wide_share, bool) or not 0 < wide_share <= 1:
+            raise ValueError(f"'wide_share' must be in (0, 1], got {wide_share!r}")
+        self.wide_k, self.wide_weight, self.wide_share = wide_k, wide_weight, wide_share
         self.use_features, self.use_graph = use_features, use_graph
         if graph_pairs_per_row is not None:
             check_positive_int(graph_pairs_per_row, 'graph_pairs_per_row')
@@ -164,6 +186,11 @@ class SimilarityBuilder:
         if self.perplexity is not None:
             return perplexity_similarity(x, self.perplexity, self.metric, self.knn_method,
                                          knn_info=self.knn_info_)
+        if self.wide_k is not None and self.k < x.size(0) - 1:  # else no wider scale exists
+            return two_scale_similarity(x, self.k, min(self.wide_k, x.size(0) - 1),
+                                        self.wide_weight, self.wide_share, self.metric,
+                                        self.nu, self.knn_method, self.seed,
+                                        knn_info=self.knn_info_)
         return feature_similarity(x, k=self.k, metric=self.metric, hops=self.feature_hops,
                                   nu=self.nu, knn_method=self.knn_method,
                                   max_pairs_per_row=self.max_pairs_per_row,
@@ -181,6 +208,8 @@ class SimilarityBuilder:
                 f'feature_hops={self.feature_hops}, graph_hops={self.graph_hops}, '
                 f'lam={self.lam!r}, nu={self.nu}, graph_part={self.graph_part!r}'
                 + (f', perplexity={self.perplexity}' if self.perplexity is not None else '')
+                + (f', wide_k={self.wide_k}, wide_weight={self.wide_weight}, '
+                   f'wide_share={self.wide_share}' if self.wide_k is not None else '')
                 + ')')
 
 

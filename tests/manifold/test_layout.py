@@ -277,6 +277,49 @@ def test_perplexity_p_keeps_neighbourhoods_and_is_clipped_with_a_warning(digits)
         GenURLEmbedding(**NP, perplexity=0).fit(X[:50])
 
 
+def test_default_p_is_the_two_scale_mixture_drawn_from_random_state(digits, fitted):
+    """The non-parametric default: (1 - 0.2) P_15 + 0.2 P_45 with 15 % of the wide-only pairs
+    kept, the draw seeded by random_state; checked against the structure function."""
+    from genurl_pyg.structure.two_scale import two_scale_similarity
+    X, _ = digits
+    assert fitted.wide_neighbors_ == 45
+    x = torch.as_tensor(X, dtype=torch.float32)  # 64 columns: no projection below 256
+    index, weight = two_scale_similarity(x, 15, 45, 0.2, 0.15, knn_method='exact', seed=0)
+    assert torch.equal(fitted.similarity_.index, index)
+    torch.testing.assert_close(fitted.similarity_.weight, weight)
+    one = GenURLEmbedding(**{**NP, 'n_epochs': 5, 'wide_neighbors': None}).fit(X)
+    assert one.wide_neighbors_ is None
+    assert one.similarity_.num_pairs < fitted.similarity_.num_pairs < \
+        1.6 * one.similarity_.num_pairs
+    other = GenURLEmbedding(**{**NP, 'n_epochs': 5, 'random_state': 1}).fit(X)
+    assert not torch.equal(other.similarity_.index, index)  # another draw of the wide pairs
+
+
+def test_two_scale_is_off_where_it_does_not_apply(digits):
+    X, _ = digits
+    assert GenURLEmbedding(n_epochs=1, random_state=0).fit(X[:100]).wide_neighbors_ is None
+    assert GenURLEmbedding(**NP, perplexity=5.0).set_params(n_epochs=5).fit(
+        X[:100]).wide_neighbors_ is None
+    with pytest.warns(UserWarning, match='using n_neighbors = 7'):
+        tiny = GenURLEmbedding(**{**NP, 'n_epochs': 5}).fit(X[:8])
+    assert tiny.wide_neighbors_ is None
+    assert GenURLEmbedding(**{**NP, 'n_epochs': 5}).fit(X[:30]).wide_neighbors_ == 29
+
+
+@pytest.mark.parametrize('params, match', [
+    (dict(wide_neighbors=10), "'wide_neighbors' \\(10\\) must be larger"),
+    (dict(wide_neighbors=2.5), "'wide_neighbors' must be a positive integer"),
+    (dict(wide_neighbors=30, perplexity=5.0), 'feature_hops=1 and perplexity=None'),
+    (dict(wide_neighbors=30, feature_hops=2), 'feature_hops=1 and perplexity=None'),
+    (dict(wide_weight=1.5), "'wide_weight' must be in \\[0, 1\\]"),
+    (dict(wide_share=0), "'wide_share' must be in \\(0, 1\\]"),
+    (dict(wide_share='x'), "'wide_share'"),
+])
+def test_bad_two_scale_parameters_are_named(digits, params, match):
+    with pytest.raises(ValueError, match=match):
+        GenURLEmbedding(**{**NP, 'n_epochs': 5, **params}).fit(digits[0][:50])
+
+
 @pytest.mark.parametrize('nu', [0.3, 1.0])
 @pytest.mark.parametrize('symmetric', [False, True])
 @pytest.mark.parametrize('dim', [2, 3])
