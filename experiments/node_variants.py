@@ -29,6 +29,9 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 a third pass with --mae-rate of the nodes' inputs replaced by a learned
                 token, a one-layer GCN decoder on h (masked rows re-zeroed), scaled cosine
                 error (exponent --mae-gamma) on the masked nodes, e.g. mae1
+  appnp<K>      the encoder as an MLP (the config's depth and widths, PReLU) followed by K
+                steps of personalised-PageRank propagation (APPNP, teleport --appnp-alpha):
+                a receptive field of K hops without K weight layers, e.g. appnp10
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
   --save-predictions F.npz  per-seed probe predictions for every node, for a paired,
@@ -252,6 +255,32 @@ def _normalised_encoder(trainer, norm: str, seed: int) -> None:
     _restart_optimizer(trainer)
 
 
+class _PropagatedMLP(torch.nn.Module):
+    """Variant ``appnp<K>``: an MLP, then K steps of APPNP propagation (Gasteiger et al.,
+    2019): h = (1 - a) A_hat h + a h_0, called ``(x, edge_index)`` like the GNNs."""
+
+    def __init__(self, cfg, in_channels: int, steps: int, alpha: float) -> None:
+        super().__init__()
+        from torch_geometric.nn import APPNP, MLP
+        channels = [in_channels] + [cfg.hidden_channels] * (cfg.num_layers - 1) + \
+            [cfg.out_channels]
+        self.mlp = MLP(channels, act='prelu', norm=None, plain_last=True)
+        self.prop = APPNP(steps, alpha)
+
+    def reset_parameters(self) -> None:
+        self.mlp.reset_parameters()
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        return self.prop(self.mlp(x), edge_index)
+
+
+def _propagated_encoder(trainer, variant: str, alpha: float, seed: int) -> None:
+    torch.manual_seed(seed)
+    trainer.model.encoder.gnn = _PropagatedMLP(trainer.cfg, trainer.x_enc.size(1),
+                                               int(variant[5:]), alpha)
+    _restart_optimizer(trainer)
+
+
 def _layer_outputs(trainer) -> torch.Tensor:
     """``[h_1, h]``: the first GCN layer's activated output beside the representation."""
     gnn, outs = trainer.model.encoder.gnn, []
@@ -290,6 +319,7 @@ def main() -> None:
     ap.add_argument('--mae-rate', type=float, default=0.5)
     ap.add_argument('--mae-gamma', type=float, default=3.0)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--appnp-alpha', type=float, default=0.1)
     ap.add_argument('--dyn-start', type=int, default=10)
     ap.add_argument('--dyn-every', type=int, default=5)
     ap.add_argument('--dyn-k', type=int, default=10)
@@ -314,6 +344,8 @@ def main() -> None:
             _node_scale(trainer, args.variant)
         elif args.variant.startswith('mae'):
             _masked_reconstruction(trainer, args.variant, args.mae_rate, args.mae_gamma)
+        elif args.variant.startswith('appnp'):
+            _propagated_encoder(trainer, args.variant, args.appnp_alpha, seed)
         elif args.variant in ('bn', 'ln'):
             _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
         elif args.variant != 'base':

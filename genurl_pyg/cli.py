@@ -141,13 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
                         'repeatable')
 
     p = sub.add_parser('embed', help='dimension reduction of a table or images (2-D maps)',
-                       description='Fit GenURLEmbedding (a scikit-learn style estimator: an MLP '
-                                   'by default, free coordinates with --set parametric=false) '
+                       description='Fit GenURLEmbedding (a scikit-learn style estimator: free '
+                                   'coordinates by default, an MLP with --set parametric=true) '
                                    'to tabular data, write the embedding, quality metrics and '
                                    'optionally a scatter plot.',
                        epilog='examples:\n  genurl-pyg embed --data digits --out runs/digits --plot\n'
                               '  genurl-pyg embed --data my.csv --labels y.npy --out runs/my\n'
-                              '  genurl-pyg embed --data mnist --set n_epochs=60 --out runs/mnist',
+                              '  genurl-pyg embed --data mnist --set parametric=true --out runs/mnist',
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data', required=True,
                    help="'digits' (scikit-learn), 'mnist' (10k test images, from the data "

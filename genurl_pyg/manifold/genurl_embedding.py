@@ -45,14 +45,17 @@ def _dense_tensor(X) -> torch.Tensor:
 
 
 class GenURLEmbedding(TransformerMixin, BaseEstimator):
-    r"""GenURL dimension reduction: a parametric embedding that matches a calibrated,
-    geodesic kNN similarity :math:`P` of the data with a Student-t similarity :math:`Q`.
+    r"""GenURL dimension reduction: an embedding whose Student-t similarity :math:`Q`
+    matches a calibrated kNN similarity :math:`P` of the data.
 
     The data structural modeling is the same code as for graphs
-    (:class:`~genurl_pyg.structure.SimilarityBuilder` with the kNN graph alone); the
-    encoder is an MLP, so :meth:`transform` embeds new points without refitting.
+    (:class:`~genurl_pyg.structure.SimilarityBuilder` with the kNN graph alone). Two paths:
+    free coordinates (``parametric=False``, the default: the highest T(10) of the MLP and
+    the peers on every benchmark set, and faster than UMAP from 10k points up,
+    ``experiments/results/dr_benchmark_two_scale_seeds.md``), and an MLP encoder
+    (``parametric=True``), whose :meth:`transform` embeds new points with one forward pass.
 
-    Each training step draws ``batch_size`` positive pairs from :math:`P`'s support and
+    The parametric path: each training step draws ``batch_size`` positive pairs from :math:`P`'s support and
     ``negative_rate`` times as many uniform pairs, and minimises the unbiased sampled
     estimate of the all-pairs loss (:func:`~genurl_pyg.nn.functional.sampled_pairs_loss`).
     Views: with ``mixup > 0`` every input is replaced by a random point on the segment to
@@ -87,8 +90,11 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             paper's): the wide part adds the class-level pull of t-SNE's wider perplexity
             neighbourhoods while :math:`P_k` keeps the local ones. One hop only.
             ``'auto'``: ``3 * n_neighbors`` on the non-parametric path with the calibrated
-            one-hop :math:`P` (tuning sets: 5-NN +0.6 / +0.1 points at the same T(10) and
-            time; ``dr_layout_tuning.md``), else ``None`` (one scale).
+            one-hop :math:`P`, else one scale. Default ``None`` (one scale, the paper's):
+            the first two tuning sets gained 5-NN (+0.6 / +0.14 points at the same T(10)
+            and time), but fresh subsets and the benchmark did not (−0.2 to +0.1;
+            ``dr_layout_tuning.md`` session 17), and at 70k points the wider search
+            raised peak memory by about 460 MB.
         wide_weight (float): :math:`\beta` in [0, 1].
         wide_share (float): share in (0, 1] of the wide-only pairs kept, their weights
             divided by it (unbiased; the thinned pairs are drawn once, from
@@ -146,7 +152,9 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             itself (or on ``reduce_dim``). ``None``: the MLP reads the standardised data.
         reduce_dim (int, optional): build :math:`P` on a rank-``reduce_dim`` projection
             of wider data.
-        parametric (bool): an MLP encoder (``True``) or free coordinates (``False``).
+        parametric (bool): an MLP encoder (``True``) or free coordinates (``False``, the
+            default: T(10) 0.991 against the MLP's 0.964 on MNIST-10k, in a third of the
+            time; ``dr_benchmark_block.md``, ``dr_benchmark_two_scale_seeds.md``).
         early_exaggeration (float): non-parametric: the attraction's factor for the first
             ``exaggeration_iter`` iterations (t-SNE's 12).
         exaggeration_iter (int): non-parametric: iterations with exaggeration.
@@ -176,12 +184,12 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                  hidden_layer_sizes: Sequence[int] = (256, 256), n_epochs='auto',
                  batch_size='auto', negative_rate='auto', learning_rate='auto',
                  mixup: float = 0.0, dynamic: bool = False, pca_components: Optional[int] = 64,
-                 reduce_dim: Optional[int] = 256, parametric: bool = True,
+                 reduce_dim: Optional[int] = 256, parametric: bool = False,
                  early_exaggeration: float = 12.0, exaggeration_iter: int = 250,
                  device: str = 'cpu', verbose: bool = False,
                  random_state: Optional[int] = None,
                  perplexity: Optional[float] = None, repulsion: str = 'auto',
-                 knn_method: str = 'auto', wide_neighbors='auto', wide_weight: float = 0.2,
+                 knn_method: str = 'auto', wide_neighbors=None, wide_weight: float = 0.2,
                  wide_share: float = 0.15) -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors

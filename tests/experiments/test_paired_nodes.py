@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
-from paired_nodes import compare  # noqa: E402
+from paired_nodes import choose_b, compare  # noqa: E402
 
 
 def _file(pred, labels, masks):
@@ -33,6 +33,15 @@ def test_paired_difference_and_its_node_standard_error():
     assert res['holdout']['nodes'] == 1
     z = (1 / 3 - d_val.mean()) / np.hypot(res['test']['se_nodes'], res['val']['se_nodes'])
     assert res['test_minus_val_z'] == pytest.approx(z)
+    # selection = validation nodes 2-5 and holdout node 9 (where both are right)
+    d_sel = np.r_[d_val, 0.0]
+    assert res['selection']['nodes'] == 5
+    assert res['selection']['diff'] == pytest.approx(d_sel.mean())
+    assert res['selection_z'] == pytest.approx(d_sel.mean() / (d_sel.std(ddof=1) / np.sqrt(5)))
+    assert not choose_b(res)  # B is worse on the selection nodes
+    flipped = compare(_file(b, labels, masks), _file(a, labels, masks))
+    assert flipped['selection_z'] == pytest.approx(-res['selection_z'])
+    assert choose_b(flipped, z=1.0) and not choose_b(flipped, z=2.0)
 
 
 def test_mismatched_files_are_refused():

@@ -15,7 +15,8 @@ from genurl_pyg._optional import is_available
 from genurl_pyg.manifold import GenURLEmbedding
 from genurl_pyg.evaluation.dr import knn_accuracy, trustworthiness
 
-FAST = dict(n_epochs=3, hidden_layer_sizes=(32,), random_state=0)
+# The parametric MLP (parametric=False, the default, is tested in test_layout.py)
+FAST = dict(parametric=True, n_epochs=3, hidden_layer_sizes=(32,), random_state=0)
 
 
 @pytest.fixture(scope='module')
@@ -26,7 +27,7 @@ def digits():
 
 def test_quality_on_digits(digits):
     X, y = digits
-    Y = GenURLEmbedding(n_epochs=20, random_state=0).fit_transform(X)
+    Y = GenURLEmbedding(parametric=True, n_epochs=20, random_state=0).fit_transform(X)
     assert Y.shape == (600, 2) and Y.dtype == np.float64  # float64 in, float64 out
     assert trustworthiness(X, Y, 10) > 0.95
     assert knn_accuracy(Y, y) > 0.9
@@ -126,8 +127,13 @@ def test_one_feature_is_valid():
 def test_non_finite_training_is_an_error_not_a_nan_embedding(digits):
     X, _ = digits
     with pytest.raises(FloatingPointError, match='learning_rate'):
-        GenURLEmbedding(n_neighbors=5, learning_rate=1e30, n_epochs=2,
+        GenURLEmbedding(n_neighbors=5, learning_rate=1e30, n_epochs=2, parametric=True,
                         hidden_layer_sizes=(32,), random_state=0).fit(X[:100])
+
+
+def test_default_is_the_non_parametric_layout(digits):
+    est = GenURLEmbedding(n_epochs=20, exaggeration_iter=5, random_state=0).fit(digits[0][:200])
+    assert est.parametric is False and est.encoder_ is None and est.wide_neighbors_ is None
 
 
 def test_transform_errors(digits):
@@ -140,7 +146,7 @@ def test_transform_errors(digits):
 
 
 @parametrize_with_checks([GenURLEmbedding(n_neighbors=5, n_epochs=2, hidden_layer_sizes=(16,),
-                                          random_state=0),
+                                          parametric=True, random_state=0),
                           GenURLEmbedding(n_neighbors=5, n_epochs=20, exaggeration_iter=5,
                                           parametric=False, random_state=0)])
 def test_scikit_learn_estimator_checks(estimator, check):

@@ -277,33 +277,36 @@ def test_perplexity_p_keeps_neighbourhoods_and_is_clipped_with_a_warning(digits)
         GenURLEmbedding(**NP, perplexity=0).fit(X[:50])
 
 
-def test_default_p_is_the_two_scale_mixture_drawn_from_random_state(digits, fitted):
-    """The non-parametric default: (1 - 0.2) P_15 + 0.2 P_45 with 15 % of the wide-only pairs
-    kept, the draw seeded by random_state; checked against the structure function."""
+def test_two_scale_p_is_the_thinned_mixture_drawn_from_random_state(digits, fitted):
+    """wide_neighbors='auto': (1 - 0.2) P_15 + 0.2 P_45 with 15 % of the wide-only pairs
+    kept, the draw seeded by random_state; checked against the structure function. The
+    default (None) is the one-scale P."""
     from genurl_pyg.structure.two_scale import two_scale_similarity
     X, _ = digits
-    assert fitted.wide_neighbors_ == 45
+    two = GenURLEmbedding(**{**NP, 'n_epochs': 5, 'wide_neighbors': 'auto'}).fit(X)
+    assert two.wide_neighbors_ == 45
     x = torch.as_tensor(X, dtype=torch.float32)  # 64 columns: no projection below 256
     index, weight = two_scale_similarity(x, 15, 45, 0.2, 0.15, knn_method='exact', seed=0)
-    assert torch.equal(fitted.similarity_.index, index)
-    torch.testing.assert_close(fitted.similarity_.weight, weight)
-    one = GenURLEmbedding(**{**NP, 'n_epochs': 5, 'wide_neighbors': None}).fit(X)
-    assert one.wide_neighbors_ is None
-    assert one.similarity_.num_pairs < fitted.similarity_.num_pairs < \
-        1.6 * one.similarity_.num_pairs
-    other = GenURLEmbedding(**{**NP, 'n_epochs': 5, 'random_state': 1}).fit(X)
+    assert torch.equal(two.similarity_.index, index)
+    torch.testing.assert_close(two.similarity_.weight, weight)
+    assert fitted.wide_neighbors_ is None
+    assert fitted.similarity_.num_pairs < two.similarity_.num_pairs < \
+        1.6 * fitted.similarity_.num_pairs
+    other = GenURLEmbedding(**{**NP, 'n_epochs': 5, 'wide_neighbors': 'auto',
+                               'random_state': 1}).fit(X)
     assert not torch.equal(other.similarity_.index, index)  # another draw of the wide pairs
 
 
 def test_two_scale_is_off_where_it_does_not_apply(digits):
     X, _ = digits
-    assert GenURLEmbedding(n_epochs=1, random_state=0).fit(X[:100]).wide_neighbors_ is None
-    assert GenURLEmbedding(**NP, perplexity=5.0).set_params(n_epochs=5).fit(
-        X[:100]).wide_neighbors_ is None
+    assert GenURLEmbedding(parametric=True, n_epochs=1, random_state=0,
+                           wide_neighbors='auto').fit(X[:100]).wide_neighbors_ is None
+    auto = {**NP, 'n_epochs': 5, 'wide_neighbors': 'auto'}
+    assert GenURLEmbedding(**auto, perplexity=5.0).fit(X[:100]).wide_neighbors_ is None
     with pytest.warns(UserWarning, match='using n_neighbors = 7'):
-        tiny = GenURLEmbedding(**{**NP, 'n_epochs': 5}).fit(X[:8])
+        tiny = GenURLEmbedding(**auto).fit(X[:8])
     assert tiny.wide_neighbors_ is None
-    assert GenURLEmbedding(**{**NP, 'n_epochs': 5}).fit(X[:30]).wide_neighbors_ == 29
+    assert GenURLEmbedding(**auto).fit(X[:30]).wide_neighbors_ == 29
 
 
 @pytest.mark.parametrize('params, match', [
