@@ -316,8 +316,8 @@ class _KLAttraction:
     the pair buffers are allocated once and every step writes into them (42 ms), and for a
     symmetric P (GenURL's fuzzy union is: both orders, equal weights) only the pairs with
     :math:`i < j` are kept, each counted twice: the reversed pair's term and forces are
-    the same, so half the gathers and distances give the whole value and gradient.
-    O(r·d) per call, r pairs."""
+    the same, so half the gathers and distances give the whole value and gradient (33 → 21
+    ms per call at 70k points and 2.1M pairs, one thread). O(r·d) per call, r pairs."""
 
     def __init__(self, i: Tensor, j: Tensor, p: Tensor, nu: float, num_nodes: int) -> None:
         self.nu = nu

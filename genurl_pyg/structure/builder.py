@@ -12,7 +12,7 @@ from .calibration import DEFAULT_INPUT_NU
 from .perplexity import perplexity_similarity
 from .similarity import (Lambda, Similarity, combine, estimate_lambda, feature_similarity,
                          graph_similarity)
-from .two_scale import two_scale_similarity
+from .two_scale import check_mixture, two_scale_similarity
 from .walks import walk_similarity
 
 GRAPH_PARTS = ('geodesic', 'walks')
@@ -106,10 +106,7 @@ class SimilarityBuilder:
             if feature_hops != 1 or perplexity is not None:
                 raise ValueError("'wide_k' builds a one-hop calibrated P over two scales; it "
                                  "needs feature_hops=1 and no perplexity")
-        if isinstance(wide_weight, bool) or not 0 <= wide_weight <= 1:
-            raise ValueError(f"'wide_weight' must be in [0, 1], got {wide_weight!r}")
-        if isinstance(wide_share, bool) or not 0 < wide_share <= 1:
-            raise ValueError(f"'wide_share' must be in (0, 1], got {wide_share!r}")
+        check_mixture(wide_weight, wide_share)
         self.wide_k, self.wide_weight, self.wide_share = wide_k, wide_weight, wide_share
         self.use_features, self.use_graph = use_features, use_graph
         if graph_pairs_per_row is not None:

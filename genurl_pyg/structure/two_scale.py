@@ -24,6 +24,7 @@ that of a :math:`K`-NN search plus O(N·K log(N·K)) for the two fuzzy unions.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Tuple
 
 import torch
@@ -60,10 +61,7 @@ def two_scale_similarity(x: Tensor, k: int = 15, wide_k: int = 45, wide_weight: 
     if not k < wide_k <= n - 1:
         raise ValueError(f"'wide_k' must be larger than 'k' ({k}) and at most n - 1 = {n - 1}, "
                          f"got {wide_k}")
-    if isinstance(wide_weight, bool) or not 0 <= wide_weight <= 1:
-        raise ValueError(f"'wide_weight' must be in [0, 1], got {wide_weight!r}")
-    if isinstance(wide_share, bool) or not 0 < wide_share <= 1:
-        raise ValueError(f"'wide_share' must be in (0, 1], got {wide_share!r}")
+    check_mixture(wide_weight, wide_share)
     nbr, dist = knn_graph(x, wide_k, metric=metric, method=knn_method, info=knn_info)
     local = feature_similarity(x, k=k, hops=1, nu=nu,
                                knn=(nbr[:, :k].contiguous(), dist[:, :k].contiguous()))
@@ -73,6 +71,17 @@ def two_scale_similarity(x: Tensor, k: int = 15, wide_k: int = 45, wide_weight: 
     if wide_share < 1:
         wide = thin_wide_pairs(wide, local, n, wide_share, seed)
     return combine(local, wide, wide_weight, n)
+
+
+def check_mixture(wide_weight: float, wide_share: float) -> None:
+    """Raises ``ValueError`` naming ``wide_weight`` (must be in [0, 1]) or ``wide_share``
+    (must be in (0, 1])."""
+    for name, value, lo_open in (('wide_weight', wide_weight, False),
+                                 ('wide_share', wide_share, True)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                not (0 < value <= 1 if lo_open else 0 <= value <= 1):
+            raise ValueError(f"'{name}' must be in {'(' if lo_open else '['}0, 1], got "
+                             f"{value!r}")
 
 
 def thin_wide_pairs(wide: Tuple[Tensor, Tensor], local: Tuple[Tensor, Tensor], num_nodes: int,
