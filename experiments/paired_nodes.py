@@ -15,6 +15,11 @@ split, SE about 0.4 points against validation's 0.7) is what a variant is chosen
 (``node_study.md`` section 9): B is chosen over A when its difference there exceeds
 ``--z`` (default 2) node-level standard errors; test nodes never enter the choice.
 
+Random splits (DBLP, the co-purchase and co-author graphs: each seed draws its own 10/10/80
+split) pair the nodes within each seed instead: the difference is the mean over seeds of
+the per-seed difference, its SE the per-seed node-level SEs combined; there is no holdout,
+so the selection row is the validation row.
+
 Usage:
   python experiments/paired_nodes.py A.npz B.npz [--json OUT.json]
 """
@@ -35,6 +40,48 @@ def per_node_difference(a: dict, b: dict, rows: np.ndarray) -> np.ndarray:
     return (cb - ca).mean(0)
 
 
+def _se(d: np.ndarray) -> float:
+    return float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
+
+
+def _compare_per_seed(a: dict, b: dict, masks: np.ndarray) -> dict:
+    """Random splits: each seed draws its own node sets, so nodes are paired within a seed.
+
+    Per seed s, d_s is B's accuracy minus A's on that seed's set and its node-level variance
+    is var(correct_B - correct_A) / n_s; the reported difference is the mean of d_s and its
+    SE sqrt(sum_s var_s) / S. Nodes in none of the three sets form the holdout, as on a
+    fixed split (none under a 10/10/80 split, whose test set takes the rest).
+    """
+    labels = a['labels']
+    out = {}
+    for name in ('val', 'test', 'holdout', 'selection'):
+        diffs, variances, accs, disagree, counts = [], [], [], [], []
+        for s in range(masks.shape[0]):
+            train, val, test = masks[s]
+            mask = {'val': val, 'test': test, 'holdout': ~(train | val | test),
+                    'selection': val | ~(train | val | test)}[name]
+            rows = np.flatnonzero(mask & (labels >= 0))
+            if rows.size == 0:
+                continue
+            pa, pb = a['predictions'][s, rows], b['predictions'][s, rows]
+            d = (pb == labels[rows]).astype(float) - (pa == labels[rows]).astype(float)
+            diffs.append(d.mean())
+            variances.append(d.var(ddof=1) / rows.size if rows.size > 1 else math.nan)
+            accs.append(((pa == labels[rows]).mean(), (pb == labels[rows]).mean()))
+            disagree.append((pa != pb).mean())
+            counts.append(rows.size)
+        if not counts:
+            out[name] = {'nodes': 0, 'acc_a': math.nan, 'acc_b': math.nan, 'diff': math.nan,
+                         'se_nodes': math.nan, 'disagree': math.nan}
+            continue
+        acc = np.mean(accs, axis=0)
+        out[name] = {'nodes': int(round(np.mean(counts))), 'acc_a': float(acc[0]),
+                     'acc_b': float(acc[1]), 'diff': float(np.mean(diffs)),
+                     'se_nodes': float(math.sqrt(np.sum(variances)) / len(counts)),
+                     'disagree': float(np.mean(disagree))}
+    return out
+
+
 def compare(a: dict, b: dict) -> dict:
     if a['predictions'].shape != b['predictions'].shape:
         raise ValueError('the two files hold different seeds or node counts: '
@@ -42,22 +89,22 @@ def compare(a: dict, b: dict) -> dict:
     masks = a['masks']
     if not np.array_equal(masks, b['masks']):
         raise ValueError('the two files were scored on different splits')
-    if masks.shape[0] > 1 and not (masks == masks[0]).all():
-        raise ValueError('the splits change with the seed; this comparison needs one fixed '
-                         'split (a public split)')
-    train, val, test = masks[0]
-    holdout = ~(train | val | test)
-    sets = {'val': val, 'test': test, 'holdout': holdout, 'selection': val | holdout}
     labels = a['labels']
-    out = {}
-    for name, mask in sets.items():
-        rows = np.flatnonzero(mask & (labels >= 0))
-        d = per_node_difference(a, b, rows)
-        acc = [float((f['predictions'][:, rows] == labels[rows]).mean()) for f in (a, b)]
-        disagree = float((a['predictions'][:, rows] != b['predictions'][:, rows]).mean())
-        out[name] = {'nodes': int(rows.size), 'acc_a': acc[0], 'acc_b': acc[1],
-                     'diff': float(d.mean()), 'se_nodes': float(d.std(ddof=1) / math.sqrt(rows.size)),
-                     'disagree': disagree}
+    if masks.shape[0] > 1 and not (masks == masks[0]).all():
+        out = _compare_per_seed(a, b, masks)
+    else:
+        train, val, test = masks[0]
+        holdout = ~(train | val | test)
+        sets = {'val': val, 'test': test, 'holdout': holdout, 'selection': val | holdout}
+        out = {}
+        for name, mask in sets.items():
+            rows = np.flatnonzero(mask & (labels >= 0))
+            d = per_node_difference(a, b, rows)
+            acc = [float((f['predictions'][:, rows] == labels[rows]).mean()) for f in (a, b)]
+            disagree = float((a['predictions'][:, rows] != b['predictions'][:, rows]).mean())
+            out[name] = {'nodes': int(rows.size), 'acc_a': acc[0], 'acc_b': acc[1],
+                         'diff': float(d.mean()),
+                         'se_nodes': _se(d), 'disagree': disagree}
     t, v = out['test'], out['val']
     out['test_minus_val_z'] = (t['diff'] - v['diff']) / math.hypot(t['se_nodes'], v['se_nodes'])
     sel = out['selection']

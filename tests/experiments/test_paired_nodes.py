@@ -55,3 +55,25 @@ def test_mismatched_files_are_refused():
     m2[0, 2, 5], m2[0, 1, 5] = False, True
     with pytest.raises(ValueError, match='different splits'):
         compare(_file(p, labels, m), _file(p, labels, m2))
+
+
+def test_random_splits_pair_nodes_within_each_seed():
+    # two seeds, each with its own split of 8 nodes (a 10/10/80-style split: no holdout)
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    masks = np.zeros((2, 3, 8), bool)
+    masks[0, 0, :2] = masks[0, 1, 2:5] = masks[0, 2, 5:] = True
+    masks[1, 0, 6:] = masks[1, 1, 3:6] = masks[1, 2, :3] = True
+    a = labels[None].repeat(2, 0).copy()
+    b = a.copy()
+    b[0, 2] = 1 - b[0, 2]     # seed 0: B wrong on val node 2
+    a[1, 4] = 1 - a[1, 4]     # seed 1: A wrong on val node 4
+    b[1, 5] = 1 - b[1, 5]     # seed 1: B wrong on val node 5
+    res = compare(_file(a, labels, masks), _file(b, labels, masks))
+    d0 = np.array([-1.0, 0.0, 0.0])          # seed 0, val nodes 2, 3, 4
+    d1 = np.array([0.0, 1.0, -1.0])          # seed 1, val nodes 3, 4, 5
+    assert res['val']['diff'] == pytest.approx((d0.mean() + d1.mean()) / 2)
+    se = np.sqrt(d0.var(ddof=1) / 3 + d1.var(ddof=1) / 3) / 2
+    assert res['val']['se_nodes'] == pytest.approx(se)
+    assert res['val']['nodes'] == 3 and res['test']['diff'] == 0.0
+    assert res['holdout']['nodes'] == 0 and np.isnan(res['holdout']['diff'])
+    assert res['selection']['diff'] == res['val']['diff']

@@ -169,3 +169,23 @@ def test_auto_knn_is_the_recall_checked_index_on_large_data(digits, monkeypatch)
     fallback = GenURLEmbedding(**params).fit(X)
     assert fallback.knn_recall_ < 1.01
     np.testing.assert_array_equal(fallback.embedding_, small.embedding_)
+
+
+def test_non_parametric_fit_does_not_load_pyg():
+    # PyG's layers cost ~250 MB of resident memory on import; the DR estimator's peak memory
+    # is benchmarked against UMAP's, so its non-parametric path must not pull them in.
+    import subprocess
+    import sys
+    code = ('import sys; import numpy as np; from genurl_pyg.manifold import GenURLEmbedding; '
+            'X = np.random.default_rng(0).normal(size=(120, 6)); '
+            'GenURLEmbedding(parametric=False, n_epochs=20, random_state=0).fit(X); '
+            "print('torch_geometric' in sys.modules)")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == 'False'
+
+
+def test_models_still_reachable_from_nn():
+    import genurl_pyg.nn as gnn
+    from genurl_pyg.nn.models import GenURL
+    assert gnn.GenURL is GenURL and 'GenURL' in dir(gnn)
