@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, peak_rss_mb, run_child, versions, write_results  # noqa: E402
 
 METHODS = ['genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca']
-EXTRA_METHODS = ['genurl-np-block']  # GenURLEmbedding(parametric=False, repulsion='block')
+# GenURLEmbedding(parametric=False) with repulsion='block' / neighbor_scaling='local'
+EXTRA_METHODS = ['genurl-np-block', 'genurl-np-ls']
 
 
 # The data sets, estimators and metrics are the suite's (genurl_pyg.bench.tasks.dr).
@@ -61,7 +62,7 @@ def child(dataset: str, method: str, out_npy: str, seed: str = '0') -> None:
     fit_s = time.perf_counter() - t
     rss = peak_rss_mb()
     extra = {}
-    if method in ('genurl', 'genurl-np') and dataset == 'mnist':
+    if method.startswith('genurl') and dataset == 'mnist':
         est = make(method, seed).fit(X[:5000])
         t = time.perf_counter()
         est.transform(X)

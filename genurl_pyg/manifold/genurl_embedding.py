@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..nn import functional as F
 from ..structure.builder import SimilarityBuilder
 from ..structure.calibration import calibrate, calibrated_weights
+from ..structure.hubness import check_neighbor_scaling
 from .._optional import is_available
 from ..structure import knn
 from ..structure.knn import _knn_exact, knn_graph
@@ -101,6 +102,15 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             ``random_state``): 0.15 keeps the pairs each layout iteration visits within
             about 1.3x of the one-scale :math:`P`'s (on the tuning sets it kept the full
             mixture's 5-NN).
+        neighbor_scaling (str, optional): ``'local'``: choose each point's
+            ``n_neighbors`` neighbours in :math:`P` by the locally scaled distance
+            :math:`d_{ij}/\sqrt{s_i s_j}` (:math:`s_i`: distance to the
+            ``n_neighbors``-th neighbour) among its 3 · ``n_neighbors`` nearest
+            (:func:`~genurl_pyg.structure.hubness.local_scaling_knn`; ours, not the paper's).
+            It removes edges to hubs, the points that high-dimensional kNN graphs make
+            everyone's neighbour. On the DR tuning sets (``dr_layout_tuning.md``, session 18)
+            it raised 5-NN and T(10); not yet benchmarked, so not the default. Not with
+            ``perplexity`` or ``wide_neighbors``. ``None``: the plain kNN (the paper's).
         metric (str): ``'euclidean'`` or ``'cosine'``.
         feature_hops (int or 'auto'): geodesic hop limit on the kNN graph; ``'auto'``: 2
             (parametric), 1 (non-parametric: same T(10) with a third of the pairs on the
@@ -191,7 +201,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                  random_state: Optional[int] = None,
                  perplexity: Optional[float] = None, repulsion: str = 'auto',
                  knn_method: str = 'auto', wide_neighbors=None, wide_weight: float = 0.2,
-                 wide_share: float = 0.15) -> None:
+                 wide_share: float = 0.15, neighbor_scaling: Optional[str] = None) -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.metric = metric
@@ -221,6 +231,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         self.wide_neighbors = wide_neighbors
         self.wide_weight = wide_weight
         self.wide_share = wide_share
+        self.neighbor_scaling = neighbor_scaling
 
     # -- validation -----------------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -327,6 +338,12 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         number('wide_weight', 0, lo_open=False, hi=1, hi_open=False)
         number('wide_share', 0, hi=1, hi_open=False)
         self.wide_neighbors_ = self._check_wide(k, n_samples)
+        check_neighbor_scaling(self.neighbor_scaling)
+        if self.neighbor_scaling is not None and (self.perplexity_ is not None
+                                                  or self.wide_neighbors_ is not None):
+            raise ValueError("'neighbor_scaling' chooses the neighbours of the calibrated "
+                             "P; it cannot be combined with 'perplexity' or "
+                             "'wide_neighbors'")
         return k
 
     def _check_wide(self, k: int, n_samples: int) -> Optional[int]:
@@ -385,7 +402,8 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                                         knn_method=self.knn_method_,
                                         wide_k=self.wide_neighbors_,
                                         wide_weight=float(self.wide_weight),
-                                        wide_share=float(self.wide_share), seed=int(seed))
+                                        wide_share=float(self.wide_share), seed=int(seed),
+                                        neighbor_scaling=self.neighbor_scaling)
             start = time.perf_counter()
             if self.verbose:
                 print(f'GenURLEmbedding: building P ({n} points, k = {self.n_neighbors_}) ...',

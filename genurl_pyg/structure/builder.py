@@ -12,6 +12,7 @@ from .calibration import DEFAULT_INPUT_NU
 from .perplexity import perplexity_similarity
 from .similarity import (Lambda, Similarity, combine, estimate_lambda, feature_similarity,
                          graph_similarity)
+from .hubness import check_neighbor_scaling, local_scaling_knn
 from .two_scale import check_mixture, two_scale_similarity
 from .walks import walk_similarity
 
@@ -62,6 +63,11 @@ class SimilarityBuilder:
             paper's; one hop only, so ``feature_hops`` must be 1). ``None``: one scale.
         wide_weight (float): :math:`\beta`, the wide part's weight.
         wide_share (float): share of the wide-only pairs kept (re-weighted, unbiased).
+        neighbor_scaling (str, optional): ``'local'``: choose the ``k`` neighbours of
+            :math:`P_{\text{feat}}` by the locally scaled distance
+            :math:`d_{ij}/\sqrt{s_i s_j}` among the 3k nearest, which removes hub edges
+            (:func:`~genurl_pyg.structure.hubness.local_scaling_knn`; ours, not the
+            paper's; not with ``perplexity`` or ``wide_k``). ``None``: the plain kNN.
     """
 
     def __init__(self, k: int = 15, metric: str = 'euclidean', feature_hops: int = 2,
@@ -72,7 +78,7 @@ class SimilarityBuilder:
                  graph_pairs_per_row: Optional[int] = None, seed: int = 0,
                  graph_part: str = 'geodesic', perplexity: Optional[float] = None,
                  wide_k: Optional[int] = None, wide_weight: float = 0.2,
-                 wide_share: float = 1.0) -> None:
+                 wide_share: float = 1.0, neighbor_scaling: Optional[str] = None) -> None:
         if graph_part not in GRAPH_PARTS:
             raise ValueError(f"'graph_part' must be one of {GRAPH_PARTS}, got {graph_part!r}")
         self.graph_part = graph_part
@@ -107,6 +113,10 @@ class SimilarityBuilder:
                 raise ValueError("'wide_k' builds a one-hop calibrated P over two scales; it "
                                  "needs feature_hops=1 and no perplexity")
         check_mixture(wide_weight, wide_share)
+        self.neighbor_scaling = check_neighbor_scaling(neighbor_scaling)
+        if neighbor_scaling is not None and (wide_k is not None or perplexity is not None):
+            raise ValueError("'neighbor_scaling' chooses the k neighbours of the calibrated "
+                             "P; it cannot be combined with 'perplexity' or 'wide_k'")
         self.wide_k, self.wide_weight, self.wide_share = wide_k, wide_weight, wide_share
         self.use_features, self.use_graph = use_features, use_graph
         if graph_pairs_per_row is not None:
@@ -188,10 +198,15 @@ class SimilarityBuilder:
                                         self.wide_weight, self.wide_share, self.metric,
                                         self.nu, self.knn_method, self.seed,
                                         knn_info=self.knn_info_)
+        knn = None
+        if self.neighbor_scaling == 'local' and self.k < x.size(0) - 1:
+            knn = local_scaling_knn(x, self.k, metric=self.metric, method=self.knn_method,
+                                    info=self.knn_info_)
         return feature_similarity(x, k=self.k, metric=self.metric, hops=self.feature_hops,
                                   nu=self.nu, knn_method=self.knn_method,
                                   max_pairs_per_row=self.max_pairs_per_row,
-                                  min_weight=self.min_weight, knn_info=self.knn_info_)
+                                  min_weight=self.min_weight, knn=knn,
+                                  knn_info=self.knn_info_)
 
     def _combine(self, feat) -> Similarity:
         lam = self.lam_ if feat is not None else 1.0
@@ -207,6 +222,8 @@ class SimilarityBuilder:
                 + (f', perplexity={self.perplexity}' if self.perplexity is not None else '')
                 + (f', wide_k={self.wide_k}, wide_weight={self.wide_weight}, '
                    f'wide_share={self.wide_share}' if self.wide_k is not None else '')
+                + (f', neighbor_scaling={self.neighbor_scaling!r}'
+                   if self.neighbor_scaling is not None else '')
                 + ')')
 
 

@@ -189,3 +189,33 @@ def test_models_still_reachable_from_nn():
     import genurl_pyg.nn as gnn
     from genurl_pyg.nn.models import GenURL
     assert gnn.GenURL is GenURL and 'GenURL' in dir(gnn)
+
+
+def test_local_neighbor_scaling_builds_p_on_the_scaled_neighbours(digits):
+    from genurl_pyg.structure.hubness import local_scaling_knn
+    X, y = digits
+    params = dict(parametric=False, n_epochs=60, random_state=0, reduce_dim=None)
+    plain = GenURLEmbedding(**params).fit(X)
+    a = GenURLEmbedding(**params, neighbor_scaling='local').fit(X)
+    b = GenURLEmbedding(**params, neighbor_scaling='local').fit(X)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)  # deterministic
+    idx = local_scaling_knn(torch.tensor(X, dtype=torch.float32), a.n_neighbors_,
+                            method='exact')[0]
+    rows = torch.arange(len(X)).repeat_interleave(a.n_neighbors_)
+    pairs = set(zip(*a.similarity_.index.tolist()))
+    assert set(zip(rows.tolist(), idx.flatten().tolist())) <= pairs
+    assert pairs != set(zip(*plain.similarity_.index.tolist()))
+    knn = KNeighborsClassifier(5).fit(a.embedding_[::2], y[::2]).score(a.embedding_[1::2],
+                                                                         y[1::2])
+    assert knn > 0.9  # still a faithful map
+
+
+@pytest.mark.parametrize('extra, match', [
+    ({'neighbor_scaling': 'global'}, 'neighbor_scaling'),
+    ({'neighbor_scaling': 'local', 'perplexity': 10.0}, 'perplexity'),
+    ({'neighbor_scaling': 'local', 'feature_hops': 1, 'wide_neighbors': 40}, 'wide_neighbors'),
+])
+def test_bad_neighbor_scaling_is_named(digits, extra, match):
+    X, _ = digits
+    with pytest.raises(ValueError, match=match):
+        GenURLEmbedding(parametric=False, n_epochs=5, **extra).fit(X[:200])

@@ -69,14 +69,18 @@ def load(name: str) -> Tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(X, dtype=np.float32), np.asarray(y)
 
 
+# Benchmark-only names for non-default GenURLEmbedding settings: 'genurl-np-block' the
+# previous 2-D default, 'genurl-np-ls' P's neighbours by local scaling (not yet the default).
+BENCHMARK_ONLY = {'genurl-np-block': {'repulsion': 'block'},
+                  'genurl-np-ls': {'neighbor_scaling': 'local'}}
+
+
 def make(method: str, seed: int = 0, **params: Any):
     """A fresh estimator of ``method`` with ``params`` (two threads where it has a knob)."""
-    if method in ('genurl', 'genurl-np', 'genurl-np-block'):
+    if method in ('genurl', 'genurl-np') or method in BENCHMARK_ONLY:
         from ...manifold import GenURLEmbedding
-        # 'genurl-np-block': the previous 2-D default, a benchmark-only name
-        block = {'repulsion': 'block'} if method == 'genurl-np-block' else {}
-        return GenURLEmbedding(parametric=method == 'genurl', random_state=seed, **block,
-                               **params)
+        return GenURLEmbedding(parametric=method == 'genurl', random_state=seed,
+                               **BENCHMARK_ONLY.get(method, {}), **params)
     if method == 'umap':
         umap = require('umap', 'the UMAP peer of the DR benchmark')
         return umap.UMAP(random_state=seed, n_jobs=1, **params)
