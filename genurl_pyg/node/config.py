@@ -104,7 +104,10 @@ class NodeConfig:
     part of P is searched on :math:`\hat A^h X`, ``h = knn_input_hops``, instead of the raw
     features ``X`` (0); our addition, not the paper's; ``'auto'``: 2 where the search is
     approximate and the graph agrees with the features, else 0, see
-    :func:`resolved_knn_input_hops`), ``use_features``, ``use_graph``;
+    :func:`resolved_knn_input_hops`), ``neighbor_scaling`` (``'local'``: the feature part's
+    k neighbours chosen by locally scaled distance among the 3k nearest, removing edges to
+    hubs, :func:`~genurl_pyg.structure.hubness.local_scaling_knn`; ours; ``None``, the
+    default: the plain kNN), ``use_features``, ``use_graph``;
     ``graph_pairs_per_row`` (cap on the graph part's pairs per node, the outer hop level
     sampled uniformly; 0: no cap; ``'auto'``: the memory plan's choice, no cap when it
     fits), ``memory_budget_mb`` (0: 50 % of the available memory; see
@@ -147,6 +150,7 @@ class NodeConfig:
     knn_max_dim: int = 256
     knn_method: str = 'auto'
     knn_input_hops: Union[int, str] = 'auto'
+    neighbor_scaling: Optional[str] = None
     graph_pairs_per_row: Union[int, str] = 'auto'
     memory_budget_mb: float = 0.0
     use_features: bool = True
@@ -226,6 +230,12 @@ class NodeConfig:
                 raise ConfigError("config 'knn_input_hops' must be an integer >= 0 or 'auto', "
                                   f"got {self.knn_input_hops!r}")
             integer('knn_input_hops', 0)
+        if self.neighbor_scaling is not None:
+            # imported here: the config module stays torch-free for the CLI's --help
+            from ..structure.hubness import NEIGHBOR_SCALINGS
+        if self.neighbor_scaling is not None and self.neighbor_scaling not in NEIGHBOR_SCALINGS:
+            raise ConfigError(f"config 'neighbor_scaling' must be null or one of "
+                              f"{list(NEIGHBOR_SCALINGS)}, got {self.neighbor_scaling!r}")
         for name in ('dropout', 'feature_mask', 'edge_drop'):
             number(name, 0.0, 0.99)
         for name in ('nu_input', 'nu_latent', 'lr'):

@@ -225,7 +225,12 @@ def _stages(n: int, bounds: Optional[Tensor], num_features: int, cfg: NodeConfig
         if hops:  # A_hat^h X: a second copy of the features beside X (float32)
             index_mb += n * 4 * num_features / MB
             method += f' of A_hat^{hops} X'
-        stages.append(Stage('kNN search', method, n * k, index_mb + n * k * KNN_PAIR_BYTES / MB))
+        searched = k
+        if cfg.neighbor_scaling is not None:  # local scaling re-ranks 3k candidates
+            searched = min(3 * k, n - 1)
+            method += f', {searched} candidates re-ranked by local scaling'
+        stages.append(Stage('kNN search', method, n * searched,
+                            index_mb + n * searched * KNN_PAIR_BYTES / MB))
         feat_pairs = int(n * k * (FEATURE_PAIRS_PER_K if cfg.feature_hops > 1 else 2))
         stages.append(Stage('P feature part', f'{cfg.feature_hops}-hop geodesics, union',
                             feat_pairs, feat_pairs * PAIR_BYTES / MB))

@@ -210,7 +210,8 @@ class NodeEmbeddingTrainer:
             max_pairs_per_row=self.plan.settings.get('feature_pairs_per_row'),
             use_features=config.use_features, use_graph=graph_in_p,
             graph_pairs_per_row=cap if isinstance(cap, int) and cap > 0 else None,
-            seed=config.seed, graph_part=config.graph_part)
+            seed=config.seed, graph_part=config.graph_part,
+            neighbor_scaling=config.neighbor_scaling)
         # P's feature part may be searched on graph-smoothed features (knn_input_hops):
         # neighbours in A_hat^h X agree with the graph's classes more often than in raw X.
         if self.featureless:  # P from the graph alone: the builder takes no features

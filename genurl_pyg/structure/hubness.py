@@ -13,12 +13,13 @@ ranks candidates by
 :math:`s_i` the distance from :math:`i` to its :math:`k`-th nearest neighbour: a hub
 (small :math:`s_j`, it lives in a dense centre) moves down every other point's list.
 
-Why here: openTSNE's Annoy search drops about 15 % of the exact 90 nearest neighbours, and
-those it drops are more often of another class (on the Coauthor-Physics DR tuning set 78 %
-same-class against 88 % for those kept) and point to hubs (mean in-degree 50 against 38 at
-ranks 10-15); its k-occurrence skew is 2.8 against the exact graph's 4.3. That is where
-openTSNE's 5-NN lead over our exact P came from (``experiments/results/dr_layout_tuning.md``,
-session 18). Local scaling removes hub edges by design rather than by a search's accident.
+Why here: openTSNE's Annoy search misses about 15 % of the exact 90 nearest neighbours
+(4.5 % of the first 15), and on the Coauthor-Physics DR tuning set those it misses are more
+often of another class (15-NN: 78 % same-class against 88 % for those kept) and point to
+hubs (mean in-degree 50 against 38 at ranks 10-15); its 15-NN graph's k-occurrence skew is
+2.8 against the exact graph's 4.3. That is where openTSNE's 5-NN lead over our exact P came
+from (``experiments/results/dr_layout_tuning.md``, session 18). Local scaling removes hub
+edges by design rather than by a search's accident.
 
 :func:`local_scaling_knn` re-ranks the exact (or ``method``'s) :math:`c\,k` nearest
 neighbours, so a point that is not among them cannot enter (:math:`c` = ``candidates``).

@@ -151,6 +151,22 @@ def test_knn_input_hops_builds_the_feature_part_on_smoothed_features():
     assert not (raw.sim.index.shape == want.index.shape and torch.equal(raw.sim.index, want.index))
 
 
+def test_neighbor_scaling_reaches_the_builder_and_the_plan():
+    data = sbm_graph(n_per=20, dim=8)
+    from genurl_pyg.structure import SimilarityBuilder
+    cfg = NodeConfig(epochs=1, lam=0.5, k=5, views=False, knn_input_hops=0,
+                     neighbor_scaling='local')
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    want = SimilarityBuilder(k=5, metric=cfg.metric, feature_hops=cfg.feature_hops,
+                             graph_hops=trainer.cfg.graph_hops, lam=0.5, nu=cfg.nu_input,
+                             reduce_dim=cfg.knn_max_dim, neighbor_scaling='local').build(
+        data.x, data.edge_index, data.num_nodes)
+    assert torch.equal(trainer.sim.index, want.index)
+    torch.testing.assert_close(trainer.sim.weight, want.weight)
+    knn = next(s for s in trainer.plan.stages if s.name == 'kNN search')
+    assert knn.pairs == data.num_nodes * 15 and 'local scaling' in knn.method
+
+
 def test_knn_input_hops_auto_smooths_only_an_approximate_search_on_a_trusted_graph():
     from genurl_pyg.node.config import resolved_knn_input_hops
     from genurl_pyg.structure.trust import LOW_TRUST
