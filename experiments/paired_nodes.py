@@ -40,6 +40,16 @@ def per_node_difference(a: dict, b: dict, rows: np.ndarray) -> np.ndarray:
     return (cb - ca).mean(0)
 
 
+SETS = ('val', 'test', 'holdout', 'selection')
+
+
+def _node_sets(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict:
+    """The node sets of one split: holdout = labelled in none of the three; selection =
+    validation + holdout (what a variant is chosen on)."""
+    holdout = ~(train | val | test)
+    return {'val': val, 'test': test, 'holdout': holdout, 'selection': val | holdout}
+
+
 def _se(d: np.ndarray) -> float:
     return float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
 
@@ -53,14 +63,12 @@ def _compare_per_seed(a: dict, b: dict, masks: np.ndarray) -> dict:
     fixed split (none under a 10/10/80 split, whose test set takes the rest).
     """
     labels = a['labels']
+    splits = [_node_sets(*m) for m in masks]  # one split per seed
     out = {}
-    for name in ('val', 'test', 'holdout', 'selection'):
+    for name in SETS:
         diffs, variances, accs, disagree, counts = [], [], [], [], []
-        for s in range(masks.shape[0]):
-            train, val, test = masks[s]
-            mask = {'val': val, 'test': test, 'holdout': ~(train | val | test),
-                    'selection': val | ~(train | val | test)}[name]
-            rows = np.flatnonzero(mask & (labels >= 0))
+        for s, sets in enumerate(splits):
+            rows = np.flatnonzero(sets[name] & (labels >= 0))
             if rows.size == 0:
                 continue
             pa, pb = a['predictions'][s, rows], b['predictions'][s, rows]
@@ -93,11 +101,8 @@ def compare(a: dict, b: dict) -> dict:
     if masks.shape[0] > 1 and not (masks == masks[0]).all():
         out = _compare_per_seed(a, b, masks)
     else:
-        train, val, test = masks[0]
-        holdout = ~(train | val | test)
-        sets = {'val': val, 'test': test, 'holdout': holdout, 'selection': val | holdout}
         out = {}
-        for name, mask in sets.items():
+        for name, mask in _node_sets(*masks[0]).items():
             rows = np.flatnonzero(mask & (labels >= 0))
             d = per_node_difference(a, b, rows)
             acc = [float((f['predictions'][:, rows] == labels[rows]).mean()) for f in (a, b)]

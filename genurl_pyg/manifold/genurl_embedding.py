@@ -56,9 +56,9 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
     ``experiments/results/dr_benchmark_default_s17.md``), and an MLP encoder
     (``parametric=True``), whose :meth:`transform` embeds new points with one forward pass.
 
-    The parametric path: each training step draws ``batch_size`` positive pairs from :math:`P`'s support and
-    ``negative_rate`` times as many uniform pairs, and minimises the unbiased sampled
-    estimate of the all-pairs loss (:func:`~genurl_pyg.nn.functional.sampled_pairs_loss`).
+    The parametric path: each training step draws ``batch_size`` positive pairs from
+    :math:`P`'s support and ``negative_rate`` times as many uniform pairs, and minimises the
+    unbiased sampled estimate of the all-pairs loss (:func:`~genurl_pyg.nn.functional.sampled_pairs_loss`).
     Views: with ``mixup > 0`` every input is replaced by a random point on the segment to
     one of its kNN (neighbour mix-up), a data augmentation that keeps :math:`P`'s meaning.
 
@@ -108,12 +108,12 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             ``n_neighbors``-th neighbour) among its 3 · ``n_neighbors`` nearest
             (:func:`~genurl_pyg.structure.hubness.local_scaling_knn`; ours, not the paper's).
             It removes edges to hubs, the points that high-dimensional kNN graphs make
-            everyone's neighbour. On the DR tuning sets (``dr_layout_tuning.md``, session 18)
-            it raised 5-NN and T(10); on the small benchmark sets (``dr_benchmark_local_scaling.md``)
-            5-NN MNIST 0.9573 / Fashion-10k 0.7996 against 0.9510 / 0.7956, Coauthor-CS
-            0.8868 against 0.8884, T(10) up to +0.011. Not the default until the 70k-point
-            set is measured. Not with
-            ``perplexity`` or ``wide_neighbors``. ``None``: the plain kNN (the paper's).
+            everyone's neighbour. On the DR tuning sets (``dr_layout_tuning.md``, session
+            18) it raised 5-NN and T(10); on the small benchmark sets
+            (``dr_benchmark_local_scaling.md``) 5-NN MNIST 0.9573 / Fashion-10k 0.7996
+            against 0.9510 / 0.7956, Coauthor-CS 0.8868 against 0.8884, T(10) up to +0.011.
+            Not the default until the 70k-point set is measured. Not with ``perplexity`` or
+            ``wide_neighbors``. ``None``: the plain kNN (the paper's).
         metric (str): ``'euclidean'`` or ``'cosine'``.
         feature_hops (int or 'auto'): geodesic hop limit on the kNN graph; ``'auto'``: 2
             (parametric), 1 (non-parametric: same T(10) with a third of the pairs on the

@@ -233,9 +233,9 @@ class NodeConfig:
         if self.neighbor_scaling is not None:
             # imported here: the config module stays torch-free for the CLI's --help
             from ..structure.hubness import NEIGHBOR_SCALINGS
-        if self.neighbor_scaling is not None and self.neighbor_scaling not in NEIGHBOR_SCALINGS:
-            raise ConfigError(f"config 'neighbor_scaling' must be null or one of "
-                              f"{list(NEIGHBOR_SCALINGS)}, got {self.neighbor_scaling!r}")
+            if self.neighbor_scaling not in NEIGHBOR_SCALINGS:
+                raise ConfigError(f"config 'neighbor_scaling' must be null or one of "
+                                  f"{list(NEIGHBOR_SCALINGS)}, got {self.neighbor_scaling!r}")
         for name in ('dropout', 'feature_mask', 'edge_drop'):
             number(name, 0.0, 0.99)
         for name in ('nu_input', 'nu_latent', 'lr'):
