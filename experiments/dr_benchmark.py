@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, peak_rss_mb, run_child, versions, write_results  # noqa: E402
 
 METHODS = ['genurl', 'genurl-np', 'umap', 'opentsne', 'pacmap', 'pca']
-# GenURLEmbedding(parametric=False) with repulsion='block' / neighbor_scaling='local'
-EXTRA_METHODS = ['genurl-np-block', 'genurl-np-ls']
+# GenURLEmbedding(parametric=False) with repulsion='block' / neighbor_scaling=None (the
+# plain kNN) / neighbor_scaling='local' (genurl_pyg.bench.tasks.dr.BENCHMARK_ONLY)
+EXTRA_METHODS = ['genurl-np-block', 'genurl-np-exact', 'genurl-np-ls']
 
 
 # The data sets, estimators and metrics are the suite's (genurl_pyg.bench.tasks.dr).

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..nn import functional as F
 from ..structure.builder import SimilarityBuilder
 from ..structure.calibration import calibrate, calibrated_weights
-from ..structure.hubness import check_neighbor_scaling
+from ..structure.hubness import NEIGHBOR_SCALINGS, check_neighbor_scaling
 from .._optional import is_available
 from ..structure import knn
 from ..structure.knn import _knn_exact, knn_graph
@@ -108,12 +108,17 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             ``n_neighbors``-th neighbour) among its 3 · ``n_neighbors`` nearest
             (:func:`~genurl_pyg.structure.hubness.local_scaling_knn`; ours, not the paper's).
             It removes edges to hubs, the points that high-dimensional kNN graphs make
-            everyone's neighbour. On the DR tuning sets (``dr_layout_tuning.md``, session
-            18) it raised 5-NN and T(10); on the small benchmark sets
-            (``dr_benchmark_local_scaling.md``) 5-NN MNIST 0.9573 / Fashion-10k 0.7996
-            against 0.9510 / 0.7956, Coauthor-CS 0.8868 against 0.8884, T(10) up to +0.011.
-            Not the default until the 70k-point set is measured. Not with ``perplexity`` or
-            ``wide_neighbors``. ``None``: the plain kNN (the paper's).
+            everyone's neighbour. ``'auto'`` (default): ``'local'`` on the non-parametric
+            path with one scale (no ``perplexity``, no ``wide_neighbors``), where it was
+            measured: on the DR tuning sets (``dr_layout_tuning.md``, session 18) T(10) rose
+            on every subset and 5-NN on six of seven; on the benchmark 5-NN MNIST 0.9573 /
+            Fashion-10k 0.7996 / Fashion-70k 0.8443 against 0.9510 / 0.7956 / 0.8378 with
+            the plain kNN, Coauthor-CS 0.8868 against 0.8884, T(10) never lower, Fashion-70k
+            fitted in 52 s against 53 s (``dr_benchmark_local_scaling.md``,
+            ``dr_benchmark_large_ls.md``); ``None``
+            elsewhere (the parametric path has not been measured with it). ``None``: the
+            plain kNN (the paper's). ``'local'`` cannot be combined with ``perplexity`` or
+            ``wide_neighbors``. The value used is ``neighbor_scaling_``.
         metric (str): ``'euclidean'`` or ``'cosine'``.
         feature_hops (int or 'auto'): geodesic hop limit on the kNN graph; ``'auto'``: 2
             (parametric), 1 (non-parametric: same T(10) with a third of the pairs on the
@@ -204,7 +209,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                  random_state: Optional[int] = None,
                  perplexity: Optional[float] = None, repulsion: str = 'auto',
                  knn_method: str = 'auto', wide_neighbors=None, wide_weight: float = 0.2,
-                 wide_share: float = 0.15, neighbor_scaling: Optional[str] = None) -> None:
+                 wide_share: float = 0.15, neighbor_scaling: Optional[str] = 'auto') -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.metric = metric
@@ -341,9 +346,15 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         number('wide_weight', 0, lo_open=False, hi=1, hi_open=False)
         number('wide_share', 0, hi=1, hi_open=False)
         self.wide_neighbors_ = self._check_wide(k, n_samples)
-        check_neighbor_scaling(self.neighbor_scaling)
-        if self.neighbor_scaling is not None and (self.perplexity_ is not None
-                                                  or self.wide_neighbors_ is not None):
+        scaling = self.neighbor_scaling
+        one_scale = self.perplexity_ is None and self.wide_neighbors_ is None
+        if isinstance(scaling, str) and scaling == 'auto':  # where it was measured (docstring)
+            scaling = 'local' if one_scale and not self.parametric else None
+        elif scaling is not None and scaling not in NEIGHBOR_SCALINGS:
+            raise ValueError(f"'neighbor_scaling' must be 'auto', None or one of "
+                             f"{NEIGHBOR_SCALINGS}, got {scaling!r}")
+        self.neighbor_scaling_ = check_neighbor_scaling(scaling)
+        if self.neighbor_scaling_ is not None and not one_scale:
             raise ValueError("'neighbor_scaling' chooses the neighbours of the calibrated "
                              "P; it cannot be combined with 'perplexity' or "
                              "'wide_neighbors'")
@@ -406,7 +417,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                                         wide_k=self.wide_neighbors_,
                                         wide_weight=float(self.wide_weight),
                                         wide_share=float(self.wide_share), seed=int(seed),
-                                        neighbor_scaling=self.neighbor_scaling)
+                                        neighbor_scaling=self.neighbor_scaling_)
             start = time.perf_counter()
             if self.verbose:
                 print(f'GenURLEmbedding: building P ({n} points, k = {self.n_neighbors_}) ...',

@@ -195,7 +195,7 @@ def test_local_neighbor_scaling_builds_p_on_the_scaled_neighbours(digits):
     from genurl_pyg.structure.hubness import local_scaling_knn
     X, y = digits
     params = dict(parametric=False, n_epochs=60, random_state=0, reduce_dim=None)
-    plain = GenURLEmbedding(**params).fit(X)
+    plain = GenURLEmbedding(**params, neighbor_scaling=None).fit(X)
     a = GenURLEmbedding(**params, neighbor_scaling='local').fit(X)
     b = GenURLEmbedding(**params, neighbor_scaling='local').fit(X)
     np.testing.assert_array_equal(a.embedding_, b.embedding_)  # deterministic
@@ -210,8 +210,22 @@ def test_local_neighbor_scaling_builds_p_on_the_scaled_neighbours(digits):
     assert knn > 0.9  # still a faithful map
 
 
+@pytest.mark.parametrize('extra, expected', [
+    ({'parametric': False}, 'local'),
+    ({'parametric': False, 'perplexity': 10.0}, None),
+    ({'parametric': False, 'feature_hops': 1, 'wide_neighbors': 40}, None),
+    ({'parametric': True}, None),
+])
+def test_auto_neighbor_scaling_is_local_only_where_measured(digits, extra, expected):
+    X, _ = digits
+    est = GenURLEmbedding(n_epochs=2, random_state=0, **extra)
+    assert est.neighbor_scaling == 'auto'  # the constructor stores what it is given
+    est.fit(X[:200])
+    assert est.neighbor_scaling_ == expected
+
+
 @pytest.mark.parametrize('extra, match', [
-    ({'neighbor_scaling': 'global'}, 'neighbor_scaling'),
+    ({'neighbor_scaling': 'global'}, "'auto', None or one of"),
     ({'neighbor_scaling': 'local', 'perplexity': 10.0}, 'perplexity'),
     ({'neighbor_scaling': 'local', 'feature_hops': 1, 'wide_neighbors': 40}, 'wide_neighbors'),
 ])

@@ -70,8 +70,10 @@ def load(name: str) -> Tuple[np.ndarray, np.ndarray]:
 
 
 # Benchmark-only names for non-default GenURLEmbedding settings: 'genurl-np-block' the
-# previous 2-D default, 'genurl-np-ls' P's neighbours by local scaling (not yet the default).
+# session-16 2-D default, 'genurl-np-exact' the session-17 default (P on the plain kNN),
+# 'genurl-np-ls' local scaling forced (the default's 'auto' resolves to it).
 BENCHMARK_ONLY = {'genurl-np-block': {'repulsion': 'block'},
+                  'genurl-np-exact': {'neighbor_scaling': None},
                   'genurl-np-ls': {'neighbor_scaling': 'local'}}
 
 
