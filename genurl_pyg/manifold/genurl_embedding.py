@@ -116,7 +116,10 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
             the plain kNN, Coauthor-CS 0.8868 against 0.8884, T(10) never lower, Fashion-70k
             fitted in 52 s against 53 s (``dr_benchmark_local_scaling.md``,
             ``dr_benchmark_large_ls.md``); ``None``
-            elsewhere (the parametric path has not been measured with it). ``None``: the
+            elsewhere (the parametric path has not been measured with it). On the
+            bag-of-words features of DBLP and Amazon Photo (tuning sets, session 19) it
+            lowered 5-NN by 0.25-0.7 points, as on Coauthor-CS: try ``None`` on such data
+            (``dr_layout_tuning.md`` session 19). ``None``: the
             plain kNN (the paper's). ``'local'`` cannot be combined with ``perplexity`` or
             ``wide_neighbors``. The value used is ``neighbor_scaling_``.
         metric (str): ``'euclidean'`` or ``'cosine'``.
