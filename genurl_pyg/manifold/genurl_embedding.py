@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..nn import functional as F
 from ..structure.builder import SimilarityBuilder
 from ..structure.calibration import calibrate, calibrated_weights
-from ..structure.hubness import NEIGHBOR_SCALINGS, check_neighbor_scaling
+from ..structure.hubness import check_neighbor_scaling
 from .._optional import is_available
 from ..structure import knn
 from ..structure.knn import _knn_exact, knn_graph
@@ -349,14 +349,11 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
         number('wide_weight', 0, lo_open=False, hi=1, hi_open=False)
         number('wide_share', 0, hi=1, hi_open=False)
         self.wide_neighbors_ = self._check_wide(k, n_samples)
-        scaling = self.neighbor_scaling
+        scaling = check_neighbor_scaling(self.neighbor_scaling, allow_auto=True)
         one_scale = self.perplexity_ is None and self.wide_neighbors_ is None
-        if isinstance(scaling, str) and scaling == 'auto':  # where it was measured (docstring)
+        if scaling == 'auto':  # local where it was measured (docstring)
             scaling = 'local' if one_scale and not self.parametric else None
-        elif scaling is not None and scaling not in NEIGHBOR_SCALINGS:
-            raise ValueError(f"'neighbor_scaling' must be 'auto', None or one of "
-                             f"{NEIGHBOR_SCALINGS}, got {scaling!r}")
-        self.neighbor_scaling_ = check_neighbor_scaling(scaling)
+        self.neighbor_scaling_ = scaling
         if self.neighbor_scaling_ is not None and not one_scale:
             raise ValueError("'neighbor_scaling' chooses the neighbours of the calibrated "
                              "P; it cannot be combined with 'perplexity' or "

@@ -39,12 +39,14 @@ from .knn import knn_graph
 NEIGHBOR_SCALINGS = ('local',)
 
 
-def check_neighbor_scaling(value: Optional[str]) -> Optional[str]:
-    """``None`` (plain kNN) or one of :data:`NEIGHBOR_SCALINGS`; a clear error otherwise."""
-    if value is not None and value not in NEIGHBOR_SCALINGS:
-        raise ValueError(f"'neighbor_scaling' must be None or one of {NEIGHBOR_SCALINGS}, "
-                         f'got {value!r}')
-    return value
+def check_neighbor_scaling(value: Optional[str], allow_auto: bool = False) -> Optional[str]:
+    """``None`` (plain kNN) or one of :data:`NEIGHBOR_SCALINGS` (or ``'auto'`` where the
+    caller resolves it, ``allow_auto``); a clear error otherwise."""
+    if value is None or value in NEIGHBOR_SCALINGS or (allow_auto and value == 'auto'):
+        return value
+    valid = "'auto', None" if allow_auto else 'None'
+    raise ValueError(f"'neighbor_scaling' must be {valid} or one of {NEIGHBOR_SCALINGS}, "
+                     f'got {value!r}')
 
 
 def local_scaling_knn(x: Tensor, k: int, candidates: int = 3, metric: str = 'euclidean',
