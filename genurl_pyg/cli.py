@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                               '--out runs/fmnist --plot\n  genurl-pyg ssl --dataset cifar10 '
                               '--backbone resnet18 --epochs 200 --batch-size 512 --out '
                               'runs/c10\n  genurl-pyg ssl --dataset cifar10-jpeg --set '
-                              'view_weight=1.0 --out runs/views-only',
+                              'view_weight=0.5 knn_start=10 --out runs/teacher-knn',
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataset', required=True,
                    help='cifar10-jpeg, fashion-mnist, mnist-test (offline, from the mirror); '

@@ -15,7 +15,10 @@ every image]``. P over those ``2B`` rows combines, as DSM does for graphs
   :math:`\lambda` = ``view_weight``. Ours: a fixed weight, because the graph-trust rule
   that sets :math:`\lambda` for graphs reads "views agree with the features" as "lean on
   the views", which at the start of training (a random teacher) is backwards; the kNN part
-  starts after ``knn_start`` epochs of views only.
+  starts after ``knn_start`` epochs of views only. The trainer's default
+  (:class:`~genurl_pyg.vision.config.SSLConfig`) is :math:`\lambda = 1`, views only: at the
+  CPU budget measured, the teacher's kNN pairs acted as noisy positives (4 points of kNN
+  accuracy lost on validation images, ``experiments/results/ssl_benchmark_notes.md``).
 
 Q is the Student-t kernel of the projector outputs and the loss the GKL
 (:class:`~genurl_pyg.nn.losses.GenURLLoss`), over all ``2B x 2B`` pairs of the batch
