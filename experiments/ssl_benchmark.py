@@ -72,7 +72,7 @@ def run_one(preset: str, method: str, seed: int, epochs: int, subset: int, devic
             'linear': result['linear_accuracy'], 'seconds_per_epoch': result['seconds_per_epoch'],
             'images_per_second': result['images_per_second'],
             'seconds': time.perf_counter() - t, 'peak_rss_mb': peak_rss_mb(),
-            'losses': result['losses']}
+            'losses': result['losses'], 'config': cfg.to_dict()}
 
 
 def run(args) -> None:
@@ -99,13 +99,32 @@ def run(args) -> None:
             atomic_write_text(out, json.dumps(state, indent=1))
 
 
+def budget(row: Dict) -> tuple:
+    """Rows compare only within one budget: preset, training images, epochs."""
+    return row['preset'], int(row['train_images']), int(row['epochs'])
+
+
+# GenURL's default P changed in session 20 (SSLConfig.view_weight 0.5 -> 1.0, views only);
+# rows written before rows recorded their config ran the old default.
+LEGACY_VIEW_WEIGHT = 0.5
+
+
+def method_label(row: Dict) -> str:
+    """``genurl`` for rows of the current default P (views only), ``genurl (view_weight
+    w)`` for GenURL rows with the teacher's kNN in P; the peers' names unchanged."""
+    if row['method'] != 'genurl':
+        return row['method']
+    weight = row.get('config', {}).get('view_weight', LEGACY_VIEW_WEIGHT)
+    return 'genurl' if float(weight) == 1.0 else f'genurl (view_weight {weight:g})'
+
+
 def report(paths: List[str], notes: str = None) -> None:
     import numpy as np
     states = [json.loads(Path(p).read_text()) for p in paths]
     cells: Dict = {}
     for st in states:
         for r in st['rows']:
-            cells.setdefault((r['preset'], r['method']), {})[r['seed']] = r
+            cells.setdefault((budget(r), method_label(r)), {})[r['seed']] = r
     lines = ['# SSL benchmark (issue 14)', '',
              'Commands: ' + '; '.join(f"`{s['command']}`" for s in states), '',
              'Versions: ' + ', '.join(f'{k} {v}' for k, v in states[0]['versions'].items()),
@@ -114,8 +133,8 @@ def report(paths: List[str], notes: str = None) -> None:
              '± std over seeds. Same backbone, views, batch, epochs, optimiser and schedule '
              'for every method. **missed**: GenURL below the best peer, or slower than 1.2x '
              "SimCLR's seconds per epoch.", '',
-             '| preset | method | epochs | seeds | kNN | linear | s/epoch | images/s | peak MB '
-             '| target |', '|---|---|---|---|---|---|---|---|---|---|']
+             '| preset (training images) | method | epochs | seeds | kNN | linear | s/epoch | '
+             'images/s | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
     table = {}
     for (preset, method), rows in sorted(cells.items()):
         rs = list(rows.values())
@@ -129,7 +148,7 @@ def report(paths: List[str], notes: str = None) -> None:
         rs = list(rows.values())
         t = table[(preset, method)]
         verdict = ''
-        if method == 'genurl':
+        if method == 'genurl':  # the current default only; other GenURL rows are labelled
             peers = [table[(preset, m)] for m in METHODS[1:] if (preset, m) in table]
             misses = [k for k in ('knn', 'linear')
                       if peers and t[k][0] < max(p[k][0] for p in peers)]
@@ -138,7 +157,7 @@ def report(paths: List[str], notes: str = None) -> None:
                 misses.append('speed')
             verdict = ('**missed** (' + ', '.join(misses) + ')') if misses else (
                 'met' if peers else 'not judged: no peer row yet')
-        lines.append(f"| {preset} | {method} | {rs[0]['epochs']} | {len(rs)} | "
+        lines.append(f"| {preset[0]} ({preset[1]:,}) | {method} | {preset[2]} | {len(rs)} | "
                      f"{t['knn'][0]:.1f} ± {t['knn'][1]:.1f} | "
                      f"{t['linear'][0]:.1f} ± {t['linear'][1]:.1f} | {t['spe']:.1f} | "
                      f"{np.mean([r['images_per_second'] for r in rs]):.0f} | "

@@ -1,0 +1,52 @@
+"""The SSL benchmark's report: rows compare only within one budget (preset, training
+images, epochs), and GenURL rows that ran the teacher's kNN in P are labelled apart from the
+current default (views only), with the target judged for the default alone."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
+import ssl_benchmark as sb  # noqa: E402
+
+
+def row(method, knn, linear, images=60000, epochs=30, config=None, spe=100.0):
+    r = {'preset': 'cpu-fmnist', 'method': method, 'seed': 0, 'epochs': epochs,
+         'train_images': images, 'knn': knn, 'linear': linear, 'seconds_per_epoch': spe,
+         'images_per_second': 1.0, 'peak_rss_mb': 1.0}
+    if config is not None:
+        r['config'] = config
+    return r
+
+
+def test_labels_and_budgets():
+    assert sb.method_label(row('simclr', 0.8, 0.8)) == 'simclr'
+    assert sb.method_label(row('genurl', 0.8, 0.8)) == 'genurl (view_weight 0.5)'  # legacy
+    assert sb.method_label(row('genurl', 0.8, 0.8, config={'view_weight': 1.0})) == 'genurl'
+    assert sb.method_label(row('genurl', 0.8, 0.8, config={'view_weight': 0.3})) == \
+        'genurl (view_weight 0.3)'
+    assert sb.budget(row('byol', 0.8, 0.8, images=10000, epochs=20)) == \
+        ('cpu-fmnist', 10000, 20)
+
+
+def test_report_keeps_budgets_apart_and_judges_the_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(sb, 'RESULTS', tmp_path)
+    monkeypatch.setattr(sb, 'write_results', lambda stem, payload, text: (
+        tmp_path / f'{stem}.md').write_text(text))
+    full = {'command': 'full', 'versions': {'torch': 'x'},
+            'rows': [row('genurl', 0.786, 0.879), row('simclr', 0.826, 0.886)]}
+    small = {'command': 'small', 'versions': {'torch': 'x'},
+             'rows': [row('genurl', 0.75, 0.87, 10000, 20, {'view_weight': 1.0}, spe=30.0),
+                      row('simclr', 0.74, 0.86, 10000, 20, spe=31.0),
+                      row('byol', 0.76, 0.85, 10000, 20, spe=40.0)]}
+    paths = []
+    for i, state in enumerate((full, small)):
+        paths.append(tmp_path / f'{i}.json')
+        paths[-1].write_text(json.dumps(state))
+    sb.report([str(p) for p in paths])
+    lines = (tmp_path / 'ssl_benchmark.md').read_text().splitlines()
+    table = [ln for ln in lines if ln.startswith('| cpu-fmnist')]
+    assert len(table) == 5  # no row of one budget merged into another's cell
+    legacy = next(ln for ln in table if 'view_weight 0.5' in ln)
+    assert '(60,000)' in legacy and legacy.rstrip().endswith('|  |')  # not judged
+    default = next(ln for ln in table if '| genurl |' in ln)
+    assert '(10,000)' in default and '**missed** (knn)' in default  # BYOL's kNN is higher
