@@ -111,7 +111,8 @@ LEGACY_VIEW_WEIGHT = 0.5
 
 def method_label(row: Dict) -> str:
     """``genurl`` for rows of the current default P (views only), ``genurl (view_weight
-    w)`` for GenURL rows with the teacher's kNN in P; the peers' names unchanged."""
+    w)`` for GenURL rows with the teacher's kNN in P (judged against the peers too, so an
+    old miss stays marked); the peers' names unchanged."""
     if row['method'] != 'genurl':
         return row['method']
     weight = row.get('config', {}).get('view_weight', LEGACY_VIEW_WEIGHT)
@@ -148,7 +149,7 @@ def report(paths: List[str], notes: str = None) -> None:
         rs = list(rows.values())
         t = table[(preset, method)]
         verdict = ''
-        if method == 'genurl':  # the current default only; other GenURL rows are labelled
+        if method.startswith('genurl'):  # the default and the labelled older GenURL rows
             peers = [table[(preset, m)] for m in METHODS[1:] if (preset, m) in table]
             misses = [k for k in ('knn', 'linear')
                       if peers and t[k][0] < max(p[k][0] for p in peers)]
