@@ -137,28 +137,29 @@ def report(paths: List[str], notes: str = None) -> None:
              '| preset (training images) | method | epochs | seeds | kNN | linear | s/epoch | '
              'images/s | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
     table = {}
-    for (preset, method), rows in sorted(cells.items()):
+    for (cell_budget, method), rows in sorted(cells.items()):
         rs = list(rows.values())
 
         def ms(key, scale=100.0):
             v = np.array([r[key] for r in rs]) * scale
             return float(v.mean()), float(v.std())
-        table[(preset, method)] = {k: ms(k) for k in ('knn', 'linear')}
-        table[(preset, method)]['spe'] = ms('seconds_per_epoch', 1.0)[0]
-    for (preset, method), rows in sorted(cells.items()):
+        table[(cell_budget, method)] = {k: ms(k) for k in ('knn', 'linear')}
+        table[(cell_budget, method)]['spe'] = ms('seconds_per_epoch', 1.0)[0]
+    for (cell_budget, method), rows in sorted(cells.items()):
         rs = list(rows.values())
-        t = table[(preset, method)]
+        t = table[(cell_budget, method)]
+        preset, images, epochs = cell_budget
         verdict = ''
         if method.startswith('genurl'):  # the default and the labelled older GenURL rows
-            peers = [table[(preset, m)] for m in METHODS[1:] if (preset, m) in table]
+            peers = [table[(cell_budget, m)] for m in METHODS[1:] if (cell_budget, m) in table]
             misses = [k for k in ('knn', 'linear')
                       if peers and t[k][0] < max(p[k][0] for p in peers)]
-            simclr = table.get((preset, 'simclr'))
+            simclr = table.get((cell_budget, 'simclr'))
             if simclr and t['spe'] > 1.2 * simclr['spe']:
                 misses.append('speed')
             verdict = ('**missed** (' + ', '.join(misses) + ')') if misses else (
                 'met' if peers else 'not judged: no peer row yet')
-        lines.append(f"| {preset[0]} ({preset[1]:,}) | {method} | {preset[2]} | {len(rs)} | "
+        lines.append(f"| {preset} ({images:,}) | {method} | {epochs} | {len(rs)} | "
                      f"{t['knn'][0]:.1f} ± {t['knn'][1]:.1f} | "
                      f"{t['linear'][0]:.1f} ± {t['linear'][1]:.1f} | {t['spe']:.1f} | "
                      f"{np.mean([r['images_per_second'] for r in rs]):.0f} | "

@@ -2,11 +2,12 @@ r"""Self-supervised training of an image backbone with the GenURL objective.
 
 One step, for a batch of ``B`` training images (kept as ``uint8`` on the training device):
 two random views per image (:class:`~genurl_pyg.vision.views.BatchViews`, drawn from a
-seeded CPU generator), the backbone and projector on the ``2B`` views, the EMA teacher's
-features of the same views (no gradient) for P's kNN part
-(:class:`~genurl_pyg.vision.objective.BatchSimilarity`), the GKL between P and the
-Student-t Q of the projector outputs, an optimiser step, the teacher's EMA update. Cost per
-step: two forward passes and one backward pass of the backbone on ``2B`` images, plus
+seeded CPU generator), the backbone and projector on the ``2B`` views, with
+``view_weight < 1`` the EMA teacher's features of the same views (no gradient) for P's kNN
+part (:class:`~genurl_pyg.vision.objective.BatchSimilarity`), the GKL between P and the
+Student-t Q of the projector outputs, an optimiser step, then the teacher's EMA update (no
+teacher exists with views only, the default). Cost per step: one forward and one backward
+pass of the backbone on ``2B`` images (a second forward with the teacher), plus
 O(B²·(D + d)) for P and the loss.
 
 The learning rate warms up linearly for ``warmup_epochs`` and decays by a cosine to 0,
@@ -93,8 +94,10 @@ class VisualTrainer:
             from .peers import build_peer
             heads = {'peer': build_peer(cfg.objective, dim, backbone)}
         self.model = nn.ModuleDict({'backbone': backbone, **heads}).to(self.device)
+        # The EMA teacher is read only by P's kNN part (view_weight < 1): with views only (the
+        # default) keeping it up to date would be a wasted backbone copy every step.
         self.teacher = (copy.deepcopy(self.model['backbone']).requires_grad_(False)
-                        if cfg.objective == 'genurl' else None)
+                        if cfg.objective == 'genurl' and cfg.view_weight < 1 else None)
         self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
         self.loss_fn = GenURLLoss(cfg.loss, cfg.nu_latent, cfg.alpha)
         lr = cfg.lr * cfg.batch_size / 256  # the linear scaling rule
@@ -128,7 +131,7 @@ class VisualTrainer:
             return self.model['peer'](self.model['backbone'], v1, v2)
 
     def _step(self, images: Tensor, use_knn: bool) -> float:
-        if self.teacher is None:
+        if 'peer' in self.model:
             loss = self._peer_step(images)
             self._check_finite(loss)
             self.optimizer.zero_grad(set_to_none=True)
@@ -157,7 +160,8 @@ class VisualTrainer:
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
-        ema_update(self.teacher, self.model['backbone'], self.cfg.ema)
+        if self.teacher is not None:
+            ema_update(self.teacher, self.model['backbone'], self.cfg.ema)
         return loss.item()
 
     def _check_finite(self, loss: Tensor) -> None:
