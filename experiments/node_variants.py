@@ -32,6 +32,11 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
   appnp<K>      the encoder as an MLP (the config's depth and widths, PReLU) followed by K
                 steps of personalised-PageRank propagation (APPNP, teleport --appnp-alpha):
                 a receptive field of K hops without K weight layers, e.g. appnp10
+  prein<h>      the encoder reads A_hat^h X instead of X (SGC's smoothing before the first
+                layer, views drawn on the smoothed input): a 1-layer GCN then spans h + 1
+                hops with one weight matrix, e.g. prein1. Since session 21 the config key
+                encoder_input_hops (this variant is now an alias of --set
+                encoder_input_hops=h; the same input, so the same numbers)
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
   --save-predictions F.npz  per-seed probe predictions for every node, for a paired,
@@ -329,6 +334,8 @@ def main() -> None:
     data, spec = load_dataset(args.dataset), get_spec(args.dataset)
     base = NodeConfig.from_yaml(args.base) if args.base else dataset_defaults(args.dataset)
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in args.set)}
+    if args.variant.startswith('prein'):  # now a config key: the variant is its alias
+        over['encoder_input_hops'] = int(args.variant[5:])
     vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**over, 'seed': seed}, base))
@@ -348,7 +355,7 @@ def main() -> None:
             _propagated_encoder(trainer, args.variant, args.appnp_alpha, seed)
         elif args.variant in ('bn', 'ln'):
             _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
-        elif args.variant != 'base':
+        elif args.variant != 'base' and not args.variant.startswith('prein'):
             _apply(trainer, args.variant)
         t = time.perf_counter()
         h = trainer.fit()

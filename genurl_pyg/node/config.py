@@ -74,7 +74,12 @@ class NodeConfig:
     r"""Configuration of :func:`genurl_pyg.fit_node_embeddings` (all ablation switches).
 
     Encoder input: ``feature_norm`` (``'row'``: each node's features scaled to unit L1 norm before
-    the encoder, as PyG's ``NormalizeFeatures``; P's kNN is unaffected under the cosine metric).
+    the encoder, as PyG's ``NormalizeFeatures``; P's kNN is unaffected under the cosine metric),
+    ``encoder_input_hops`` (the encoder reads :math:`\hat A^h X`, ``h = encoder_input_hops``,
+    in place of :math:`X`: SGC's smoothing computed once before training, O(h·E·D) time and a
+    dense N×D copy; a 1-layer GCN then spans h + 1 hops with one weight matrix, and the
+    views mask the smoothed columns. Ours, not the paper's; 0, the default, reads X. On
+    node ids, which have no columns to smooth, it is rejected).
     Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'ego-gcn'``: an MLP
     channel beside a GCN channel, concatenated (``2 * out_channels`` wide), one projector and
     loss each; ``'sign'``: an MLP on
@@ -134,6 +139,7 @@ class NodeConfig:
     """
     encoder: str = 'auto'
     feature_norm: str = 'none'
+    encoder_input_hops: int = 0
     hidden_channels: int = 512
     out_channels: int = 512
     num_layers: int = 1
@@ -223,7 +229,8 @@ class NodeConfig:
                      'epochs', 'num_pos', 'num_neg', 'dynamic_every',
                      'all_pairs_max_nodes', 'sign_hops', 'pos_per_anchor', 'neg_per_anchor'):
             integer(name, 1)
-        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size'):
+        for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size',
+                     'encoder_input_hops'):
             integer(name, 0)
         if self.knn_input_hops != 'auto':
             if isinstance(self.knn_input_hops, str):
@@ -330,7 +337,7 @@ APPROXIMATE_KNN = ('faiss', 'pynndescent')
 
 def resolved_knn_input_hops(cfg: NodeConfig, knn_method: str, trust: Optional[float],
                             graph_in_p: bool) -> int:
-    """``cfg.knn_input_hops`` with ``'auto'`` resolved: :data:`AUTO_KNN_INPUT_HOPS` where P
+    r"""``cfg.knn_input_hops`` with ``'auto'`` resolved: :data:`AUTO_KNN_INPUT_HOPS` where P
     has both parts, the resolved ``knn_method`` is approximate (faiss HNSW or NN-descent:
     ``auto`` beyond 100k nodes) and the graph–feature agreement ``trust`` is at least
     :data:`~genurl_pyg.structure.trust.LOW_TRUST`; 0 (the paper's raw features) otherwise.

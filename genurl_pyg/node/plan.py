@@ -260,6 +260,8 @@ def _stages(n: int, bounds: Optional[Tensor], num_features: int, cfg: NodeConfig
 def _encoder_mb(n: int, d: int, cfg: NodeConfig, encoder: str) -> float:
     if encoder == 'sign':
         return n * (cfg.sign_hops + 1) * d * 4 / MB * 2  # the propagated copy + its source
+    if cfg.encoder_input_hops:  # A_hat^h X is dense whatever X was: the copy + its source
+        return n * d * 4 / MB * 2
     return n * d * 4 / MB
 
 

@@ -178,6 +178,11 @@ class NodeEmbeddingTrainer:
                                                     self.num_nodes, self.graph_trust,
                                                     config.use_graph, self.graph_noise,
                                                     self.featureless)
+        if self.reads_ids and config.encoder_input_hops:
+            raise ConfigError("config 'encoder_input_hops' smooths the encoder's input "
+                              'features, and this encoder reads node ids ('
+                              + ('the graph has no node features' if self.featureless
+                                 else "encoder 'embedding'") + "); set it to 0")
         warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information,
                          self.graph_closure)
         # lam: auto puts weight clip(trust, 0, 1), about 0, on such a graph; leaving it out
@@ -221,15 +226,19 @@ class NodeEmbeddingTrainer:
         else:
             x_p = self.x
         self.static_sim = self.builder.build(x_p, self.edge_index, self.num_nodes)
-        self.x_enc = self._encoder_input(self.x, self.edge_index)
+        self.x_enc = x_enc_dense = self._encoder_input(self.x, self.edge_index)
         if not self.reads_ids and self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn'):
-            self.x_enc = csr_if_sparse(self.x_enc, density_of=self.x)  # first op: a Linear
+            # First op: a Linear. The input's own density decides (row normalisation keeps
+            # the zeros of x; smoothing with encoder_input_hops fills them in).
+            self.x_enc = csr_if_sparse(self.x_enc)
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
         self.subgraphs = None
         if self.path == 'neighbor':
-            self.subgraphs = NeighborSubgraphs(self.x.cpu(), self.edge_index.cpu(),
+            # The sampled subgraphs carry the encoder's input (row-normalised, smoothed),
+            # sliced from its dense form: the full path's CSR copy cannot be indexed by row.
+            self.subgraphs = NeighborSubgraphs(x_enc_dense.cpu(), self.edge_index.cpu(),
                                                self.num_nodes, config.num_neighbors)
         self.batch_size = self._resolve_batch_size()
         encoder = self._build_encoder()
@@ -252,12 +261,16 @@ class NodeEmbeddingTrainer:
         return self.featureless or self.encoder_name == 'embedding'
 
     def _encoder_input(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """What the encoder reads for the nodes of ``x`` on ``edge_index``: their ids for a
+        r"""What the encoder reads for the nodes of ``x`` on ``edge_index``: their ids for a
         table (whatever the features are), else the features, row-normalised with
-        ``feature_norm: row`` and propagated for SIGN."""
+        ``feature_norm: row``, smoothed to :math:`\hat A^h X` with ``encoder_input_hops: h``
+        (dense from here: the smoothed rows are no longer sparse) and propagated for SIGN."""
         if self.reads_ids:
             return torch.arange(x.size(0), device=self.device)
         x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
+        if self.cfg.encoder_input_hops:
+            x_enc = smooth_features(x_enc.to_dense() if x_enc.layout != torch.strided
+                                    else x_enc, edge_index, self.cfg.encoder_input_hops)
         if self.encoder_name == 'sign':
             x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
         return x_enc
@@ -561,8 +574,9 @@ class NodeEmbeddingTrainer:
     @torch.no_grad()
     def embed_graph(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """The trained encoder applied to another graph (``x`` with this run's input
-        preprocessing: row normalisation, SIGN propagation), e.g. the full graph after
-        training on an observed subgraph (inductive evaluation). O(E d + N D d)."""
+        preprocessing: row normalisation, smoothing with ``encoder_input_hops`` and SIGN
+        propagation, both over ``edge_index``), e.g. the full graph after training on an
+        observed subgraph (inductive evaluation). O(E d + N D d)."""
         # A table has a vector per node id of the training graph: another edge set over the
         # same nodes is fine (message passing over it), other nodes are not. Nodes held out
         # of training keep their untrained vectors.

@@ -15,6 +15,7 @@ def test_defaults_validate_and_round_trip(tmp_path):
     ('feature_mask', 1.0), ('nu_latent', 0), ('views', 'yes'), ('loss', 'hinge'),
     ('batch_mode', 'mini'), ('feature_norm', 'l2'), ('knn_input_hops', 'often'),
     ('knn_input_hops', -1), ('knn_input_hops', 1.5), ('neighbor_scaling', 'global'),
+    ('encoder_input_hops', -1), ('encoder_input_hops', 1.5), ('encoder_input_hops', 'auto'),
 ])
 def test_bad_values_name_the_key(key, value):
     with pytest.raises(ConfigError, match=f"'{key}'"):

@@ -134,3 +134,15 @@ def test_a_table_ignores_feature_masks_and_row_normalisation():
     trainer = NodeEmbeddingTrainer(featureless, NodeConfig(feature_norm='row', **small))
     assert trainer.fit().shape == (20, 4)
     assert torch.equal(trainer.x_enc, torch.arange(20))
+
+
+def test_encoder_input_hops_is_rejected_where_the_encoder_reads_ids():
+    """Node ids have no columns to smooth: the setting would silently do nothing."""
+    featureless = planted_partition_graph(2, 10, 0.5, 0.05)
+    with pytest.raises(ConfigError, match="'encoder_input_hops'.*no node features"):
+        NodeEmbeddingTrainer(featureless, NodeConfig(encoder_input_hops=1, epochs=1))
+    with_x = planted_partition_graph(2, 10, 0.5, 0.05)
+    with_x.x = torch.rand(20, 5, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ConfigError, match="'encoder_input_hops'.*'embedding'"):
+        NodeEmbeddingTrainer(with_x, NodeConfig(encoder='embedding', encoder_input_hops=1,
+                                                epochs=1))

@@ -132,3 +132,16 @@ def test_bad_budget_and_cap_values():
                    {'graph_pairs_per_row': -3}, {'graph_pairs_per_row': 'many'}):
         with pytest.raises(ConfigError):
             NodeConfig(**values)
+
+
+def test_smoothed_encoder_input_is_planned_as_a_dense_copy():
+    data = _graph(n=300)
+    cfg = NodeConfig(epochs=1, k=5)
+
+    def encoder_input_mb(c):
+        plan = NodeEmbeddingTrainer(data, c).plan
+        return next(s.mb for s in plan.stages if s.name == 'encoder input')
+    plain = encoder_input_mb(cfg)
+    assert plain == pytest.approx(300 * 8 * 4 / 2 ** 20, rel=1e-6)
+    assert encoder_input_mb(NodeConfig.from_dict({'encoder_input_hops': 2}, cfg)) == \
+        pytest.approx(2 * plain)

@@ -272,3 +272,83 @@ def test_row_feature_norm_scales_the_encoder_input_only():
     # P (cosine kNN) does not depend on the row scale.
     assert torch.equal(trainer.static_sim.index, plain.static_sim.index)
     assert torch.allclose(trainer.static_sim.weight, plain.static_sim.weight)
+
+
+def _gcn_smoothed(x, edge_index, hops):
+    """Brute-force reference: (D^-1/2 (A + I) D^-1/2)^hops X with a dense matrix."""
+    n = x.size(0)
+    a = torch.zeros(n, n, dtype=torch.float64)
+    a[edge_index[0], edge_index[1]] = 1.0
+    a = torch.maximum(a, a.t()) + torch.eye(n, dtype=torch.float64)
+    d = a.sum(1).rsqrt()
+    a_hat = d[:, None] * a * d[None, :]
+    out = x.double()
+    for _ in range(hops):
+        out = a_hat @ out
+    return out.float()
+
+
+@pytest.mark.parametrize('hops', [1, 2])
+def test_encoder_input_hops_smooths_what_the_encoder_reads_and_nothing_else(hops):
+    data = karate()
+    before = data.x.clone()
+    cfg = NodeConfig(encoder_input_hops=hops, epochs=2, hidden_channels=8, out_channels=8,
+                     projector_channels=4, k=5)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    plain = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'encoder_input_hops': 0}, cfg))
+    x_enc = trainer.x_enc.to_dense() if trainer.x_enc.is_sparse_csr else trainer.x_enc
+    assert torch.allclose(x_enc, _gcn_smoothed(before, data.edge_index, hops), atol=1e-5)
+    assert not torch.allclose(x_enc, before)
+    assert torch.equal(data.x, before)  # the caller's data is untouched
+    # P is built from the raw features, whatever the encoder reads.
+    assert torch.equal(trainer.static_sim.index, plain.static_sim.index)
+    assert torch.allclose(trainer.static_sim.weight, plain.static_sim.weight)
+    h = trainer.fit()
+    assert torch.isfinite(h).all()
+    # A new graph gets the same preprocessing: the training graph itself gives embed().
+    assert torch.allclose(trainer.embed_graph(data.x, data.edge_index), h, atol=1e-5)
+
+
+def test_encoder_input_hops_composes_with_row_normalisation_on_sparse_rows():
+    """Bag-of-words rows are kept as CSR for the first Linear; smoothing fills them in, and
+    then the smoothed rows' own density decides (not the raw rows')."""
+    from genurl_pyg.node.inputs import SPARSE_INPUT_DENSITY, density
+    data = karate()
+    data.x = torch.zeros(34, 200)
+    data.x[torch.arange(34), torch.arange(34) * 5] = 2.0  # 0.5 % dense: CSR without smoothing
+    data.x[torch.arange(34), torch.arange(34) * 5 + 1] = 1.0
+    cfg = NodeConfig(feature_norm='row', epochs=1, hidden_channels=8, out_channels=8,
+                     projector_channels=4, k=5, use_features=False)
+    assert NodeEmbeddingTrainer(data, cfg).x_enc.is_sparse_csr
+    for hops in (1, 3):
+        smoothed = NodeEmbeddingTrainer(data, NodeConfig.from_dict(
+            {'encoder_input_hops': hops}, cfg))
+        expected = _gcn_smoothed(data.x / data.x.sum(1, keepdim=True), data.edge_index, hops)
+        x_enc = smoothed.x_enc
+        assert x_enc.is_sparse_csr == (density(expected) < SPARSE_INPUT_DENSITY)
+        assert torch.allclose(x_enc.to_dense() if x_enc.is_sparse_csr else x_enc, expected,
+                              atol=1e-6)
+        if hops == 3:  # three hops reach most of the karate club: dense rows
+            assert not x_enc.is_sparse_csr
+
+
+def test_neighbour_subgraphs_carry_the_encoders_input(monkeypatch):
+    """The sampled subgraphs slice the preprocessed input (row-normalised and smoothed),
+    not the raw features: both paths train the same encoder on the same rows."""
+    import genurl_pyg.node.trainer as trainer_mod
+    seen = {}
+
+    class Recorder:
+        def __init__(self, x, edge_index, num_nodes, num_neighbors):
+            seen['x'] = x
+
+    monkeypatch.setattr(trainer_mod, 'neighbor_sampling_available', lambda: True)
+    monkeypatch.setattr(trainer_mod, 'require_neighbor_sampling', lambda: None)
+    monkeypatch.setattr(trainer_mod, 'NeighborSubgraphs', Recorder)
+    data = karate()
+    cfg = NodeConfig(graph_batching='neighbor', feature_norm='row', encoder_input_hops=1,
+                     epochs=1, hidden_channels=8, out_channels=8, projector_channels=4, k=5)
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    assert trainer.path == 'neighbor'
+    expected = _gcn_smoothed(data.x / data.x.sum(1, keepdim=True), data.edge_index, 1)
+    assert torch.allclose(seen['x'], expected, atol=1e-6)
