@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import List
 
 import numpy as np
 
@@ -118,6 +119,28 @@ def compare(a: dict, b: dict) -> dict:
     return out
 
 
+def load_runs(paths: List[str]) -> dict:
+    """One variant's ``--save-predictions`` files (e.g. seeds 0-4 on one core, 5-9 on the
+    other) as one, concatenated along the seed axis. They must be the same data set and
+    variant, with the same labels, and no seed twice."""
+    runs = [dict(np.load(p, allow_pickle=False)) for p in paths]
+    first = runs[0]
+    for p, r in zip(paths[1:], runs[1:]):
+        for key in ('dataset', 'variant'):
+            if str(r[key]) != str(first[key]):
+                raise ValueError(f'{p} is {key} {r[key]!s}, {paths[0]} is {first[key]!s}: '
+                                 'only runs of one variant on one data set can be joined')
+        if not np.array_equal(r['labels'], first['labels']):
+            raise ValueError(f'{p} has other labels than {paths[0]}')
+    seeds = np.concatenate([r['seeds'] for r in runs])
+    if len(np.unique(seeds)) != len(seeds):
+        raise ValueError(f'seeds {seeds.tolist()} repeat across {paths}: a seed counted '
+                         'twice would shrink the SE it does not earn')
+    return {**first, 'seeds': seeds,
+            'predictions': np.concatenate([r['predictions'] for r in runs]),
+            'masks': np.concatenate([r['masks'] for r in runs])}
+
+
 def choose_b(result: dict, z: float = 2.0) -> bool:
     """Whether B beats A on the selection nodes by more than ``z`` node-level SEs."""
     return result['selection_z'] > z
@@ -125,13 +148,14 @@ def choose_b(result: dict, z: float = 2.0) -> bool:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument('a')
-    ap.add_argument('b')
+    ap.add_argument('a', help='variant A: one file, or several joined by commas (one '
+                              'variant, different seeds, e.g. one run per core)')
+    ap.add_argument('b', help='variant B, the same way')
     ap.add_argument('--json')
     ap.add_argument('--z', type=float, default=2.0,
                     help='SEs by which B must beat A on the selection nodes (default 2)')
     args = ap.parse_args()
-    a, b = (dict(np.load(p, allow_pickle=False)) for p in (args.a, args.b))
+    a, b = (load_runs(p.split(',')) for p in (args.a, args.b))
     res = compare(a, b)
     print(f"{a['dataset']}: {a['variant']} (A) vs {b['variant']} (B), "
           f"seeds {a['seeds'].tolist()}")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
-from paired_nodes import choose_b, compare  # noqa: E402
+from paired_nodes import choose_b, compare, load_runs  # noqa: E402
 
 
 def _file(pred, labels, masks):
@@ -77,3 +77,42 @@ def test_random_splits_pair_nodes_within_each_seed():
     assert res['val']['nodes'] == 3 and res['test']['diff'] == 0.0
     assert res['holdout']['nodes'] == 0 and np.isnan(res['holdout']['diff'])
     assert res['selection']['diff'] == res['val']['diff']
+
+
+def _save(path, pred, labels, masks, seeds, variant='base', dataset='Photo'):
+    np.savez_compressed(path, predictions=pred, masks=masks, labels=labels,
+                        seeds=np.asarray(seeds), variant=variant, dataset=dataset)
+    return str(path)
+
+
+def test_runs_split_over_seeds_join_into_the_whole_run(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    masks = np.zeros((4, 3, 40), bool)
+    for s in range(4):  # a random split per seed
+        perm = rng.permutation(40)
+        masks[s, 0, perm[:10]], masks[s, 1, perm[10:20]], masks[s, 2, perm[20:]] = 1, 1, 1
+    pa, pb = rng.integers(0, 3, (4, 40)), rng.integers(0, 3, (4, 40))
+    whole = compare(_file(pa, labels, masks), _file(pb, labels, masks))
+    a = load_runs([_save(tmp_path / 'a1.npz', pa[:1], labels, masks[:1], [0]),
+                   _save(tmp_path / 'a2.npz', pa[1:], labels, masks[1:], [1, 2, 3])])
+    b = load_runs([_save(tmp_path / 'b.npz', pb, labels, masks, [0, 1, 2, 3])])
+    assert a['seeds'].tolist() == [0, 1, 2, 3]
+    joined = compare(a, b)
+    for name in ('val', 'test', 'selection'):
+        assert joined[name]['diff'] == pytest.approx(whole[name]['diff'])
+        assert joined[name]['se_nodes'] == pytest.approx(whole[name]['se_nodes'])
+
+
+def test_joining_refuses_repeated_seeds_and_other_variants(tmp_path):
+    labels = np.zeros(6, int)
+    m = np.zeros((1, 3, 6), bool)
+    m[0, 0, 0] = m[0, 1, 1:3] = m[0, 2, 3:] = True
+    p = np.zeros((1, 6), int)
+    one = _save(tmp_path / 'one.npz', p, labels, m, [0])
+    with pytest.raises(ValueError, match='repeat'):
+        load_runs([one, _save(tmp_path / 'again.npz', p, labels, m, [0])])
+    with pytest.raises(ValueError, match='variant'):
+        load_runs([one, _save(tmp_path / 'other.npz', p, labels, m, [1], variant='prein1')])
+    with pytest.raises(ValueError, match='labels'):
+        load_runs([one, _save(tmp_path / 'lab.npz', p, labels + 1, m, [1])])
