@@ -264,13 +264,12 @@ class NodeEmbeddingTrainer:
         r"""What the encoder reads for the nodes of ``x`` on ``edge_index``: their ids for a
         table (whatever the features are), else the features, row-normalised with
         ``feature_norm: row``, smoothed to :math:`\hat A^h X` with ``encoder_input_hops: h``
-        (dense from here: the smoothed rows are no longer sparse) and propagated for SIGN."""
+        and propagated for SIGN (all dense: the caller stores sparse rows as CSR)."""
         if self.reads_ids:
             return torch.arange(x.size(0), device=self.device)
         x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
         if self.cfg.encoder_input_hops:
-            x_enc = smooth_features(x_enc.to_dense() if x_enc.layout != torch.strided
-                                    else x_enc, edge_index, self.cfg.encoder_input_hops)
+            x_enc = smooth_features(x_enc, edge_index, self.cfg.encoder_input_hops)
         if self.encoder_name == 'sign':
             x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
         return x_enc
