@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 from typing import List
 
 import numpy as np
@@ -123,6 +124,10 @@ def load_runs(paths: List[str]) -> dict:
     """One variant's ``--save-predictions`` files (e.g. seeds 0-4 on one core, 5-9 on the
     other) as one, concatenated along the seed axis. They must be the same data set and
     variant, with the same labels, and no seed twice."""
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise ValueError(f'no such predictions file: {", ".join(missing)} (write one with '
+                         'node_variants.py --save-predictions)')
     runs = [dict(np.load(p, allow_pickle=False)) for p in paths]
     first = runs[0]
     for p, r in zip(paths[1:], runs[1:]):
@@ -155,7 +160,10 @@ def main() -> None:
     ap.add_argument('--z', type=float, default=2.0,
                     help='SEs by which B must beat A on the selection nodes (default 2)')
     args = ap.parse_args()
-    a, b = (load_runs(p.split(',')) for p in (args.a, args.b))
+    try:
+        a, b = (load_runs(p.split(',')) for p in (args.a, args.b))
+    except ValueError as err:  # a clear one-line message, not a traceback
+        ap.error(str(err))
     res = compare(a, b)
     print(f"{a['dataset']}: {a['variant']} (A) vs {b['variant']} (B), "
           f"seeds {a['seeds'].tolist()}")

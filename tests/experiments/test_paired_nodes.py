@@ -116,3 +116,16 @@ def test_joining_refuses_repeated_seeds_and_other_variants(tmp_path):
         load_runs([one, _save(tmp_path / 'other.npz', p, labels, m, [1], variant='prein1')])
     with pytest.raises(ValueError, match='labels'):
         load_runs([one, _save(tmp_path / 'lab.npz', p, labels + 1, m, [1])])
+
+
+def test_a_missing_file_is_named_in_one_line(tmp_path, monkeypatch, capsys):
+    import paired_nodes
+    with pytest.raises(ValueError, match='no such predictions file: .*absent.npz'):
+        load_runs([str(tmp_path / 'absent.npz')])
+    monkeypatch.setattr(sys, 'argv', ['paired_nodes.py', str(tmp_path / 'absent.npz'),
+                                      str(tmp_path / 'b.npz')])
+    with pytest.raises(SystemExit) as exit_info:
+        paired_nodes.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert 'absent.npz' in err and 'Traceback' not in err
