@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Union
 import yaml
 
 
-GRAPH_PARTS = ('geodesic', 'walks', 'auto')
+GRAPH_PARTS = ('geodesic', 'walks', 'degree_walks', 'auto')
 ENCODERS = ('gcn', 'sage', 'ego-gcn', 'gat', 'mlp', 'sign', 'embedding', 'auto')
 AUTO_SIGN_MIN_NODES = 100_000      # encoder 'auto': decoupled (SIGN) beyond this many nodes
 AUTO_NEIGHBOR_MIN_NODES = 100_000  # graph_batching 'auto': NeighborLoader beyond this
@@ -102,7 +102,9 @@ class NodeConfig:
     geodesics blurred the planted blocks in our measurements), ``graph_part``
     (``'geodesic'``: hop-limited geodesics on the graph, the paper's; ``'walks'``: the share
     of random-walk visits within 10 steps, top 50 per node
-    (:func:`~genurl_pyg.structure.walks.walk_similarity`, ours); ``'auto'``: walks on a graph
+    (:func:`~genurl_pyg.structure.walks.walk_similarity`, ours); ``'degree_walks'``: the
+    same with the first step exact, every one-hop neighbour kept and 50 visits beyond,
+    max(40, degree) walks per node (ours, for dense graphs); ``'auto'``: walks on a graph
     without features and a mean degree below 50, geodesics otherwise), ``lam`` (float or
     ``'auto'``: the agreement clipped to [0, 1], and no graph part at all where the edges
     look like a random graph), ``nu_input``, ``knn_max_dim`` (wider features are projected to this rank
@@ -125,7 +127,11 @@ class NodeConfig:
     ``feature_mask``, ``edge_drop``.
     Objective: ``loss``, ``nu_latent``, ``alpha``; ``batch_mode`` (``'all'`` pairs,
     ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
-    ``all_pairs_max_nodes`` nodes).
+    ``all_pairs_max_nodes`` nodes), ``shared_negatives`` (full-graph sampled steps: the
+    ``num_neg`` negatives as every row against ``ceil(num_neg / N)`` shared uniform
+    columns, distances from one matrix product, instead of independent uniform pairs
+    gathered row by row; the same unbiased estimate, correlated within a step; ours, off by
+    default: :func:`~genurl_pyg.nn.functional.shared_columns_loss`).
     Mini-batch paths (``encoder: sign``, and message passing with ``graph_batching:
     neighbor``; ``'auto'``: neighbour sampling beyond 100k nodes when pyg-lib or
     torch-sparse is installed): an epoch is one pass over all anchors in batches of
@@ -178,6 +184,7 @@ class NodeConfig:
     all_pairs_max_nodes: int = 3000
     num_pos: int = 20000
     num_neg: int = 100000
+    shared_negatives: bool = False
     graph_batching: str = 'auto'
     num_neighbors: List[int] = dataclasses.field(default_factory=lambda: [15, 10])
     batch_size: int = 0
@@ -258,7 +265,7 @@ class NodeConfig:
                 raise ConfigError("config 'graph_pairs_per_row' must be an integer >= 0 or "
                                   f"'auto', got {self.graph_pairs_per_row!r}")
             integer('graph_pairs_per_row', 0)
-        for name in ('use_features', 'use_graph', 'dynamic', 'views'):
+        for name in ('use_features', 'use_graph', 'dynamic', 'views', 'shared_negatives'):
             boolean(name)
         if isinstance(self.lam, str):
             if self.lam != 'auto':

@@ -157,11 +157,14 @@ def plan_memory(num_nodes: int, edge_index: Tensor, num_features: int, cfg: Node
     resident size now)."""
     budget = float(budget_mb or cfg.memory_budget_mb or default_budget_mb())
     base = current_rss_mb() if base_mb is None else float(base_mb)
-    walks = resolved_graph_part(cfg) == 'walks'
+    part = resolved_graph_part(cfg)
+    walks = part in ('walks', 'degree_walks')
     if not cfg.use_graph:
         bounds = None
-    elif walks:  # top_k per row, at most doubled by the symmetrisation
+    elif part == 'walks':  # top_k per row, at most doubled by the symmetrisation
         bounds = torch.full((num_nodes,), 2 * WALK_TOP_K, dtype=torch.long)
+    elif walks:  # every neighbour plus top_k beyond, at most doubled likewise
+        bounds = 2 * (neighbourhood_bounds(edge_index.cpu(), num_nodes, 1) + WALK_TOP_K)
     else:
         bounds = neighbourhood_bounds(edge_index.cpu(), num_nodes, resolved_graph_hops(cfg))
     auto = cfg.graph_pairs_per_row == 'auto' and bounds is not None and not walks
@@ -237,7 +240,7 @@ def _stages(n: int, bounds: Optional[Tensor], num_features: int, cfg: NodeConfig
     graph_pairs = 0
     if bounds is not None:
         graph_pairs = int(bounds.clamp_max(cap).sum()) if cap else int(bounds.sum())
-        method = ('random-walk visits' if resolved_graph_part(cfg) == 'walks' else
+        method = ('random-walk visits' if resolved_graph_part(cfg) in ('walks', 'degree_walks') else
                   f'{resolved_graph_hops(cfg)} hops'
                   + (f', {cap} pairs per node (sampled)' if cap else ''))
         stages.append(Stage('P graph part', method, graph_pairs, graph_pairs * PAIR_BYTES / MB))

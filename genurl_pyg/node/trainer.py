@@ -462,7 +462,8 @@ class NodeEmbeddingTrainer:
             loss = self.model.loss(z, self.train_sim)
         else:
             loss = self.model.loss(z, self.train_sim, num_pos=cfg.num_pos, num_neg=cfg.num_neg,
-                                   generator=self.generator)
+                                   generator=self.generator,
+                                   shared_negatives=cfg.shared_negatives)
         return self._apply(loss)
 
     def _apply(self, loss: Tensor) -> float:

@@ -16,7 +16,7 @@ from .hubness import check_neighbor_scaling, local_scaling_knn
 from .two_scale import check_mixture, two_scale_similarity
 from .walks import walk_similarity
 
-GRAPH_PARTS = ('geodesic', 'walks')
+GRAPH_PARTS = ('geodesic', 'walks', 'degree_walks')
 
 
 class SimilarityBuilder:
@@ -48,9 +48,11 @@ class SimilarityBuilder:
         graph_pairs_per_row (int, optional): cap on the graph part's pairs per node (a
             uniform sample of the outer hop level, seeded by ``seed``; see
             :func:`graph_similarity`). ``None``: every pair within ``graph_hops``.
-        graph_part (str): ``'geodesic'`` (hop-limited geodesics, the paper's) or
+        graph_part (str): ``'geodesic'`` (hop-limited geodesics, the paper's),
             ``'walks'`` (random-walk visits, :func:`~genurl_pyg.structure.walks.
-            walk_similarity`: our addition, for graphs without features).
+            walk_similarity`: our addition, for graphs without features) or
+            ``'degree_walks'`` (the same with the first step exact and rows sized to the
+            degree, ``size_to_degree=True``: ours, for dense graphs without features).
         perplexity (float, optional): build :math:`P_{\text{feat}}` as t-SNE does instead
             (:func:`~genurl_pyg.structure.perplexity.perplexity_similarity`: Gaussian rows
             of entropy log(perplexity) on the floor(3 perplexity) nearest neighbours,
@@ -169,8 +171,9 @@ class SimilarityBuilder:
         return self._combine(feat)
 
     def _graph_part(self, edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
-        if self.graph_part == 'walks':
-            return walk_similarity(edge_index, num_nodes, seed=self.seed)
+        if self.graph_part in ('walks', 'degree_walks'):
+            return walk_similarity(edge_index, num_nodes, seed=self.seed,
+                                   size_to_degree=self.graph_part == 'degree_walks')
         return graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu,
                                 self.graph_pairs_per_row, self.seed)
 

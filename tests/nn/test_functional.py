@@ -53,18 +53,46 @@ def test_kl_matches_scipy_entropy():
     assert F.kl_loss(p, q).item() == pytest.approx(want, rel=1e-6)
 
 
+@pytest.mark.parametrize('shared', [False, True])
 @pytest.mark.parametrize('variant', ['gkl', 'fuzzy_ce', 'l1', 'mse'])
-def test_sampled_loss_is_unbiased(variant):
+def test_sampled_loss_is_unbiased(variant, shared):
+    """Independent uniform negatives, or every row against ceil(num_neg / N) shared
+    uniform columns: either way the mean over draws equals the all-pairs loss."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(60, 4, generator=g)
     sim = build_similarity(x, k=5, feature_hops=1)
     z = torch.randn(60, 2, generator=g)
     full = F.all_pairs_loss(z, sim.to_dense(), nu=1.0, variant=variant).item()
     loss = GenURLLoss(variant=variant, nu=1.0)
-    draws = torch.tensor([loss.sampled(z, sim, 64, 256, generator=g).item()
+    draws = torch.tensor([loss.sampled(z, sim, 64, 256, generator=g,
+                                       shared_negatives=shared).item()
                           for _ in range(3000)])
     stderr = draws.std().item() / np.sqrt(len(draws))
     assert abs(draws.mean().item() - full) < 4 * stderr + 1e-9, (draws.mean(), full, stderr)
+
+
+def test_shared_columns_equal_the_same_pairs_listed_one_by_one():
+    """The block's value and gradient equal indexed_pairs_loss over the explicit pairs
+    (i, c) with i != c, scaled as uniform pairs (the GEMM distances against the gathers)."""
+    g = torch.Generator().manual_seed(2)
+    n, d = 30, 24
+    z = torch.randn(n, d, dtype=torch.float64, generator=g, requires_grad=True)
+    pos_i, pos_j = torch.randint(0, n, (40,), generator=g), torch.randint(0, n, (40,),
+                                                                           generator=g)
+    p_pos = torch.rand(40, dtype=torch.float64, generator=g)
+    cols = torch.tensor([3, 17, 3, 29])  # a repeated column is two columns
+    got = F.shared_columns_loss(z, pos_i, pos_j, p_pos, cols, 123.0, nu=2.0, alpha=0.3)
+    rows = torch.arange(n).repeat_interleave(cols.numel())
+    tiled = cols.repeat(n)
+    keep = rows != tiled
+    want = F.indexed_pairs_loss(z, pos_i, pos_j, p_pos, rows[keep], tiled[keep], 123.0,
+                                n * (n - 1), nu=2.0, alpha=0.3)
+    torch.testing.assert_close(got, want)
+    g_got, = torch.autograd.grad(got, z)
+    g_want, = torch.autograd.grad(want, z)
+    torch.testing.assert_close(g_got, g_want)
+    with pytest.raises(ValueError, match="'cols'"):
+        F.shared_columns_loss(z, pos_i, pos_j, p_pos, cols[:0], 123.0)
 
 
 def test_sampled_rejects_rowwise_variant():

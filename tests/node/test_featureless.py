@@ -146,3 +146,18 @@ def test_encoder_input_hops_is_rejected_where_the_encoder_reads_ids():
     with pytest.raises(ConfigError, match="'encoder_input_hops'.*'embedding'"):
         NodeEmbeddingTrainer(with_x, NodeConfig(encoder='embedding', encoder_input_hops=1,
                                                 epochs=1))
+
+
+def test_degree_sized_walks_reach_the_trainer_and_keep_every_training_edge():
+    """graph_part 'degree_walks' builds P's graph part with the first step exact: every
+    training edge is a pair of P (plain walk rows of 50 could drop some on denser graphs)."""
+    from genurl_pyg.structure.walks import walk_similarity
+    data = planted_partition_graph(4, 50, 0.2, 0.01, seed=3)
+    trainer = NodeEmbeddingTrainer(data, NodeConfig(graph_part='degree_walks', **SMALL))
+    index, weight = trainer.builder.graph_part_
+    ref = walk_similarity(data.edge_index, data.num_nodes, seed=trainer.cfg.seed,
+                          size_to_degree=True)
+    assert torch.equal(index, ref[0]) and torch.equal(weight, ref[1])
+    pairs = set(map(tuple, index.t().tolist()))
+    edges = {tuple(e) for e in data.edge_index.t().tolist() if e[0] != e[1]}
+    assert edges <= pairs

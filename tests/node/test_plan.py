@@ -145,3 +145,22 @@ def test_smoothed_encoder_input_is_planned_as_a_dense_copy():
     assert plain == pytest.approx(300 * 8 * 4 / 2 ** 20, rel=1e-6)
     assert encoder_input_mb(NodeConfig.from_dict({'encoder_input_hops': 2}, cfg)) == \
         pytest.approx(2 * plain)
+
+
+def test_degree_sized_walk_rows_are_planned_from_the_degree():
+    """graph_part 'degree_walks': each row holds every neighbour plus top_k visits beyond,
+    at most doubled by the symmetrisation; the plan's bound holds against the built part."""
+    from genurl_pyg.structure.walks import DEFAULT_TOP_K, walk_similarity
+    data = _graph(n=200, degree=80)  # one hop wider than the plain walk rows (50)
+    n = data.num_nodes
+    cfg = NodeConfig(graph_part='degree_walks', use_features=False)
+    cfg.validate()
+    plan = plan_memory(n, data.edge_index, 8, cfg, 'gcn', False, 'exact', budget_mb=1e6,
+                       base_mb=0)
+    stage = next(s for s in plan.stages if s.name == 'P graph part')
+    deg = neighbourhood_bounds(data.edge_index, n, 1)
+    assert stage.pairs == int((2 * (deg + DEFAULT_TOP_K)).sum())
+    index, _ = walk_similarity(data.edge_index, n, size_to_degree=True)
+    rows = torch.bincount(index[0], minlength=n)
+    assert (rows.double() <= 2 * (deg + DEFAULT_TOP_K)).all()
+    assert (rows.double() >= deg).all()  # every neighbour kept

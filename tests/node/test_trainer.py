@@ -345,3 +345,27 @@ def test_neighbour_subgraphs_carry_the_encoders_input(monkeypatch):
     assert trainer.path == 'neighbor'
     expected = _gcn_smoothed(data.x / data.x.sum(1, keepdim=True), data.edge_index, 1)
     assert torch.allclose(seen['x'], expected, atol=1e-6)
+
+
+def test_shared_negatives_reach_the_full_graph_step(monkeypatch):
+    """shared_negatives: the sampled step lays its negatives out as shared columns
+    (ceil(num_neg / rows) of them), the independent-pairs path is not called; bad values
+    are refused by name."""
+    import genurl_pyg.nn.functional as LF
+    calls = []
+    real = LF.shared_columns_loss
+
+    def spy(z, pos_i, pos_j, p_pos, cols, *args, **kwargs):
+        calls.append((z.size(0), cols.numel()))
+        return real(z, pos_i, pos_j, p_pos, cols, *args, **kwargs)
+
+    monkeypatch.setattr(LF, 'shared_columns_loss', spy)
+    monkeypatch.setattr(LF, 'indexed_pairs_loss', None)  # would fail if called
+    cfg = NodeConfig(epochs=2, hidden_channels=16, out_channels=8, k=5, batch_mode='sampled',
+                     num_pos=64, num_neg=100, shared_negatives=True)
+    trainer = NodeEmbeddingTrainer(karate(), cfg)
+    trainer.fit()
+    assert calls == [(68, 2), (68, 2)]  # two views of 34 nodes, ceil(100 / 68) columns
+    assert all(torch.isfinite(torch.tensor(trainer.state.losses)))
+    with pytest.raises(Exception, match="'shared_negatives'"):
+        NodeConfig(shared_negatives='yes').validate()
