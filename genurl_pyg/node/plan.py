@@ -31,7 +31,7 @@ from typing import Dict, List, Optional
 import torch
 from torch import Tensor
 
-from ..structure.walks import DEFAULT_TOP_K as WALK_TOP_K
+from ..structure.walks import DEFAULT_TOP_K as WALK_TOP_K, WALK_PARTS
 from .config import ConfigError, NodeConfig, resolved_graph_hops, resolved_graph_part
 
 MB = 2 ** 20
@@ -158,7 +158,7 @@ def plan_memory(num_nodes: int, edge_index: Tensor, num_features: int, cfg: Node
     budget = float(budget_mb or cfg.memory_budget_mb or default_budget_mb())
     base = current_rss_mb() if base_mb is None else float(base_mb)
     part = resolved_graph_part(cfg)
-    walks = part in ('walks', 'degree_walks')
+    walks = part in WALK_PARTS
     if not cfg.use_graph:
         bounds = None
     elif part == 'walks':  # top_k per row, at most doubled by the symmetrisation
@@ -240,7 +240,7 @@ def _stages(n: int, bounds: Optional[Tensor], num_features: int, cfg: NodeConfig
     graph_pairs = 0
     if bounds is not None:
         graph_pairs = int(bounds.clamp_max(cap).sum()) if cap else int(bounds.sum())
-        method = ('random-walk visits' if resolved_graph_part(cfg) in ('walks', 'degree_walks') else
+        method = ('random-walk visits' if resolved_graph_part(cfg) in WALK_PARTS else
                   f'{resolved_graph_hops(cfg)} hops'
                   + (f', {cap} pairs per node (sampled)' if cap else ''))
         stages.append(Stage('P graph part', method, graph_pairs, graph_pairs * PAIR_BYTES / MB))

@@ -14,7 +14,7 @@ from .similarity import (Lambda, Similarity, combine, estimate_lambda, feature_s
                          graph_similarity)
 from .hubness import check_neighbor_scaling, local_scaling_knn
 from .two_scale import check_mixture, two_scale_similarity
-from .walks import walk_similarity
+from .walks import WALK_PARTS, walk_similarity
 
 GRAPH_PARTS = ('geodesic', 'walks', 'degree_walks')
 
@@ -171,7 +171,7 @@ class SimilarityBuilder:
         return self._combine(feat)
 
     def _graph_part(self, edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
-        if self.graph_part in ('walks', 'degree_walks'):
+        if self.graph_part in WALK_PARTS:
             return walk_similarity(edge_index, num_nodes, seed=self.seed,
                                    size_to_degree=self.graph_part == 'degree_walks')
         return graph_similarity(edge_index, num_nodes, self.graph_hops, self.nu,

@@ -37,6 +37,9 @@ from .._validation import check_edge_index, check_positive_int
 
 VISIT_BLOCK = 4_000_000  # visits counted at once (one block of start nodes)
 DEFAULT_TOP_K = 50       # entries kept per row before symmetrisation
+#: The ``graph_part`` values built by :func:`walk_similarity` (``'degree_walks'``:
+#: ``size_to_degree=True``).
+WALK_PARTS = ('walks', 'degree_walks')
 
 
 def sorted_csr(edge_index: Tensor, num_nodes: int) -> Tuple[Tensor, Tensor]:
@@ -145,11 +148,8 @@ def walk_similarity(edge_index: Tensor, num_nodes: int, walks_per_node: int = 40
     rowptr, col = sorted_csr(edge_index.cpu(), n)
     deg = rowptr[1:] - rowptr[:-1]
     gen = torch.Generator().manual_seed(seed)
-    if size_to_degree:
-        counts = torch.clamp(deg, min=walks_per_node)
-        edge_keys = torch.repeat_interleave(torch.arange(n), deg) * n + col  # sorted
-    else:
-        counts = torch.full((n,), walks_per_node, dtype=torch.long)
+    counts = (torch.clamp(deg, min=walks_per_node) if size_to_degree else
+              torch.full((n,), walks_per_node, dtype=torch.long))
     rows, cols, weights = [], [], []
     for lo, hi in _start_blocks(counts, window):
         nodes = torch.arange(lo, hi)
@@ -162,14 +162,17 @@ def walk_similarity(edge_index: Tensor, num_nodes: int, walks_per_node: int = 40
         keep = src != dst
         keys, hits = torch.unique(src[keep] * n + dst[keep], return_counts=True)
         w = hits.float() / (counts[keys // n] * window).float()
-        if size_to_degree:
-            first = edge_keys[rowptr[lo]:rowptr[hi]]
-            first = first[first // n != first % n]
-            first_w = 1.0 / (deg[first // n] * window).float()
-            keys, inverse = torch.unique(torch.cat([keys, first]), return_inverse=True)
+        if size_to_degree:  # the block's edges (u, v), u != v, each with 1 / (T d_u)
+            eu = nodes.repeat_interleave(deg[lo:hi])
+            ev = col[rowptr[lo]:rowptr[hi]]
+            no_loop = eu != ev
+            eu, ev = eu[no_loop], ev[no_loop]
+            first_w = 1.0 / (deg[eu] * window).float()
+            num_visited = keys.numel()
+            keys, inverse = torch.unique(torch.cat([keys, eu * n + ev]), return_inverse=True)
             w = torch.zeros(keys.numel()).index_add_(0, inverse, torch.cat([w, first_w]))
-            pos = torch.searchsorted(edge_keys, keys).clamp(max=max(edge_keys.numel() - 1, 0))
-            is_edge = edge_keys[pos] == keys
+            is_edge = torch.zeros(keys.numel(), dtype=torch.bool)
+            is_edge[inverse[num_visited:]] = True  # the entries an edge contributed to
             r, c = keys // n, keys % n
             far = _top_k_rows(r[~is_edge], c[~is_edge], w[~is_edge], top_k)
             r = torch.cat([r[is_edge], far[0]])
