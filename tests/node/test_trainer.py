@@ -281,8 +281,18 @@ def _gcn_smoothed(x, edge_index, hops):
     return torch.linalg.matrix_power(dense_gcn_operator(edge_index, x.size(0)), hops) @ x
 
 
+def _force_deferral(monkeypatch, deferred):
+    """Makes the trainer smooth after the first weight matrix (``deferred``) or before it,
+    whatever the non-zero counts say."""
+    import genurl_pyg.node.trainer as trainer_mod
+    monkeypatch.setattr(trainer_mod, 'deferral_pays', lambda *a: deferred)
+
+
+@pytest.mark.parametrize('deferred', [False, True])
 @pytest.mark.parametrize('hops', [1, 2])
-def test_encoder_input_hops_smooths_what_the_encoder_reads_and_nothing_else(hops):
+def test_encoder_input_hops_smooths_what_the_encoder_reads_and_nothing_else(
+        hops, deferred, monkeypatch):
+    _force_deferral(monkeypatch, deferred)
     data = karate()
     before = data.x.clone()
     cfg = NodeConfig(encoder_input_hops=hops, epochs=2, hidden_channels=8, out_channels=8,
@@ -290,8 +300,15 @@ def test_encoder_input_hops_smooths_what_the_encoder_reads_and_nothing_else(hops
     trainer = NodeEmbeddingTrainer(data, cfg)
     plain = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'encoder_input_hops': 0}, cfg))
     x_enc = trainer.x_enc.to_dense() if trainer.x_enc.is_sparse_csr else trainer.x_enc
-    assert torch.allclose(x_enc, _gcn_smoothed(before, data.edge_index, hops), atol=1e-5)
-    assert not torch.allclose(x_enc, before)
+    expected = _gcn_smoothed(before, data.edge_index, hops)
+    assert (trainer.input_smoothing is not None) == deferred
+    if deferred:  # the encoder reads the raw rows and its first layer smooths
+        assert torch.equal(x_enc, before)
+        lin = trainer.model.encoder.gnn.convs[0].lin
+        assert torch.allclose(lin(before), expected @ lin.weight.t(), atol=1e-5)
+    else:
+        assert torch.allclose(x_enc, expected, atol=1e-5)
+        assert not torch.allclose(x_enc, before)
     assert torch.equal(data.x, before)  # the caller's data is untouched
     # P is built from the raw features, whatever the encoder reads.
     assert torch.equal(trainer.static_sim.index, plain.static_sim.index)
@@ -302,10 +319,12 @@ def test_encoder_input_hops_smooths_what_the_encoder_reads_and_nothing_else(hops
     assert torch.allclose(trainer.embed_graph(data.x, data.edge_index), h, atol=1e-5)
 
 
-def test_encoder_input_hops_composes_with_row_normalisation_on_sparse_rows():
+def test_encoder_input_hops_composes_with_row_normalisation_on_sparse_rows(monkeypatch):
     """Bag-of-words rows are kept as CSR for the first Linear; smoothing fills them in, and
-    then the smoothed rows' own density decides (not the raw rows')."""
+    then the smoothed rows' own density decides (not the raw rows'), where the smoothing
+    stays before the encoder."""
     from genurl_pyg.node.inputs import SPARSE_INPUT_DENSITY, density
+    _force_deferral(monkeypatch, False)
     data = karate()
     data.x = torch.zeros(34, 200)
     data.x[torch.arange(34), torch.arange(34) * 5] = 2.0  # 0.5 % dense: CSR without smoothing
