@@ -53,6 +53,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -257,7 +258,25 @@ def _normalised_encoder(trainer, norm: str, seed: int) -> None:
     torch.manual_seed(seed)
     trainer.model.encoder.gnn = GCN(trainer.x_enc.size(1), cfg.hidden_channels, cfg.num_layers,
                                     cfg.out_channels, act='prelu', norm=norm)
+    _keep_input_smoothing(trainer, trainer.model.encoder.gnn.convs, 0, 'lin')
     _restart_optimizer(trainer)
+
+
+def _keep_input_smoothing(trainer, container, index: int, attr: Optional[str] = None) -> None:
+    """A rebuilt encoder's first Linear smooths its output as the trainer's did, where the
+    trainer moved encoder_input_hops after the first weight matrix (x_enc then holds the
+    unsmoothed rows)."""
+    from genurl_pyg.node.deferred_smoothing import SmoothedInputLinear
+    if trainer.input_smoothing is None:
+        return
+    owner = container[index]
+    lin = getattr(owner, attr) if attr else owner
+    layer = SmoothedInputLinear.replacing(lin)
+    layer.smooth_over(trainer.input_smoothing, trainer.cfg.encoder_input_hops)
+    if attr:
+        setattr(owner, attr, layer)
+    else:
+        container[index] = layer
 
 
 class _PropagatedMLP(torch.nn.Module):
@@ -283,6 +302,7 @@ def _propagated_encoder(trainer, variant: str, alpha: float, seed: int) -> None:
     torch.manual_seed(seed)
     trainer.model.encoder.gnn = _PropagatedMLP(trainer.cfg, trainer.x_enc.size(1),
                                                int(variant[5:]), alpha)
+    _keep_input_smoothing(trainer, trainer.model.encoder.gnn.mlp.lins, 0)
     _restart_optimizer(trainer)
 
 

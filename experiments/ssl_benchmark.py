@@ -65,7 +65,8 @@ def run_one(preset: str, method: str, seed: int, epochs: int, subset: int, devic
                                    batch_size=p['batch_size'], epochs=epochs, seed=seed,
                                    device=device, monitor_every=0))
     t = time.perf_counter()
-    _, result = fit_visual_embeddings(data, cfg)
+    _, result = fit_visual_embeddings(data, cfg, progress=_epoch_reporter(preset, method, seed,
+                                                                          epochs))
     result.pop('test_features')
     return {'preset': preset, 'method': method, 'seed': seed, 'epochs': epochs,
             'train_images': int(data.train_x.size(0)), 'knn': result['knn_accuracy'],
@@ -73,6 +74,19 @@ def run_one(preset: str, method: str, seed: int, epochs: int, subset: int, devic
             'images_per_second': result['images_per_second'],
             'seconds': time.perf_counter() - t, 'peak_rss_mb': peak_rss_mb(),
             'losses': result['losses'], 'config': cfg.to_dict()}
+
+
+def _epoch_reporter(preset: str, method: str, seed: int, epochs: int):
+    """A progress callback that prints one stderr line per finished epoch: a full-budget
+    row takes hours on CPU, and the row itself is written only when it ends."""
+    started = time.perf_counter()
+
+    def report(epoch, step, steps, loss, images_per_second):
+        if step == steps:
+            print(f'[ssl_benchmark] {preset} {method} seed {seed}: epoch {epoch}/{epochs}, '
+                  f'loss {loss:.4f}, {images_per_second:.0f} img/s, '
+                  f'{time.perf_counter() - started:.0f} s', file=sys.stderr, flush=True)
+    return report
 
 
 def run(args) -> None:

@@ -80,8 +80,10 @@ class NodeConfig:
     dense N×D copy; a 1-layer GCN then spans h + 1 hops with one weight matrix, and the
     views mask the smoothed columns. Ours, not the paper's; 0, the default, reads X. On
     node ids, which have no columns to smooth, it is rejected. Smoothing fills in sparse
-    rows, and the first layer's cost grows with the fill-in: free on Photo's 35 %-dense
-    rows, about 7x the non-zeros on Coauthor-CS's bag-of-words (0.9 % -> 6.7 % dense)).
+    rows (about 7x the non-zeros on Coauthor-CS's bag-of-words, 0.9 % -> 6.7 % dense):
+    there a GCN or MLP on full-graph steps smooths after its first weight matrix instead,
+    :math:`\hat A^h (X W)`, the same function at O((nnz(X) + h nnz(Â)) d) per call,
+    whenever that is cheaper (:mod:`genurl_pyg.node.deferred_smoothing`)).
     Encoder: ``encoder`` (``'gcn'``, ``'sage'``, ``'gat'``, ``'mlp'``; ``'ego-gcn'``: an MLP
     channel beside a GCN channel, concatenated (``2 * out_channels`` wide), one projector and
     loss each; ``'sign'``: an MLP on
