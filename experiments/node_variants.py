@@ -37,6 +37,9 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 hops with one weight matrix, e.g. prein1. Since session 21 the config key
                 encoder_input_hops (this variant is now an alias of --set
                 encoder_input_hops=h; the same input, so the same numbers)
+  peer:NAME     not GenURL: a peer of the zoo (genurl_pyg.bench.peers, e.g. peer:cca_ssg)
+                with its paper's settings for the data set (--set overrides them), so that
+                a peer's per-node predictions enter the same paired comparison
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
   --save-predictions F.npz  per-seed probe predictions for every node, for a paired,
@@ -317,10 +320,35 @@ def _layer_outputs(trainer) -> torch.Tensor:
     return torch.cat([gnn.act(outs[0]), h], dim=1)
 
 
+def _genurl_variant(data, base, over, seed: int, args):
+    """The trainer of one seed with the variant's change applied (before training)."""
+    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
+    trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**over, 'seed': seed}, base))
+    if args.variant.startswith(('ema', 'online')):
+        _dynamic_teacher(trainer, args.variant, args)
+    elif args.variant.startswith(('psym', 'prow')):
+        _reweight_similarity(trainer, args.variant)
+    elif args.variant.startswith('views'):
+        _many_views(trainer, int(args.variant[5:]))
+    elif args.variant.startswith('col'):
+        _column_gkl(trainer, args.variant, args.col_nu)
+    elif args.variant.startswith('nscale'):
+        _node_scale(trainer, args.variant)
+    elif args.variant.startswith('mae'):
+        _masked_reconstruction(trainer, args.variant, args.mae_rate, args.mae_gamma)
+    elif args.variant.startswith('appnp'):
+        _propagated_encoder(trainer, args.variant, args.appnp_alpha, seed)
+    elif args.variant in ('bn', 'ln'):
+        _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
+    elif args.variant != 'base' and not args.variant.startswith('prein'):
+        _apply(trainer, args.variant)
+    return trainer
+
+
 def main() -> None:
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import linear_probe, split_for
-    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer, dataset_defaults
+    from genurl_pyg.node import NodeConfig, dataset_defaults
     from genurl_pyg.node.propagation import normalized_adjacency
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -357,28 +385,19 @@ def main() -> None:
     if args.variant.startswith('prein'):  # now a config key: the variant is its alias
         over['encoder_input_hops'] = int(args.variant[5:])
     vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []
+    peer = args.variant[5:] if args.variant.startswith('peer:') else None
+    if peer is not None and (args.readout_cat or args.base):
+        ap.error('--readout-cat and --base describe a GenURL run; a peer:NAME variant takes '
+                 "its paper's settings (--set overrides them)")
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({**over, 'seed': seed}, base))
-        if args.variant.startswith(('ema', 'online')):
-            _dynamic_teacher(trainer, args.variant, args)
-        elif args.variant.startswith(('psym', 'prow')):
-            _reweight_similarity(trainer, args.variant)
-        elif args.variant.startswith('views'):
-            _many_views(trainer, int(args.variant[5:]))
-        elif args.variant.startswith('col'):
-            _column_gkl(trainer, args.variant, args.col_nu)
-        elif args.variant.startswith('nscale'):
-            _node_scale(trainer, args.variant)
-        elif args.variant.startswith('mae'):
-            _masked_reconstruction(trainer, args.variant, args.mae_rate, args.mae_gamma)
-        elif args.variant.startswith('appnp'):
-            _propagated_encoder(trainer, args.variant, args.appnp_alpha, seed)
-        elif args.variant in ('bn', 'ln'):
-            _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
-        elif args.variant != 'base' and not args.variant.startswith('prein'):
-            _apply(trainer, args.variant)
         t = time.perf_counter()
-        h = trainer.fit()
+        if peer is not None:  # a peer of the zoo, its paper's settings, the same probe
+            from genurl_pyg.bench.tasks.graph_methods import embed_nodes
+            h = embed_nodes(peer, data, args.dataset, seed, over, float('inf'))[0]
+        else:
+            trainer = _genurl_variant(data, base, over, seed, args)
+            t = time.perf_counter()
+            h = trainer.fit()
         secs.append(time.perf_counter() - t)
         masks = split_for(data, spec.protocol, seed)
         res = linear_probe(h, data.y, *masks)
