@@ -64,6 +64,7 @@ ABLATIONS = [
     ('objective: nu_latent x10', {'nu_latent': '*10'}),
     ('objective: nu_latent /10', {'nu_latent': '/10'}),
     ('objective: GKL alpha 0', {'alpha': 0.0}),
+    ('objective: Q on a sphere of radius 3 (latent_radius 3)', {'latent_radius': 3.0}),
     ('objective: fuzzy cross-entropy instead of GKL', {'loss': 'fuzzy_ce'}),
     ('input: row-normalised features', {'feature_norm': 'row'}),
     ('input: raw features', {'feature_norm': 'none'}),

@@ -127,7 +127,11 @@ class NodeConfig:
     ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
     Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
     ``feature_mask``, ``edge_drop``.
-    Objective: ``loss``, ``nu_latent``, ``alpha``; ``batch_mode`` (``'all'`` pairs,
+    Objective: ``loss``, ``nu_latent``, ``alpha``; ``latent_radius`` (r > 0: Q is computed
+    on :math:`z / \lVert z\rVert \cdot r`, the projections on a sphere of radius r, so the
+    Student-t kernel sees a fixed scale; the kept representation h is not normalised;
+    ours, 0, the default, the paper's Q on z itself:
+    :class:`~genurl_pyg.nn.models.SphereProjection`); ``batch_mode`` (``'all'`` pairs,
     ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
     ``all_pairs_max_nodes`` nodes), ``shared_negatives`` (full-graph sampled steps: the
     ``num_neg`` negatives as every row against ``ceil(num_neg / N)`` shared uniform
@@ -182,6 +186,7 @@ class NodeConfig:
     loss: str = 'gkl'
     nu_latent: float = 1.0
     alpha: float = 0.1
+    latent_radius: float = 0.0
     batch_mode: str = 'auto'
     all_pairs_max_nodes: int = 3000
     num_pos: int = 20000
@@ -258,7 +263,7 @@ class NodeConfig:
             number(name, 0.0, 0.99)
         for name in ('nu_input', 'nu_latent', 'lr'):
             number(name, 0.0, lo_open=True)
-        for name in ('alpha', 'weight_decay', 'view_weight'):
+        for name in ('alpha', 'weight_decay', 'view_weight', 'latent_radius'):
             number(name, 0.0)
         number('dynamic_weight', 0.0, 1.0)
         number('memory_budget_mb', 0.0)

@@ -19,6 +19,7 @@ from ..nn.losses.genurl_loss import GenURLLoss
 from ..nn.models.channel_projector import ChannelProjector
 from ..nn.models.genurl import GenURL
 from ..nn.models.node_embedding import NodeEmbedding
+from ..nn.models.sphere_projection import SphereProjection
 from ..structure.builder import SimilarityBuilder
 from ..structure.knn import resolve_method as resolve_knn_method
 from ..structure.similarity import Similarity, combine
@@ -257,6 +258,8 @@ class NodeEmbeddingTrainer:
         elif config.projector_channels > 0:
             projector = MLP([config.out_channels, config.out_channels,
                              config.projector_channels], norm=None, act='prelu')
+        if config.latent_radius > 0:  # Q on a sphere: the kernel sees a fixed scale
+            projector = SphereProjection(config.latent_radius, projector)
         self.model = GenURL(encoder, projector,
                             GenURLLoss(config.loss, config.nu_latent, config.alpha)).to(self.device)
         self.net = distributed.wrap_ddp(self.model, self.dist, self.device)

@@ -3,5 +3,7 @@ from .ego_gcn import EgoGCN
 from .ego_neighbor_sage import EgoNeighborSAGE
 from .genurl import GenURL
 from .node_embedding import NodeEmbedding
+from .sphere_projection import SphereProjection
 
-__all__ = ['GenURL', 'EgoNeighborSAGE', 'EgoGCN', 'ChannelProjector', 'NodeEmbedding']
+__all__ = ['GenURL', 'EgoNeighborSAGE', 'EgoGCN', 'ChannelProjector', 'NodeEmbedding',
+           'SphereProjection']
