@@ -103,8 +103,9 @@ class SmoothedInputLinear(Linear):
 
 def first_linear_owner(encoder: torch.nn.Module):
     """``(module, attribute)`` of the encoder's first weight layer where it is a PyG
-    ``Linear`` reading the raw input (GCN's first convolution, the MLP's first layer),
-    else ``None`` (GAT, GraphSAGE, EgoGCN, node-id tables: smoothing stays before them)."""
+    ``Linear`` reading the raw input (GCN's first convolution, the MLP's first layer; a
+    ``ModuleList`` entry's attribute is its index as a string), else ``None`` (GAT,
+    GraphSAGE, EgoGCN, node-id tables: smoothing stays before them)."""
     from torch_geometric.nn.conv import GCNConv
     from torch_geometric.nn.models import GCN
     from .encoders import FeatureMLP, _WithAct
@@ -117,23 +118,24 @@ def first_linear_owner(encoder: torch.nn.Module):
     return None
 
 
+def smooth_after(module: torch.nn.Module, name: str, adj: Tensor,
+                 hops: int) -> SmoothedInputLinear:
+    """Replaces the ``Linear`` at ``module.<name>`` (a ``ModuleList`` index as a string
+    too) by a :class:`SmoothedInputLinear` over ``adj^hops`` sharing its parameters, and
+    returns it."""
+    layer = SmoothedInputLinear.replacing(getattr(module, name))
+    layer.smooth_over(adj, hops)
+    setattr(module, name, layer)
+    return layer
+
+
 def defer_input_smoothing(encoder: torch.nn.Module, adj: Tensor,
                           hops: int) -> Optional[SmoothedInputLinear]:
     """Swaps the encoder's first ``Linear`` for a :class:`SmoothedInputLinear` over
     ``adj^hops`` (same parameters) and returns it; ``None`` where the encoder has no such
     layer."""
     owner = first_linear_owner(encoder)
-    if owner is None:
-        return None
-    module, name = owner
-    layer = SmoothedInputLinear.replacing(getattr(module, name) if name != '0'
-                                          else module[0])
-    layer.smooth_over(adj, hops)
-    if name == '0':
-        module[0] = layer
-    else:
-        setattr(module, name, layer)
-    return layer
+    return None if owner is None else smooth_after(*owner, adj, hops)
 
 
 def deferral_pays(input_nnz: int, smoothed_nnz: int, adj_nnz: int, hops: int) -> bool:

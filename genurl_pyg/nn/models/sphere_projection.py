@@ -6,6 +6,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from .genurl import _reset
+
 
 class SphereProjection(torch.nn.Module):
     r"""Puts projections on a sphere of radius :math:`r` before :math:`Q`:
@@ -39,12 +41,7 @@ class SphereProjection(torch.nn.Module):
         self.inner = inner if inner is not None else torch.nn.Identity()
 
     def reset_parameters(self) -> None:
-        if hasattr(self.inner, 'reset_parameters'):
-            self.inner.reset_parameters()
-        else:  # e.g. PyG's MLP has it; a plain Sequential resets its children
-            for child in self.inner.children():
-                if hasattr(child, 'reset_parameters'):
-                    child.reset_parameters()
+        _reset(self.inner)  # GenURL's own reset: the module's, else its children's
 
     def forward(self, h: Tensor) -> Tensor:
         z = self.inner(h)
