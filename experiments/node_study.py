@@ -5,8 +5,15 @@ Three phases, each resumable and each writing experiments/results/node_study*.{j
   search    an Optuna study (TPE sampler, median pruner on the per-seed validation scores,
             a fixed number of trials and/or a time budget) over the config switches below.
             The objective is the mean **validation** accuracy of the project's probe
-            (genurl_pyg.evaluation.linear_probe) over --seeds training seeds. The study lives
-            in an SQLite file (--storage) and continues where it stopped when rerun.
+            (genurl_pyg.evaluation.linear_probe) over --seeds training seeds, or with
+            --objective selection its accuracy on the *selection* nodes: validation plus the
+            labelled nodes outside train/val/test (2,207 on CiteSeer's public split against
+            500 validation nodes), so that the chosen config is fitted to four times as many
+            nodes (a smaller winner's curse; node_study.md section 16). The probe's C is
+            still chosen on the validation nodes. --space extended adds the encoder's input
+            smoothing and Q on a sphere to the space. The study lives in an SQLite file
+            (--storage) and continues where it stopped when rerun; a study remembers its
+            objective and space and refuses to continue under different ones.
   ablation  from one configuration (the study's best, or --config), each component switched
             off or swapped in turn, --seeds seeds each; validation and test accuracy.
   final     the chosen configuration, --seeds seeds, test accuracy computed once; with
@@ -49,6 +56,17 @@ SPACE = {
     'feature_norm': ('cat', ['none', 'row']),
 }
 
+# --space extended: the design switches added after the first studies (sessions 21-23):
+# one weight layer reading A_hat^h X (won on Cora, DBLP, Photo, Computers) and Q computed on
+# a sphere of radius r (0 = off; helped CiteSeer below the bar, section 16).
+EXTENDED = {
+    **SPACE,
+    'encoder_input_hops': ('cat', [0, 1, 2]),
+    'latent_radius': ('cat', [0.0, 2.0, 3.0, 5.0]),
+}
+SPACES = {'default': SPACE, 'extended': EXTENDED}
+OBJECTIVES = ('val', 'selection')
+
 # Ablation rows: (label, overrides applied to the chosen configuration).
 ABLATIONS = [
     ('chosen configuration', {}),
@@ -75,39 +93,58 @@ ABLATIONS = [
 ]
 
 
+def selection_nodes(train, val, test):
+    """Validation nodes plus the labelled nodes in none of train/val/test (the holdout of
+    a public split; empty under a random split whose test set takes the rest)."""
+    return val | ~(train | val | test)
+
+
+def selection_accuracy(predictions, y, train, val, test) -> float:
+    """The probe's accuracy on :func:`selection_nodes` (unlabelled nodes, y < 0, skipped)."""
+    import numpy as np
+    rows = (selection_nodes(train, val, test) & (y >= 0)).numpy()
+    if not rows.any():
+        raise ValueError('no labelled selection nodes: the split has no validation nodes')
+    return float((np.asarray(predictions)[rows] == y.numpy()[rows]).mean())
+
+
 def _evaluate(dataset: str, overrides: Dict, seeds: List[int], report=None,
-              test: bool = False) -> Dict:
-    """Trains one config for each seed; returns per-seed val (and test) accuracies."""
+              test: bool = False, objective: str = 'val') -> Dict:
+    """Trains one config for each seed; returns per-seed val, selection (and test)
+    accuracies; ``report(mean so far, step)`` follows ``objective``."""
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import linear_probe, split_for
     from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer, dataset_defaults
     spec, data = get_spec(dataset), load_dataset(dataset)
     base = dataset_defaults(dataset)
-    vals, tests, secs = [], [], []
+    vals, sels, tests, secs = [], [], [], []
     for step, seed in enumerate(seeds):
         cfg = NodeConfig.from_dict({**overrides, 'seed': seed}, base=base)
         t = time.perf_counter()
         h = NodeEmbeddingTrainer(data, cfg).fit()
         secs.append(time.perf_counter() - t)
-        res = linear_probe(h, data.y, *split_for(data, spec.protocol, seed))
+        masks = split_for(data, spec.protocol, seed)
+        res = linear_probe(h, data.y, *masks)
         vals.append(res.val_accuracy)
+        sels.append(selection_accuracy(res.predictions, data.y, *masks))
         if test:
             tests.append(res.test_accuracy)
         if report is not None:
-            report(sum(vals) / len(vals), step)
-    out = {'val': vals, 'seconds': secs, 'protocol': spec.protocol}
+            scores = sels if objective == 'selection' else vals
+            report(sum(scores) / len(scores), step)
+    out = {'val': vals, 'selection': sels, 'seconds': secs, 'protocol': spec.protocol}
     if test:
         out['test'] = tests
     return out
 
 
-def _incumbent(dataset: str) -> Dict:
-    """The data set's shipped config, restricted to the searched keys (values outside the
-    space's choices are left to the sampler)."""
-    from genurl_pyg.node import dataset_defaults
-    cfg = dataset_defaults(dataset).to_dict()
+def _incumbent(dataset: str, space: Optional[Dict] = None, cfg: Optional[Dict] = None) -> Dict:
+    """The data set's shipped config (or ``cfg`` over it), restricted to the searched keys
+    (values outside the space's choices are left to the sampler)."""
+    from genurl_pyg.node import NodeConfig, dataset_defaults
+    cfg = NodeConfig.from_dict(cfg or {}, base=dataset_defaults(dataset)).to_dict()
     out = {}
-    for name, (kind, spec) in SPACE.items():
+    for name, (kind, spec) in (space or SPACE).items():
         value = cfg[name]
         if kind == 'cat' and value not in spec:
             continue
@@ -117,9 +154,9 @@ def _incumbent(dataset: str) -> Dict:
     return out
 
 
-def _suggest(trial) -> Dict:
+def _suggest(trial, space: Dict) -> Dict:
     params = {}
-    for name, (kind, spec) in SPACE.items():
+    for name, (kind, spec) in space.items():
         if kind == 'cat':
             params[name] = trial.suggest_categorical(name, spec)
         elif kind == 'float':
@@ -134,26 +171,35 @@ def search(args) -> None:
         import optuna
     except ImportError as exc:
         raise SystemExit('node_study search needs optuna: pip install optuna') from exc
-    storage = args.storage or f'sqlite:///{RESULTS / f"node_study_{args.dataset}.db"}'
+    # one SQLite file per study: a named study does not rewrite the committed file of another
+    db = f'node_study_{args.dataset}' + (f'_{args.study}' if args.study else '') + '.db'
+    storage = args.storage or f'sqlite:///{RESULTS / db}'
     study = optuna.create_study(
         study_name=f'genurl-{args.dataset}' + (f'-{args.study}' if args.study else ''),
         storage=storage, direction='maximize',
         load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=0),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
+    space = SPACES[args.space]
+    _check_study_terms(study, args)
     if not study.trials:  # the shipped default is trial 0: the study can only improve on it
-        study.enqueue_trial(_incumbent(args.dataset))
+        study.enqueue_trial(_incumbent(args.dataset, space))
+        for path in args.enqueue:  # then any configs the user names, in order
+            study.enqueue_trial(_incumbent(args.dataset, space, _read_yaml(path)))
     seeds = list(range(args.seeds))
 
     def objective(trial):
-        params = _suggest(trial)
+        params = _suggest(trial, space)
 
         def report(value, step):
             trial.report(value, step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-        res = _evaluate(args.dataset, params, seeds, report)
+        res = _evaluate(args.dataset, params, seeds, report, objective=args.objective)
         trial.set_user_attr('seconds_per_seed', sum(res['seconds']) / len(res['seconds']))
-        return sum(res['val']) / len(res['val'])
+        trial.set_user_attr('val', sum(res['val']) / len(res['val']))
+        trial.set_user_attr('selection', sum(res['selection']) / len(res['selection']))
+        scores = res[args.objective]
+        return sum(scores) / len(scores)
 
     done = len([t for t in study.trials if t.state.is_finished()])
     remaining = max(0, args.trials - done)
@@ -165,25 +211,62 @@ def search(args) -> None:
     _write_search(args, study, storage)
 
 
+def _check_study_terms(study, args) -> None:
+    """A study's values are only comparable under one objective and one space: record
+    them with its first call and refuse to continue it under others (older studies, which
+    recorded neither, were validation-objective studies over the default space)."""
+    terms = {'objective': args.objective, 'space': args.space}
+    if not study.trials:
+        for key, value in terms.items():
+            study.set_user_attr(key, value)
+        return
+    for key, value in terms.items():
+        stored = study.user_attrs.get(key, {'objective': 'val', 'space': 'default'}[key])
+        if stored != value:
+            raise SystemExit(f'study {study.study_name!r} was run with --{key} {stored}; '
+                             f'continuing it with --{key} {value} would mix incomparable '
+                             'trials: pass that value, or --study NAME for a new study')
+
+
+def _read_yaml(path: str) -> Dict:
+    import yaml
+    if not Path(path).is_file():
+        raise SystemExit(f'no such config file: {path}')
+    cfg = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(cfg, dict):
+        raise SystemExit(f'{path} is not a mapping of config keys')
+    return cfg
+
+
 def _write_search(args, study, storage: str) -> None:
     trials = [{'number': t.number, 'state': t.state.name, 'value': t.value,
-               'params': t.params, 'seconds_per_seed': t.user_attrs.get('seconds_per_seed')}
+               'params': t.params, 'seconds_per_seed': t.user_attrs.get('seconds_per_seed'),
+               'val': t.user_attrs.get('val'), 'selection': t.user_attrs.get('selection')}
               for t in study.trials]
     complete = [t for t in trials if t['state'] == 'COMPLETE']
     best = max(complete, key=lambda t: t['value']) if complete else None
     payload = {'phase': 'search', 'dataset': args.dataset, 'storage': storage,
                'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
-               'seeds_per_trial': args.seeds, 'space': {k: list(v[1]) for k, v in SPACE.items()},
+               'seeds_per_trial': args.seeds, 'objective': args.objective,
+               'space_name': args.space,
+               'space': {k: list(v[1]) for k, v in SPACES[args.space].items()},
                'versions': versions(), 'best': best, 'trials': trials}
     lines = [f'# GenURL design study on {args.dataset}: search'
              + (f' ({args.study})' if args.study else ''), '',
              f"Command: `{payload['command']}`; torch threads {args.threads}; objective: mean "
-             f'validation accuracy of the LR probe over {args.seeds} seeds; TPE sampler '
-             '(seed 0), median pruner. Test accuracy is not looked at in this phase.', '',
-             '| trial | state | val acc | s/seed | params |', '|---|---|---|---|---|']
+             + ('validation' if args.objective == 'val' else
+                'selection (validation + holdout nodes)')
+             + f' accuracy of the LR probe over {args.seeds} seeds; space: {args.space}; TPE '
+             'sampler (seed 0), median pruner. Test accuracy is not looked at in this phase.',
+             '', '| trial | state | objective | val acc | selection acc | s/seed | params |',
+             '|---|---|---|---|---|---|---|']
+
+    def pct(v):
+        return '' if v is None else f'{100 * v:.2f}'
     for t in sorted(complete, key=lambda t: -t['value'])[:15]:
-        lines.append(f"| {t['number']} | {t['state']} | {100 * t['value']:.2f} | "
-                     f"{t['seconds_per_seed'] or 0:.1f} | `{json.dumps(t['params'])}` |")
+        lines.append(f"| {t['number']} | {t['state']} | {pct(t['value'])} | {pct(t['val'])} | "
+                     f"{pct(t['selection'])} | {t['seconds_per_seed'] or 0:.1f} | "
+                     f"`{json.dumps(t['params'])}` |")
     lines.append(f'\n{len(complete)} complete, '
                  f"{sum(t['state'] == 'PRUNED' for t in trials)} pruned trials.")
     write_results(_stem(args, 'search'), payload, '\n'.join(lines) + '\n')
@@ -277,6 +360,8 @@ def final(args) -> None:
             f'threads {args.threads}; {args.seeds} seeds; LR probe ({res["protocol"]}).\n\n'
             f'Configuration: `{json.dumps(chosen)}`\n\n'
             f'Validation {100 * np.mean(res["val"]):.2f} ± {100 * np.std(res["val"]):.2f} %, '
+            f'selection (validation + holdout) {100 * np.mean(res["selection"]):.2f} ± '
+            f'{100 * np.std(res["selection"]):.2f} %, '
             f'test {100 * np.mean(res["test"]):.2f} ± {100 * np.std(res["test"]):.2f} %, '
             f'{np.mean(res["seconds"]):.1f} s/seed.\n')
     write_results(_stem(args, 'final'), payload, text)
@@ -313,6 +398,16 @@ def main(argv: Optional[List[str]] = None) -> None:
                          'files get it as a suffix; every phase reads that study\'s search')
     ap.add_argument('--config', default=None,
                     help='ablation/final: a YAML of overrides instead of the study\'s best')
+    ap.add_argument('--objective', choices=OBJECTIVES, default='val',
+                    help='search: what a trial maximises: validation accuracy, or accuracy '
+                         'on the selection nodes (validation + labelled nodes outside the '
+                         'split; the same as val under random splits)')
+    ap.add_argument('--space', choices=sorted(SPACES), default='default',
+                    help='search: the switches sampled (extended adds encoder_input_hops '
+                         'and latent_radius)')
+    ap.add_argument('--enqueue', nargs='*', default=[], metavar='YAML',
+                    help='search, new study only: configs to try right after the shipped '
+                         'one (restricted to the space)')
     ap.add_argument('--resume', action='store_true', help='ablation: keep finished rows')
     ap.add_argument('--write-config', action='store_true',
                     help='final: write the chosen configuration as the data set default')

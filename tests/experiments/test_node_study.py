@@ -42,3 +42,46 @@ def test_every_ablation_row_is_a_valid_config(dataset):
         params = node_study._resolve(dataset, chosen, overrides)
         if params is not None:
             NodeConfig.from_dict(params, base=dataset_defaults(dataset))  # raises if not
+
+
+def test_selection_accuracy_counts_validation_and_holdout_nodes_only():
+    import numpy as np
+    import torch
+    y = torch.tensor([0, 1, 1, 0, 2, 2, -1, 1])
+    train = torch.tensor([1, 0, 0, 0, 0, 0, 0, 0], dtype=torch.bool)
+    val = torch.tensor([0, 1, 1, 0, 0, 0, 0, 0], dtype=torch.bool)
+    test = torch.tensor([0, 0, 0, 1, 0, 0, 0, 0], dtype=torch.bool)
+    pred = np.array([9, 1, 0, 9, 2, 0, 1, 1])  # train/test wrong on purpose: not counted
+    # selection = val {1, 2} + holdout {4, 5, 7} (node 6 is unlabelled): 1, 0, 1, 0, 1 correct
+    assert node_study.selection_accuracy(pred, y, train, val, test) == 3 / 5
+    with pytest.raises(ValueError, match='no labelled selection nodes'):
+        node_study.selection_accuracy(pred, y, ~test, test & False, test)
+
+
+@pytest.mark.parametrize('space', sorted(node_study.SPACES))
+def test_incumbent_lies_in_every_space(space):
+    space_ = node_study.SPACES[space]
+    inc = node_study._incumbent('CiteSeer', space_)
+    assert set(inc) <= set(space_)
+    if space == 'extended':  # the shipped CiteSeer config has both switches off
+        assert inc['encoder_input_hops'] == 0 and inc['latent_radius'] == 0.0
+    other = node_study._incumbent('CiteSeer', space_, {'feature_norm': 'none', 'k': 10})
+    assert other['feature_norm'] == 'none' and other['k'] == 10
+
+
+def test_a_study_refuses_to_continue_under_another_objective(tmp_path):
+    optuna = pytest.importorskip('optuna')
+    from types import SimpleNamespace
+    study = optuna.create_study(storage=f'sqlite:///{tmp_path / "s.db"}', study_name='s',
+                                direction='maximize')
+    args = SimpleNamespace(objective='selection', space='extended')
+    node_study._check_study_terms(study, args)  # new study: records its terms
+    study.enqueue_trial({})
+    node_study._check_study_terms(study, args)  # same terms: fine
+    with pytest.raises(SystemExit, match='--objective selection'):
+        node_study._check_study_terms(study, SimpleNamespace(objective='val',
+                                                             space='extended'))
+    old = optuna.create_study(direction='maximize')  # a study from before the switch
+    old.enqueue_trial({})
+    with pytest.raises(SystemExit, match='--space default'):
+        node_study._check_study_terms(old, SimpleNamespace(objective='val', space='extended'))
