@@ -138,6 +138,40 @@ def defer_input_smoothing(encoder: torch.nn.Module, adj: Tensor,
     return None if owner is None else smooth_after(*owner, adj, hops)
 
 
+def smoothed_nnz(x: Tensor, adj: Tensor, hops: int, max_block_entries: int = 1 << 22) -> int:
+    r"""The number of non-zeros of :math:`\hat A^{hops} X`, from the sparsity patterns alone
+    (without forming the dense ``[N, D]`` product): a block of rows of
+    :math:`\text{pattern}(\hat A)^{hops}\,\text{pattern}(X)` at a time, in scipy's sparse
+    products. Exact for the pattern; the dense product can only have fewer non-zeros
+    (a sum that cancels to zero). Memory O(nnz(X) + nnz(Â)) plus one block of at most
+    ``max_block_entries`` output entries; time O(h·nnz(Â)·fill + nnz(result))."""
+    import numpy as np
+    import scipy.sparse as sp
+    if isinstance(hops, bool) or not isinstance(hops, int) or hops < 1:
+        raise ValueError(f"'hops' must be an integer >= 1, got {hops!r}")
+    n = adj.size(0)
+    if x.dim() != 2 or x.size(0) != n:
+        raise ValueError(f"'x' must be [N, D] with the adjacency's N = {n} rows, got "
+                         f'{tuple(x.shape)}')
+
+    def pattern(rows: Tensor, cols: Tensor, shape) -> 'sp.csr_matrix':
+        ones = np.ones(rows.numel(), dtype=np.float32)  # positive: no cancellation
+        return sp.csr_matrix((ones, (rows.cpu().numpy(), cols.cpu().numpy())), shape=shape)
+
+    a = adj.to_sparse_coo().coalesce().indices()
+    a = pattern(a[0], a[1], (n, n))
+    xi = x.to_sparse_coo().coalesce().indices() if x.is_sparse else (x != 0).nonzero().t()
+    xp = pattern(xi[0], xi[1], tuple(x.shape))
+    block = max(1, max_block_entries // max(1, x.size(1)))  # a dense block's worth at most
+    total = 0
+    for start in range(0, n, block):
+        rows = a[start:start + block]
+        for _ in range(hops - 1):
+            rows = rows @ a
+        total += (rows @ xp).nnz
+    return int(total)
+
+
 def deferral_pays(input_nnz: int, smoothed_nnz: int, adj_nnz: int, hops: int) -> bool:
     """Whether :math:`S (X W^\\top)` is cheaper than :math:`(S X) W^\\top`: the products'
     multiply-adds per output column, :math:`\\mathrm{nnz}(X) + h\\,\\mathrm{nnz}(\\hat A)`

@@ -37,7 +37,8 @@ from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_ne
 from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
 from .plan import plan_memory
 from .propagation import normalized_adjacency, propagate_features, smooth_features
-from .deferred_smoothing import SmoothedInputLinear, deferral_pays, defer_input_smoothing
+from .deferred_smoothing import (SmoothedInputLinear, deferral_pays, defer_input_smoothing,
+                                 smoothed_nnz)
 from .encoders import (GRAPH_ENCODERS, build_encoder,
                        warn_about_graph)
 from .views import augment, disjoint_union, two_view_similarity
@@ -228,13 +229,12 @@ class NodeEmbeddingTrainer:
         else:
             x_p = self.x
         self.static_sim = self.builder.build(x_p, self.edge_index, self.num_nodes)
-        self.x_enc = x_enc_dense = self._encoder_input(self.x, self.edge_index)
         # A_hat^h X W = A_hat^h (X W): on sparse rows the smoothing is cheaper after the
-        # first weight matrix than before it (deferred_smoothing); same function.
-        self.input_smoothing = self._deferred_smoothing(x_enc_dense)
-        if self.input_smoothing is not None:
-            self.x_enc = x_enc_dense = self._encoder_input(self.x, self.edge_index,
-                                                           smooth=False)
+        # first weight matrix than before it (deferred_smoothing); same function. Decided
+        # from sparsity patterns, before any dense A_hat^h X exists.
+        self.input_smoothing = self._deferred_smoothing()
+        self.x_enc = x_enc_dense = self._encoder_input(
+            self.x, self.edge_index, smooth=self.input_smoothing is None)
         if not self.reads_ids and self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn'):
             # First op: a Linear. The input's own density decides (row normalisation keeps
             # the zeros of x; smoothing with encoder_input_hops fills them in).
@@ -288,17 +288,21 @@ class NodeEmbeddingTrainer:
             x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
         return x_enc
 
-    def _deferred_smoothing(self, x_smoothed: Tensor) -> Optional[Tensor]:
+    def _deferred_smoothing(self) -> Optional[Tensor]:
         """The normalised adjacency when the encoder's first layer should smooth its
         output instead of reading the smoothed input (:mod:`.deferred_smoothing`): GCN or
         MLP on full-graph steps, sparse rows, and fewer multiply-adds that way; else None.
-        O(E log E) for the adjacency."""
+        O(E log E) for the adjacency plus :func:`smoothed_nnz`'s pattern products (row
+        normalisation keeps the zeros, so the raw features' pattern is the input's)."""
         hops = self.cfg.encoder_input_hops
         if (not hops or self.reads_ids or self.minibatch
                 or self.encoder_name not in ('gcn', 'mlp')):
             return None
         adj = normalized_adjacency(self.edge_index, self.num_nodes)
-        if not deferral_pays(int((self.x != 0).sum()), int((x_smoothed != 0).sum()),
+        input_nnz = int((self.x != 0).sum())
+        if input_nnz == self.x.numel():  # dense rows: smoothing cannot fill anything in
+            return None
+        if not deferral_pays(input_nnz, smoothed_nnz(self.x, adj, hops),
                              adj.values().numel(), hops):
             return None
         return adj.to(self.device)

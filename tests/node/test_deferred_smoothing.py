@@ -6,7 +6,7 @@ from torch_geometric.nn.dense.linear import Linear
 
 from genurl_pyg import NodeConfig
 from genurl_pyg.node.deferred_smoothing import (SmoothedInputLinear, deferral_pays,
-                                                defer_input_smoothing)
+                                                defer_input_smoothing, smoothed_nnz)
 from genurl_pyg.node.encoders import build_encoder
 from genurl_pyg.node.propagation import normalized_adjacency
 from genurl_pyg.node.trainer import NodeEmbeddingTrainer
@@ -113,6 +113,27 @@ def test_deferral_pays_compares_the_products_multiply_adds():
     # Dense rows (co-purchase graphs): X W costs as much as (A_hat X) W already.
     assert not deferral_pays(1_000, 1_000, 10, 1)
     assert not deferral_pays(100, 150, 30, 2)
+
+
+@pytest.mark.parametrize('hops', [1, 2, 3])
+@pytest.mark.parametrize('block', [1 << 22, 7])  # one block; many blocks of 7 // d rows
+def test_smoothed_nnz_counts_the_dense_products_non_zeros(hops, block):
+    ei, n = _graph(40, 50, seed=1), 40  # sparse enough that A_hat^3 X is not yet full
+    x = _sparse_rows(n, 6, seed=2).float()
+    x[:, 0] = 0.0  # an empty column
+    dense = _dense_power(ei, n, hops) @ x.double()
+    adj = normalized_adjacency(ei, n)
+    expected = int((dense != 0).sum())
+    assert smoothed_nnz(x, adj, hops, max_block_entries=block) == expected
+    assert smoothed_nnz(x.to_sparse(), adj, hops, max_block_entries=block) == expected
+
+
+def test_smoothed_nnz_names_bad_inputs():
+    adj = normalized_adjacency(_graph(10, 20), 10)
+    with pytest.raises(ValueError, match="'hops'"):
+        smoothed_nnz(torch.ones(10, 3), adj, 0)
+    with pytest.raises(ValueError, match="N = 10 rows"):
+        smoothed_nnz(torch.ones(9, 3), adj, 1)
 
 
 @pytest.mark.parametrize('hops', [1, 2])
