@@ -416,10 +416,12 @@ def main() -> None:
         np.savez_compressed(args.save_predictions, predictions=np.stack(preds),
                             masks=np.stack(split_masks), labels=data.y.numpy(),
                             seeds=np.arange(args.first_seed, args.first_seed + args.seeds),
-                            # the overrides name the variant too: files of different
-                            # --set values must not be joined or read as one variant
-                            variant=args.variant + (f' {json.dumps(over, sort_keys=True)}'
-                                                    if over else ''),
+                            # the base config and the overrides name the variant too:
+                            # files of different --base or --set values must not be joined
+                            # or read as one variant
+                            variant=args.variant
+                            + (f' base={Path(args.base).resolve()}' if args.base else '')
+                            + (f' {json.dumps(over, sort_keys=True)}' if over else ''),
                             dataset=args.dataset)
     print(json.dumps({'dataset': args.dataset, 'variant': args.variant, 'overrides': over,
                       'val': float(np.mean(vals)), 'test': float(np.mean(tests)),
