@@ -213,9 +213,14 @@ def search(args) -> None:
 
 def _check_study_terms(study, args) -> None:
     """A study's values are only comparable under one objective and one space: record
-    them with its first call and refuse to continue it under others (older studies, which
-    recorded neither, were validation-objective studies over the default space)."""
+    them with its first call and refuse to continue it under others; older studies, which
+    recorded neither, were validation-objective studies over the default space. Configs
+    can be queued (--enqueue) into a new study only."""
     terms = {'objective': args.objective, 'space': args.space}
+    if study.trials and getattr(args, 'enqueue', None):
+        raise SystemExit(f'--enqueue only seeds a new study; {study.study_name!r} already has '
+                         f'{len(study.trials)} trials: drop --enqueue to continue it, or '
+                         'pass --study NAME for a new one')
     if not study.trials:
         for key, value in terms.items():
             study.set_user_attr(key, value)

@@ -81,6 +81,9 @@ def test_a_study_refuses_to_continue_under_another_objective(tmp_path):
     with pytest.raises(SystemExit, match='--objective selection'):
         node_study._check_study_terms(study, SimpleNamespace(objective='val',
                                                              space='extended'))
+    with pytest.raises(SystemExit, match='--enqueue only seeds a new study'):
+        node_study._check_study_terms(study, SimpleNamespace(
+            objective='selection', space='extended', enqueue=['cfg.yaml']))
     old = optuna.create_study(direction='maximize')  # a study from before the switch
     old.enqueue_trial({})
     with pytest.raises(SystemExit, match='--space default'):
