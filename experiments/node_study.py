@@ -93,16 +93,13 @@ ABLATIONS = [
 ]
 
 
-def selection_nodes(train, val, test):
-    """Validation nodes plus the labelled nodes in none of train/val/test (the holdout of
-    a public split; empty under a random split whose test set takes the rest)."""
-    return val | ~(train | val | test)
-
-
 def selection_accuracy(predictions, y, train, val, test) -> float:
-    """The probe's accuracy on :func:`selection_nodes` (unlabelled nodes, y < 0, skipped)."""
+    """The probe's accuracy on the selection nodes: validation plus the labelled nodes in
+    none of train/val/test (the holdout of a public split; none under a random split whose
+    test set takes the rest); unlabelled nodes (y < 0) skipped."""
     import numpy as np
-    rows = (selection_nodes(train, val, test) & (y >= 0)).numpy()
+    from paired_nodes import node_sets  # the paired comparison's own definition
+    rows = (node_sets(train, val, test)['selection'] & (y >= 0)).numpy()
     if not rows.any():
         raise ValueError('no labelled selection nodes: the split has no validation nodes')
     return float((np.asarray(predictions)[rows] == y.numpy()[rows]).mean())
@@ -234,13 +231,13 @@ def _check_study_terms(study, args) -> None:
 
 
 def _read_yaml(path: str) -> Dict:
-    import yaml
-    if not Path(path).is_file():
-        raise SystemExit(f'no such config file: {path}')
-    cfg = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(cfg, dict):
-        raise SystemExit(f'{path} is not a mapping of config keys')
-    return cfg
+    """The config mapping in ``path`` (the package's reader: YAML 1.2 floats, so ``1e-3``
+    is a number), or a one-line exit naming what is wrong with the file."""
+    from genurl_pyg.utils.yamlio import load_mapping
+    try:
+        return load_mapping(path)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _write_search(args, study, storage: str) -> None:
@@ -283,8 +280,7 @@ def _stem(args, phase: str) -> str:
 
 def _chosen(args) -> Dict:
     if args.config:
-        import yaml
-        return yaml.safe_load(Path(args.config).read_text()) or {}
+        return _read_yaml(args.config)
     path = RESULTS / f"{_stem(args, 'search')}.json"
     if not path.exists():
         raise SystemExit(f'no search result {path}; run the search phase or pass --config')

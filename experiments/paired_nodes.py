@@ -45,7 +45,7 @@ def per_node_difference(a: dict, b: dict, rows: np.ndarray) -> np.ndarray:
 SETS = ('val', 'test', 'holdout', 'selection')
 
 
-def _node_sets(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict:
+def node_sets(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict:
     """The node sets of one split: holdout = labelled in none of the three; selection =
     validation + holdout (what a variant is chosen on)."""
     holdout = ~(train | val | test)
@@ -65,7 +65,7 @@ def _compare_per_seed(a: dict, b: dict, masks: np.ndarray) -> dict:
     fixed split (none under a 10/10/80 split, whose test set takes the rest).
     """
     labels = a['labels']
-    splits = [_node_sets(*m) for m in masks]  # one split per seed
+    splits = [node_sets(*m) for m in masks]  # one split per seed
     out = {}
     for name in SETS:
         diffs, variances, accs, disagree, counts = [], [], [], [], []
@@ -104,7 +104,7 @@ def compare(a: dict, b: dict) -> dict:
         out = _compare_per_seed(a, b, masks)
     else:
         out = {}
-        for name, mask in _node_sets(*masks[0]).items():
+        for name, mask in node_sets(*masks[0]).items():
             rows = np.flatnonzero(mask & (labels >= 0))
             d = per_node_difference(a, b, rows)
             acc = [float((f['predictions'][:, rows] == labels[rows]).mean()) for f in (a, b)]

@@ -298,10 +298,10 @@ class NodeEmbeddingTrainer:
         if (not hops or self.reads_ids or self.minibatch
                 or self.encoder_name not in ('gcn', 'mlp')):
             return None
-        adj = normalized_adjacency(self.edge_index, self.num_nodes)
         input_nnz = int((self.x != 0).sum())
         if input_nnz == self.x.numel():  # dense rows: smoothing cannot fill anything in
             return None
+        adj = normalized_adjacency(self.edge_index, self.num_nodes)
         if not deferral_pays(input_nnz, smoothed_nnz(self.x, adj, hops),
                              adj.values().numel(), hops):
             return None

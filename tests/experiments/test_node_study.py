@@ -88,3 +88,14 @@ def test_a_study_refuses_to_continue_under_another_objective(tmp_path):
     old.enqueue_trial({})
     with pytest.raises(SystemExit, match='--space default'):
         node_study._check_study_terms(old, SimpleNamespace(objective='val', space='extended'))
+
+
+def test_config_files_are_read_by_the_packages_reader(tmp_path):
+    path = tmp_path / 'c.yaml'
+    path.write_text('lr: 1e-3\nk: 10\n')
+    assert node_study._read_yaml(str(path)) == {'lr': 0.001, 'k': 10}  # a float, not '1e-3'
+    with pytest.raises(SystemExit, match='does not exist'):
+        node_study._read_yaml(str(tmp_path / 'missing.yaml'))
+    (tmp_path / 'list.yaml').write_text('- 1\n- 2\n')
+    with pytest.raises(SystemExit, match='mapping'):
+        node_study._read_yaml(str(tmp_path / 'list.yaml'))
