@@ -75,6 +75,28 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
         other.fit(ckpt)
 
 
+def test_a_teacher_not_yet_read_leaves_training_unchanged():
+    """Before ``knn_start`` the EMA teacher is updated but never read: the backbone's
+    trajectory is the views-only run's, bit for bit (experiments/ssl_branches.py trains
+    one trunk for both on this premise)."""
+    data = toy_data()
+
+    def run(**kw):
+        torch.manual_seed(0)
+        t = VisualTrainer(data, SSLConfig(**dict(FAST, epochs=4, monitor_every=0, **kw)),
+                          backbone=SmallCNN(3, width=4))
+        t.fit(stop_after=2)
+        return t
+    views, late = run(view_weight=1.0), run(view_weight=0.5, knn_start=2)
+    assert views.teacher is None and late.teacher is not None
+    assert views.state.losses == late.state.losses
+    for a, b in zip(views.model.state_dict().values(), late.model.state_dict().values()):
+        assert torch.equal(a, b)
+    late.fit()  # from epoch 2 the teacher's kNN is part of P: the runs part
+    views.fit()
+    assert late.state.losses[2:] != views.state.losses[2:]
+
+
 def test_bad_inputs_get_clear_errors():
     data = toy_data()
     with pytest.raises(ValueError, match="'batch_size' \\(512\\) is larger than the 256"):

@@ -1,0 +1,183 @@
+"""Late changes to GenURL's image objective, chosen on validation images (issue 14).
+
+A full-budget SSL run costs hours on one CPU core, and a design that only acts late in
+training (the EMA teacher's kNN neighbours joining P after ``--branch-epoch`` epochs of
+views only) shares everything before that epoch with the shipped default. So this script
+trains the shared *trunk* once and then each *branch* from its checkpoint:
+
+``trunk``
+    trains the cpu-fmnist preset's GenURL loop on training images ``train[:50000]`` (the
+    test set is never read) with the teacher kept as an EMA of the backbone from step 0
+    (``view_weight`` < 1 and ``knn_start`` = ``--branch-epoch``: until that epoch the
+    teacher is updated but never read, so the backbone's trajectory is the views-only
+    default's, bit for bit: the EMA update draws no random numbers), and stops after
+    ``--branch-epoch`` epochs (the cosine schedule still spans ``--epochs``).
+``branch NAME KEY=VALUE...``
+    loads the trunk's checkpoint (model, teacher, optimiser, schedule, generators), applies
+    the branch's config overrides (for example ``view_weight=1`` for the shipped default,
+    ``view_weight=0.5`` for the teacher's kNN on half of P), trains to ``--epochs``, and
+    scores the frozen backbone with the kNN monitor and the linear probe on the
+    *validation* images ``train[50000:60000]``. One JSON per branch under ``--out``.
+
+Only overrides that do not change the model's shape are allowed (``view_weight``, ``k``,
+``feature_hops``, ``ema``, ``knn_start``, ``alpha``, ``nu_latent``, ``loss``): the
+branch continues the trunk's parameters and optimiser state.
+
+Cost: a trunk epoch is one cpu-fmnist GenURL epoch on 50,000 images (about 180 s on one
+core); a teacher branch adds one teacher forward per step.
+
+Example (one thread per core)::
+
+    taskset -c 1 python experiments/ssl_branches.py trunk --out /tmp/ssl_late --threads 1
+    taskset -c 0 python experiments/ssl_branches.py branch views view_weight=1 \\
+        --out /tmp/ssl_late --threads 1
+    taskset -c 1 python experiments/ssl_branches.py branch teacher50 view_weight=0.5 \\
+        --out /tmp/ssl_late --threads 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_utils import versions  # noqa: E402
+
+TRAIN_ROWS = 50000  # train[:50000] trains, train[50000:] validates; the test set is unread
+BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
+               'loss'}
+
+
+def validation_data(smoke: int = 0):
+    """Fashion-MNIST with its last 10,000 training images as the held-out set (``smoke``:
+    only the first ``smoke`` training and ``smoke // 5`` validation images, to try the
+    script in seconds)."""
+    from genurl_pyg.vision.data import ImageData, load_images
+    data = load_images('fashion-mnist')
+    tx, ty = data.train_x, data.train_y
+    train, val = slice(0, smoke or TRAIN_ROWS), slice(TRAIN_ROWS, TRAIN_ROWS + (smoke // 5 or
+                                                                               10000))
+    return ImageData(data.name + ' (validation split)', tx[train], ty[train], tx[val],
+                     ty[val], data.classes, data.note)
+
+
+def trunk_config(args, **overrides):
+    from genurl_pyg.vision.config import SSLConfig
+    base = dict(objective='genurl', backbone='small-cnn', batch_size=256, epochs=args.epochs,
+                seed=args.seed, device='cpu', monitor_every=0, view_weight=args.trunk_view_weight,
+                knn_start=args.branch_epoch)
+    return SSLConfig.from_dict({**base, **overrides})
+
+
+def parse_overrides(pairs: List[str]) -> Dict:
+    import yaml
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition('=')
+        if not sep:
+            raise SystemExit(f'branch override {pair!r} is not KEY=VALUE')
+        if key not in BRANCH_KEYS:
+            raise SystemExit(f'branch override {key!r} would change what the trunk trained; '
+                             f'allowed: {", ".join(sorted(BRANCH_KEYS))}')
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _reporter(tag: str):
+    started = time.perf_counter()
+
+    def report(epoch, step, steps, loss, rate):
+        if step == steps:
+            print(f'[ssl_branches] {tag}: epoch {epoch}, loss {loss:.4f}, {rate:.0f} img/s, '
+                  f'{time.perf_counter() - started:.0f} s', file=sys.stderr, flush=True)
+    return report
+
+
+def trunk(args) -> None:
+    from genurl_pyg.vision.trainer import VisualTrainer
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / 'trunk.pt'
+    trainer = VisualTrainer(validation_data(args.smoke), trunk_config(args), progress=_reporter('trunk'))
+    trainer.fit(ckpt, stop_after=args.branch_epoch)  # resumes a killed trunk
+    print(f'[ssl_branches] trunk at epoch {trainer.state.epoch}: {ckpt}', file=sys.stderr)
+
+
+def branch(args) -> None:
+    import torch
+    from genurl_pyg.evaluation.image import image_linear_probe, knn_accuracy
+    from genurl_pyg.utils.io import atomic_write_json
+    from genurl_pyg.utils.resources import peak_rss_mb
+    from genurl_pyg.vision.trainer import VisualTrainer, VisualTrainState
+    out = Path(args.out)
+    overrides = parse_overrides(args.overrides)
+    data = validation_data(args.smoke)
+    cfg = trunk_config(args, **overrides)
+    trainer = VisualTrainer(data, cfg, progress=_reporter(args.name))
+    blob = torch.load(out / 'trunk.pt', map_location='cpu', weights_only=False)
+    if blob['state']['epoch'] != args.branch_epoch:
+        raise SystemExit(f"the trunk stopped at epoch {blob['state']['epoch']}, not "
+                         f'--branch-epoch {args.branch_epoch}: run the trunk first')
+    trunk_cfg = trunk_config(args).to_dict()
+    if blob['config'] != trunk_cfg:
+        raise SystemExit('the trunk checkpoint was written with other settings; rerun it')
+    # The branch continues the trunk's run: same parameters, optimiser moments, schedule
+    # position and random streams; only P's settings differ from here on.
+    trainer.model.load_state_dict(blob['model'])
+    if trainer.teacher is not None:
+        trainer.teacher.load_state_dict(blob['teacher'])
+    trainer.optimizer.load_state_dict(blob['optimizer'])
+    trainer.scheduler.load_state_dict(blob['scheduler'])
+    trainer.order_gen.set_state(blob['order_gen'])
+    trainer.view_gen.set_state(blob['view_gen'])
+    trainer.state = VisualTrainState(**blob['state'])
+    t = time.perf_counter()
+    trainer.fit()
+    branch_s = time.perf_counter() - t
+    train_f, val_f = trainer.embed(data.train_x), trainer.embed(data.test_x)
+    knn = knn_accuracy(train_f, data.train_y, val_f, data.test_y, k=cfg.knn_k,
+                       temperature=cfg.knn_temperature)
+    probe = image_linear_probe(train_f, data.train_y, val_f, data.test_y, seed=cfg.seed)
+    row = {'branch': args.name, 'overrides': overrides, 'branch_epoch': args.branch_epoch,
+           'epochs': cfg.epochs, 'train_images': int(data.train_x.size(0)),
+           'validation_images': int(data.test_x.size(0)), 'knn_val': knn,
+           'linear_val': probe.test_accuracy, 'linear_C': probe.C,
+           'branch_seconds_per_epoch': branch_s / max(1, cfg.epochs - args.branch_epoch),
+           'losses': trainer.state.losses, 'peak_rss_mb': peak_rss_mb(),
+           'config': cfg.to_dict(), 'command': ' '.join(sys.argv), 'threads': args.threads,
+           'versions': versions()}
+    atomic_write_json(out / f'branch_{args.name}.json', row)
+    print(f"[ssl_branches] {args.name}: kNN {knn:.4f}, linear {probe.test_accuracy:.4f} "
+          f'(validation images)', file=sys.stderr)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('phase', choices=['trunk', 'branch'])
+    ap.add_argument('name', nargs='?', help='branch: a name for the JSON file')
+    ap.add_argument('overrides', nargs='*', help='branch: KEY=VALUE config overrides')
+    ap.add_argument('--out', required=True, help='folder for trunk.pt and branch_*.json')
+    ap.add_argument('--epochs', type=int, default=30)
+    ap.add_argument('--branch-epoch', type=int, default=20)
+    ap.add_argument('--trunk-view-weight', type=float, default=0.5,
+                    help='the trunk keeps an EMA teacher only when this is < 1')
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--smoke', type=int, default=0, metavar='N',
+                    help='try the script on N training images (not a result)')
+    args = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    if args.phase == 'branch' and not args.name:
+        ap.error('branch needs a NAME')
+    if not 0 < args.branch_epoch < args.epochs:
+        ap.error(f'--branch-epoch must be in (0, --epochs = {args.epochs})')
+    trunk(args) if args.phase == 'trunk' else branch(args)
+
+
+if __name__ == '__main__':
+    main()
