@@ -64,11 +64,16 @@ def validation_data(smoke: int = 0):
                      ty[val], data.classes, data.note)
 
 
+# the cpu-fmnist preset of experiments/ssl_benchmark.py (GenURL's loop; no epoch monitor)
+PRESET = dict(objective='genurl', backbone='small-cnn', batch_size=256, device='cpu',
+              monitor_every=0)
+
+
 def trunk_config(args, **overrides):
+    """The preset with the trunk's teacher settings, then the branch's ``overrides``."""
     from genurl_pyg.vision.config import SSLConfig
-    base = dict(objective='genurl', backbone='small-cnn', batch_size=256, epochs=args.epochs,
-                seed=args.seed, device='cpu', monitor_every=0, view_weight=args.trunk_view_weight,
-                knn_start=args.branch_epoch)
+    base = dict(PRESET, epochs=args.epochs, seed=args.seed,
+                view_weight=args.trunk_view_weight, knn_start=args.branch_epoch)
     return SSLConfig.from_dict({**base, **overrides})
 
 
@@ -117,6 +122,8 @@ def branch(args) -> None:
     data = validation_data(args.smoke)
     cfg = trunk_config(args, **overrides)
     trainer = VisualTrainer(data, cfg, progress=_reporter(args.name))
+    if not (out / 'trunk.pt').is_file():
+        raise SystemExit(f'no trunk checkpoint in {out}: run the trunk first')
     blob = torch.load(out / 'trunk.pt', map_location='cpu', weights_only=False)
     if blob['state']['epoch'] != args.branch_epoch:
         raise SystemExit(f"the trunk stopped at epoch {blob['state']['epoch']}, not "

@@ -1,0 +1,60 @@
+"""experiments/ssl_branches.py: a branch continued from the shared trunk is the run it
+stands for (the views-only branch equals an uninterrupted views-only run, loss for loss),
+its scores are on the held-out images, and overrides that would change what the trunk
+trained are refused."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from genurl_pyg.vision.config import SSLConfig
+from genurl_pyg.vision.trainer import VisualTrainer
+
+from ..vision.test_trainer import toy_data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
+import ssl_branches as sb  # noqa: E402
+
+SMALL = dict(sb.PRESET, batch_size=64, projector_hidden=32, projector_out=16,
+             warmup_epochs=1, knn_k=20, views={'crop_scale': (0.5, 1.0)})
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    data = toy_data()
+    monkeypatch.setattr(sb, 'validation_data', lambda smoke=0: data)
+    monkeypatch.setattr(sb, 'PRESET', SMALL)
+    return data
+
+
+def args(out, *extra):
+    return ['--out', str(out), '--epochs', '3', '--branch-epoch', '2', *extra]
+
+
+def test_the_views_branch_is_the_uninterrupted_views_only_run(toy, tmp_path):
+    sb.main(['trunk', *args(tmp_path)])
+    sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
+    sb.main(['branch', 'teacher', 'view_weight=0.5', *args(tmp_path)])
+    views = json.loads((tmp_path / 'branch_views.json').read_text())
+    teacher = json.loads((tmp_path / 'branch_teacher.json').read_text())
+    whole = VisualTrainer(toy, SSLConfig.from_dict(dict(SMALL, epochs=3, seed=0,
+                                                        view_weight=1.0, knn_start=2)))
+    whole.fit()
+    assert views['losses'] == whole.state.losses
+    assert teacher['losses'][:2] == views['losses'][:2]  # the shared trunk
+    assert teacher['losses'][2] != views['losses'][2]  # the teacher's kNN joined P
+    assert views['validation_images'] == toy.test_x.size(0)
+    assert 0.0 <= views['knn_val'] <= 1.0 and views['overrides'] == {'view_weight': 1.0}
+
+
+def test_bad_branches_are_refused(toy, tmp_path):
+    with pytest.raises(SystemExit, match='no trunk checkpoint.*run the trunk first'):
+        sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
+    with pytest.raises(SystemExit, match="'projector_out' would change what the trunk"):
+        sb.parse_overrides(['projector_out=64'])
+    with pytest.raises(SystemExit, match='not KEY=VALUE'):
+        sb.parse_overrides(['view_weight'])
+    sb.main(['trunk', *args(tmp_path, '--epochs', '4')])  # stops at 2 of 4 epochs
+    with pytest.raises(SystemExit, match='other settings'):
+        sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])  # 3 epochs, not 4
