@@ -311,6 +311,14 @@ def _layer_outputs(trainer) -> torch.Tensor:
     return torch.cat([gnn.act(outs[0]), h], dim=1)
 
 
+def _mean_pair_distance(z: torch.Tensor, pairs: int = 20000) -> float:
+    """Mean Euclidean distance of ``pairs`` random node pairs (fixed generator)."""
+    g = torch.Generator().manual_seed(0)
+    i, j = (torch.randint(z.size(0), (pairs,), generator=g) for _ in range(2))
+    z = z.float().cpu()
+    return (z[i] - z[j]).norm(dim=1).mean().item()
+
+
 def _genurl_variant(data, base, over, seed: int, args):
     """The trainer of one seed with the variant's change applied (before training)."""
     from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
@@ -390,14 +398,25 @@ def main() -> None:
             t = time.perf_counter()  # GenURL's training, as before (P is built above)
             h = trainer.fit()
         secs.append(time.perf_counter() - t)
+        if peer is None:  # the scale Q reads (node_study.md section 5: a tiny scale
+            # leaves Q near 1 for every pair, so P's structure barely enters the gradient)
+            with torch.no_grad():
+                trainer.model.eval()
+                z = trainer.model.projector(h.to(next(trainer.model.parameters()).device))
+            print(f'  scale: mean |h| {h.norm(dim=1).mean().item():.4g}, mean |z| (what Q '
+                  f'reads) {z.norm(dim=1).mean().item():.4g}, mean pair distance of z '
+                  f'{_mean_pair_distance(z):.4g}')
         masks = split_for(data, spec.protocol, seed)
         res = linear_probe(h, data.y, *masks)
         preds.append(res.predictions)
         split_masks.append(np.stack([m.numpy() for m in masks]))
         vals.append(res.val_accuracy)
         tests.append(res.test_accuracy)
-        if args.holdout:
-            rest = ~(masks[0] | masks[1] | masks[2])
+        rest = ~(masks[0] | masks[1] | masks[2])
+        if args.holdout and not rest.any():  # a random split covers every node
+            print(f"  holdout: none ({args.dataset}'s split leaves no node outside "
+                  'train/val/test)')
+        elif args.holdout:
             hold = linear_probe(h, data.y, masks[0], masks[1], rest).test_accuracy
             holds.append(hold)
             print(f'  holdout ({int(rest.sum())} nodes, C chosen on val): {hold:.4f}')

@@ -113,11 +113,17 @@ def compare(a: dict, b: dict) -> dict:
                          'diff': float(d.mean()),
                          'se_nodes': _se(d), 'disagree': disagree}
     t, v = out['test'], out['val']
-    out['test_minus_val_z'] = (t['diff'] - v['diff']) / math.hypot(t['se_nodes'], v['se_nodes'])
+    out['test_minus_val_z'] = _z(t['diff'] - v['diff'], math.hypot(t['se_nodes'], v['se_nodes']))
     sel = out['selection']
-    out['selection_z'] = sel['diff'] / sel['se_nodes'] if sel['se_nodes'] > 0 else \
-        math.copysign(math.inf, sel['diff']) if sel['diff'] else 0.0
+    out['selection_z'] = _z(sel['diff'], sel['se_nodes'])
     return out
+
+
+def _z(diff: float, se: float) -> float:
+    """diff / se; with no spread (identical predictions) 0 for no difference, else ±inf."""
+    if se > 0:
+        return diff / se
+    return math.copysign(math.inf, diff) if diff else 0.0
 
 
 def load_runs(paths: List[str]) -> dict:

@@ -1,0 +1,45 @@
+"""experiments/node_variants.py end to end on KarateClub: the saved predictions are what
+the probe printed, name their variant with its overrides (files of different variants
+cannot be joined as one), pair with experiments/paired_nodes.py, and report the scale Q
+reads; a peer variant refuses GenURL-only options."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
+import node_variants  # noqa: E402
+from paired_nodes import compare, load_runs  # noqa: E402
+
+
+def run(monkeypatch, capsys, *argv):
+    monkeypatch.setattr(sys, 'argv', ['node_variants.py', '--dataset', 'KarateClub', *argv])
+    node_variants.main()
+    return capsys.readouterr().out
+
+
+def test_saved_predictions_match_the_printed_accuracy(monkeypatch, capsys, tmp_path):
+    npz = tmp_path / 'base.npz'
+    out = run(monkeypatch, capsys, '--seeds', '2', '--set', 'epochs=3',
+              '--save-predictions', str(npz), '--holdout')
+    summary = json.loads(out.strip().splitlines()[-1])
+    saved = np.load(npz)
+    assert saved['predictions'].shape == (2, 34)
+    assert list(saved['seeds']) == [0, 1]
+    assert str(saved['variant']) == 'base {"epochs": 3}'
+    val = [(saved['predictions'][s] == saved['labels'])[saved['masks'][s, 1]].mean()
+           for s in range(2)]
+    assert summary['val'] == pytest.approx(np.mean(val))
+    assert out.count('scale: mean |h|') == 2
+    assert out.count('holdout: none') == 2  # KarateClub's random split covers every node
+    assert 'holdout' not in summary
+    res = compare(load_runs([str(npz)]), load_runs([str(npz)]))
+    assert res['val']['diff'] == 0.0 and res['test']['disagree'] == 0.0
+
+
+def test_peer_variants_refuse_genurl_options(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        run(monkeypatch, capsys, '--variant', 'peer:dgi', '--readout-cat')
+    assert '--readout-cat and --base describe a GenURL run' in capsys.readouterr().err
