@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import warnings
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -36,15 +38,18 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
                                        (num_nodes, num_nodes)).coalesce().to_sparse_csr()
 
 
-def smooth_features(x: Tensor, edge_index: Tensor, hops: int) -> Tensor:
+def smooth_features(x: Tensor, edge_index: Tensor, hops: int,
+                    adj: Optional[Tensor] = None) -> Tensor:
     """:math:`\\hat A^{hops} X` alone (SGC's smoothing; ``hops = 0``: ``x`` itself).
-    O(hops·E·D) time, O(N·D) memory."""
+    ``adj``: :math:`\\hat A` of ``edge_index`` when the caller already holds it (it is not
+    checked against ``edge_index``). O(hops·E·D) time, O(N·D) memory."""
     x = check_features(x, 'x')
     if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
         raise ValueError(f"'hops' must be an integer >= 0, got {hops!r}")
     if hops == 0:
         return x
-    adj = normalized_adjacency(edge_index, x.size(0))
+    if adj is None:
+        adj = normalized_adjacency(edge_index, x.size(0))
     for _ in range(hops):
         x = adj @ x
     return x

@@ -167,6 +167,7 @@ class NodeEmbeddingTrainer:
             config, graph_hops=resolved_graph_hops(config, self.featureless),
             graph_part=resolved_graph_part(config, self.featureless, mean_degree))
         self.edge_index = data.edge_index.to(self.device)
+        self._adj: Optional[Tensor] = None  # A_hat during set-up (_training_adjacency)
         self.progress = progress
         # How far the edges agree with the features (no labels): steers encoder 'auto'
         # and warns about GCN-style averaging over a graph that joins unlike nodes.
@@ -225,7 +226,9 @@ class NodeEmbeddingTrainer:
         if self.featureless:  # P from the graph alone: the builder takes no features
             x_p = None
         elif config.use_features:
-            x_p = smooth_features(self.x, self.edge_index, config.knn_input_hops)
+            x_p = smooth_features(self.x, self.edge_index, config.knn_input_hops,
+                                  adj=self._training_adjacency() if config.knn_input_hops
+                                  else None)
         else:
             x_p = self.x
         self.static_sim = self.builder.build(x_p, self.edge_index, self.num_nodes)
@@ -266,6 +269,7 @@ class NodeEmbeddingTrainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
                                           weight_decay=config.weight_decay)
         self.state = TrainState()
+        self._adj = None  # set-up's A_hat: the deferred smoothing keeps its own reference
 
     @property
     def reads_ids(self) -> bool:
@@ -283,7 +287,9 @@ class NodeEmbeddingTrainer:
             return torch.arange(x.size(0), device=self.device)
         x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
         if self.cfg.encoder_input_hops and smooth:
-            x_enc = smooth_features(x_enc, edge_index, self.cfg.encoder_input_hops)
+            # the training graph's A_hat when set-up already built it (else built here)
+            adj = self._adj if edge_index is self.edge_index else None
+            x_enc = smooth_features(x_enc, edge_index, self.cfg.encoder_input_hops, adj=adj)
         if self.encoder_name == 'sign':
             x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
         return x_enc
@@ -301,11 +307,19 @@ class NodeEmbeddingTrainer:
         input_nnz = int((self.x != 0).sum())
         if input_nnz == self.x.numel():  # dense rows: smoothing cannot fill anything in
             return None
-        adj = normalized_adjacency(self.edge_index, self.num_nodes)
+        adj = self._training_adjacency()
         if not deferral_pays(input_nnz, smoothed_nnz(self.x, adj, hops),
                              adj.values().numel(), hops):
             return None
         return adj.to(self.device)
+
+    def _training_adjacency(self) -> Tensor:
+        """:math:`\\hat A` of the training graph, built once while the trainer is set up:
+        P's smoothed features, the deferral decision and the encoder's input smoothing all
+        read it (O(E log E) each time otherwise). Released when set-up ends."""
+        if self._adj is None:
+            self._adj = normalized_adjacency(self.edge_index, self.num_nodes)
+        return self._adj
 
     def _input_width(self) -> int:
         return 1 if self.featureless else self.x.size(1)

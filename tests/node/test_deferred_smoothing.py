@@ -169,3 +169,28 @@ def test_trainer_defers_on_sparse_rows_only():
     assert NodeEmbeddingTrainer(dense, NodeConfig(**cfg)).input_smoothing is None
     assert NodeEmbeddingTrainer(sparse, NodeConfig(**{**cfg, 'encoder': 'gat'})
                                 ).input_smoothing is None
+
+
+@pytest.mark.parametrize('deferred', [False, True])
+def test_trainer_builds_the_training_adjacency_once(deferred, monkeypatch):
+    """P's smoothed features, the deferral decision and the encoder's input smoothing read
+    one A_hat; before, a decision against deferral built it again for the input."""
+    import genurl_pyg.node.propagation as propagation
+    import genurl_pyg.node.trainer as trainer_mod
+    _force_deferral(monkeypatch, deferred)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return normalized_adjacency(*args, **kwargs)
+    monkeypatch.setattr(trainer_mod, 'normalized_adjacency', counted)
+    monkeypatch.setattr(propagation, 'normalized_adjacency', counted)
+    data = karate()
+    trainer = NodeEmbeddingTrainer(data, NodeConfig(
+        encoder='gcn', encoder_input_hops=1, knn_input_hops=1, epochs=1, hidden_channels=8,
+        out_channels=8, projector_channels=4, k=5))
+    assert len(calls) == 1 and trainer._adj is None  # released after set-up
+    assert (trainer.input_smoothing is not None) == deferred
+    if not deferred:  # the encoder reads A_hat X, computed with the shared A_hat
+        expected = normalized_adjacency(data.edge_index, 34) @ data.x
+        assert torch.allclose(trainer.x_enc.to_dense(), expected, atol=1e-6)
