@@ -356,7 +356,9 @@ def main() -> None:
     ap.add_argument('--seeds', type=int, default=2)
     ap.add_argument('--first-seed', type=int, default=0,
                     help='seeds FIRST .. FIRST + SEEDS - 1 (one process per core)')
-    ap.add_argument('--base', default=None, help='YAML config (default: the data set\'s)')
+    ap.add_argument('--base', default=None,
+                    help="YAML config over NodeConfig's defaults (not over the data set's "
+                         "shipped config; default: the data set's shipped config)")
     ap.add_argument('--set', nargs='*', default=[], metavar='KEY=JSON')
     ap.add_argument('--smooth', type=int, default=0)
     ap.add_argument('--readout-cat', action='store_true')
