@@ -37,6 +37,10 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 hops with one weight matrix, e.g. prein1. Since session 21 the config key
                 encoder_input_hops (this variant is now an alias of --set
                 encoder_input_hops=h; the same input, so the same numbers)
+  skip          a linear skip path from the encoder's input into the representation:
+                h = act(GNN(X_in) + X_in W_s), X_in what the encoder reads (A_hat X with
+                encoder_input_hops 1); with one GCN layer, act(A_hat^2 X W + A_hat X W_s + b),
+                so the smoothed input stays linearly readable in h
   peer:NAME     not GenURL: a peer of the zoo (genurl_pyg.bench.peers, e.g. peer:cca_ssg)
                 with its paper's settings for the data set (--set overrides them), so that
                 a peer's per-node predictions enter the same paired comparison
@@ -300,6 +304,33 @@ def _propagated_encoder(trainer, variant: str, alpha: float, seed: int) -> None:
     _restart_optimizer(trainer)
 
 
+class _SkipGNN(torch.nn.Module):
+    """Variant ``skip``: the GNN's output plus a bias-free linear map of its input."""
+
+    def __init__(self, gnn: torch.nn.Module, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        from torch_geometric.nn import Linear
+        self.gnn = gnn
+        self.lin = Linear(in_channels, out_channels, bias=False)
+
+    def reset_parameters(self) -> None:
+        self.gnn.reset_parameters()
+        self.lin.reset_parameters()
+
+    def forward(self, x: torch.Tensor, edge_index) -> torch.Tensor:
+        return self.gnn(x, edge_index) + self.lin(x)
+
+
+def _skip_encoder(trainer, seed: int) -> None:
+    torch.manual_seed(seed)
+    skip = _SkipGNN(trainer.model.encoder.gnn, trainer.x_enc.size(1),
+                    trainer.cfg.out_channels)
+    skip.lin.reset_parameters()
+    trainer.model.encoder.gnn = skip
+    _keep_input_smoothing(trainer, skip, 'lin')  # the skip reads A_hat X as the GNN does
+    _restart_optimizer(trainer)
+
+
 def _layer_outputs(trainer) -> torch.Tensor:
     """``[h_1, h]``: the first GCN layer's activated output beside the representation."""
     gnn, outs = trainer.model.encoder.gnn, []
@@ -337,6 +368,8 @@ def _genurl_variant(data, base, over, seed: int, args):
         _masked_reconstruction(trainer, args.variant, args.mae_rate, args.mae_gamma)
     elif args.variant.startswith('appnp'):
         _propagated_encoder(trainer, args.variant, args.appnp_alpha, seed)
+    elif args.variant == 'skip':
+        _skip_encoder(trainer, seed)
     elif args.variant in ('bn', 'ln'):
         _normalised_encoder(trainer, {'bn': 'batch', 'ln': 'layer'}[args.variant], seed)
     elif args.variant != 'base' and not args.variant.startswith('prein'):
