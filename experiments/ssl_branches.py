@@ -19,6 +19,10 @@ trains the shared *trunk* once and then each *branch* from its checkpoint:
     scores the frozen backbone with the kNN monitor and the linear probe on the
     *validation* images ``train[50000:60000]``. One JSON per branch under ``--out``.
 
+``report --out DIR --stem NAME``
+    gathers ``DIR``'s branch files into ``experiments/results/NAME.{json,md}`` (a table
+    of the branches' validation scores, with the conditions given by ``--conditions``).
+
 Only overrides that do not change the model's shape are allowed (``view_weight``, ``k``,
 ``feature_hops``, ``ema``, ``knn_start``, ``alpha``, ``nu_latent``, ``loss``): the
 branch continues the trunk's parameters and optimiser state.
@@ -44,7 +48,7 @@ from pathlib import Path
 from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import versions  # noqa: E402
+from _bench_utils import versions, write_results  # noqa: E402
 
 TRAIN_ROWS = 50000  # train[:50000] trains, train[50000:] validates; the test set is unread
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
@@ -161,10 +165,37 @@ def branch(args) -> None:
           f'(validation images)', file=sys.stderr)
 
 
+def report(args) -> None:
+    out = Path(args.out)
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob('branch_*.json'))]
+    if not rows:
+        raise SystemExit(f'no branch_*.json in {out}: run the branches first')
+    first = rows[0]
+    lines = [f'# SSL branches from one trunk, scored on validation images ({args.stem})', '',
+             f"Fashion-MNIST, the cpu-fmnist preset's GenURL loop (small CNN, batch 256), "
+             f"{first['train_images']:,} training images (train[:50000]), scored on the "
+             f"{first['validation_images']:,} validation images train[50000:60000] (the test "
+             f"set is not read). One trunk trained to epoch {first['branch_epoch']} of "
+             f"{first['epochs']}, then each branch to the end from its checkpoint "
+             '(`experiments/ssl_branches.py`). kNN: weighted kNN monitor (k 200, temperature '
+             '0.1); linear: logistic regression, C on a stratified 10 % of the training '
+             'images.', '']
+    if args.conditions:
+        lines += [f'Conditions: {args.conditions}', '']
+    lines += ['| branch | overrides | kNN (val) | linear (val) | s/epoch after the branch | '
+              'command |', '|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['branch']} | `{json.dumps(r['overrides'])}` | "
+                     f"{100 * r['knn_val']:.2f} | {100 * r['linear_val']:.2f} | "
+                     f"{r['branch_seconds_per_epoch']:.0f} | `{r['command']}` |")
+    write_results(args.stem, {'rows': rows, 'conditions': args.conditions},
+                  '\n'.join(lines) + '\n')
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('phase', choices=['trunk', 'branch'])
+    ap.add_argument('phase', choices=['trunk', 'branch', 'report'])
     ap.add_argument('name', nargs='?', help='branch: a name for the JSON file')
     ap.add_argument('overrides', nargs='*', help='branch: KEY=VALUE config overrides')
     ap.add_argument('--out', required=True, help='folder for trunk.pt and branch_*.json')
@@ -174,6 +205,8 @@ def main(argv=None) -> None:
                     help='the trunk keeps an EMA teacher only when this is < 1')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--stem', default='ssl_branches', help='report: results file name')
+    ap.add_argument('--conditions', default='', help='report: the run conditions, recorded')
     ap.add_argument('--smoke', type=int, default=0, metavar='N',
                     help='try the script on N training images (not a result)')
     args = ap.parse_args(argv)
@@ -183,7 +216,7 @@ def main(argv=None) -> None:
         ap.error('branch needs a NAME')
     if not 0 < args.branch_epoch < args.epochs:
         ap.error(f'--branch-epoch must be in (0, --epochs = {args.epochs})')
-    trunk(args) if args.phase == 'trunk' else branch(args)
+    {'trunk': trunk, 'branch': branch, 'report': report}[args.phase](args)
 
 
 if __name__ == '__main__':

@@ -32,7 +32,7 @@ def args(out, *extra):
     return ['--out', str(out), '--epochs', '3', '--branch-epoch', '2', *extra]
 
 
-def test_the_views_branch_is_the_uninterrupted_views_only_run(toy, tmp_path):
+def test_the_views_branch_is_the_uninterrupted_views_only_run(toy, tmp_path, monkeypatch):
     sb.main(['trunk', *args(tmp_path)])
     sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
     sb.main(['branch', 'teacher', 'view_weight=0.5', *args(tmp_path)])
@@ -46,9 +46,18 @@ def test_the_views_branch_is_the_uninterrupted_views_only_run(toy, tmp_path):
     assert teacher['losses'][2] != views['losses'][2]  # the teacher's kNN joined P
     assert views['validation_images'] == toy.test_x.size(0)
     assert 0.0 <= views['knn_val'] <= 1.0 and views['overrides'] == {'view_weight': 1.0}
+    written = {}
+    monkeypatch.setattr(sb, 'write_results', lambda stem, payload, md: written.update(
+        stem=stem, rows=payload['rows'], md=md))
+    sb.main(['report', '--out', str(tmp_path), '--stem', 'late', '--conditions', 'core 1'])
+    assert written['stem'] == 'late' and len(written['rows']) == 2
+    table = [ln for ln in written['md'].splitlines() if ln.startswith('| teacher')]
+    assert f"{100 * teacher['knn_val']:.2f}" in table[0] and 'Conditions: core 1' in written['md']
 
 
 def test_bad_branches_are_refused(toy, tmp_path):
+    with pytest.raises(SystemExit, match='no branch_'):
+        sb.main(['report', '--out', str(tmp_path)])
     with pytest.raises(SystemExit, match='no trunk checkpoint.*run the trunk first'):
         sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
     with pytest.raises(SystemExit, match="'projector_out' would change what the trunk"):
