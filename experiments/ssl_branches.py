@@ -120,7 +120,7 @@ def branch(args) -> None:
     from genurl_pyg.evaluation.image import image_linear_probe, knn_accuracy
     from genurl_pyg.utils.io import atomic_write_json
     from genurl_pyg.utils.resources import peak_rss_mb
-    from genurl_pyg.vision.trainer import VisualTrainer, VisualTrainState
+    from genurl_pyg.vision.trainer import VisualTrainer
     out = Path(args.out)
     overrides = parse_overrides(args.overrides)
     data = validation_data(args.smoke)
@@ -137,14 +137,7 @@ def branch(args) -> None:
         raise SystemExit('the trunk checkpoint was written with other settings; rerun it')
     # The branch continues the trunk's run: same parameters, optimiser moments, schedule
     # position and random streams; only P's settings differ from here on.
-    trainer.model.load_state_dict(blob['model'])
-    if trainer.teacher is not None:
-        trainer.teacher.load_state_dict(blob['teacher'])
-    trainer.optimizer.load_state_dict(blob['optimizer'])
-    trainer.scheduler.load_state_dict(blob['scheduler'])
-    trainer.order_gen.set_state(blob['order_gen'])
-    trainer.view_gen.set_state(blob['view_gen'])
-    trainer.state = VisualTrainState(**blob['state'])
+    trainer.restore(blob)
     t = time.perf_counter()
     trainer.fit()
     branch_s = time.perf_counter() - t

@@ -248,6 +248,12 @@ class VisualTrainer:
             raise ValueError(f'checkpoint {path} was written with another config '
                              f'({"; ".join(diff)}); use a new checkpoint path or the same '
                              f'settings')
+        self.restore(blob)
+
+    def restore(self, blob: dict) -> None:
+        """Continues the run a :meth:`save_checkpoint` blob holds: parameters, teacher,
+        optimiser moments, schedule position, random streams and progress (the caller
+        checks that its config may continue it)."""
         self.model.load_state_dict(blob['model'])
         if self.teacher is not None:
             self.teacher.load_state_dict(blob['teacher'])
