@@ -24,7 +24,8 @@ trains the shared *trunk* once and then each *branch* from its checkpoint:
     of the branches' validation scores, with the conditions given by ``--conditions``).
 
 Only overrides that do not change the model's shape are allowed (``view_weight``, ``k``,
-``feature_hops``, ``ema``, ``knn_start``, ``alpha``, ``nu_latent``, ``loss``): the
+``feature_hops``, ``ema``, ``knn_start``, ``alpha``, ``nu_latent``, ``loss``,
+``false_negatives``): the
 branch continues the trunk's parameters and optimiser state.
 
 Cost: a trunk epoch is one cpu-fmnist GenURL epoch on 50,000 images (about 180 s on one
@@ -52,7 +53,7 @@ from _bench_utils import versions, write_results  # noqa: E402
 
 TRAIN_ROWS = 50000  # train[:50000] trains, train[50000:] validates; the test set is unread
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
-               'loss'}
+               'loss', 'false_negatives'}
 
 
 def validation_data(smoke: int = 0):
@@ -120,7 +121,7 @@ def branch(args) -> None:
     from genurl_pyg.evaluation.image import image_linear_probe, knn_accuracy
     from genurl_pyg.utils.io import atomic_write_json
     from genurl_pyg.utils.resources import peak_rss_mb
-    from genurl_pyg.vision.trainer import VisualTrainer
+    from genurl_pyg.vision.trainer import VisualTrainer, checkpoint_config
     out = Path(args.out)
     overrides = parse_overrides(args.overrides)
     data = validation_data(args.smoke)
@@ -133,7 +134,7 @@ def branch(args) -> None:
         raise SystemExit(f"the trunk stopped at epoch {blob['state']['epoch']}, not "
                          f'--branch-epoch {args.branch_epoch}: run the trunk first')
     trunk_cfg = trunk_config(args).to_dict()
-    if blob['config'] != trunk_cfg:
+    if checkpoint_config(blob) != trunk_cfg:
         raise SystemExit('the trunk checkpoint was written with other settings; rerun it')
     # The branch continues the trunk's run: same parameters, optimiser moments, schedule
     # position and random streams; only P's settings differ from here on.

@@ -125,13 +125,19 @@ def pairwise_sqdist(z: Tensor) -> Tensor:
 
 
 def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
-                   alpha: float = 0.1, eps: float = 1e-10) -> Tensor:
+                   alpha: float = 0.1, eps: float = 1e-10,
+                   no_repulsion: Optional[Tensor] = None) -> Tensor:
     r"""Loss over all :math:`B(B-1)` ordered pairs of a batch.
 
     Args:
         z (Tensor): embeddings ``[B, d]``.
         p (Tensor): dense input similarity ``[B, B]`` (diagonal ignored, no gradient).
         nu (float): embedding-side Student-t degrees of freedom.
+        no_repulsion (Tensor, optional): boolean ``[B, B]``; a pair marked ``True`` whose
+            :math:`p_{ij} = 0` is left out of the loss (its repulsive term :math:`\ell(0,
+            q_{ij})`, e.g. GKL's :math:`\alpha q_{ij}`, is not applied), and the mean is
+            over the pairs kept. Pairs with :math:`p_{ij} > 0` are always kept. For pairs
+            believed to be false negatives; elementwise variants only.
 
     Complexity: O(B^2 d) time, O(B^2) memory: meant for batches of at most a few thousand.
     """
@@ -143,14 +149,23 @@ def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
                          f"got {tuple(p.shape)}")
     if variant not in VARIANTS:
         raise ValueError(f"'variant' must be one of {VARIANTS}, got {variant!r}")
+    if no_repulsion is not None:
+        if no_repulsion.shape != p.shape or no_repulsion.dtype != torch.bool:
+            raise ValueError(f"'no_repulsion' must be a boolean [B, B] = {tuple(p.shape)} "
+                             f'tensor, got {no_repulsion.dtype} {tuple(no_repulsion.shape)}')
+        if variant in ('kl', 'infonce'):
+            raise ValueError(f"'no_repulsion' applies to the elementwise variants, not "
+                             f'{variant!r}')
     p = p.detach()
     q = student_t(pairwise_sqdist(z), nu)
     if variant == 'kl':
         return kl_loss(p, q, eps)
     if variant == 'infonce':
         return infonce_loss(p, q, eps)
-    off = ~torch.eye(z.size(0), dtype=torch.bool, device=z.device)
-    return elementwise_loss(p[off], q[off], variant, alpha, eps).mean()
+    keep = ~torch.eye(z.size(0), dtype=torch.bool, device=z.device)
+    if no_repulsion is not None:
+        keep &= ~(no_repulsion.to(keep.device) & (p == 0))
+    return elementwise_loss(p[keep], q[keep], variant, alpha, eps).mean()
 
 
 def sampled_pairs_loss(z_pos_i: Tensor, z_pos_j: Tensor, p_pos: Tensor, z_neg_i: Tensor,

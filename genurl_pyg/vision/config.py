@@ -22,7 +22,10 @@ class SSLConfig:
     P (:class:`~genurl_pyg.vision.objective.BatchSimilarity`): ``k``, ``feature_hops``,
     ``view_weight`` (1, the default: views only, SimCLR's positives; below 1 the EMA
     teacher's kNN takes ``1 - view_weight`` of P), ``knn_start`` (epochs of views only
-    before the teacher's kNN joins P), ``ema`` (teacher momentum). Why views only by
+    before the teacher's kNN joins P), ``ema`` (teacher momentum), ``false_negatives`` (m:
+    from ``knn_start`` on, each view's m teacher-nearest other-image views are not repelled,
+    P unchanged; 0, the default: off;
+    :func:`~genurl_pyg.vision.objective.teacher_false_negatives`). Why views only by
     default: on Fashion-MNIST validation images (10k training images, 20 epochs, the small
     CNN; ``experiments/results/ssl_benchmark_notes.md``, session 20) the teacher's kNN at
     ``view_weight=0.5`` cost 4.0 points of kNN accuracy and 1.0 of linear accuracy against
@@ -50,6 +53,7 @@ class SSLConfig:
     view_weight: float = 1.0
     knn_start: int = 10
     ema: float = 0.99
+    false_negatives: int = 0
     loss: str = 'gkl'
     nu_latent: float = 1.0
     alpha: float = 1.0
@@ -77,7 +81,7 @@ class SSLConfig:
         for name, lo in (('projector_hidden', 1), ('projector_out', 1), ('k', 1),
                          ('feature_hops', 1), ('knn_start', 0), ('epochs', 1),
                          ('warmup_epochs', 0), ('batch_size', 2), ('seed', 0),
-                         ('monitor_every', 0), ('knn_k', 1)):
+                         ('monitor_every', 0), ('knn_k', 1), ('false_negatives', 0)):
             integer(name, lo)
         number('view_weight', 0.0, 1.0)
         number('ema', 0.0, 1.0)
@@ -96,6 +100,12 @@ class SSLConfig:
         from ..nn.functional import VARIANTS
         if self.loss not in VARIANTS:
             raise ValueError(f"ssl config 'loss' must be one of {VARIANTS}, got {self.loss!r}")
+        if self.false_negatives and not 1 <= self.false_negatives <= 2 * self.batch_size - 2:
+            raise ValueError(f"ssl config 'false_negatives' must be at most 2 * batch_size - 2 "
+                             f'= {2 * self.batch_size - 2}, got {self.false_negatives}')
+        if self.false_negatives and self.loss in ('kl', 'infonce'):
+            raise ValueError("ssl config 'false_negatives' needs an elementwise 'loss' "
+                             f"(gkl, fuzzy_ce, l1, mse), got {self.loss!r}")
         from .views import ViewConfig
         ViewConfig.from_dict(self.views)  # raises naming a bad view option
         return self

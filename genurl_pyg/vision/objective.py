@@ -20,6 +20,12 @@ every image]``. P over those ``2B`` rows combines, as DSM does for graphs
   CPU budget measured, the teacher's kNN pairs acted as noisy positives (4 points of kNN
   accuracy lost on validation images, ``experiments/results/ssl_benchmark_notes.md``).
 
+Optionally (``false_negatives`` = m > 0, :func:`teacher_false_negatives`) the m views
+that the teacher places nearest to a view, other than its own image's, are not repelled
+from it: their pairs keep :math:`p = 0` but leave the loss, so P is unchanged and only the
+repulsion of likely same-class images is removed (false-negative *elimination*, where
+``view_weight < 1`` would *attract* them).
+
 Q is the Student-t kernel of the projector outputs and the loss the GKL
 (:class:`~genurl_pyg.nn.losses.GenURLLoss`), over all ``2B x 2B`` pairs of the batch
 (O(B²·d)) or, above ``all_pairs_max`` rows, its unbiased sampled form.
@@ -41,6 +47,27 @@ def view_edges(batch: int, device=None) -> Tensor:
     """``[2, 2B]`` edges joining row ``i`` and row ``i + B`` (both directions)."""
     i = torch.arange(batch, device=device)
     return torch.cat([torch.stack([i, i + batch]), torch.stack([i + batch, i])], dim=1)
+
+
+def teacher_false_negatives(teacher_features: Tensor, batch: int, m: int) -> Tensor:
+    """Boolean ``[2B, 2B]``: ``True`` for the pairs (either direction) of each view and
+    the ``m`` views nearest to it by the teacher's cosine similarity, leaving out the view
+    itself and the other view of its image. O(B²·D) time, O(B²) memory."""
+    n = 2 * batch
+    if teacher_features.dim() != 2 or teacher_features.size(0) != n:
+        raise ValueError(f'teacher features must be [2B = {n}, D], got '
+                         f'{tuple(teacher_features.shape)}')
+    if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= n - 2:
+        raise ValueError(f"'m' must be an integer in [1, 2B - 2 = {n - 2}], got {m!r}")
+    t = torch.nn.functional.normalize(teacher_features.float(), dim=1)
+    sim = t @ t.t()
+    rows = torch.arange(n, device=sim.device)
+    sim[rows, rows] = float('-inf')
+    sim[rows, (rows + batch) % n] = float('-inf')  # the same image's other view
+    nearest = sim.topk(m, dim=1).indices
+    mask = torch.zeros(n, n, dtype=torch.bool, device=sim.device)
+    mask[rows.unsqueeze(1).expand_as(nearest), nearest] = True
+    return mask | mask.t()
 
 
 class BatchSimilarity:

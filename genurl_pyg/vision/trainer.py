@@ -4,7 +4,9 @@ One step, for a batch of ``B`` training images (kept as ``uint8`` on the trainin
 two random views per image (:class:`~genurl_pyg.vision.views.BatchViews`, drawn from a
 seeded CPU generator), the backbone and projector on the ``2B`` views, with
 ``view_weight < 1`` the EMA teacher's features of the same views (no gradient) for P's kNN
-part (:class:`~genurl_pyg.vision.objective.BatchSimilarity`), the GKL between P and the
+part (:class:`~genurl_pyg.vision.objective.BatchSimilarity`) and, with
+``false_negatives``, the pairs left unrepelled
+(:func:`~genurl_pyg.vision.objective.teacher_false_negatives`), the GKL between P and the
 Student-t Q of the projector outputs, an optimiser step, then the teacher's EMA update (no
 teacher exists with views only, the default). Cost per step: one forward and one backward
 pass of the backbone on ``2B`` images (a second forward with the teacher), plus
@@ -19,6 +21,7 @@ interrupted (on the CPU; CUDA kernels may differ in the last bits).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -35,7 +38,7 @@ from ..utils.io import atomic_torch_save
 from .backbones import build_backbone, ema_update, feature_dim
 from .config import SSLConfig
 from .data import ImageData
-from .objective import BatchSimilarity
+from .objective import BatchSimilarity, teacher_false_negatives
 from .views import BatchViews, ViewConfig
 
 ALL_PAIRS_MAX = 4096  # rows (2B) up to which the loss takes every pair of the batch
@@ -48,6 +51,18 @@ class VisualTrainState:
     knn: List[Dict[str, float]] = field(default_factory=list)  # {'epoch', 'accuracy'}
     seconds: float = 0.0
     images: int = 0
+
+
+def checkpoint_config(blob: dict) -> Optional[dict]:
+    """The config a checkpoint was written with; keys that :class:`SSLConfig` gained since
+    take their defaults, which keep the behaviour of the code that wrote it (for example
+    ``false_negatives`` 0). ``None`` when the blob holds no config."""
+    saved = blob.get('config')
+    if saved is None:
+        return None
+    defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING
+                else f.default_factory() for f in dataclasses.fields(SSLConfig)}
+    return {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
 
 
 def projector(in_dim: int, hidden: int, out: int) -> nn.Module:
@@ -94,10 +109,12 @@ class VisualTrainer:
             from .peers import build_peer
             heads = {'peer': build_peer(cfg.objective, dim, backbone)}
         self.model = nn.ModuleDict({'backbone': backbone, **heads}).to(self.device)
-        # The EMA teacher is read only by P's kNN part (view_weight < 1): with views only (the
-        # default) keeping it up to date would be a wasted backbone copy every step.
+        # The EMA teacher is read only by P's kNN part (view_weight < 1) and the false-negative
+        # mask: with views only (the default) keeping it up to date would be a wasted
+        # backbone copy every step.
+        reads_teacher = cfg.view_weight < 1 or cfg.false_negatives > 0
         self.teacher = (copy.deepcopy(self.model['backbone']).requires_grad_(False)
-                        if cfg.objective == 'genurl' and cfg.view_weight < 1 else None)
+                        if cfg.objective == 'genurl' and reads_teacher else None)
         self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
         self.loss_fn = GenURLLoss(cfg.loss, cfg.nu_latent, cfg.alpha)
         lr = cfg.lr * cfg.batch_size / 256  # the linear scaling rule
@@ -150,8 +167,13 @@ class VisualTrainer:
                     teacher = self.teacher(v).float()
         p = self.similarity(b, teacher)
         z = z.float()
+        no_repulsion = (teacher_false_negatives(teacher, b, self.cfg.false_negatives)
+                        if teacher is not None and self.cfg.false_negatives else None)
         if z.size(0) <= ALL_PAIRS_MAX:
-            loss = self.loss_fn(z, p)
+            loss = self.loss_fn(z, p, no_repulsion=no_repulsion)
+        elif no_repulsion is not None:
+            raise ValueError(f"ssl config 'false_negatives' needs the all-pairs loss: 2 * "
+                             f'batch_size = {z.size(0)} rows is above {ALL_PAIRS_MAX}')
         else:
             loss = self.loss_fn.sampled(z, p, num_pos=8 * z.size(0), num_neg=32 * z.size(0),
                                         generator=self.view_gen)
@@ -184,7 +206,7 @@ class VisualTrainer:
             if self.teacher is not None:
                 self.teacher.train()
             order = torch.randperm(self.train_x.size(0), generator=self.order_gen)
-            use_knn = self.state.epoch >= cfg.knn_start and cfg.view_weight < 1
+            use_knn = self.state.epoch >= cfg.knn_start and self.teacher is not None
             total = 0.0
             for step in range(self.steps_per_epoch):
                 idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
@@ -243,8 +265,9 @@ class VisualTrainer:
 
     def load_checkpoint(self, path: Path) -> None:
         blob = torch.load(Path(path), map_location=self.device, weights_only=False)
-        if blob.get('config') != self.cfg.to_dict():
-            diff = config_differences(blob.get('config') or {}, self.cfg.to_dict())
+        saved = checkpoint_config(blob)
+        if saved != self.cfg.to_dict():
+            diff = config_differences(saved or {}, self.cfg.to_dict())
             raise ValueError(f'checkpoint {path} was written with another config '
                              f'({"; ".join(diff)}); use a new checkpoint path or the same '
                              f'settings')

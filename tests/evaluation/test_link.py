@@ -107,4 +107,45 @@ def test_link_probe_scores_extra_metrics_at_the_epoch_validation_chose(predictor
                       also={'hits@5': lambda p, q: hits_at_k(p, q, 5), 'auc2': auc_score})
     assert both.test == pytest.approx(base.test) and both.epoch == base.epoch
     assert both.also['auc2'] == pytest.approx(both.test)
-    assert 0.0 <= both.also['hits@5'] <= 1.0 and base.also == {}
+    assert both.also_val['auc2'] == pytest.approx(both.val)  # validation, the same epoch
+    assert 0.0 <= both.also['hits@5'] <= 1.0 and base.also == {} == base.also_val
+
+
+def test_excluded_negatives_are_never_training_edges_nor_self_pairs():
+    from genurl_pyg.evaluation.link import _negative_sampler
+    g = torch.Generator().manual_seed(0)
+    n = 30  # dense: about half of all ordered pairs are training edges
+    train = torch.randint(0, n, (250, 2), generator=g)
+    edges = {(a, b) for a, b in train.tolist()} | {(b, a) for a, b in train.tolist()}
+    draw = _negative_sampler(train, n, torch.Generator().manual_seed(1), exclude=True)
+    neg = draw((2000, 2))
+    hits = [(a, b) for a, b in neg.tolist() if (a, b) in edges or a == b]
+    # ten redraws leave (1/2)^10 of the pairs: a handful at most in 2,000
+    assert len(hits) <= 5, len(hits)
+    plain = _negative_sampler(train, n, torch.Generator().manual_seed(1), exclude=False)
+    plain_hits = sum((a, b) in edges or a == b for a, b in plain((2000, 2)).tolist())
+    assert plain_hits > 500  # uniform pairs hit the dense graph often: the case it repairs
+
+
+def test_ogb_probe_layers_and_dropout():
+    from genurl_pyg.evaluation.link import OGB_DDI_PROBE, _hadamard_mlp
+    mlp = _hadamard_mlp(16, 8, 3, 0.5)
+    linears = [m for m in mlp if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(16, 8), (8, 8), (8, 1)]
+    assert sum(isinstance(m, torch.nn.Dropout) for m in mlp) == 2
+    plain = _hadamard_mlp(16, 8, 2, 0.0)  # the default probe: one hidden layer, no dropout
+    assert [type(m).__name__ for m in plain] == ['Linear', 'ReLU', 'Linear']
+    assert OGB_DDI_PROBE['layers'] == 3 and OGB_DDI_PROBE['epochs'] == 200
+    y, pos, neg = _community_edges()
+    good = torch.nn.functional.one_hot(y, 4).float() * 3 + 0.1 * torch.randn(120, 4)
+    args = (pos[:400], pos[400:500], neg[:300], pos[500:600], neg[300:600])
+    kw = {**OGB_DDI_PROBE, 'epochs': 30, 'batch_size': 256}
+    r_good = link_probe(good, *args, **kw)
+    r_bad = link_probe(torch.randn(120, 4), *args, **kw)
+    assert r_good.test > r_bad.test + 0.3, (r_good, r_bad)
+    h, ok = torch.randn(10, 3), torch.tensor([[0, 1]])
+    with pytest.raises(ValueError, match="'layers'"):
+        link_probe(h, ok, ok, ok, ok, ok, layers=0)
+    with pytest.raises(ValueError, match="'dropout'"):
+        link_probe(h, ok, ok, ok, ok, ok, dropout=1.0)
+

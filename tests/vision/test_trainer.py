@@ -136,3 +136,86 @@ def test_batch_similarity_joins_the_two_views():
 def test_small_cnn_shape():
     net = SmallCNN(1, width=4)
     assert feature_dim(net, (1, 28, 28)) == 32 and net.training
+
+
+def test_teacher_false_negatives_match_brute_force():
+    from genurl_pyg.vision.objective import teacher_false_negatives
+    g = torch.Generator().manual_seed(0)
+    b, m = 5, 2
+    t = torch.randn(2 * b, 6, generator=g)
+    mask = teacher_false_negatives(t, b, m)
+    cos = torch.nn.functional.cosine_similarity(t.unsqueeze(1), t.unsqueeze(0), dim=2)
+    expected = torch.zeros(2 * b, 2 * b, dtype=torch.bool)
+    for i in range(2 * b):
+        others = [j for j in range(2 * b) if j != i and j != (i + b) % (2 * b)]
+        for j in sorted(others, key=lambda j: -float(cos[i, j]))[:m]:
+            expected[i, j] = expected[j, i] = True
+    assert torch.equal(mask, expected)
+    assert not mask.diagonal().any() and not mask[torch.arange(b), torch.arange(b) + b].any()
+    with pytest.raises(ValueError, match=r'\[2B = 10, D\]'):
+        teacher_false_negatives(t[:9], b, m)
+    with pytest.raises(ValueError, match="'m' must be an integer in \\[1, 2B - 2 = 8\\]"):
+        teacher_false_negatives(t, b, 9)
+
+
+def test_no_repulsion_leaves_only_zero_p_pairs_out_of_the_loss():
+    from genurl_pyg.nn.functional import all_pairs_loss, gkl_elementwise, pairwise_sqdist, \
+        student_t
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(6, 3, generator=g)
+    p = torch.zeros(6, 6)
+    p[0, 3] = p[3, 0] = 0.8
+    drop = torch.zeros(6, 6, dtype=torch.bool)
+    drop[0, 1] = drop[1, 0] = True
+    drop[0, 3] = True  # p > 0: attraction is never removed
+    q = student_t(pairwise_sqdist(z), 1.0)
+    keep = ~torch.eye(6, dtype=torch.bool)
+    keep[0, 1] = keep[1, 0] = False
+    by_hand = gkl_elementwise(p[keep], q[keep], 0.5).mean()
+    assert all_pairs_loss(z, p, alpha=0.5, no_repulsion=drop) == pytest.approx(float(by_hand))
+    none = torch.zeros(6, 6, dtype=torch.bool)
+    assert all_pairs_loss(z, p, alpha=0.5, no_repulsion=none) == pytest.approx(
+        float(all_pairs_loss(z, p, alpha=0.5)))
+    with pytest.raises(ValueError, match="'no_repulsion' must be a boolean"):
+        all_pairs_loss(z, p, no_repulsion=drop.float())
+    with pytest.raises(ValueError, match="elementwise variants, not 'kl'"):
+        all_pairs_loss(z, p, variant='kl', no_repulsion=drop)
+
+
+def test_false_negatives_act_once_the_teacher_is_read():
+    data = toy_data()
+
+    def run(**kw):
+        torch.manual_seed(0)
+        t = VisualTrainer(data, SSLConfig(**dict(FAST, epochs=3, monitor_every=0, **kw)),
+                          backbone=SmallCNN(3, width=4))
+        t.fit()
+        return t
+    views, fn = run(view_weight=1.0), run(view_weight=1.0, false_negatives=4, knn_start=2)
+    assert views.teacher is None and fn.teacher is not None  # a teacher just for the mask
+    assert fn.state.losses[:2] == views.state.losses[:2]  # not read before knn_start
+    assert fn.state.losses[2] != views.state.losses[2]
+    with pytest.raises(ValueError, match="'false_negatives' must be at most 2 \\* batch_size"):
+        SSLConfig(batch_size=4, false_negatives=7).validate()
+    with pytest.raises(ValueError, match="'false_negatives' needs an elementwise 'loss'"):
+        SSLConfig(false_negatives=3, loss='infonce').validate()
+    with pytest.raises(ValueError, match="ssl config 'false_negatives' must be"):
+        SSLConfig(false_negatives=-1).validate()
+
+
+def test_a_checkpoint_from_before_a_new_config_key_still_resumes(tmp_path):
+    data = toy_data()
+    cfg = SSLConfig(**dict(FAST, epochs=2, monitor_every=0))
+    first = VisualTrainer(data, cfg, backbone=SmallCNN(3, width=4))
+    ckpt = tmp_path / 'old.pt'
+    first.fit(ckpt, stop_after=1)
+    blob = torch.load(ckpt, weights_only=False)
+    del blob['config']['false_negatives']  # as written before the key existed
+    torch.save(blob, ckpt)
+    again = VisualTrainer(data, cfg, backbone=SmallCNN(3, width=4))
+    again.fit(ckpt)
+    assert again.state.epoch == 2
+    other = VisualTrainer(data, SSLConfig(**dict(cfg.to_dict(), false_negatives=2)),
+                          backbone=SmallCNN(3, width=4))
+    with pytest.raises(ValueError, match='another config.*false_negatives'):
+        other.fit(ckpt)

@@ -42,7 +42,10 @@ class GenURLLoss(torch.nn.Module):
             raise ValueError(f"'alpha' must be >= 0, got {alpha}")
         self.alpha, self.eps = float(alpha), float(eps)
 
-    def forward(self, z: Tensor, p, nodes: Optional[Tensor] = None) -> Tensor:
+    def forward(self, z: Tensor, p, nodes: Optional[Tensor] = None,
+                no_repulsion: Optional[Tensor] = None) -> Tensor:
+        """All pairs (see the class doc); ``no_repulsion``: a boolean ``[B, B]`` of pairs
+        left out where :math:`p = 0` (:func:`~genurl_pyg.nn.functional.all_pairs_loss`)."""
         if isinstance(p, Similarity):
             if nodes is None:
                 if z.size(0) != p.num_nodes:
@@ -50,7 +53,8 @@ class GenURLLoss(torch.nn.Module):
                                      "pass 'nodes' for a batch")
                 nodes = torch.arange(p.num_nodes, device=z.device)
             p = dense_block(p, nodes)
-        return F.all_pairs_loss(z, p, self.nu, self.variant, self.alpha, self.eps)
+        return F.all_pairs_loss(z, p, self.nu, self.variant, self.alpha, self.eps,
+                                no_repulsion)
 
     def sampled(self, z: Tensor, sim: Similarity, num_pos: int, num_neg: int,
                 generator: Optional[torch.Generator] = None,
