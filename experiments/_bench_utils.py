@@ -42,6 +42,19 @@ def versions() -> Dict[str, str]:
             'machine': platform.machine()}
 
 
+def open_state(stem: str, benchmark: str, **fields: Any) -> Dict[str, Any]:
+    """The results file ``stem``'s state to add rows to (a new one holding ``fields``, the
+    versions and no commands, when it does not exist), with this process's command line
+    recorded once."""
+    path = RESULTS / f'{stem}.json'
+    state = json.loads(path.read_text()) if path.exists() else {
+        'benchmark': benchmark, 'commands': [], 'versions': versions(), **fields}
+    command = 'python ' + ' '.join(sys.argv)
+    if command not in state['commands']:
+        state['commands'].append(command)
+    return state
+
+
 def write_results(stem: str, payload: Dict[str, Any], markdown: str) -> None:
     for suffix, text in (('.json', json.dumps(payload, indent=2)), ('.md', markdown)):
         atomic_write_text(RESULTS / f'{stem}{suffix}', text)

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import RESULTS, peak_rss_mb, versions, write_results  # noqa: E402
+from _bench_utils import open_state, peak_rss_mb, write_results  # noqa: E402
 
 
 PROBES = ('default', 'ogb')
@@ -107,6 +107,8 @@ def run_variant(dataset, name, overrides, seed, probe_kw, n2v_epochs, embeddings
                        also={'auc': auc_score}, **kw)
         row.update({f'{pred}_val_hits20': r.val, f'{pred}_val_auc': r.also_val['auc'],
                     f'{pred}_epoch': r.epoch})
+        if pred == 'mlp':
+            row['mlp_val_hits20_curve'] = r.curve
     row['probe_seconds'] = time.perf_counter() - t
     row['peak_rss_mb'] = peak_rss_mb()
     return row
@@ -133,13 +135,7 @@ def main():
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
-    path = RESULTS / f'{args.out}.json'
-    state = json.loads(path.read_text()) if path.exists() else {
-        'benchmark': 'featureless_variants', 'commands': [], 'versions': versions(),
-        'threads': args.threads, 'rows': []}
-    command = 'python ' + ' '.join(sys.argv)
-    if command not in state['commands']:
-        state['commands'].append(command)
+    state = open_state(args.out, 'featureless_variants', threads=args.threads, rows=[])
     probe_kw = probe_settings(args.probe, args.probe_epochs, args.probe_batch)
     for seed in range(args.seeds):
         for name, js in args.variant:

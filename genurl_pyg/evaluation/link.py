@@ -13,7 +13,7 @@ installed (``hits_at_k`` is the same formula, used without it and in the tests).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -25,7 +25,7 @@ PREDICTORS = ('mlp', 'dot')
 #: epochs of batches of 65,536 training edges, negatives that are not edges of the graph.
 #: The OGB leaderboard's node2vec row (23.26 % test Hits@20) was read with it.
 OGB_DDI_PROBE = dict(layers=3, hidden=256, dropout=0.5, lr=0.01, epochs=200,
-                     batch_size=65536, exclude_train=True)
+                     batch_size=65536, exclude_train=True, cap_hidden=False)
 
 
 @dataclass
@@ -37,6 +37,7 @@ class LinkProbeResult:
     epoch: int
     also: Dict[str, float] = field(default_factory=dict)  # other metrics, same epoch
     also_val: Dict[str, float] = field(default_factory=dict)  # the same on validation
+    curve: List[float] = field(default_factory=list)  # the validation metric per epoch
 
 
 def hits_at_k(pos: Tensor, neg: Tensor, k: int) -> float:
@@ -78,8 +79,8 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
                predictor: str = 'mlp', epochs: int = 10, batch_size: int = 65536,
                lr: float = 1e-3, seed: int = 0, hidden: int = 256,
                also: Optional[Dict[str, Callable[[Tensor, Tensor], float]]] = None,
-               layers: int = 2, dropout: float = 0.0, exclude_train: bool = False
-               ) -> LinkProbeResult:
+               layers: int = 2, dropout: float = 0.0, exclude_train: bool = False,
+               cap_hidden: bool = True) -> LinkProbeResult:
     """Scores frozen embeddings by link prediction; returns validation and test Hits@K.
 
     Args:
@@ -89,8 +90,9 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
         metric (callable, optional): ``metric(pos_scores, neg_scores) -> float``, e.g.
             :func:`ogb_link_metric` ``('ogbl-ddi')``.
         predictor (str): ``'mlp'`` or ``'dot'``.
-        hidden (int): the MLP's hidden width (256, OGB's link predictors' width; capped at
-            ``d``), so wide inputs such as raw bag-of-words features cost O(d · hidden).
+        hidden (int): the MLP's hidden width (256, OGB's link predictors' width), capped at
+            ``d`` when ``cap_hidden`` (the default probe's rule; OGB's predictor keeps 256
+            for any ``d``, so two embeddings of different widths get the same probe).
         also (dict, optional): more ``name -> metric(pos, neg)`` scored on the test pairs
             (``.also``) and the validation pairs (``.also_val``) of the epoch that
             ``metric`` chose on validation (one probe, several scores).
@@ -137,7 +139,7 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     d = h.size(1)
-    width = max(1, min(int(hidden), d))
+    width = max(1, min(int(hidden), d) if cap_hidden else int(hidden))
     mlp = _hadamard_mlp(d, width, layers, float(dropout))
     opt = torch.optim.Adam(mlp.parameters(), lr=lr)
     draw_negatives = _negative_sampler(train_pos, n, gen, exclude_train)
@@ -147,7 +149,7 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
         return torch.cat([mlp(h[b[:, 0]] * h[b[:, 1]]).squeeze(1)
                           for b in pairs.split(batch_size)])
 
-    best = (-1.0, (0.0, {}), 0, {})
+    best, curve = (-1.0, (0.0, {}), 0, {}), []
     for epoch in range(1, epochs + 1):
         mlp.train()
         for idx in torch.randperm(train_pos.size(0), generator=gen).split(batch_size):
@@ -162,9 +164,11 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
             opt.step()
         mlp.eval()
         val, extra_val = test_scores(scores(val_pos), scores(val_neg))
+        curve.append(float(val))
         if val > best[0]:  # test is scored only for the epoch that validation picks
             best = (val, test_scores(scores(test_pos), scores(test_neg)), epoch, extra_val)
-    return LinkProbeResult(best[1][0], best[0], name, predictor, best[2], best[1][1], best[3])
+    return LinkProbeResult(best[1][0], best[0], name, predictor, best[2], best[1][1], best[3],
+                           curve)
 
 
 def _hadamard_mlp(d: int, width: int, layers: int, dropout: float) -> torch.nn.Sequential:

@@ -108,6 +108,9 @@ def test_link_probe_scores_extra_metrics_at_the_epoch_validation_chose(predictor
     assert both.test == pytest.approx(base.test) and both.epoch == base.epoch
     assert both.also['auc2'] == pytest.approx(both.test)
     assert both.also_val['auc2'] == pytest.approx(both.val)  # validation, the same epoch
+    if predictor == 'mlp':  # the validation metric per epoch; the best is the one reported
+        assert len(both.curve) == 3 and max(both.curve) == pytest.approx(both.val)
+        assert both.curve[both.epoch - 1] == pytest.approx(both.val)
     assert 0.0 <= both.also['hits@5'] <= 1.0 and base.also == {} == base.also_val
 
 
@@ -136,6 +139,7 @@ def test_ogb_probe_layers_and_dropout():
     plain = _hadamard_mlp(16, 8, 2, 0.0)  # the default probe: one hidden layer, no dropout
     assert [type(m).__name__ for m in plain] == ['Linear', 'ReLU', 'Linear']
     assert OGB_DDI_PROBE['layers'] == 3 and OGB_DDI_PROBE['epochs'] == 200
+    assert OGB_DDI_PROBE['cap_hidden'] is False  # 256 wide for a 4-d input too
     y, pos, neg = _community_edges()
     good = torch.nn.functional.one_hot(y, 4).float() * 3 + 0.1 * torch.randn(120, 4)
     args = (pos[:400], pos[400:500], neg[:300], pos[500:600], neg[300:600])
