@@ -35,24 +35,32 @@ TARGETS = {'Cora': 84.5, 'CiteSeer': 74.3, 'Computers': 91.0, 'Photo': 95.1, 'CS
 
 
 def train_gcn(data, masks, width: int, seed: int, epochs: int):
-    """``(best val acc, test acc at that epoch, epoch)`` of a 2-layer GCN on the labels."""
+    """``(best val acc, test acc at that epoch, epoch)`` of a 2-layer GCN on the labels:
+    :math:`\hat A\,\mathrm{drop}(\mathrm{ReLU}(\hat A\,\mathrm{drop}(X) W_1 + b_1)) W_2 + b_2`
+    with :math:`\hat A` the symmetric-normalised adjacency with self-loops (GCNConv's).
+    The bag-of-words input is kept sparse (dropout on its stored values, as Kipf's code
+    does), so a step costs O(nnz(X) · h + E · h) instead of O(N · F · h)."""
     import torch
     import torch.nn.functional as F
-    from torch_geometric.nn import GCNConv
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
     torch.manual_seed(seed)
     tr, va, te = masks
     y = data.y.view(-1)
-    classes = int(y.max()) + 1
-    conv1, conv2 = GCNConv(data.num_features, width, cached=True), GCNConv(width, classes,
-                                                                           cached=True)
-    opt = torch.optim.Adam([{'params': conv1.parameters(), 'weight_decay': 5e-4},
-                            {'params': conv2.parameters(), 'weight_decay': 0.0}], lr=0.01)
+    n, classes = data.num_nodes, int(y.max()) + 1
+    ei, w = gcn_norm(data.edge_index, None, n, add_self_loops=True)
+    adj = torch.sparse_coo_tensor(ei.flip(0), w, (n, n)).coalesce()  # row i: i's in-edges
+    x = data.x.to_sparse_coo().coalesce()
+    lin1 = torch.nn.Linear(data.num_features, width)
+    lin2 = torch.nn.Linear(width, classes)
+    opt = torch.optim.Adam([{'params': lin1.parameters(), 'weight_decay': 5e-4},
+                            {'params': lin2.parameters(), 'weight_decay': 0.0}], lr=0.01)
 
     def forward(train: bool):
-        h = F.dropout(data.x, 0.5, training=train)
-        h = F.relu(conv1(h, data.edge_index))
-        h = F.dropout(h, 0.5, training=train)
-        return conv2(h, data.edge_index)
+        xv = F.dropout(x.values(), 0.5, training=train)
+        xd = torch.sparse_coo_tensor(x.indices(), xv, x.shape)
+        h = torch.sparse.mm(adj, torch.sparse.mm(xd, lin1.weight.t())) + lin1.bias
+        h = F.dropout(F.relu(h), 0.5, training=train)
+        return torch.sparse.mm(adj, h @ lin2.weight.t()) + lin2.bias
     best = (-1.0, 0.0, 0)
     for epoch in range(1, epochs + 1):
         opt.zero_grad()
