@@ -88,17 +88,22 @@ SUITES: Dict[str, Dict[str, TaskPlan]] = {
     'gpu': {
         'node': TaskPlan(('ogbn-arxiv',), ('raw', 'sgc', 'genurl'), 3, 1800,
                          {'genurl': {'device': 'cuda'}}),
-        'link': TaskPlan(('ogbl-ddi',), ('node2vec', 'genurl'), 3, 1800,
-                         {'genurl': {'device': 'cuda'}}),
+        'link': TaskPlan(('ogbl-ddi',), ('node2vec', 'genurl'), 3, 3600,
+                         {'*': {'probe': 'ogb'}, 'node2vec': {'epochs': 100},
+                          'genurl': {'device': 'cuda'}}),
         'ssl': TaskPlan(('cifar10-jpeg',), ('genurl', 'simclr', 'byol', 'barlow'), 1, 36000,
                         {'*': {'backbone': 'resnet18', 'batch_size': 512, 'epochs': 200,
                                'device': 'cuda'}}),
     },
 }
-# ogbl-ddi has no features: node2vec and GenURL's featureless path run on it; its 1M
-# training edges get a shorter probe (20 epochs of 8,192 edges).
-FULL_EXTRA_LINK = TaskPlan(('ogbl-ddi',), ('node2vec', 'genurl'), 3, 3600,
-                           {'*': {'probe_epochs': 20, 'probe_batch': 8192}})
+# ogbl-ddi has no features: node2vec and GenURL's featureless path run on it, scored by
+# OGB's own ddi link predictor (the probe of the leaderboard's node2vec row), cut to 40 of
+# its 200 epochs on a CPU core (about 45 min of a cell's 5,400 s; node2vec's validation
+# Hits@20 peaks by epoch 10 under it, GenURL's still climbs at 40: the cut favours node2vec).
+# node2vec trains OGB's ddi recipe's 100 epochs (its peer default, 5, is for the small graphs).
+FULL_EXTRA_LINK = TaskPlan(('ogbl-ddi',), ('node2vec', 'genurl'), 3, 5400,
+                           {'*': {'probe': 'ogb', 'probe_epochs': 40},
+                            'node2vec': {'epochs': 100}})
 
 
 def plans(suite: str) -> Dict[str, List[TaskPlan]]:

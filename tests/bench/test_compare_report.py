@@ -153,6 +153,13 @@ def test_cli_list_and_errors(capsys):
     assert 'node/Cora/genurl/2' in out and 'cells; at most' in out
     assert main(['bench', '--suite', 'quick', '--tasks', 'node,vision', '--list']) == 2
     assert "unknown task(s) vision" in capsys.readouterr().err
+    assert main(['bench', '--suite', 'full', '--tasks', 'link', '--datasets', 'ogbl-ddi',
+                 '--list']) == 0
+    out = capsys.readouterr().out
+    assert '6 cells' in out and 'link/ogbl-ddi/genurl/2' in out and 'Cora' not in out
+    assert main(['bench', '--suite', 'full', '--tasks', 'link', '--datasets', 'ddi',
+                 '--list']) == 2
+    assert "--datasets: ddi not in the full suite (tasks link)" in capsys.readouterr().err
 
 
 def test_the_gpu_suite_says_it_needs_cuda(tmp_path, capsys):
