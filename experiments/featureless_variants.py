@@ -35,21 +35,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import open_state, peak_rss_mb, write_results  # noqa: E402
 
-
-PROBES = ('default', 'ogb')
+from genurl_pyg.evaluation.link import LINK_PROBES  # noqa: E402  (argparse choices)
 
 
 def probe_settings(probe: str, epochs=None, batch=None) -> dict:
     """The MLP probe's ``link_probe`` arguments for ``--probe`` (epochs / batch override)."""
-    from genurl_pyg.evaluation.link import OGB_DDI_PROBE
-    if probe not in PROBES:
-        raise ValueError(f'--probe must be one of {PROBES}, got {probe!r}')
-    kw = dict(OGB_DDI_PROBE) if probe == 'ogb' else dict(epochs=20, batch_size=8192)
-    if epochs is not None:
-        kw['epochs'] = int(epochs)
-    if batch is not None:
-        kw['batch_size'] = int(batch)
-    return kw
+    from genurl_pyg.evaluation.link import probe_kwargs
+    return probe_kwargs(probe, dict(epochs=20, batch_size=8192), epochs, batch, what='--probe')
 
 
 def _train(dataset, name, data, train, seed, overrides, n2v_epochs):
@@ -72,7 +64,7 @@ def _train(dataset, name, data, train, seed, overrides, n2v_epochs):
 def run_variant(dataset, name, overrides, seed, probe_kw, n2v_epochs, embeddings_dir=None):
     from genurl_pyg.bench.tasks.link import split_edges
     from genurl_pyg.datasets import load_dataset
-    from genurl_pyg.evaluation.link import auc_score, hits_at_k, link_probe
+    from genurl_pyg.evaluation.link import auc_score, hits_metric, link_probe
     import torch
     data = load_dataset(dataset)
     split, protocol = split_edges(data, seed)
@@ -94,9 +86,7 @@ def run_variant(dataset, name, overrides, seed, probe_kw, n2v_epochs, embeddings
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save({'embeddings': h, 'seconds': seconds, 'made_by': made_by}, cached)
 
-    def hits20(p, n):
-        return hits_at_k(p, n, 20)
-    hits20.metric_name = 'hits@20'
+    hits20 = hits_metric(20)
     pairs = (split.train_pos, split.val_pos, split.val_neg, split.test_pos, split.test_neg)
     row = {'dataset': dataset, 'variant': name, 'overrides': overrides, 'seed': seed,
            'protocol': protocol, 'seconds': seconds, 'probe': probe_kw}
@@ -121,7 +111,7 @@ def main():
     ap.add_argument('--variant', nargs=2, action='append', metavar=('NAME', 'JSON'),
                     required=True)
     ap.add_argument('--seeds', type=int, default=1)
-    ap.add_argument('--probe', choices=PROBES, default='default',
+    ap.add_argument('--probe', choices=LINK_PROBES, default='default',
                     help="the MLP probe: 'default' (short) or 'ogb' (OGB's ddi predictor)")
     ap.add_argument('--probe-epochs', type=int, default=None,
                     help='override the probe\'s epochs (default: 20; ogb: 200)')

@@ -26,6 +26,23 @@ PREDICTORS = ('mlp', 'dot')
 #: The OGB leaderboard's node2vec row (23.26 % test Hits@20) was read with it.
 OGB_DDI_PROBE = dict(layers=3, hidden=256, dropout=0.5, lr=0.01, epochs=200,
                      batch_size=65536, exclude_train=True, cap_hidden=False)
+#: The MLP probes by name: ``'default'`` (the caller's short settings) and ``'ogb'``.
+LINK_PROBES = ('default', 'ogb')
+
+
+def probe_kwargs(probe: str, short: Dict, epochs: Optional[int] = None,
+                 batch_size: Optional[int] = None, what: str = "the link probe") -> Dict:
+    """:func:`link_probe` keyword arguments of the named MLP probe: ``'ogb'`` is
+    :data:`OGB_DDI_PROBE`, ``'default'`` the caller's ``short`` settings; ``epochs`` and
+    ``batch_size`` override either when given. ``what`` names the setting in the error."""
+    if probe not in LINK_PROBES:
+        raise ValueError(f"{what} must be 'default' or 'ogb', got {probe!r}")
+    kw = dict(OGB_DDI_PROBE) if probe == 'ogb' else dict(short)
+    if epochs is not None:
+        kw['epochs'] = int(epochs)
+    if batch_size is not None:
+        kw['batch_size'] = int(batch_size)
+    return kw
 
 
 @dataclass
@@ -46,6 +63,15 @@ def hits_at_k(pos: Tensor, neg: Tensor, k: int) -> float:
         return 1.0
     kth = torch.topk(neg.flatten(), k).values[-1]
     return float((pos.flatten() > kth).float().mean())
+
+
+def hits_metric(k: int) -> Callable[[Tensor, Tensor], float]:
+    """``metric(pos, neg)`` = :func:`hits_at_k` at ``k``, named ``'hits@k'``
+    (``metric_name``, as :func:`auc_score` and :func:`ogb_link_metric` carry theirs)."""
+    def score(pos: Tensor, neg: Tensor) -> float:
+        return hits_at_k(pos, neg, k)
+    score.metric_name = f'hits@{k}'
+    return score
 
 
 def ogb_link_metric(name: str) -> Optional[Callable[[Tensor, Tensor], float]]:
@@ -120,20 +146,20 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
     for name, pairs in (('train_pos', train_pos), ('val_pos', val_pos), ('val_neg', val_neg),
                         ('test_pos', test_pos), ('test_neg', test_neg)):
         _check_pairs(pairs, name, n)
-    score_fn = metric or (lambda pos, neg: hits_at_k(pos, neg, k))
-    name = f'hits@{k}' if metric is None else getattr(metric, 'metric_name', 'custom')
+    score_fn = metric or hits_metric(k)
+    name = getattr(score_fn, 'metric_name', 'custom')
     h = (h - h.mean(0)) / (h.std(0) + 1e-8)
 
     also = dict(also or {})
 
-    def test_scores(pos: Tensor, neg: Tensor):
+    def with_also(pos: Tensor, neg: Tensor):
         return score_fn(pos, neg), {k: float(f(pos, neg)) for k, f in also.items()}
 
     if predictor == 'dot':
         def dot(pairs):
             return (h[pairs[:, 0]] * h[pairs[:, 1]]).sum(1) / h.size(1)
-        test, extra = test_scores(dot(test_pos), dot(test_neg))
-        val, extra_val = test_scores(dot(val_pos), dot(val_neg))
+        test, extra = with_also(dot(test_pos), dot(test_neg))
+        val, extra_val = with_also(dot(val_pos), dot(val_neg))
         return LinkProbeResult(test, val, name, predictor, 0, extra, extra_val)
 
     gen = torch.Generator().manual_seed(seed)
@@ -163,10 +189,10 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
             loss.backward()
             opt.step()
         mlp.eval()
-        val, extra_val = test_scores(scores(val_pos), scores(val_neg))
+        val, extra_val = with_also(scores(val_pos), scores(val_neg))
         curve.append(float(val))
         if val > best[0]:  # test is scored only for the epoch that validation picks
-            best = (val, test_scores(scores(test_pos), scores(test_neg)), epoch, extra_val)
+            best = (val, with_also(scores(test_pos), scores(test_neg)), epoch, extra_val)
     return LinkProbeResult(best[1][0], best[0], name, predictor, best[2], best[1][1], best[3],
                            curve)
 

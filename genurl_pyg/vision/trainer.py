@@ -21,7 +21,6 @@ interrupted (on the CPU; CUDA kernels may differ in the last bits).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -60,9 +59,7 @@ def checkpoint_config(blob: dict) -> Optional[dict]:
     saved = blob.get('config')
     if saved is None:
         return None
-    defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING
-                else f.default_factory() for f in dataclasses.fields(SSLConfig)}
-    return {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+    return {**SSLConfig().to_dict(), **saved}
 
 
 def projector(in_dim: int, hidden: int, out: int) -> nn.Module:

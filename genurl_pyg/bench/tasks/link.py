@@ -48,34 +48,24 @@ def split_edges(data, seed: int):
 
 def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
     from ...datasets import load_dataset
-    from ...evaluation.link import OGB_DDI_PROBE, auc_score, hits_at_k, link_probe
+    from ...evaluation.link import auc_score, hits_metric, link_probe, probe_kwargs
     data = load_dataset(cell.dataset)
     split, protocol = split_edges(data, cell.seed)
     params = dict(cell.params)
     probe = params.pop('probe', 'default')
-    if probe not in ('default', 'ogb'):
-        raise ValueError(f"link cell 'probe' must be 'default' or 'ogb', got {probe!r}")
-    probe_epochs = params.pop('probe_epochs', None)
-    probe_batch = params.pop('probe_batch', None)
+    kw = probe_kwargs(probe, dict(epochs=50, batch_size=1024), params.pop('probe_epochs', None),
+                      params.pop('probe_batch', None), what="link cell 'probe'")
     start = time.perf_counter()
     h, note, _ = embed_nodes(cell.method, split.train_data, cell.dataset, cell.seed, params,
                              ctx.deadline)
     seconds = time.perf_counter() - start
     pairs = (split.train_pos, split.val_pos, split.val_neg, split.test_pos, split.test_neg)
 
-    def hits20(pos, neg):
-        return hits_at_k(pos, neg, 20)
-    hits20.metric_name = 'hits@20'
+    hits20 = hits_metric(20)
     if probe == 'ogb':  # OGB's predictor, its epoch chosen by validation Hits@20
-        kw = dict(OGB_DDI_PROBE)
         select, other, other_fn = hits20, 'auc', auc_score
     else:
-        kw = dict(epochs=50, batch_size=1024)
         select, other, other_fn = auc_score, 'hits@20', hits20
-    if probe_epochs is not None:
-        kw['epochs'] = int(probe_epochs)
-    if probe_batch is not None:
-        kw['batch_size'] = int(probe_batch)
     mlp = link_probe(h, *pairs, metric=select, predictor='mlp', seed=cell.seed,
                      also={other: other_fn}, **kw)
     scores = {select.metric_name: mlp.test, other: mlp.also[other]}
