@@ -25,7 +25,7 @@ trains the shared *trunk* once and then each *branch* from its checkpoint:
 
 Only overrides that do not change the model's shape are allowed (``view_weight``, ``k``,
 ``feature_hops``, ``ema``, ``knn_start``, ``alpha``, ``nu_latent``, ``loss``,
-``false_negatives``): the
+``false_negatives``, ``latent_radius``, ``repulsion``, ``decorrelation_weight``): the
 branch continues the trunk's parameters and optimiser state.
 
 Cost: a trunk epoch is one cpu-fmnist GenURL epoch on 50,000 images (about 180 s on one
@@ -53,7 +53,7 @@ from _bench_utils import versions, write_results  # noqa: E402
 
 TRAIN_ROWS = 50000  # train[:50000] trains, train[50000:] validates; the test set is unread
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
-               'loss', 'false_negatives'}
+               'loss', 'false_negatives', 'latent_radius', 'repulsion', 'decorrelation_weight'}
 
 
 def validation_data(smoke: int = 0):

@@ -26,6 +26,9 @@ FEATURE_NORMS = ('none', 'row')
 #: the batch, whose rows go through the encoder anyway) or ``'uniform'`` (any node, one more
 #: encoder row per negative). Both give the same estimate in expectation.
 NEGATIVES = ('in_batch', 'uniform')
+#: What keeps the embedding from collapsing: GKL's pairwise ``'student_t'`` repulsion (the
+#: paper's), or a ``'decorrelation'`` term on each view's covariance in its place (ours).
+REPULSIONS = ('student_t', 'decorrelation')
 
 
 _DEVICE = re.compile(r'^(cpu|cuda(:[0-9]+)?)$')
@@ -131,7 +134,13 @@ class NodeConfig:
     on :math:`z / \lVert z\rVert \cdot r`, the projections on a sphere of radius r, so the
     Student-t kernel sees a fixed scale; the kept representation h is not normalised;
     ours, 0, the default, the paper's Q on z itself:
-    :class:`~genurl_pyg.nn.models.SphereProjection`); ``batch_mode`` (``'all'`` pairs,
+    :class:`~genurl_pyg.nn.models.SphereProjection`); ``repulsion`` (``'student_t'``, the
+    default: GKL as the paper writes it; ``'decorrelation'``: GKL's attraction
+    :math:`-p\log q` alone, with ``decorrelation_weight`` times
+    :func:`~genurl_pyg.nn.decorrelation.decorrelation_loss` (each view's covariance pulled
+    to :math:`(r^2/D) I`) in place of the pairwise repulsion, so ``alpha`` is unused; needs
+    ``loss: gkl``, Q on a sphere (``latent_radius > 0``, which fixes the scale the
+    covariance is measured against) and full-graph steps; ours); ``batch_mode`` (``'all'`` pairs,
     ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
     ``all_pairs_max_nodes`` nodes), ``shared_negatives`` (full-graph sampled steps: the
     ``num_neg`` negatives as every row against ``ceil(num_neg / N)`` shared uniform
@@ -187,6 +196,8 @@ class NodeConfig:
     nu_latent: float = 1.0
     alpha: float = 0.1
     latent_radius: float = 0.0
+    repulsion: str = 'student_t'
+    decorrelation_weight: float = 1.0
     batch_mode: str = 'auto'
     all_pairs_max_nodes: int = 3000
     num_pos: int = 20000
@@ -233,6 +244,7 @@ class NodeConfig:
         choice('feature_norm', FEATURE_NORMS)
         choice('graph_part', GRAPH_PARTS)
         choice('negatives', NEGATIVES)
+        choice('repulsion', REPULSIONS)
         if (not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors
                 or any(isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1)
                        for v in self.num_neighbors)):
@@ -263,7 +275,8 @@ class NodeConfig:
             number(name, 0.0, 0.99)
         for name in ('nu_input', 'nu_latent', 'lr'):
             number(name, 0.0, lo_open=True)
-        for name in ('alpha', 'weight_decay', 'view_weight', 'latent_radius'):
+        for name in ('alpha', 'weight_decay', 'view_weight', 'latent_radius',
+                     'decorrelation_weight'):
             number(name, 0.0)
         number('dynamic_weight', 0.0, 1.0)
         number('memory_budget_mb', 0.0)
@@ -291,6 +304,15 @@ class NodeConfig:
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ConfigError(f"config 'device' must be 'cpu', 'cuda' or 'cuda:<index>', "
                               f"got {self.device!r}")
+        if self.repulsion == 'decorrelation':
+            if self.loss != 'gkl':
+                raise ConfigError(f"config 'repulsion: decorrelation' replaces GKL's repulsion "
+                                  f"and needs 'loss: gkl', got {self.loss!r}")
+            if not self.latent_radius > 0:
+                # Without a fixed scale the attraction alone shrinks every distance, and the
+                # covariance target (r^2 / D) I has no r to be measured against.
+                raise ConfigError("config 'repulsion: decorrelation' needs Q on a sphere: set "
+                                  "'latent_radius' > 0 (e.g. 3)")
         if self.batch_mode == 'sampled' and self.loss in ('kl', 'infonce'):
             raise ConfigError(f"config 'loss: {self.loss}' needs whole rows; use "
                               "'batch_mode: all' (the sampled estimator is for elementwise "

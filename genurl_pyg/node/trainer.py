@@ -27,6 +27,7 @@ from ..structure.trust import (LOW_INFORMATION, LOW_TRUST, graph_feature_agreeme
                                graph_feature_information, graph_is_noise,
                                lambda_from_agreement, triangle_closure_ratio)
 from ..nn import functional as LF
+from ..nn.decorrelation import decorrelation_loss
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
 from ..utils.devices import resolve_device
@@ -187,6 +188,12 @@ class NodeEmbeddingTrainer:
                               'features, and this encoder reads node ids ('
                               + ('the graph has no node features' if self.featureless
                                  else "encoder 'embedding'") + "); set it to 0")
+        if config.repulsion == 'decorrelation' and self._minibatch_path():
+            # A mini-batch's rows are anchors, positives and negatives mixed, not a sample
+            # of each view: their covariance is not the representation's.
+            raise ConfigError("config 'repulsion: decorrelation' needs full-graph steps, and "
+                              f"this run takes mini-batches (path {self.path!r}); use "
+                              "'repulsion: student_t' or a full-graph encoder")
         warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information,
                          self.graph_closure)
         # lam: auto puts weight clip(trust, 0, 1), about 0, on such a graph; leaving it out
@@ -263,8 +270,11 @@ class NodeEmbeddingTrainer:
                              config.projector_channels], norm=None, act='prelu')
         if config.latent_radius > 0:  # Q on a sphere: the kernel sees a fixed scale
             projector = SphereProjection(config.latent_radius, projector)
+        # repulsion 'decorrelation': GKL's attraction only (alpha 0 removes every p = 0 term),
+        # the covariance term in step() keeps the points spread instead.
+        alpha = 0.0 if config.repulsion == 'decorrelation' else config.alpha
         self.model = GenURL(encoder, projector,
-                            GenURLLoss(config.loss, config.nu_latent, config.alpha)).to(self.device)
+                            GenURLLoss(config.loss, config.nu_latent, alpha)).to(self.device)
         self.net = distributed.wrap_ddp(self.model, self.dist, self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr,
                                           weight_decay=config.weight_decay)
@@ -505,13 +515,28 @@ class NodeEmbeddingTrainer:
                 z = torch.cat([self.net(x, self._graph(ei))[1] for x, ei in views])
         else:
             z = self.net(self.x_enc, self.graph)[1]
+        decorrelate = cfg.repulsion == 'decorrelation'
         if self._use_all_pairs():
             loss = self.model.loss(z, self.train_sim)
         else:
-            loss = self.model.loss(z, self.train_sim, num_pos=cfg.num_pos, num_neg=cfg.num_neg,
+            # Without repulsion the negatives' terms are 0: one pair keeps the estimator's
+            # form without computing the rest.
+            loss = self.model.loss(z, self.train_sim, num_pos=cfg.num_pos,
+                                   num_neg=1 if decorrelate else cfg.num_neg,
                                    generator=self.generator,
                                    shared_negatives=cfg.shared_negatives)
+        if decorrelate:
+            loss = loss + cfg.decorrelation_weight * self._decorrelation(z)
         return self._apply(loss)
+
+    def _decorrelation(self, z: Tensor) -> Tensor:
+        """The covariance term of ``repulsion: decorrelation`` on the points Q sees, per view
+        (and per channel of a ``[V N, C, d]`` channel projection, summed). O(V N d^2)."""
+        views = 2 if self.cfg.views else 1
+        radius = self.cfg.latent_radius
+        if z.dim() == 3:
+            return sum(decorrelation_loss(zc, radius, views) for zc in z.unbind(1))
+        return decorrelation_loss(z, radius, views)
 
     def _apply(self, loss: Tensor) -> float:
         """Stops on a non-finite loss, else back-propagates and takes the optimiser step."""

@@ -34,7 +34,14 @@ class SSLConfig:
     :class:`~genurl_pyg.nn.losses.GenURLLoss`), ``nu_latent``, ``alpha`` (1.0, not the
     graphs' 0.1: with one positive per row P is far sparser than a graph's, and on the toy
     images of ``tests/vision`` alpha 0.1 left the kNN accuracy of a random backbone where it
-    was while 1.0 raised it; the benchmark of issue 14 is to settle it).
+    was while 1.0 raised it; the benchmark of issue 14 is to settle it); ``latent_radius``
+    (r > 0: Q on the projections rescaled onto a sphere of radius r, as the node task's
+    key; 0, the default: Q on the projections as they are); ``repulsion``
+    (``'student_t'``, the default: GKL's pairwise repulsion; ``'decorrelation'``: GKL's
+    attraction alone plus ``decorrelation_weight`` times
+    :func:`~genurl_pyg.nn.decorrelation.decorrelation_loss` of each view's projections,
+    the covariance constraint of Barlow Twins / VICReg in GenURL's form; needs ``loss:
+    gkl`` and ``latent_radius > 0``; ``alpha`` is then unused; ours).
     Optimisation: ``optimizer`` (``'sgd'`` with momentum 0.9, ``'adamw'``, ``'lars'``:
     lightly's LARS with momentum 0.9, trust coefficient 0.001), ``lr`` (for a
     batch of 256; scaled linearly with ``batch_size``), ``weight_decay``, ``epochs``,
@@ -57,6 +64,9 @@ class SSLConfig:
     loss: str = 'gkl'
     nu_latent: float = 1.0
     alpha: float = 1.0
+    latent_radius: float = 0.0
+    repulsion: str = 'student_t'
+    decorrelation_weight: float = 1.0
     optimizer: str = 'adamw'
     lr: float = 0.003
     weight_decay: float = 1e-4
@@ -89,6 +99,23 @@ class SSLConfig:
             number(name, 0.0, lo_open=True)
         number('alpha', 0.0)
         number('weight_decay', 0.0)
+        number('latent_radius', 0.0)
+        number('decorrelation_weight', 0.0)
+        from ..node.config import REPULSIONS
+        if self.repulsion not in REPULSIONS:
+            raise ValueError(f"ssl config 'repulsion' must be one of {REPULSIONS}, got "
+                             f"{self.repulsion!r}")
+        if self.repulsion == 'decorrelation':
+            if self.loss != 'gkl':
+                raise ValueError("ssl config 'repulsion: decorrelation' replaces GKL's "
+                                 f"repulsion and needs 'loss: gkl', got {self.loss!r}")
+            if not self.latent_radius > 0:
+                raise ValueError("ssl config 'repulsion: decorrelation' needs Q on a sphere: "
+                                 "set 'latent_radius' > 0 (e.g. 3)")
+            if self.false_negatives:
+                raise ValueError("ssl config 'false_negatives' spares pairs from the "
+                                 "repulsion, which 'repulsion: decorrelation' removes; set "
+                                 "it to 0")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"ssl config 'objective' must be one of {OBJECTIVES}, got "
                              f"{self.objective!r}")

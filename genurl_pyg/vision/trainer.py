@@ -30,6 +30,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch import Tensor, nn
 
+from ..nn.decorrelation import decorrelation_loss
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..node.config import config_differences
 from ..utils.devices import resolve_device
@@ -113,7 +114,10 @@ class VisualTrainer:
         self.teacher = (copy.deepcopy(self.model['backbone']).requires_grad_(False)
                         if cfg.objective == 'genurl' and reads_teacher else None)
         self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
-        self.loss_fn = GenURLLoss(cfg.loss, cfg.nu_latent, cfg.alpha)
+        # repulsion 'decorrelation': GKL's attraction only (alpha 0 removes the p = 0 terms);
+        # _step adds the covariance term that keeps the projections spread instead.
+        alpha = 0.0 if cfg.repulsion == 'decorrelation' else cfg.alpha
+        self.loss_fn = GenURLLoss(cfg.loss, cfg.nu_latent, alpha)
         lr = cfg.lr * cfg.batch_size / 256  # the linear scaling rule
         params = self.model.parameters()
         if cfg.optimizer == 'sgd':
@@ -164,6 +168,8 @@ class VisualTrainer:
                     teacher = self.teacher(v).float()
         p = self.similarity(b, teacher)
         z = z.float()
+        if self.cfg.latent_radius > 0:  # Q on a sphere: the kernel sees a fixed scale
+            z = nn.functional.normalize(z, dim=1) * self.cfg.latent_radius
         no_repulsion = (teacher_false_negatives(teacher, b, self.cfg.false_negatives)
                         if teacher is not None and self.cfg.false_negatives else None)
         if z.size(0) <= ALL_PAIRS_MAX:
@@ -174,6 +180,9 @@ class VisualTrainer:
         else:
             loss = self.loss_fn.sampled(z, p, num_pos=8 * z.size(0), num_neg=32 * z.size(0),
                                         generator=self.view_gen)
+        if self.cfg.repulsion == 'decorrelation':  # the views stacked view by view
+            loss = loss + self.cfg.decorrelation_weight * decorrelation_loss(
+                z, self.cfg.latent_radius, 2)
         self._check_finite(loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

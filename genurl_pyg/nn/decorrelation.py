@@ -1,0 +1,67 @@
+r"""A feature-decorrelation term that can stand in for GKL's Student-t repulsion.
+
+GKL keeps an embedding from collapsing by pushing every pair with :math:`p_{ij} = 0` apart
+(:math:`\alpha q_{ij}`), one pairwise term per non-neighbour. The self-supervised methods
+that read best under a linear probe (Barlow Twins, VICReg, CCA-SSG, W-MSE) use no pairwise
+repulsion: they pull positive pairs together and keep the representation spread by a
+constraint on its covariance. :func:`decorrelation_loss` is that constraint written for
+GenURL's Q on a sphere (:class:`~genurl_pyg.nn.models.SphereProjection`): points on a sphere
+of radius :math:`r` in :math:`D` dimensions that are centred and spread evenly over every
+direction have covariance :math:`(r^2/D) I`, so
+
+.. math::
+    \mathcal{L}_{\text{dec}} = \frac{1}{V}\sum_{v=1}^{V}
+        \frac{1}{D}\Big\lVert \frac{D}{r^2}\,\mathrm{Cov}(z^{(v)}) - I \Big\rVert_F^2,
+    \qquad \mathrm{Cov}(z) = \frac{1}{N}(z - \bar z)^\top (z - \bar z),
+
+one term per view :math:`v` (as CCA-SSG computes its term per view). It is 0 for an
+isotropic, centred cloud, 1 when every point sits at one place, and :math:`D/m - 1` when
+the points spread evenly over only :math:`m` of the :math:`D` directions. Unlike CCA-SSG's
+correlation matrix (columns standardised first) it reads the covariance itself: on the
+sphere, standardising would let the whole cloud shrink into a small cap, where GenURL's
+attraction :math:`-p \log q` is smallest, without changing the term. Ours, not the paper's.
+
+Cost: O(V N D^2) time, O(D^2) memory per view (one :math:`D \times D` product). When
+:math:`N \le D` the covariance has rank below :math:`D` and the term cannot reach 0.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .._validation import check_tensor
+
+
+def decorrelation_loss(z: Tensor, radius: float, num_views: int = 1) -> Tensor:
+    r"""The covariance of each view's points against :math:`(r^2/D) I` (module doc).
+
+    Args:
+        z (Tensor): ``[V N, D]`` points, the ``V = num_views`` views stacked view by view
+            (view ``v``'s node ``i`` in row ``v N + i``), as the node trainer stacks them.
+        radius (float): the sphere's radius :math:`r > 0` that Q's points lie on (the
+            target's scale; points off the sphere are allowed).
+        num_views (int): :math:`V \ge 1`.
+
+    Returns:
+        A scalar tensor (differentiable in ``z``).
+    """
+    check_tensor(z, 'z')
+    if z.dim() != 2:
+        raise ValueError(f"'z' must be [V N, D], got shape {tuple(z.shape)}")
+    if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not radius > 0:
+        raise ValueError(f"'radius' must be a number > 0, got {radius!r}")
+    if isinstance(num_views, bool) or not isinstance(num_views, int) or num_views < 1:
+        raise ValueError(f"'num_views' must be an integer >= 1, got {num_views!r}")
+    if z.size(0) % num_views:
+        raise ValueError(f"'z' has {z.size(0)} rows, not a multiple of num_views={num_views}")
+    n, dim = z.size(0) // num_views, z.size(1)
+    if n < 2:
+        raise ValueError(f'a covariance needs at least 2 points per view, got {n}')
+    scale = dim / float(radius) ** 2
+    eye = torch.eye(dim, dtype=z.dtype, device=z.device)
+    total = z.new_zeros(())
+    for view in z.view(num_views, n, dim):
+        centred = view - view.mean(0, keepdim=True)
+        cov = centred.t() @ centred / n
+        total = total + (cov * scale - eye).pow(2).sum() / dim
+    return total / num_views

@@ -1,0 +1,154 @@
+import numpy as np
+import pytest
+import torch
+
+from genurl_pyg import NodeConfig
+from genurl_pyg.nn import decorrelation_loss
+from genurl_pyg.node.config import ConfigError
+
+
+def reference(z: np.ndarray, radius: float, views: int) -> float:
+    """Per view: numpy's biased covariance, scaled by D / r^2, squared distance to I over D."""
+    n, d = z.shape[0] // views, z.shape[1]
+    out = []
+    for v in range(views):
+        cov = np.cov(z[v * n:(v + 1) * n], rowvar=False, bias=True)
+        out.append(((cov * d / radius ** 2 - np.eye(d)) ** 2).sum() / d)
+    return float(np.mean(out))
+
+
+@pytest.mark.parametrize('views', [1, 2, 3])
+def test_matches_numpy_covariance_per_view(views):
+    torch.manual_seed(0)
+    z = torch.randn(views * 40, 6, dtype=torch.float64) * torch.linspace(0.2, 2.0, 6)
+    got = decorrelation_loss(z, 1.5, views)
+    assert got.item() == pytest.approx(reference(z.numpy(), 1.5, views), rel=1e-10)
+
+
+def test_landmarks_isotropic_collapsed_and_m_directions():
+    torch.manual_seed(0)
+    d, r = 8, 3.0
+    sphere = torch.nn.functional.normalize(torch.randn(200_000, d, dtype=torch.float64), dim=1)
+    assert decorrelation_loss(sphere * r, r).item() < 1e-3  # centred, isotropic: ~0
+    point = torch.full((50, d), r / d ** 0.5, dtype=torch.float64)
+    assert decorrelation_loss(point, r).item() == pytest.approx(1.0)  # one place: 1
+    m = 2  # evenly over 2 of the 8 directions: D/m - 1 = 3
+    flat = torch.zeros(200_000, d, dtype=torch.float64)
+    flat[:, :m] = torch.nn.functional.normalize(torch.randn(200_000, m,
+                                                            dtype=torch.float64), dim=1) * r
+    assert decorrelation_loss(flat, r).item() == pytest.approx(d / m - 1, rel=1e-2)
+
+
+def test_views_are_separate_and_row_order_within_a_view_does_not_matter():
+    torch.manual_seed(1)
+    a = torch.randn(30, 4, dtype=torch.float64)
+    collapsed = torch.ones(30, 4, dtype=torch.float64)
+    both = decorrelation_loss(torch.cat([a, collapsed]), 2.0, 2)
+    assert both.item() == pytest.approx((decorrelation_loss(a, 2.0).item() + 1.0) / 2)
+    # pooled over the two views the collapsed one would not count as collapsed
+    assert decorrelation_loss(torch.cat([a, collapsed]), 2.0, 1).item() != pytest.approx(
+        both.item())
+    perm = torch.randperm(30)
+    assert decorrelation_loss(a[perm], 2.0).item() == pytest.approx(
+        decorrelation_loss(a, 2.0).item())
+
+
+def test_gradient_spreads_a_low_rank_cloud():
+    torch.manual_seed(2)
+    z = torch.randn(100, 4) * torch.tensor([1.0, 1.0, 0.01, 0.01])
+    z.requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=0.05)
+    first = None
+    for _ in range(200):
+        opt.zero_grad()
+        loss = decorrelation_loss(z, 2.0)
+        first = loss.item() if first is None else first
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05 * first
+    assert z.detach().std(0).min() > 0.5  # the flat directions were opened up
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(z=torch.randn(10), radius=1.0), "'z' must be"),
+    (dict(z=torch.randn(10, 3), radius=0.0), "'radius'"),
+    (dict(z=torch.randn(10, 3), radius=True), "'radius'"),
+    (dict(z=torch.randn(10, 3), radius=1.0, num_views=0), "'num_views'"),
+    (dict(z=torch.randn(10, 3), radius=1.0, num_views=3), 'not a multiple'),
+    (dict(z=torch.randn(2, 3), radius=1.0, num_views=2), 'at least 2 points'),
+])
+def test_bad_inputs_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        decorrelation_loss(**kwargs)
+
+
+# -- the node trainer's 'repulsion: decorrelation' ---------------------------------------------
+
+def _config(**over):
+    base = dict(epochs=40, hidden_channels=16, out_channels=8, projector_channels=0, k=5,
+                latent_radius=2.0, repulsion='decorrelation', lr=0.01)
+    base.update(over)
+    return NodeConfig(**base)
+
+
+def test_config_errors_name_what_is_missing():
+    with pytest.raises(ConfigError, match="'repulsion'"):
+        NodeConfig(repulsion='pairs')
+    with pytest.raises(ConfigError, match="'loss: gkl'"):
+        NodeConfig(repulsion='decorrelation', latent_radius=3.0, loss='fuzzy_ce')
+    with pytest.raises(ConfigError, match="'latent_radius' > 0"):
+        NodeConfig(repulsion='decorrelation')
+    with pytest.raises(ConfigError, match="'decorrelation_weight'"):
+        NodeConfig(repulsion='decorrelation', latent_radius=3.0, decorrelation_weight=-1.0)
+
+
+def test_trainer_replaces_the_repulsion_and_the_term_spreads_the_points():
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    data = karate()
+    spread = NodeEmbeddingTrainer(data, _config(decorrelation_weight=10.0))
+    assert spread.model.criterion.alpha == 0.0  # no p = 0 term left in GKL
+    attract_only = NodeEmbeddingTrainer(data, _config(decorrelation_weight=0.0))
+    for t in (spread, attract_only):
+        t.fit()
+        assert all(np.isfinite(t.state.losses))
+
+    def term(t):
+        t.model.eval()
+        with torch.no_grad():
+            return decorrelation_loss(t.model(t.x_enc, t.graph)[1], 2.0).item()
+
+    # attraction alone gathers the points; the term keeps them spread
+    assert term(spread) < 0.5 * term(attract_only)
+    assert NodeEmbeddingTrainer(data, _config(repulsion='student_t')).model.criterion.alpha \
+        == NodeConfig().alpha
+
+
+def test_step_adds_the_weighted_term_to_the_attraction(monkeypatch):
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    import genurl_pyg.node.trainer as trainer_module
+    seen = []
+    real = trainer_module.decorrelation_loss
+
+    def spy(z, radius, num_views):
+        value = real(z, radius, num_views)
+        seen.append((tuple(z.shape), radius, num_views, value.item()))
+        return value
+
+    monkeypatch.setattr(trainer_module, 'decorrelation_loss', spy)
+    t = NodeEmbeddingTrainer(karate(), _config(epochs=1, decorrelation_weight=3.0,
+                                               batch_mode='all'))
+    torch.manual_seed(0)
+    t.generator.manual_seed(0)
+    loss = t.step()
+    (shape, radius, views, value), = seen
+    assert shape == (68, 8) and radius == 2.0 and views == 2  # two stacked views of 34
+    assert loss > 3.0 * value  # attraction (> 0) plus 3 x the term
+
+
+def test_minibatch_paths_are_refused():
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    with pytest.raises(ConfigError, match='full-graph steps'):
+        NodeEmbeddingTrainer(karate(), _config(encoder='sign', batch_mode='sampled'))
