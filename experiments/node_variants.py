@@ -37,6 +37,12 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 hops with one weight matrix, e.g. prein1. Since session 21 the config key
                 encoder_input_hops (this variant is now an alias of --set
                 encoder_input_hops=h; the same input, so the same numbers)
+  blocks<k>     Q as a product of Student-t kernels over k equal blocks of z's dimensions,
+                Q_ij = C prod_b kappa1(||z_i^b - z_j^b||^2) (kappa1 the peak-1 kernel, C the
+                base kernel's Q(0), kept): a pair is similar only when every
+                block agrees (CCA-SSG's per-dimension invariance, in GenURL's kernel form);
+                computed as the one kernel at the distance d = nu (prod_b (1 + d_b/nu) - 1),
+                so GKL's estimator is unchanged; blocks1 is the base. e.g. blocks16
   skip          a linear skip path from the encoder's input into the representation:
                 h = act(GNN(X_in) + X_in W_s), X_in what the encoder reads (A_hat X with
                 encoder_input_hops 1); with one GCN layer, act(A_hat^2 X W + A_hat X W_s + b),
@@ -234,6 +240,38 @@ def _node_scale(trainer, variant: str) -> None:
                                   'lr': trainer.cfg.lr * float(variant[6:] or 1.0)}])
 
 
+def block_distance(z: torch.Tensor, i: torch.Tensor, j: torch.Tensor, blocks: int,
+                   nu: float) -> torch.Tensor:
+    """The squared distance at which one Student-t kernel equals its value at 0 times the
+    product of the peak-1 kernels of the pairs' ``blocks`` equal blocks of dimensions:
+    (1 + d / nu) = prod_b (1 + d_b / nu). O(pairs * D)."""
+    if z.size(1) % blocks:
+        raise ValueError(f'blocks{blocks}: the {z.size(1)} dimensions of z do not split into '
+                         f'{blocks} equal blocks')
+    diff = (z[i] - z[j]).pow(2).view(i.numel(), blocks, -1).sum(-1)
+    return nu * torch.expm1(torch.log1p(diff / nu).sum(-1))
+
+
+def _block_kernel(trainer, variant: str) -> None:
+    """Variant ``blocks<k>``: the sampled GKL with Q the product of the Student-t kernels of
+    k equal blocks of z's dimensions (see :func:`block_distance`). Same cost as the base."""
+    from genurl_pyg.nn import functional as LF
+    from genurl_pyg.nn.sampling import sample_pairs
+    blocks, crit = int(variant[6:]), trainer.model.criterion
+
+    def loss(z, sim, *a, num_pos=None, num_neg=None, generator=None, **k):
+        if num_pos is None:
+            raise ValueError('blocks<k> is written for the sampled loss (batch_mode sampled '
+                             'or auto above all_pairs_max_nodes)')
+        smp = sample_pairs(sim, num_pos, num_neg, generator)
+        i, j = torch.cat([smp.pos_i, smp.neg_i]), torch.cat([smp.pos_j, smp.neg_j])
+        d = block_distance(z, i, j, blocks, crit.nu)
+        ns = smp.pos_i.numel()
+        return LF._sampled_estimate(d[:ns], smp.pos_p, d[ns:], smp.num_support, smp.num_pairs,
+                                    crit.nu, crit.variant, crit.alpha, crit.eps, None, None)
+    trainer.model.loss = loss
+
+
 def _masked_reconstruction(trainer, variant: str, rate: float, gamma: float) -> None:
     """Variant ``mae<g>``: a reconstruction target beside GKL (GraphMAE's, Hou et al. 2022):
     one extra encoder pass per step, O(cost of a forward + N F) more."""
@@ -364,6 +402,8 @@ def _genurl_variant(data, base, over, seed: int, args):
         _column_gkl(trainer, args.variant, args.col_nu)
     elif args.variant.startswith('nscale'):
         _node_scale(trainer, args.variant)
+    elif args.variant.startswith('blocks'):
+        _block_kernel(trainer, args.variant)
     elif args.variant.startswith('mae'):
         _masked_reconstruction(trainer, args.variant, args.mae_rate, args.mae_gamma)
     elif args.variant.startswith('appnp'):

@@ -43,3 +43,30 @@ def test_peer_variants_refuse_genurl_options(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run(monkeypatch, capsys, '--variant', 'peer:dgi', '--readout-cat')
     assert '--readout-cat and --base describe a GenURL run' in capsys.readouterr().err
+
+
+def test_block_distance_gives_the_product_of_the_blocks_kernels():
+    import torch
+    from genurl_pyg.structure.kernels import student_t
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(10, 12, generator=g, dtype=torch.float64)
+    i, j = torch.tensor([0, 1, 2, 3]), torch.tensor([5, 6, 7, 9])
+    for blocks, nu in ((1, 1.0), (3, 1.77), (12, 5.0)):
+        d = node_variants.block_distance(z, i, j, blocks, nu)
+        per_block = (z[i] - z[j]).pow(2).view(4, blocks, -1).sum(-1)
+        peak = student_t(torch.zeros(1, dtype=torch.float64), nu)  # the base kernel's Q(0)
+        assert torch.allclose(student_t(d, nu),
+                              peak * student_t(per_block, nu, normalize=True).prod(-1))
+    assert torch.allclose(node_variants.block_distance(z, i, j, 1, 2.0),
+                          (z[i] - z[j]).pow(2).sum(1))  # one block: the plain distance
+    with pytest.raises(ValueError, match='do not split into 5 equal blocks'):
+        node_variants.block_distance(z, i, j, 5, 1.0)
+
+
+def test_blocks1_trains_as_the_base(monkeypatch, capsys):
+    args = ('--seeds', '1', '--set', 'epochs=3', 'batch_mode="sampled"', 'num_pos=200',
+            'num_neg=400')
+    base = json.loads(run(monkeypatch, capsys, *args).strip().splitlines()[-1])
+    one = json.loads(run(monkeypatch, capsys, '--variant', 'blocks1', *args)
+                     .strip().splitlines()[-1])
+    assert one['val'] == pytest.approx(base['val'])
