@@ -52,6 +52,9 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 a peer's per-node predictions enter the same paired comparison
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
+  --readout-preact  also probe the encoder's output before its last activation (the
+                PReLU that GenURL's GNN encoders end with; CCA-SSG's read-out has none),
+                on validation (and the holdout nodes with --holdout); no retraining
   --save-predictions F.npz  per-seed probe predictions for every node, for a paired,
                 per-node comparison of two variants (experiments/paired_nodes.py)
 
@@ -380,6 +383,22 @@ def _layer_outputs(trainer) -> torch.Tensor:
     return torch.cat([gnn.act(outs[0]), h], dim=1)
 
 
+def pre_activation(trainer) -> torch.Tensor:
+    """The encoder's output before its last activation (the input of the ``act`` module
+    that GenURL's GNN encoders end with), computed by the same full-graph forward."""
+    act = getattr(trainer.model.encoder, 'act', None)
+    if act is None:
+        raise SystemExit('--readout-preact needs an encoder that ends with an activation '
+                         f'module (gcn, gat); this one is {type(trainer.model.encoder).__name__}')
+    outs = []
+    hook = act.register_forward_hook(lambda m, i, o: outs.append(i[0].detach()))
+    try:
+        trainer.model.embed(trainer.x_enc, trainer.graph)
+    finally:
+        hook.remove()
+    return outs[0].cpu()
+
+
 def _mean_pair_distance(z: torch.Tensor, pairs: int = 20000) -> float:
     """Mean Euclidean distance of ``pairs`` random node pairs (fixed generator)."""
     g = torch.Generator().manual_seed(0)
@@ -435,6 +454,7 @@ def main() -> None:
     ap.add_argument('--set', nargs='*', default=[], metavar='KEY=JSON')
     ap.add_argument('--smooth', type=int, default=0)
     ap.add_argument('--readout-cat', action='store_true')
+    ap.add_argument('--readout-preact', action='store_true')
     ap.add_argument('--col-nu', type=float, default=1.0)
     ap.add_argument('--holdout', action='store_true',
                     help='also score the nodes in none of train/val/test (public splits '
@@ -459,9 +479,11 @@ def main() -> None:
     if args.variant.startswith('prein'):  # now a config key: the variant is its alias
         over['encoder_input_hops'] = int(args.variant[5:])
     vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []
+    pre_vals, pre_holds = [], []
     peer = args.variant[5:] if args.variant.startswith('peer:') else None
-    if peer is not None and (args.readout_cat or args.base):
-        ap.error('--readout-cat and --base describe a GenURL run; a peer:NAME variant takes '
+    if peer is not None and (args.readout_cat or args.readout_preact or args.base):
+        ap.error('--readout-cat, --readout-preact and --base describe a GenURL run; a '
+                 'peer:NAME variant takes '
                  "its paper's settings (--set overrides them)")
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if peer is not None:  # a peer of the zoo, its paper's settings, the same probe
@@ -497,6 +519,16 @@ def main() -> None:
             print(f'  holdout ({int(rest.sum())} nodes, C chosen on val): {hold:.4f}')
         print(f'seed {seed}: val {res.val_accuracy:.4f} test {res.test_accuracy:.4f} '
               f'({secs[-1]:.1f} s)', flush=True)
+        if args.readout_preact:
+            pre = pre_activation(trainer)
+            rp = linear_probe(pre, data.y, *masks)
+            pre_vals.append(rp.val_accuracy)
+            line = f'  readout before the activation: val {rp.val_accuracy:.4f}'
+            if args.holdout and rest.any():
+                pre_holds.append(linear_probe(pre, data.y, masks[0], masks[1],
+                                              rest).test_accuracy)
+                line += f' holdout {pre_holds[-1]:.4f}'
+            print(line)
         if args.readout_cat:
             rc = linear_probe(_layer_outputs(trainer).cpu(), data.y, *masks)
             print(f'  readout [h_1, h]: val {rc.val_accuracy:.4f} test {rc.test_accuracy:.4f}')
@@ -520,7 +552,9 @@ def main() -> None:
     print(json.dumps({'dataset': args.dataset, 'variant': args.variant, 'overrides': over,
                       'val': float(np.mean(vals)), 'test': float(np.mean(tests)),
                       'seconds': float(np.mean(secs)),
-                      **({'holdout': float(np.mean(holds))} if holds else {})}))
+                      **({'holdout': float(np.mean(holds))} if holds else {}),
+                      **({'preact_val': float(np.mean(pre_vals))} if pre_vals else {}),
+                      **({'preact_holdout': float(np.mean(pre_holds))} if pre_holds else {})}))
 
 
 if __name__ == '__main__':

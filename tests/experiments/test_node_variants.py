@@ -42,7 +42,8 @@ def test_saved_predictions_match_the_printed_accuracy(monkeypatch, capsys, tmp_p
 def test_peer_variants_refuse_genurl_options(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run(monkeypatch, capsys, '--variant', 'peer:dgi', '--readout-cat')
-    assert '--readout-cat and --base describe a GenURL run' in capsys.readouterr().err
+    assert '--readout-cat, --readout-preact and --base describe a GenURL run' \
+        in capsys.readouterr().err
 
 
 def test_block_distance_gives_the_product_of_the_blocks_kernels():
@@ -70,3 +71,19 @@ def test_blocks1_trains_as_the_base(monkeypatch, capsys):
     one = json.loads(run(monkeypatch, capsys, '--variant', 'blocks1', *args)
                      .strip().splitlines()[-1])
     assert one['val'] == pytest.approx(base['val'])
+
+
+def test_preact_readout_is_the_input_of_the_last_activation(monkeypatch, capsys):
+    import torch
+    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    trainer = NodeEmbeddingTrainer(karate(), NodeConfig(epochs=2, hidden_channels=8,
+                                                        out_channels=8, k=5))
+    trainer.fit()
+    pre = node_variants.pre_activation(trainer)
+    with torch.no_grad():
+        assert torch.allclose(trainer.model.encoder.act(pre), trainer.embed(), atol=1e-6)
+        assert torch.allclose(pre, trainer.model.encoder.gnn(trainer.x_enc, trainer.graph))
+    # KarateClub by name has no features: its node-id table ends with no activation
+    with pytest.raises(SystemExit, match='needs an encoder that ends with an activation'):
+        run(monkeypatch, capsys, '--seeds', '1', '--set', 'epochs=2', '--readout-preact')
