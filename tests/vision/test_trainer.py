@@ -280,3 +280,24 @@ def test_the_decorrelation_term_spreads_the_projections():
         return decorrelation_loss(z, 2.0, 2).item()
 
     assert spread(1.0) < 0.7 * spread(0.0)  # measured: 0.53 vs 0.94
+
+
+def test_latent_radius_puts_q_on_the_sphere_with_the_repulsion_kept():
+    data = toy_data()
+    torch.manual_seed(0)
+    t = VisualTrainer(data, SSLConfig(**dict(FAST, epochs=1, monitor_every=0,
+                                             latent_radius=1.5)),
+                      backbone=SmallCNN(3, width=4))
+    assert t.loss_fn.alpha == SSLConfig().alpha  # the Student-t repulsion stays
+    norms, real = [], t.loss_fn.forward
+
+    def spy(z, p, *args, **kwargs):
+        norms.append(z.norm(dim=1))
+        return real(z, p, *args, **kwargs)
+
+    t.loss_fn.forward = spy
+    t.fit()
+    assert len(norms) == t.steps_per_epoch
+    assert torch.allclose(torch.cat(norms), torch.full((64 * len(norms),), 1.5), atol=1e-4)
+    with pytest.raises(ValueError, match="'latent_radius'"):
+        SSLConfig(latent_radius=-1.0).validate()
