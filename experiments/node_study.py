@@ -93,16 +93,26 @@ ABLATIONS = [
 ]
 
 
+def set_accuracy(predictions, y, train, val, test, which: str = 'selection'):
+    """The probe's accuracy on one node set of the split (``paired_nodes.node_sets``:
+    ``'val'``, ``'test'``, ``'holdout'``, ``'selection'``), read from its predictions for
+    every node (no refit); unlabelled nodes (y < 0) skipped; None when the set is empty."""
+    import numpy as np
+    from paired_nodes import node_sets  # the paired comparison's own definition
+    rows = (node_sets(train, val, test)[which] & (y >= 0)).numpy()
+    if not rows.any():
+        return None
+    return float((np.asarray(predictions)[rows] == y.numpy()[rows]).mean())
+
+
 def selection_accuracy(predictions, y, train, val, test) -> float:
     """The probe's accuracy on the selection nodes: validation plus the labelled nodes in
     none of train/val/test (the holdout of a public split; none under a random split whose
     test set takes the rest); unlabelled nodes (y < 0) skipped."""
-    import numpy as np
-    from paired_nodes import node_sets  # the paired comparison's own definition
-    rows = (node_sets(train, val, test)['selection'] & (y >= 0)).numpy()
-    if not rows.any():
+    acc = set_accuracy(predictions, y, train, val, test)
+    if acc is None:
         raise ValueError('no labelled selection nodes: the split has no validation nodes')
-    return float((np.asarray(predictions)[rows] == y.numpy()[rows]).mean())
+    return acc
 
 
 def _evaluate(dataset: str, overrides: Dict, seeds: List[int], report=None,

@@ -35,17 +35,15 @@ from embedding_rank import spectrum  # noqa: E402
 
 def probe_point(h, y, masks, epoch: int, loss: Optional[float]) -> Dict:
     """One curve point: validation, holdout and selection accuracy of the LR probe on
-    ``h`` (C chosen on validation), and h's effective rank."""
+    ``h`` (C chosen on validation; the other sets read from its predictions), and h's
+    effective rank."""
     from genurl_pyg.evaluation import linear_probe
-    train, val, test = masks
-    rest = ~(train | val | test)
-    res = linear_probe(h, y, train, val, test)
-    n_val, n_rest = int(val.sum()), int(rest.sum())
-    hold = linear_probe(h, y, train, val, rest).test_accuracy if n_rest else None
-    selection = res.val_accuracy if hold is None else (
-        (res.val_accuracy * n_val + hold * n_rest) / (n_val + n_rest))
-    return {'epoch': epoch, 'loss': loss, 'val': res.val_accuracy, 'holdout': hold,
-            'selection': selection, 'effective_rank': spectrum(h.float())[0]}
+    from node_study import selection_accuracy, set_accuracy
+    res = linear_probe(h, y, *masks)
+    return {'epoch': epoch, 'loss': loss, 'val': res.val_accuracy,
+            'holdout': set_accuracy(res.predictions, y, *masks, which='holdout'),
+            'selection': selection_accuracy(res.predictions, y, *masks),
+            'effective_rank': spectrum(h.float())[0]}
 
 
 def curve(dataset: str, config, seed: int, at: List[int]) -> List[Dict]:

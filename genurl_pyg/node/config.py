@@ -65,6 +65,25 @@ def check_number(value: Any, name: str, lo: float, hi: Optional[float] = None,
         raise ConfigError(f"{what} '{name}' must be in {rng}, got {value!r}")
 
 
+def check_repulsion(repulsion: Any, loss: Any, latent_radius: float,
+                    what: str = 'config') -> None:
+    """Raises :class:`ConfigError` unless ``repulsion`` is one of :data:`REPULSIONS` and,
+    for ``'decorrelation'``, the loss is GKL (whose repulsion it replaces) and Q is on a
+    sphere (``latent_radius > 0``). Shared by the node and image configs."""
+    if repulsion not in REPULSIONS:
+        raise ConfigError(f"{what} 'repulsion' must be one of {REPULSIONS}, got {repulsion!r}")
+    if repulsion != 'decorrelation':
+        return
+    if loss != 'gkl':
+        raise ConfigError(f"{what} 'repulsion: decorrelation' replaces GKL's repulsion and "
+                          f"needs 'loss: gkl', got {loss!r}")
+    if not latent_radius > 0:
+        # Without a fixed scale the attraction alone shrinks every distance, and the
+        # covariance target (r^2 / D) I has no r to be measured against.
+        raise ConfigError(f"{what} 'repulsion: decorrelation' needs Q on a sphere: set "
+                          "'latent_radius' > 0 (e.g. 3)")
+
+
 def config_differences(a: Dict[str, Any], b: Dict[str, Any]) -> List[str]:
     """``'key: a -> b'`` for every key whose value differs between two config dicts."""
     keys = sorted(set(a) | set(b))
@@ -244,7 +263,6 @@ class NodeConfig:
         choice('feature_norm', FEATURE_NORMS)
         choice('graph_part', GRAPH_PARTS)
         choice('negatives', NEGATIVES)
-        choice('repulsion', REPULSIONS)
         if (not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors
                 or any(isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1)
                        for v in self.num_neighbors)):
@@ -304,15 +322,7 @@ class NodeConfig:
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ConfigError(f"config 'device' must be 'cpu', 'cuda' or 'cuda:<index>', "
                               f"got {self.device!r}")
-        if self.repulsion == 'decorrelation':
-            if self.loss != 'gkl':
-                raise ConfigError(f"config 'repulsion: decorrelation' replaces GKL's repulsion "
-                                  f"and needs 'loss: gkl', got {self.loss!r}")
-            if not self.latent_radius > 0:
-                # Without a fixed scale the attraction alone shrinks every distance, and the
-                # covariance target (r^2 / D) I has no r to be measured against.
-                raise ConfigError("config 'repulsion: decorrelation' needs Q on a sphere: set "
-                                  "'latent_radius' > 0 (e.g. 3)")
+        check_repulsion(self.repulsion, self.loss, self.latent_radius)
         if self.batch_mode == 'sampled' and self.loss in ('kl', 'infonce'):
             raise ConfigError(f"config 'loss: {self.loss}' needs whole rows; use "
                               "'batch_mode: all' (the sampled estimator is for elementwise "

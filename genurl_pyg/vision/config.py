@@ -81,7 +81,7 @@ class SSLConfig:
     knn_temperature: float = 0.1
 
     def validate(self) -> 'SSLConfig':
-        from ..node.config import check_integer, check_number
+        from ..node.config import check_integer, check_number, check_repulsion
 
         def integer(name, lo):
             check_integer(getattr(self, name), name, lo, what='ssl config')
@@ -101,21 +101,10 @@ class SSLConfig:
         number('weight_decay', 0.0)
         number('latent_radius', 0.0)
         number('decorrelation_weight', 0.0)
-        from ..node.config import REPULSIONS
-        if self.repulsion not in REPULSIONS:
-            raise ValueError(f"ssl config 'repulsion' must be one of {REPULSIONS}, got "
-                             f"{self.repulsion!r}")
-        if self.repulsion == 'decorrelation':
-            if self.loss != 'gkl':
-                raise ValueError("ssl config 'repulsion: decorrelation' replaces GKL's "
-                                 f"repulsion and needs 'loss: gkl', got {self.loss!r}")
-            if not self.latent_radius > 0:
-                raise ValueError("ssl config 'repulsion: decorrelation' needs Q on a sphere: "
-                                 "set 'latent_radius' > 0 (e.g. 3)")
-            if self.false_negatives:
-                raise ValueError("ssl config 'false_negatives' spares pairs from the "
-                                 "repulsion, which 'repulsion: decorrelation' removes; set "
-                                 "it to 0")
+        check_repulsion(self.repulsion, self.loss, self.latent_radius, what='ssl config')
+        if self.repulsion == 'decorrelation' and self.false_negatives:
+            raise ValueError("ssl config 'false_negatives' spares pairs from the repulsion, "
+                             "which 'repulsion: decorrelation' removes; set it to 0")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"ssl config 'objective' must be one of {OBJECTIVES}, got "
                              f"{self.objective!r}")
