@@ -4,6 +4,10 @@
 * ``random-10/10/80``: a random split per seed, 10 % train, 10 % validation, 80 % test.
 * ``random-50/25/25``: the same with 50/25/25 %, for tiny graphs such as KarateClub, the
   facebook100 graphs (as in LINKX) and the synthetic homophily sweep.
+* ``random-planetoid``: the public split's sizes redrawn per seed (20 training nodes per
+  class, 500 validation, 1,000 test; :func:`random_planetoid_split`), the "random splits"
+  of Shchur et al. (2018) and of PyG's ``RandomNodeSplit``: the same label budget as the
+  public split, on many draws of the nodes instead of one.
 * ``official-10-splits``: the data set's own ``[N, 10]`` masks (PyG's
   ``HeterophilousGraphDataset``); seed ``s`` uses split ``s mod 10``.
 
@@ -64,6 +68,37 @@ def random_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1
     return masks[0], masks[1], masks[2]
 
 
+def random_planetoid_split(y: Tensor, seed: int, per_class: int = 20, num_val: int = 500,
+                           num_test: int = 1000) -> Tuple[Tensor, Tensor, Tensor]:
+    """Boolean masks with ``per_class`` training nodes of every class, then ``num_val``
+    validation and ``num_test`` test nodes drawn uniformly from the remaining labelled
+    nodes (a label ``< 0`` is unlabelled and never drawn). Seeded; O(N).
+
+    Raises ``ValueError`` naming the class when a class has fewer than ``per_class``
+    labelled nodes, or the counts when too few nodes are left for validation and test.
+    """
+    y = y.view(-1).cpu()
+    gen = torch.Generator().manual_seed(seed)
+    labelled = y >= 0
+    train = torch.zeros(y.numel(), dtype=torch.bool)
+    for c in torch.unique(y[labelled]).tolist():
+        pool = torch.nonzero(y == c).view(-1)
+        if pool.numel() < per_class:
+            raise ValueError(f'class {c} has {pool.numel()} labelled nodes, fewer than the '
+                             f'{per_class} training nodes per class of random-planetoid')
+        train[pool[torch.randperm(pool.numel(), generator=gen)[:per_class]]] = True
+    rest = torch.nonzero(labelled & ~train).view(-1)
+    if rest.numel() < num_val + num_test:
+        raise ValueError(f'random-planetoid needs {num_val} + {num_test} labelled nodes '
+                         f'outside the training nodes, only {rest.numel()} are left')
+    rest = rest[torch.randperm(rest.numel(), generator=gen)]
+    val = torch.zeros_like(train)
+    test = torch.zeros_like(train)
+    val[rest[:num_val]] = True
+    test[rest[num_val:num_val + num_test]] = True
+    return train, val, test
+
+
 def split_for(data, protocol: str, seed: int) -> Tuple[Tensor, Tensor, Tensor]:
     if protocol in ('public', 'ogb-official'):
         for key in ('train_mask', 'val_mask', 'test_mask'):
@@ -84,6 +119,10 @@ def split_for(data, protocol: str, seed: int) -> Tuple[Tensor, Tensor, Tensor]:
         return random_split(data.num_nodes, seed, candidates=labelled)
     if protocol == 'random-50/25/25':  # tiny graphs (KarateClub): 10 % would be 3 nodes
         return random_split(data.num_nodes, seed, train=0.5, val=0.25, candidates=labelled)
+    if protocol == 'random-planetoid':
+        if y is None:
+            raise ValueError(f"protocol {protocol!r} needs data.y")
+        return random_planetoid_split(y, seed)
     raise ValueError(f"unknown evaluation protocol {protocol!r}")
 
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from genurl_pyg.evaluation import adam_linear_probe, linear_probe, random_split, summarize
+from genurl_pyg.evaluation import (adam_linear_probe, linear_probe, random_planetoid_split,
+                                   random_split, split_for, summarize)
 
 
 def test_random_split_sizes_disjoint_and_seeded():
@@ -14,6 +15,31 @@ def test_random_split_sizes_disjoint_and_seeded():
     assert not (a[0] & a[1]).any() and not (a[0] & a[2]).any() and (a[0] | a[1] | a[2]).all()
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert not torch.equal(a[0], c[0])
+
+
+def test_random_planetoid_split_counts_per_class_and_is_seeded():
+    y = torch.arange(3000) % 6
+    y[::50] = -1  # unlabelled nodes are never drawn
+    tr, va, te = random_planetoid_split(y, seed=5)
+    # 20 training nodes of every class, then 500 / 1000 from the rest; disjoint
+    assert torch.bincount(y[tr], minlength=6).tolist() == [20] * 6
+    assert (int(va.sum()), int(te.sum())) == (500, 1000)
+    assert not (tr & va).any() and not (tr & te).any() and not (va & te).any()
+    assert (y[tr | va | te] >= 0).all()
+    again = random_planetoid_split(y, seed=5)
+    assert all(torch.equal(a, b) for a, b in zip((tr, va, te), again))
+    assert not torch.equal(tr, random_planetoid_split(y, seed=6)[0])
+    data = type('D', (), {'y': y, 'num_nodes': 3000})()
+    assert all(torch.equal(a, b) for a, b in zip(split_for(data, 'random-planetoid', 5),
+                                                 (tr, va, te)))
+
+
+def test_random_planetoid_split_refuses_what_it_cannot_draw():
+    y = torch.cat([torch.zeros(100), torch.ones(10)]).long()
+    with pytest.raises(ValueError, match='class 1 has 10 labelled nodes'):
+        random_planetoid_split(y, 0)
+    with pytest.raises(ValueError, match='only 70 are left'):
+        random_planetoid_split(torch.arange(110) % 2, 0, num_val=50, num_test=50, per_class=20)
 
 
 def test_probe_matches_sklearn_and_uses_val_for_c():
