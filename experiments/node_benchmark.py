@@ -136,7 +136,10 @@ def main() -> None:
         import torch
         from genurl_pyg.evaluation import split_for
         y = torch.arange(4000) % 2  # fails here, not in the first child, on a bad name
-        split_for(type('Probe', (), {'y': y, 'num_nodes': 4000})(), args.protocol, 0)
+        try:
+            split_for(type('Probe', (), {'y': y, 'num_nodes': 4000})(), args.protocol, 0)
+        except ValueError as err:
+            ap.error(str(err))
     import numpy as np
     from _bench_utils import RESULTS
     command = 'python ' + ' '.join(sys.argv)

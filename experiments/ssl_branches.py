@@ -25,7 +25,8 @@ trains the shared *trunk* once and then each *branch* from its checkpoint:
 
 Only overrides that do not change the model's shape are allowed (``view_weight``, ``k``,
 ``feature_hops``, ``ema``, ``knn_start``, ``alpha``, ``nu_latent``, ``loss``,
-``false_negatives``, ``latent_radius``, ``repulsion``, ``decorrelation_weight``): the
+``false_negatives``, ``latent_radius``, ``repulsion``, ``decorrelation_weight``, and
+``target``/``predictor_hidden``, which add a predictor head started at the branch): the
 branch continues the trunk's parameters and optimiser state.
 
 Cost: a trunk epoch is one cpu-fmnist GenURL epoch on 50,000 images (about 180 s on one
@@ -53,7 +54,8 @@ from _bench_utils import versions, write_results  # noqa: E402
 
 TRAIN_ROWS = 50000  # train[:50000] trains, train[50000:] validates; the test set is unread
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
-               'loss', 'false_negatives', 'latent_radius', 'repulsion', 'decorrelation_weight'}
+               'loss', 'false_negatives', 'latent_radius', 'repulsion', 'decorrelation_weight',
+               'target', 'predictor_hidden'}
 
 
 def validation_data(smoke: int = 0):
@@ -137,8 +139,13 @@ def branch(args) -> None:
     if checkpoint_config(blob) != trunk_cfg:
         raise SystemExit('the trunk checkpoint was written with other settings; rerun it')
     # The branch continues the trunk's run: same parameters, optimiser moments, schedule
-    # position and random streams; only P's settings differ from here on.
-    trainer.restore(blob)
+    # position and random streams; only P's settings differ from here on. target=ema adds
+    # BYOL's predictor and EMA target, started here as BYOL starts them (a fresh predictor,
+    # the target a copy of the online backbone and projector).
+    if cfg.target == 'ema':
+        trainer.start_target(blob)
+    else:
+        trainer.restore(blob)
     t = time.perf_counter()
     trainer.fit()
     branch_s = time.perf_counter() - t

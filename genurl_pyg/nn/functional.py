@@ -118,15 +118,18 @@ def _rows_without_diagonal(p: Tensor, q: Tensor) -> Tuple[Tensor, Tensor]:
     return p[off].view(b, b - 1), q[off].view(b, b - 1)
 
 
-def pairwise_sqdist(z: Tensor) -> Tensor:
-    """Squared euclidean distances ``[B, B]`` (clamped at 0). O(B^2 d)."""
-    sq = z.pow(2).sum(1)
-    return (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * z @ z.t()).clamp_min(0)
+def pairwise_sqdist(z: Tensor, other: Optional[Tensor] = None) -> Tensor:
+    """Squared euclidean distances ``[B, B]`` between the rows of ``z`` (or ``[B, B']``
+    from ``z``'s rows to ``other``'s), clamped at 0. O(B B' d)."""
+    other = z if other is None else other
+    sq, sq_other = z.pow(2).sum(1), other.pow(2).sum(1)
+    return (sq.unsqueeze(1) + sq_other.unsqueeze(0) - 2 * z @ other.t()).clamp_min(0)
 
 
 def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
                    alpha: float = 0.1, eps: float = 1e-10,
-                   no_repulsion: Optional[Tensor] = None) -> Tensor:
+                   no_repulsion: Optional[Tensor] = None,
+                   targets: Optional[Tensor] = None) -> Tensor:
     r"""Loss over all :math:`B(B-1)` ordered pairs of a batch.
 
     Args:
@@ -138,12 +141,24 @@ def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
             q_{ij})`, e.g. GKL's :math:`\alpha q_{ij}`, is not applied), and the mean is
             over the pairs kept. Pairs with :math:`p_{ij} > 0` are always kept. For pairs
             believed to be false negatives; elementwise variants only.
+        targets (Tensor, optional): ``[B, d]`` fixed points for the columns (used without
+            gradient): :math:`Q_{ij} = \kappa_\nu(\lVert z_i - t_j\rVert^2)`, so row
+            :math:`i` is attracted to the targets of its P-neighbours and repelled from the
+            others (BYOL's asymmetry in GenURL's form: ``z`` an online predictor's output,
+            ``t`` an EMA teacher's projections of the same rows). The diagonal (a row and
+            its own target) stays out of the loss, as in the symmetric form.
 
     Complexity: O(B^2 d) time, O(B^2) memory: meant for batches of at most a few thousand.
     """
     check_tensor(z, 'z')
     if z.dim() != 2:
         raise ValueError(f"'z' must be [B, d], got shape {tuple(z.shape)}")
+    if targets is not None:
+        check_tensor(targets, 'targets')
+        if targets.shape != z.shape:
+            raise ValueError(f"'targets' must have the shape of 'z', {tuple(z.shape)}, got "
+                             f'{tuple(targets.shape)}')
+        targets = targets.detach()
     if p.shape != (z.size(0), z.size(0)):
         raise ValueError(f"'p' must be [B, B] = {(z.size(0), z.size(0))} to match 'z', "
                          f"got {tuple(p.shape)}")
@@ -157,7 +172,7 @@ def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
             raise ValueError(f"'no_repulsion' applies to the elementwise variants, not "
                              f'{variant!r}')
     p = p.detach()
-    q = student_t(pairwise_sqdist(z), nu)
+    q = student_t(pairwise_sqdist(z, targets), nu)
     if variant == 'kl':
         return kl_loss(p, q, eps)
     if variant == 'infonce':

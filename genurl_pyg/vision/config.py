@@ -7,6 +7,7 @@ from typing import Any, Dict, Optional
 
 OPTIMIZERS = ('sgd', 'adamw', 'lars')
 OBJECTIVES = ('genurl', 'simclr', 'byol', 'barlow')
+TARGETS = ('online', 'ema')
 
 
 @dataclass
@@ -41,7 +42,14 @@ class SSLConfig:
     attraction alone plus ``decorrelation_weight`` times
     :func:`~genurl_pyg.nn.decorrelation.decorrelation_loss` of each view's projections,
     the covariance constraint of Barlow Twins / VICReg in GenURL's form; needs ``loss:
-    gkl`` and ``latent_radius > 0``; ``alpha`` is then unused; ours).
+    gkl`` and ``latent_radius > 0``; ``alpha`` is then unused; ours); ``target``
+    (``'online'``, the default: Q between the projections of the batch's views, the
+    symmetric form; ``'ema'``: BYOL's asymmetry in GenURL's form, Q from a predictor head's
+    output on the online projections (Linear-BN-ReLU-Linear, ``predictor_hidden`` units) to
+    the projections of an EMA teacher (backbone and projector, momentum ``ema``, no
+    gradient), so each view is attracted to the teacher's projection of its P-neighbours and
+    repelled from the teacher's other projections; needs the all-pairs loss (2 x
+    ``batch_size`` <= 4096) and ``repulsion: student_t``; ours).
     Optimisation: ``optimizer`` (``'sgd'`` with momentum 0.9, ``'adamw'``, ``'lars'``:
     lightly's LARS with momentum 0.9, trust coefficient 0.001), ``lr`` (for a
     batch of 256; scaled linearly with ``batch_size``), ``weight_decay``, ``epochs``,
@@ -67,6 +75,8 @@ class SSLConfig:
     latent_radius: float = 0.0
     repulsion: str = 'student_t'
     decorrelation_weight: float = 1.0
+    target: str = 'online'
+    predictor_hidden: int = 512
     optimizer: str = 'adamw'
     lr: float = 0.003
     weight_decay: float = 1e-4
@@ -88,7 +98,8 @@ class SSLConfig:
 
         def number(name, lo, hi=None, lo_open=False):
             check_number(getattr(self, name), name, lo, hi, lo_open, what='ssl config')
-        for name, lo in (('projector_hidden', 1), ('projector_out', 1), ('k', 1),
+        for name, lo in (('projector_hidden', 1), ('projector_out', 1),
+                         ('predictor_hidden', 1), ('k', 1),
                          ('feature_hops', 1), ('knn_start', 0), ('epochs', 1),
                          ('warmup_epochs', 0), ('batch_size', 2), ('seed', 0),
                          ('monitor_every', 0), ('knn_k', 1), ('false_negatives', 0)):
@@ -105,6 +116,12 @@ class SSLConfig:
         if self.repulsion == 'decorrelation' and self.false_negatives:
             raise ValueError("ssl config 'false_negatives' spares pairs from the repulsion, "
                              "which 'repulsion: decorrelation' removes; set it to 0")
+        if self.target not in TARGETS:
+            raise ValueError(f"ssl config 'target' must be one of {TARGETS}, got "
+                             f"{self.target!r}")
+        if self.target == 'ema' and self.repulsion != 'student_t':
+            raise ValueError("ssl config 'target: ema' keeps GKL's pairwise repulsion (toward "
+                             "the teacher's projections); set 'repulsion' to 'student_t'")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"ssl config 'objective' must be one of {OBJECTIVES}, got "
                              f"{self.objective!r}")

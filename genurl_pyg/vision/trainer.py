@@ -8,7 +8,9 @@ part (:class:`~genurl_pyg.vision.objective.BatchSimilarity`) and, with
 ``false_negatives``, the pairs left unrepelled
 (:func:`~genurl_pyg.vision.objective.teacher_false_negatives`), the GKL between P and the
 Student-t Q of the projector outputs, an optimiser step, then the teacher's EMA update (no
-teacher exists with views only, the default). Cost per step: one forward and one backward
+teacher exists with views only, the default). With ``target: ema`` a predictor head follows
+the projector and Q runs from its outputs to the EMA teacher's projections of the same
+views (backbone and projector both EMAs; BYOL's asymmetry, GenURL's P, kernel and GKL). Cost per step: one forward and one backward
 pass of the backbone on ``2B`` images (a second forward with the teacher), plus
 O(B²·(D + d)) for P and the loss.
 
@@ -103,6 +105,9 @@ class VisualTrainer:
         dim = feature_dim(backbone, (c, views.size, views.size), self.device)
         if cfg.objective == 'genurl':
             heads = {'projector': projector(dim, cfg.projector_hidden, cfg.projector_out)}
+            if cfg.target == 'ema':  # last, so the optimiser's earlier parameters keep order
+                heads['predictor'] = projector(cfg.projector_out, cfg.predictor_hidden,
+                                               cfg.projector_out)
         else:  # a peer of the benchmark: its own heads and loss, the same everything else
             from .peers import build_peer
             heads = {'peer': build_peer(cfg.objective, dim, backbone)}
@@ -110,9 +115,12 @@ class VisualTrainer:
         # The EMA teacher is read only by P's kNN part (view_weight < 1) and the false-negative
         # mask: with views only (the default) keeping it up to date would be a wasted
         # backbone copy every step.
-        reads_teacher = cfg.view_weight < 1 or cfg.false_negatives > 0
+        reads_teacher = cfg.view_weight < 1 or cfg.false_negatives > 0 or cfg.target == 'ema'
         self.teacher = (copy.deepcopy(self.model['backbone']).requires_grad_(False)
                         if cfg.objective == 'genurl' and reads_teacher else None)
+        # target 'ema': the teacher's projector, an EMA of the online one (BYOL's target)
+        self.target_projector = (copy.deepcopy(self.model['projector']).requires_grad_(False)
+                                 if 'predictor' in self.model else None)
         self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
         # repulsion 'decorrelation': GKL's attraction only (alpha 0 removes the p = 0 terms);
         # _step adds the covariance term that keeps the projections spread instead.
@@ -160,22 +168,30 @@ class VisualTrainer:
             return loss.item()
         b = images.size(0)
         v = torch.cat([self.views(images, self.view_gen), self.views(images, self.view_gen)])
+        targets = None
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             z = self.model['projector'](self.model['backbone'](v))
             teacher = None
-            if use_knn:
+            if use_knn or self.target_projector is not None:
                 with torch.no_grad():
-                    teacher = self.teacher(v).float()
+                    features = self.teacher(v)
+                    teacher = features.float() if use_knn else None
+                    if self.target_projector is not None:
+                        targets = self.target_projector(features).float()
+                z = z if targets is None else self.model['predictor'](z)
         p = self.similarity(b, teacher)
         z = z.float()
         if self.cfg.latent_radius > 0:  # Q on a sphere: the kernel sees a fixed scale
             z = nn.functional.normalize(z, dim=1) * self.cfg.latent_radius
+            if targets is not None:
+                targets = nn.functional.normalize(targets, dim=1) * self.cfg.latent_radius
         no_repulsion = (teacher_false_negatives(teacher, b, self.cfg.false_negatives)
                         if teacher is not None and self.cfg.false_negatives else None)
         if z.size(0) <= ALL_PAIRS_MAX:
-            loss = self.loss_fn(z, p, no_repulsion=no_repulsion)
-        elif no_repulsion is not None:
-            raise ValueError(f"ssl config 'false_negatives' needs the all-pairs loss: 2 * "
+            loss = self.loss_fn(z, p, no_repulsion=no_repulsion, targets=targets)
+        elif no_repulsion is not None or targets is not None:
+            what = 'false_negatives' if targets is None else 'target: ema'
+            raise ValueError(f"ssl config '{what}' needs the all-pairs loss: 2 * "
                              f'batch_size = {z.size(0)} rows is above {ALL_PAIRS_MAX}')
         else:
             loss = self.loss_fn.sampled(z, p, num_pos=8 * z.size(0), num_neg=32 * z.size(0),
@@ -190,6 +206,8 @@ class VisualTrainer:
         self.scheduler.step()
         if self.teacher is not None:
             ema_update(self.teacher, self.model['backbone'], self.cfg.ema)
+        if self.target_projector is not None:
+            ema_update(self.target_projector, self.model['projector'], self.cfg.ema)
         return loss.item()
 
     def _check_finite(self, loss: Tensor) -> None:
@@ -211,6 +229,8 @@ class VisualTrainer:
             self.model.train()
             if self.teacher is not None:
                 self.teacher.train()
+            if self.target_projector is not None:
+                self.target_projector.train()
             order = torch.randperm(self.train_x.size(0), generator=self.order_gen)
             use_knn = self.state.epoch >= cfg.knn_start and self.teacher is not None
             total = 0.0
@@ -265,6 +285,8 @@ class VisualTrainer:
         atomic_torch_save({
             'model': self.model.state_dict(),
             'teacher': None if self.teacher is None else self.teacher.state_dict(),
+            'target_projector': (None if self.target_projector is None
+                                 else self.target_projector.state_dict()),
             'optimizer': self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
             'order_gen': self.order_gen.get_state(), 'view_gen': self.view_gen.get_state(),
             'state': vars(self.state), 'config': self.cfg.to_dict()}, Path(path))
@@ -286,7 +308,40 @@ class VisualTrainer:
         self.model.load_state_dict(blob['model'])
         if self.teacher is not None:
             self.teacher.load_state_dict(blob['teacher'])
+        if self.target_projector is not None:
+            self.target_projector.load_state_dict(blob['target_projector'])
         self.optimizer.load_state_dict(blob['optimizer'])
+        self.scheduler.load_state_dict(blob['scheduler'])
+        self.order_gen.set_state(blob['order_gen'])
+        self.view_gen.set_state(blob['view_gen'])
+        self.state = VisualTrainState(**blob['state'])
+
+    def start_target(self, blob: dict) -> None:
+        """Continues a run written *without* the EMA target (``target: online``; a
+        :meth:`save_checkpoint` blob) with this trainer's ``target: ema`` from here on, as
+        BYOL starts: the backbone, projector, optimiser moments, schedule, random streams and
+        progress are the blob's; the predictor is freshly initialised (its optimiser moments
+        start at zero); the teacher and the target projector start as copies of the online
+        backbone and projector. For late-branch experiments
+        (``experiments/ssl_branches.py``)."""
+        if self.target_projector is None:
+            raise ValueError("start_target needs a trainer with ssl config 'target: ema'")
+        saved = blob['model']
+        if any(key.startswith('predictor.') for key in saved):
+            raise ValueError('the checkpoint already has a predictor: restore() continues it')
+        missing, unexpected = self.model.load_state_dict(saved, strict=False)
+        if unexpected or any(not key.startswith('predictor.') for key in missing):
+            raise ValueError(f'the checkpoint does not fit this model (missing '
+                             f'{[k for k in missing if not k.startswith("predictor.")]}, '
+                             f'unexpected {unexpected})')
+        self.teacher.load_state_dict(self.model['backbone'].state_dict())
+        self.target_projector.load_state_dict(self.model['projector'].state_dict())
+        # The optimiser's one parameter group lists the model's parameters in order, the
+        # predictor's last: the blob's indices cover the others, the predictor's get none.
+        state = copy.deepcopy(blob['optimizer'])
+        group = state['param_groups'][0]
+        group['params'] = list(range(sum(1 for _ in self.model.parameters())))
+        self.optimizer.load_state_dict(state)
         self.scheduler.load_state_dict(blob['scheduler'])
         self.order_gen.set_state(blob['order_gen'])
         self.view_gen.set_state(blob['view_gen'])

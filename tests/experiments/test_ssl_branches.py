@@ -36,21 +36,27 @@ def test_the_views_branch_is_the_uninterrupted_views_only_run(toy, tmp_path, mon
     sb.main(['trunk', *args(tmp_path)])
     sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
     sb.main(['branch', 'teacher', 'view_weight=0.5', *args(tmp_path)])
+    sb.main(['branch', 'ema', 'view_weight=1', 'target=ema', 'predictor_hidden=8',
+             *args(tmp_path)])
     views = json.loads((tmp_path / 'branch_views.json').read_text())
     teacher = json.loads((tmp_path / 'branch_teacher.json').read_text())
+    ema = json.loads((tmp_path / 'branch_ema.json').read_text())
     whole = VisualTrainer(toy, SSLConfig.from_dict(dict(SMALL, epochs=3, seed=0,
                                                         view_weight=1.0, knn_start=2)))
     whole.fit()
     assert views['losses'] == whole.state.losses
     assert teacher['losses'][:2] == views['losses'][:2]  # the shared trunk
     assert teacher['losses'][2] != views['losses'][2]  # the teacher's kNN joined P
+    # the EMA-target branch: the same trunk, then a predictor and a target from epoch 2
+    assert ema['losses'][:2] == views['losses'][:2] and ema['losses'][2] != views['losses'][2]
+    assert ema['config']['target'] == 'ema' and 0.0 <= ema['linear_val'] <= 1.0
     assert views['validation_images'] == toy.test_x.size(0)
     assert 0.0 <= views['knn_val'] <= 1.0 and views['overrides'] == {'view_weight': 1.0}
     written = {}
     monkeypatch.setattr(sb, 'write_results', lambda stem, payload, md: written.update(
         stem=stem, rows=payload['rows'], md=md))
     sb.main(['report', '--out', str(tmp_path), '--stem', 'late', '--conditions', 'core 1'])
-    assert written['stem'] == 'late' and len(written['rows']) == 2
+    assert written['stem'] == 'late' and len(written['rows']) == 3
     table = [ln for ln in written['md'].splitlines() if ln.startswith('| teacher')]
     assert f"{100 * teacher['knn_val']:.2f}" in table[0] and 'Conditions: core 1' in written['md']
 

@@ -44,6 +44,33 @@ def test_all_pairs_matches_explicit_loop():
     assert F.all_pairs_loss(z, p).item() == pytest.approx(torch.stack(vals).mean().item())
 
 
+def test_targets_put_q_between_rows_and_fixed_points():
+    """Q_ij from z_i to t_j: the loss equals a loop over the off-diagonal pairs with
+    scipy's distances, no gradient reaches the targets, and every variant runs."""
+    from scipy.spatial.distance import cdist
+    rng = np.random.default_rng(1)
+    z = torch.from_numpy(rng.normal(size=(6, 3))).requires_grad_()
+    t = torch.from_numpy(rng.normal(size=(6, 3))).requires_grad_()
+    p = torch.from_numpy(rng.uniform(size=(6, 6)))
+    d2 = cdist(z.detach().numpy(), t.detach().numpy(), 'sqeuclidean')
+    q = student_t(torch.from_numpy(d2), 2.0).numpy()
+    off = ~np.eye(6, dtype=bool)
+    pn = p.numpy()
+    want = np.mean(-pn[off] * np.log(q[off] + 1e-10) + 0.3 * np.abs(pn[off] - q[off]))
+    got = F.all_pairs_loss(z, p, nu=2.0, alpha=0.3, targets=t)
+    assert got.item() == pytest.approx(want, rel=1e-10)
+    got.backward()
+    assert t.grad is None and z.grad is not None and z.grad.abs().sum() > 0
+    # targets equal to the rows: the symmetric form (its diagonal also left out)
+    same = F.all_pairs_loss(z, p, nu=2.0, alpha=0.3, targets=z.detach())
+    assert same.item() == pytest.approx(F.all_pairs_loss(z, p, nu=2.0, alpha=0.3).item(),
+                                        rel=1e-10)
+    for variant in F.VARIANTS:
+        assert torch.isfinite(F.all_pairs_loss(z, p, variant=variant, targets=t))
+    with pytest.raises(ValueError, match="'targets' must have the shape of 'z'"):
+        F.all_pairs_loss(z, p, targets=t[:5])
+
+
 def test_kl_matches_scipy_entropy():
     from scipy.stats import entropy
     p = torch.rand(5, 5, dtype=torch.float64)

@@ -43,9 +43,11 @@ class GenURLLoss(torch.nn.Module):
         self.alpha, self.eps = float(alpha), float(eps)
 
     def forward(self, z: Tensor, p, nodes: Optional[Tensor] = None,
-                no_repulsion: Optional[Tensor] = None) -> Tensor:
+                no_repulsion: Optional[Tensor] = None,
+                targets: Optional[Tensor] = None) -> Tensor:
         """All pairs (see the class doc); ``no_repulsion``: a boolean ``[B, B]`` of pairs
-        left out where :math:`p = 0` (:func:`~genurl_pyg.nn.functional.all_pairs_loss`)."""
+        left out where :math:`p = 0`; ``targets``: fixed column points, :math:`Q_{ij}` from
+        ``z_i`` to ``targets_j`` (both :func:`~genurl_pyg.nn.functional.all_pairs_loss`)."""
         if isinstance(p, Similarity):
             if nodes is None:
                 if z.size(0) != p.num_nodes:
@@ -54,7 +56,7 @@ class GenURLLoss(torch.nn.Module):
                 nodes = torch.arange(p.num_nodes, device=z.device)
             p = dense_block(p, nodes)
         return F.all_pairs_loss(z, p, self.nu, self.variant, self.alpha, self.eps,
-                                no_repulsion)
+                                no_repulsion, targets)
 
     def sampled(self, z: Tensor, sim: Similarity, num_pos: int, num_neg: int,
                 generator: Optional[torch.Generator] = None,
