@@ -20,14 +20,12 @@ torch.set_num_threads(1)
 from genurl_pyg.datasets import load_dataset, get_spec
 from genurl_pyg.evaluation import linear_probe, split_for
 from genurl_pyg.distill.run import train_teacher
-from genurl_pyg.distill.graph import distill_node_embeddings, inductive_split, observed_subgraph
+from genurl_pyg.distill.graph import (distill_node_embeddings, held_out_validation,
+                                      observed_subgraph)
 ds = sys.argv[1]; seed = int(sys.argv[2]); variants = sys.argv[3:]
 data = load_dataset(ds)
 tr, va, te = split_for(data, get_spec(ds).protocol, seed)
-held_te = inductive_split(te, 0.2, seed)
-held_va = inductive_split(va, 0.5, seed + 1000)
-held = held_te | held_va
-fit_va = va & ~held_va
+held, held_va, fit_va = held_out_validation(va, te, seed)
 t0 = time.time(); T, Tfull, _, _ = train_teacher(data, ds, seed, held); print('teacher s', round(time.time()-t0,1))
 def probe(h):  # C chosen on the observed val nodes; score = accuracy on the held-out val nodes
     r = linear_probe(h, data.y, tr, fit_va, held_va)

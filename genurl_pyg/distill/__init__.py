@@ -18,7 +18,8 @@ from typing import Any
 _NAMES = {'DistillConfig': 'config', 'GenURLDistiller': 'distiller',
           'teacher_embeddings': 'distiller', 'load_teacher': 'distiller', 'build_student': 'students',
           'distill_node_embeddings': 'graph', 'inductive_split': 'graph',
-          'observed_subgraph': 'graph', 'GenURLObjective': 'objective',
+          'observed_subgraph': 'graph', 'held_out_validation': 'graph',
+          'GenURLObjective': 'objective',
           'distill_job': 'run'}
 __all__ = sorted(_NAMES)
 

@@ -11,7 +11,7 @@ Two settings (GLNN's, Zhang et al., ICLR 2022, without their labels):
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -35,6 +35,18 @@ def inductive_split(test_mask: Tensor, fraction: float = 0.2, seed: int = 0) -> 
     mask = torch.zeros_like(test_mask, dtype=torch.bool)
     mask[held] = True
     return mask
+
+
+def held_out_validation(val_mask: Tensor, test_mask: Tensor,
+                        seed: int = 0) -> Tuple[Tensor, Tensor, Tensor]:
+    """The inductive protocol for choosing settings without the test nodes: a fifth of the
+    test nodes (:func:`inductive_split`) and half of the validation nodes are held out of
+    teacher and student training. Returns ``(held_out, held_val, fit_val)``: every held-out
+    node, the held-out validation nodes (where a setting is scored) and the observed
+    validation nodes (where a probe's C is chosen)."""
+    held_val = inductive_split(val_mask, 0.5, seed + 1000)
+    held = inductive_split(test_mask, 0.2, seed) | held_val
+    return held, held_val, val_mask & ~held_val
 
 
 def observed_subgraph(data: Data, held_out: Tensor) -> Data:
