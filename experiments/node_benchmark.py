@@ -49,11 +49,11 @@ TARGETS = {'Cora': 0.845, 'CiteSeer': 0.743, 'Computers': 0.910, 'Photo': 0.951,
 
 
 def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s: float,
-          threads: int, protocol: str = '') -> None:
+          threads: int, protocol: str = '', genurl_config: str = '') -> None:
     import torch
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import adam_linear_probe, linear_probe, split_for
-    from genurl_pyg.node import NodeEmbeddingTrainer, dataset_defaults
+    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer, dataset_defaults
     from genurl_pyg.node.propagation import smooth_features
     from genurl_pyg.bench.peers import get_peer, params_for
     torch.set_num_threads(threads)
@@ -68,7 +68,9 @@ def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s:
         t = time.perf_counter()
         fixed = data.x if method == 'raw' else smooth_features(data.x, data.edge_index, 2)
         fixed_s = time.perf_counter() - t
-    cfg = dataset_defaults(dataset)
+    # --genurl-config: a full config over NodeConfig's defaults (as node_variants --base)
+    cfg = (NodeConfig.from_yaml(genurl_config) if genurl_config and method == 'genurl'
+           else dataset_defaults(dataset))
     config, source = None, None
     if method == 'genurl':
         config = cfg.to_dict()
@@ -125,13 +127,23 @@ def main() -> None:
     ap.add_argument('--protocol', default='',
                     help="evaluation split for every data set instead of its own (e.g. "
                          "'random-planetoid'; see genurl_pyg.evaluation.node)")
-    ap.add_argument('--child', nargs=7, help=argparse.SUPPRESS)
+    ap.add_argument('--genurl-config', default='', metavar='YAML',
+                    help="GenURL's full config from this file (over NodeConfig's defaults) "
+                         "instead of the data set's shipped one")
+    ap.add_argument('--child', nargs=8, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        ds, method, seeds, budget, seed_budget, threads, protocol = args.child
+        ds, method, seeds, budget, seed_budget, threads, protocol, config = args.child
         child(ds, method, int(seeds), float(budget), float(seed_budget), int(threads),
-              protocol)
+              protocol, config)
         return
+    if args.genurl_config:
+        from genurl_pyg.node import NodeConfig
+        try:
+            NodeConfig.from_yaml(args.genurl_config)
+        except (OSError, ValueError) as err:
+            ap.error(f'--genurl-config: {err}')
+        args.genurl_config = str(Path(args.genurl_config).resolve())
     if args.protocol:
         import torch
         from genurl_pyg.evaluation import split_for
@@ -148,7 +160,8 @@ def main() -> None:
         for method in args.methods:
             print(f'[node_benchmark] {ds} / {method} ...', flush=True)
             res = run_child([__file__, '--child', ds, method, str(args.seeds), str(args.budget),
-                             str(args.seed_budget), str(args.threads), args.protocol],
+                             str(args.seed_budget), str(args.threads), args.protocol,
+                             args.genurl_config],
                             timeout=4 * 3600)
             res.setdefault('dataset', ds)
             res.setdefault('method', method)
