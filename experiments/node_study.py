@@ -14,6 +14,10 @@ Three phases, each resumable and each writing experiments/results/node_study*.{j
             smoothing and Q on a sphere to the space. The study lives in an SQLite file
             (--storage) and continues where it stopped when rerun; a study remembers its
             objective and space and refuses to continue under different ones.
+            --protocol replaces the data set's evaluation split in every phase, e.g.
+            random-planetoid (the public split's sizes redrawn per seed: each seed's
+            validation nodes are a new draw, so a trial's score is read on many node sets
+            rather than one; node_study.md section 21).
   ablation  from one configuration (the study's best, or --config), each component switched
             off or swapped in turn, --seeds seeds each; validation and test accuracy.
   final     the chosen configuration, --seeds seeds, test accuracy computed once; with
@@ -116,13 +120,15 @@ def selection_accuracy(predictions, y, train, val, test) -> float:
 
 
 def _evaluate(dataset: str, overrides: Dict, seeds: List[int], report=None,
-              test: bool = False, objective: str = 'val') -> Dict:
+              test: bool = False, objective: str = 'val', protocol: str = '') -> Dict:
     """Trains one config for each seed; returns per-seed val, selection (and test)
-    accuracies; ``report(mean so far, step)`` follows ``objective``."""
+    accuracies; ``report(mean so far, step)`` follows ``objective``; ``protocol``: the
+    evaluation split ('' for the data set's own)."""
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import linear_probe, split_for
     from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer, dataset_defaults
     spec, data = get_spec(dataset), load_dataset(dataset)
+    protocol = protocol or spec.protocol
     base = dataset_defaults(dataset)
     vals, sels, tests, secs = [], [], [], []
     for step, seed in enumerate(seeds):
@@ -130,7 +136,7 @@ def _evaluate(dataset: str, overrides: Dict, seeds: List[int], report=None,
         t = time.perf_counter()
         h = NodeEmbeddingTrainer(data, cfg).fit()
         secs.append(time.perf_counter() - t)
-        masks = split_for(data, spec.protocol, seed)
+        masks = split_for(data, protocol, seed)
         res = linear_probe(h, data.y, *masks)
         vals.append(res.val_accuracy)
         sels.append(selection_accuracy(res.predictions, data.y, *masks))
@@ -139,7 +145,7 @@ def _evaluate(dataset: str, overrides: Dict, seeds: List[int], report=None,
         if report is not None:
             scores = sels if objective == 'selection' else vals
             report(sum(scores) / len(scores), step)
-    out = {'val': vals, 'selection': sels, 'seconds': secs, 'protocol': spec.protocol}
+    out = {'val': vals, 'selection': sels, 'seconds': secs, 'protocol': protocol}
     if test:
         out['test'] = tests
     return out
@@ -201,7 +207,8 @@ def search(args) -> None:
             trial.report(value, step)
             if trial.should_prune():
                 raise optuna.TrialPruned()
-        res = _evaluate(args.dataset, params, seeds, report, objective=args.objective)
+        res = _evaluate(args.dataset, params, seeds, report, objective=args.objective,
+                        protocol=args.protocol)
         trial.set_user_attr('seconds_per_seed', sum(res['seconds']) / len(res['seconds']))
         trial.set_user_attr('val', sum(res['val']) / len(res['val']))
         trial.set_user_attr('selection', sum(res['selection']) / len(res['selection']))
@@ -223,7 +230,7 @@ def _check_study_terms(study, args) -> None:
     them with its first call and refuse to continue it under others; older studies, which
     recorded neither, were validation-objective studies over the default space. Configs
     can be queued (--enqueue) into a new study only."""
-    terms = {'objective': args.objective, 'space': args.space}
+    terms = {'objective': args.objective, 'space': args.space, 'protocol': args.protocol}
     if study.trials and getattr(args, 'enqueue', None):
         raise SystemExit(f'--enqueue only seeds a new study; {study.study_name!r} already has '
                          f'{len(study.trials)} trials: drop --enqueue to continue it, or '
@@ -233,10 +240,12 @@ def _check_study_terms(study, args) -> None:
             study.set_user_attr(key, value)
         return
     for key, value in terms.items():
-        stored = study.user_attrs.get(key, {'objective': 'val', 'space': 'default'}[key])
+        stored = study.user_attrs.get(key, {'objective': 'val', 'space': 'default',
+                                            'protocol': ''}[key])
         if stored != value:
-            raise SystemExit(f'study {study.study_name!r} was run with --{key} {stored}; '
-                             f'continuing it with --{key} {value} would mix incomparable '
+            raise SystemExit(f'study {study.study_name!r} was run with --{key} '
+                             f"{stored or repr('')}; continuing it with --{key} "
+                             f"{value or repr('')} would mix incomparable "
                              'trials: pass that value, or --study NAME for a new study')
 
 
@@ -260,6 +269,7 @@ def _write_search(args, study, storage: str) -> None:
     payload = {'phase': 'search', 'dataset': args.dataset, 'storage': storage,
                'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
                'seeds_per_trial': args.seeds, 'objective': args.objective,
+               'protocol': args.protocol or "the data set's own",
                'space_name': args.space,
                'space': {k: list(v[1]) for k, v in SPACES[args.space].items()},
                'versions': versions(), 'best': best, 'trials': trials}
@@ -268,7 +278,8 @@ def _write_search(args, study, storage: str) -> None:
              f"Command: `{payload['command']}`; torch threads {args.threads}; objective: mean "
              + ('validation' if args.objective == 'val' else
                 'selection (validation + holdout nodes)')
-             + f' accuracy of the LR probe over {args.seeds} seeds; space: {args.space}; TPE '
+             + f' accuracy of the LR probe over {args.seeds} seeds; space: {args.space}; '
+             + (f'protocol: {args.protocol}; ' if args.protocol else '') + 'TPE '
              'sampler (seed 0), median pruner. Test accuracy is not looked at in this phase.',
              '', '| trial | state | objective | val acc | selection acc | s/seed | params |',
              '|---|---|---|---|---|---|---|']
@@ -343,7 +354,7 @@ def ablation(args) -> None:
             print(f'[node_study] ablation: skipping {label!r}: {exc}', file=sys.stderr)
             continue
         print(f'[node_study] ablation: {label}', file=sys.stderr, flush=True)
-        res = _evaluate(args.dataset, params, seeds, test=True)
+        res = _evaluate(args.dataset, params, seeds, test=True, protocol=args.protocol)
         rows.append({'label': label, 'overrides': overrides, **res})
         payload = {'phase': 'ablation', 'dataset': args.dataset, 'chosen': chosen,
                    'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
@@ -363,7 +374,8 @@ def ablation(args) -> None:
 def final(args) -> None:
     import numpy as np
     chosen = _chosen(args)
-    res = _evaluate(args.dataset, chosen, list(range(args.seeds)), test=True)
+    res = _evaluate(args.dataset, chosen, list(range(args.seeds)), test=True,
+                    protocol=args.protocol)
     payload = {'phase': 'final', 'dataset': args.dataset, 'chosen': chosen,
                'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
                'versions': versions(), **res}
@@ -413,6 +425,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                     help='search: what a trial maximises: validation accuracy, or accuracy '
                          'on the selection nodes (validation + labelled nodes outside the '
                          'split; the same as val under random splits)')
+    ap.add_argument('--protocol', default='',
+                    help="evaluation split instead of the data set's own, in every phase "
+                         "(e.g. random-planetoid); a study remembers it")
     ap.add_argument('--space', choices=sorted(SPACES), default='default',
                     help='search: the switches sampled (extended adds encoder_input_hops '
                          'and latent_radius)')
@@ -426,6 +441,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = ap.parse_args(argv)
     if args.seeds is None:
         args.seeds = 2 if args.phase == 'search' else 10
+    from genurl_pyg.evaluation.node import PROTOCOLS  # after parsing: --help stays fast
+    if args.protocol and args.protocol not in PROTOCOLS:
+        ap.error(f'--protocol must be one of {", ".join(PROTOCOLS)}, got {args.protocol!r}')
     import torch
     torch.set_num_threads(args.threads)
     {'search': search, 'ablation': ablation, 'final': final}[args.phase](args)

@@ -17,9 +17,9 @@ The node probe's names are re-exported here (``from genurl_pyg.evaluation import
 linear_probe``), as before the package split.
 """
 from .fidelity import neighbour_overlap
-from .node import (AdamProbeResult, ProbeResult, adam_linear_probe, linear_probe,
+from .node import (PROTOCOLS, AdamProbeResult, ProbeResult, adam_linear_probe, linear_probe,
                    ogb_node_metric, random_planetoid_split, random_split, split_for, summarize)
 
-__all__ = ['ProbeResult', 'AdamProbeResult', 'random_split', 'random_planetoid_split',
+__all__ = ['PROTOCOLS', 'ProbeResult', 'AdamProbeResult', 'random_split', 'random_planetoid_split',
            'split_for', 'ogb_node_metric', 'linear_probe', 'adam_linear_probe', 'summarize',
            'neighbour_overlap']

@@ -36,6 +36,9 @@ import torch
 from torch import Tensor
 
 DEFAULT_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
+# every evaluation protocol split_for knows (see the module doc)
+PROTOCOLS = ('public', 'ogb-official', 'official-10-splits', 'random-10/10/80',
+             'random-50/25/25', 'random-planetoid')
 
 
 @dataclass

@@ -74,20 +74,28 @@ def test_a_study_refuses_to_continue_under_another_objective(tmp_path):
     from types import SimpleNamespace
     study = optuna.create_study(storage=f'sqlite:///{tmp_path / "s.db"}', study_name='s',
                                 direction='maximize')
-    args = SimpleNamespace(objective='selection', space='extended')
+    args = SimpleNamespace(objective='selection', space='extended', protocol='')
     node_study._check_study_terms(study, args)  # new study: records its terms
     study.enqueue_trial({})
     node_study._check_study_terms(study, args)  # same terms: fine
     with pytest.raises(SystemExit, match='--objective selection'):
         node_study._check_study_terms(study, SimpleNamespace(objective='val',
-                                                             space='extended'))
+                                                             space='extended', protocol=''))
+    with pytest.raises(SystemExit, match="--protocol ''; continuing it with --protocol "
+                                         'random-planetoid'):
+        node_study._check_study_terms(study, SimpleNamespace(
+            objective='selection', space='extended', protocol='random-planetoid'))
     with pytest.raises(SystemExit, match='--enqueue only seeds a new study'):
         node_study._check_study_terms(study, SimpleNamespace(
-            objective='selection', space='extended', enqueue=['cfg.yaml']))
+            objective='selection', space='extended', protocol='', enqueue=['cfg.yaml']))
     old = optuna.create_study(direction='maximize')  # a study from before the switch
     old.enqueue_trial({})
     with pytest.raises(SystemExit, match='--space default'):
-        node_study._check_study_terms(old, SimpleNamespace(objective='val', space='extended'))
+        node_study._check_study_terms(old, SimpleNamespace(objective='val', space='extended',
+                                                           protocol=''))
+    # studies from before --protocol were read on the data set's own split
+    node_study._check_study_terms(old, SimpleNamespace(objective='val', space='default',
+                                                       protocol=''))
 
 
 def test_config_files_are_read_by_the_packages_reader(tmp_path):
