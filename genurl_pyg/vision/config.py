@@ -119,6 +119,9 @@ class SSLConfig:
         if self.target not in TARGETS:
             raise ValueError(f"ssl config 'target' must be one of {TARGETS}, got "
                              f"{self.target!r}")
+        if self.target == 'ema' and self.objective != 'genurl':
+            raise ValueError("ssl config 'target: ema' is GenURL's objective; the peer "
+                             f"{self.objective!r} has its own heads: set 'target' to 'online'")
         if self.target == 'ema' and self.repulsion != 'student_t':
             raise ValueError("ssl config 'target: ema' keeps GKL's pairwise repulsion (toward "
                              "the teacher's projections); set 'repulsion' to 'student_t'")

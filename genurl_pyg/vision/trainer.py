@@ -10,9 +10,9 @@ part (:class:`~genurl_pyg.vision.objective.BatchSimilarity`) and, with
 Student-t Q of the projector outputs, an optimiser step, then the teacher's EMA update (no
 teacher exists with views only, the default). With ``target: ema`` a predictor head follows
 the projector and Q runs from its outputs to the EMA teacher's projections of the same
-views (backbone and projector both EMAs; BYOL's asymmetry, GenURL's P, kernel and GKL). Cost per step: one forward and one backward
-pass of the backbone on ``2B`` images (a second forward with the teacher), plus
-O(B²·(D + d)) for P and the loss.
+views (backbone and projector both EMAs; BYOL's asymmetry, GenURL's P, kernel and GKL).
+Cost per step: one forward and one backward pass of the backbone on ``2B`` images (a second
+forward with the teacher), plus O(B²·(D + d)) for P and the loss.
 
 The learning rate warms up linearly for ``warmup_epochs`` and decays by a cosine to 0,
 updated every step. A checkpoint (model, teacher, optimiser, schedule, generators,
@@ -311,6 +311,9 @@ class VisualTrainer:
         if self.target_projector is not None:
             self.target_projector.load_state_dict(blob['target_projector'])
         self.optimizer.load_state_dict(blob['optimizer'])
+        self._restore_progress(blob)
+
+    def _restore_progress(self, blob: dict) -> None:
         self.scheduler.load_state_dict(blob['scheduler'])
         self.order_gen.set_state(blob['order_gen'])
         self.view_gen.set_state(blob['view_gen'])
@@ -342,7 +345,4 @@ class VisualTrainer:
         group = state['param_groups'][0]
         group['params'] = list(range(sum(1 for _ in self.model.parameters())))
         self.optimizer.load_state_dict(state)
-        self.scheduler.load_state_dict(blob['scheduler'])
-        self.order_gen.set_state(blob['order_gen'])
-        self.view_gen.set_state(blob['view_gen'])
-        self.state = VisualTrainState(**blob['state'])
+        self._restore_progress(blob)

@@ -107,6 +107,8 @@ def test_bad_target_settings_are_refused(monkeypatch):
         SSLConfig(target='byol').validate()
     with pytest.raises(ValueError, match="'target: ema' keeps GKL's pairwise repulsion"):
         SSLConfig(target='ema', repulsion='decorrelation', latent_radius=3.0).validate()
+    with pytest.raises(ValueError, match="the peer 'byol' has its own heads"):
+        SSLConfig(target='ema', objective='byol').validate()
     with pytest.raises(ValueError, match="'predictor_hidden'"):
         SSLConfig(target='ema', predictor_hidden=0).validate()
     monkeypatch.setattr(trainer_module, 'ALL_PAIRS_MAX', 32)  # 64 rows: the sampled form
