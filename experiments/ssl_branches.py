@@ -58,17 +58,20 @@ BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 
                'target', 'predictor_hidden'}
 
 
-def validation_data(smoke: int = 0):
+def validation_data(smoke: int = 0, train_images: int = 0):
     """Fashion-MNIST with its last 10,000 training images as the held-out set (``smoke``:
     only the first ``smoke`` training and ``smoke // 5`` validation images, to try the
-    script in seconds)."""
+    script in seconds; ``train_images``: that many of train[:50000] drawn class-mixed with
+    seed 0, session 20's reduced budget, instead of all 50,000)."""
+    from genurl_pyg.bench.tasks.ssl import subset_rows
     from genurl_pyg.vision.data import ImageData, load_images
     data = load_images('fashion-mnist')
     tx, ty = data.train_x, data.train_y
     train, val = slice(0, smoke or TRAIN_ROWS), slice(TRAIN_ROWS, TRAIN_ROWS + (smoke // 5 or
                                                                                10000))
-    return ImageData(data.name + ' (validation split)', tx[train], ty[train], tx[val],
-                     ty[val], data.classes, data.note)
+    x, y = subset_rows(tx[train], ty[train], train_images, seed=0)
+    return ImageData(data.name + ' (validation split)', x, y, tx[val], ty[val], data.classes,
+                     data.note)
 
 
 # the cpu-fmnist preset of experiments/ssl_benchmark.py (GenURL's loop; no epoch monitor)
@@ -113,7 +116,8 @@ def trunk(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / 'trunk.pt'
-    trainer = VisualTrainer(validation_data(args.smoke), trunk_config(args), progress=_reporter('trunk'))
+    trainer = VisualTrainer(validation_data(args.smoke, args.train_images), trunk_config(args),
+                            progress=_reporter('trunk'))
     trainer.fit(ckpt, stop_after=args.branch_epoch)  # resumes a killed trunk
     print(f'[ssl_branches] trunk at epoch {trainer.state.epoch}: {ckpt}', file=sys.stderr)
 
@@ -126,7 +130,7 @@ def branch(args) -> None:
     from genurl_pyg.vision.trainer import VisualTrainer, checkpoint_config
     out = Path(args.out)
     overrides = parse_overrides(args.overrides)
-    data = validation_data(args.smoke)
+    data = validation_data(args.smoke, args.train_images)
     cfg = trunk_config(args, **overrides)
     trainer = VisualTrainer(data, cfg, progress=_reporter(args.name))
     if not (out / 'trunk.pt').is_file():
@@ -138,6 +142,12 @@ def branch(args) -> None:
     trunk_cfg = trunk_config(args).to_dict()
     if checkpoint_config(blob) != trunk_cfg:
         raise SystemExit('the trunk checkpoint was written with other settings; rerun it')
+    # the config does not hold the number of training images; the images seen do
+    seen = args.branch_epoch * trainer.steps_per_epoch * cfg.batch_size
+    if blob['state']['images'] != seen:
+        raise SystemExit(f"the trunk saw {blob['state']['images']} images in "
+                         f'{args.branch_epoch} epochs, this branch expects {seen}: pass the '
+                         "trunk's --train-images")
     # The branch continues the trunk's run: same parameters, optimiser moments, schedule
     # position and random streams; only P's settings differ from here on. target=ema adds
     # BYOL's predictor and EMA target, started here as BYOL starts them (a fresh predictor,
@@ -174,7 +184,9 @@ def report(args) -> None:
     first = rows[0]
     lines = [f'# SSL branches from one trunk, scored on validation images ({args.stem})', '',
              f"Fashion-MNIST, the cpu-fmnist preset's GenURL loop (small CNN, batch 256), "
-             f"{first['train_images']:,} training images (train[:50000]), scored on the "
+             f"{first['train_images']:,} training images ("
+             + ('train[:50000]' if first['train_images'] == TRAIN_ROWS else
+                'drawn from train[:50000], class-mixed, seed 0') + '), scored on the '
              f"{first['validation_images']:,} validation images train[50000:60000] (the test "
              f"set is not read). One trunk trained to epoch {first['branch_epoch']} of "
              f"{first['epochs']}, then each branch to the end from its checkpoint "
@@ -208,6 +220,9 @@ def main(argv=None) -> None:
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--stem', default='ssl_branches', help='report: results file name')
     ap.add_argument('--conditions', default='', help='report: the run conditions, recorded')
+    ap.add_argument('--train-images', type=int, default=0, metavar='N',
+                    help='train on N of train[:50000] (class-mixed, seed 0; 0: all), e.g. '
+                         "10000 for session 20's reduced budget; trunk and branches alike")
     ap.add_argument('--smoke', type=int, default=0, metavar='N',
                     help='try the script on N training images (not a result)')
     args = ap.parse_args(argv)
@@ -215,6 +230,8 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     if args.phase == 'branch' and not args.name:
         ap.error('branch needs a NAME')
+    if args.train_images < 0:
+        ap.error('--train-images must be >= 0')
     if not 0 < args.branch_epoch < args.epochs:
         ap.error(f'--branch-epoch must be in (0, --epochs = {args.epochs})')
     {'trunk': trunk, 'branch': branch, 'report': report}[args.phase](args)

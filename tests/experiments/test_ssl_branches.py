@@ -23,7 +23,12 @@ SMALL = dict(sb.PRESET, batch_size=64, projector_hidden=32, projector_out=16,
 @pytest.fixture
 def toy(monkeypatch):
     data = toy_data()
-    monkeypatch.setattr(sb, 'validation_data', lambda smoke=0: data)
+    def images(smoke=0, train_images=0):  # --train-images keeps the first N toy images
+        if not train_images:
+            return data
+        return type(data)(data.name, data.train_x[:train_images], data.train_y[:train_images],
+                          data.test_x, data.test_y, data.classes)
+    monkeypatch.setattr(sb, 'validation_data', images)
     monkeypatch.setattr(sb, 'PRESET', SMALL)
     return data
 
@@ -70,6 +75,13 @@ def test_bad_branches_are_refused(toy, tmp_path):
         sb.parse_overrides(['projector_out=64'])
     with pytest.raises(SystemExit, match='not KEY=VALUE'):
         sb.parse_overrides(['view_weight'])
+    small = tmp_path / 'small'
+    sb.main(['trunk', *args(small, '--train-images', '128')])
+    with pytest.raises(SystemExit, match="the trunk saw 256 images in 2 epochs, this branch "
+                                         "expects 512: pass the trunk's --train-images"):
+        sb.main(['branch', 'views', 'view_weight=1', *args(small)])
+    sb.main(['branch', 'views', 'view_weight=1', *args(small, '--train-images', '128')])
+    assert (small / 'branch_views.json').is_file()
     sb.main(['trunk', *args(tmp_path, '--epochs', '4')])  # stops at 2 of 4 epochs
     with pytest.raises(SystemExit, match='other settings'):
         sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])  # 3 epochs, not 4
