@@ -342,6 +342,9 @@ class VisualTrainer:
         # The optimiser's one parameter group lists the model's parameters in order, the
         # predictor's last: the blob's indices cover the others, the predictor's get none.
         state = copy.deepcopy(blob['optimizer'])
+        if len(state['param_groups']) != 1:
+            raise ValueError(f"start_target expects the trainer's one optimiser parameter "
+                             f"group, the checkpoint has {len(state['param_groups'])}")
         group = state['param_groups'][0]
         group['params'] = list(range(sum(1 for _ in self.model.parameters())))
         self.optimizer.load_state_dict(state)

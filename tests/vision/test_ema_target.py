@@ -96,6 +96,10 @@ def test_start_target_continues_a_run_written_without_it(tmp_path):
     assert branch.state.epoch == 3 and len(branch.state.losses) == 3
     with pytest.raises(ValueError, match="needs a trainer with ssl config 'target: ema'"):
         trainer(epochs=3, target='online').start_target(blob)
+    two_groups = dict(blob, optimizer=dict(blob['optimizer'], param_groups=[
+        *blob['optimizer']['param_groups'], blob['optimizer']['param_groups'][0]]))
+    with pytest.raises(ValueError, match='one optimiser parameter group, the checkpoint has 2'):
+        trainer(epochs=3).start_target(two_groups)
     ckpt2 = tmp_path / 'branch.pt'
     branch.save_checkpoint(ckpt2)
     with pytest.raises(ValueError, match='already has a predictor'):
