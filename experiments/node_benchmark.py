@@ -147,6 +147,16 @@ def main() -> None:
         args.genurl_config = str(Path(args.genurl_config).resolve())
     import numpy as np
     from _bench_utils import RESULTS
+    path = RESULTS / f'{args.out}.json'
+    if args.append and path.exists():  # rows of one file are compared: one protocol per set
+        from genurl_pyg.datasets import get_spec
+        for row in json.loads(path.read_text()).get('results', []):
+            if row['dataset'] in args.datasets and 'protocol' in row:
+                wanted = args.protocol or get_spec(row['dataset']).protocol
+                if row['protocol'] != wanted:
+                    ap.error(f"{path.name} holds {row['dataset']} rows read with protocol "
+                             f"{row['protocol']!r}, this run's is {wanted!r}: pass --out "
+                             'for a file of its own')
     command = 'python ' + ' '.join(sys.argv)
     mine = []  # this run's rows; merged into the file at every write
     for ds in args.datasets:
