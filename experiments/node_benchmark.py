@@ -256,12 +256,12 @@ def _paired_difference(r, best) -> str:
     """GenURL minus the best peer (LR probe) over the seeds both ran, each seed one split
     shared by the two methods, with the standard error of the mean difference."""
     import numpy as np
+    from paired_nodes import _se  # the paired comparisons' standard error of a mean
     n = min(len(r['per_seed']), len(best['per_seed']))
     if n < 2:
         return 'paired Δ: fewer than 2 common seeds'
     d = 100 * (np.asarray(r['per_seed'][:n]) - np.asarray(best['per_seed'][:n]))
-    se = d.std(ddof=1) / np.sqrt(n)
-    return f'paired Δ {d.mean():+.2f} ± {se:.2f} ({n} seeds)'
+    return f'paired Δ {d.mean():+.2f} ± {_se(d):.2f} ({n} seeds)'
 
 
 if __name__ == '__main__':

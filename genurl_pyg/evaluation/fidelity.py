@@ -12,7 +12,8 @@ labels:
 with :math:`N_k^{A}(i)` the :math:`k` nearest *candidate* nodes of query :math:`i` by cosine
 similarity in embedding :math:`A` (the query itself excluded when it is a candidate). 1: the
 two embeddings rank the same neighbours first; :math:`k / |C|`: chance.
-Cost: O(|Q|·|C|·(d_A + d_B)) time in chunks of queries, O(chunk·|C|) memory.
+Cost: O(|Q|·|C|·(d_A + d_B)) time in chunks of queries (the exact search of
+:mod:`genurl_pyg.structure.knn`), O(chunk·|C|) memory.
 """
 from __future__ import annotations
 
@@ -21,22 +22,28 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ..structure.knn import _knn_exact, _unit_rows
 
-def _nearest(x: Tensor, queries: Tensor, candidates: Tensor, k: int, chunk: int) -> Tensor:
-    x = torch.nn.functional.normalize(x.float(), dim=1)
-    cand = x[candidates]
-    out = []
-    for rows in queries.split(chunk):
-        sim = x[rows] @ cand.t()
-        # a query that is also a candidate is not its own neighbour
-        sim[rows.unsqueeze(1) == candidates.unsqueeze(0)] = float('-inf')
-        out.append(candidates[sim.topk(k, dim=1).indices])
-    return torch.cat(out)
+
+def _nearest(x: Tensor, queries: Tensor, candidates: Tensor, k: int,
+             chunk: Optional[int]) -> Tensor:
+    """The ``k`` nearest candidates (node ids, nearest first) of each query by cosine
+    similarity, through the structure package's exact search and its cosine convention
+    (all-zero rows orthogonal to the rest, equal to each other)."""
+    unit = _unit_rows(x.float())
+    position = torch.full((x.size(0),), -1, dtype=torch.long)
+    position[candidates] = torch.arange(candidates.numel())
+    index, _ = _knn_exact(unit[queries], unit[candidates], k + 1, chunk, exclude_self=False)
+    # a query that is also a candidate is not its own neighbour: drop it where it was
+    # found, else the farthest of the k + 1
+    drop = index == position[queries].unsqueeze(1)
+    drop[~drop.any(dim=1), -1] = True
+    return candidates[index[~drop].view(-1, k)]
 
 
 def neighbour_overlap(a: Tensor, b: Tensor, queries: Tensor,
                       candidates: Optional[Tensor] = None, k: int = 10,
-                      chunk: int = 1024) -> float:
+                      chunk: Optional[int] = None) -> float:
     """Mean share of the ``k`` nearest candidates (cosine) that embeddings ``a`` and ``b``
     (``[N, d_a]``, ``[N, d_b]``, the same N nodes) agree on, over the ``queries`` (see the
     module doc).
@@ -45,6 +52,7 @@ def neighbour_overlap(a: Tensor, b: Tensor, queries: Tensor,
         queries, candidates: boolean masks ``[N]`` or index tensors; ``candidates``
             defaults to every node.
         k: neighbours per query; at most the number of candidates other than the query.
+        chunk: queries per block of the search (default: the kNN module's memory plan).
     """
     if a.dim() != 2 or b.dim() != 2 or a.size(0) != b.size(0):
         raise ValueError(f"'a' and 'b' must be [N, d] embeddings of the same N nodes, got "
