@@ -467,6 +467,11 @@ def main() -> None:
                          'and the split masks (for experiments/paired_nodes.py)')
     ap.add_argument('--mae-rate', type=float, default=0.5)
     ap.add_argument('--mae-gamma', type=float, default=3.0)
+    ap.add_argument('--protocol', default='', metavar='NAME',
+                    help="evaluation split instead of the data set's own, one of "
+                         'genurl_pyg.evaluation.PROTOCOLS (e.g. random-planetoid: the '
+                         "public split's sizes redrawn per seed); saved with the "
+                         'predictions, so paired_nodes.py compares like with like')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--appnp-alpha', type=float, default=0.1)
     ap.add_argument('--dyn-start', type=int, default=10)
@@ -474,8 +479,12 @@ def main() -> None:
     ap.add_argument('--dyn-k', type=int, default=10)
     ap.add_argument('--ema-momentum', type=float, default=0.99)
     args = ap.parse_args()
+    from genurl_pyg.evaluation import PROTOCOLS
+    if args.protocol and args.protocol not in PROTOCOLS:
+        ap.error(f'--protocol {args.protocol!r} is not one of {", ".join(PROTOCOLS)}')
     torch.set_num_threads(args.threads)
     data, spec = load_dataset(args.dataset), get_spec(args.dataset)
+    protocol = args.protocol or spec.protocol
     base = NodeConfig.from_yaml(args.base) if args.base else dataset_defaults(args.dataset)
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in args.set)}
     if args.variant.startswith('prein'):  # now a config key: the variant is its alias
@@ -505,7 +514,7 @@ def main() -> None:
             print(f'  scale: mean |h| {h.norm(dim=1).mean().item():.4g}, mean |z| (what Q '
                   f'reads) {z.norm(dim=1).mean().item():.4g}, mean pair distance of z '
                   f'{_mean_pair_distance(z):.4g}')
-        masks = split_for(data, spec.protocol, seed)
+        masks = split_for(data, protocol, seed)
         res = linear_probe(h, data.y, *masks)
         preds.append(res.predictions)
         split_masks.append(np.stack([m.numpy() for m in masks]))
@@ -550,7 +559,7 @@ def main() -> None:
                             variant=args.variant
                             + (f' base={Path(args.base).resolve()}' if args.base else '')
                             + (f' {json.dumps(over, sort_keys=True)}' if over else ''),
-                            dataset=args.dataset)
+                            dataset=args.dataset, protocol=protocol)
     print(json.dumps({'dataset': args.dataset, 'variant': args.variant, 'overrides': over,
                       'val': float(np.mean(vals)), 'test': float(np.mean(tests)),
                       'seconds': float(np.mean(secs)),
