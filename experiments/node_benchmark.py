@@ -25,10 +25,14 @@ Methods:
 
 Budgets: --budget seconds per method and data set before no new seed starts; --seed-budget
 seconds of training per seed, after which a peer stops early (recorded in the note).
+--conditions TEXT records the run conditions (cores, what else ran) in the JSON; the
+Markdown prints every run's under the table, so --append runs keep the earlier ones.
 
 Usage:
   python experiments/node_benchmark.py                       # all data sets, 10 seeds
   python experiments/node_benchmark.py --datasets Cora --methods cca_ssg genurl --seeds 3
+  python experiments/node_benchmark.py --append --datasets CiteSeer --methods genurl \
+      --threads 1 --conditions 'Run conditions (date): core 0, core 1 ran ...'
 """
 from __future__ import annotations
 
@@ -131,6 +135,10 @@ def main() -> None:
     ap.add_argument('--genurl-config', default='', metavar='YAML',
                     help="GenURL's full config from this file (over NodeConfig's defaults) "
                          "instead of the data set's shipped one")
+    ap.add_argument('--conditions', default='', metavar='TEXT',
+                    help='the run conditions (date, cores, what else ran), kept in the '
+                         'JSON and printed under the table with those of earlier runs, so '
+                         'that regenerating the Markdown loses none of them')
     ap.add_argument('--child', nargs=8, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -192,8 +200,11 @@ def _merged(path: Path, mine, command: str, args):
         commands.append(command)
     threads = dict(old.get('threads', {}))
     threads.update({d: args.threads for d in args.datasets})
+    conditions = list(old.get('conditions', []))
+    if args.conditions and args.conditions not in conditions:
+        conditions.append(args.conditions)
     return {'benchmark': 'node_benchmark', 'commands': commands, 'versions': versions(),
-            'threads': threads, 'results': rows + mine}
+            'threads': threads, 'conditions': conditions, 'results': rows + mine}
 
 
 def _markdown(payload) -> str:
@@ -249,6 +260,8 @@ def _markdown(payload) -> str:
                          f"{100 * r['std']:.2f} | {adam} | {r['seeds_run']} | "
                          f"{r['mean_seconds']:.1f} | {r['peak_rss_mb']:.0f} | {target} | "
                          f"{r.get('note', '')} |")
+    for paragraph in payload.get('conditions', []):  # every run's, oldest first
+        lines += ['', paragraph]
     return '\n'.join(lines) + '\n'
 
 

@@ -87,3 +87,26 @@ def test_preact_readout_is_the_input_of_the_last_activation(monkeypatch, capsys)
     # KarateClub by name has no features: its node-id table ends with no activation
     with pytest.raises(SystemExit, match='needs an encoder that ends with an activation'):
         run(monkeypatch, capsys, '--seeds', '1', '--set', 'epochs=2', '--readout-preact')
+
+
+def test_protocol_replaces_the_split_and_is_saved(monkeypatch, capsys, tmp_path):
+    from genurl_pyg.datasets import load_dataset
+    from genurl_pyg.evaluation import split_for
+    npz = tmp_path / 'rs.npz'
+    run(monkeypatch, capsys, '--seeds', '1', '--first-seed', '3', '--set', 'epochs=2',
+        '--protocol', 'random-10/10/80', '--save-predictions', str(npz))
+    saved = np.load(npz)
+    assert str(saved['protocol']) == 'random-10/10/80'
+    want = split_for(load_dataset('KarateClub'), 'random-10/10/80', 3)
+    assert np.array_equal(saved['masks'][0], np.stack([m.numpy() for m in want]))
+    own = tmp_path / 'own.npz'  # the data set's own protocol draws other node sets
+    run(monkeypatch, capsys, '--seeds', '1', '--first-seed', '3', '--set', 'epochs=2',
+        '--save-predictions', str(own))
+    with pytest.raises(ValueError, match='different splits'):
+        compare(load_runs([str(npz)]), load_runs([str(own)]))
+
+
+def test_unknown_protocol_is_refused(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        run(monkeypatch, capsys, '--protocol', 'random-5/5/90')
+    assert "'random-5/5/90' is not one of" in capsys.readouterr().err
