@@ -194,10 +194,8 @@ def search(args) -> None:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
     space = SPACES[args.space]
     _check_study_terms(study, args)
-    if not study.trials:  # the shipped default is trial 0: the study can only improve on it
-        study.enqueue_trial(_incumbent(args.dataset, space))
-        for path in args.enqueue:  # then any configs the user names, in order
-            study.enqueue_trial(_incumbent(args.dataset, space, _read_yaml(path)))
+    if not study.trials:
+        _seed_study(study, args.dataset, space, args.enqueue)
     seeds = list(range(args.seeds))
 
     def objective(trial):
@@ -223,6 +221,23 @@ def search(args) -> None:
         study.optimize(objective, n_trials=remaining, timeout=args.timeout,
                        show_progress_bar=False)
     _write_search(args, study, storage)
+
+
+def _seed_study(study, dataset: str, space: Dict, paths: List[str]) -> None:
+    """Queues a new study's first trials: the shipped default (trial 0: the study can only
+    improve on it), then the configs in ``paths`` in order, each over the shipped config.
+    A file that leaves a searched key unset gets today's shipped value for it, which is not
+    the config as it once ran when the default has moved since (session 28's trial 1 took
+    the new sphere): said, key by key."""
+    study.enqueue_trial(_incumbent(dataset, space))
+    for path in paths:
+        cfg = _read_yaml(path)
+        unset = sorted(k for k in space if k not in cfg)
+        if unset:
+            print(f'[node_study] {path} does not set {", ".join(unset)}: its trial takes '
+                  f"{dataset}'s shipped value for each (write them in the file to queue "
+                  'the config as it was)', flush=True)
+        study.enqueue_trial(_incumbent(dataset, space, cfg))
 
 
 def _check_study_terms(study, args) -> None:

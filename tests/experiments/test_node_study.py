@@ -110,3 +110,23 @@ def test_config_files_are_read_by_the_packages_reader(tmp_path):
     (tmp_path / 'list.yaml').write_text('- 1\n- 2\n')
     with pytest.raises(SystemExit, match='mapping'):
         node_study._read_yaml(str(tmp_path / 'list.yaml'))
+
+
+def test_seeding_a_study_names_the_keys_an_older_file_leaves_to_the_default(tmp_path,
+                                                                             capsys):
+    optuna = pytest.importorskip('optuna')
+    space = node_study.SPACES['extended']
+    full, old = tmp_path / 'full.yaml', tmp_path / 'old.yaml'
+    full.write_text(''.join(f'{k}: {v!r}\n'.replace("'", '') for k, v in
+                            node_study._incumbent('CiteSeer', space, {'k': 10}).items()))
+    old.write_text('k: 10\nnum_layers: 2\n')
+    study = optuna.create_study(direction='maximize')
+    node_study._seed_study(study, 'CiteSeer', space, [str(full), str(old)])
+    queued = [t.system_attrs['fixed_params'] for t in study.get_trials(deepcopy=False)]
+    assert queued[0] == node_study._incumbent('CiteSeer', space)  # the shipped default
+    assert queued[1]['k'] == queued[2]['k'] == 10 and queued[2]['num_layers'] == 2
+    out = capsys.readouterr().out
+    assert str(full) not in out  # every searched key set: nothing to say
+    line = next(x for x in out.splitlines() if str(old) in x)
+    assert 'latent_radius' in line and 'encoder_input_hops' in line
+    assert ' k,' not in line and 'num_layers' not in line
