@@ -137,7 +137,9 @@ def load_runs(paths: List[str]) -> dict:
     runs = [dict(np.load(p, allow_pickle=False)) for p in paths]
     first = runs[0]
     for p, r in zip(paths[1:], runs[1:]):
-        for key in ('dataset', 'variant'):
+        for key in ('dataset', 'variant', 'protocol'):
+            if key not in r or key not in first:  # files from before --protocol: their
+                continue  # data set's own split, which the masks check in compare() reads
             if str(r[key]) != str(first[key]):
                 raise ValueError(f'{p} is {key} {r[key]!s}, {paths[0]} is {first[key]!s}: '
                                  'only runs of one variant on one data set can be joined')

@@ -79,9 +79,9 @@ def test_random_splits_pair_nodes_within_each_seed():
     assert res['selection']['diff'] == res['val']['diff']
 
 
-def _save(path, pred, labels, masks, seeds, variant='base', dataset='Photo'):
+def _save(path, pred, labels, masks, seeds, variant='base', dataset='Photo', **extra):
     np.savez_compressed(path, predictions=pred, masks=masks, labels=labels,
-                        seeds=np.asarray(seeds), variant=variant, dataset=dataset)
+                        seeds=np.asarray(seeds), variant=variant, dataset=dataset, **extra)
     return str(path)
 
 
@@ -116,6 +116,10 @@ def test_joining_refuses_repeated_seeds_and_other_variants(tmp_path):
         load_runs([one, _save(tmp_path / 'other.npz', p, labels, m, [1], variant='prein1')])
     with pytest.raises(ValueError, match='labels'):
         load_runs([one, _save(tmp_path / 'lab.npz', p, labels + 1, m, [1])])
+    rp = _save(tmp_path / 'rp.npz', p, labels, m, [2], protocol='random-planetoid')
+    with pytest.raises(ValueError, match='protocol public'):  # seeds of two protocols
+        load_runs([rp, _save(tmp_path / 'pub.npz', p, labels, m, [3], protocol='public')])
+    assert load_runs([one, rp])['seeds'].tolist() == [0, 2]  # a file from before the key
 
 
 def test_a_missing_file_is_named_in_one_line(tmp_path, monkeypatch, capsys):
