@@ -133,9 +133,13 @@ def defer_input_smoothing(encoder: torch.nn.Module, adj: Tensor,
                           hops: int) -> Optional[SmoothedInputLinear]:
     """Swaps the encoder's first ``Linear`` for a :class:`SmoothedInputLinear` over
     ``adj^hops`` (same parameters) and returns it; ``None`` where the encoder has no such
-    layer."""
+    layer. An ``input_skip`` path, which reads the same input, is smoothed the same way."""
     owner = first_linear_owner(encoder)
-    return None if owner is None else smooth_after(*owner, adj, hops)
+    if owner is None:
+        return None
+    if getattr(encoder, 'skip', None) is not None:  # input_skip reads the same input
+        smooth_after(encoder, 'skip', adj, hops)
+    return smooth_after(*owner, adj, hops)
 
 
 def smoothed_nnz(x: Tensor, adj: Tensor, hops: int, max_block_entries: int = 1 << 22) -> int:

@@ -74,25 +74,39 @@ class FeatureMLP(torch.nn.Module):
 
 class _WithAct(torch.nn.Module):
     """PyG's basic GNNs end without an activation; the representation gets one (PReLU, as in
-    DGI's encoder) so that a single layer is a non-linear map too."""
+    DGI's encoder) so that a single layer is a non-linear map too. With ``skip`` (a
+    bias-free ``Linear`` from the input, config ``input_skip``) the activation reads
+    ``gnn(x) + skip(x)``."""
 
-    def __init__(self, gnn: torch.nn.Module, channels: int) -> None:
+    def __init__(self, gnn: torch.nn.Module, channels: int,
+                 skip: Optional[torch.nn.Module] = None) -> None:
         super().__init__()
         self.gnn = gnn
+        self.skip = skip
         self.act = torch.nn.PReLU(channels)
 
     def reset_parameters(self) -> None:
         self.gnn.reset_parameters()
+        if self.skip is not None:
+            self.skip.reset_parameters()
         self.act.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        return self.act(self.gnn(x, edge_index))
+        out = self.gnn(x, edge_index)
+        if self.skip is not None:
+            out = out + self.skip(x)
+        return self.act(out)
 
 
 def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channels: int,
-                  num_layers: int = 1, dropout: float = 0.0) -> torch.nn.Module:
+                  num_layers: int = 1, dropout: float = 0.0,
+                  input_skip: bool = False) -> torch.nn.Module:
     """``'gcn'``, ``'gat'`` (PyG basic GNNs), ``'sage'``, ``'ego-gcn'`` or ``'mlp'``; called
-    ``(x, edge_index)`` (or a CSR adjacency for ``'sage'`` and ``'ego-gcn'``)."""
+    ``(x, edge_index)`` (or a CSR adjacency for ``'sage'`` and ``'ego-gcn'``).
+    ``input_skip`` (GCN, GAT): the output is ``PReLU(gnn(x) + x W_s)``, ``W_s`` a bias-free
+    ``in_channels x out_channels`` map."""
+    if input_skip and name not in ('gcn', 'gat'):
+        raise ValueError(f"'input_skip' needs encoder 'gcn' or 'gat', got {name!r}")
     if name == 'mlp':
         return FeatureMLP(in_channels, hidden_channels, out_channels, num_layers, dropout)
     if name == 'sage':  # GraphSAGE computed projection-first (cheap on bag-of-words rows)
@@ -114,4 +128,8 @@ def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channel
     else:
         raise ValueError(f"'encoder' must be one of gcn, sage, ego-gcn, gat, mlp; "
                          f"got {name!r}")
-    return _WithAct(gnn, out_channels)
+    skip = None
+    if input_skip:
+        from torch_geometric.nn import Linear
+        skip = Linear(in_channels, out_channels, bias=False)
+    return _WithAct(gnn, out_channels, skip)

@@ -31,7 +31,8 @@ from ..nn.decorrelation import decorrelation_loss
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
 from ..utils.devices import resolve_device
-from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, ConfigError, NodeConfig,
+from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, SKIP_ENCODERS,
+                     ConfigError, NodeConfig,
                      knn_input_hops_reads_trust, resolved_graph_hops, resolved_graph_part,
                      resolved_knn_input_hops)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
@@ -338,15 +339,20 @@ class NodeEmbeddingTrainer:
         """The named encoder; on node ids, a NodeEmbedding table (of the output width for
         ``'embedding'``, else of the hidden width with the named GNN over its vectors)."""
         cfg = self.cfg
+        if cfg.input_skip and self.encoder_name not in SKIP_ENCODERS:
+            raise ConfigError(f"config 'input_skip: true' needs a GCN or GAT encoder; encoder "
+                             f"{cfg.encoder!r} resolved to {self.encoder_name!r} for this "
+                             "graph (set 'encoder: gcn', or 'input_skip: false')")
         if self.encoder_name == 'embedding':
             return NodeEmbedding(self.num_nodes, cfg.out_channels)
         if self.reads_ids:
             gnn = build_encoder(self.encoder_name, cfg.hidden_channels, cfg.hidden_channels,
-                                cfg.out_channels, cfg.num_layers, cfg.dropout)
+                                cfg.out_channels, cfg.num_layers, cfg.dropout,
+                                cfg.input_skip)
             return NodeEmbedding(self.num_nodes, cfg.hidden_channels, gnn)
         return build_encoder('mlp' if self.encoder_name == 'sign' else self.encoder_name,
                              self.x_enc.size(1), cfg.hidden_channels, cfg.out_channels,
-                             cfg.num_layers, cfg.dropout)
+                             cfg.num_layers, cfg.dropout, cfg.input_skip)
 
     def _reads_graph_statistics(self) -> bool:
         """Whether a decision reads the graph statistics: an ``auto`` encoder or λ, or a
@@ -661,10 +667,14 @@ class NodeEmbeddingTrainer:
         graph = self._graph(edge_index, x.size(0))
         if self.input_smoothing is None:
             h = self.model.embed(self._encoder_input(x, edge_index), graph).cpu()
-        else:  # the first layer smooths over the new graph for this call
-            layer = next(m for m in self.model.modules() if isinstance(m, SmoothedInputLinear))
-            with layer.smoothing(normalized_adjacency(edge_index, x.size(0)),
-                                 self.cfg.encoder_input_hops):
+        else:  # every layer that reads the input (the first, an input_skip path) smooths
+            # over the new graph for this call
+            from contextlib import ExitStack
+            adj = normalized_adjacency(edge_index, x.size(0))
+            with ExitStack() as stack:
+                for layer in self.model.modules():
+                    if isinstance(layer, SmoothedInputLinear):
+                        stack.enter_context(layer.smoothing(adj, self.cfg.encoder_input_hops))
                 h = self.model.embed(self._encoder_input(x, edge_index, smooth=False),
                                      graph).cpu()
         if not bool(torch.isfinite(h).all()):

@@ -136,14 +136,14 @@ def test_smoothed_nnz_names_bad_inputs():
         smoothed_nnz(torch.ones(9, 3), adj, 1)
 
 
-@pytest.mark.parametrize('hops', [1, 2])
-def test_trainer_orders_give_the_same_embeddings(hops, monkeypatch):
+@pytest.mark.parametrize('hops,input_skip', [(1, False), (2, False), (2, True)])
+def test_trainer_orders_give_the_same_embeddings(hops, input_skip, monkeypatch):
     """Same seed, same views: smoothing after the first weight matrix trains the same
     function as smoothing the input (up to float rounding), and infers the same on another
-    graph."""
+    graph; with ``input_skip`` the skip path, which reads the same input, too."""
     data = karate()
     cfg = NodeConfig(encoder_input_hops=hops, epochs=3, hidden_channels=8, out_channels=8,
-                     projector_channels=4, k=5, seed=3)
+                     projector_channels=4, k=5, seed=3, input_skip=input_skip)
     out = {}
     for deferred in (False, True):
         _force_deferral(monkeypatch, deferred)

@@ -1,0 +1,51 @@
+"""build_encoder's input_skip against the same layers composed by hand, and its refusals
+(config, builder and trainer, where 'auto' resolves to an encoder without the path)."""
+import pytest
+import torch
+
+from genurl_pyg import NodeConfig
+from genurl_pyg.node.config import ConfigError
+from genurl_pyg.node.encoders import build_encoder
+from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+
+from .test_trainer import karate
+
+
+@pytest.mark.parametrize('name,layers', [('gcn', 1), ('gcn', 2), ('gat', 1)])
+def test_input_skip_adds_a_bias_free_linear_map_of_the_input(name, layers):
+    torch.manual_seed(0)
+    enc = build_encoder(name, 6, 8, 8, num_layers=layers, input_skip=True)
+    x, ei = torch.randn(5, 6), torch.tensor([[0, 1, 1, 2, 3, 4], [1, 0, 2, 1, 4, 3]])
+    want = enc.act(enc.gnn(x, ei) + x @ enc.skip.weight.t())
+    assert torch.allclose(enc(x, ei), want, atol=1e-6)
+    assert enc.skip.bias is None and enc.skip.weight.shape == (8, 6)
+    before = enc.skip.weight.clone()
+    enc.reset_parameters()
+    assert not torch.equal(before, enc.skip.weight)
+    plain = build_encoder(name, 6, 8, 8, num_layers=layers)
+    assert plain.skip is None  # the default is the encoder as before
+    n_plain = sum(p.numel() for p in plain.parameters())
+    assert sum(p.numel() for p in enc.parameters()) == n_plain + 6 * 8
+
+
+@pytest.mark.parametrize('name', ['mlp', 'sage', 'ego-gcn'])
+def test_input_skip_is_refused_where_it_has_no_meaning(name):
+    with pytest.raises(ValueError, match="'input_skip' needs encoder 'gcn' or 'gat'"):
+        build_encoder(name, 6, 8, 8, input_skip=True)
+    if name != 'ego-gcn':
+        with pytest.raises(ConfigError, match="'input_skip: true' needs encoder"):
+            NodeConfig(encoder=name, input_skip=True)
+    with pytest.raises(ConfigError, match="'input_skip'"):
+        NodeConfig(input_skip='yes')
+
+
+def test_trainer_names_the_encoder_auto_resolved_to(monkeypatch):
+    import genurl_pyg.node.trainer as trainer_module
+    data = karate()
+    cfg = dict(epochs=1, hidden_channels=8, out_channels=8, projector_channels=4, k=5,
+               input_skip=True)
+    h = NodeEmbeddingTrainer(data, NodeConfig(encoder='gcn', **cfg)).fit()
+    assert h.shape == (34, 8) and torch.isfinite(h).all()
+    monkeypatch.setattr(trainer_module, 'AUTO_SIGN_MIN_NODES', 10)  # SIGN beyond 10 nodes
+    with pytest.raises(ConfigError, match="encoder 'auto' resolved to 'sign'"):
+        NodeEmbeddingTrainer(data, NodeConfig(encoder='auto', **cfg))
