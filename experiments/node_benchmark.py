@@ -184,7 +184,7 @@ def main() -> None:
                 res['mean_seconds'] = float(np.mean(res['seconds_per_seed']))
             print(json.dumps({k: v for k, v in res.items() if k != 'config'}), flush=True)
             mine.append(res)
-            payload = _merged(RESULTS / f'{args.out}.json', mine, command, args)
+            payload = _merged(path, mine, command, args)
             write_results(args.out, payload, _markdown(payload))
 
 

@@ -439,7 +439,7 @@ def _genurl_variant(data, base, over, seed: int, args):
 
 def main() -> None:
     from genurl_pyg.datasets import get_spec, load_dataset
-    from genurl_pyg.evaluation import linear_probe, split_for
+    from genurl_pyg.evaluation import PROTOCOLS, linear_probe, split_for
     from genurl_pyg.node import NodeConfig, dataset_defaults
     from genurl_pyg.node.propagation import normalized_adjacency
     from node_study import set_accuracy  # the holdout read from the probe's predictions
@@ -479,7 +479,6 @@ def main() -> None:
     ap.add_argument('--dyn-k', type=int, default=10)
     ap.add_argument('--ema-momentum', type=float, default=0.99)
     args = ap.parse_args()
-    from genurl_pyg.evaluation import PROTOCOLS
     if args.protocol and args.protocol not in PROTOCOLS:
         ap.error(f'--protocol {args.protocol!r} is not one of {", ".join(PROTOCOLS)}')
     torch.set_num_threads(args.threads)

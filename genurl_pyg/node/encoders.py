@@ -10,6 +10,7 @@ from torch_geometric.nn import MLP
 from torch_geometric.nn.models import GAT, GCN
 
 from ..structure.trust import LOW_INFORMATION, LOW_TRUST, graph_is_noise
+from .config import SKIP_ENCODERS
 
 # Encoders that average a node with its neighbours through one weight: they erase the
 # node's own features where the neighbours are unlike it.
@@ -105,7 +106,7 @@ def build_encoder(name: str, in_channels: int, hidden_channels: int, out_channel
     ``(x, edge_index)`` (or a CSR adjacency for ``'sage'`` and ``'ego-gcn'``).
     ``input_skip`` (GCN, GAT): the output is ``PReLU(gnn(x) + x W_s)``, ``W_s`` a bias-free
     ``in_channels x out_channels`` map."""
-    if input_skip and name not in ('gcn', 'gat'):
+    if input_skip and name not in SKIP_ENCODERS:
         raise ValueError(f"'input_skip' needs encoder 'gcn' or 'gat', got {name!r}")
     if name == 'mlp':
         return FeatureMLP(in_channels, hidden_channels, out_channels, num_layers, dropout)

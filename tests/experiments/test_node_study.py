@@ -117,8 +117,8 @@ def test_seeding_a_study_names_the_keys_an_older_file_leaves_to_the_default(tmp_
     optuna = pytest.importorskip('optuna')
     space = node_study.SPACES['extended']
     full, old = tmp_path / 'full.yaml', tmp_path / 'old.yaml'
-    full.write_text(''.join(f'{k}: {v!r}\n'.replace("'", '') for k, v in
-                            node_study._incumbent('CiteSeer', space, {'k': 10}).items()))
+    import yaml
+    full.write_text(yaml.safe_dump(node_study._incumbent('CiteSeer', space, {'k': 10})))
     old.write_text('k: 10\nnum_layers: 2\n')
     study = optuna.create_study(direction='maximize')
     node_study._seed_study(study, 'CiteSeer', space, [str(full), str(old)])
