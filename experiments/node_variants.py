@@ -56,7 +56,8 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 PReLU that GenURL's GNN encoders end with; CCA-SSG's read-out has none),
                 on validation (and the holdout nodes with --holdout); no retraining
   --save-predictions F.npz  per-seed probe predictions for every node, for a paired,
-                per-node comparison of two variants (experiments/paired_nodes.py)
+                per-node comparison of two variants (experiments/paired_nodes.py); the
+                probe's choice of C and every C's predictions (for --fixed-c there)
 
 Usage:
   python experiments/node_variants.py --dataset Cora --variant std1 --seeds 2 \\
@@ -463,8 +464,9 @@ def main() -> None:
                          'leave ~1,000 such labelled nodes): a second selection set that '
                          'no earlier choice has seen')
     ap.add_argument('--save-predictions', metavar='NPZ',
-                    help='write every seed\'s probe predictions for all nodes, the labels '
-                         'and the split masks (for experiments/paired_nodes.py)')
+                    help='write every seed\'s probe predictions for all nodes (at the C '
+                         'chosen on validation, and at every C of the grid), the labels and '
+                         'the split masks (for experiments/paired_nodes.py)')
     ap.add_argument('--mae-rate', type=float, default=0.5)
     ap.add_argument('--mae-gamma', type=float, default=3.0)
     ap.add_argument('--protocol', default='', metavar='NAME',
@@ -489,6 +491,7 @@ def main() -> None:
     if args.variant.startswith('prein'):  # now a config key: the variant is its alias
         over['encoder_input_hops'] = int(args.variant[5:])
     vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []
+    preds_by_c, chosen_c = [], []  # every C's predictions (paired_nodes.py --fixed-c)
     pre_vals, pre_holds = [], []
     peer = args.variant[5:] if args.variant.startswith('peer:') else None
     if peer is not None and (args.readout_cat or args.readout_preact or args.base):
@@ -514,8 +517,10 @@ def main() -> None:
                   f'reads) {z.norm(dim=1).mean().item():.4g}, mean pair distance of z '
                   f'{_mean_pair_distance(z):.4g}')
         masks = split_for(data, protocol, seed)
-        res = linear_probe(h, data.y, *masks)
+        res = linear_probe(h, data.y, *masks, keep_all=bool(args.save_predictions))
         preds.append(res.predictions)
+        preds_by_c.append(res.predictions_by_c)
+        chosen_c.append(res.C)
         split_masks.append(np.stack([m.numpy() for m in masks]))
         vals.append(res.val_accuracy)
         tests.append(res.test_accuracy)
@@ -550,6 +555,8 @@ def main() -> None:
                 print(f'  smoothed {k}: val {rk.val_accuracy:.4f} test {rk.test_accuracy:.4f}')
     if args.save_predictions:
         np.savez_compressed(args.save_predictions, predictions=np.stack(preds),
+                            predictions_by_c=np.stack(preds_by_c),
+                            cs=np.asarray(res.Cs), chosen_c=np.asarray(chosen_c),
                             masks=np.stack(split_masks), labels=data.y.numpy(),
                             seeds=np.arange(args.first_seed, args.first_seed + args.seeds),
                             # the base config and the overrides name the variant too:

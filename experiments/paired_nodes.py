@@ -20,8 +20,15 @@ split) pair the nodes within each seed instead: the difference is the mean over 
 the per-seed difference, its SE the per-seed node-level SEs combined; there is no holdout,
 so the selection row is the validation row.
 
+``--fixed-c C`` reads both variants' probes at one ``C`` of the grid instead of the ``C``
+each chose on validation (files written since session 30 keep every ``C``'s predictions);
+``--fixed-c all`` prints the comparison at every ``C``. The chosen ``C`` maximises the
+validation accuracy over the grid on the validation nodes themselves, so a difference that
+appears on validation and not on the holdout nodes at the chosen ``C``, and on neither at
+a fixed ``C``, came from the choice, not from the embeddings.
+
 Usage:
-  python experiments/paired_nodes.py A.npz B.npz [--json OUT.json]
+  python experiments/paired_nodes.py A.npz B.npz [--json OUT.json] [--fixed-c C|all]
 """
 from __future__ import annotations
 
@@ -149,9 +156,36 @@ def load_runs(paths: List[str]) -> dict:
     if len(np.unique(seeds)) != len(seeds):
         raise ValueError(f'seeds {seeds.tolist()} repeat across {paths}: a seed counted '
                          'twice would shrink the SE it does not earn')
-    return {**first, 'seeds': seeds,
-            'predictions': np.concatenate([r['predictions'] for r in runs]),
-            'masks': np.concatenate([r['masks'] for r in runs])}
+    out = {**first, 'seeds': seeds,
+           'predictions': np.concatenate([r['predictions'] for r in runs]),
+           'masks': np.concatenate([r['masks'] for r in runs])}
+    # every C's predictions only where every file has them on one grid
+    if all('predictions_by_c' in r and np.array_equal(r['cs'], first['cs']) for r in runs):
+        for key in ('predictions_by_c', 'chosen_c'):
+            out[key] = np.concatenate([r[key] for r in runs])
+    else:
+        for key in ('predictions_by_c', 'chosen_c', 'cs'):
+            out.pop(key, None)
+    return out
+
+
+def _require_every_c(run: dict) -> None:
+    if 'predictions_by_c' not in run:
+        raise ValueError(f"{run.get('variant', 'this run')!s}: its files keep only the "
+                         "chosen C's predictions (written before session 30, or joined "
+                         'with such a file): rerun node_variants.py --save-predictions '
+                         'to read a fixed C')
+
+
+def at_fixed_c(run: dict, c: float) -> dict:
+    """``run`` with its probe's predictions at ``C = c`` in place of the validation-chosen
+    ``C``'s (``predictions_by_c``, written by ``node_variants.py --save-predictions``)."""
+    _require_every_c(run)
+    cs = [float(x) for x in run['cs']]
+    matches = [i for i, x in enumerate(cs) if math.isclose(x, c, rel_tol=1e-9)]
+    if not matches:
+        raise ValueError(f'C = {c:g} is not in the probe\'s grid ({", ".join(f"{x:g}" for x in cs)})')
+    return {**run, 'predictions': run['predictions_by_c'][:, matches[0]]}
 
 
 def choose_b(result: dict, z: float = 2.0) -> bool:
@@ -167,14 +201,23 @@ def main() -> None:
     ap.add_argument('--json')
     ap.add_argument('--z', type=float, default=2.0,
                     help='SEs by which B must beat A on the selection nodes (default 2)')
+    ap.add_argument('--fixed-c', metavar='C|all',
+                    help="read both probes at this C of the grid instead of the C chosen on "
+                         "validation; 'all': one line per C")
     args = ap.parse_args()
     try:
         a, b = (load_runs(p.split(',')) for p in (args.a, args.b))
+        if args.fixed_c == 'all':
+            _print_every_c(a, b)
+            return
+        if args.fixed_c is not None:
+            a, b = (at_fixed_c(r, _float_arg(args.fixed_c)) for r in (a, b))
     except ValueError as err:  # a clear one-line message, not a traceback
         ap.error(str(err))
     res = compare(a, b)
     print(f"{a['dataset']}: {a['variant']} (A) vs {b['variant']} (B), "
-          f"seeds {a['seeds'].tolist()}")
+          f"seeds {a['seeds'].tolist()}"
+          + (f', probe C fixed at {args.fixed_c}' if args.fixed_c is not None else ''))
     print('| nodes | count | A | B | B - A | SE over nodes | disagree |')
     print('|---|---|---|---|---|---|---|')
     for name in ('val', 'holdout', 'selection', 'test'):
@@ -187,8 +230,40 @@ def main() -> None:
           + ('' if chosen == 'B' else ' (B does not clear the bar)'))
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump({'a': args.a, 'b': args.b, 'z_bar': args.z, 'chosen': chosen, **res},
-                      f, indent=1)
+            json.dump({'a': args.a, 'b': args.b, 'z_bar': args.z, 'chosen': chosen,
+                       'fixed_c': args.fixed_c, **res}, f, indent=1)
+
+
+def _float_arg(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"--fixed-c takes a number of the probe's C grid or 'all', got "
+                         f'{text!r}') from None
+
+
+def _print_every_c(a: dict, b: dict) -> None:
+    """One line per C of the grid (and the chosen C's): B - A ± SE on each node set, and
+    how many seeds' probes chose that C for A and for B."""
+    for r in (a, b):
+        _require_every_c(r)
+    if not np.array_equal(a['cs'], b['cs']):
+        raise ValueError(f"the two variants' probes used different C grids: {a['cs']} vs "
+                         f"{b['cs']}")
+    print(f"{a['dataset']}: {a['variant']} (A) vs {b['variant']} (B), "
+          f"seeds {a['seeds'].tolist()}; B - A ± SE over nodes, points")
+    print('| C | val | holdout | selection | test | seeds choosing it (A / B) |')
+    print('|---|---|---|---|---|---|')
+
+    def line(name, res, chose):
+        cells = [f"{100 * res[s]['diff']:+.2f} ± {100 * res[s]['se_nodes']:.2f}"
+                 for s in ('val', 'holdout', 'selection', 'test')]
+        print(f"| {name} | {' | '.join(cells)} | {chose} |")
+    line('chosen on val', compare(a, b), '')
+    for c in a['cs']:
+        c = float(c)
+        counts = ' / '.join(str(int(np.isclose(r['chosen_c'], c).sum())) for r in (a, b))
+        line(f'{c:g}', compare(at_fixed_c(a, c), at_fixed_c(b, c)), counts)
 
 
 if __name__ == '__main__':

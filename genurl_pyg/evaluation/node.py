@@ -44,11 +44,15 @@ PROTOCOLS = ('public', 'ogb-official', 'official-10-splits', 'random-10/10/80',
 @dataclass
 class ProbeResult:
     """``predictions``: the chosen probe's class for every node (``metric='accuracy'``),
-    for paired, per-node comparisons of two embeddings on the same nodes."""
+    for paired, per-node comparisons of two embeddings on the same nodes.
+    ``predictions_by_c`` (``keep_all=True``): every ``C``'s classes, ``[len(Cs), N]`` in the
+    order of ``Cs``, to read a comparison with ``C`` fixed instead of chosen on validation."""
     test_accuracy: float
     val_accuracy: float
     C: float
     predictions: Optional[np.ndarray] = None
+    predictions_by_c: Optional[np.ndarray] = None
+    Cs: Optional[Tuple[float, ...]] = None
 
 
 def random_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1,
@@ -152,8 +156,14 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
                  test_mask: Tensor, Cs: Sequence[float] = DEFAULT_CS,
                  max_iter: int = 1000,
                  score: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
-                 metric: str = 'accuracy') -> ProbeResult:
+                 metric: str = 'accuracy', keep_all: bool = False) -> ProbeResult:
     """Fits the probe for each ``C`` on train, keeps the best on val, reports test.
+
+    ``keep_all``: also return every ``C``'s predicted classes (``predictions_by_c``, an
+    extra O(len(Cs) · N) integers; ``metric='accuracy'`` only). The validation score of the
+    chosen ``C`` is a maximum over the grid on the validation nodes, so it reads higher, and
+    noisier, than a node set the choice never saw; the fixed-``C`` predictions let a paired
+    comparison (``experiments/paired_nodes.py --fixed-c``) separate the two.
 
     ``metric``: ``'accuracy'`` (of the predicted class) or ``'roc_auc'`` (binary labels,
     scored on the decision function, as the heterophilous benchmark of Platonov et al. 2023
@@ -168,6 +178,8 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
             raise ValueError("metric='roc_auc' needs binary labels (two classes among the "
                              "training nodes)")
         from sklearn.metrics import roc_auc_score
+    if keep_all and metric != 'accuracy':
+        raise ValueError("keep_all=True keeps predicted classes: it needs metric='accuracy'")
     score = score or _accuracy
     from sklearn.linear_model import LogisticRegression
     emb = _checked_embeddings(embeddings, y).double().numpy()
@@ -182,18 +194,23 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
             return roc_auc_score(labels[rows], clf.decision_function(emb[rows]))
         return score(labels[rows], clf.predict(emb[rows]))
     best: Optional[Tuple[float, float, object]] = None
+    every = []
     for C in Cs:
         clf = LogisticRegression(C=C, max_iter=max_iter)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # convergence chatter at large C
             clf.fit(emb[tr], labels[tr])
         acc = measure(clf, va)
+        if keep_all:
+            every.append(clf.predict(emb))
         if best is None or acc > best[0]:
             best = (acc, C, clf)
     val_acc, C, clf = best
     test_acc = measure(clf, te)
     return ProbeResult(test_acc, val_acc, C,
-                       clf.predict(emb) if metric == 'accuracy' else None)
+                       clf.predict(emb) if metric == 'accuracy' else None,
+                       np.stack(every) if keep_all else None,
+                       tuple(float(c) for c in Cs) if keep_all else None)
 
 
 @dataclass

@@ -178,3 +178,22 @@ def test_roc_auc_probe_matches_sklearn():
         linear_probe(h, torch.arange(400) % 3, tr, va, te, metric='roc_auc')
     with pytest.raises(ValueError, match="'metric'"):
         linear_probe(h, y, tr, va, te, metric='f1')
+
+
+def test_probe_keeps_every_c_prediction_on_request():
+    rng = np.random.default_rng(1)
+    y = torch.from_numpy(rng.integers(0, 3, 300))
+    h = torch.from_numpy(rng.normal(size=(300, 4)) + y.numpy()[:, None] * 0.6)
+    tr, va, te = random_split(300, seed=1)
+    Cs = (1e-3, 0.1, 10.0)
+    res = linear_probe(h, y, tr, va, te, Cs=Cs, keep_all=True)
+    assert res.Cs == Cs and res.predictions_by_c.shape == (3, 300)
+    x = h.numpy()
+    xs = (x - x[tr.numpy()].mean(0)) / (x[tr.numpy()].std(0) + 1e-8)
+    for i, C in enumerate(Cs):  # each row is that C's own fit, independently refitted
+        clf = LogisticRegression(C=C, max_iter=1000).fit(xs[tr.numpy()], y[tr].numpy())
+        np.testing.assert_array_equal(res.predictions_by_c[i], clf.predict(xs))
+    np.testing.assert_array_equal(res.predictions, res.predictions_by_c[Cs.index(res.C)])
+    assert linear_probe(h, y, tr, va, te, Cs=Cs).predictions_by_c is None  # off by default
+    with pytest.raises(ValueError, match="keep_all=True keeps predicted classes"):
+        linear_probe(h, (y > 0).long(), tr, va, te, metric='roc_auc', keep_all=True)

@@ -37,6 +37,12 @@ def test_saved_predictions_match_the_printed_accuracy(monkeypatch, capsys, tmp_p
     assert 'holdout' not in summary
     res = compare(load_runs([str(npz)]), load_runs([str(npz)]))
     assert res['val']['diff'] == 0.0 and res['test']['disagree'] == 0.0
+    # every C's predictions, the chosen C's among them (paired_nodes.py --fixed-c)
+    by_c, cs = saved['predictions_by_c'], list(saved['cs'])
+    assert by_c.shape == (2, len(cs), 34)
+    for s in range(2):
+        np.testing.assert_array_equal(saved['predictions'][s],
+                                      by_c[s, cs.index(saved['chosen_c'][s])])
 
 
 def test_peer_variants_refuse_genurl_options(monkeypatch, capsys):

@@ -133,3 +133,44 @@ def test_a_missing_file_is_named_in_one_line(tmp_path, monkeypatch, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert 'absent.npz' in err and 'Traceback' not in err
+
+
+def test_fixed_c_reads_that_c_for_both_variants(tmp_path, monkeypatch, capsys):
+    import paired_nodes
+    from paired_nodes import at_fixed_c
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 30)
+    masks = np.zeros((2, 3, 30), bool)
+    masks[:, 0, :5], masks[:, 1, 5:15], masks[:, 2, 15:25] = True, True, True  # 25-29 holdout
+    by_c = {v: rng.integers(0, 2, (2, 3, 30)) for v in 'ab'}  # seeds x C grid x nodes
+    cs = np.array([0.01, 0.1, 1.0])
+    paths = {}
+    for v in 'ab':
+        paths[v] = str(tmp_path / f'{v}.npz')
+        np.savez(paths[v], predictions=by_c[v][:, 0], predictions_by_c=by_c[v], cs=cs,
+                 chosen_c=np.array([0.01, 0.01]), masks=masks, labels=labels,
+                 seeds=np.array([0, 1]), variant=v, dataset='toy', protocol='public')
+    a, b = load_runs([paths['a']]), load_runs([paths['b']])
+    fixed = compare(at_fixed_c(a, 0.1), at_fixed_c(b, 0.1))
+    rows = np.flatnonzero(masks[0, 1])  # by hand: validation nodes at C = 0.1
+    d = ((by_c['b'][:, 1, rows] == labels[rows]).astype(float)
+         - (by_c['a'][:, 1, rows] == labels[rows])).mean(0)
+    assert fixed['val']['diff'] == pytest.approx(d.mean())
+    assert fixed['val']['se_nodes'] == pytest.approx(d.std(ddof=1) / np.sqrt(rows.size))
+    with pytest.raises(ValueError, match="C = 0.5 is not in the probe's grid"):
+        at_fixed_c(a, 0.5)
+    old = _save(tmp_path / 'old.npz', by_c['a'][:, 0], labels, masks, [0, 1])
+    with pytest.raises(ValueError, match="keep only the chosen C's predictions"):
+        at_fixed_c(load_runs([old]), 0.1)
+    monkeypatch.setattr(sys, 'argv', ['paired_nodes.py', paths['a'], paths['b'],
+                                      '--fixed-c', 'all'])
+    paired_nodes.main()
+    out = capsys.readouterr().out
+    assert out.count('\n| ') == 5  # header, chosen-on-val line, one line per C
+    assert f"| 0.1 | {100 * d.mean():+.2f}" in out and '| 0.01 |' in out
+    assert out.count('| 2 / 2 |') == 1 and out.count('| 0 / 0 |') == 2  # both chose 0.01
+    monkeypatch.setattr(sys, 'argv', ['paired_nodes.py', paths['a'], paths['b'],
+                                      '--fixed-c', 'big'])
+    with pytest.raises(SystemExit):
+        paired_nodes.main()
+    assert "--fixed-c takes a number of the probe's C grid or 'all'" in capsys.readouterr().err
