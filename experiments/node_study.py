@@ -2,8 +2,8 @@
 
 Three phases, each resumable and each writing experiments/results/node_study*.{json,md}:
 
-  search    an Optuna study (TPE sampler, median pruner on the running mean from the second seed on,
-            a fixed number of trials and/or a time budget) over the config switches below.
+  search    an Optuna study (TPE sampler, median pruner on the running mean from the second
+            seed on, a fixed number of trials and/or a time budget) over the config switches below.
             The objective is the mean **validation** accuracy of the project's probe
             (genurl_pyg.evaluation.linear_probe) over --seeds training seeds, or with
             --objective selection its accuracy on the *selection* nodes: validation plus the

@@ -184,7 +184,8 @@ def at_fixed_c(run: dict, c: float) -> dict:
     cs = [float(x) for x in run['cs']]
     matches = [i for i, x in enumerate(cs) if math.isclose(x, c, rel_tol=1e-9)]
     if not matches:
-        raise ValueError(f'C = {c:g} is not in the probe\'s grid ({", ".join(f"{x:g}" for x in cs)})')
+        grid = ', '.join(f'{x:g}' for x in cs)
+        raise ValueError(f"C = {c:g} is not in the probe's grid ({grid})")
     return {**run, 'predictions': run['predictions_by_c'][:, matches[0]]}
 
 
