@@ -35,6 +35,23 @@ def check_features(x, name: str = 'x', min_rows: int = 1) -> Tensor:
     return x
 
 
+def check_images(x, name: str = 'images', min_rows: int = 1) -> Tensor:
+    """Checks an image batch ``[N, C, H, W]`` (C = 1 or 3), ``uint8`` or floating point with
+    finite entries."""
+    x = check_tensor(x, name)
+    if x.dim() != 4 or x.size(1) not in (1, 3):
+        raise ValueError(f"'{name}' must be images [N, C, H, W] with C = 1 or 3, got shape "
+                         f"{tuple(x.shape)}")
+    if x.dtype != torch.uint8 and not x.is_floating_point():
+        raise TypeError(f"'{name}' must be uint8 or floating point images, got {x.dtype}")
+    if x.size(0) < min_rows:
+        raise ValueError(f"'{name}' must hold at least {min_rows} images, got {x.size(0)}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"'{name}' contains {bad} NaN or infinite value(s)")
+    return x
+
+
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"'{name}' must be an int, got {type(value).__name__}")

@@ -205,28 +205,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     _add_threads_arg(p)
 
-    p = sub.add_parser('distill', help='distil a GNN teacher into a graph-free MLP student',
+    p = sub.add_parser('distill', help='distil a GNN teacher into a graph-free MLP student '
+                                       '(or an image backbone into a small CNN)',
                        description="Unsupervised knowledge distillation with GenURL: P is built "
-                                   "from the teacher's node embeddings (kNN + geodesics), the "
-                                   "student (an MLP on node features, no edge_index) learns "
-                                   "a Q that matches it. Teacher and student are scored by "
-                                   "the same linear probe; writes result.json, students/, "
-                                   "embeddings/ and progress.json (for --resume).",
+                                   "from the teacher's embeddings (kNN + geodesics), the "
+                                   "student (an MLP on node features, no edge_index; for an "
+                                   "image set a small CNN on random views) learns a Q that "
+                                   "matches it. Teacher and student are scored by the same "
+                                   "probes; writes result.json, students/, progress.json (for "
+                                   "--resume), and for graphs embeddings/.",
                        epilog='examples:\n  genurl-pyg train --dataset Cora --seeds 1 --out '
                               'runs/cora\n  genurl-pyg distill --dataset Cora --teacher '
                               'runs/cora --out runs/cora-kd\n  genurl-pyg distill --dataset '
                               'Cora --teacher genurl --setting inductive --out runs/cora-ind\n'
                               '  genurl-pyg distill --dataset Cora --teacher genurl --set '
-                              'objective=mse --out runs/cora-mse',
+                              'objective=mse --out runs/cora-mse\n'
+                              '  genurl-pyg ssl --dataset fashion-mnist --out runs/fmnist\n'
+                              '  genurl-pyg distill --dataset fashion-mnist --teacher '
+                              'runs/fmnist --out runs/fmnist-kd',
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_data_args(p)
+    p.add_argument('--dataset', required=True,
+                   help='a graph of the registry (Cora, CiteSeer, Photo, ...; see `genurl-pyg '
+                        'datasets`) or an image set (fashion-mnist, cifar10-jpeg, cifar10, ...)')
+    p.add_argument('--root', default=None,
+                   help='writable data root (default: $GENURL_DATA or the user cache)')
     p.add_argument('--teacher', required=True,
-                   help="an [N, d] embeddings .pt file, a `genurl-pyg train` run folder (its "
-                        "per-seed embeddings), or 'genurl': train the data set's default "
-                        'GenURL GCN here for each seed (needed for --setting inductive)')
-    p.add_argument('--student', choices=['mlp', 'linear'], default=None,
-                   help='student network on node features (default mlp: 2 layers, 512, '
-                        'BatchNorm, PReLU)')
+                   help="graphs: an [N, d] embeddings .pt file, a `genurl-pyg train` run "
+                        "folder (its per-seed embeddings), or 'genurl': train the data set's "
+                        'default GenURL GCN here for each seed (needed for --setting '
+                        'inductive); images: a `genurl-pyg ssl` run folder, or a state_dict '
+                        'file with --teacher-backbone')
+    p.add_argument('--teacher-backbone', default=None,
+                   help='images: the architecture of a state_dict --teacher (small-cnn, '
+                        'resnet18, resnet50)')
+    p.add_argument('--subset', type=int, default=0,
+                   help='images: train on this many training images (a fixed class-mixed '
+                        'draw; default all)')
+    p.add_argument('--student', choices=['mlp', 'linear', 'cnn'], default=None,
+                   help='student network (graphs: default mlp, 2 layers, 512, BatchNorm, '
+                        'PReLU; images: cnn, the small CNN of width cnn_width)')
     p.add_argument('--setting', choices=['transductive', 'inductive'], default='transductive',
                    help='inductive: hold out --holdout of the test nodes; teacher and student '
                         'never see them in training, the probe is scored on them')
@@ -451,7 +468,9 @@ def _cmd_ssl(args) -> int:
 
 def _cmd_distill(args) -> int:
     from .distill.config import DistillConfig
-    values = {}
+    from .vision.data import IMAGE_DATASETS
+    images = args.dataset.lower() in IMAGE_DATASETS
+    values = {'student': 'cnn'} if images else {}
     if args.config is not None:
         from .node.config import ConfigError
         from .utils.yamlio import load_mapping
@@ -465,12 +484,19 @@ def _cmd_distill(args) -> int:
         raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
     if not 0 < args.holdout < 1:
         raise ValueError(f'--holdout must be in (0, 1), got {args.holdout}')
+    if images != (cfg.student == 'cnn'):  # before any teacher or data work
+        raise ValueError(f"student {cfg.student!r} does not read {args.dataset!r}: image sets "
+                         "take student 'cnn', graphs 'mlp' or 'linear'")
+    if images:
+        return _distill_images(args, cfg)
+    if args.teacher_backbone is not None or args.subset:
+        raise ValueError('--teacher-backbone and --subset apply to image sets; '
+                         f'{args.dataset!r} is a graph')
     from .datasets import get_spec
     get_spec(args.dataset)  # an unknown name fails before any work
     _set_threads(args)
     from .distill.run import distill_job
-    command = 'genurl-pyg ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
-    log = (lambda m: None) if args.no_progress else (lambda m: print(m, file=sys.stderr))
+    command, log = _job_command_and_log(args)
     r = distill_job(args.dataset, args.teacher, cfg, args.seeds, args.out, root=args.root,
                     setting=args.setting, holdout=args.holdout, resume=args.resume,
                     progress=not args.no_progress, command=command, log=log)
@@ -479,6 +505,35 @@ def _cmd_distill(args) -> int:
           f"{100 * s['mean']:.2f} ± {100 * s['std']:.2f} %, teacher {100 * t['mean']:.2f} ± "
           f"{100 * t['std']:.2f} %, {r['student_seconds']['mean']:.1f} s/seed -> "
           f"{args.out / 'result.json'}")
+    return 0
+
+
+def _job_command_and_log(args):
+    """The command line as typed (recorded in result.json) and the job's log: stderr, or
+    nothing with --no-progress."""
+    command = 'genurl-pyg ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
+    return command, (lambda m: None) if args.no_progress else (
+        lambda m: print(m, file=sys.stderr))
+
+
+def _distill_images(args, cfg) -> int:
+    if args.setting != 'transductive':
+        raise ValueError('--setting inductive holds out graph nodes; image students are '
+                         'scored on the test images, which they never see')
+    if args.subset < 0:
+        raise ValueError(f'--subset must be >= 0, got {args.subset}')
+    _set_threads(args)
+    from .distill.run import distill_images_job
+    command, log = _job_command_and_log(args)
+    r = distill_images_job(args.dataset, args.teacher, cfg, args.seeds, args.out,
+                           root=args.root, subset=args.subset,
+                           teacher_backbone=args.teacher_backbone, resume=args.resume,
+                           progress=not args.no_progress, command=command, log=log)
+    k, lin = r['student_knn'], r['student_linear']
+    print(f"{r['dataset']} ({_plural(len(r['seeds']), 'seed')}): student kNN "
+          f"{100 * k['mean']:.2f} ± {100 * k['std']:.2f} %, linear {100 * lin['mean']:.2f} ± "
+          f"{100 * lin['std']:.2f} %; teacher kNN {100 * r['teacher_knn']['mean']:.2f} %, "
+          f"linear {100 * r['teacher_linear']['mean']:.2f} % -> {args.out / 'result.json'}")
     return 0
 
 

@@ -5,8 +5,9 @@
   student's Q; :mod:`~genurl_pyg.distill.peers`: regression, RKD, PKT, SEED.
 * :mod:`~genurl_pyg.distill.distiller`: :class:`GenURLDistiller`, the training loop.
 * :mod:`~genurl_pyg.distill.graph`: :func:`distill_node_embeddings` (a GNN teacher into an
-  MLP on node features) and the inductive split; :mod:`~genurl_pyg.distill.run`: the
-  ``genurl-pyg distill`` job.
+  MLP on node features) and the inductive split; :mod:`~genurl_pyg.distill.image`:
+  :func:`distill_image_embeddings` (a pretrained backbone into a small CNN, on the vision
+  task's views); :mod:`~genurl_pyg.distill.run`: the ``genurl-pyg distill`` jobs.
 
 Loaded lazily: ``import genurl_pyg.distill`` imports no torch until a name is used.
 """
@@ -18,9 +19,11 @@ from typing import Any
 _NAMES = {'DistillConfig': 'config', 'GenURLDistiller': 'distiller',
           'teacher_embeddings': 'distiller', 'load_teacher': 'distiller', 'build_student': 'students',
           'distill_node_embeddings': 'graph', 'inductive_split': 'graph',
+          'distill_image_embeddings': 'image', 'load_image_teacher': 'image',
+          'image_views': 'image',
           'observed_subgraph': 'graph', 'held_out_validation': 'graph',
           'GenURLObjective': 'objective',
-          'distill_job': 'run'}
+          'distill_job': 'run', 'distill_images_job': 'run'}
 __all__ = sorted(_NAMES)
 
 

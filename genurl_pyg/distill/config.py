@@ -15,7 +15,7 @@ from ..node.config import (NEGATIVES, ConfigError, check_integer, check_number,
 #: ``'rkd'`` (distance + angle, Park et al. 2019), ``'pkt'`` (Passalis & Tefas 2018),
 #: ``'seed'`` (softmax similarity over a queue, Fang et al. 2021).
 OBJECTIVES = ('genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed')
-STUDENTS = ('mlp', 'linear')
+STUDENTS = ('mlp', 'linear', 'cnn')  # 'cnn': image rows only
 PAIRS = ('sampled', 'block')
 NORMS = ('batch_norm', 'layer_norm', 'none')
 METRICS = ('euclidean', 'cosine')
@@ -26,9 +26,11 @@ class DistillConfig:
     r"""Every knob of :class:`~genurl_pyg.distill.GenURLDistiller`.
 
     Student: ``student`` (``'mlp'``: ``num_layers`` Linear layers of ``hidden_channels``
-    with ``norm`` and PReLU, output ``out_channels``; ``'linear'``: one Linear layer),
-    ``dropout``; ``feature_mask``: share of input columns zeroed per batch (a view of the
-    student's input; 0 = none).
+    with ``norm`` and PReLU, output ``out_channels``; ``'linear'``: one Linear layer;
+    ``'cnn'``, for images: the vision task's small CNN of width ``cnn_width`` and a Linear
+    layer to ``out_channels``), ``dropout``; ``feature_mask``: share of input columns zeroed
+    per batch (a view of the student's input; 0 = none; node features only, images get
+    the vision task's random views instead).
     P from the teacher (:class:`~genurl_pyg.structure.SimilarityBuilder` on the teacher's
     embeddings): ``k`` neighbours, ``metric``, ``feature_hops`` (geodesic hops on the
     teacher's kNN graph), ``nu_input``; with a graph given, ``use_graph`` adds the data's own
@@ -61,6 +63,7 @@ class DistillConfig:
     hidden_channels: int = 512
     out_channels: int = 512
     num_layers: int = 2
+    cnn_width: int = 16
     norm: str = 'batch_norm'
     dropout: float = 0.0
     feature_mask: float = 0.0
@@ -92,6 +95,7 @@ class DistillConfig:
     def validate(self) -> 'DistillConfig':
         what = 'distill config'
         for name, lo in (('hidden_channels', 1), ('out_channels', 1), ('num_layers', 1),
+                         ('cnn_width', 1),
                          ('k', 1), ('feature_hops', 1), ('graph_hops', 1),
                          ('pos_per_anchor', 1), ('neg_per_anchor', 1), ('queue_size', 1),
                          ('epochs', 1), ('batch_size', 2), ('seed', 0)):

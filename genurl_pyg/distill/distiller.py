@@ -9,7 +9,7 @@ from typing import Callable, List, Optional, Union
 import torch
 from torch import Tensor
 
-from .._validation import check_features
+from .._validation import check_features, check_images
 from ..node.trainer import seed_everything
 from ..utils.devices import resolve_device
 from .config import DistillConfig
@@ -31,10 +31,15 @@ class DistillState:
 
 @torch.no_grad()
 def teacher_embeddings(teacher: Teacher, x: Tensor,
-                       edge_index: Optional[Tensor] = None) -> Tensor:
+                       edge_index: Optional[Tensor] = None,
+                       transform: Optional[Callable[[Tensor], Tensor]] = None,
+                       batch_size: int = 512) -> Tensor:
     """The teacher's ``[N, d_t]`` embeddings of the rows of ``x``: ``teacher`` itself when it
     is a tensor, else ``teacher(x, edge_index)`` (or ``teacher(x)`` without a graph) in eval
-    mode, without gradients. Checked: 2-D, finite, one row per row of ``x``."""
+    mode, without gradients. With ``transform`` (images: the evaluation normalisation), the
+    module reads ``transform(chunk)`` for chunks of ``batch_size`` rows on its own device, so
+    memory stays O(batch) however many images there are. Checked: 2-D, finite, one row per
+    row of ``x``."""
     if isinstance(teacher, Tensor):
         t = teacher
     elif callable(teacher):
@@ -42,12 +47,17 @@ def teacher_embeddings(teacher: Teacher, x: Tensor,
         if isinstance(teacher, torch.nn.Module):
             teacher.eval()
         try:
-            t = teacher(x) if edge_index is None else teacher(x, edge_index)
+            if transform is not None:
+                dev = (next((q.device for q in teacher.parameters()), x.device)
+                       if isinstance(teacher, torch.nn.Module) else x.device)
+                t = torch.cat([_first(teacher(transform(chunk.to(dev)))).float().cpu()
+                               for chunk in x.split(batch_size)])
+            else:
+                t = teacher(x) if edge_index is None else teacher(x, edge_index)
         finally:
             if was:
                 teacher.train()
-        if isinstance(t, (tuple, list)):  # e.g. GenURL's (h, z): the representation h
-            t = t[0]
+        t = _first(t)
     else:
         raise TypeError(f"'teacher' must be a tensor of embeddings or a module, got "
                         f"{type(teacher).__name__}")
@@ -57,6 +67,11 @@ def teacher_embeddings(teacher: Teacher, x: Tensor,
                          f"input has {x.size(0)}: one teacher row per node (or sample) is "
                          "needed; was the teacher run on a different graph or split?")
     return t.cpu()
+
+
+def _first(out):
+    """A module's representation: the first of a tuple output (e.g. GenURL's ``(h, z)``)."""
+    return out[0] if isinstance(out, (tuple, list)) else out
 
 
 def load_teacher(module: torch.nn.Module, state_dict) -> torch.nn.Module:
@@ -117,33 +132,60 @@ class GenURLDistiller:
 
     Args:
         teacher: ``[N, d_t]`` teacher embeddings, or a frozen module called as
-            ``teacher(x, edge_index)`` (``teacher(x)`` without ``edge_index``).
-        x (Tensor): ``[N, D]`` student input (node features) of the same rows.
+            ``teacher(x, edge_index)`` (``teacher(x)`` without ``edge_index``; for images
+            ``teacher(views.normalize(chunk))`` chunk by chunk).
+        x (Tensor): ``[N, D]`` student input (node features) of the same rows, or images
+            ``[N, C, H, W]`` (``uint8`` or float in [0, 1]; kept in their dtype, a view is
+            drawn per anchor batch).
         config (DistillConfig, optional): settings (defaults otherwise).
         student (Module, optional): the student; default :func:`build_student`
             (its output must be ``out_channels`` wide for the peers' heads).
         edge_index (Tensor, optional): the data's graph on these rows: the teacher's input
             when it is a module, and P's predefined part when ``use_graph``.
         progress (callable, optional): ``progress(epoch, loss)`` after each epoch.
+        views (BatchViews, optional): required for image rows: each step the student reads
+            one random view per row (:class:`~genurl_pyg.vision.views.BatchViews`, drawn
+            from the run's generator), and :meth:`embed` its ``normalize``. P stays the
+            static one built from the teacher's embeddings of the unaugmented images.
     """
 
     def __init__(self, teacher: Teacher, x: Tensor, config: Optional[DistillConfig] = None,
                  student: Optional[torch.nn.Module] = None,
                  edge_index: Optional[Tensor] = None,
-                 progress: Optional[Callable[[int, float], None]] = None) -> None:
+                 progress: Optional[Callable[[int, float], None]] = None,
+                 views=None) -> None:
         self._started = time.perf_counter()
         self.cfg = (config or DistillConfig()).validate()
-        x = check_features(x, 'x', min_rows=3)
+        self.images = isinstance(x, Tensor) and x.dim() == 4
+        if self.images:
+            x = check_images(x, 'x', min_rows=3)
+            if views is None:
+                raise ValueError("image rows need 'views' (a genurl_pyg.vision.BatchViews: "
+                                 'the random views the student reads and the normalisation '
+                                 'of embed)')
+            if self.cfg.feature_mask > 0:
+                raise ValueError("distill config 'feature_mask' masks feature columns; image "
+                                 "rows get their views from 'views' (set feature_mask to 0)")
+        else:
+            x = check_features(x, 'x', min_rows=3)
+            if views is not None:
+                raise ValueError("'views' applies to image rows [N, C, H, W]; these rows are "
+                                 'node features (use feature_mask for a view of them)')
+        self.views = views
         self.device = resolve_device(self.cfg.device)
-        self.teacher = teacher_embeddings(teacher, x, edge_index)
+        self.teacher = teacher_embeddings(teacher, x, edge_index,
+                                          transform=views.normalize if self.images else None)
         if self.cfg.batch_size > x.size(0):
             raise ValueError(f"distill config 'batch_size' ({self.cfg.batch_size}) is larger "
                              f"than the {x.size(0)} training rows; lower it")
         self.generator = seed_everything(self.cfg.seed)
-        self.x = x.float().to(self.device)
+        # images stay in their dtype (uint8: a quarter of float32's memory); a view is made
+        # per batch
+        self.x = (x if self.images else x.float()).to(self.device)
         self.objective = build_objective(self.teacher, self.cfg, edge_index).to(self.device)
+        in_shape = tuple(x.shape[1:]) if self.images else x.size(1)
         self.student = (student if student is not None
-                        else build_student(x.size(1), self.cfg)).to(self.device)
+                        else build_student(in_shape, self.cfg)).to(self.device)
         params = list(self.student.parameters()) + list(self.objective.parameters())
         self.optimizer = torch.optim.Adam(params, lr=self.cfg.lr,
                                           weight_decay=self.cfg.weight_decay)
@@ -153,6 +195,8 @@ class GenURLDistiller:
     # -- training ---------------------------------------------------------------------------
     def _encode(self, rows: Tensor) -> Tensor:
         x = self.x[rows.to(self.device)]
+        if self.images:  # one random view per image, parameters from the run's generator
+            return self.student(self.views(x, self.generator))
         if self.cfg.feature_mask > 0:  # one column mask per step: a view of the input
             keep = torch.rand(x.size(1), generator=self.generator) >= self.cfg.feature_mask
             x = x * keep.to(x.device, x.dtype)
@@ -190,14 +234,30 @@ class GenURLDistiller:
         self.student.eval()
         return self.student
 
-    def embed(self, x: Optional[Tensor] = None, batch_size: int = 65536) -> Tensor:
+    def fit_resuming(self, checkpoint=None) -> torch.nn.Module:
+        """:meth:`fit`, first continuing ``checkpoint`` when that file exists (it is written
+        every 25 epochs); returns the student."""
+        if checkpoint is not None:
+            checkpoint = Path(checkpoint)
+            if checkpoint.exists():
+                self.load_checkpoint(checkpoint)
+        return self.fit(checkpoint)
+
+    def embed(self, x: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
         """The student's ``[M, out]`` embeddings of ``x`` (default: the training rows), from
-        the features alone, on the CPU."""
+        the features (or the unaugmented, normalised images) alone, on the CPU;
+        ``batch_size`` rows at a time (default 65,536 feature rows, 512 images)."""
+        if self.images:
+            x = self.x if x is None else check_images(x, 'x')
+            if tuple(x.shape[1:]) != tuple(self.x.shape[1:]):
+                raise ValueError(f"'x' holds images of shape {tuple(x.shape[1:])} but the "
+                                 f'student was trained on {tuple(self.x.shape[1:])}')
+            return embed_rows(self.student, x, batch_size or 512, self.views.normalize)
         x = self.x if x is None else check_features(x, 'x')
         if x.size(1) != self.x.size(1):
             raise ValueError(f"'x' has {x.size(1)} columns but the student was trained on "
                              f"{self.x.size(1)}")
-        return embed_rows(self.student, x, batch_size)
+        return embed_rows(self.student, x, batch_size or 65536)
 
     @property
     def elapsed_seconds(self) -> float:

@@ -80,7 +80,8 @@ def distill_node_embeddings(data: Data, teacher: Teacher,
             ``(h, z)`` output is read as ``h``).
         config (DistillConfig, optional): base settings; ``overrides`` update them
             (``epochs=100, objective='mse'``).
-        student (Module, optional): replaces the config's MLP.
+        student (Module or str, optional): a module replaces the config's MLP; a name
+            ('mlp', 'linear') sets the config's 'student'.
         checkpoint (path, optional): written every 25 epochs; an existing one is resumed.
     """
     if not isinstance(data, Data):
@@ -88,14 +89,11 @@ def distill_node_embeddings(data: Data, teacher: Teacher,
                         f"{type(data).__name__}")
     if getattr(data, 'x', None) is None:
         raise ValueError("'data.x' is missing: the student embeds nodes from their features")
+    if isinstance(student, str):  # the student's kind ('mlp', 'cnn'): a config key
+        overrides, student = {**overrides, 'student': student}, None
     cfg = DistillConfig.from_dict(overrides, base=config)
     distiller = GenURLDistiller(teacher, data.x, cfg, student=student,
                                 edge_index=getattr(data, 'edge_index', None),
                                 progress=progress)
-    if checkpoint is not None:
-        from pathlib import Path
-        checkpoint = Path(checkpoint)
-        if checkpoint.exists():
-            distiller.load_checkpoint(checkpoint)
-    distiller.fit(checkpoint)
+    distiller.fit_resuming(checkpoint)
     return distiller

@@ -1,6 +1,8 @@
-"""The ``genurl-pyg distill`` job: teacher in, graph-free student out, both probed.
+"""The ``genurl-pyg distill`` jobs: teacher in, graph-free student out, both probed.
 
-Per seed: the teacher's embeddings (a file, a ``train`` run folder, or the data set's default
+Images (:func:`distill_images_job`): a pretrained backbone into the small CNN, scored by the
+vision task's kNN monitor and linear probe on the test images. Graphs (:func:`distill_job`),
+per seed: the teacher's embeddings (a file, a ``train`` run folder, or the data set's default
 GenURL GCN trained here), the student distilled from them (checkpointed, resumable), the
 project's linear probe on the teacher's and the student's embeddings of the same split, and
 the inference time of each on the full graph. Inductive setting: a share of the test nodes
@@ -134,32 +136,12 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
                 'setting': setting, 'holdout': holdout, 'config': cfg.to_dict()}
     out = Path(out)
     prog = out / 'progress.json'
-    done: Dict[str, Dict] = {}
-    if prog.exists() or (out / 'result.json').exists():
-        if not resume:
-            raise FileExistsError(f'{out} already holds a distill run; pass --resume to '
-                                  'continue it or choose another --out (nothing was changed)')
-        if prog.exists():
-            state = read_json_object(prog)
-            if state.get('run') != identity:
-                theirs = state.get('run') or {}
-                diff = [k for k in identity if theirs.get(k) != identity[k]]
-                raise ValueError(f'{out} holds a different distill run (differs in '
-                                 f"{', '.join(diff)}); choose another --out")
-            done = dict(state.get('seeds', {}))
-    ensure_writable_dir(out)
-    atomic_write_text(out / 'config.yaml', cfg.to_yaml())
+    done = _open_run(out, identity, resume, cfg)
     data = load_dataset(dataset, root)
     if getattr(data, 'y', None) is None:
         raise ValueError(f'{spec.name} has no node labels: the probe that scores teacher and '
                          'student needs them')
-    for i in range(seeds):
-        seed = cfg.seed + i
-        if str(seed) in done:
-            log(f'seed {seed}: already finished, skipping')
-            continue
-        seed_cfg = DistillConfig.from_dict({'seed': seed}, base=cfg)
-        ckpt = out / 'checkpoints' / f'seed{seed}.pt'
+    for seed, seed_cfg, ckpt in _pending_seeds(cfg, seeds, done, out, log):
         log(f'{spec.name} seed {seed}: {setting}, teacher '
             f"{'trained here' if teacher == TRAIN_TEACHER else teacher}, "
             f'student {cfg.student} ({cfg.objective}, {cfg.epochs} epochs)')
@@ -180,19 +162,151 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
             f"{rec['student_val_accuracy']:.4f}), teacher {rec['teacher_accuracy']:.4f}")
     keys = [str(cfg.seed + i) for i in range(seeds)]
     recs = [done[k] for k in keys]
-
-    def stat(name):
-        vals = [r[name] for r in recs if r.get(name) is not None]
-        return summarize(vals) if vals else None
     result = {'dataset': spec.name, 'protocol': spec.protocol, 'setting': setting,
               'teacher': str(teacher), 'seeds': [int(k) for k in keys],
               'probe': 'logistic regression on standardised frozen embeddings, C on val',
-              **{name: stat(name) for name in (
+              **_summaries(recs, (
                   'student_accuracy', 'student_val_accuracy', 'teacher_accuracy',
                   'teacher_val_accuracy', 'student_seconds', 'teacher_seconds',
-                  'student_inference_seconds', 'teacher_inference_seconds')},
-              'per_seed': recs, 'config': cfg.to_dict(), 'command': command,
-              'peak_rss_mb': peak_rss_mb(), 'threads': torch.get_num_threads(),
-              'versions': library_versions()}
+                  'student_inference_seconds', 'teacher_inference_seconds'))}
+    return _write_result(out, result, recs, cfg, command)
+
+
+def _write_result(out: Path, result: Dict, recs, cfg: DistillConfig, command: str) -> Dict:
+    """``result`` with the per-seed records and the run's conditions, written to
+    ``out/result.json``."""
+    result.update(per_seed=recs, config=cfg.to_dict(), command=command,
+                  peak_rss_mb=peak_rss_mb(), threads=torch.get_num_threads(),
+                  versions=library_versions())
     atomic_write_json(out / 'result.json', result)
     return result
+
+
+def _open_run(out: Path, identity: Dict, resume: bool, cfg: DistillConfig) -> Dict[str, Dict]:
+    """The finished seeds of the run in ``out`` (``progress.json``), after checking that it
+    is this run; a run there without ``resume``, or another run, is an error and nothing is
+    changed. Writes ``config.yaml``."""
+    prog = out / 'progress.json'
+    done: Dict[str, Dict] = {}
+    if prog.exists() or (out / 'result.json').exists():
+        if not resume:
+            raise FileExistsError(f'{out} already holds a distill run; pass --resume to '
+                                  'continue it or choose another --out (nothing was changed)')
+        if prog.exists():
+            state = read_json_object(prog)
+            if state.get('run') != identity:
+                theirs = state.get('run') or {}
+                diff = [k for k in identity if theirs.get(k) != identity[k]]
+                raise ValueError(f'{out} holds a different distill run (differs in '
+                                 f"{', '.join(diff)}); choose another --out")
+            done = dict(state.get('seeds', {}))
+    ensure_writable_dir(out)
+    atomic_write_text(out / 'config.yaml', cfg.to_yaml())
+    return done
+
+
+def _pending_seeds(cfg: DistillConfig, seeds: int, done: Dict, out: Path,
+                   log: Callable[[str], None]):
+    """``(seed, its config, its checkpoint path)`` for each seed not yet in ``done``."""
+    for i in range(seeds):
+        seed = cfg.seed + i
+        if str(seed) in done:
+            log(f'seed {seed}: already finished, skipping')
+            continue
+        yield (seed, DistillConfig.from_dict({'seed': seed}, base=cfg),
+               out / 'checkpoints' / f'seed{seed}.pt')
+
+
+def _summaries(recs, names) -> Dict:
+    """Mean, std, ... over the seeds of each per-seed measure (``None`` where none has it)."""
+    def stat(name):
+        vals = [r[name] for r in recs if r.get(name) is not None]
+        return summarize(vals) if vals else None
+    return {name: stat(name) for name in names}
+
+
+def _image_scores(train_f: Tensor, test_f: Tensor, train_y: Tensor, test_y: Tensor,
+                  seed: int) -> Dict[str, float]:
+    """The vision task's two probes on frozen features: weighted kNN (k 200, T 0.1) and the
+    logistic-regression probe (C on a tenth of the training images)."""
+    from ..evaluation.image import image_linear_probe, knn_accuracy
+    probe = image_linear_probe(train_f, train_y, test_f, test_y, seed=seed)
+    return {'knn': knn_accuracy(train_f, train_y, test_f, test_y, k=200, temperature=0.1),
+            'linear': probe.test_accuracy}
+
+
+def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out: Path,
+                       root: Optional[str] = None, subset: int = 0,
+                       teacher_backbone: Optional[str] = None, resume: bool = False,
+                       progress: bool = True, command: str = '',
+                       log: Callable[[str], None] = print) -> Dict:
+    """``genurl-pyg distill`` on an image set: ``teacher`` (a ``genurl-pyg ssl`` run folder,
+    or a ``state_dict`` file with ``teacher_backbone``) into ``cfg``'s student (``cnn``) on
+    the training images (the first ``subset`` of a fixed class-mixed order when given), for
+    ``seeds`` seeds. Teacher and student are scored by the same kNN monitor and linear probe
+    on the test images; writes ``out/`` like the graph job (``result.json``,
+    ``progress.json`` for ``--resume``, ``students/``, ``checkpoints/``)."""
+    from ..vision.data import load_images
+    from .image import distill_image_embeddings, load_image_teacher
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
+    if not Path(teacher).exists():
+        raise FileNotFoundError(f"--teacher {teacher!r} does not exist (a `genurl-pyg ssl` "
+                                'run folder, or a state_dict file with --teacher-backbone)')
+    images = load_images(dataset, root)
+    train_x, train_y = images.train_x, images.train_y
+    if subset:
+        from ..bench.tasks.ssl import subset_rows
+        train_x, train_y = subset_rows(train_x, train_y, subset)
+    identity = {'dataset': images.name, 'teacher': str(teacher), 'subset': int(subset),
+                'teacher_backbone': teacher_backbone, 'config': cfg.to_dict()}
+    out = Path(out)
+    done = _open_run(out, identity, resume, cfg)
+    module = load_image_teacher(teacher, train_x.size(1), teacher_backbone)
+    from .distiller import teacher_embeddings
+    from .image import image_views
+    normalize = image_views(train_x).normalize
+    start = time.perf_counter()
+    t_train = teacher_embeddings(module, train_x, transform=normalize)
+    teacher_s = time.perf_counter() - start
+    t_test, teacher_infer_s = _timed(
+        lambda: teacher_embeddings(module, images.test_x, transform=normalize))
+    teacher_scores = _image_scores(t_train, t_test, train_y, images.test_y, cfg.seed)
+    log(f'{images.name}: {train_x.size(0)} training images; teacher kNN '
+        f"{100 * teacher_scores['knn']:.2f} %, linear {100 * teacher_scores['linear']:.2f} %")
+    for seed, seed_cfg, ckpt in _pending_seeds(cfg, seeds, done, out, log):
+        bar, update = epoch_progress_bar(cfg.epochs, f'{images.name} seed {seed} student', 0,
+                                         progress)
+        try:
+            distiller = distill_image_embeddings(train_x, t_train, seed_cfg, progress=update,
+                                                 checkpoint=ckpt)
+        finally:
+            bar.close()
+        s_train = distiller.embed(train_x)
+        s_test, student_infer_s = _timed(lambda: distiller.embed(images.test_x))
+        scores = _image_scores(s_train, s_test, train_y, images.test_y, seed)
+        rec = {'seed': seed, 'student_knn': scores['knn'], 'student_linear': scores['linear'],
+               'teacher_knn': teacher_scores['knn'], 'teacher_linear': teacher_scores['linear'],
+               'student_seconds': distiller.elapsed_seconds, 'teacher_seconds': teacher_s,
+               'student_inference_seconds': student_infer_s,
+               'teacher_inference_seconds': teacher_infer_s,
+               'final_loss': distiller.state.losses[-1],
+               'train_images': int(train_x.size(0)), 'test_images': int(images.test_x.size(0))}
+        atomic_torch_save(distiller.student.state_dict(), out / 'students' / f'seed{seed}.pt')
+        done[str(seed)] = rec
+        atomic_write_json(out / 'progress.json', {'run': identity, 'seeds': done})
+        if ckpt.exists():
+            ckpt.unlink()
+        log(f"seed {seed}: student kNN {100 * rec['student_knn']:.2f} %, linear "
+            f"{100 * rec['student_linear']:.2f} % (teacher {100 * rec['teacher_knn']:.2f} / "
+            f"{100 * rec['teacher_linear']:.2f} %)")
+    recs = [done[str(cfg.seed + i)] for i in range(seeds)]
+    result = {'dataset': images.name, 'note': images.note, 'teacher': str(teacher),
+              'teacher_backbone': teacher_backbone, 'train_images': int(train_x.size(0)),
+              'seeds': [r['seed'] for r in recs],
+              'probes': 'weighted kNN (k 200, T 0.1) and logistic regression (C on a tenth '
+                        'of the training images) on frozen features of the test images',
+              **_summaries(recs, ('student_knn', 'student_linear', 'teacher_knn',
+                                  'teacher_linear', 'student_seconds', 'teacher_seconds',
+                                  'student_inference_seconds', 'teacher_inference_seconds'))}
+    return _write_result(out, result, recs, cfg, command)

@@ -1,33 +1,60 @@
-"""Students: graph-free networks that embed a node (or any row) from its features alone."""
+"""Students: networks that embed a row (a node from its features, an image from its pixels)
+alone, without neighbours."""
 from __future__ import annotations
+
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from .config import DistillConfig
 
+InShape = Union[int, Sequence[int]]
 
-def build_student(in_channels: int, cfg: DistillConfig) -> torch.nn.Module:
-    """The student of ``cfg``: an MLP (PyG's :class:`~torch_geometric.nn.MLP`: Linear,
-    ``norm``, PReLU per hidden layer, a plain Linear output) or one Linear layer.
-    Embedding a node costs one ``O(D h + (L-1) h^2)`` matrix-vector chain: no neighbours."""
+
+def build_student(in_shape: InShape, cfg: DistillConfig) -> torch.nn.Module:
+    """The student of ``cfg`` for rows of ``in_shape`` (``D`` node features, or an image's
+    ``(C, H, W)``).
+
+    * ``'mlp'``: PyG's :class:`~torch_geometric.nn.MLP` (Linear, ``norm``, PReLU per hidden
+      layer, a plain Linear output); ``'linear'``: one Linear layer. Embedding a node costs
+      one ``O(D h + (L-1) h^2)`` matrix-vector chain: no neighbours.
+    * ``'cnn'`` (images): :class:`~genurl_pyg.vision.backbones.SmallCNN` of width
+      ``cnn_width`` (four conv-BN-ReLU blocks, ``8 w`` pooled channels; about
+      ``25 (w / 32)^2`` MFLOPs per 32x32 image) and a Linear layer to ``out_channels``.
+    """
+    image = not isinstance(in_shape, int)
+    if image and cfg.student != 'cnn':
+        raise ValueError(f"image rows of shape {tuple(in_shape)} need distill config "
+                         f"'student: cnn', got {cfg.student!r}")
+    if not image and cfg.student == 'cnn':
+        raise ValueError("distill config 'student: cnn' reads images [N, C, H, W]; these "
+                         f"rows are {in_shape}-dimensional features (use 'mlp' or 'linear')")
+    if cfg.student == 'cnn':
+        from ..vision.backbones import SmallCNN
+        cnn = SmallCNN(int(in_shape[0]), cfg.cnn_width)
+        return torch.nn.Sequential(cnn, torch.nn.Linear(cnn.out_channels, cfg.out_channels))
     if cfg.student == 'linear':
-        return torch.nn.Linear(in_channels, cfg.out_channels)
+        return torch.nn.Linear(in_shape, cfg.out_channels)
     from torch_geometric.nn import MLP
-    channels = [in_channels] + [cfg.hidden_channels] * (cfg.num_layers - 1) + [cfg.out_channels]
+    channels = [in_shape] + [cfg.hidden_channels] * (cfg.num_layers - 1) + [cfg.out_channels]
     norm = None if cfg.norm == 'none' else cfg.norm
     return MLP(channels, norm=norm, act='prelu', dropout=cfg.dropout)
 
 
 @torch.no_grad()
-def embed_rows(student: torch.nn.Module, x: Tensor, batch_size: int = 65536) -> Tensor:
-    """``student(x)`` in eval mode, ``batch_size`` rows at a time (memory O(batch · h)),
-    returned on the CPU. The student's train/eval state is restored afterwards."""
+def embed_rows(student: torch.nn.Module, x: Tensor, batch_size: int = 65536,
+               transform: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
+    """``student(transform(x))`` in eval mode, ``batch_size`` rows at a time (memory
+    O(batch · h)), returned on the CPU; ``transform`` (default: ``float()``) prepares a
+    chunk on the student's device, e.g. the normalisation of images. The student's
+    train/eval state is restored afterwards."""
     was_training = student.training
     student.eval()
     device = next(student.parameters()).device
+    prepare = transform or (lambda chunk: chunk.float())
     try:
-        parts = [student(x[i:i + batch_size].to(device).float()).cpu()
+        parts = [student(prepare(x[i:i + batch_size].to(device))).cpu()
                  for i in range(0, x.size(0), batch_size)]
     finally:
         student.train(was_training)

@@ -67,24 +67,32 @@ class ImageData:
         return len(self.classes)
 
     def channel_stats(self) -> Tuple[Tensor, Tensor]:
-        """Per-channel mean and standard deviation of the training images in [0, 1]:
-        O(N·C·H·W), computed in chunks of 4,096 images (float64 sums)."""
-        c = self.train_x.size(1)
-        total = torch.zeros(c, dtype=torch.float64)
-        total_sq = torch.zeros(c, dtype=torch.float64)
-        for chunk in self.train_x.split(4096):
-            v = chunk.double().div_(255).transpose(0, 1).reshape(c, -1)
-            total += v.sum(1)
-            total_sq += v.square().sum(1)
-        count = self.train_x.numel() / c
-        mean = total / count
-        std = (total_sq / count - mean.square()).clamp_min(0).sqrt()
-        return mean.float(), std.float()
+        """Per-channel mean and standard deviation of the training images in [0, 1]
+        (:func:`channel_stats`)."""
+        return channel_stats(self.train_x)
 
     def __repr__(self) -> str:
         c, h, w = self.shape
         return (f'ImageData({self.name}: train {self.train_x.size(0)}, test '
                 f'{self.test_x.size(0)}, {c}x{h}x{w}, {self.num_classes} classes)')
+
+
+def channel_stats(images: Tensor) -> Tuple[Tensor, Tensor]:
+    """Per-channel mean and standard deviation of ``[N, C, H, W]`` images in [0, 1]
+    (``uint8`` images are divided by 255): O(N·C·H·W), computed in chunks of 4,096 images
+    (float64 sums)."""
+    c = images.size(1)
+    total = torch.zeros(c, dtype=torch.float64)
+    total_sq = torch.zeros(c, dtype=torch.float64)
+    scale = 255.0 if images.dtype == torch.uint8 else 1.0
+    for chunk in images.split(4096):
+        v = chunk.cpu().double().div_(scale).transpose(0, 1).reshape(c, -1)
+        total += v.sum(1)
+        total_sq += v.square().sum(1)
+    count = images.numel() / c
+    mean = total / count
+    std = (total_sq / count - mean.square()).clamp_min(0).sqrt()
+    return mean.float(), std.float()
 
 
 # -- raw readers -------------------------------------------------------------------------------
