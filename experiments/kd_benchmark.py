@@ -131,12 +131,7 @@ def main():
     if out.resolve() == (RESULTS / 'kd_benchmark.json').resolve():
         p.error('--out must not be results/kd_benchmark.json: the table is written there')
     command = 'python experiments/kd_benchmark.py ' + ' '.join(sys.argv[1:])
-    if args.resume and out.exists():
-        state = json.loads(out.read_text())
-        state['command'] += f'; then {command}'  # every invocation that wrote rows
-    else:
-        state = {'command': command, 'threads': args.threads, 'overrides': overrides,
-                 'versions': versions(), 'rows': []}
+    state = open_run_state(out, command, args.resume, args.threads, overrides)
     done = {}
     for r in state['rows']:
         done.setdefault((r['dataset'], r['setting'], r['seed']), set()).add(r['method'])
@@ -167,14 +162,31 @@ def main():
     report([str(out)], args.notes)
 
 
-def report(paths, notes=None):
-    import numpy as np
+def read_runs(paths):
+    """The rows of these result files, their commands and their run conditions."""
     rows, commands, conds = [], [], []
     for path in paths:
         s = json.loads(Path(path).read_text())
         rows += s['rows']
         commands.append(s['command'])
         conds.append(f"threads {s['threads']}, student overrides {s['overrides'] or 'none'}")
+    return rows, commands, conds
+
+
+def open_run_state(out: Path, command: str, resume: bool, threads: int, overrides):
+    """The state a run appends rows to: ``out``'s when resuming (its command extended by
+    this one), else a fresh one."""
+    if resume and out.exists():
+        state = json.loads(out.read_text())
+        state['command'] += f'; then {command}'  # every invocation that wrote rows
+        return state
+    return {'command': command, 'threads': threads, 'overrides': overrides,
+            'versions': versions(), 'rows': []}
+
+
+def report(paths, notes=None):
+    import numpy as np
+    rows, commands, conds = read_runs(paths)
     # one row per (data set, setting, seed, method): a later file's row replaces an
     # earlier one (e.g. the teacher rows that a variant run records again)
     unique = {(r['dataset'], r['setting'], r['seed'], r['method']): r for r in rows}

@@ -1,0 +1,241 @@
+"""Knowledge-distillation benchmark on images (issue 15): a backbone pretrained by the
+vision task distilled into a smaller CNN, GenURL's objective against the peers, in one run.
+
+The teacher is the vision task's GenURL backbone (``small-cnn``, width 32, the cpu-fmnist
+preset's settings) pretrained here on the same training images (or ``--teacher RUN``: a
+``genurl-pyg ssl`` run folder); its features of the unaugmented images are computed once
+and shared by every student. Every student is the same CNN (``student: cnn``, width
+``--width``, default 16: a quarter of the teacher's multiply-adds), with the same views,
+epochs, batches and optimiser (``genurl_pyg.distill.distill_image_embeddings``). Scored by
+the vision task's probes on the test images: weighted kNN (k 200, T 0.1) and logistic
+regression (C on a tenth of the training images).
+
+Methods:
+  genurl      P from the teacher's features (kNN + geodesics), GKL to the student's Q
+  mse, cosine regression of the standardised teacher features
+  rkd, pkt    torchdistill's RKDLoss / PKTLoss on the batch
+  seed        SEED-style softmax similarity over a queue of teacher features
+  no-teacher  the same student and GenURL objective with P from the raw pixels
+  raw         the pixels themselves (no training); teacher: the teacher's features
+
+Target (issue 15): GenURL's student above every peer at equal epochs, kNN and linear.
+
+Usage:
+  python experiments/kd_image_benchmark.py --dataset fashion-mnist --subset 10000 \\
+      --teacher-epochs 20 --epochs 20 --seeds 1 --threads 1 --out /tmp/kd_img.json
+  python experiments/kd_image_benchmark.py --report /tmp/kd_img.json [--notes MD]
+Rows are appended to --out as each method finishes; --resume skips finished rows; the
+pretrained teacher is kept beside --out (``<out>.teacher.pt``) and reused by --resume.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench_utils import peak_rss_mb, write_results  # noqa: E402
+from kd_benchmark import open_run_state, read_runs  # noqa: E402  (the graph benchmark's)
+
+METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
+PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
+
+
+def scores(train_f, test_f, train_y, test_y, seed):
+    from genurl_pyg.distill.run import _image_scores
+    return _image_scores(train_f, test_f, train_y, test_y, seed)
+
+
+def pretrained_teacher(images, train_x, train_y, epochs: int, path: Path, log):
+    """The vision task's GenURL backbone (cpu-fmnist settings) trained on ``train_x`` for
+    ``epochs``, or the one an earlier invocation saved at ``path`` for the same epochs and
+    images."""
+    import torch
+    from genurl_pyg.utils.io import atomic_torch_save
+    from genurl_pyg.vision.backbones import SmallCNN
+    from genurl_pyg.vision.config import SSLConfig
+    from genurl_pyg.vision.data import ImageData
+    from genurl_pyg.vision.run import fit_visual_embeddings
+    identity = {'epochs': epochs, 'images': int(train_x.size(0)),
+                'checksum': int(train_x.long().sum())}
+    if path.is_file():
+        blob = torch.load(path, weights_only=False)
+        if blob.get('identity') == identity:
+            net = SmallCNN(train_x.size(1))
+            net.load_state_dict(blob['state_dict'])
+            log(f'teacher: reused {path} ({blob["seconds"]:.0f} s to train)')
+            return net, blob['seconds']
+        raise SystemExit(f'{path} holds a teacher of another run ({blob.get("identity")}); '
+                         'delete it or choose another --out')
+    data = ImageData(images.name, train_x, train_y, images.test_x, images.test_y,
+                     images.classes, images.note)
+    cfg = SSLConfig.from_dict(dict(objective='genurl', backbone='small-cnn', batch_size=256,
+                                   epochs=epochs, seed=0, device='cpu'))
+    start = time.perf_counter()
+    net, result = fit_visual_embeddings(data, cfg, linear_probe=False)
+    seconds = time.perf_counter() - start
+    atomic_torch_save({'identity': identity, 'state_dict': net.state_dict(),
+                       'seconds': seconds, 'ssl_knn': result['knn_accuracy']}, path)
+    log(f"teacher: pretrained {epochs} epochs in {seconds:.0f} s (kNN "
+        f"{100 * result['knn_accuracy']:.2f} %)")
+    return net, seconds
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--dataset', default='fashion-mnist')
+    p.add_argument('--subset', type=int, default=10000,
+                   help='training images (a fixed class-mixed draw; 0: all)')
+    p.add_argument('--teacher', default=None,
+                   help='a genurl-pyg ssl run folder (default: pretrain one here)')
+    p.add_argument('--teacher-epochs', type=int, default=20)
+    p.add_argument('--epochs', type=int, default=20, help='student epochs (every method)')
+    p.add_argument('--width', type=int, default=16, help="the student CNN's width")
+    p.add_argument('--methods', nargs='*', default=METHODS, choices=METHODS)
+    p.add_argument('--seeds', type=int, default=1)
+    p.add_argument('--first-seed', type=int, default=0)
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='DistillConfig override for every student (same for all methods)')
+    p.add_argument('--label', default=None,
+                   help="record the 'genurl' rows under this name (a variant row)")
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--out', required=False, default=None)
+    p.add_argument('--resume', action='store_true')
+    p.add_argument('--report', nargs='*', default=None, metavar='JSON')
+    p.add_argument('--notes', default=None, metavar='MD')
+    args = p.parse_args()
+    if args.report is not None:
+        report(args.report, args.notes)
+        return
+    if not args.out:
+        p.error('--out is required to run (rows are appended there)')
+    import torch
+    from genurl_pyg.bench.tasks.ssl import subset_rows
+    from genurl_pyg.distill import DistillConfig, distill_image_embeddings, image_views
+    from genurl_pyg.distill.distiller import teacher_embeddings
+    from genurl_pyg.utils.io import atomic_write_text
+    from genurl_pyg.utils.yamlio import safe_load
+    from genurl_pyg.vision.data import load_images
+    torch.set_num_threads(args.threads)
+    overrides = {k: safe_load(v) for k, v in (item.split('=', 1) for item in args.set)}
+    DistillConfig.from_dict(overrides)  # a bad key fails before any training
+    out = Path(args.out)
+    command = 'python experiments/kd_image_benchmark.py ' + ' '.join(sys.argv[1:])
+    if out.exists() and not args.resume:
+        p.error(f'{out} exists: pass --resume to add to it, or choose another --out')
+    state = open_run_state(out, command, args.resume, args.threads, overrides)
+    done = {(r['seed'], r['method']) for r in state['rows']}
+
+    def record(seed, method, sc, secs, epochs, infer):
+        row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)), 'seed': seed,
+               'method': method, 'knn': sc['knn'], 'linear': sc['linear'], 'seconds': secs,
+               'epochs': epochs, 'inference_test_seconds': infer,
+               'peak_rss_mb': peak_rss_mb()}
+        state['rows'].append(row)
+        done.add((seed, method))
+        atomic_write_text(out, json.dumps(state, indent=1))
+        print(f"{args.dataset} seed {seed} {method}: kNN {100 * sc['knn']:.2f} linear "
+              f"{100 * sc['linear']:.2f} ({secs:.1f} s)", flush=True)
+
+    images = load_images(args.dataset)
+    train_x, train_y = subset_rows(images.train_x, images.train_y, args.subset)
+    normalize = image_views(train_x).normalize
+    if args.teacher:
+        from genurl_pyg.distill import load_image_teacher
+        teacher, teacher_s = load_image_teacher(args.teacher, train_x.size(1)), None
+    else:
+        teacher, teacher_s = pretrained_teacher(
+            images, train_x, train_y, args.teacher_epochs,
+            out.with_suffix('.teacher.pt'), print)
+    t_train = teacher_embeddings(teacher, train_x, transform=normalize)
+    start = time.perf_counter()
+    t_test = teacher_embeddings(teacher, images.test_x, transform=normalize)
+    teacher_infer = time.perf_counter() - start
+    pixels = [normalize(x).flatten(1) for x in (train_x, images.test_x)]
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        if (seed, 'teacher') not in done:
+            record(seed, 'teacher', scores(t_train, t_test, train_y, images.test_y, seed),
+                   teacher_s, args.teacher_epochs, teacher_infer)
+        if (seed, 'raw') not in done:
+            record(seed, 'raw', scores(*pixels, train_y, images.test_y, seed), 0.0, 0, None)
+        for method in args.methods:
+            name = args.label if (args.label and method == 'genurl') else method
+            if (seed, name) in done:
+                continue
+            objective = 'genurl' if method == 'no-teacher' else method
+            target = pixels[0] if method == 'no-teacher' else t_train
+            cfg = DistillConfig.from_dict({**overrides, 'student': 'cnn',
+                                           'cnn_width': args.width, 'objective': objective,
+                                           'epochs': args.epochs, 'seed': seed})
+            start = time.perf_counter()
+            d = distill_image_embeddings(train_x, target, cfg)
+            secs = time.perf_counter() - start
+            s_train = d.embed(train_x)
+            start = time.perf_counter()
+            s_test = d.embed(images.test_x)
+            infer = time.perf_counter() - start
+            record(seed, name, scores(s_train, s_test, train_y, images.test_y, seed), secs,
+                   args.epochs, infer)
+    report([str(out)], args.notes)
+
+
+def report(paths, notes=None):
+    import numpy as np
+    rows, commands, conds = read_runs(paths)
+    unique = {(r['dataset'], r['train_images'], r['seed'], r['method']): r for r in rows}
+    groups = {}
+    for r in unique.values():
+        groups.setdefault((r['dataset'], r['train_images'], r['method']), []).append(r)
+
+    def stat(key, g):
+        vals = [r[key] for r in g if r.get(key) is not None]
+        return (float(np.mean(vals)), float(np.std(vals))) if vals else None
+    lines = ['# Knowledge distillation on images: a pretrained backbone into a smaller CNN', '',
+             'Commands: ' + '; '.join(f'`{c}`' for c in commands) + '  ',
+             'Conditions: ' + '; '.join(conds) + '  ',
+             'Probes on the test images (the vision task\'s): weighted kNN (k 200, T 0.1) and '
+             'logistic regression (C on a tenth of the training images), frozen features, '
+             '% (mean ± std over seeds). Seconds: training (teacher: its pretraining); '
+             'inference: embedding the test images. **missed**: GenURL\'s student below a '
+             'peer at equal epochs.', '',
+             '| data set (training images) | method | epochs | seeds | kNN | linear | s | '
+             'infer test (s) | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
+    order_fixed = ['teacher', 'raw', 'genurl']
+    summary = {}
+    for d, n in sorted({(d, n) for d, n, _ in groups}):
+        methods = {m for dd, nn, m in groups if (dd, nn) == (d, n)}
+        order = [m for m in order_fixed if m in methods] + sorted(
+            methods - set(order_fixed) - set(PEERS)) + [m for m in PEERS if m in methods]
+        means = {m: {k: stat(k, groups[(d, n, m)]) for k in ('knn', 'linear')}
+                 for m in order}
+        summary[f'{d}/{n}'] = {m: {k: v[0] for k, v in st.items()} for m, st in means.items()}
+        for m in order:
+            g = groups[(d, n, m)]
+            target = ''
+            if m == 'genurl':
+                missed = []
+                for k in ('knn', 'linear'):
+                    above = [q for q in PEERS if q in means and means[q][k][0] > means[m][k][0]]
+                    if above:
+                        missed.append(f"{k} ({', '.join(above)} higher)")
+                target = ('≥ every peer met' if not missed
+                          else '**missed**: ' + '; '.join(missed))
+            secs, infer, mem = stat('seconds', g), stat('inference_test_seconds', g), \
+                stat('peak_rss_mb', g)
+            lines.append(
+                f"| {d} ({n:,}) | {m} | {g[0]['epochs']} | {len(g)} | "
+                f"{100 * means[m]['knn'][0]:.2f} ± {100 * means[m]['knn'][1]:.2f} | "
+                f"{100 * means[m]['linear'][0]:.2f} ± {100 * means[m]['linear'][1]:.2f} | "
+                f"{'' if secs is None else f'{secs[0]:.0f}'} | "
+                f"{'' if infer is None else f'{infer[0]:.2f}'} | "
+                f"{'' if mem is None else f'{mem[0]:.0f}'} | {target} |")
+    if notes:
+        lines += ['', Path(notes).read_text().rstrip()]
+    write_results('kd_image_benchmark', {'rows': rows, 'summary': summary,
+                                         'commands': commands}, '\n'.join(lines) + '\n')
+
+
+if __name__ == '__main__':
+    main()
