@@ -13,10 +13,12 @@ __version__ = '0.1.0'
 _SUBMODULES = ('nn', 'structure', 'transforms', 'node', 'manifold', 'datasets', 'evaluation',
                'vision', 'distill')
 _NAMES = {'NodeConfig': 'node', 'fit_node_embeddings': 'node',
-          'fit_visual_embeddings': 'vision', 'distill_node_embeddings': 'distill'}
+          'fit_visual_embeddings': 'vision', 'distill_node_embeddings': 'distill',
+          'distill_image_embeddings': 'distill'}
 
 __all__ = ['nn', 'structure', 'transforms', 'NodeConfig', 'fit_node_embeddings',
-           'fit_visual_embeddings', 'distill_node_embeddings', '__version__']
+           'fit_visual_embeddings', 'distill_node_embeddings', 'distill_image_embeddings',
+           '__version__']
 
 
 def __getattr__(name: str) -> Any:
