@@ -155,8 +155,8 @@ class GenURLDistiller:
                  progress: Optional[Callable[[int, float], None]] = None,
                  views=None) -> None:
         self._started = time.perf_counter()
-        self.cfg = (config or DistillConfig()).validate()
         self.images = isinstance(x, Tensor) and x.dim() == 4
+        self.cfg = (config or DistillConfig()).validate().resolved(self.images)
         if self.images:
             x = check_images(x, 'x', min_rows=3)
             if views is None:

@@ -72,7 +72,8 @@ class GenURLObjective(DistillObjective):
         if cfg.use_graph and edge_index is None:
             raise ValueError("distill config 'use_graph: true' needs the data's graph "
                              "('edge_index'); pass it, or set use_graph to false")
-        self.cfg = cfg
+        cfg = cfg.resolved(images=False)  # 'auto' here: the node-feature value (the
+        self.cfg = cfg  # distiller resolves it for images before building the objective)
         n = teacher.size(0)
         builder = SimilarityBuilder(k=min(cfg.k, n - 1), metric=cfg.metric,
                                     feature_hops=cfg.feature_hops, graph_hops=cfg.graph_hops,

@@ -176,7 +176,8 @@ def test_batch_larger_than_the_rows_is_named():
 def test_block_pairs_with_every_row_is_the_exact_all_pairs_loss():
     from genurl_pyg.nn import functional as F
     t, x = _blobs(n_per=20)
-    cfg = DistillConfig.from_dict({**SMALL, 'pairs': 'block', 'batch_size': 60})
+    cfg = DistillConfig.from_dict({**SMALL, 'pairs': 'block', 'batch_size': 60,
+                                   'anchor_weight': 0})  # the GKL alone
     d = GenURLDistiller(t, x, cfg)
     rows = torch.arange(60)
     d.student.eval()
@@ -192,7 +193,7 @@ def test_block_pairs_with_every_row_is_the_exact_all_pairs_loss():
 def test_anchor_weight_adds_the_regression_of_the_anchors():
     from genurl_pyg.distill.peers import RegressionObjective
     t, x = _blobs()
-    base = {**SMALL, 'pairs': 'block'}
+    base = {**SMALL, 'pairs': 'block', 'anchor_weight': 0}
     plain = GenURLDistiller(t, x, DistillConfig.from_dict(base))
     mixed = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'anchor_weight': 0.5}))
     reg = RegressionObjective(t, DistillConfig.from_dict(base))
@@ -205,3 +206,20 @@ def test_anchor_weight_adds_the_regression_of_the_anchors():
     want = (plain.objective.loss(lambda r: plain.student(x[r]), rows)
             + 0.5 * reg.loss(lambda r: plain.student(x[r]), rows))
     torch.testing.assert_close(got, want)
+
+
+def test_anchor_weight_auto_resolves_per_kind_of_input():
+    from genurl_pyg.distill.config import AUTO_ANCHOR_WEIGHT, ConfigError
+    t, x = _blobs()
+    assert DistillConfig().anchor_weight == 'auto'
+    d = GenURLDistiller(t, x, DistillConfig.from_dict(SMALL))
+    assert d.cfg.anchor_weight == AUTO_ANCHOR_WEIGHT['features'] == 0.1
+    assert hasattr(d.objective, 'anchor')  # the regression term is part of the loss
+    assert DistillConfig().resolved(images=True).anchor_weight == 0.0
+    assert DistillConfig(anchor_weight=0.3).resolved(images=True).anchor_weight == 0.3
+    off = GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'anchor_weight': 0}))
+    assert not hasattr(off.objective, 'anchor')
+    with pytest.raises(ConfigError, match="'anchor_weight' must be a number >= 0 or 'auto'"):
+        DistillConfig.from_dict({'anchor_weight': 'high'})
+    with pytest.raises(ConfigError, match='anchor_weight'):
+        DistillConfig.from_dict({'anchor_weight': -0.1})

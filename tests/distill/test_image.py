@@ -48,6 +48,7 @@ def test_student_cnn_recovers_the_teachers_neighbourhoods():
 def test_new_images_are_embedded_unaugmented_and_checked():
     x, y = toy_images(96, 0)
     d = distill_image_embeddings(x, _class_teacher(y), epochs=1, **SMALL)
+    assert d.cfg.anchor_weight == 0.0  # 'auto' on images: the paper's GKL alone
     new, _ = toy_images(5, 3)
     out = d.embed(new)
     assert out.shape == (5, 16) and torch.isfinite(out).all()
