@@ -90,7 +90,7 @@ def distill_image_embeddings(images: Tensor, teacher: ImageTeacher,
         images (Tensor): ``uint8`` (or float in [0, 1]) training images ``[N, C, H, W]``.
         teacher: ``[N, d_t]`` features of those images, a backbone module, a ``genurl-pyg
             ssl`` run folder, or a ``state_dict`` file with ``teacher_backbone``
-            (:func:`load_image_teacher`).
+            (:func:`load_image_teacher`); a module is moved to the config's device.
         config (DistillConfig, optional): base settings (default: the defaults with
             ``student: cnn``); ``overrides`` update them (``epochs=20, objective='mse'``).
         student (Module or str, optional): a module replaces the config's CNN; a name
@@ -107,9 +107,8 @@ def distill_image_embeddings(images: Tensor, teacher: ImageTeacher,
     batch_views = image_views(images, views)
     if not isinstance(teacher, Tensor):
         teacher = load_image_teacher(teacher, images.size(1), teacher_backbone)
-        if cfg.device != 'cpu':  # the teacher pass runs where the student trains
-            from ..utils.devices import resolve_device
-            teacher = teacher.to(resolve_device(cfg.device))
+        from ..utils.devices import resolve_device
+        teacher = teacher.to(resolve_device(cfg.device))  # where the student trains
     distiller = GenURLDistiller(teacher, images, cfg, student=student, progress=progress,
                                 views=batch_views)
     distiller.fit_resuming(checkpoint)

@@ -262,7 +262,9 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
                 'teacher_backbone': teacher_backbone, 'config': cfg.to_dict()}
     out = Path(out)
     done = _open_run(out, identity, resume, cfg)
-    module = load_image_teacher(teacher, train_x.size(1), teacher_backbone)
+    from ..utils.devices import resolve_device
+    module = load_image_teacher(teacher, train_x.size(1), teacher_backbone).to(
+        resolve_device(cfg.device))  # the teacher pass runs where the students train
     from .distiller import teacher_embeddings
     from .image import image_views
     normalize = image_views(train_x).normalize
