@@ -190,3 +190,20 @@ def test_cli_distill_image_errors_are_one_line(tmp_path, capsys, argv, match):
                  str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err
     assert match in err and 'Traceback' not in err
+
+
+def test_cli_distill_on_an_image_set_writes_its_result(tmp_path, monkeypatch, capsys):
+    from genurl_pyg.vision import data as data_module
+    monkeypatch.setattr(data_module, 'load_images', lambda name, root=None: _toy_set())
+    run = tmp_path / 'ssl'
+    run.mkdir()
+    torch.save(SmallCNN(3).state_dict(), run / 'backbone.pt')
+    (run / 'result.json').write_text(json.dumps({'config': {'backbone': 'small-cnn'}}))
+    out = tmp_path / 'kd'
+    assert main(['distill', '--dataset', 'fashion-mnist', '--teacher', str(run), '--seeds',
+                 '1', '--set', 'epochs=1', '--set', 'cnn_width=4', '--set', 'batch_size=64',
+                 '--no-progress', '--out', str(out), '--threads', '1']) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads((out / 'result.json').read_text())
+    assert saved['config']['student'] == 'cnn' and saved['seeds'] == [0]
+    assert f"student kNN {100 * saved['student_knn']['mean']:.2f}" in printed
