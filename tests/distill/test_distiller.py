@@ -223,3 +223,11 @@ def test_anchor_weight_auto_resolves_per_kind_of_input():
         DistillConfig.from_dict({'anchor_weight': 'high'})
     with pytest.raises(ConfigError, match='anchor_weight'):
         DistillConfig.from_dict({'anchor_weight': -0.1})
+
+
+def test_a_student_name_is_the_config_key_not_a_module():
+    t, x = _blobs()
+    data = Data(x=x, edge_index=torch.randint(0, x.size(0), (2, 400)))
+    d = distill_node_embeddings(data, t, student='linear', epochs=1,
+                                **{k: v for k, v in SMALL.items() if k != 'epochs'})
+    assert d.cfg.student == 'linear' and isinstance(d.student, torch.nn.Linear)
