@@ -228,6 +228,6 @@ def test_anchor_weight_auto_resolves_per_kind_of_input():
 def test_a_student_name_is_the_config_key_not_a_module():
     t, x = _blobs()
     data = Data(x=x, edge_index=torch.randint(0, x.size(0), (2, 400)))
-    d = distill_node_embeddings(data, t, student='linear', epochs=1,
+    d = distill_node_embeddings(data, t, student='linear', epochs=1, num_layers=1,
                                 **{k: v for k, v in SMALL.items() if k != 'epochs'})
     assert d.cfg.student == 'linear' and isinstance(d.student, torch.nn.Linear)
