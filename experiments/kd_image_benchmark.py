@@ -43,11 +43,6 @@ METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 
 
-def scores(train_f, test_f, train_y, test_y, seed):
-    from genurl_pyg.distill.run import _image_scores
-    return _image_scores(train_f, test_f, train_y, test_y, seed)
-
-
 def pretrained_teacher(images, train_x, train_y, epochs: int, path: Path, log):
     """The vision task's GenURL backbone (cpu-fmnist settings) trained on ``train_x`` for
     ``epochs``, or the one an earlier invocation saved at ``path`` for the same epochs and
@@ -115,6 +110,7 @@ def main():
     from genurl_pyg.bench.tasks.ssl import subset_rows
     from genurl_pyg.distill import DistillConfig, distill_image_embeddings, image_views
     from genurl_pyg.distill.distiller import teacher_embeddings
+    from genurl_pyg.distill.run import image_scores as scores  # the distill job's probes
     from genurl_pyg.utils.io import atomic_write_text
     from genurl_pyg.utils.yamlio import safe_load
     from genurl_pyg.vision.data import load_images

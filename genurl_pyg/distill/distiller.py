@@ -15,7 +15,7 @@ from ..utils.devices import resolve_device
 from .config import DistillConfig
 from .objective import DistillObjective, GenURLObjective
 from .peers import PKTObjective, RegressionObjective, RKDObjective, SEEDObjective
-from .students import build_student, embed_rows
+from .students import build_student, embed_rows, first_output
 
 Teacher = Union[Tensor, torch.nn.Module, Callable[..., Tensor]]
 CHECKPOINT_KEYS = ('student', 'objective', 'objective_state', 'optimizer', 'epoch', 'losses',
@@ -42,22 +42,18 @@ def teacher_embeddings(teacher: Teacher, x: Tensor,
     row of ``x``."""
     if isinstance(teacher, Tensor):
         t = teacher
+    elif callable(teacher) and transform is not None:  # images, chunk by chunk
+        t = embed_rows(teacher, x, batch_size, transform)
     elif callable(teacher):
         was = getattr(teacher, 'training', None)
         if isinstance(teacher, torch.nn.Module):
             teacher.eval()
         try:
-            if transform is not None:
-                dev = (next((q.device for q in teacher.parameters()), x.device)
-                       if isinstance(teacher, torch.nn.Module) else x.device)
-                t = torch.cat([_first(teacher(transform(chunk.to(dev)))).float().cpu()
-                               for chunk in x.split(batch_size)])
-            else:
-                t = teacher(x) if edge_index is None else teacher(x, edge_index)
+            t = teacher(x) if edge_index is None else teacher(x, edge_index)
         finally:
             if was:
                 teacher.train()
-        t = _first(t)
+        t = first_output(t)
     else:
         raise TypeError(f"'teacher' must be a tensor of embeddings or a module, got "
                         f"{type(teacher).__name__}")
@@ -67,11 +63,6 @@ def teacher_embeddings(teacher: Teacher, x: Tensor,
                          f"input has {x.size(0)}: one teacher row per node (or sample) is "
                          "needed; was the teacher run on a different graph or split?")
     return t.cpu()
-
-
-def _first(out):
-    """A module's representation: the first of a tuple output (e.g. GenURL's ``(h, z)``)."""
-    return out[0] if isinstance(out, (tuple, list)) else out
 
 
 def load_teacher(module: torch.nn.Module, state_dict) -> torch.nn.Module:

@@ -135,7 +135,6 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
     identity = {'dataset': spec.name, 'protocol': spec.protocol, 'teacher': str(teacher),
                 'setting': setting, 'holdout': holdout, 'config': cfg.to_dict()}
     out = Path(out)
-    prog = out / 'progress.json'
     done = _open_run(out, identity, resume, cfg)
     data = load_dataset(dataset, root)
     if getattr(data, 'y', None) is None:
@@ -153,11 +152,7 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
         finally:
             bar.close()
         atomic_torch_save(emb, out / 'embeddings' / f'seed{seed}.pt')
-        atomic_torch_save(student.state_dict(), out / 'students' / f'seed{seed}.pt')
-        done[str(seed)] = rec
-        atomic_write_json(prog, {'run': identity, 'seeds': done})
-        if ckpt.exists():
-            ckpt.unlink()
+        _finish_seed(out, identity, done, rec, student, ckpt)
         log(f"seed {seed}: student {rec['student_accuracy']:.4f} (val "
             f"{rec['student_val_accuracy']:.4f}), teacher {rec['teacher_accuracy']:.4f}")
     keys = [str(cfg.seed + i) for i in range(seeds)]
@@ -217,6 +212,17 @@ def _pending_seeds(cfg: DistillConfig, seeds: int, done: Dict, out: Path,
                out / 'checkpoints' / f'seed{seed}.pt')
 
 
+def _finish_seed(out: Path, identity: Dict, done: Dict[str, Dict], rec: Dict,
+                 student: torch.nn.Module, ckpt: Path) -> None:
+    """Records a finished seed: its student's weights, its record in ``progress.json`` (what
+    ``--resume`` skips), and its checkpoint removed."""
+    atomic_torch_save(student.state_dict(), out / 'students' / f"seed{rec['seed']}.pt")
+    done[str(rec['seed'])] = rec
+    atomic_write_json(out / 'progress.json', {'run': identity, 'seeds': done})
+    if ckpt.exists():
+        ckpt.unlink()
+
+
 def _summaries(recs, names) -> Dict:
     """Mean, std, ... over the seeds of each per-seed measure (``None`` where none has it)."""
     def stat(name):
@@ -225,7 +231,7 @@ def _summaries(recs, names) -> Dict:
     return {name: stat(name) for name in names}
 
 
-def _image_scores(train_f: Tensor, test_f: Tensor, train_y: Tensor, test_y: Tensor,
+def image_scores(train_f: Tensor, test_f: Tensor, train_y: Tensor, test_y: Tensor,
                   seed: int) -> Dict[str, float]:
     """The vision task's two probes on frozen features: weighted kNN (k 200, T 0.1) and the
     logistic-regression probe (C on a tenth of the training images)."""
@@ -273,7 +279,7 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
     teacher_s = time.perf_counter() - start
     t_test, teacher_infer_s = _timed(
         lambda: teacher_embeddings(module, images.test_x, transform=normalize))
-    teacher_scores = _image_scores(t_train, t_test, train_y, images.test_y, cfg.seed)
+    teacher_scores = image_scores(t_train, t_test, train_y, images.test_y, cfg.seed)
     log(f'{images.name}: {train_x.size(0)} training images; teacher kNN '
         f"{100 * teacher_scores['knn']:.2f} %, linear {100 * teacher_scores['linear']:.2f} %")
     for seed, seed_cfg, ckpt in _pending_seeds(cfg, seeds, done, out, log):
@@ -286,7 +292,7 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
             bar.close()
         s_train = distiller.embed(train_x)
         s_test, student_infer_s = _timed(lambda: distiller.embed(images.test_x))
-        scores = _image_scores(s_train, s_test, train_y, images.test_y, seed)
+        scores = image_scores(s_train, s_test, train_y, images.test_y, seed)
         rec = {'seed': seed, 'student_knn': scores['knn'], 'student_linear': scores['linear'],
                'teacher_knn': teacher_scores['knn'], 'teacher_linear': teacher_scores['linear'],
                'student_seconds': distiller.elapsed_seconds, 'teacher_seconds': teacher_s,
@@ -294,11 +300,7 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
                'teacher_inference_seconds': teacher_infer_s,
                'final_loss': distiller.state.losses[-1],
                'train_images': int(train_x.size(0)), 'test_images': int(images.test_x.size(0))}
-        atomic_torch_save(distiller.student.state_dict(), out / 'students' / f'seed{seed}.pt')
-        done[str(seed)] = rec
-        atomic_write_json(out / 'progress.json', {'run': identity, 'seeds': done})
-        if ckpt.exists():
-            ckpt.unlink()
+        _finish_seed(out, identity, done, rec, distiller.student, ckpt)
         log(f"seed {seed}: student kNN {100 * rec['student_knn']:.2f} %, linear "
             f"{100 * rec['student_linear']:.2f} % (teacher {100 * rec['teacher_knn']:.2f} / "
             f"{100 * rec['teacher_linear']:.2f} %)")

@@ -42,20 +42,30 @@ def build_student(in_shape: InShape, cfg: DistillConfig) -> torch.nn.Module:
     return MLP(channels, norm=norm, act='prelu', dropout=cfg.dropout)
 
 
+def first_output(out):
+    """A module's representation: the first of a tuple output (e.g. GenURL's ``(h, z)``)."""
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
 @torch.no_grad()
-def embed_rows(student: torch.nn.Module, x: Tensor, batch_size: int = 65536,
+def embed_rows(model: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 65536,
                transform: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
-    """``student(transform(x))`` in eval mode, ``batch_size`` rows at a time (memory
+    """``model(transform(x))`` in eval mode, ``batch_size`` rows at a time (memory
     O(batch · h)), returned on the CPU; ``transform`` (default: ``float()``) prepares a
-    chunk on the student's device, e.g. the normalisation of images. The student's
-    train/eval state is restored afterwards."""
-    was_training = student.training
-    student.eval()
-    device = next(student.parameters()).device
+    chunk on the model's device (that of its first parameter, else the rows'), e.g. the
+    normalisation of images; of a tuple output the first entry is kept. A module's
+    train/eval state is restored afterwards. Embeds students, and image teachers chunk by
+    chunk."""
+    module = isinstance(model, torch.nn.Module)
+    was_training = module and model.training
+    if module:
+        model.eval()
+    device = next((p.device for p in model.parameters()), x.device) if module else x.device
     prepare = transform or (lambda chunk: chunk.float())
     try:
-        parts = [student(prepare(x[i:i + batch_size].to(device))).cpu()
+        parts = [first_output(model(prepare(x[i:i + batch_size].to(device)))).cpu()
                  for i in range(0, x.size(0), batch_size)]
     finally:
-        student.train(was_training)
+        if module:
+            model.train(was_training)
     return torch.cat(parts) if parts else x.new_zeros(0, 0)
