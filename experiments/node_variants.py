@@ -441,6 +441,7 @@ def _genurl_variant(data, base, over, seed: int, args):
 def main() -> None:
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import PROTOCOLS, linear_probe, split_for
+    from genurl_pyg.evaluation.node import DEFAULT_CS
     from genurl_pyg.node import NodeConfig, dataset_defaults
     from genurl_pyg.node.propagation import normalized_adjacency
     from node_study import set_accuracy  # the holdout read from the probe's predictions
@@ -474,6 +475,10 @@ def main() -> None:
                          'genurl_pyg.evaluation.PROTOCOLS (e.g. random-planetoid: the '
                          "public split's sizes redrawn per seed); saved with the "
                          'predictions, so paired_nodes.py compares like with like')
+    ap.add_argument('--cs', type=float, nargs='+', default=None, metavar='C',
+                    help="the probe's grid of inverse regularisation strengths (default: "
+                         'genurl_pyg.evaluation.DEFAULT_CS); saved with --save-predictions, '
+                         'so paired_nodes.py only pairs runs of one grid')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--appnp-alpha', type=float, default=0.1)
     ap.add_argument('--dyn-start', type=int, default=10)
@@ -483,6 +488,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.protocol and args.protocol not in PROTOCOLS:
         ap.error(f'--protocol {args.protocol!r} is not one of {", ".join(PROTOCOLS)}')
+    if args.cs is not None and (min(args.cs) <= 0 or len(set(args.cs)) != len(args.cs)):
+        ap.error(f'--cs takes distinct positive numbers, got {args.cs}')
+    cs = tuple(sorted(args.cs)) if args.cs else DEFAULT_CS
     torch.set_num_threads(args.threads)
     data, spec = load_dataset(args.dataset), get_spec(args.dataset)
     protocol = args.protocol or spec.protocol
@@ -517,7 +525,7 @@ def main() -> None:
                   f'reads) {z.norm(dim=1).mean().item():.4g}, mean pair distance of z '
                   f'{_mean_pair_distance(z):.4g}')
         masks = split_for(data, protocol, seed)
-        res = linear_probe(h, data.y, *masks, keep_all=bool(args.save_predictions))
+        res = linear_probe(h, data.y, *masks, Cs=cs, keep_all=bool(args.save_predictions))
         preds.append(res.predictions)
         preds_by_c.append(res.predictions_by_c)
         chosen_c.append(res.C)
