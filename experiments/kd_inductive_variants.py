@@ -1,38 +1,191 @@
-"""Inductive distillation variants scored on *held-out validation* nodes: half the
-validation nodes are removed from teacher and student training, like the held-out test
-nodes, and the score is the probe's accuracy on them (C chosen on the other half). The test
-nodes are never read, so variants can be chosen here without touching test data.
+"""Inductive distillation variants scored on *held-out validation* nodes (issue 15).
 
-Usage: python experiments/kd_inductive_variants.py Cora 0 "objective='genurl'" \
-           "objective='mse',feature_mask=0.3"
-(each variant: comma-separated DistillConfig overrides, YAML values)
+Half the validation nodes and a fifth of the test nodes are removed from teacher and
+student training (:func:`genurl_pyg.distill.graph.held_out_validation`); the student sees
+the observed subgraph's features only, and the score is the probe's accuracy on the
+held-out validation nodes (C chosen on the other half of the validation nodes), read from
+the student's embeddings of all nodes. The test nodes are never read, so variants can be
+chosen here without touching test data. Each seed trains its teacher once; every variant
+distils from that teacher, so variants are compared paired, seed by seed.
+
+Writes ``experiments/results/<out>.{json,md}`` after every seed (a killed run keeps the
+seeds it finished): per seed and variant the held-out accuracy and seconds, and per variant
+the mean, and the paired difference to the first variant (mean +- standard error over
+seeds).
+
+Usage::
+
+    python experiments/kd_inductive_variants.py --dataset Cora --seeds 0 1 2 \\
+        --variant genurl= --variant "block=pairs=block" --variant "pkt=objective=pkt" \\
+        --out kd_inductive_block_cora
+    python experiments/kd_inductive_variants.py --merge A.json B.json --out AB
+
+(``NAME=K=V,...``: a name, then comma-separated DistillConfig overrides with YAML values;
+``NAME=`` is the default config. ``--merge`` joins runs of the same data set and variants
+over disjoint seeds, e.g. one run per core.)
 """
+from __future__ import annotations
+
+import argparse
+import json
+import math
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench_utils  # noqa: E402,F401  (sets the offline data mirror)
+from _bench_utils import versions, write_results  # noqa: E402
 from kd_variants import parse_variant  # noqa: E402
-torch.set_num_threads(1)
-from genurl_pyg.datasets import load_dataset, get_spec
-from genurl_pyg.evaluation import linear_probe, split_for
-from genurl_pyg.distill.run import train_teacher
-from genurl_pyg.distill.graph import (distill_node_embeddings, held_out_validation,
-                                      observed_subgraph)
-ds = sys.argv[1]; seed = int(sys.argv[2]); variants = sys.argv[3:]
-data = load_dataset(ds)
-tr, va, te = split_for(data, get_spec(ds).protocol, seed)
-held, held_va, fit_va = held_out_validation(va, te, seed)
-t0 = time.time(); T, Tfull, _, _ = train_teacher(data, ds, seed, held); print('teacher s', round(time.time()-t0,1))
-def probe(h):  # C chosen on the observed val nodes; score = accuracy on the held-out val nodes
-    r = linear_probe(h, data.y, tr, fit_va, held_va)
-    return round(100 * r.test_accuracy, 2)
-print('teacher held-val', probe(Tfull), flush=True)
-sub = observed_subgraph(data, held)
-for v in variants:
-    kw = parse_variant(v)
-    t0 = time.time(); d = distill_node_embeddings(sub, T, seed=seed, **kw)
-    print(v, 'held-val', probe(d.embed(data.x)), round(time.time()-t0,1), flush=True)
+
+
+def parse_named(text: str) -> tuple:
+    """``'block=pairs=block,batch_size=1024'`` -> ``('block', {...})``."""
+    name, sep, rest = text.partition('=')
+    if not sep or not name.strip():
+        raise ValueError(f'--variant takes NAME=K=V,... (NAME= for the defaults), got {text!r}')
+    return name.strip(), parse_variant(rest)
+
+
+def run_seed(dataset: str, seed: int, variants, smoke: bool = False) -> dict:
+    import torch
+    from genurl_pyg.datasets import get_spec, load_dataset
+    from genurl_pyg.distill.graph import (distill_node_embeddings, held_out_validation,
+                                          observed_subgraph)
+    from genurl_pyg.distill.run import train_teacher
+    from genurl_pyg.evaluation import linear_probe, split_for
+    data = load_dataset(dataset)
+    tr, va, te = split_for(data, get_spec(dataset).protocol, seed)
+    held, held_va, fit_va = held_out_validation(va, te, seed)
+    t0 = time.perf_counter()
+    # the teacher as trained on the observed graph is the student's target; the same
+    # teacher run on the full graph is the reference for the held-out nodes
+    fitted, teacher_full, _, _ = train_teacher(data, dataset, seed, held,
+                                               {'epochs': 2} if smoke else None)
+    record = {'seed': seed, 'teacher_s': time.perf_counter() - t0,
+              'held_val_nodes': int(held_va.sum()), 'rows': {}}
+
+    def probe(h: torch.Tensor) -> float:
+        return linear_probe(h, data.y, tr, fit_va, held_va).test_accuracy
+
+    record['teacher_held_val_acc'] = probe(teacher_full)
+    sub = observed_subgraph(data, held)
+    for name, over in variants:
+        kw = dict(over, **({'epochs': 2, 'batch_size': 16} if smoke else {}))
+        t0 = time.perf_counter()
+        student = distill_node_embeddings(sub, fitted, seed=seed, **kw)
+        acc = probe(student.embed(data.x))
+        record['rows'][name] = {'held_val_acc': acc, 'seconds': time.perf_counter() - t0}
+        print(f'[kd_inductive_variants] {dataset} seed {seed} {name}: held-out val '
+              f"{100 * acc:.2f} ({record['rows'][name]['seconds']:.0f} s)",
+              file=sys.stderr, flush=True)
+    return record
+
+
+def summary(records, names) -> dict:
+    """Per variant: mean accuracy and the paired difference to the first variant."""
+    out = {}
+    for name in names:
+        accs = [100 * r['rows'][name]['held_val_acc'] for r in records]
+        diffs = [100 * (r['rows'][name]['held_val_acc'] - r['rows'][names[0]]['held_val_acc'])
+                 for r in records]
+        n = len(diffs)
+        mean = sum(diffs) / n
+        se = (math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) if n > 1
+              else float('nan'))
+        out[name] = {'mean': sum(accs) / n, 'diff': mean, 'diff_se': se,
+                     'seconds': sum(r['rows'][name]['seconds'] for r in records) / n}
+    return out
+
+
+def markdown(payload) -> str:
+    names = [n for n, _ in payload['variants']]
+    records = payload['records']
+    s = summary(records, names)
+    lines = [f"# Inductive distillation variants on {payload['dataset']}: held-out "
+             'validation nodes (issue 15)', '',
+             *(f'Command: `{c}`  ' for c in payload['commands']),
+             *(f'Conditions: {c}  ' for c in payload['conditions'] if c),
+             'Protocol: `kd_inductive_variants.py` (half the validation nodes and a fifth of '
+             'the test nodes held out of teacher and student training; probe C chosen on the '
+             'observed validation nodes; test nodes never read). Variants (DistillConfig '
+             'overrides): ' + '; '.join(f"**{n}** `{json.dumps(o) if o else 'defaults'}`"
+                                        for n, o in payload['variants']), '',
+             f"Over {len(records)} seeds ({', '.join(str(r['seed']) for r in records)}); "
+             f"teacher on the full graph {sum(100 * r['teacher_held_val_acc'] for r in records) / len(records):.2f}; "
+             f'paired difference to **{names[0]}**, mean ± SE over seeds:', '',
+             '| variant | held-out val acc | vs ' + names[0] + ' | s per seed |',
+             '|---|---|---|---|']
+    for n in names:
+        x = s[n]
+        diff = '' if n == names[0] else f"{x['diff']:+.2f} ± {x['diff_se']:.2f}"
+        lines.append(f"| {n} | {x['mean']:.2f} | {diff} | {x['seconds']:.0f} |")
+    lines += ['', 'Per seed (held-out val acc, %):', '',
+              '| seed | nodes | teacher | ' + ' | '.join(names) + ' |',
+              '|---' * (3 + len(names)) + '|']
+    for r in records:
+        lines.append(f"| {r['seed']} | {r['held_val_nodes']} | "
+                     f"{100 * r['teacher_held_val_acc']:.2f} | "
+                     + ' | '.join(f"{100 * r['rows'][n]['held_val_acc']:.2f}" for n in names)
+                     + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def merge(paths) -> dict:
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    first = runs[0]
+    for p, r in zip(paths, runs):
+        if r['dataset'] != first['dataset'] or r['variants'] != first['variants']:
+            raise ValueError(f'{p}: another data set or other variants than {paths[0]}; '
+                             'only runs of one comparison merge')
+    seeds = [rec['seed'] for r in runs for rec in r['records']]
+    if len(seeds) != len(set(seeds)):
+        raise ValueError(f'the runs share seeds ({sorted(seeds)}): merge disjoint seeds only')
+    return {**first, 'commands': [c for r in runs for c in r['commands']],
+            'conditions': [c for r in runs for c in r['conditions']],
+            'records': sorted((rec for r in runs for rec in r['records']),
+                              key=lambda rec: rec['seed'])}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--dataset', default='Cora')
+    ap.add_argument('--seeds', nargs='+', type=int, default=[0])
+    ap.add_argument('--variant', action='append', default=[], metavar='NAME=K=V,...')
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--out', required=True, help='name under experiments/results/')
+    ap.add_argument('--conditions', default='', help='the run conditions, recorded')
+    ap.add_argument('--merge', nargs='+', metavar='JSON',
+                    help='join finished runs (disjoint seeds) into --out; trains nothing')
+    ap.add_argument('--smoke', action='store_true',
+                    help='two epochs for teacher and students: try the script, not a result')
+    args = ap.parse_args(argv)
+    if args.merge:
+        try:
+            payload = merge(args.merge)
+        except (OSError, ValueError, KeyError) as e:
+            ap.error(f'--merge: {e}')
+        write_results(args.out, payload, markdown(payload))
+        return
+    try:
+        variants = [parse_named(v) for v in args.variant]
+    except ValueError as e:
+        ap.error(str(e))
+    if not variants:
+        ap.error('name at least one --variant (NAME= for the default config)')
+    if len({n for n, _ in variants}) != len(variants):
+        ap.error('--variant names must be distinct')
+    import torch
+    torch.set_num_threads(args.threads)
+    payload = {'dataset': args.dataset, 'variants': variants, 'threads': args.threads,
+               'commands': ['python ' + ' '.join(['experiments/kd_inductive_variants.py',
+                                                  *(argv if argv is not None
+                                                    else sys.argv[1:])])],
+               'conditions': [args.conditions], 'versions': versions(), 'records': []}
+    for seed in args.seeds:
+        payload['records'].append(run_seed(args.dataset, seed, variants, args.smoke))
+        write_results(args.out, payload, markdown(payload))
+
+
+if __name__ == '__main__':
+    main()
