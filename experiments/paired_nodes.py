@@ -209,7 +209,11 @@ def main() -> None:
     try:
         a, b = (load_runs(p.split(',')) for p in (args.a, args.b))
         if args.fixed_c == 'all':
-            _print_every_c(a, b)
+            per_c = _print_every_c(a, b)
+            if args.json:  # every C's comparison, keyed by C ('chosen' for the probe's own)
+                with open(args.json, 'w') as f:
+                    json.dump({'a': args.a, 'b': args.b, 'fixed_c': 'all', 'by_c': per_c},
+                              f, indent=1)
             return
         if args.fixed_c is not None:
             a, b = (at_fixed_c(r, _float_arg(args.fixed_c)) for r in (a, b))
@@ -243,9 +247,10 @@ def _float_arg(text: str) -> float:
                          f'{text!r}') from None
 
 
-def _print_every_c(a: dict, b: dict) -> None:
+def _print_every_c(a: dict, b: dict) -> dict:
     """One line per C of the grid (and the chosen C's): B - A ± SE on each node set, and
-    how many seeds' probes chose that C for A and for B."""
+    how many seeds' probes chose that C for A and for B. Returns the comparisons printed,
+    keyed by ``'chosen'`` and by each C (with the counts under ``'seeds_choosing'``)."""
     for r in (a, b):
         _require_every_c(r)
     if not np.array_equal(a['cs'], b['cs']):
@@ -256,15 +261,19 @@ def _print_every_c(a: dict, b: dict) -> None:
     print('| C | val | holdout | selection | test | seeds choosing it (A / B) |')
     print('|---|---|---|---|---|---|')
 
+    out = {}
+
     def line(name, res, chose):
+        out[name] = dict(res, **({'seeds_choosing': chose} if chose else {}))
         cells = [f"{100 * res[s]['diff']:+.2f} ± {100 * res[s]['se_nodes']:.2f}"
                  for s in ('val', 'holdout', 'selection', 'test')]
         print(f"| {name} | {' | '.join(cells)} | {chose} |")
-    line('chosen on val', compare(a, b), '')
+    line('chosen', compare(a, b), '')
     for c in a['cs']:
         c = float(c)
         counts = ' / '.join(str(int(np.isclose(r['chosen_c'], c).sum())) for r in (a, b))
         line(f'{c:g}', compare(at_fixed_c(a, c), at_fixed_c(b, c)), counts)
+    return out
 
 
 if __name__ == '__main__':

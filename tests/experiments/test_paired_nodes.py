@@ -1,3 +1,4 @@
+import json
 import sys
 from pathlib import Path
 
@@ -169,6 +170,15 @@ def test_fixed_c_reads_that_c_for_both_variants(tmp_path, monkeypatch, capsys):
     assert out.count('\n| ') == 5  # header, chosen-on-val line, one line per C
     assert f"| 0.1 | {100 * d.mean():+.2f}" in out and '| 0.01 |' in out
     assert out.count('| 2 / 2 |') == 1 and out.count('| 0 / 0 |') == 2  # both chose 0.01
+    out_json = tmp_path / 'every_c.json'  # --json keeps what 'all' printed, per C
+    monkeypatch.setattr(sys, 'argv', ['paired_nodes.py', paths['a'], paths['b'],
+                                      '--fixed-c', 'all', '--json', str(out_json)])
+    paired_nodes.main()
+    capsys.readouterr()
+    saved = json.loads(out_json.read_text())['by_c']
+    assert list(saved) == ['chosen', '0.01', '0.1', '1']
+    assert saved['0.1']['val']['diff'] == pytest.approx(d.mean())
+    assert saved['0.01']['seeds_choosing'] == '2 / 2' and 'seeds_choosing' not in saved['chosen']
     monkeypatch.setattr(sys, 'argv', ['paired_nodes.py', paths['a'], paths['b'],
                                       '--fixed-c', 'big'])
     with pytest.raises(SystemExit):
