@@ -16,7 +16,8 @@ replacing the kNN block with a P computed from the batch's teacher rows at each 
   GKL.
 
 Variants take the names and overrides of ``kd_inductive_variants.py`` plus one extra key,
-``p_batch`` (one of the modes above; absent: the package's objective). Exploration only:
+``p_batch`` (one of the modes above; absent: the package's objective), and for ``tsne``
+``p_perplexity`` (default 30). Exploration only:
 a mode that wins on held-out validation becomes a config switch of the package, with
 tests, before any benchmark row uses it.
 
@@ -37,10 +38,10 @@ import kd_inductive_variants as kiv  # noqa: E402
 
 MODES = ('kl_knn', 'tsne', 'cos_gkl')
 PERPLEXITY = 30.0
-_mode = {'now': None}
+_mode = {'now': None, 'perplexity': PERPLEXITY}
 
 
-def _batch_p(t: torch.Tensor, mode: str) -> torch.Tensor:
+def _batch_p(t: torch.Tensor, mode: str, perplexity: float = PERPLEXITY) -> torch.Tensor:
     from genurl_pyg.structure.perplexity import perplexity_probabilities
     b = t.size(0)
     if mode == 'cos_gkl':
@@ -49,7 +50,7 @@ def _batch_p(t: torch.Tensor, mode: str) -> torch.Tensor:
     # tsne: each row's conditional over the other B - 1 anchors, then symmetrised
     off = ~torch.eye(b, dtype=torch.bool, device=t.device)
     dist = torch.cdist(t, t)[off].view(b, b - 1)
-    cond = perplexity_probabilities(dist, PERPLEXITY)
+    cond = perplexity_probabilities(dist, perplexity)
     p = torch.zeros(b, b, dtype=t.dtype, device=t.device)
     p[off] = cond.reshape(-1)
     return (p + p.T) / 2
@@ -62,17 +63,17 @@ def _install() -> None:
     from genurl_pyg.nn.sampling import dense_block
 
     class BatchP(GenURLObjective):
-        def __init__(self, teacher, cfg, edge_index=None, mode='tsne'):
+        def __init__(self, teacher, cfg, edge_index=None, mode='tsne', perplexity=PERPLEXITY):
             super().__init__(teacher, cfg, edge_index)
             self.register_buffer('teacher', teacher, persistent=False)
-            self.mode = mode
+            self.mode, self.perplexity = mode, perplexity
 
         def _gkl(self, encode, anchors, generator):
             z = encode(anchors)
             if self.mode == 'kl_knn':
                 p = dense_block(self.sim, anchors.to(self.sim.index.device)).to(z.device)
                 return LF.all_pairs_loss(z, p, self.cfg.nu_latent, 'kl')
-            p = _batch_p(self.rows(self.teacher, anchors, z), self.mode)
+            p = _batch_p(self.rows(self.teacher, anchors, z), self.mode, self.perplexity)
             variant = 'gkl' if self.mode == 'cos_gkl' else 'kl'
             return LF.all_pairs_loss(z, p, self.cfg.nu_latent, variant, self.cfg.alpha)
 
@@ -83,18 +84,18 @@ def _install() -> None:
             return original_build(teacher, cfg, edge_index)
         if cfg.objective != 'genurl' or cfg.pairs != 'block':
             raise ValueError("p_batch needs objective 'genurl' and pairs 'block'")
-        return BatchP(teacher, cfg, edge_index, _mode['now'])
+        return BatchP(teacher, cfg, edge_index, _mode['now'], _mode['perplexity'])
 
     original_distill = graph.distill_node_embeddings
 
-    def distill(*args, p_batch=None, **kw):
+    def distill(*args, p_batch=None, p_perplexity=PERPLEXITY, **kw):
         if p_batch is not None and p_batch not in MODES:
             raise ValueError(f'p_batch must be one of {MODES}, got {p_batch!r}')
-        _mode['now'] = p_batch
+        _mode['now'], _mode['perplexity'] = p_batch, float(p_perplexity)
         try:
             return original_distill(*args, **kw)
         finally:
-            _mode['now'] = None
+            _mode['now'], _mode['perplexity'] = None, PERPLEXITY
 
     distiller.build_objective = build
     graph.distill_node_embeddings = distill
