@@ -116,3 +116,17 @@ def test_unknown_protocol_is_refused(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run(monkeypatch, capsys, '--protocol', 'random-5/5/90')
     assert "'random-5/5/90' is not one of" in capsys.readouterr().err
+
+
+def test_cs_sets_the_probes_grid_and_is_saved(monkeypatch, capsys, tmp_path):
+    npz = tmp_path / 'grid.npz'
+    run(monkeypatch, capsys, '--seeds', '1', '--set', 'epochs=2', '--cs', '1', '1e-6',
+        '--save-predictions', str(npz))
+    saved = np.load(npz)
+    assert list(saved['cs']) == [1e-6, 1.0]  # sorted, the grid the probe ran
+    assert saved['predictions_by_c'].shape == (1, 2, 34)
+    assert float(saved['chosen_c'][0]) in (1e-6, 1.0)
+    for bad in (['0', '1'], ['1', '1']):
+        with pytest.raises(SystemExit):
+            run(monkeypatch, capsys, '--cs', *bad)
+        assert '--cs takes distinct positive numbers' in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""experiments/kd_inductive_variants.py on KarateClub (two epochs): one row per seed and
+variant, scored on held-out validation nodes only; the paired summary equals a by-hand
+mean and standard error; --merge joins disjoint seeds of one comparison and refuses
+anything else by name."""
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
+import kd_inductive_variants as kiv  # noqa: E402
+
+
+def test_smoke_rows_never_probe_test_nodes(monkeypatch):
+    written = {}
+    monkeypatch.setattr(kiv, 'write_results', lambda stem, payload, md: written.update(
+        stem=stem, payload=json.loads(json.dumps(payload)), md=md))
+    probed = []
+    import genurl_pyg.evaluation as ev
+    real = ev.linear_probe
+
+    def spy(h, y, train, val, test, **kw):
+        probed.append(test.clone())
+        return real(h, y, train, val, test, **kw)
+
+    monkeypatch.setattr(ev, 'linear_probe', spy)
+    kiv.main(['--dataset', 'KarateClub', '--seeds', '0', '1', '--variant', 'genurl=',
+              '--variant', 'block=pairs=block,k=3', '--smoke', '--out', 'kiv_test'])
+    records = written['payload']['records']
+    assert [r['seed'] for r in records] == [0, 1]
+    for r in records:
+        assert set(r['rows']) == {'genurl', 'block'}
+        assert all(0.0 <= x['held_val_acc'] <= 1.0 for x in r['rows'].values())
+    assert '| block |' in written['md'] and 'vs genurl' in written['md']
+    from genurl_pyg.datasets import get_spec, load_dataset
+    from genurl_pyg.evaluation import split_for
+    data = load_dataset('KarateClub')
+    for seed in (0, 1):
+        _, _, test = split_for(data, get_spec('KarateClub').protocol, seed)
+        assert not any((m & test).any() for m in probed[seed * 3:(seed + 1) * 3])
+
+
+def _record(seed, a, b):
+    return {'seed': seed, 'teacher_s': 1.0, 'held_val_nodes': 10, 'teacher_held_val_acc': 0.8,
+            'rows': {'a': {'held_val_acc': a, 'seconds': 1.0},
+                     'b': {'held_val_acc': b, 'seconds': 2.0}}}
+
+
+def test_summary_is_the_paired_mean_and_its_standard_error():
+    recs = [_record(0, 0.60, 0.65), _record(1, 0.62, 0.61), _record(2, 0.58, 0.66)]
+    s = kiv.summary(recs, ['a', 'b'])
+    d = [5.0, -1.0, 8.0]
+    mean = sum(d) / 3
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / 2 / 3)
+    assert s['b']['diff'] == pytest.approx(mean) and s['b']['diff_se'] == pytest.approx(se)
+    assert s['a']['diff'] == 0.0 and s['b']['mean'] == pytest.approx(64.0)
+
+
+def test_merge_joins_disjoint_seeds_and_refuses_the_rest(tmp_path, monkeypatch):
+    def save(name, seeds, variants=(('a', {}), ('b', {'k': 3})), dataset='Cora'):
+        path = tmp_path / f'{name}.json'
+        path.write_text(json.dumps({'dataset': dataset, 'variants': variants,
+                                    'commands': [name], 'conditions': [''],
+                                    'records': [_record(s, 0.6, 0.7) for s in seeds]}))
+        return str(path)
+    merged = kiv.merge([save('x', [3, 4]), save('y', [0])])
+    assert [r['seed'] for r in merged['records']] == [0, 3, 4]
+    assert merged['commands'] == ['x', 'y']
+    with pytest.raises(ValueError, match='share seeds'):
+        kiv.merge([save('x', [3, 4]), save('z', [4])])
+    with pytest.raises(ValueError, match='other variants'):
+        kiv.merge([save('x', [3]), save('w', [5], variants=(('a', {}),))])
+    monkeypatch.setattr(kiv, 'write_results', lambda *a: None)
+    with pytest.raises(SystemExit):  # one line, not a traceback
+        kiv.main(['--merge', save('x', [3]), str(tmp_path / 'absent.json'), '--out', 'm'])
+
+
+def test_variant_syntax_errors_are_named():
+    with pytest.raises(ValueError, match='NAME=K=V'):
+        kiv.parse_named('nameless')
+    assert kiv.parse_named('base=') == ('base', {})
+    assert kiv.parse_named('b=pairs=block,k=3') == ('b', {'pairs': 'block', 'k': 3})
