@@ -178,7 +178,10 @@ def main(argv=None) -> None:
     import torch
     torch.set_num_threads(args.threads)
     payload = {'dataset': args.dataset, 'variants': variants, 'threads': args.threads,
-               'commands': ['python ' + ' '.join(['experiments/kd_inductive_variants.py',
+               # the script that ran (kd_batch_p_variants.py calls this main too)
+               'commands': ['python ' + ' '.join([f'experiments/{Path(sys.argv[0]).name}'
+                                                  if argv is None
+                                                  else 'experiments/kd_inductive_variants.py',
                                                   *(argv if argv is not None
                                                     else sys.argv[1:])])],
                'conditions': [args.conditions], 'versions': versions(), 'records': []}
