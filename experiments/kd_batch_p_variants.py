@@ -17,7 +17,9 @@ replacing the kNN block with a P computed from the batch's teacher rows at each 
 
 Variants take the names and overrides of ``kd_inductive_variants.py`` plus one extra key,
 ``p_batch`` (one of the modes above; absent: the package's objective), and for ``tsne``
-``p_perplexity`` (default 30). Exploration only:
+``p_perplexity`` (default 30), and ``q_radius`` (> 0: the student's outputs put on the
+sphere of that radius before Q, a bounded Q that reads directions only, as PKT's cosine
+does; default 0, off). Exploration only:
 a mode that wins on held-out validation becomes a config switch of the package, with
 tests, before any benchmark row uses it.
 
@@ -38,7 +40,7 @@ import kd_inductive_variants as kiv  # noqa: E402
 
 MODES = ('kl_knn', 'tsne', 'cos_gkl')
 PERPLEXITY = 30.0
-_mode = {'now': None, 'perplexity': PERPLEXITY}
+_mode = {'now': None, 'perplexity': PERPLEXITY, 'radius': 0.0}
 
 
 def _batch_p(t: torch.Tensor, mode: str, perplexity: float = PERPLEXITY) -> torch.Tensor:
@@ -63,13 +65,16 @@ def _install() -> None:
     from genurl_pyg.nn.sampling import dense_block
 
     class BatchP(GenURLObjective):
-        def __init__(self, teacher, cfg, edge_index=None, mode='tsne', perplexity=PERPLEXITY):
+        def __init__(self, teacher, cfg, edge_index=None, mode='tsne', perplexity=PERPLEXITY,
+                     radius=0.0):
             super().__init__(teacher, cfg, edge_index)
             self.register_buffer('teacher', teacher, persistent=False)
-            self.mode, self.perplexity = mode, perplexity
+            self.mode, self.perplexity, self.radius = mode, perplexity, radius
 
         def _gkl(self, encode, anchors, generator):
             z = encode(anchors)
+            if self.radius > 0:
+                z = self.radius * torch.nn.functional.normalize(z, dim=1)
             if self.mode == 'kl_knn':
                 p = dense_block(self.sim, anchors.to(self.sim.index.device)).to(z.device)
                 return LF.all_pairs_loss(z, p, self.cfg.nu_latent, 'kl')
@@ -84,18 +89,19 @@ def _install() -> None:
             return original_build(teacher, cfg, edge_index)
         if cfg.objective != 'genurl' or cfg.pairs != 'block':
             raise ValueError("p_batch needs objective 'genurl' and pairs 'block'")
-        return BatchP(teacher, cfg, edge_index, _mode['now'], _mode['perplexity'])
+        return BatchP(teacher, cfg, edge_index, _mode['now'], _mode['perplexity'],
+                      _mode['radius'])
 
     original_distill = graph.distill_node_embeddings
 
-    def distill(*args, p_batch=None, p_perplexity=PERPLEXITY, **kw):
+    def distill(*args, p_batch=None, p_perplexity=PERPLEXITY, q_radius=0.0, **kw):
         if p_batch is not None and p_batch not in MODES:
             raise ValueError(f'p_batch must be one of {MODES}, got {p_batch!r}')
-        _mode['now'], _mode['perplexity'] = p_batch, float(p_perplexity)
+        _mode.update(now=p_batch, perplexity=float(p_perplexity), radius=float(q_radius))
         try:
             return original_distill(*args, **kw)
         finally:
-            _mode['now'], _mode['perplexity'] = None, PERPLEXITY
+            _mode.update(now=None, perplexity=PERPLEXITY, radius=0.0)
 
     distiller.build_objective = build
     graph.distill_node_embeddings = distill
