@@ -17,6 +17,10 @@ from ..node.config import (NEGATIVES, ConfigError, check_integer, check_number,
 OBJECTIVES = ('genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed')
 STUDENTS = ('mlp', 'linear', 'cnn')  # 'cnn': image rows only
 PAIRS = ('sampled', 'block')
+#: The GenURL objective's loss. ``'gkl'``: the paper's General KL, elementwise over pairs.
+#: ``'kl'`` (ours): t-SNE's KL between the row-normalised P and Q of the batch's block, the
+#: conditional comparison PKT makes (needs ``pairs: block``).
+DISTILL_LOSSES = ('gkl', 'kl')
 NORMS = ('batch_norm', 'layer_norm', 'none')
 METRICS = ('euclidean', 'cosine')
 
@@ -55,7 +59,12 @@ class DistillConfig:
     among the other anchors, the same estimate with about ``B (1 + r)`` instead of
     ``B (1 + r + m)`` rows through the student per step; ``'uniform'``: among all rows),
     ``pairs`` (``'sampled'``: that estimate; ``'block'``: every pair of the batch's anchors,
-    the dense ``B x B`` block of P, O(B^2 d) per step: exact for ``batch_size = N``), RKD's ``rkd_distance`` / ``rkd_angle`` weights,
+    the dense ``B x B`` block of P, O(B^2 d) per step: exact for ``batch_size = N``),
+    ``loss`` (:data:`DISTILL_LOSSES`; ``'kl'`` needs ``pairs: block``), ``latent_radius``
+    (ours: r > 0 puts the student's outputs on the sphere of radius r before Q, a bounded Q
+    that reads directions only, as PKT's cosine does; the embedding returned is the
+    output before that projection; 0, the default, is the paper's Q), RKD's
+    ``rkd_distance`` / ``rkd_angle`` weights,
     SEED's ``queue_size`` and ``temperature``.
     Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
     step, ``lr``, ``weight_decay``, ``seed``, ``device``.
@@ -91,6 +100,8 @@ class DistillConfig:
     neg_per_anchor: int = 64
     negatives: str = 'in_batch'
     pairs: str = 'sampled'
+    loss: str = 'gkl'
+    latent_radius: float = 0.0
     rkd_distance: float = 1.0
     rkd_angle: float = 2.0
     queue_size: int = 4096
@@ -112,13 +123,15 @@ class DistillConfig:
             check_integer(getattr(self, name), name, lo, what)
         for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
                              ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
+                             ('latent_radius', 0.0, None),
                              ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None)):
             check_number(getattr(self, name), name, lo, hi, what=what)
         for name in ('nu_input', 'nu_latent', 'temperature', 'lr'):
             check_number(getattr(self, name), name, 0.0, lo_open=True, what=what)
         for name, allowed in (('objective', OBJECTIVES), ('student', STUDENTS),
                               ('norm', NORMS), ('metric', METRICS),
-                              ('negatives', NEGATIVES), ('pairs', PAIRS)):
+                              ('negatives', NEGATIVES), ('pairs', PAIRS),
+                              ('loss', DISTILL_LOSSES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{what} '{name}' must be one of {allowed}, got "
                                   f"{getattr(self, name)!r}")
@@ -140,6 +153,10 @@ class DistillConfig:
         if self.objective == 'rkd' and self.rkd_distance == 0 and self.rkd_angle == 0:
             raise ConfigError(f"{what}: objective 'rkd' with 'rkd_distance' and 'rkd_angle' "
                               "both 0 has nothing to learn from")
+        if self.loss == 'kl' and self.pairs != 'block':
+            raise ConfigError(f"{what}: loss 'kl' compares the row-normalised P and Q of the "
+                              "batch's block; it needs pairs 'block' (got pairs "
+                              f"{self.pairs!r})")
         if self.student == 'linear' and self.num_layers != 1:
             raise ConfigError(f"{what}: student 'linear' has one layer; 'num_layers' is "
                               f"{self.num_layers} (use student 'mlp', or num_layers 1)")

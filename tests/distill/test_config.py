@@ -23,6 +23,9 @@ def test_defaults_validate_and_round_trip_through_yaml(tmp_path):
     ({'objective': 'rkd', 'rkd_distance': 0, 'rkd_angle': 0}, 'nothing to learn'),
     ({'student': 'linear', 'num_layers': 2}, "student 'linear' has one layer"),
     ({'epoch': 3}, "did you mean 'epochs'"),
+    ({'loss': 'infonce'}, "'loss' must be one of"),
+    ({'loss': 'kl'}, "loss 'kl' .* needs pairs 'block'"),
+    ({'latent_radius': -1}, "'latent_radius' must be in"),
 ])
 def test_bad_values_are_named(values, match):
     with pytest.raises(ConfigError, match=match):

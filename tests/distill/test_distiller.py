@@ -190,6 +190,43 @@ def test_block_pairs_with_every_row_is_the_exact_all_pairs_loss():
     assert _overlap(d.embed(), t) > 0.3
 
 
+def test_kl_on_the_sphere_is_the_row_normalised_kl_of_the_block_by_hand():
+    """``loss: kl`` + ``latent_radius``: t-SNE's KL between the row-normalised blocks of P
+    and of a Student-t Q on the outputs' directions scaled to r, written out here with
+    loops instead of the package's loss functions (the kernel's constant C_nu cancels in the
+    row normalisation)."""
+    t, x = _blobs(n_per=10)
+    cfg = DistillConfig.from_dict({**SMALL, 'pairs': 'block', 'batch_size': 30,
+                                   'anchor_weight': 0, 'loss': 'kl', 'latent_radius': 3.0})
+    d = GenURLDistiller(t, x, cfg)
+    d.student.eval()
+    rows = torch.tensor([3, 7, 12, 20, 25, 29])
+    got = d.objective.loss(lambda r: d.student(x[r]), rows)
+    with torch.no_grad():
+        z = d.student(x[rows]).double()
+        z = 3.0 * z / z.norm(dim=1, keepdim=True)
+        p = d.objective.sim.to_dense()[rows][:, rows].double()
+        nu = cfg.nu_latent
+        want = 0.0
+        for i in range(len(rows)):
+            q_row = [(1 + (z[i] - z[j]).pow(2).sum() / nu) ** (-(nu + 1))  # the paper's kernel
+                     if j != i else 0.0 for j in range(len(rows))]
+            qs, ps = sum(q_row), p[i].sum() - p[i, i]
+            for j in range(len(rows)):
+                if j != i and p[i, j] > 0:
+                    pn, qn = p[i, j] / ps, q_row[j] / qs
+                    want += pn * torch.log(pn / qn)
+        want = want / len(rows)
+    torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-6)
+    assert 'loss=kl' in repr(d.objective) and 'latent_radius=3.0' in repr(d.objective)
+    # the sphere is scale-free: outputs scaled by 5 give the same loss
+    same = d.objective.loss(lambda r: 5 * d.student(x[r]), rows)
+    torch.testing.assert_close(same, got)
+    d.student.train()
+    d.fit()
+    assert _overlap(d.embed(), t) > 0.3
+
+
 def test_anchor_weight_adds_the_regression_of_the_anchors():
     from genurl_pyg.distill.peers import RegressionObjective
     t, x = _blobs()
