@@ -28,14 +28,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import versions, write_results  # noqa: E402
 from kd_variants import parse_variant  # noqa: E402
+from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
 
 
 def parse_named(text: str) -> tuple:
@@ -44,6 +46,16 @@ def parse_named(text: str) -> tuple:
     if not sep or not name.strip():
         raise ValueError(f'--variant takes NAME=K=V,... (NAME= for the defaults), got {text!r}')
     return name.strip(), parse_variant(rest)
+
+
+def parse_variants(texts) -> list:
+    """``[(name, overrides), ...]`` of ``--variant`` texts: at least one, names distinct."""
+    variants = [parse_named(v) for v in texts]
+    if not variants:
+        raise ValueError('name at least one --variant (NAME= for the defaults)')
+    if len({n for n, _ in variants}) != len(variants):
+        raise ValueError('--variant names must be distinct')
+    return variants
 
 
 def run_seed(dataset: str, seed: int, variants, smoke: bool = False) -> dict:
@@ -86,14 +98,11 @@ def summary(records, names) -> dict:
     out = {}
     for name in names:
         accs = [100 * r['rows'][name]['held_val_acc'] for r in records]
-        diffs = [100 * (r['rows'][name]['held_val_acc'] - r['rows'][names[0]]['held_val_acc'])
-                 for r in records]
-        n = len(diffs)
-        mean = sum(diffs) / n
-        se = (math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) if n > 1
-              else float('nan'))
-        out[name] = {'mean': sum(accs) / n, 'diff': mean, 'diff_se': se,
-                     'seconds': sum(r['rows'][name]['seconds'] for r in records) / n}
+        diffs = np.array([100 * (r['rows'][name]['held_val_acc']
+                                 - r['rows'][names[0]]['held_val_acc']) for r in records])
+        out[name] = {'mean': sum(accs) / len(accs), 'diff': float(diffs.mean()),
+                     'diff_se': _se(diffs),
+                     'seconds': sum(r['rows'][name]['seconds'] for r in records) / len(accs)}
     return out
 
 
@@ -168,13 +177,9 @@ def main(argv=None) -> None:
         write_results(args.out, payload, markdown(payload))
         return
     try:
-        variants = [parse_named(v) for v in args.variant]
+        variants = parse_variants(args.variant)
     except ValueError as e:
         ap.error(str(e))
-    if not variants:
-        ap.error('name at least one --variant (NAME= for the default config)')
-    if len({n for n, _ in variants}) != len(variants):
-        ap.error('--variant names must be distinct')
     import torch
     torch.set_num_threads(args.threads)
     payload = {'dataset': args.dataset, 'variants': variants, 'threads': args.threads,

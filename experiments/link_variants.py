@@ -20,15 +20,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import versions, write_results  # noqa: E402
-from kd_inductive_variants import parse_named  # noqa: E402
+from kd_inductive_variants import parse_variants  # noqa: E402
+from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
 
 
 def run_variant(dataset: str, seeds, over: dict, read_test: bool) -> list:
@@ -70,13 +72,11 @@ def markdown(payload) -> str:
         rows = payload['rows'][n]
         over = dict(payload['variants'])[n]
         va = [100 * r['val_auc'] for r in rows]
-        d = [100 * (r['val_auc'] - f['val_auc']) for r, f in zip(rows, first)]
-        se = (math.sqrt(sum((x - sum(d) / len(d)) ** 2 for x in d) / (len(d) - 1) / len(d))
-              if len(d) > 1 else float('nan'))
+        d = np.array([100 * (r['val_auc'] - f['val_auc']) for r, f in zip(rows, first)])
         test = (f"{sum(100 * r['test_auc'] for r in rows) / len(rows):.2f}"
                 if 'test_auc' in rows[0] else '')
         lines.append(f"| {n} | `{over or 'shipped'}` | {sum(va) / len(va):.2f} | "
-                     + ('' if n == names[0] else f"{sum(d) / len(d):+.2f} ± {se:.2f}")
+                     + ('' if n == names[0] else f"{d.mean():+.2f} ± {_se(d):.2f}")
                      + f" | {sum(100 * r['val_hits@20'] for r in rows) / len(rows):.2f} | "
                      f"{test} | {sum(r['seconds'] for r in rows) / len(rows):.0f} |")
     return '\n'.join(lines) + '\n'
@@ -95,14 +95,10 @@ def main(argv=None) -> None:
     ap.add_argument('--conditions', default='')
     args = ap.parse_args(argv)
     try:
-        variants = [parse_named(v) for v in args.variant]
+        variants = parse_variants(args.variant)
     except ValueError as e:
         ap.error(str(e))
-    if not variants:
-        ap.error('name at least one --variant (NAME= for the shipped config)')
     names = [n for n, _ in variants]
-    if len(set(names)) != len(names):
-        ap.error('--variant names must be distinct')
     unknown = set(args.read_test) - set(names)
     if unknown:
         ap.error(f'--read-test names no variant: {sorted(unknown)}')

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ..nn import functional as LF
+from ..nn.models.sphere_projection import SphereProjection
 from ..nn.sampling import dense_block, sample_anchor_pairs
 from ..structure.builder import SimilarityBuilder
 from ..structure.similarity import Similarity
@@ -91,6 +92,9 @@ class GenURLObjective(DistillObjective):
         self.sim: Similarity = builder.build(teacher, edge_index if cfg.use_graph else None, n)
         self.lam = builder.lam_
         self._rowptr = self.sim.rowptr()
+        # what Q reads: the outputs, or (latent_radius r > 0) their directions at radius r
+        self.sphere = (SphereProjection(cfg.latent_radius) if cfg.latent_radius > 0
+                       else torch.nn.Identity())
         if cfg.anchor_weight > 0:  # the coordinate anchor: the 'mse' peer's regression
             from .peers import RegressionObjective  # peers import this module
             self.anchor = RegressionObjective(teacher, cfg, 'mse')
@@ -102,24 +106,18 @@ class GenURLObjective(DistillObjective):
             loss = loss + self.cfg.anchor_weight * self.anchor.loss(encode, anchors)
         return loss
 
-    def _on_sphere(self, z: Tensor) -> Tensor:
-        """What Q reads: the outputs themselves, or (``latent_radius`` r > 0) their
-        directions scaled to radius r."""
-        r = self.cfg.latent_radius
-        return r * torch.nn.functional.normalize(z, dim=1) if r > 0 else z
-
     def _gkl(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator]) -> Tensor:
         cfg = self.cfg
         if cfg.pairs == 'block':  # every pair of the anchors: the mean over a uniform block
-            z = self._on_sphere(encode(anchors))
+            z = self.sphere(encode(anchors))
             p = dense_block(self.sim, anchors.to(self.sim.index.device)).to(z.device)
             return LF.all_pairs_loss(z, p, cfg.nu_latent, cfg.loss, cfg.alpha)
         s = sample_anchor_pairs(self.sim, anchors, cfg.pos_per_anchor, cfg.neg_per_anchor,
                                 generator, self._rowptr,
                                 in_batch_negatives=cfg.negatives == 'in_batch')
         uniq, inv = torch.unique(s.nodes(), return_inverse=True)
-        z = self._on_sphere(encode(uniq))
+        z = self.sphere(encode(uniq))
         a, b = s.pos_i.numel(), s.neg_i.numel()
         i, j, ni, nj = inv.to(z.device).split([a, a, b, b])
         dev = z.device

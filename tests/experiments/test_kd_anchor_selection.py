@@ -10,19 +10,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
 import kd_anchor_selection as kas  # noqa: E402
 
 
-def test_a_smoke_run_writes_one_row_per_beta(monkeypatch):
+def test_a_smoke_run_writes_one_row_per_beta(monkeypatch, probed_test_masks):
     written = {}
     monkeypatch.setattr(kas, 'write_results', lambda stem, payload, md: written.update(
         stem=stem, payload=payload, md=md))
-    probed = []
-    import genurl_pyg.evaluation as ev
-    real = ev.linear_probe
-
-    def spy(h, y, train, val, test, **kw):
-        probed.append(test.clone())
-        return real(h, y, train, val, test, **kw)
-
-    monkeypatch.setattr(ev, 'linear_probe', spy)
+    probed = probed_test_masks
     kas.main(['--datasets', 'KarateClub', '--seeds', '0', '--betas', '0', '0.1', '--k', '3',
               '--smoke', '--out', 'kd_sel_test'])
     record = written['payload']['records'][0]

@@ -13,19 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
 import kd_inductive_variants as kiv  # noqa: E402
 
 
-def test_smoke_rows_never_probe_test_nodes(monkeypatch):
+def test_smoke_rows_never_probe_test_nodes(monkeypatch, probed_test_masks):
     written = {}
     monkeypatch.setattr(kiv, 'write_results', lambda stem, payload, md: written.update(
         stem=stem, payload=json.loads(json.dumps(payload)), md=md))
-    probed = []
-    import genurl_pyg.evaluation as ev
-    real = ev.linear_probe
-
-    def spy(h, y, train, val, test, **kw):
-        probed.append(test.clone())
-        return real(h, y, train, val, test, **kw)
-
-    monkeypatch.setattr(ev, 'linear_probe', spy)
+    probed = probed_test_masks
     kiv.main(['--dataset', 'KarateClub', '--seeds', '0', '1', '--variant', 'genurl=',
               '--variant', 'block=pairs=block,k=3', '--smoke', '--out', 'kiv_test'])
     records = written['payload']['records']
@@ -82,3 +74,7 @@ def test_variant_syntax_errors_are_named():
         kiv.parse_named('nameless')
     assert kiv.parse_named('base=') == ('base', {})
     assert kiv.parse_named('b=pairs=block,k=3') == ('b', {'pairs': 'block', 'k': 3})
+    with pytest.raises(ValueError, match='at least one --variant'):
+        kiv.parse_variants([])
+    with pytest.raises(ValueError, match='names must be distinct'):
+        kiv.parse_variants(['a=', 'a=k=3'])
