@@ -11,12 +11,12 @@ import importlib
 from typing import Any
 
 from . import functional
-from .decorrelation import decorrelation_loss
+from .decorrelation import correlation_loss, decorrelation_loss
 from .losses import GenURLLoss
 from .sampling import (PairSample, anchor_batches, dense_block, sample_anchor_pairs,
                        sample_pairs)
 
-__all__ = ['functional', 'decorrelation_loss', 'GenURLLoss', 'GenURL', 'PairSample', 'sample_pairs', 'dense_block',
+__all__ = ['functional', 'decorrelation_loss', 'correlation_loss', 'GenURLLoss', 'GenURL', 'PairSample', 'sample_pairs', 'dense_block',
            'anchor_batches', 'sample_anchor_pairs']
 
 

@@ -23,6 +23,19 @@ attraction :math:`-p \log q` is smallest, without changing the term. Ours, not t
 
 Cost: O(V N D^2) time, O(D^2) memory per view (one :math:`D \times D` product). When
 :math:`N \le D` the covariance has rank below :math:`D` and the term cannot reach 0.
+
+:func:`correlation_loss` is the scale-free form, CCA-SSG's own term, for use *beside* GKL's
+repulsion (``repulsion: 'student_t+decorrelation'``): there the Student-t repulsion sets the
+cloud's scale, so the columns can be standardised first and only their correlations are
+pulled to 0,
+
+.. math::
+    \mathcal{L}_{\text{corr}} = \frac{1}{V}\sum_{v=1}^{V}
+        \frac{1}{D}\big\lVert \tilde z^{(v)\top} \tilde z^{(v)} - I \big\rVert_F^2,
+    \qquad \tilde z_{:d} = \frac{z_{:d} - \bar z_{:d}}{\sqrt{N}\,\sigma_d},
+
+which is 0 when the :math:`D` columns are uncorrelated and :math:`D - 1` when they are all
+one column (up to sign). Same cost as :func:`decorrelation_loss`.
 """
 from __future__ import annotations
 
@@ -45,18 +58,9 @@ def decorrelation_loss(z: Tensor, radius: float, num_views: int = 1) -> Tensor:
     Returns:
         A scalar tensor (differentiable in ``z``).
     """
-    check_tensor(z, 'z')
-    if z.dim() != 2:
-        raise ValueError(f"'z' must be [V N, D], got shape {tuple(z.shape)}")
     if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not radius > 0:
         raise ValueError(f"'radius' must be a number > 0, got {radius!r}")
-    if isinstance(num_views, bool) or not isinstance(num_views, int) or num_views < 1:
-        raise ValueError(f"'num_views' must be an integer >= 1, got {num_views!r}")
-    if z.size(0) % num_views:
-        raise ValueError(f"'z' has {z.size(0)} rows, not a multiple of num_views={num_views}")
-    n, dim = z.size(0) // num_views, z.size(1)
-    if n < 2:
-        raise ValueError(f'a covariance needs at least 2 points per view, got {n}')
+    n, dim = _check_views(z, num_views)
     scale = dim / float(radius) ** 2
     eye = torch.eye(dim, dtype=z.dtype, device=z.device)
     total = z.new_zeros(())
@@ -65,3 +69,42 @@ def decorrelation_loss(z: Tensor, radius: float, num_views: int = 1) -> Tensor:
         cov = centred.t() @ centred / n
         total = total + (cov * scale - eye).pow(2).sum() / dim
     return total / num_views
+
+
+def correlation_loss(z: Tensor, num_views: int = 1, eps: float = 1e-8) -> Tensor:
+    r"""Each view's column correlation matrix against :math:`I` (CCA-SSG's term; module doc).
+
+    Args:
+        z (Tensor): ``[V N, D]`` points, the ``V = num_views`` views stacked view by view.
+        num_views (int): :math:`V \ge 1`.
+        eps (float): added to each column's variance, so a constant column standardises to
+            0 instead of NaN (its correlations with the rest then read 0 and its diagonal
+            entry 0, a distance of 1 from :math:`I`).
+
+    Returns:
+        A scalar tensor (differentiable in ``z``).
+    """
+    n, dim = _check_views(z, num_views)
+    eye = torch.eye(dim, dtype=z.dtype, device=z.device)
+    total = z.new_zeros(())
+    for view in z.view(num_views, n, dim):
+        centred = view - view.mean(0, keepdim=True)
+        std = (centred.pow(2).mean(0, keepdim=True) + eps).sqrt()
+        unit = centred / (std * n ** 0.5)
+        total = total + (unit.t() @ unit - eye).pow(2).sum() / dim
+    return total / num_views
+
+
+def _check_views(z: Tensor, num_views: int):
+    """``(N, D)`` of a ``[V N, D]`` stack of views, or a ValueError naming what is wrong."""
+    check_tensor(z, 'z')
+    if z.dim() != 2:
+        raise ValueError(f"'z' must be [V N, D], got shape {tuple(z.shape)}")
+    if isinstance(num_views, bool) or not isinstance(num_views, int) or num_views < 1:
+        raise ValueError(f"'num_views' must be an integer >= 1, got {num_views!r}")
+    if z.size(0) % num_views:
+        raise ValueError(f"'z' has {z.size(0)} rows, not a multiple of num_views={num_views}")
+    n = z.size(0) // num_views
+    if n < 2:
+        raise ValueError(f'a covariance needs at least 2 points per view, got {n}')
+    return n, z.size(1)

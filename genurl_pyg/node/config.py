@@ -29,8 +29,9 @@ FEATURE_NORMS = ('none', 'row')
 #: encoder row per negative). Both give the same estimate in expectation.
 NEGATIVES = ('in_batch', 'uniform')
 #: What keeps the embedding from collapsing: GKL's pairwise ``'student_t'`` repulsion (the
-#: paper's), or a ``'decorrelation'`` term on each view's covariance in its place (ours).
-REPULSIONS = ('student_t', 'decorrelation')
+#: paper's), a ``'decorrelation'`` term on each view's covariance in its place, or the
+#: repulsion with CCA-SSG's correlation term beside it, ``'student_t+decorrelation'`` (ours).
+REPULSIONS = ('student_t', 'decorrelation', 'student_t+decorrelation')
 
 
 _DEVICE = re.compile(r'^(cpu|cuda(:[0-9]+)?)$')
@@ -74,7 +75,7 @@ def check_repulsion(repulsion: Any, loss: Any, latent_radius: float,
     sphere (``latent_radius > 0``). Shared by the node and image configs."""
     if repulsion not in REPULSIONS:
         raise ConfigError(f"{what} 'repulsion' must be one of {REPULSIONS}, got {repulsion!r}")
-    if repulsion != 'decorrelation':
+    if repulsion != 'decorrelation':  # the repulsion stays: any loss, any scale
         return
     if loss != 'gkl':
         raise ConfigError(f"{what} 'repulsion: decorrelation' replaces GKL's repulsion and "
@@ -166,7 +167,11 @@ class NodeConfig:
     :func:`~genurl_pyg.nn.decorrelation.decorrelation_loss` (each view's covariance pulled
     to :math:`(r^2/D) I`) in place of the pairwise repulsion, so ``alpha`` is unused; needs
     ``loss: gkl``, Q on a sphere (``latent_radius > 0``, which fixes the scale the
-    covariance is measured against) and full-graph steps; ours); ``batch_mode`` (``'all'`` pairs,
+    covariance is measured against) and full-graph steps; ``'student_t+decorrelation'``:
+    the loss as it is, repulsion included, plus ``decorrelation_weight`` times
+    :func:`~genurl_pyg.nn.decorrelation.correlation_loss` (each view's column correlations
+    pulled to 0, CCA-SSG's term; the repulsion sets the scale, so no sphere is needed);
+    full-graph steps; ours); ``batch_mode`` (``'all'`` pairs,
     ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
     ``all_pairs_max_nodes`` nodes), ``shared_negatives`` (full-graph sampled steps: the
     ``num_neg`` negatives as every row against ``ceil(num_neg / N)`` shared uniform

@@ -6,6 +6,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
@@ -27,7 +28,7 @@ from ..structure.trust import (LOW_INFORMATION, LOW_TRUST, graph_feature_agreeme
                                graph_feature_information, graph_is_noise,
                                lambda_from_agreement, triangle_closure_ratio)
 from ..nn import functional as LF
-from ..nn.decorrelation import decorrelation_loss
+from ..nn.decorrelation import correlation_loss, decorrelation_loss
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
 from ..utils.devices import resolve_device
@@ -189,12 +190,12 @@ class NodeEmbeddingTrainer:
                               'features, and this encoder reads node ids ('
                               + ('the graph has no node features' if self.featureless
                                  else "encoder 'embedding'") + "); set it to 0")
-        if config.repulsion == 'decorrelation' and self._minibatch_path():
+        if config.repulsion != 'student_t' and self._minibatch_path():
             # A mini-batch's rows are anchors, positives and negatives mixed, not a sample
             # of each view: their covariance is not the representation's.
-            raise ConfigError("config 'repulsion: decorrelation' needs full-graph steps, and "
-                              f"this run takes mini-batches (path {self.path!r}); use "
-                              "'repulsion: student_t' or a full-graph encoder")
+            raise ConfigError(f"config 'repulsion: {config.repulsion}' needs full-graph "
+                              f"steps, and this run takes mini-batches (path {self.path!r}); "
+                              "use 'repulsion: student_t' or a full-graph encoder")
         warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information,
                          self.graph_closure)
         # lam: auto puts weight clip(trust, 0, 1), about 0, on such a graph; leaving it out
@@ -531,18 +532,22 @@ class NodeEmbeddingTrainer:
                                    num_neg=1 if decorrelate else cfg.num_neg,
                                    generator=self.generator,
                                    shared_negatives=cfg.shared_negatives)
-        if decorrelate:
+        if cfg.repulsion != 'student_t':
             loss = loss + cfg.decorrelation_weight * self._decorrelation(z)
         return self._apply(loss)
 
     def _decorrelation(self, z: Tensor) -> Tensor:
-        """The covariance term of ``repulsion: decorrelation`` on the points Q sees, per view
-        (and per channel of a ``[V N, C, d]`` channel projection, summed). O(V N d^2)."""
+        """The spread term on the points Q sees, per view (and per channel of a
+        ``[V N, C, d]`` channel projection, summed): the covariance against (r^2/D) I for
+        ``repulsion: decorrelation``, the column correlations against I for
+        ``'student_t+decorrelation'``. O(V N d^2)."""
         views = 2 if self.cfg.views else 1
-        radius = self.cfg.latent_radius
+        term = (partial(decorrelation_loss, radius=self.cfg.latent_radius, num_views=views)
+                if self.cfg.repulsion == 'decorrelation'
+                else partial(correlation_loss, num_views=views))
         if z.dim() == 3:
-            return sum(decorrelation_loss(zc, radius, views) for zc in z.unbind(1))
-        return decorrelation_loss(z, radius, views)
+            return sum(term(zc) for zc in z.unbind(1))
+        return term(z)
 
     def _apply(self, loss: Tensor) -> float:
         """Stops on a non-finite loss, else back-propagates and takes the optimiser step."""

@@ -42,7 +42,10 @@ class SSLConfig:
     attraction alone plus ``decorrelation_weight`` times
     :func:`~genurl_pyg.nn.decorrelation.decorrelation_loss` of each view's projections,
     the covariance constraint of Barlow Twins / VICReg in GenURL's form; needs ``loss:
-    gkl`` and ``latent_radius > 0``; ``alpha`` is then unused; ours); ``target``
+    gkl`` and ``latent_radius > 0``; ``alpha`` is then unused; ``'student_t+decorrelation'``:
+    the repulsion kept and ``decorrelation_weight`` times
+    :func:`~genurl_pyg.nn.decorrelation.correlation_loss`, CCA-SSG's correlation term,
+    added beside it; ours); ``target``
     (``'online'``, the default: Q between the projections of the batch's views, the
     symmetric form; ``'ema'``: BYOL's asymmetry in GenURL's form, Q from a predictor head's
     output on the online projections (Linear-BN-ReLU-Linear, ``predictor_hidden`` units) to

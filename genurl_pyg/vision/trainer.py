@@ -32,7 +32,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch import Tensor, nn
 
-from ..nn.decorrelation import decorrelation_loss
+from ..nn.decorrelation import correlation_loss, decorrelation_loss
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..node.config import config_differences
 from ..utils.devices import resolve_device
@@ -199,6 +199,8 @@ class VisualTrainer:
         if self.cfg.repulsion == 'decorrelation':  # the views stacked view by view
             loss = loss + self.cfg.decorrelation_weight * decorrelation_loss(
                 z, self.cfg.latent_radius, 2)
+        elif self.cfg.repulsion == 'student_t+decorrelation':
+            loss = loss + self.cfg.decorrelation_weight * correlation_loss(z, 2)
         self._check_finite(loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from genurl_pyg import NodeConfig
-from genurl_pyg.nn import decorrelation_loss
+from genurl_pyg.nn import correlation_loss, decorrelation_loss
 from genurl_pyg.node.config import ConfigError
 
 
@@ -152,3 +152,105 @@ def test_minibatch_paths_are_refused():
     from ..node.test_trainer import karate
     with pytest.raises(ConfigError, match='full-graph steps'):
         NodeEmbeddingTrainer(karate(), _config(encoder='sign', batch_mode='sampled'))
+
+
+# -- correlation_loss: CCA-SSG's term, beside the repulsion ------------------------------------
+
+def correlation_reference(z: np.ndarray, views: int) -> float:
+    """Per view: numpy's correlation matrix, squared distance to I over D."""
+    n, d = z.shape[0] // views, z.shape[1]
+    out = [((np.corrcoef(z[v * n:(v + 1) * n], rowvar=False) - np.eye(d)) ** 2).sum() / d
+           for v in range(views)]
+    return float(np.mean(out))
+
+
+@pytest.mark.parametrize('views', [1, 2, 3])
+def test_correlation_matches_numpy_corrcoef_per_view(views):
+    torch.manual_seed(3)
+    mix = torch.randn(6, 6, dtype=torch.float64)  # correlated columns of different scales
+    z = torch.randn(views * 50, 6, dtype=torch.float64) @ mix * torch.linspace(0.1, 5.0, 6)
+    got = correlation_loss(z, views, eps=0.0)
+    assert got.item() == pytest.approx(correlation_reference(z.numpy(), views), rel=1e-10)
+
+
+def test_correlation_is_scale_free_and_reads_landmarks():
+    torch.manual_seed(4)
+    z = torch.randn(200_000, 5, dtype=torch.float64)
+    assert correlation_loss(z).item() < 1e-3  # independent columns: ~0
+    # per-column scales and shifts change nothing (unlike the covariance form)
+    scaled = z * torch.tensor([1e-3, 1.0, 7.0, 50.0, 2.0], dtype=torch.float64) + 3.0
+    assert correlation_loss(scaled, eps=0.0).item() == pytest.approx(
+        correlation_loss(z, eps=0.0).item(), rel=1e-6)
+    one = torch.randn(100, 1, dtype=torch.float64)
+    same = torch.cat([one, -2 * one, 3 * one, one, 0.5 * one], dim=1)  # one column, signs
+    assert correlation_loss(same).item() == pytest.approx(5 - 1, rel=1e-6)
+    const = torch.ones(10, 3, dtype=torch.float64)  # eps: finite, each diagonal entry 0
+    assert correlation_loss(const).item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(z=torch.randn(10)), "'z' must be"),
+    (dict(z=torch.randn(10, 3), num_views=0), "'num_views'"),
+    (dict(z=torch.randn(10, 3), num_views=3), 'not a multiple'),
+    (dict(z=torch.randn(2, 3), num_views=2), 'at least 2 points'),
+])
+def test_correlation_bad_inputs_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        correlation_loss(**kwargs)
+
+
+def test_beside_keeps_the_repulsion_and_adds_the_correlation_term(monkeypatch):
+    """'student_t+decorrelation': GKL's alpha as configured (no sphere needed) and the step's
+    loss is the GKL plus the weight times the correlation term of the two stacked views."""
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    import genurl_pyg.node.trainer as trainer_module
+    seen = []
+    real = trainer_module.correlation_loss
+
+    def spy(z, num_views):
+        value = real(z, num_views)
+        seen.append((tuple(z.shape), num_views, value.item()))
+        return value
+
+    monkeypatch.setattr(trainer_module, 'correlation_loss', spy)
+    monkeypatch.setattr(trainer_module, 'decorrelation_loss', None)  # the other form: unused
+
+    def loss_of(weight):
+        cfg = _config(epochs=1, latent_radius=0.0, repulsion='student_t+decorrelation',
+                      decorrelation_weight=weight, batch_mode='all', alpha=0.5)
+        t = NodeEmbeddingTrainer(karate(), cfg)
+        assert t.model.criterion.alpha == 0.5
+        torch.manual_seed(0)
+        t.generator.manual_seed(0)
+        return t.step()
+
+    with_term, without = loss_of(3.0), loss_of(0.0)
+    (shape, views, value), _ = seen
+    assert shape == (68, 8) and views == 2  # two stacked views of 34 nodes
+    assert with_term == pytest.approx(without + 3.0 * value, rel=1e-5)
+
+
+def test_beside_decorrelates_the_embedding():
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    data = karate()
+
+    def term(weight):
+        t = NodeEmbeddingTrainer(data, _config(latent_radius=0.0, decorrelation_weight=weight,
+                                               repulsion='student_t+decorrelation'))
+        t.fit()
+        assert all(np.isfinite(t.state.losses))
+        t.model.eval()
+        with torch.no_grad():
+            return correlation_loss(t.model(t.x_enc, t.graph)[1]).item()
+
+    assert term(10.0) < 0.5 * term(0.0)
+
+
+def test_beside_refuses_minibatch_paths():
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    with pytest.raises(ConfigError, match="'repulsion: student_t\\+decorrelation' needs full"):
+        NodeEmbeddingTrainer(karate(), _config(encoder='sign', batch_mode='sampled',
+                                               repulsion='student_t+decorrelation'))

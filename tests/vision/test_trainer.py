@@ -1,3 +1,4 @@
+import math
 """A tiny end-to-end run of the image task, resume, and its errors."""
 import pytest
 import torch
@@ -301,3 +302,26 @@ def test_latent_radius_puts_q_on_the_sphere_with_the_repulsion_kept():
     assert torch.allclose(torch.cat(norms), torch.full((64 * len(norms),), 1.5), atol=1e-4)
     with pytest.raises(ValueError, match="'latent_radius'"):
         SSLConfig(latent_radius=-1.0).validate()
+
+
+def test_correlation_term_beside_the_repulsion(monkeypatch):
+    """repulsion 'student_t+decorrelation': GKL with its alpha (the repulsion kept, no sphere
+    needed) plus the correlation term of the two stacked views' projections every step."""
+    import genurl_pyg.vision.trainer as trainer_module
+    seen = []
+    real = trainer_module.correlation_loss
+
+    def spy(z, num_views):
+        value = real(z, num_views)
+        seen.append((tuple(z.shape), num_views))
+        return value
+
+    monkeypatch.setattr(trainer_module, 'correlation_loss', spy)
+    cfg = SSLConfig(**dict(FAST, epochs=1, monitor_every=0, alpha=0.7,
+                           repulsion='student_t+decorrelation', decorrelation_weight=2.0))
+    torch.manual_seed(0)
+    t = VisualTrainer(toy_data(), cfg, backbone=SmallCNN(3, width=4))
+    assert t.loss_fn.alpha == 0.7
+    t.fit()
+    assert seen == [((64, 32), 2)] * t.steps_per_epoch
+    assert all(math.isfinite(x) for x in t.state.losses)
