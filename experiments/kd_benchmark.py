@@ -21,8 +21,12 @@ student training; the probe's test nodes are those; the student embeds them from
 
 Usage:
   python experiments/kd_benchmark.py --datasets Cora CiteSeer --seeds 10 --threads 1
-  python experiments/kd_benchmark.py --resume --out results/kd_benchmark.json ...
-Rows are appended to --out as each method finishes; --resume skips finished rows.
+  python experiments/kd_benchmark.py --resume --out /tmp/runs/kd.json ...
+  python experiments/kd_benchmark.py --report results/kd_benchmark.json NEW.json \\
+      --notes results/kd_benchmark_notes.md
+Rows are appended to --out as each method finishes; --resume skips finished rows. In a
+report a later file's row replaces an earlier one with the same data set, setting, seed and
+method.
 """
 from __future__ import annotations
 
@@ -163,11 +167,20 @@ def main():
 
 
 def read_runs(paths):
-    """The rows of these result files, their commands and their run conditions."""
+    """The rows of these result files, their commands and their run conditions. A file is a
+    run's state (``--out``) or an earlier table's JSON (``results/kd_benchmark.json``, which
+    keeps every command and condition it was reported from), so a new run can be reported
+    beside the committed table without the earlier runs' files."""
     rows, commands, conds = [], [], []
     for path in paths:
         s = json.loads(Path(path).read_text())
         rows += s['rows']
+        if 'commands' in s:  # an earlier report
+            if len(s.get('conditions', ())) != len(s['commands']):
+                raise SystemExit(f'{path}: an earlier report needs one condition per command')
+            commands += s['commands']
+            conds += s['conditions']
+            continue
         commands.append(s['command'])
         conds.append(f"threads {s['threads']}, student overrides {s['overrides'] or 'none'}")
     return rows, commands, conds
@@ -238,8 +251,8 @@ def report(paths, notes=None):
                          f'{fmt(inf10)} | {target} |')
     if notes:
         lines += ['', Path(notes).read_text().rstrip()]
-    write_results('kd_benchmark', {'rows': rows, 'summary': summary,
-                                           'commands': commands}, '\n'.join(lines) + '\n')
+    write_results('kd_benchmark', {'rows': rows, 'summary': summary, 'commands': commands,
+                                   'conditions': conds}, '\n'.join(lines) + '\n')
 
 
 if __name__ == '__main__':

@@ -36,7 +36,7 @@ TARGETS = {'Cora': 84.5, 'CiteSeer': 74.3, 'Computers': 91.0, 'Photo': 95.1, 'CS
 
 
 def train_gcn(data, masks, width: int, seed: int, epochs: int):
-    """``(best val acc, test acc at that epoch, epoch)`` of a 2-layer GCN on the labels:
+    r"""``(best val acc, test acc at that epoch, epoch)`` of a 2-layer GCN on the labels:
     :math:`\hat A\,\mathrm{drop}(\mathrm{ReLU}(\hat A\,\mathrm{drop}(X) W_1 + b_1)) W_2 + b_2`
     with :math:`\hat A` the symmetric-normalised adjacency with self-loops (GCNConv's).
     The bag-of-words input is kept sparse (dropout on its stored values, as Kipf's code

@@ -32,6 +32,15 @@ METRICS = ('euclidean', 'cosine')
 #: paper's objective (not measured).
 AUTO_ANCHOR_WEIGHT = {'features': 0.1, 'images': 0.0}
 
+#: ``pairs`` / ``loss`` / ``latent_radius: auto`` per kind of student input. Node features:
+#: every pair of the batch's anchors (``'block'``), t-SNE's row-normalised KL and Q on the
+#: sphere of radius 10 (all ours), chosen on the held-out validation nodes of the inductive
+#: protocol (``experiments/kd_inductive_variants.py``; ``kd_benchmark_notes.md`` session
+#: 32): on Cora and Photo above the paper's objective on every seed read and level with PKT.
+#: Images: the paper's objective (sampled GKL on the outputs; not measured there).
+AUTO_RELATION = {'features': {'pairs': 'block', 'loss': 'kl', 'latent_radius': 10.0},
+                 'images': {'pairs': 'sampled', 'loss': 'gkl', 'latent_radius': 0.0}}
+
 
 @dataclass
 class DistillConfig:
@@ -63,7 +72,12 @@ class DistillConfig:
     ``loss`` (:data:`DISTILL_LOSSES`; ``'kl'`` needs ``pairs: block``), ``latent_radius``
     (ours: r > 0 puts the student's outputs on the sphere of radius r before Q, a bounded Q
     that reads directions only, as PKT's cosine does; the embedding returned is the
-    output before that projection; 0, the default, is the paper's Q), RKD's
+    output before that projection; 0 is the paper's Q); each of these three is ``'auto'``
+    by default: :data:`AUTO_RELATION`'s value for node features (block, kl, 10) or images
+    (sampled, gkl, 0), except that ``loss: auto`` is ``'gkl'`` where ``pairs`` is
+    ``'sampled'``, ``pairs: auto`` is ``'block'`` where ``loss`` is ``'kl'`` and
+    ``'sampled'`` where it is ``'gkl'`` (the paper's estimate), and
+    ``latent_radius: auto`` is 0 unless pairs and loss are the kind's own; RKD's
     ``rkd_distance`` / ``rkd_angle`` weights,
     SEED's ``queue_size`` and ``temperature``.
     Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
@@ -99,9 +113,9 @@ class DistillConfig:
     pos_per_anchor: int = 8
     neg_per_anchor: int = 64
     negatives: str = 'in_batch'
-    pairs: str = 'sampled'
-    loss: str = 'gkl'
-    latent_radius: float = 0.0
+    pairs: str = 'auto'
+    loss: str = 'auto'
+    latent_radius: Union[float, str] = 'auto'
     rkd_distance: float = 1.0
     rkd_angle: float = 2.0
     queue_size: int = 4096
@@ -123,15 +137,14 @@ class DistillConfig:
             check_integer(getattr(self, name), name, lo, what)
         for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
                              ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
-                             ('latent_radius', 0.0, None),
                              ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None)):
             check_number(getattr(self, name), name, lo, hi, what=what)
         for name in ('nu_input', 'nu_latent', 'temperature', 'lr'):
             check_number(getattr(self, name), name, 0.0, lo_open=True, what=what)
         for name, allowed in (('objective', OBJECTIVES), ('student', STUDENTS),
                               ('norm', NORMS), ('metric', METRICS),
-                              ('negatives', NEGATIVES), ('pairs', PAIRS),
-                              ('loss', DISTILL_LOSSES)):
+                              ('negatives', NEGATIVES), ('pairs', PAIRS + ('auto',)),
+                              ('loss', DISTILL_LOSSES + ('auto',))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{what} '{name}' must be one of {allowed}, got "
                                   f"{getattr(self, name)!r}")
@@ -144,6 +157,12 @@ class DistillConfig:
                                   f"got {self.anchor_weight!r}")
         else:
             check_number(self.anchor_weight, 'anchor_weight', 0.0, None, what=what)
+        if isinstance(self.latent_radius, str):
+            if self.latent_radius != 'auto':
+                raise ConfigError(f"{what} 'latent_radius' must be a number >= 0 or 'auto', "
+                                  f"got {self.latent_radius!r}")
+        else:
+            check_number(self.latent_radius, 'latent_radius', 0.0, None, what=what)
         if isinstance(self.lam, str):
             if self.lam != 'auto':
                 raise ConfigError(f"{what} 'lam' must be a number in [0, 1] or 'auto', got "
@@ -153,7 +172,7 @@ class DistillConfig:
         if self.objective == 'rkd' and self.rkd_distance == 0 and self.rkd_angle == 0:
             raise ConfigError(f"{what}: objective 'rkd' with 'rkd_distance' and 'rkd_angle' "
                               "both 0 has nothing to learn from")
-        if self.loss == 'kl' and self.pairs != 'block':
+        if self.loss == 'kl' and self.pairs not in ('block', 'auto'):
             raise ConfigError(f"{what}: loss 'kl' compares the row-normalised P and Q of the "
                               "batch's block; it needs pairs 'block' (got pairs "
                               f"{self.pairs!r})")
@@ -183,12 +202,25 @@ class DistillConfig:
         return cls.from_dict(load_mapping(path, ConfigError), base)
 
     def resolved(self, images: bool) -> 'DistillConfig':
-        """This config with ``anchor_weight: auto`` replaced by its value for node
-        features or images (:data:`AUTO_ANCHOR_WEIGHT`)."""
-        if self.anchor_weight != 'auto':
-            return self
+        """This config with every ``'auto'`` of ``anchor_weight``, ``pairs``, ``loss`` and
+        ``latent_radius`` replaced by its value for node features or images
+        (:data:`AUTO_ANCHOR_WEIGHT`, :data:`AUTO_RELATION`; the class doc has the rule
+        that keeps ``loss: kl`` on ``pairs: block``)."""
+        kind = 'images' if images else 'features'
+        auto = AUTO_RELATION[kind]
+        pairs, loss = self.pairs, self.loss
+        if pairs == 'auto':
+            pairs = {'kl': 'block', 'gkl': 'sampled'}.get(loss, auto['pairs'])
+        if loss == 'auto':
+            loss = auto['loss'] if pairs == 'block' else 'gkl'
+        radius = self.latent_radius
+        if radius == 'auto':  # the radius was chosen with that relation only
+            radius = (auto['latent_radius'] if (pairs, loss) == (auto['pairs'], auto['loss'])
+                      else 0.0)
         return dataclasses.replace(
-            self, anchor_weight=AUTO_ANCHOR_WEIGHT['images' if images else 'features'])
+            self, pairs=pairs, loss=loss, latent_radius=radius,
+            anchor_weight=(AUTO_ANCHOR_WEIGHT[kind] if self.anchor_weight == 'auto'
+                           else self.anchor_weight))
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

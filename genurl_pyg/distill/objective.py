@@ -58,9 +58,12 @@ class GenURLObjective(DistillObjective):
     row-normalised and compared by t-SNE's KL, :math:`\frac{1}{B}\sum_i\sum_{j\ne i}
     \tilde p_{ij}\log(\tilde p_{ij}/\tilde q_{ij})`, the conditional comparison PKT makes;
     with ``latent_radius`` r > 0 (ours) Q reads :math:`r\,s_i/\lVert s_i\rVert` instead of
-    :math:`s_i`, a bounded kernel of the outputs' directions. Both were chosen on held-out
-    validation nodes of Cora's inductive protocol (``experiments/results/kd_batch_p_cora*.md``);
-    the defaults (``'gkl'``, 0) are the paper's objective.
+    :math:`s_i`, a bounded kernel of the outputs' directions. Both were found on held-out
+    validation nodes of Cora's inductive protocol (``experiments/results/kd_batch_p_cora*.md``)
+    and, with ``pairs: block``, are the node-feature defaults (``'auto'``:
+    :data:`~genurl_pyg.distill.config.AUTO_RELATION`, chosen on Cora and Photo,
+    ``kd_inductive_sphere_*.md``); ``loss: gkl``, ``latent_radius: 0`` with ``pairs:
+    sampled`` is the paper's objective, the image default.
 
     Args:
         teacher (Tensor): ``[N, d_t]`` teacher embeddings of the training rows.

@@ -24,8 +24,10 @@ def test_defaults_validate_and_round_trip_through_yaml(tmp_path):
     ({'student': 'linear', 'num_layers': 2}, "student 'linear' has one layer"),
     ({'epoch': 3}, "did you mean 'epochs'"),
     ({'loss': 'infonce'}, "'loss' must be one of"),
-    ({'loss': 'kl'}, "loss 'kl' .* needs pairs 'block'"),
+    ({'loss': 'kl', 'pairs': 'sampled'}, "loss 'kl' .* needs pairs 'block'"),
     ({'latent_radius': -1}, "'latent_radius' must be in"),
+    ({'latent_radius': 'big'}, "'latent_radius' must be a number >= 0 or 'auto'"),
+    ({'pairs': 'all'}, "'pairs' must be one of"),
 ])
 def test_bad_values_are_named(values, match):
     with pytest.raises(ConfigError, match=match):

@@ -4,6 +4,7 @@ import torch
 from genurl_pyg.distill import (DistillConfig, GenURLDistiller, distill_node_embeddings,
                                 load_teacher, teacher_embeddings)
 from torch_geometric.data import Data
+from genurl_pyg.nn.models import SphereProjection
 
 
 def _blobs(n_per=60, seed=0):
@@ -177,7 +178,8 @@ def test_block_pairs_with_every_row_is_the_exact_all_pairs_loss():
     from genurl_pyg.nn import functional as F
     t, x = _blobs(n_per=20)
     cfg = DistillConfig.from_dict({**SMALL, 'pairs': 'block', 'batch_size': 60,
-                                   'anchor_weight': 0})  # the GKL alone
+                                   'loss': 'gkl', 'latent_radius': 0,
+                                   'anchor_weight': 0})  # the GKL alone, on z itself
     d = GenURLDistiller(t, x, cfg)
     rows = torch.arange(60)
     d.student.eval()
@@ -230,7 +232,7 @@ def test_kl_on_the_sphere_is_the_row_normalised_kl_of_the_block_by_hand():
 def test_anchor_weight_adds_the_regression_of_the_anchors():
     from genurl_pyg.distill.peers import RegressionObjective
     t, x = _blobs()
-    base = {**SMALL, 'pairs': 'block', 'anchor_weight': 0}
+    base = {**SMALL, 'anchor_weight': 0}
     plain = GenURLDistiller(t, x, DistillConfig.from_dict(base))
     mixed = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'anchor_weight': 0.5}))
     reg = RegressionObjective(t, DistillConfig.from_dict(base))
@@ -268,3 +270,31 @@ def test_a_student_name_is_the_config_key_not_a_module():
     d = distill_node_embeddings(data, t, student='linear', epochs=1, num_layers=1,
                                 **{k: v for k, v in SMALL.items() if k != 'epochs'})
     assert d.cfg.student == 'linear' and isinstance(d.student, torch.nn.Linear)
+
+
+def test_relation_auto_resolves_per_kind_and_keeps_kl_on_the_block():
+    """pairs / loss / latent_radius 'auto': node features get the block KL on the sphere of
+    AUTO_RELATION (what the objective then computes), images the paper's sampled GKL; an
+    explicit choice of one key moves the others to a combination that exists."""
+    from genurl_pyg.distill.config import AUTO_RELATION
+    t, x = _blobs()
+    d = GenURLDistiller(t, x, DistillConfig.from_dict(SMALL))
+    feats = AUTO_RELATION['features']
+    assert (d.cfg.pairs, d.cfg.loss, d.cfg.latent_radius) == ('block', 'kl', 10.0) == (
+        feats['pairs'], feats['loss'], feats['latent_radius'])
+    assert isinstance(d.objective.sphere, SphereProjection)
+    assert d.objective.sphere.radius == 10.0
+
+    def rel(images=False, **kw):
+        c = DistillConfig(**kw).validate().resolved(images)
+        return c.pairs, c.loss, c.latent_radius
+
+    assert rel(images=True) == ('sampled', 'gkl', 0.0)
+    assert rel(pairs='sampled') == ('sampled', 'gkl', 0.0)  # kl needs the block
+    assert rel(loss='gkl') == ('sampled', 'gkl', 0.0)  # the paper's objective
+    assert rel(loss='kl') == ('block', 'kl', 10.0)
+    assert rel(pairs='block', images=True) == ('block', 'gkl', 0.0)
+    assert rel(loss='kl', images=True) == ('block', 'kl', 0.0)  # radius: features only
+    assert rel(latent_radius=3.0) == ('block', 'kl', 3.0)
+    explicit = DistillConfig(pairs='block', loss='gkl', latent_radius=0.5, anchor_weight=0.2)
+    assert explicit.resolved(False) == explicit.resolved(True) == explicit  # nothing auto

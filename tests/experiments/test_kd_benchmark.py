@@ -3,6 +3,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
 import kd_benchmark as kb  # noqa: E402
 
@@ -34,3 +36,34 @@ def test_report_marks_missed_targets_and_names_the_better_peer(tmp_path, monkeyp
     ind = lines[('Cora', 'inductive', 'genurl')]
     assert '≥ every peer met' in ind and 'within 1.5 of teacher met (+1.00)' in ind
     assert written['p']['summary']['Cora/transductive']['mse']['mean'] == 0.81
+
+
+def test_a_new_run_is_reported_beside_an_earlier_table(tmp_path, monkeypatch):
+    """An earlier report's JSON (every command and condition kept) is read with a new run's
+    state; the new run's rows replace the earlier ones of the same cell, the rest stay, and
+    the written JSON keeps one condition per command so it can be read again."""
+    written = {}
+    monkeypatch.setattr(kb, 'write_results',
+                        lambda stem, payload, md: written.update(stem=stem, md=md, p=payload))
+    earlier = tmp_path / 'earlier.json'
+    earlier.write_text(json.dumps({
+        'rows': [_row('inductive', 'teacher', 0, 0.80), _row('inductive', 'genurl', 0, 0.60),
+                 _row('inductive', 'pkt', 0, 0.70)],
+        'commands': ['old a', 'old b'], 'conditions': ['threads 1, a', 'threads 1, b']}))
+    new = tmp_path / 'new.json'
+    new.write_text(json.dumps({'command': 'new', 'threads': 1, 'overrides': {},
+                               'rows': [_row('inductive', 'genurl', 0, 0.75)]}))
+    kb.report([str(earlier), str(new)])
+    summary = written['p']['summary']['Cora/inductive']
+    assert summary['genurl']['mean'] == 0.75 and summary['pkt']['mean'] == 0.70
+    assert written['p']['commands'] == ['old a', 'old b', 'new']
+    assert len(written['p']['conditions']) == 3
+    assert '`old a`; `old b`; `new`' in written['md']
+    again = tmp_path / 'again.json'
+    again.write_text(json.dumps(written['p']))
+    kb.report([str(again)])  # the written table is itself an earlier report
+    assert written['p']['commands'] == ['old a', 'old b', 'new']
+    broken = tmp_path / 'broken.json'
+    broken.write_text(json.dumps({'rows': [], 'commands': ['x']}))
+    with pytest.raises(SystemExit, match='one condition per command'):
+        kb.report([str(broken)])
