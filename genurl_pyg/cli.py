@@ -280,12 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--datasets', default=None, metavar='LIST',
                    help="comma-separated subset of the suite's data sets (e.g. ogbl-ddi: run "
                         'those cells first; the others stay planned for a later --resume)')
+    p.add_argument('--methods', default=None, metavar='LIST',
+                   help="comma-separated subset of the suite's methods (e.g. genurl after "
+                        'its shipped config changed, with --resume --redo)')
     p.add_argument('--out', type=Path, default=None,
                    help='run folder (default runs/bench-SUITE)')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in --out: finished cells are skipped')
     p.add_argument('--retry-failed', action='store_true',
                    help='with --resume: run failed and timed-out cells again')
+    p.add_argument('--redo', action='store_true',
+                   help='with --resume: run the selected cells again even when finished '
+                        '(the report reads each cell\'s latest record; the earlier ones '
+                        'stay in cells.jsonl)')
     p.add_argument('--jobs', type=int, default=1, metavar='N',
                    help='cells at a time (default 1); each gets --threads torch threads')
     p.add_argument('--threads', type=int, default=None, metavar='N',
@@ -555,6 +562,16 @@ def _cmd_bench(args) -> int:
                              f"suite{' (tasks ' + args.tasks + ')' if tasks else ''}; its data "
                              f"sets: {', '.join(known)}")
         cells = [c for c in cells if c.dataset in wanted]
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(',') if m.strip()]
+        known = sorted({c.method for c in cells})
+        unknown = [m for m in wanted if m not in known]
+        if unknown:
+            raise ValueError(f"--methods: {', '.join(unknown)} not in the selected cells of "
+                             f"the {args.suite} suite; their methods: {', '.join(known)}")
+        cells = [c for c in cells if c.method in wanted]
+    if args.redo and not args.resume:
+        raise ValueError('--redo reruns finished cells of an existing run: it needs --resume')
     out = args.out or Path(f'runs/bench-{args.suite}')
     if args.list:
         for c in cells:
@@ -574,7 +591,7 @@ def _cmd_bench(args) -> int:
         from .bench.runner import run_suite
         command = 'genurl-pyg ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
         results = run_suite(args.suite, out, tasks, resume=args.resume,
-                            retry_failed=args.retry_failed, jobs=args.jobs,
+                            retry_failed=args.retry_failed, redo=args.redo, jobs=args.jobs,
                             threads=args.threads, command=command,
                             log=lambda m: print(m, file=sys.stderr, flush=True), cells=cells)
     status = [c['status'] for c in results['cells']]

@@ -12,7 +12,9 @@ The run folder::
     results.json, report.md, report.html, figures/   written by :mod:`.report`
 
 ``resume=True`` skips every cell already in ``cells.jsonl`` (with ``retry_failed``, only the
-successful ones); without it an existing run folder is an error and nothing is touched.
+successful ones; with ``redo``, none: the given cells run again and their new records are
+appended, which the report reads as the latest); without it an existing run folder is an
+error and nothing is touched.
 Cost: one Python start (about 3 s with torch and PyG) per cell on top of its work; ``jobs``
 cells run at once, each with ``threads`` torch threads.
 """
@@ -203,6 +205,7 @@ def execute(cells: Sequence[CellSpec], out: Path, jobs: int = 1, threads: Option
 
 def run_suite(suite: str, out: Path, tasks: Optional[Sequence[str]] = None,
               resume: bool = False, retry_failed: bool = False, jobs: int = 1,
+              redo: bool = False,
               threads: Optional[int] = None, command: str = '',
               log: Callable[[str], None] = print,
               cells: Optional[List[CellSpec]] = None) -> Dict[str, Any]:
@@ -211,6 +214,8 @@ def run_suite(suite: str, out: Path, tasks: Optional[Sequence[str]] = None,
     from ..utils.io import atomic_write_json, ensure_writable_dir, read_json_object
     from .environment import describe
     from .report import write_report
+    if redo and not resume:
+        raise ValueError('redo reruns finished cells of an existing run: it needs resume')
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f'--jobs must be an integer >= 1, got {jobs!r}')
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
@@ -244,7 +249,8 @@ def run_suite(suite: str, out: Path, tasks: Optional[Sequence[str]] = None,
             'planned': sorted({c.key for c in cells} | set(previous.get('planned', [])))}
     atomic_write_json(run_path, info)
     records = read_cells(out)
-    finished = {r['key'] for r in records if r['status'] == 'ok' or not retry_failed}
+    finished = set() if redo else {r['key'] for r in records
+                                   if r['status'] == 'ok' or not retry_failed}
     todo = [c for c in cells if c.key not in finished]
     log(f"bench {suite}: {len(cells)} cells ({', '.join(sorted({c.task for c in cells}))}), "
         f'{len(cells) - len(todo)} already finished, {len(todo)} to run; {jobs} at a time, '

@@ -35,9 +35,17 @@ pulled to 0,
     \qquad \tilde z_{:d} = \frac{z_{:d} - \bar z_{:d}}{\sqrt{N}\,\sigma_d},
 
 which is 0 when the :math:`D` columns are uncorrelated and :math:`D - 1` when they are all
-one column (up to sign). Same cost as :func:`decorrelation_loss`.
+one column (up to sign). Same cost as :func:`decorrelation_loss`. With ``probes`` m > 0 it
+is estimated instead (Hutchinson's trace estimator): for :math:`r` with
+:math:`E[r r^\top] = I`, :math:`\lVert A - I\rVert_F^2 = E\,\lVert (A - I)\,r\rVert^2`
+with :math:`A = \tilde z^\top \tilde z`, and :math:`(A - I) r = \tilde z^\top(\tilde z r) - r`
+costs O(N D) per probe, so m Gaussian probes give an unbiased estimate of the term and of
+its gradient in O(V N D m) instead of O(V N D^2) (a 512-wide embedding with m = 16: 16x
+fewer multiply-adds; the estimate's relative spread is about :math:`\sqrt{2/m}`).
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -71,7 +79,8 @@ def decorrelation_loss(z: Tensor, radius: float, num_views: int = 1) -> Tensor:
     return total / num_views
 
 
-def correlation_loss(z: Tensor, num_views: int = 1, eps: float = 1e-8) -> Tensor:
+def correlation_loss(z: Tensor, num_views: int = 1, eps: float = 1e-8, probes: int = 0,
+                     generator: Optional[torch.Generator] = None) -> Tensor:
     r"""Each view's column correlation matrix against :math:`I` (CCA-SSG's term; module doc).
 
     Args:
@@ -80,18 +89,29 @@ def correlation_loss(z: Tensor, num_views: int = 1, eps: float = 1e-8) -> Tensor
         eps (float): added to each column's variance, so a constant column standardises to
             0 instead of NaN (its correlations with the rest then read 0 and its diagonal
             entry 0, a distance of 1 from :math:`I`).
+        probes (int): 0 (default): the exact term, O(V N D^2); m > 0: its unbiased estimate
+            from m Gaussian probe vectors per view, O(V N D m) (module doc).
+        generator (torch.Generator, optional): draws the probes (on its own device).
 
     Returns:
         A scalar tensor (differentiable in ``z``).
     """
     n, dim = _check_views(z, num_views)
-    eye = torch.eye(dim, dtype=z.dtype, device=z.device)
+    if isinstance(probes, bool) or not isinstance(probes, int) or probes < 0:
+        raise ValueError(f"'probes' must be an integer >= 0, got {probes!r}")
+    eye = torch.eye(dim, dtype=z.dtype, device=z.device) if not probes else None
     total = z.new_zeros(())
     for view in z.view(num_views, n, dim):
         centred = view - view.mean(0, keepdim=True)
         std = (centred.pow(2).mean(0, keepdim=True) + eps).sqrt()
         unit = centred / (std * n ** 0.5)
-        total = total + (unit.t() @ unit - eye).pow(2).sum() / dim
+        if probes:  # E ||(A - I) r||^2 = ||A - I||_F^2 for E[r r^T] = I
+            device = generator.device if generator is not None else z.device
+            r = torch.randn(dim, probes, generator=generator, device=device,
+                            dtype=z.dtype).to(z.device)
+            total = total + (unit.t() @ (unit @ r) - r).pow(2).sum() / (probes * dim)
+        else:
+            total = total + (unit.t() @ unit - eye).pow(2).sum() / dim
     return total / num_views
 
 

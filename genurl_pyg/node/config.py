@@ -171,7 +171,9 @@ class NodeConfig:
     the loss as it is, repulsion included, plus ``decorrelation_weight`` times
     :func:`~genurl_pyg.nn.decorrelation.correlation_loss` (each view's column correlations
     pulled to 0, CCA-SSG's term; the repulsion sets the scale, so no sphere is needed);
-    full-graph steps; ours); ``batch_mode`` (``'all'`` pairs,
+    full-graph steps; ``decorrelation_probes`` m > 0 estimates that term from m random
+    probes per step, unbiased, O(N D m) instead of O(N D^2); 0, the default: exact; ours);
+    ``batch_mode`` (``'all'`` pairs,
     ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
     ``all_pairs_max_nodes`` nodes), ``shared_negatives`` (full-graph sampled steps: the
     ``num_neg`` negatives as every row against ``ceil(num_neg / N)`` shared uniform
@@ -230,6 +232,7 @@ class NodeConfig:
     latent_radius: float = 0.0
     repulsion: str = 'student_t'
     decorrelation_weight: float = 1.0
+    decorrelation_probes: int = 0
     batch_mode: str = 'auto'
     all_pairs_max_nodes: int = 3000
     num_pos: int = 20000
@@ -289,7 +292,7 @@ class NodeConfig:
                      'all_pairs_max_nodes', 'sign_hops', 'pos_per_anchor', 'neg_per_anchor'):
             integer(name, 1)
         for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size',
-                     'encoder_input_hops'):
+                     'encoder_input_hops', 'decorrelation_probes'):
             integer(name, 0)
         if self.knn_input_hops != 'auto':
             if isinstance(self.knn_input_hops, str):

@@ -544,7 +544,8 @@ class NodeEmbeddingTrainer:
         views = 2 if self.cfg.views else 1
         term = (partial(decorrelation_loss, radius=self.cfg.latent_radius, num_views=views)
                 if self.cfg.repulsion == 'decorrelation'
-                else partial(correlation_loss, num_views=views))
+                else partial(correlation_loss, num_views=views,
+                             probes=self.cfg.decorrelation_probes, generator=self.generator))
         if z.dim() == 3:
             return sum(term(zc) for zc in z.unbind(1))
         return term(z)

@@ -160,6 +160,16 @@ def test_cli_list_and_errors(capsys):
     assert main(['bench', '--suite', 'full', '--tasks', 'link', '--datasets', 'ddi',
                  '--list']) == 2
     assert "--datasets: ddi not in the full suite (tasks link)" in capsys.readouterr().err
+    assert main(['bench', '--suite', 'full', '--tasks', 'link', '--datasets', 'Cora',
+                 '--methods', 'genurl,cca_ssg', '--list']) == 0
+    out = capsys.readouterr().out
+    assert '10 cells' in out and 'link/Cora/cca_ssg/4' in out and 'sgc' not in out
+    assert main(['bench', '--suite', 'quick', '--methods', 'gnurl', '--list']) == 2
+    err = capsys.readouterr().err
+    assert '--methods: gnurl not in the selected cells' in err and 'genurl' in err
+    assert main(['bench', '--suite', 'quick', '--redo', '--out', 'unused']) == 2
+    assert '--redo reruns finished cells of an existing run: it needs --resume' in \
+        capsys.readouterr().err
 
 
 def test_the_gpu_suite_says_it_needs_cuda(tmp_path, capsys):

@@ -70,6 +70,26 @@ def test_a_crashed_and_a_timed_out_cell_are_recorded_and_the_suite_goes_on(data_
     assert '1 already finished, 0 to run' in lines[0]
 
 
+def test_redo_reruns_finished_cells_and_the_report_reads_the_latest(data_root):
+    out = data_root / 'run'
+    cells = [CellSpec('node', 'KarateClub', 'raw', 0, 60.0),
+             CellSpec('node', 'KarateClub', 'raw', 1, 60.0)]
+    run_suite('smoke', out, cells=cells, threads=1, log=lambda m: None)
+    first = read_cells(out)
+    lines = []
+    results = run_suite('smoke', out, cells=cells[1:], resume=True, redo=True, threads=1,
+                        log=lines.append)
+    assert '0 already finished, 1 to run' in lines[0]
+    records = read_cells(out)
+    assert records[:2] == first and len(records) == 3  # appended, nothing lost
+    assert records[2]['key'] == 'node/KarateClub/raw/1'
+    latest = {c['key']: c for c in results['cells']}
+    assert len(results['cells']) == 2
+    assert latest['node/KarateClub/raw/1']['finished'] == records[2]['finished']
+    with pytest.raises(ValueError, match='redo reruns finished cells .* needs resume'):
+        run_suite('smoke', out, cells=cells, redo=True, threads=1, log=lambda m: None)
+
+
 def test_a_run_folder_of_another_suite_is_refused(data_root):
     out = data_root / 'run'
     run_suite('smoke', out, cells=[CellSpec('node', 'KarateClub', 'raw', 0, 60.0)],

@@ -208,9 +208,10 @@ def test_beside_keeps_the_repulsion_and_adds_the_correlation_term(monkeypatch):
     seen = []
     real = trainer_module.correlation_loss
 
-    def spy(z, num_views):
-        value = real(z, num_views)
+    def spy(z, num_views, **kw):
+        value = real(z, num_views, **kw)
         seen.append((tuple(z.shape), num_views, value.item()))
+        assert kw['probes'] == 0  # exact unless decorrelation_probes is set
         return value
 
     monkeypatch.setattr(trainer_module, 'correlation_loss', spy)
@@ -254,3 +255,53 @@ def test_beside_refuses_minibatch_paths():
     with pytest.raises(ConfigError, match="'repulsion: student_t\\+decorrelation' needs full"):
         NodeEmbeddingTrainer(karate(), _config(encoder='sign', batch_mode='sampled',
                                                repulsion='student_t+decorrelation'))
+
+
+def test_probed_correlation_is_an_unbiased_estimate_of_the_term_and_its_gradient():
+    torch.manual_seed(5)
+    z = (torch.randn(300, 12, dtype=torch.float64) @ torch.randn(12, 12, dtype=torch.float64))
+    z.requires_grad_(True)
+    exact = correlation_loss(z, 2)
+    (g_exact,) = torch.autograd.grad(exact, z)
+    gen = torch.Generator().manual_seed(0)
+    draws, grads = [], torch.zeros_like(z)
+    for _ in range(3000):
+        est = correlation_loss(z, 2, probes=4, generator=gen)
+        (g,) = torch.autograd.grad(est, z)
+        draws.append(est.item())
+        grads += g / 3000
+    draws = np.array(draws)
+    assert abs(draws.mean() - exact.item()) < 4 * draws.std() / np.sqrt(len(draws))
+    assert draws.std() > 0  # it is an estimate, not the exact term again
+    cos = torch.nn.functional.cosine_similarity(grads.flatten(), g_exact.flatten(), dim=0)
+    assert cos > 0.99
+    # the same generator state draws the same probes
+    a = correlation_loss(z, 2, probes=4, generator=torch.Generator().manual_seed(1))
+    b = correlation_loss(z, 2, probes=4, generator=torch.Generator().manual_seed(1))
+    assert a.item() == b.item()
+    with pytest.raises(ValueError, match="'probes' must be an integer >= 0"):
+        correlation_loss(z, 2, probes=-1)
+    with pytest.raises(ConfigError, match="'decorrelation_probes'"):
+        NodeConfig(decorrelation_probes=1.5)
+
+
+def test_trainer_passes_the_probes_and_its_generator(monkeypatch):
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    import genurl_pyg.node.trainer as trainer_module
+    seen = []
+    real = trainer_module.correlation_loss
+
+    def spy(z, num_views, **kw):
+        seen.append(kw)
+        return real(z, num_views, **kw)
+
+    monkeypatch.setattr(trainer_module, 'correlation_loss', spy)
+    t = NodeEmbeddingTrainer(karate(), _config(epochs=2, latent_radius=0.0,
+                                               repulsion='student_t+decorrelation',
+                                               decorrelation_weight=1.0,
+                                               decorrelation_probes=3))
+    t.fit()
+    assert len(seen) == 2 and all(kw['probes'] == 3 and kw['generator'] is t.generator
+                                  for kw in seen)
+    assert all(np.isfinite(t.state.losses))
