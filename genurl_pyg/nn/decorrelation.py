@@ -99,19 +99,36 @@ def correlation_loss(z: Tensor, num_views: int = 1, eps: float = 1e-8, probes: i
     n, dim = _check_views(z, num_views)
     if isinstance(probes, bool) or not isinstance(probes, int) or probes < 0:
         raise ValueError(f"'probes' must be an integer >= 0, got {probes!r}")
-    eye = torch.eye(dim, dtype=z.dtype, device=z.device) if not probes else None
+    if probes:
+        return _probed_correlation(z, num_views, n, dim, eps, probes, generator)
+    eye = torch.eye(dim, dtype=z.dtype, device=z.device)
     total = z.new_zeros(())
     for view in z.view(num_views, n, dim):
         centred = view - view.mean(0, keepdim=True)
         std = (centred.pow(2).mean(0, keepdim=True) + eps).sqrt()
         unit = centred / (std * n ** 0.5)
-        if probes:  # E ||(A - I) r||^2 = ||A - I||_F^2 for E[r r^T] = I
-            device = generator.device if generator is not None else z.device
-            r = torch.randn(dim, probes, generator=generator, device=device,
-                            dtype=z.dtype).to(z.device)
-            total = total + (unit.t() @ (unit @ r) - r).pow(2).sum() / (probes * dim)
-        else:
-            total = total + (unit.t() @ unit - eye).pow(2).sum() / dim
+        total = total + (unit.t() @ unit - eye).pow(2).sum() / dim
+    return total / num_views
+
+
+def _probed_correlation(z: Tensor, num_views: int, n: int, dim: int, eps: float, probes: int,
+                        generator: Optional[torch.Generator]) -> Tensor:
+    r"""Hutchinson's estimate of :func:`correlation_loss` without the standardised
+    ``[N, D]`` copy: with :math:`\tilde z = (z - \mu) S^{-1} / \sqrt{N}`,
+    :math:`\tilde z r = (z s - \mu^\top s) / \sqrt{N}` for :math:`s = S^{-1} r` and
+    :math:`\tilde z^\top u = S^{-1}(z^\top u - \mu\,1^\top u) / \sqrt{N}`, so a step
+    reads z in two skinny products and one pass for the variances."""
+    device = generator.device if generator is not None else z.device
+    total = z.new_zeros(())
+    for view in z.view(num_views, n, dim):
+        var, mean = torch.var_mean(view, dim=0, correction=0)  # one stable pass
+        inv_std = (var + eps).rsqrt()
+        r = torch.randn(dim, probes, generator=generator, device=device,
+                        dtype=z.dtype).to(z.device)
+        s = r * inv_std[:, None]
+        u = (view @ s - mean @ s) / n ** 0.5                  # z~ r, [N, m]
+        back = (view.t() @ u - mean[:, None] * u.sum(0)) * inv_std[:, None] / n ** 0.5
+        total = total + (back - r).pow(2).sum() / (probes * dim)  # ||(A - I) r||^2
     return total / num_views
 
 
