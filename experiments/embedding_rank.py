@@ -15,6 +15,8 @@ Cost: one training per (method, seed) plus an O(N · d²) SVD.
 
 Usage:
   python experiments/embedding_rank.py --dataset CiteSeer --methods genurl cca_ssg --seeds 3
+  python experiments/embedding_rank.py --dataset Cora --methods genurl --seeds 3 \\
+      --set repulsion='"student_t"' --label genurl-student_t --out embedding_rank_Cora
 """
 from __future__ import annotations
 
@@ -36,21 +38,23 @@ def spectrum(h):
     return float(torch.exp(-(p * p.log()).sum())), float(p[:10].sum())
 
 
-def measure(dataset: str, method: str, seed: int):
+def measure(dataset: str, method: str, seed: int, params=None, label=None):
     import time
     from genurl_pyg.bench.tasks.graph_methods import embed_nodes
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation.node import linear_probe, split_for
     data = load_dataset(dataset)
     t = time.perf_counter()
-    h = embed_nodes(method, data, dataset, seed, {}, float('inf'))[0].detach().float()
+    h = embed_nodes(method, data, dataset, seed, dict(params or {}),
+                    float('inf'))[0].detach().float()
     seconds = time.perf_counter() - t
     tr, va, te = split_for(data, get_spec(dataset).protocol, seed)
     std = (h - h[tr].mean(0)) / (h[tr].std(0) + 1e-8)  # the probe's own scaling
     rank, top10 = spectrum(h)
     rank_std, top10_std = spectrum(std)
     probe = linear_probe(h, data.y, tr, va, te)
-    return {'dataset': dataset, 'method': method, 'seed': seed, 'dim': int(h.size(1)),
+    return {'dataset': dataset, 'method': label or method, 'seed': seed,
+            'params': dict(params or {}), 'dim': int(h.size(1)),
             'effective_rank': rank, 'top10_share': top10,
             'effective_rank_standardised': rank_std, 'top10_share_standardised': top10_std,
             'val_accuracy': probe.val_accuracy, 'seconds': seconds}
@@ -64,17 +68,34 @@ def main():
     ap.add_argument('--seeds', type=int, default=3)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--out', default=None, help='results stem (default embedding_rank_DATASET)')
+    ap.add_argument('--set', nargs='*', default=[], metavar='KEY=JSON',
+                    help="config overrides for every method (GenURL's NodeConfig keys, a "
+                         "peer's parameters), e.g. repulsion='\"student_t\"'")
+    ap.add_argument('--label', default=None,
+                    help='with --set and one method: record its rows under this name')
     args = ap.parse_args()
+    import json
+    params = {}
+    for item in args.set:
+        key, sep, value = item.partition('=')
+        if not sep:
+            ap.error(f'--set {item!r}: expected KEY=JSON')
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            ap.error(f'--set {item!r}: the value is not JSON (quote strings: \'"text"\')')
+    if args.label and len(args.methods) != 1:
+        ap.error('--label names one method\'s rows: give exactly one --methods')
     import torch
     torch.set_num_threads(args.threads)
     stem = args.out or f'embedding_rank_{args.dataset}'
     state = open_state(stem, 'embedding_rank', threads=args.threads, rows=[])
     for seed in range(args.seeds):
         for method in args.methods:
-            row = measure(args.dataset, method, seed)
+            row = measure(args.dataset, method, seed, params, args.label)
             print(row, file=sys.stderr, flush=True)
             state['rows'] = [r for r in state['rows'] if (r['dataset'], r['method'], r['seed'])
-                             != (args.dataset, method, seed)] + [row]
+                             != (args.dataset, row['method'], seed)] + [row]
             write_results(stem, state, _markdown(state))
 
 

@@ -32,3 +32,18 @@ def test_a_row_on_karateclub():
     assert 0.0 < row['top10_share'] <= 1.0 and 0.0 <= row['val_accuracy'] <= 1.0
     md = er._markdown({'commands': ['x'], 'threads': 1, 'rows': [row]})
     assert '| KarateClub | sgc | 1 | 34 |' in md
+
+
+def test_overrides_reach_the_method_and_the_label_names_the_row(monkeypatch):
+    import genurl_pyg.bench.tasks.graph_methods as gm
+    seen = []
+    real = gm.embed_nodes
+
+    def spy(method, data, dataset, seed, params, deadline):
+        seen.append(dict(params))
+        return real(method, data, dataset, seed, params, deadline)
+
+    monkeypatch.setattr(gm, 'embed_nodes', spy)
+    row = er.measure('KarateClub', 'sgc', 0, {'hops': 1}, 'sgc-1hop')
+    assert seen == [{'hops': 1}]
+    assert row['method'] == 'sgc-1hop' and row['params'] == {'hops': 1}
