@@ -343,6 +343,10 @@ class NodeConfig:
             raise ConfigError(f"config 'device' must be 'cpu', 'cuda' or 'cuda:<index>', "
                               f"got {self.device!r}")
         check_repulsion(self.repulsion, self.loss, self.latent_radius)
+        if self.decorrelation_probes and self.repulsion != 'student_t+decorrelation':
+            raise ConfigError("config 'decorrelation_probes' estimates the correlation term "
+                              "of 'repulsion: student_t+decorrelation'; with repulsion "
+                              f"{self.repulsion!r} it would do nothing (set it to 0)")
         if self.batch_mode == 'sampled' and self.loss in ('kl', 'infonce'):
             raise ConfigError(f"config 'loss: {self.loss}' needs whole rows; use "
                               "'batch_mode: all' (the sampled estimator is for elementwise "

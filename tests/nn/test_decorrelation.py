@@ -282,7 +282,9 @@ def test_probed_correlation_is_an_unbiased_estimate_of_the_term_and_its_gradient
     with pytest.raises(ValueError, match="'probes' must be an integer >= 0"):
         correlation_loss(z, 2, probes=-1)
     with pytest.raises(ConfigError, match="'decorrelation_probes'"):
-        NodeConfig(decorrelation_probes=1.5)
+        NodeConfig(decorrelation_probes=1.5, repulsion='student_t+decorrelation')
+    with pytest.raises(ConfigError, match="with repulsion 'student_t' it would do nothing"):
+        NodeConfig(decorrelation_probes=16)
 
 
 def test_trainer_passes_the_probes_and_its_generator(monkeypatch):
