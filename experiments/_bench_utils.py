@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Sequence
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 _SHARED = Path(__file__).resolve().parents[2] / 'shared' / 'datasets'
@@ -58,3 +58,18 @@ def open_state(stem: str, benchmark: str, **fields: Any) -> Dict[str, Any]:
 def write_results(stem: str, payload: Dict[str, Any], markdown: str) -> None:
     for suffix, text in (('.json', json.dumps(payload, indent=2)), ('.md', markdown)):
         atomic_write_text(RESULTS / f'{stem}{suffix}', text)
+
+
+def parse_overrides(items: Sequence[str], error: Callable[[str], Any]) -> Dict[str, Any]:
+    """``{key: value}`` from ``--set KEY=JSON`` items (strings quoted: ``key='"text"'``);
+    a malformed item goes to ``error`` (an ArgumentParser's ``error``) by name."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep:
+            error(f'--set {item!r}: expected KEY=JSON')
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            error(f'--set {item!r}: the value is not JSON (quote strings: \'"text"\')')
+    return out

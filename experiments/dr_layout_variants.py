@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import versions  # noqa: E402  (also points the loaders at the mirror)
+from _bench_utils import parse_overrides, versions  # noqa: E402  (and the data mirror)
 
 OUT = Path(__file__).resolve().parent / 'results' / 'dr_layout_variants.json'
 
@@ -56,7 +56,7 @@ def main() -> None:
     import torch
     from genurl_pyg.evaluation.dr import continuity, knn_accuracy, trustworthiness
     torch.set_num_threads(args.threads)
-    overrides = {k: json.loads(v) for k, v in (item.split('=', 1) for item in args.set)}
+    overrides = parse_overrides(args.set, ap.error)
     X, y = tuning_set() if args.tuning == 'fashion' else physics_tuning_set()
     start = time.perf_counter()
     if args.peer == 'opentsne':

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import open_state, write_results  # noqa: E402
+from _bench_utils import open_state, parse_overrides, write_results  # noqa: E402
 
 
 def spectrum(h):
@@ -75,16 +75,7 @@ def main():
     ap.add_argument('--label', default=None,
                     help='with --set and one method: record its rows under this name')
     args = ap.parse_args()
-    import json
-    params = {}
-    for item in args.set:
-        key, sep, value = item.partition('=')
-        if not sep:
-            ap.error(f'--set {item!r}: expected KEY=JSON')
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            ap.error(f'--set {item!r}: the value is not JSON (quote strings: \'"text"\')')
+    params = parse_overrides(args.set, ap.error)
     if args.label and len(args.methods) != 1:
         ap.error('--label names one method\'s rows: give exactly one --methods')
     import torch

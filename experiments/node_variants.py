@@ -75,7 +75,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench_utils  # noqa: E402,F401  (offline data mirror)
+from _bench_utils import parse_overrides  # noqa: E402  (importing it points at the mirror)
 
 
 class _Rescale(torch.nn.Module):
@@ -495,7 +495,7 @@ def main() -> None:
     data, spec = load_dataset(args.dataset), get_spec(args.dataset)
     protocol = args.protocol or spec.protocol
     base = NodeConfig.from_yaml(args.base) if args.base else dataset_defaults(args.dataset)
-    over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in args.set)}
+    over = parse_overrides(args.set, ap.error)
     if args.variant.startswith('prein'):  # now a config key: the variant is its alias
         over['encoder_input_hops'] = int(args.variant[5:])
     vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []

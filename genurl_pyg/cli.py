@@ -549,27 +549,30 @@ def torch_tensor(a):
     return torch.as_tensor(a)
 
 
+def _select_cells(cells, attr: str, listing: str, flag: str, scope: str, known_as: str):
+    """The cells whose ``attr`` is in the comma-separated ``listing``; a name not among
+    ``cells``' values is an error naming ``flag``, ``scope`` and the known values."""
+    wanted = [w.strip() for w in listing.split(',') if w.strip()]
+    known = sorted({getattr(c, attr) for c in cells})
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise ValueError(f"{flag}: {', '.join(unknown)} not in {scope}; {known_as}: "
+                         f"{', '.join(known)}")
+    return [c for c in cells if getattr(c, attr) in wanted]
+
+
 def _cmd_bench(args) -> int:
     from .bench.suites import suite_cells
     tasks = [t.strip() for t in args.tasks.split(',') if t.strip()] if args.tasks else None
     cells = suite_cells(args.suite, tasks)
     if args.datasets:
-        wanted = [d.strip() for d in args.datasets.split(',') if d.strip()]
-        known = sorted({c.dataset for c in cells})
-        unknown = [d for d in wanted if d not in known]
-        if unknown:
-            raise ValueError(f"--datasets: {', '.join(unknown)} not in the {args.suite} "
-                             f"suite{' (tasks ' + args.tasks + ')' if tasks else ''}; its data "
-                             f"sets: {', '.join(known)}")
-        cells = [c for c in cells if c.dataset in wanted]
+        cells = _select_cells(cells, 'dataset', args.datasets, '--datasets',
+                              f"the {args.suite} suite"
+                              f"{' (tasks ' + args.tasks + ')' if tasks else ''}",
+                              'its data sets')
     if args.methods:
-        wanted = [m.strip() for m in args.methods.split(',') if m.strip()]
-        known = sorted({c.method for c in cells})
-        unknown = [m for m in wanted if m not in known]
-        if unknown:
-            raise ValueError(f"--methods: {', '.join(unknown)} not in the selected cells of "
-                             f"the {args.suite} suite; their methods: {', '.join(known)}")
-        cells = [c for c in cells if c.method in wanted]
+        cells = _select_cells(cells, 'method', args.methods, '--methods',
+                              f'the selected cells of the {args.suite} suite', 'their methods')
     if args.redo and not args.resume:
         raise ValueError('--redo reruns finished cells of an existing run: it needs --resume')
     out = args.out or Path(f'runs/bench-{args.suite}')

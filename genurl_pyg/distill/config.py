@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from ..node.config import (NEGATIVES, ConfigError, check_integer, check_number,
-                           near_miss_hints)
+                           check_number_or_auto, near_miss_hints)
 
 #: What the student learns from. ``'genurl'``: Q of the student matched to P built from the
 #: teacher's embeddings (GKL). The peers (:mod:`~genurl_pyg.distill.peers`), same student and
@@ -152,24 +152,9 @@ class DistillConfig:
         if not isinstance(self.use_graph, bool):
             raise ConfigError(f"{what} 'use_graph' must be true or false, got "
                               f"{self.use_graph!r}")
-        if isinstance(self.anchor_weight, str):
-            if self.anchor_weight != 'auto':
-                raise ConfigError(f"{what} 'anchor_weight' must be a number >= 0 or 'auto', "
-                                  f"got {self.anchor_weight!r}")
-        else:
-            check_number(self.anchor_weight, 'anchor_weight', 0.0, None, what=what)
-        if isinstance(self.latent_radius, str):
-            if self.latent_radius != 'auto':
-                raise ConfigError(f"{what} 'latent_radius' must be a number >= 0 or 'auto', "
-                                  f"got {self.latent_radius!r}")
-        else:
-            check_number(self.latent_radius, 'latent_radius', 0.0, None, what=what)
-        if isinstance(self.lam, str):
-            if self.lam != 'auto':
-                raise ConfigError(f"{what} 'lam' must be a number in [0, 1] or 'auto', got "
-                                  f"{self.lam!r}")
-        else:
-            check_number(self.lam, 'lam', 0.0, 1.0, what=what)
+        for name, lo, hi in (('anchor_weight', 0.0, None), ('latent_radius', 0.0, None),
+                             ('lam', 0.0, 1.0)):
+            check_number_or_auto(getattr(self, name), name, lo, hi, what=what)
         if self.objective == 'rkd' and self.rkd_distance == 0 and self.rkd_angle == 0:
             raise ConfigError(f"{what}: objective 'rkd' with 'rkd_distance' and 'rkd_angle' "
                               "both 0 has nothing to learn from")

@@ -68,6 +68,19 @@ def check_number(value: Any, name: str, lo: float, hi: Optional[float] = None,
         raise ConfigError(f"{what} '{name}' must be in {rng}, got {value!r}")
 
 
+def check_number_or_auto(value: Any, name: str, lo: float, hi: Optional[float] = None,
+                         what: str = 'config') -> None:
+    """:func:`check_number`, or the string ``'auto'``; any other string is named with the
+    range it should have been in."""
+    if isinstance(value, str):
+        if value != 'auto':
+            rng = f'>= {lo:g}' if hi is None else f'in [{lo:g}, {hi:g}]'
+            raise ConfigError(f"{what} '{name}' must be a number {rng} or 'auto', got "
+                              f"{value!r}")
+    else:
+        check_number(value, name, lo, hi, what=what)
+
+
 def check_repulsion(repulsion: Any, loss: Any, latent_radius: float,
                     what: str = 'config') -> None:
     """Raises :class:`ConfigError` unless ``repulsion`` is one of :data:`REPULSIONS` and,
@@ -322,12 +335,7 @@ class NodeConfig:
         for name in ('use_features', 'use_graph', 'dynamic', 'views', 'shared_negatives',
                      'input_skip'):
             boolean(name)
-        if isinstance(self.lam, str):
-            if self.lam != 'auto':
-                raise ConfigError(f"config 'lam' must be a number in [0, 1] or 'auto', "
-                                  f"got {self.lam!r}")
-        else:
-            number('lam', 0.0, 1.0)
+        check_number_or_auto(self.lam, 'lam', 0.0, 1.0)
         if self.input_skip and self.encoder not in SKIP_ENCODERS + ('auto',):
             raise ConfigError(f"config 'input_skip: true' needs encoder 'gcn' or 'gat' (or "
                               f"'auto' where it resolves to one), got {self.encoder!r}")

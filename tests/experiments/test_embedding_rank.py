@@ -47,3 +47,21 @@ def test_overrides_reach_the_method_and_the_label_names_the_row(monkeypatch):
     row = er.measure('KarateClub', 'sgc', 0, {'hops': 1}, 'sgc-1hop')
     assert seen == [{'hops': 1}]
     assert row['method'] == 'sgc-1hop' and row['params'] == {'hops': 1}
+
+
+def test_set_items_are_parsed_as_json_and_malformed_ones_named():
+    from _bench_utils import parse_overrides
+    errors = []
+
+    def error(msg):
+        errors.append(msg)
+        raise SystemExit(2)
+
+    assert parse_overrides(['repulsion="student_t"', 'decorrelation_probes=0', 'x=[1, 2]'],
+                           error) == {'repulsion': 'student_t', 'decorrelation_probes': 0,
+                                      'x': [1, 2]}
+    for item, message in (('probes', 'expected KEY=JSON'),
+                          ('repulsion=student_t', 'the value is not JSON')):
+        with pytest.raises(SystemExit):
+            parse_overrides([item], error)
+        assert message in errors[-1] and repr(item) in errors[-1]
