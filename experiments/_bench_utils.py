@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -33,6 +34,19 @@ def run_child(argv: List[str], timeout: float) -> Dict[str, Any]:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out['process_wall_s'] = wall
     return out
+
+
+def median_seconds(fn: Callable[[], None], repeats: int) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls, after two warm-up calls
+    (allocator and thread pool)."""
+    fn()
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def versions() -> Dict[str, str]:

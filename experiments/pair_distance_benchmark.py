@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import versions, write_results  # noqa: E402
+from _bench_utils import median_seconds, versions, write_results  # noqa: E402
 
 from genurl_pyg.nn import pair_distance  # noqa: E402
 
@@ -39,17 +37,6 @@ from genurl_pyg.nn import pair_distance  # noqa: E402
 KERNEL_SHAPES = [('Cora', 5416, 128, 120_000), ('Computers', 27_504, 128, 120_000),
                  ('CS', 36_666, 128, 120_000), ('width 512', 20_000, 512, 120_000),
                  ('2-D reduction', 70_000, 2, 200_000)]
-
-
-def _median_seconds(fn: Callable[[], None], repeats: int) -> float:
-    fn()
-    fn()  # warm-up: allocator and thread pool
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 class plain_expression:
@@ -77,8 +64,8 @@ def kernel_rows(repeats: int) -> List[Dict]:
             (pair_distance.pair_sqdist(z, i, j) * w).sum().backward()
 
         with plain_expression():
-            before = _median_seconds(step, repeats)
-        after = _median_seconds(step, repeats)
+            before = median_seconds(step, repeats)
+        after = median_seconds(step, repeats)
         rows.append({'shape': label, 'rows': n, 'width': d, 'pairs': m,
                      'before_ms': 1000 * before, 'after_ms': 1000 * after})
         print(f'[kernel] {label}: {1000 * before:.1f} -> {1000 * after:.1f} ms', flush=True)
@@ -97,7 +84,7 @@ def epoch_rows(datasets: List[str], epochs: int) -> List[Dict]:
         for key, ctx in (('before_s', plain_expression), ('after_s', contextlib.nullcontext)):
             with ctx():
                 trainer = NodeEmbeddingTrainer(data, dataset_defaults(name))
-                result[key] = _median_seconds(trainer.run_epoch, epochs)
+                result[key] = median_seconds(trainer.run_epoch, epochs)
         result['path'] = trainer.path
         rows.append(result)
         print(f"[epoch] {name}: {result['before_s']:.3f} -> {result['after_s']:.3f} s",

@@ -287,6 +287,37 @@ def test_probed_correlation_is_an_unbiased_estimate_of_the_term_and_its_gradient
         NodeConfig(decorrelation_probes=16)
 
 
+@pytest.mark.parametrize('constant_column', [False, True])
+def test_probed_correlation_value_and_gradient_match_autograd_with_the_same_probes(
+        constant_column):
+    """The written-out backward against autograd through the plain expression: the
+    standardised copy, then ||(Z~^T Z~ - I) R||^2 / (m D) per view, with the probes the
+    generator draws (a constant column standardises to 0 through eps)."""
+    torch.manual_seed(3)
+    z = torch.randn(2 * 50, 7, dtype=torch.float64) @ torch.randn(7, 7, dtype=torch.float64)
+    z = z * 4.0 + 3.0  # off-centre and wide, where a careless variance cancels
+    if constant_column:
+        z[:, 2] = 1.5
+    z.requires_grad_(True)
+    probes, eps = 5, 1e-8
+    gen = torch.Generator().manual_seed(9)
+    draws = [torch.randn(7, probes, generator=gen, dtype=z.dtype) for _ in range(2)]
+    expected = 0.0
+    for view, r in zip(z.view(2, 50, 7), draws):
+        centred = view - view.mean(0)
+        unit = centred / ((centred.pow(2).mean(0) + eps).sqrt() * 50 ** 0.5)
+        expected = expected + ((unit.t() @ unit - torch.eye(7, dtype=z.dtype)) @ r).pow(2).sum() / (probes * 7)
+    expected = expected / 2
+    got = correlation_loss(z, 2, probes=probes, generator=torch.Generator().manual_seed(9))
+    (g_expected,) = torch.autograd.grad(expected * 1.7, z)
+    (g_got,) = torch.autograd.grad(got * 1.7, z)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-10)
+    assert torch.allclose(g_got, g_expected, rtol=1e-7, atol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda x: correlation_loss(x, 2, probes=probes, generator=torch.Generator().manual_seed(9)),
+        (z.detach()[:, [0, 1, 3]].clone().requires_grad_(True),))
+
+
 def test_trainer_passes_the_probes_and_its_generator(monkeypatch):
     from genurl_pyg.node.trainer import NodeEmbeddingTrainer
     from ..node.test_trainer import karate
