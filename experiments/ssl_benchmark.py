@@ -17,7 +17,8 @@ Presets (``--preset``):
 
 Each (preset, method, seed) row is appended to ``--out`` as soon as it finishes (``--resume``
 skips finished rows); ``--report`` writes ``experiments/results/ssl_benchmark.{json,md}``
-(``--notes MD``: run conditions appended to the table, kept when re-reporting).
+(``--notes MD``: run conditions appended to the table, kept when re-reporting;
+``--report-stem NAME``: ``NAME.{json,md}`` instead, a table of its own).
 Targets: GenURL's kNN and linear accuracy >= the best peer's, and its seconds per epoch
 <= 1.2x SimCLR's, on every CPU preset.
 
@@ -133,7 +134,7 @@ def method_label(row: Dict) -> str:
     return 'genurl' if float(weight) == 1.0 else f'genurl (view_weight {weight:g})'
 
 
-def report(paths: List[str], notes: str = None) -> None:
+def report(paths: List[str], notes: str = None, stem: str = 'ssl_benchmark') -> None:
     import numpy as np
     states = [json.loads(Path(p).read_text()) for p in paths]
     cells: Dict = {}
@@ -181,8 +182,8 @@ def report(paths: List[str], notes: str = None) -> None:
     text = '\n'.join(lines) + '\n'
     if notes:  # run conditions and reading, kept across re-reports
         text += '\n' + Path(notes).read_text()
-    write_results('ssl_benchmark', {'runs': states}, text)
-    print((RESULTS / 'ssl_benchmark.md').read_text())
+    write_results(stem, {'runs': states}, text)
+    print((RESULTS / f'{stem}.md').read_text())
 
 
 def main() -> None:
@@ -203,9 +204,16 @@ def main() -> None:
     p.add_argument('--report', nargs='*', help='merge these JSON files into the table')
     p.add_argument('--notes', default=None, metavar='MD',
                    help='with --report: a Markdown file appended to the table')
+    p.add_argument('--report-stem', default='ssl_benchmark', metavar='NAME',
+                   help='with --report: write experiments/results/NAME.{json,md} (a table '
+                        'of its own, e.g. a budget curve, beside the main one)')
     args = p.parse_args()
+    if args.report_stem != 'ssl_benchmark' and not args.report:
+        p.error('--report-stem names the table that --report writes; give --report too')
+    if args.report_stem and ('/' in args.report_stem or args.report_stem.startswith('.')):
+        p.error(f'--report-stem must be a plain file name, got {args.report_stem!r}')
     if args.report:
-        report(args.report, args.notes)
+        report(args.report, args.notes, args.report_stem)
     else:
         run(args)
 

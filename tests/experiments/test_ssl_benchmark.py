@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
 import ssl_benchmark as sb  # noqa: E402
 
@@ -50,3 +52,19 @@ def test_report_keeps_budgets_apart_and_judges_the_default(tmp_path, monkeypatch
     assert '(60,000)' in legacy and '**missed** (knn, linear)' in legacy  # still marked
     default = next(ln for ln in table if '| genurl |' in ln)
     assert '(10,000)' in default and '**missed** (knn)' in default  # BYOL's kNN is higher
+
+
+def test_report_stem_writes_a_table_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(sb, 'RESULTS', tmp_path)
+    monkeypatch.setattr(sb, 'write_results', lambda stem, payload, text: (
+        tmp_path / f'{stem}.md').write_text(text))
+    state = {'command': 'curve', 'versions': {'torch': 'x'},
+             'rows': [row('genurl', 0.75, 0.87, 10000, 40, {'view_weight': 1.0}),
+                      row('byol', 0.76, 0.86, 10000, 40)]}
+    path = tmp_path / 'curve.json'
+    path.write_text(json.dumps(state))
+    sb.report([str(path)], stem='ssl_budget')
+    assert (tmp_path / 'ssl_budget.md').exists() and not (tmp_path / 'ssl_benchmark.md').exists()
+    monkeypatch.setattr(sys, 'argv', ['ssl_benchmark.py', '--report-stem', 'x'])
+    with pytest.raises(SystemExit):
+        sb.main()  # a stem without --report is refused, nothing run
