@@ -32,6 +32,9 @@ NEGATIVES = ('in_batch', 'uniform')
 #: paper's), a ``'decorrelation'`` term on each view's covariance in its place, or the
 #: repulsion with CCA-SSG's correlation term beside it, ``'student_t+decorrelation'`` (ours).
 REPULSIONS = ('student_t', 'decorrelation', 'student_t+decorrelation')
+#: Where the correlation term of ``'student_t+decorrelation'`` reads: the points Q sees
+#: (``'z'``) or the representation users keep (``'h'``, before the projector or sphere).
+DECORRELATION_INPUTS = ('z', 'h')
 
 
 _DEVICE = re.compile(r'^(cpu|cuda(:[0-9]+)?)$')
@@ -185,7 +188,10 @@ class NodeConfig:
     :func:`~genurl_pyg.nn.decorrelation.correlation_loss` (each view's column correlations
     pulled to 0, CCA-SSG's term; the repulsion sets the scale, so no sphere is needed);
     full-graph steps; ``decorrelation_probes`` m > 0 estimates that term from m random
-    probes per step, unbiased, O(N D m) instead of O(N D^2); 0, the default: exact; ours);
+    probes per step, unbiased, O(N D m) instead of O(N D^2); 0, the default: exact;
+    ``decorrelation_input`` which points that term reads: ``'z'``, the default, the points Q
+    sees (on the sphere when ``latent_radius > 0``), or ``'h'``, the kept representation
+    before the projector (the same points when there is no projector and no sphere); ours);
     ``batch_mode`` (``'all'`` pairs,
     ``'sampled'`` with ``num_pos``/``num_neg``, or ``'auto'``: all pairs up to
     ``all_pairs_max_nodes`` nodes), ``shared_negatives`` (full-graph sampled steps: the
@@ -246,6 +252,7 @@ class NodeConfig:
     repulsion: str = 'student_t'
     decorrelation_weight: float = 1.0
     decorrelation_probes: int = 0
+    decorrelation_input: str = 'z'
     batch_mode: str = 'auto'
     all_pairs_max_nodes: int = 3000
     num_pos: int = 20000
@@ -355,6 +362,15 @@ class NodeConfig:
             raise ConfigError("config 'decorrelation_probes' estimates the correlation term "
                               "of 'repulsion: student_t+decorrelation'; with repulsion "
                               f"{self.repulsion!r} it would do nothing (set it to 0)")
+        if self.decorrelation_input not in DECORRELATION_INPUTS:
+            raise ConfigError(f"config 'decorrelation_input' must be one of "
+                              f"{list(DECORRELATION_INPUTS)}, got {self.decorrelation_input!r}")
+        if self.decorrelation_input == 'h' and self.repulsion != 'student_t+decorrelation':
+            # 'decorrelation' measures the covariance against (r^2/D) I: a scale only the
+            # sphere's points have, so it cannot read h.
+            raise ConfigError("config 'decorrelation_input: h' moves the correlation term of "
+                              "'repulsion: student_t+decorrelation' onto h; with repulsion "
+                              f"{self.repulsion!r} there is no such term (set it to 'z')")
         if self.batch_mode == 'sampled' and self.loss in ('kl', 'infonce'):
             raise ConfigError(f"config 'loss: {self.loss}' needs whole rows; use "
                               "'batch_mode: all' (the sampled estimator is for elementwise "

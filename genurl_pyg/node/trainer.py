@@ -517,11 +517,15 @@ class NodeEmbeddingTrainer:
                              self.generator) for _ in range(2)]
             if self.dist.enabled:  # DDP takes one forward per backward: views as one graph
                 x, ei = disjoint_union(views, n)
-                z = self.net(x, self._graph(ei, 2 * n))[1]
+                h, z = self.net(x, self._graph(ei, 2 * n))
             else:
-                z = torch.cat([self.net(x, self._graph(ei))[1] for x, ei in views])
+                outs = [self.net(x, self._graph(ei)) for x, ei in views]
+                z = torch.cat([out[1] for out in outs])
+                # h stacked only when the term reads it: a [2N, D] copy per step otherwise
+                h = (torch.cat([out[0] for out in outs])
+                     if cfg.decorrelation_input == 'h' else None)
         else:
-            z = self.net(self.x_enc, self.graph)[1]
+            h, z = self.net(self.x_enc, self.graph)
         decorrelate = cfg.repulsion == 'decorrelation'
         if self._use_all_pairs():
             loss = self.model.loss(z, self.train_sim)
@@ -533,7 +537,8 @@ class NodeEmbeddingTrainer:
                                    generator=self.generator,
                                    shared_negatives=cfg.shared_negatives)
         if cfg.repulsion != 'student_t':
-            loss = loss + cfg.decorrelation_weight * self._decorrelation(z)
+            spread = h if cfg.decorrelation_input == 'h' else z
+            loss = loss + cfg.decorrelation_weight * self._decorrelation(spread)
         return self._apply(loss)
 
     def _decorrelation(self, z: Tensor) -> Tensor:

@@ -338,3 +338,32 @@ def test_trainer_passes_the_probes_and_its_generator(monkeypatch):
     assert len(seen) == 2 and all(kw['probes'] == 3 and kw['generator'] is t.generator
                                   for kw in seen)
     assert all(np.isfinite(t.state.losses))
+
+
+def test_the_term_reads_h_or_z_as_configured(monkeypatch):
+    """decorrelation_input: 'h' hands the term the representation before the sphere (rows
+    off the radius), 'z' the sphere's points; 'h' without the term is refused by name."""
+    import genurl_pyg.node.trainer as tr
+    from genurl_pyg.node import NodeEmbeddingTrainer
+    from ..node.test_trainer import karate
+    seen = []
+    real = tr.correlation_loss
+
+    def spy(z, **kw):
+        seen.append(z.detach().norm(dim=1))
+        return real(z, **kw)
+
+    monkeypatch.setattr(tr, 'correlation_loss', spy)
+    for where in ('z', 'h'):
+        seen.clear()
+        cfg = _config(repulsion='student_t+decorrelation', decorrelation_weight=1e-3,
+                      latent_radius=3.0, decorrelation_input=where, epochs=1)
+        NodeEmbeddingTrainer(karate(), cfg).fit()
+        norms = seen[0]
+        assert norms.numel() == 2 * 34  # both views stacked, as the loss sees them
+        on_sphere = torch.allclose(norms, torch.full_like(norms, 3.0), atol=1e-4)
+        assert on_sphere == (where == 'z')
+    with pytest.raises(ConfigError, match="'decorrelation_input: h' moves the correlation"):
+        NodeConfig(decorrelation_input='h')
+    with pytest.raises(ConfigError, match="'decorrelation_input' must be one of"):
+        NodeConfig(decorrelation_input='x', repulsion='student_t+decorrelation')
