@@ -210,7 +210,7 @@ def main() -> None:
     args = p.parse_args()
     if args.report_stem != 'ssl_benchmark' and not args.report:
         p.error('--report-stem names the table that --report writes; give --report too')
-    if args.report_stem and ('/' in args.report_stem or args.report_stem.startswith('.')):
+    if not args.report_stem or '/' in args.report_stem or args.report_stem.startswith('.'):
         p.error(f'--report-stem must be a plain file name, got {args.report_stem!r}')
     if args.report:
         report(args.report, args.notes, args.report_stem)

@@ -150,9 +150,8 @@ class _ProbedCorrelation(torch.autograd.Function):
         centred = view - mean                       # transient: the variances only
         inv = ((centred * centred).mean(0) + eps).rsqrt() / n ** 0.5   # 1 / (sigma sqrt N)
         del centred
-        s = r * inv[:, None]
-        u = view @ s - mean @ s                     # z~ R, [N, m]
-        a_r = (view.t() @ u - mean[:, None] * u.sum(0)) * inv[:, None]  # A R, [D, m]
+        u = _standardised_times(view, mean, inv, r)            # z~ R, [N, m]
+        a_r = _standardised_t_times(view, mean, inv, u)        # A R, [D, m]
         ctx.save_for_backward(view, mean, inv, r, u, a_r)
         return (a_r - r).pow(2).sum() / (r.size(1) * dim)
 
@@ -162,9 +161,8 @@ class _ProbedCorrelation(torch.autograd.Function):
         view, mean, inv, r, u, a_r = ctx.saved_tensors
         n, dim = view.shape
         g = (a_r - r) * (2.0 * grad / (r.size(1) * dim))          # dL / d(A R), [D, m]
-        sg = g * inv[:, None]
-        zg = view @ sg - mean @ sg                                  # z~ G, [N, m]
-        a_g = (view.t() @ zg - mean[:, None] * zg.sum(0)) * inv[:, None]  # A G, [D, m]
+        zg = _standardised_times(view, mean, inv, g)              # z~ G, [N, m]
+        a_g = _standardised_t_times(view, mean, inv, zg)          # A G, [D, m]
         c = (a_g * r).sum(1) + (a_r * g).sum(1)
         b = c * inv * inv
         # [z~G, U, 1] @ [R^T / (sigma sqrt N); G^T / (sigma sqrt N); mu b]: the gradient
@@ -174,6 +172,19 @@ class _ProbedCorrelation(torch.autograd.Function):
         out = left @ right
         out.addcmul_(view, b, value=-1.0)
         return out, None, None
+
+
+def _standardised_times(view: Tensor, mean: Tensor, inv: Tensor, m: Tensor) -> Tensor:
+    r""":math:`\tilde z M = (z - 1\mu^\top)(M / (\sigma\sqrt N))` without forming
+    :math:`\tilde z` (``inv`` is :math:`1 / (\sigma\sqrt N)` per column): one skinny product."""
+    s = m * inv[:, None]
+    return view @ s - mean @ s
+
+
+def _standardised_t_times(view: Tensor, mean: Tensor, inv: Tensor, u: Tensor) -> Tensor:
+    r""":math:`\tilde z^\top U = (z^\top U - \mu\,1^\top U) / (\sigma\sqrt N)` without
+    forming :math:`\tilde z`: one skinny product."""
+    return (view.t() @ u - mean[:, None] * u.sum(0)) * inv[:, None]
 
 
 def _check_views(z: Tensor, num_views: int):
