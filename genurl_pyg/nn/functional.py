@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..structure.kernels import student_t
 from .._validation import check_tensor
-from .pair_distance import pair_sqdist
+from .pair_distance import column_block_sqdist, pair_sqdist
 
 ELEMENTWISE = ('gkl', 'fuzzy_ce', 'l1', 'mse')
 ROWWISE = ('kl', 'infonce')
@@ -251,22 +251,22 @@ def indexed_pairs_loss(z: Tensor, pos_i: Tensor, pos_j: Tensor, p_pos: Tensor, n
 
 def shared_columns_loss(z: Tensor, pos_i: Tensor, pos_j: Tensor, p_pos: Tensor, cols: Tensor,
                         num_support: float, nu: float = 1.0, variant: str = 'gkl',
-                        alpha: float = 0.1, eps: float = 1e-10) -> Tensor:
+                        alpha: float = 0.1, eps: float = 1e-10,
+                        precision: str = 'float32') -> Tensor:
     r""":func:`indexed_pairs_loss` with the negatives laid out as a block: every row of ``z``
     against the same ``M`` uniform columns ``cols`` (rows of ``z`` too), the pairs
-    :math:`(i, c_m)` with :math:`i 
-e c_m`.
+    :math:`(i, c_m)` with :math:`i \neq c_m`.
 
     Each column is a uniform node, so for every row :math:`i` the block's entries are
     uniform partners, and the usual scaling :math:`N(N-1)/(NM - M)` (``M`` self-pairs are
     left out, one per column) equals :math:`N/M`: the estimate of the sum over all pairs
     stays unbiased; the negatives of one step are correlated through their shared columns.
     The block's squared distances come from one matrix product,
-    :math:`\lVert z_i
-Vert^2 + \lVert z_c
-Vert^2 - 2 z_i^	op z_c` (clamped at 0), instead
+    :math:`\lVert z_i\rVert^2 + \lVert z_c\rVert^2 - 2 z_i^\top z_c` (clamped at 0), instead
     of gathering two rows per pair: on one CPU core the gathers were about 60 % of a Cora
-    step at ``d = 512`` (session 22 profile).
+    step at ``d = 512`` (session 22 profile); the block and its gradient come from
+    :func:`~genurl_pyg.nn.pair_distance.column_block_sqdist` (its products in bfloat16 with
+    ``precision='bfloat16'``).
 
     Args:
         z (Tensor): embeddings ``[N, d]``.
@@ -283,10 +283,7 @@ Vert^2 - 2 z_i^	op z_c` (clamped at 0), instead
                          f"{tuple(cols.shape)}")
     num_pairs = n * (n - 1)
     d_pos = pair_sqdist(z, pos_i, pos_j)
-    zc = z.index_select(0, cols)
-    sq = z.pow(2).sum(1)
-    d_block = (sq.unsqueeze(1) + sq.index_select(0, cols).unsqueeze(0)
-               - 2.0 * (z @ zc.t())).clamp_min(0.0)
+    d_block = column_block_sqdist(z, cols, precision)
     terms = _ZERO_P_FN[variant](student_t(d_block, nu), alpha, eps)
     # The M self-pairs (row cols[m], column m) sit in the block; subtracting their terms
     # from the block's sum costs O(M), where selecting the other N M - M entries with a

@@ -35,6 +35,8 @@ REPULSIONS = ('student_t', 'decorrelation', 'student_t+decorrelation')
 #: Where the correlation term of ``'student_t+decorrelation'`` reads: the points Q sees
 #: (``'z'``) or the representation users keep (``'h'``, before the projector or sphere).
 DECORRELATION_INPUTS = ('z', 'h')
+#: The shared-negatives block's product precisions (nn.pair_distance.PRODUCT_DTYPES).
+BLOCK_PRECISIONS = ('float32', 'bfloat16')
 
 
 _DEVICE = re.compile(r'^(cpu|cuda(:[0-9]+)?)$')
@@ -198,7 +200,12 @@ class NodeConfig:
     ``num_neg`` negatives as every row against ``ceil(num_neg / N)`` shared uniform
     columns, distances from one matrix product, instead of independent uniform pairs
     gathered row by row; the same unbiased estimate, correlated within a step; ours, off by
-    default: :func:`~genurl_pyg.nn.functional.shared_columns_loss`).
+    default: :func:`~genurl_pyg.nn.functional.shared_columns_loss`), ``block_precision``
+    (that block's three matrix products: ``'float32'``, the default, or ``'bfloat16'``
+    operands accumulated in float32, about 4x faster products where the CPU has
+    AVX512-BF16/AMX or on a recent GPU, slower where bfloat16 is emulated; a change to the
+    numbers: :func:`~genurl_pyg.nn.pair_distance.column_block_sqdist`; needs
+    ``shared_negatives: true``).
     Mini-batch paths (``encoder: sign``, and message passing with ``graph_batching:
     neighbor``; ``'auto'``: neighbour sampling beyond 100k nodes when pyg-lib or
     torch-sparse is installed): an epoch is one pass over all anchors in batches of
@@ -258,6 +265,7 @@ class NodeConfig:
     num_pos: int = 20000
     num_neg: int = 100000
     shared_negatives: bool = False
+    block_precision: str = 'float32'
     graph_batching: str = 'auto'
     num_neighbors: List[int] = dataclasses.field(default_factory=lambda: [15, 10])
     batch_size: int = 0
@@ -371,6 +379,14 @@ class NodeConfig:
             raise ConfigError("config 'decorrelation_input: h' moves the correlation term of "
                               "'repulsion: student_t+decorrelation' onto h; with repulsion "
                               f"{self.repulsion!r} there is no such term (set it to 'z')")
+        if self.block_precision not in BLOCK_PRECISIONS:
+            raise ConfigError(f"config 'block_precision' must be one of "
+                              f"{list(BLOCK_PRECISIONS)}, got {self.block_precision!r}")
+        if self.block_precision != 'float32' and not self.shared_negatives:
+            raise ConfigError(f"config 'block_precision: {self.block_precision}' sets the "
+                              "precision of the shared-negatives block; without "
+                              "'shared_negatives: true' there is no block (set it to "
+                              "'float32')")
         if self.batch_mode == 'sampled' and self.loss in ('kl', 'infonce'):
             raise ConfigError(f"config 'loss: {self.loss}' needs whole rows; use "
                               "'batch_mode: all' (the sampled estimator is for elementwise "

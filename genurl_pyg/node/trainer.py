@@ -535,7 +535,8 @@ class NodeEmbeddingTrainer:
             loss = self.model.loss(z, self.train_sim, num_pos=cfg.num_pos,
                                    num_neg=1 if decorrelate else cfg.num_neg,
                                    generator=self.generator,
-                                   shared_negatives=cfg.shared_negatives)
+                                   shared_negatives=cfg.shared_negatives,
+                                   block_precision=cfg.block_precision)
         if cfg.repulsion != 'student_t':
             spread = h if cfg.decorrelation_input == 'h' else z
             loss = loss + cfg.decorrelation_weight * self._decorrelation(spread)

@@ -3,7 +3,7 @@ import torch
 
 from genurl_pyg.nn import functional as F
 from genurl_pyg.nn import pair_distance
-from genurl_pyg.nn.pair_distance import MIN_FUSED_DIM, pair_sqdist
+from genurl_pyg.nn.pair_distance import MIN_FUSED_DIM, column_block_sqdist, pair_sqdist
 
 
 def _pairs(n, m, seed=0):
@@ -90,3 +90,75 @@ def test_bad_inputs(z, i, j, match):
 def test_out_of_range_index():
     with pytest.raises(IndexError):
         pair_sqdist(torch.randn(5, 20), torch.tensor([0, 5]), torch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize('index_dtype', [torch.long, torch.int])
+def test_cpu_sparse_gradient_equals_the_chunked_gradient(index_dtype, tiny_chunks):
+    """The CPU backward (one CSR product) and the accelerator's chunked gathers give the
+    same gradient, with repeated pairs, zero-length pairs and rows in no pair."""
+    g = torch.Generator().manual_seed(7)
+    z = torch.randn(40, 24, dtype=torch.float64, generator=g)
+    i, j = _pairs(35, 120, seed=8)  # rows 35-39 in no pair
+    i[:6], j[:6] = j[6:12], i[6:12]  # the same pairs reversed
+    i[12:15] = j[12:15]
+    w = torch.randn(120, dtype=torch.float64, generator=g)
+    i, j = i.to(index_dtype), j.to(index_dtype)
+    sparse = pair_distance._laplacian_times(z, i, j, w)
+    chunked = pair_distance._chunked_gradient(z, i, j, w)
+    torch.testing.assert_close(sparse, chunked)
+    assert sparse[35:].abs().max() == 0
+
+
+def _plain_block(z, cols):
+    zc = z[cols]
+    return ((z * z).sum(1, keepdim=True) + (zc * zc).sum(1) - 2 * z @ zc.t()).clamp_min(0)
+
+
+def test_column_block_matches_cdist_and_the_autograd_gradient():
+    g = torch.Generator().manual_seed(9)
+    z = torch.randn(30, 20, dtype=torch.float64, generator=g, requires_grad=True)
+    cols = torch.tensor([4, 0, 4, 29])  # a repeated column, and the block's self-pairs
+    d = column_block_sqdist(z, cols)
+    torch.testing.assert_close(d, torch.cdist(z, z[cols]).pow(2).detach())
+    w = torch.randn(30, 4, dtype=torch.float64, generator=g)
+    got, = torch.autograd.grad((d * w).sum(), z)
+    want, = torch.autograd.grad((_plain_block(z, cols) * w).sum(), z)
+    torch.testing.assert_close(got, want)
+
+
+def test_column_block_gradcheck():
+    z = torch.randn(8, 6, dtype=torch.float64, requires_grad=True)
+    cols = torch.tensor([1, 6, 6])
+    # the self-pairs sit at the clamp's kink; leave them out of the checked function
+    off = torch.ones(8, 3, dtype=torch.float64)
+    off[1, 0] = off[6, 1] = off[6, 2] = 0
+    assert torch.autograd.gradcheck(lambda t: column_block_sqdist(t, cols) * off, (z,))
+
+
+def test_column_block_bfloat16_rounds_the_products_only():
+    """bfloat16 operands: close to float32 (about 2^-8 relative) but not equal, so the
+    switch really takes the other path; the result stays float32."""
+    g = torch.Generator().manual_seed(10)
+    z = torch.randn(200, 64, generator=g, requires_grad=True)
+    cols = torch.randint(0, 200, (16,), generator=g)
+    w = torch.rand(200, 16, generator=g)
+    full = column_block_sqdist(z, cols)
+    low = column_block_sqdist(z, cols, precision='bfloat16')
+    assert low.dtype == torch.float32
+    g_full, = torch.autograd.grad((full * w).sum(), z)
+    g_low, = torch.autograd.grad((low * w).sum(), z)
+    assert not torch.equal(full, low) and not torch.equal(g_full, g_low)
+    assert ((low - full).norm() / full.norm()) < 1e-2
+    assert ((g_low - g_full).norm() / g_full.norm()) < 2e-2
+
+
+@pytest.mark.parametrize('z, cols, precision, match', [
+    (torch.randn(5), torch.tensor([0]), 'float32', "'z' must be"),
+    (torch.randn(5, 3), torch.tensor([[0]]), 'float32', "'cols' must be"),
+    (torch.randn(5, 3), torch.tensor([], dtype=torch.long), 'float32', "'cols' must be"),
+    (torch.randn(5, 3), torch.tensor([0.0]), 'float32', "'cols' must be"),
+    (torch.randn(5, 3), torch.tensor([0]), 'float16', "'precision' must be one of"),
+])
+def test_column_block_bad_inputs(z, cols, precision, match):
+    with pytest.raises(ValueError, match=match):
+        column_block_sqdist(z, cols, precision)

@@ -8,6 +8,7 @@ from torch_geometric.datasets import KarateClub
 from genurl_pyg import NodeConfig, fit_node_embeddings
 from genurl_pyg.evaluation import linear_probe
 from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+from genurl_pyg.node.config import ConfigError
 from genurl_pyg.node.views import augment, two_view_similarity
 from genurl_pyg.structure import build_similarity
 
@@ -388,3 +389,26 @@ def test_shared_negatives_reach_the_full_graph_step(monkeypatch):
     assert all(torch.isfinite(torch.tensor(trainer.state.losses)))
     with pytest.raises(Exception, match="'shared_negatives'"):
         NodeConfig(shared_negatives='yes').validate()
+
+
+def test_block_precision_reaches_the_block(monkeypatch):
+    """block_precision: the shared-negatives block gets it by name; refused without the
+    block and for an unknown precision."""
+    import genurl_pyg.nn.functional as LF
+    seen = []
+    real = LF.shared_columns_loss
+
+    def spy(*args, **kwargs):
+        seen.append(args[-1])  # the precision, passed last by GenURLLoss.sampled
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(LF, 'shared_columns_loss', spy)
+    cfg = NodeConfig(epochs=1, hidden_channels=16, out_channels=16, k=5, batch_mode='sampled',
+                     num_pos=64, num_neg=100, shared_negatives=True,
+                     block_precision='bfloat16')
+    NodeEmbeddingTrainer(karate(), cfg).fit()
+    assert seen == ['bfloat16']
+    with pytest.raises(ConfigError, match="without 'shared_negatives: true' there is no"):
+        NodeConfig(block_precision='bfloat16')
+    with pytest.raises(ConfigError, match="'block_precision' must be one of"):
+        NodeConfig(block_precision='half', shared_negatives=True)

@@ -60,11 +60,11 @@ class GenURLLoss(torch.nn.Module):
 
     def sampled(self, z: Tensor, sim: Similarity, num_pos: int, num_neg: int,
                 generator: Optional[torch.Generator] = None,
-                shared_negatives: bool = False) -> Tensor:
+                shared_negatives: bool = False, block_precision: str = 'float32') -> Tensor:
         """The sampled estimate. ``shared_negatives``: the ``num_neg`` negatives as every
         row against ``ceil(num_neg / N)`` shared uniform columns, one matrix product
-        (:func:`~genurl_pyg.nn.functional.shared_columns_loss`), instead of independent
-        uniform pairs."""
+        (:func:`~genurl_pyg.nn.functional.shared_columns_loss`; its operands in bfloat16
+        with ``block_precision='bfloat16'``), instead of independent uniform pairs."""
         if z.size(0) != sim.num_nodes:
             raise ValueError(f"'z' has {z.size(0)} rows but P has {sim.num_nodes} nodes")
         if shared_negatives:
@@ -73,7 +73,8 @@ class GenURLLoss(torch.nn.Module):
             s = sample_pairs(sim, num_pos, 1, generator)
             cols = torch.randint(0, n, (m,), generator=generator).to(z.device)
             return F.shared_columns_loss(z, s.pos_i, s.pos_j, s.pos_p, cols, s.num_support,
-                                         self.nu, self.variant, self.alpha, self.eps)
+                                         self.nu, self.variant, self.alpha, self.eps,
+                                         block_precision)
         s = sample_pairs(sim, num_pos, num_neg, generator)
         return F.indexed_pairs_loss(z, s.pos_i, s.pos_j, s.pos_p, s.neg_i, s.neg_j,
                                     s.num_support, s.num_pairs, self.nu, self.variant,

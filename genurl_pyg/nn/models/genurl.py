@@ -72,21 +72,23 @@ class GenURL(torch.nn.Module):
     def loss(self, z: Tensor, sim, nodes: Optional[Tensor] = None,
              num_pos: Optional[int] = None, num_neg: Optional[int] = None,
              generator: Optional[torch.Generator] = None,
-             shared_negatives: bool = False) -> Tensor:
+             shared_negatives: bool = False, block_precision: str = 'float32') -> Tensor:
         """All-pairs loss (``sim`` dense or :class:`Similarity` plus optional ``nodes``), or,
         when ``num_pos`` and ``num_neg`` are given, the unbiased sampled loss (its negatives
-        as shared columns with ``shared_negatives``: :meth:`GenURLLoss.sampled`). A ``z`` of
+        as shared columns with ``shared_negatives``, the block's products in
+        ``block_precision``: :meth:`GenURLLoss.sampled`). A ``z`` of
         shape ``[N, C, d]`` (from a :class:`~genurl_pyg.nn.models.ChannelProjector`) gets
         one loss per channel, summed."""
         if z.dim() == 3:  # one loss per channel (e.g. EgoGCN's ego and graph channels)
             return sum(self.loss(z[:, c], sim, nodes, num_pos, num_neg, generator,
-                                 shared_negatives) for c in range(z.size(1)))
+                                 shared_negatives, block_precision)
+                       for c in range(z.size(1)))
         if num_pos is not None or num_neg is not None:
             if not isinstance(sim, Similarity) or num_pos is None or num_neg is None:
                 raise ValueError('the sampled loss needs a Similarity and both num_pos and '
                                  'num_neg')
             return self.criterion.sampled(z, sim, num_pos, num_neg, generator,
-                                          shared_negatives)
+                                          shared_negatives, block_precision)
         return self.criterion(z, sim, nodes)
 
     def __repr__(self) -> str:
