@@ -36,7 +36,7 @@ REPULSIONS = ('student_t', 'decorrelation', 'student_t+decorrelation')
 #: (``'z'``) or the representation users keep (``'h'``, before the projector or sphere).
 DECORRELATION_INPUTS = ('z', 'h')
 #: The shared-negatives block's product precisions (nn.pair_distance.PRODUCT_DTYPES).
-BLOCK_PRECISIONS = ('float32', 'bfloat16')
+BLOCK_PRECISIONS = ('float32', 'bfloat16', 'auto')
 
 
 _DEVICE = re.compile(r'^(cpu|cuda(:[0-9]+)?)$')
@@ -205,7 +205,8 @@ class NodeConfig:
     operands accumulated in float32, about 4x faster products where the CPU has
     AVX512-BF16/AMX or on a recent GPU, slower where bfloat16 is emulated; a change to the
     numbers: :func:`~genurl_pyg.nn.pair_distance.column_block_sqdist`; needs
-    ``shared_negatives: true``).
+    ``shared_negatives: true``; ``'auto'``: bfloat16 where the training device multiplies
+    it natively (:func:`~genurl_pyg.utils.devices.native_bfloat16`), else float32).
     Mini-batch paths (``encoder: sign``, and message passing with ``graph_batching:
     neighbor``; ``'auto'``: neighbour sampling beyond 100k nodes when pyg-lib or
     torch-sparse is installed): an epoch is one pass over all anchors in batches of
@@ -382,7 +383,7 @@ class NodeConfig:
         if self.block_precision not in BLOCK_PRECISIONS:
             raise ConfigError(f"config 'block_precision' must be one of "
                               f"{list(BLOCK_PRECISIONS)}, got {self.block_precision!r}")
-        if self.block_precision != 'float32' and not self.shared_negatives:
+        if self.block_precision == 'bfloat16' and not self.shared_negatives:
             raise ConfigError(f"config 'block_precision: {self.block_precision}' sets the "
                               "precision of the shared-negatives block; without "
                               "'shared_negatives: true' there is no block (set it to "

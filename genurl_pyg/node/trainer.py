@@ -31,7 +31,7 @@ from ..nn import functional as LF
 from ..nn.decorrelation import correlation_loss, decorrelation_loss
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
-from ..utils.devices import resolve_device
+from ..utils.devices import native_bfloat16, resolve_device
 from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, SKIP_ENCODERS,
                      ConfigError, NodeConfig,
                      knn_input_hops_reads_trust, resolved_graph_hops, resolved_graph_part,
@@ -141,6 +141,11 @@ class NodeEmbeddingTrainer:
         self.cfg = config.validate()
         self.dist = distributed.context(config.device)
         self.device = resolve_device(str(self.dist.device(config.device)))
+        #: the shared-negatives block's product precision, 'auto' resolved for this device
+        self.block_precision = config.block_precision
+        if self.block_precision == 'auto':
+            self.block_precision = ('bfloat16' if native_bfloat16(self.device)
+                                    else 'float32')
         self.generator = seed_everything(config.seed)  # same model init on every rank
         # Epoch-level draws (anchor order) are shared by the ranks so that they split one
         # permutation; per-step draws (views, pairs) differ between ranks.
@@ -536,7 +541,7 @@ class NodeEmbeddingTrainer:
                                    num_neg=1 if decorrelate else cfg.num_neg,
                                    generator=self.generator,
                                    shared_negatives=cfg.shared_negatives,
-                                   block_precision=cfg.block_precision)
+                                   block_precision=self.block_precision)
         if cfg.repulsion != 'student_t':
             spread = h if cfg.decorrelation_input == 'h' else z
             loss = loss + cfg.decorrelation_weight * self._decorrelation(spread)

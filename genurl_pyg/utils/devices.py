@@ -1,4 +1,5 @@
-"""The training device from a config string, with one message when CUDA is missing."""
+"""The training device from a config string, with one message when CUDA is missing, and
+whether a device multiplies bfloat16 natively."""
 from __future__ import annotations
 
 import torch
@@ -14,3 +15,20 @@ def resolve_device(device: str, what: str = 'config') -> torch.device:
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f"{what} 'device' is {device!r} but CUDA is not available here")
     return dev
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware: a CUDA device that torch
+    says supports bfloat16, or a CPU with AVX512-BF16 or AMX tiles (elsewhere torch emulates
+    bfloat16 on a CPU, slower than float32). False when torch cannot tell (the CPU probes
+    are private torch functions)."""
+    if device.type == 'cuda':
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != 'cpu':
+        return False
+    probes = ('_is_avx512_bf16_supported', '_is_amx_tile_supported')
+    try:
+        return any(bool(getattr(torch.cpu, name)()) for name in probes
+                   if hasattr(torch.cpu, name))
+    except RuntimeError:
+        return False

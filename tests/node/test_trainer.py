@@ -408,6 +408,13 @@ def test_block_precision_reaches_the_block(monkeypatch):
                      block_precision='bfloat16')
     NodeEmbeddingTrainer(karate(), cfg).fit()
     assert seen == ['bfloat16']
+    import genurl_pyg.node.trainer as trainer_module
+    for native, want in ((True, 'bfloat16'), (False, 'float32')):  # 'auto' asks the device
+        monkeypatch.setattr(trainer_module, 'native_bfloat16', lambda device: native)
+        NodeEmbeddingTrainer(karate(), NodeConfig.from_dict(
+            {'block_precision': 'auto'}, base=cfg)).fit()
+        assert seen[-1] == want
+    NodeConfig(block_precision='auto')  # no block: auto has nothing to set, and is allowed
     with pytest.raises(ConfigError, match="without 'shared_negatives: true' there is no"):
         NodeConfig(block_precision='bfloat16')
     with pytest.raises(ConfigError, match="'block_precision' must be one of"):
