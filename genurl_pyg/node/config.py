@@ -87,12 +87,19 @@ def check_number_or_auto(value: Any, name: str, lo: float, hi: Optional[float] =
 
 
 def check_repulsion(repulsion: Any, loss: Any, latent_radius: float,
-                    what: str = 'config') -> None:
+                    what: str = 'config', decorrelation_weight: float = 1.0) -> None:
     """Raises :class:`ConfigError` unless ``repulsion`` is one of :data:`REPULSIONS` and,
     for ``'decorrelation'``, the loss is GKL (whose repulsion it replaces) and Q is on a
-    sphere (``latent_radius > 0``). Shared by the node and image configs."""
+    sphere (``latent_radius > 0``); and for ``'student_t'`` when ``decorrelation_weight``
+    was moved from its default 1.0 (it weighs a term that repulsion does not have, so the
+    setting would do nothing). Shared by the node and image configs."""
     if repulsion not in REPULSIONS:
         raise ConfigError(f"{what} 'repulsion' must be one of {REPULSIONS}, got {repulsion!r}")
+    if repulsion == 'student_t' and decorrelation_weight != 1.0:
+        raise ConfigError(f"{what} 'decorrelation_weight' weighs the term of repulsion "
+                          "'decorrelation' or 'student_t+decorrelation'; with 'student_t' it "
+                          f"would do nothing (got {decorrelation_weight}; leave it at 1.0 or "
+                          "choose one of those repulsions)")
     if repulsion != 'decorrelation':  # the repulsion stays: any loss, any scale
         return
     if loss != 'gkl':
@@ -366,7 +373,8 @@ class NodeConfig:
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise ConfigError(f"config 'device' must be 'cpu', 'cuda' or 'cuda:<index>', "
                               f"got {self.device!r}")
-        check_repulsion(self.repulsion, self.loss, self.latent_radius)
+        check_repulsion(self.repulsion, self.loss, self.latent_radius,
+                        decorrelation_weight=self.decorrelation_weight)
         if self.decorrelation_probes and self.repulsion != 'student_t+decorrelation':
             raise ConfigError("config 'decorrelation_probes' estimates the correlation term "
                               "of 'repulsion: student_t+decorrelation'; with repulsion "

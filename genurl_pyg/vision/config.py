@@ -115,7 +115,8 @@ class SSLConfig:
         number('weight_decay', 0.0)
         number('latent_radius', 0.0)
         number('decorrelation_weight', 0.0)
-        check_repulsion(self.repulsion, self.loss, self.latent_radius, what='ssl config')
+        check_repulsion(self.repulsion, self.loss, self.latent_radius, what='ssl config',
+                        decorrelation_weight=self.decorrelation_weight)
         if self.repulsion == 'decorrelation' and self.false_negatives:
             raise ValueError("ssl config 'false_negatives' spares pairs from the repulsion, "
                              "which 'repulsion: decorrelation' removes; set it to 0")

@@ -102,6 +102,20 @@ def test_config_errors_name_what_is_missing():
         NodeConfig(repulsion='decorrelation', latent_radius=3.0, decorrelation_weight=-1.0)
 
 
+def test_a_weight_without_its_term_is_refused():
+    """decorrelation_weight moved from its default with repulsion student_t weighs nothing:
+    refused by name in the node and the image config; the default and the two repulsions
+    that have the term pass."""
+    from genurl_pyg.vision.config import SSLConfig
+    with pytest.raises(ConfigError, match="with 'student_t' it would do nothing"):
+        NodeConfig(decorrelation_weight=1e-4)
+    with pytest.raises(ValueError, match="ssl config 'decorrelation_weight' weighs the term"):
+        SSLConfig(decorrelation_weight=0.5).validate()
+    NodeConfig(decorrelation_weight=1.0)
+    NodeConfig(repulsion='student_t+decorrelation', decorrelation_weight=1e-4)
+    SSLConfig(repulsion='student_t+decorrelation', decorrelation_weight=0.5).validate()
+
+
 def test_trainer_replaces_the_repulsion_and_the_term_spreads_the_points():
     from genurl_pyg.node.trainer import NodeEmbeddingTrainer
     from ..node.test_trainer import karate
