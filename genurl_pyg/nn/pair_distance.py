@@ -158,8 +158,8 @@ class _ColumnBlockSqdist(torch.autograd.Function):
         sq = torch.linalg.vecdot(z, z)
         d = _product(z, zc.t(), low).mul_(-2.0)
         d.add_(sq.unsqueeze(1)).add_(sq.index_select(0, cols).unsqueeze(0))
-        # clamp_min's gradient is zero where it clamped: keep where (rounding near the
-        # self-pairs mostly), so the backward equals autograd's
+        # clamp_min's gradient is zero where it clamped (rounding, mostly at the
+        # self-pairs): remember where, so that the backward equals autograd's
         clamped = d < 0
         d.clamp_min_(0.0)
         ctx.low = low

@@ -19,11 +19,14 @@ def resolve_device(device: str, what: str = 'config') -> torch.device:
 
 def native_bfloat16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 matrices in hardware: a CUDA device that torch
-    says supports bfloat16, or a CPU with AVX512-BF16 or AMX tiles (elsewhere torch emulates
+    says supports bfloat16 without emulation, or a CPU with AVX512-BF16 or AMX tiles (elsewhere torch emulates
     bfloat16 on a CPU, slower than float32). False when torch cannot tell (the CPU probes
     are private torch functions)."""
     if device.type == 'cuda':
-        return bool(torch.cuda.is_bf16_supported())
+        try:  # torch >= 2.3 counts emulated bfloat16 (pre-Ampere GPUs) unless told not to
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        except TypeError:
+            return bool(torch.cuda.is_bf16_supported())
     if device.type != 'cpu':
         return False
     probes = ('_is_avx512_bf16_supported', '_is_amx_tile_supported')

@@ -42,7 +42,13 @@ def test_native_bfloat16_is_false_when_torch_cannot_tell(monkeypatch):
 
 
 def test_native_bfloat16_on_cuda_asks_torch(monkeypatch):
+    asked = []
+
+    def supported(including_emulation=True):
+        asked.append(including_emulation)
+        return not including_emulation and answer
     for answer in (True, False):
-        monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda: answer)
+        monkeypatch.setattr(torch.cuda, 'is_bf16_supported', supported)
         assert native_bfloat16(torch.device('cuda')) is answer
+    assert asked == [False, False]  # emulated bfloat16 does not count
     assert native_bfloat16(torch.device('meta')) is False
