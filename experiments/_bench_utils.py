@@ -49,6 +49,38 @@ def median_seconds(fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(times)
 
 
+def alternating_seconds(runs: Dict[str, Callable[[int], float]],
+                        seeds: int) -> Dict[str, Dict[str, Any]]:
+    """Seconds of each named run for seeds ``0 .. seeds - 1``, the runs alternating seed by
+    seed so that a slow spell on a shared machine falls on all of them:
+    ``{name: {'seconds': [...], 'median_s': m}}``."""
+    secs: Dict[str, List[float]] = {name: [] for name in runs}
+    for seed in range(seeds):
+        for name, run in runs.items():
+            secs[name].append(run(seed))
+            print(f'seed {seed} {name}: {secs[name][-1]:.2f} s', file=sys.stderr, flush=True)
+    return {name: {'seconds': s, 'median_s': statistics.median(s)} for name, s in secs.items()}
+
+
+def cora_variant_seconds(variants: Dict[str, Dict[str, Any]], seeds: int) -> Dict[str, Dict]:
+    """:func:`alternating_seconds` of whole Cora seeds in this process: for each named
+    variant, ``NodeEmbeddingTrainer.fit()`` with the shipped ``cora.yaml`` plus its
+    overrides (data loaded once)."""
+    from genurl_pyg.datasets import load_dataset
+    from genurl_pyg.node import NodeEmbeddingTrainer, dataset_defaults
+    data = load_dataset('Cora')
+    base = dataset_defaults('Cora')
+
+    def fit(change: Dict[str, Any]) -> Callable[[int], float]:
+        def run(seed: int) -> float:
+            cfg = base.__class__.from_dict({'seed': seed, **change}, base=base)
+            start = time.perf_counter()
+            NodeEmbeddingTrainer(data, cfg).fit()
+            return time.perf_counter() - start
+        return run
+    return alternating_seconds({name: fit(change) for name, change in variants.items()}, seeds)
+
+
 def versions() -> Dict[str, str]:
     from genurl_pyg.utils.versions import library_versions
     import torch

@@ -16,8 +16,8 @@ Cost: one training per (method, seed) plus an O(N · d²) SVD.
 Usage:
   python experiments/embedding_rank.py --dataset CiteSeer --methods genurl cca_ssg --seeds 3
   python experiments/embedding_rank.py --dataset Cora --methods genurl --seeds 3 \\
-      --set repulsion='"student_t"' decorrelation_probes=0 --label genurl-student_t \\
-      --out embedding_rank_Cora
+      --set repulsion='"student_t"' decorrelation_probes=0 decorrelation_weight=1.0 \\
+      --label genurl-student_t --out embedding_rank_Cora
 """
 from __future__ import annotations
 

@@ -30,17 +30,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import median_seconds, versions, write_results  # noqa: E402
+from _bench_utils import (alternating_seconds, cora_variant_seconds,  # noqa: E402
+                          median_seconds, versions, write_results)
 
 from genurl_pyg.nn import pair_distance  # noqa: E402
 
@@ -114,22 +113,13 @@ def kernel_rows(repeats: int) -> Dict[str, Dict]:
     return {'block': block, 'positives': positives}
 
 
+#: Cora seeds timed: the shipped config with the block's products in each precision.
+SEED_VARIANTS = {'float32': {'block_precision': 'float32'},
+                 'bfloat16': {'block_precision': 'bfloat16'}}
+
+
 def seed_rows(seeds: int) -> Dict:
-    from genurl_pyg.datasets import load_dataset
-    from genurl_pyg.node import NodeEmbeddingTrainer, dataset_defaults
-    data = load_dataset('Cora')
-    base = dataset_defaults('Cora')
-    variants = {'float32': {'block_precision': 'float32'},
-                'bfloat16': {'block_precision': 'bfloat16'}}
-    secs: Dict[str, List[float]] = {name: [] for name in variants}
-    for seed in range(seeds):
-        for name, change in variants.items():
-            cfg = base.__class__.from_dict({'seed': seed, **change}, base=base)
-            start = time.perf_counter()
-            NodeEmbeddingTrainer(data, cfg).fit()
-            secs[name].append(time.perf_counter() - start)
-            print(f'seed {seed} {name}: {secs[name][-1]:.2f} s', file=sys.stderr, flush=True)
-    return {name: {'seconds': s, 'median_s': statistics.median(s)} for name, s in secs.items()}
+    return cora_variant_seconds(SEED_VARIANTS, seeds)
 
 
 _ONE_SEED = """
@@ -148,16 +138,16 @@ def checkout_rows(other: str, seeds: int, threads: int) -> Dict:
     """Whole seeds of ``other``'s checkout and of this one, alternating, one child each."""
     here = str(Path(__file__).resolve().parent.parent)
     checkouts = {'compared checkout': str(Path(other).resolve()), 'this checkout': here}
-    secs: Dict[str, List[float]] = {name: [] for name in checkouts}
-    for seed in range(seeds):
-        for name, root in checkouts.items():
-            env = dict(os.environ, PYTHONPATH=root)
+
+    def child(root: str) -> Callable[[int], float]:
+        def run(seed: int) -> float:
             out = subprocess.run([sys.executable, '-c', _ONE_SEED, str(seed), str(threads)],
-                                 env=env, cwd=root, capture_output=True, text=True, check=True)
-            secs[name].append(float(out.stdout.strip().splitlines()[-1]))
-            print(f'seed {seed} {name}: {secs[name][-1]:.2f} s', file=sys.stderr, flush=True)
-    return {name: {'root': checkouts[name], 'seconds': s, 'median_s': statistics.median(s)}
-            for name, s in secs.items()}
+                                 env=dict(os.environ, PYTHONPATH=root), cwd=root,
+                                 capture_output=True, text=True, check=True)
+            return float(out.stdout.strip().splitlines()[-1])
+        return run
+    rows = alternating_seconds({name: child(root) for name, root in checkouts.items()}, seeds)
+    return {name: {'root': checkouts[name], **row} for name, row in rows.items()}
 
 
 def main() -> None:

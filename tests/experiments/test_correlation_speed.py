@@ -12,3 +12,12 @@ def test_kernel_rows_time_equal_functions(monkeypatch):
     (row,) = cs.kernel_rows(repeats=1, probes=4)
     assert row['value_rel_diff'] < 1e-5 and row['grad_rel_diff'] < 1e-5
     assert all(row[f'{k}_ms'] > 0 for k in ('before', 'after', 'exact'))
+
+
+def test_seed_variants_are_valid_over_coras_shipped_config():
+    """The timed variants build over cora.yaml (a variant the config refuses would only
+    fail after the kernels had run)."""
+    from genurl_pyg.node import dataset_defaults
+    base = dataset_defaults('Cora')
+    for change in cs.SEED_VARIANTS.values():
+        base.__class__.from_dict(change, base=base)

@@ -31,3 +31,12 @@ def test_checkouts_alternate_seed_by_seed_in_child_processes(monkeypatch, tmp_pa
     assert rows['compared checkout']['seconds'] == [0.5, 1.5]
     assert rows['this checkout']['seconds'] == [0.5, 1.5]
     assert rows['this checkout']['median_s'] == 1.0
+
+
+def test_seed_variants_are_valid_over_coras_shipped_config():
+    """The timed variants build over cora.yaml (a variant the config refuses would only
+    fail after the kernels had run)."""
+    from genurl_pyg.node import dataset_defaults
+    base = dataset_defaults('Cora')
+    for change in lgs.SEED_VARIANTS.values():
+        base.__class__.from_dict(change, base=base)
