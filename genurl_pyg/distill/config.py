@@ -52,7 +52,11 @@ class DistillConfig:
     ``'cnn'``, for images: the vision task's small CNN of width ``cnn_width`` and a Linear
     layer to ``out_channels``), ``dropout``; ``feature_mask``: share of input columns zeroed
     per batch (a view of the student's input; 0 = none; node features only, images get
-    the vision task's random views instead).
+    the vision task's random views instead). ``bank_k`` (ours, node features only): with
+    ``k > 0`` the embedding is the student's output joined with a graph-free structural
+    code, the teacher's embeddings of the ``bank_k`` training rows most similar in
+    features (:class:`~genurl_pyg.distill.bank.TeacherBank`), ``out_channels + d_t`` wide;
+    0 (the default) is the student alone.
     P from the teacher (:class:`~genurl_pyg.structure.SimilarityBuilder` on the teacher's
     embeddings): ``k`` neighbours, ``metric``, ``feature_hops`` (geodesic hops on the
     teacher's kNN graph), ``nu_input``; with a graph given, ``use_graph`` adds the data's own
@@ -101,6 +105,7 @@ class DistillConfig:
     norm: str = 'batch_norm'
     dropout: float = 0.0
     feature_mask: float = 0.0
+    bank_k: int = 0
     k: int = 50
     metric: str = 'euclidean'
     feature_hops: int = 1
@@ -131,7 +136,7 @@ class DistillConfig:
     def validate(self) -> 'DistillConfig':
         what = 'distill config'
         for name, lo in (('hidden_channels', 1), ('out_channels', 1), ('num_layers', 1),
-                         ('cnn_width', 1),
+                         ('cnn_width', 1), ('bank_k', 0),
                          ('k', 1), ('feature_hops', 1), ('graph_hops', 1),
                          ('pos_per_anchor', 1), ('neg_per_anchor', 1), ('queue_size', 1),
                          ('epochs', 1), ('batch_size', 2), ('seed', 0)):

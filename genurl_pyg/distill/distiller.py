@@ -169,6 +169,16 @@ class GenURLDistiller:
         if self.cfg.batch_size > x.size(0):
             raise ValueError(f"distill config 'batch_size' ({self.cfg.batch_size}) is larger "
                              f"than the {x.size(0)} training rows; lower it")
+        self.bank = None
+        if self.cfg.bank_k:
+            if self.images:
+                raise ValueError("distill config 'bank_k' looks node features up in the "
+                                 'training rows; image rows have no such code (set bank_k 0)')
+            if self.cfg.bank_k >= x.size(0):
+                raise ValueError(f"distill config 'bank_k' ({self.cfg.bank_k}) must be "
+                                 f'smaller than the {x.size(0)} training rows')
+            from .bank import TeacherBank
+            self.bank = TeacherBank(x, self.teacher, self.cfg.bank_k, seed=self.cfg.seed)
         self.generator = seed_everything(self.cfg.seed)
         # images stay in their dtype (uint8: a quarter of float32's memory); a view is made
         # per batch
@@ -237,7 +247,8 @@ class GenURLDistiller:
     def embed(self, x: Optional[Tensor] = None, batch_size: Optional[int] = None) -> Tensor:
         """The student's ``[M, out]`` embeddings of ``x`` (default: the training rows), from
         the features (or the unaugmented, normalised images) alone, on the CPU;
-        ``batch_size`` rows at a time (default 65,536 feature rows, 512 images)."""
+        ``batch_size`` rows at a time (default 65,536 feature rows, 512 images). With
+        ``bank_k`` the teacher bank's code of each row follows (``[M, out + d_t]``)."""
         if self.images:
             x = self.x if x is None else check_images(x, 'x')
             if tuple(x.shape[1:]) != tuple(self.x.shape[1:]):
@@ -248,7 +259,10 @@ class GenURLDistiller:
         if x.size(1) != self.x.size(1):
             raise ValueError(f"'x' has {x.size(1)} columns but the student was trained on "
                              f"{self.x.size(1)}")
-        return embed_rows(self.student, x, batch_size or 65536)
+        out = embed_rows(self.student, x, batch_size or 65536)
+        if self.bank is not None:  # the structural code beside the student's output
+            out = torch.cat([out, self.bank(x.cpu())], dim=1)
+        return out
 
     @property
     def elapsed_seconds(self) -> float:
@@ -290,4 +304,5 @@ class GenURLDistiller:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(rows={self.x.size(0)}, '
                 f'teacher_dim={self.teacher.size(1)}, objective={self.cfg.objective!r}, '
-                f'student={self.cfg.student!r})')
+                f'student={self.cfg.student!r}'
+                + (f', bank_k={self.cfg.bank_k}' if self.bank is not None else '') + ')')

@@ -298,3 +298,26 @@ def test_relation_auto_resolves_per_kind_and_keeps_kl_on_the_block():
     assert rel(latent_radius=3.0) == ('block', 'kl', 3.0)
     explicit = DistillConfig(pairs='block', loss='gkl', latent_radius=0.5, anchor_weight=0.2)
     assert explicit.resolved(False) == explicit.resolved(True) == explicit  # nothing auto
+
+
+def test_bank_k_joins_the_teacher_banks_code_to_the_students_output():
+    from genurl_pyg.distill.bank import TeacherBank
+    t, x = _blobs()
+    d = GenURLDistiller(t, x, DistillConfig.from_dict(dict(SMALL, epochs=1, bank_k=5)))
+    d.fit()
+    new = torch.randn(7, 20)
+    out = d.embed(new)
+    assert out.shape == (7, 16 + 8)
+    plain = GenURLDistiller(t, x, DistillConfig.from_dict(dict(SMALL, epochs=1)))
+    plain.fit()  # the same seed trains the same student: the bank changes only the read-out
+    torch.testing.assert_close(out[:, :16], plain.embed(new))
+    torch.testing.assert_close(out[:, 16:], TeacherBank(x, t, 5)(new))
+    assert 'bank_k=5' in repr(d)
+
+
+def test_bank_k_is_refused_where_it_cannot_apply():
+    t, x = _blobs(n_per=4)
+    with pytest.raises(ValueError, match="'bank_k' \\(12\\) must be smaller than the 12"):
+        GenURLDistiller(t, x, DistillConfig.from_dict(dict(SMALL, batch_size=4, bank_k=12)))
+    with pytest.raises(Exception, match="bank_k"):
+        DistillConfig.from_dict({'bank_k': -1})

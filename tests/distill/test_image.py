@@ -128,6 +128,8 @@ def test_bad_image_inputs_are_named():
         GenURLDistiller(t, x, DistillConfig.from_dict(CNN))
     with pytest.raises(ValueError, match="'feature_mask' masks feature columns"):
         distill_image_embeddings(x, t, epochs=1, feature_mask=0.2, **SMALL)
+    with pytest.raises(ValueError, match="'bank_k' looks node features up"):
+        distill_image_embeddings(x, t, epochs=1, bank_k=5, **SMALL)
     with pytest.raises(ValueError, match="need distill config 'student: cnn', got 'mlp'"):
         distill_image_embeddings(x, t, epochs=1, student='mlp', **SMALL)
     with pytest.raises(ValueError, match="95 rows but the student's input has 96"):
