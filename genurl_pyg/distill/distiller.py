@@ -119,7 +119,9 @@ class GenURLDistiller:
     positives and negatives; the peers: the anchors). A step costs O(B (r + m) · student)
     for GenURL, O(B · student) plus the peer's relation (PKT O(B^2 d), RKD O(B · 64^2 d))
     for the peers; memory is O(N k) for P plus the student. The student never reads a graph,
-    so :meth:`embed` of new rows costs one forward pass per row.
+    so :meth:`embed` of new rows costs one forward pass per row (with ``bank_k``, plus the
+    teacher bank's lookup, :math:`O(N D')` per row against the N training rows:
+    :class:`~genurl_pyg.distill.bank.TeacherBank`).
 
     Args:
         teacher: ``[N, d_t]`` teacher embeddings, or a frozen module called as
