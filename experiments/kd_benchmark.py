@@ -49,7 +49,16 @@ def _protocol(name):
     return get_spec(name).protocol
 
 
-def run_seed(dataset, setting, seed, methods, overrides, done, record, label=None):
+def row_name(method, label=None, suffix=None):
+    """The method name a student row is recorded under: ``--label`` renames the genurl
+    rows, ``--suffix`` every student row (a variant of all methods)."""
+    if suffix:
+        return method + suffix
+    return label if (label and method == 'genurl') else method
+
+
+def run_seed(dataset, setting, seed, methods, overrides, done, record, label=None,
+             suffix=None):
     import torch
     from genurl_pyg.datasets import load_dataset
     from genurl_pyg.distill import DistillConfig
@@ -79,7 +88,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
     new_rows = data.x[torch.randint(0, data.num_nodes, (10_000,),
                                     generator=torch.Generator().manual_seed(seed))]
     for method in methods:
-        name = label if (label and method == 'genurl') else method
+        name = row_name(method, label, suffix)
         if name in done.get(key, set()):
             continue
         objective = 'genurl' if method == 'no-teacher' else method
@@ -111,6 +120,10 @@ def main():
     p.add_argument('--label', default=None,
                    help="record the 'genurl' rows under this method name (a variant row, "
                         "e.g. genurl+anchor0.01 with --set anchor_weight=0.01)")
+    p.add_argument('--suffix', default=None,
+                   help='record every student row as METHOD+SUFFIX (a variant of all '
+                        'methods, e.g. +bank20 with --set bank_k=20; teacher and raw rows '
+                        'keep their names)')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--budget', type=float, default=0,
                    help='seconds per (data set, setting) before no new seed starts (0: none)')
@@ -150,7 +163,9 @@ def main():
         atomic_write_text(out, json.dumps(state, indent=1))
         print(f'{key[0]} {key[1]} seed {key[2]} {method}: val {100 * val:.2f} test '
               f'{100 * acc:.2f} ({secs:.1f} s)', flush=True)
-    wanted = {args.label if (args.label and m == 'genurl') else m for m in args.methods}
+    if args.label and args.suffix:
+        p.error('--label renames the genurl rows and --suffix every student row: give one')
+    wanted = {row_name(m, args.label, args.suffix) for m in args.methods}
     wanted |= {'teacher', 'raw'}
     for dataset in args.datasets:
         for setting in args.settings:
@@ -162,7 +177,7 @@ def main():
                 if wanted <= done.get((dataset, setting, seed), set()):
                     continue
                 run_seed(dataset, setting, seed, args.methods, overrides, done, record,
-                         args.label)
+                         args.label, args.suffix)
     report([str(out)], args.notes)
 
 

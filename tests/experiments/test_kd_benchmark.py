@@ -67,3 +67,10 @@ def test_a_new_run_is_reported_beside_an_earlier_table(tmp_path, monkeypatch):
     broken.write_text(json.dumps({'rows': [], 'commands': ['x']}))
     with pytest.raises(SystemExit, match='one condition per command'):
         kb.report([str(broken)])
+
+
+def test_row_names_of_a_label_and_of_a_suffix():
+    assert kb.row_name('genurl') == 'genurl' and kb.row_name('pkt', 'g+a') == 'pkt'
+    assert kb.row_name('genurl', 'g+a') == 'g+a'
+    assert [kb.row_name(m, suffix='+bank20') for m in ('genurl', 'pkt')] == [
+        'genurl+bank20', 'pkt+bank20']
