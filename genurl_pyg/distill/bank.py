@@ -119,6 +119,25 @@ class TeacherBank:
                                    torch.zeros_like(code)))
         return torch.cat(out) if out else x.new_zeros(0, self.out_channels)
 
+    def state_dict(self) -> dict:
+        """What :meth:`from_state_dict` needs to answer lookups again: the search keys (the
+        training rows' features, or their projection), the projection basis and the
+        standardised teacher rows; the size of the features plus ``N d_t``."""
+        return {'keys': self.keys, 'basis': self.basis, 'values': self.values, 'k': self.k,
+                'in_channels': self.in_channels}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> 'TeacherBank':
+        """The bank :meth:`state_dict` saved (a dict missing a key is a ``ValueError``)."""
+        missing = sorted({'keys', 'basis', 'values', 'k', 'in_channels'} - set(state))
+        if missing:
+            raise ValueError(f'not a TeacherBank state: {missing} missing')
+        bank = cls.__new__(cls)
+        bank.keys, bank.basis, bank.values = state['keys'], state['basis'], state['values']
+        bank.k, bank.in_channels = int(state['k']), int(state['in_channels'])
+        bank.inv_norms = _inverse_norms(bank.keys)
+        return bank
+
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(rows={self.keys.size(0)}, k={self.k}, '
                 f'search_dim={self.keys.size(1)}, out_channels={self.out_channels})')

@@ -27,6 +27,7 @@ from ..utils.progress import epoch_progress_bar
 from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
 from .config import DistillConfig
+from .distiller import GenURLDistiller
 from .graph import distill_node_embeddings, inductive_split, observed_subgraph
 
 SETTINGS = ('transductive', 'inductive')
@@ -83,8 +84,9 @@ def train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor],
 def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillConfig,
                  setting: str, holdout: float, checkpoint: Optional[Path] = None,
                  progress: Optional[Callable[[int, float], None]] = None
-                 ) -> Tuple[Dict, Tensor, torch.nn.Module]:
-    """One seed of the job: returns (record, student embeddings of all nodes, student)."""
+                 ) -> Tuple[Dict, Tensor, GenURLDistiller]:
+    """One seed of the job: returns (record, student embeddings of all nodes, the fitted
+    distiller)."""
     seed = cfg.seed
     train_mask, val_mask, test_mask = split_for(data, protocol, seed)
     held = inductive_split(test_mask, holdout, seed) if setting == 'inductive' else None
@@ -112,7 +114,7 @@ def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillCo
     for who, emb in (('teacher', t_full), ('student', s_full)):
         p = linear_probe(emb, data.y, train_mask, val_mask, eval_test)
         rec[f'{who}_accuracy'], rec[f'{who}_val_accuracy'] = p.test_accuracy, p.val_accuracy
-    return rec, s_full, distiller.student
+    return rec, s_full, distiller
 
 
 def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out: Path,
@@ -120,8 +122,8 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
                 holdout: float = 0.2, resume: bool = False, progress: bool = True,
                 command: str = '', log: Callable[[str], None] = print) -> Dict:
     """Runs ``seeds`` seeds and writes ``out/``: ``config.yaml``, ``progress.json``
-    (finished seeds; ``--resume`` skips them), ``students/seed<i>.pt`` (state dicts),
-    ``embeddings/seed<i>.pt`` (student embeddings of all nodes), ``checkpoints/`` while
+    (finished seeds; ``--resume`` skips them), ``students/seed<i>.pt`` (state dicts; with
+    ``bank_k`` also ``seed<i>_bank.pt``), ``embeddings/seed<i>.pt`` (student embeddings of all nodes), ``checkpoints/`` while
     training, and ``result.json`` (teacher and student probe accuracy, seconds, inference
     time, peak memory, versions)."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
@@ -147,12 +149,12 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
         bar, update = epoch_progress_bar(cfg.epochs, f'{spec.name} seed {seed} student', 0,
                                     progress)
         try:
-            rec, emb, student = distill_seed(data, spec.name, spec.protocol, teacher,
-                                             seed_cfg, setting, holdout, ckpt, update)
+            rec, emb, distiller = distill_seed(data, spec.name, spec.protocol, teacher,
+                                               seed_cfg, setting, holdout, ckpt, update)
         finally:
             bar.close()
         atomic_torch_save(emb, out / 'embeddings' / f'seed{seed}.pt')
-        _finish_seed(out, identity, done, rec, student, ckpt)
+        _finish_seed(out, identity, done, rec, distiller, ckpt)
         log(f"seed {seed}: student {rec['student_accuracy']:.4f} (val "
             f"{rec['student_val_accuracy']:.4f}), teacher {rec['teacher_accuracy']:.4f}")
     keys = [str(cfg.seed + i) for i in range(seeds)]
@@ -213,10 +215,15 @@ def _pending_seeds(cfg: DistillConfig, seeds: int, done: Dict, out: Path,
 
 
 def _finish_seed(out: Path, identity: Dict, done: Dict[str, Dict], rec: Dict,
-                 student: torch.nn.Module, ckpt: Path) -> None:
-    """Records a finished seed: its student's weights, its record in ``progress.json`` (what
-    ``--resume`` skips), and its checkpoint removed."""
-    atomic_torch_save(student.state_dict(), out / 'students' / f"seed{rec['seed']}.pt")
+                 distiller: GenURLDistiller, ckpt: Path) -> None:
+    """Records a finished seed: its student's weights (and with ``bank_k`` the teacher
+    bank beside them, ``students/seed<i>_bank.pt``, :meth:`TeacherBank.from_state_dict`),
+    its record in ``progress.json`` (what ``--resume`` skips), and its checkpoint removed."""
+    atomic_torch_save(distiller.student.state_dict(),
+                      out / 'students' / f"seed{rec['seed']}.pt")
+    if distiller.bank is not None:
+        atomic_torch_save(distiller.bank.state_dict(),
+                          out / 'students' / f"seed{rec['seed']}_bank.pt")
     done[str(rec['seed'])] = rec
     atomic_write_json(out / 'progress.json', {'run': identity, 'seeds': done})
     if ckpt.exists():
@@ -300,7 +307,7 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
                'teacher_inference_seconds': teacher_infer_s,
                'final_loss': distiller.state.losses[-1],
                'train_images': int(train_x.size(0)), 'test_images': int(images.test_x.size(0))}
-        _finish_seed(out, identity, done, rec, distiller.student, ckpt)
+        _finish_seed(out, identity, done, rec, distiller, ckpt)
         log(f"seed {seed}: student kNN {100 * rec['student_knn']:.2f} %, linear "
             f"{100 * rec['student_linear']:.2f} % (teacher {100 * rec['teacher_knn']:.2f} / "
             f"{100 * rec['teacher_linear']:.2f} %)")

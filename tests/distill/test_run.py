@@ -38,6 +38,25 @@ def test_job_writes_result_and_resume_skips_finished_seeds(tmp_path):
         distill_job('KarateClub', str(teacher), other, 2, out, resume=True, log=lambda m: None)
 
 
+def test_a_bank_student_is_saved_with_its_bank_and_reloads_to_the_same_embeddings(tmp_path):
+    from torch_geometric.datasets import KarateClub
+    from genurl_pyg.distill.bank import TeacherBank
+    from genurl_pyg.distill.students import build_student, embed_rows
+    teacher = _teacher_file(tmp_path)
+    out = tmp_path / 'run'
+    cfg = DistillConfig.from_dict({'bank_k': 4}, base=TINY)
+    distill_job('KarateClub', str(teacher), cfg, 1, out, log=lambda m: None)
+    emb = torch.load(out / 'embeddings' / 'seed0.pt')
+    assert emb.shape == (34, 8 + 6)
+    student = build_student(34, cfg.resolved(images=False))
+    student.load_state_dict(torch.load(out / 'students' / 'seed0.pt'))
+    bank = TeacherBank.from_state_dict(torch.load(out / 'students' / 'seed0_bank.pt'))
+    x = KarateClub()[0].x
+    torch.testing.assert_close(torch.cat([embed_rows(student, x), bank(x)], 1), emb)
+    with pytest.raises(ValueError, match="not a TeacherBank state: \\['basis'"):
+        TeacherBank.from_state_dict({'keys': x, 'values': x, 'k': 3, 'in_channels': 34})
+
+
 def test_teacher_from_a_train_run_folder_reads_each_seeds_embeddings(tmp_path):
     run = tmp_path / 'train_run'
     (run / 'embeddings').mkdir(parents=True)
