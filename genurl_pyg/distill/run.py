@@ -123,9 +123,9 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
                 command: str = '', log: Callable[[str], None] = print) -> Dict:
     """Runs ``seeds`` seeds and writes ``out/``: ``config.yaml``, ``progress.json``
     (finished seeds; ``--resume`` skips them), ``students/seed<i>.pt`` (state dicts; with
-    ``bank_k`` also ``seed<i>_bank.pt``), ``embeddings/seed<i>.pt`` (student embeddings of all nodes), ``checkpoints/`` while
-    training, and ``result.json`` (teacher and student probe accuracy, seconds, inference
-    time, peak memory, versions)."""
+    ``bank_k`` also ``seed<i>_bank.pt``), ``embeddings/seed<i>.pt`` (student embeddings of
+    all nodes), ``checkpoints/`` while training, and ``result.json`` (teacher and student
+    probe accuracy, seconds, inference time, peak memory, versions)."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
     if setting not in SETTINGS:
