@@ -66,6 +66,43 @@ def test_wide_features_are_searched_on_a_projection_that_keeps_the_neighbours():
     assert torch.equal(codes.argmax(1), label[:30])
 
 
+def sparse_rows(n, d, density, generator):
+    """Bag-of-words-like rows: ``density`` of the entries non-zero, with distinct weights
+    (so that the k-th similarity has no ties and the reference's order is the bank's)."""
+    mask = torch.rand(n, d, generator=generator) < density
+    return torch.where(mask, torch.rand(n, d, generator=generator) + 0.5, torch.zeros(n, d))
+
+
+def test_sparse_features_are_searched_as_csr_and_give_the_reference_codes(monkeypatch):
+    from genurl_pyg.distill import bank as bank_module
+    g = torch.Generator().manual_seed(3)
+    x = sparse_rows(200, 300, 0.03, g)
+    x[5] = 0.0  # an all-zero training row weighs nothing
+    t = torch.randn(200, 6, generator=g)
+    q = torch.cat([sparse_rows(30, 300, 0.03, g), torch.zeros(1, 300), x[:4]])
+    bank = TeacherBank(x, t, k=9)
+    assert bank.sparse_keys is not None and bank.sparse_keys.layout == torch.sparse_csr
+    codes = bank(q)
+    want = reference_codes(x.double().numpy(), t.double().numpy(), q.double().numpy(), 9)
+    np.testing.assert_allclose(codes.numpy(), want, rtol=1e-4, atol=1e-5)
+    assert torch.equal(codes[30], torch.zeros(6))
+    # the dense search (what denser features get) answers with the same codes
+    monkeypatch.setattr(bank_module, 'SPARSE_DENSITY', 0.0)
+    dense = TeacherBank(x, t, k=9)
+    assert dense.sparse_keys is None
+    torch.testing.assert_close(dense(q), codes, rtol=1e-5, atol=1e-6)
+    monkeypatch.undo()
+    # reloaded from its state, the bank searches the same way and answers the same
+    again = TeacherBank.from_state_dict(bank.state_dict())
+    assert again.sparse_keys is not None
+    assert torch.equal(again(q), codes)
+
+
+def test_dense_features_keep_the_dense_search():
+    g = torch.Generator().manual_seed(4)
+    assert TeacherBank(torch.rand(30, 8, generator=g), torch.randn(30, 2), k=3).sparse_keys is None
+
+
 @pytest.mark.parametrize('kwargs, match', [
     (dict(k=0), "'k'"), (dict(k=10), 'smaller than the 10 training rows'),
     (dict(teacher=torch.randn(9, 2)), 'one teacher row per training row'),
