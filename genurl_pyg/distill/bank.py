@@ -106,10 +106,15 @@ class TeacherBank:
             check_positive_int(max_dim, 'max_dim')
         self.in_channels = x.size(1)
         self.keys, self.basis = project_features(x, max_dim, 'cosine', seed)
-        self.inv_norms = _inverse_norms(self.keys)  # all-zero rows: 0, so they weigh nothing
-        self.sparse_keys = _sparse_keys(self.keys)
+        self._index_keys()
         mean, std = teacher.mean(0), teacher.std(0).clamp_min(1e-12)
         self.values = (teacher - mean) / std
+
+    def _index_keys(self) -> None:
+        """What the search derives from ``keys`` (built or reloaded): their inverse norms and,
+        for sparse keys, their CSR form."""
+        self.inv_norms = _inverse_norms(self.keys)  # all-zero rows: 0, so they weigh nothing
+        self.sparse_keys = _sparse_keys(self.keys)
 
     @property
     def out_channels(self) -> int:
@@ -167,8 +172,7 @@ class TeacherBank:
         bank = cls.__new__(cls)
         bank.keys, bank.basis, bank.values = state['keys'], state['basis'], state['values']
         bank.k, bank.in_channels = int(state['k']), int(state['in_channels'])
-        bank.inv_norms = _inverse_norms(bank.keys)
-        bank.sparse_keys = _sparse_keys(bank.keys)
+        bank._index_keys()
         return bank
 
     def __repr__(self) -> str:
