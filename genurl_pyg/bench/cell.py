@@ -15,7 +15,8 @@ import time
 import warnings
 from pathlib import Path
 
-# Trainings that can stop early stop at this share of the budget, leaving time to score.
+# Trainings that can stop early stop at this share of the budget, leaving time to score;
+# a task may stop them earlier by its measured scoring reserve (CellContext.deadline_before).
 TRAINING_SHARE = 0.8
 
 
@@ -53,7 +54,8 @@ def main(argv=None) -> int:
     cache = Path(spec['cache'])
     artifacts.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
-    ctx = CellContext(artifacts, cache, started + TRAINING_SHARE * cell.budget_s)
+    ctx = CellContext(artifacts, cache, started + TRAINING_SHARE * cell.budget_s,
+                      end=started + cell.budget_s)
     out = get_task(cell.task).run(cell, ctx)
     metrics, bad = _finite(out['metrics'])
     note = out.get('note', '')

@@ -197,6 +197,65 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
                            curve)
 
 
+def link_probe_seconds(num_nodes: int, num_train_edges: int, num_eval_pairs: int, d: int,
+                       epochs: int = 10, batch_size: int = 65536, hidden: int = 256,
+                       layers: int = 2, dropout: float = 0.0, cap_hidden: bool = True,
+                       lr: float = 1e-3, steps: int = 3, **_unused) -> float:
+    """The wall time, on this machine and thread count, that :func:`link_probe` with
+    ``predictor='mlp'`` and these settings will take on ``num_train_edges`` training edges
+    and ``num_eval_pairs`` validation plus test pairs of ``d``-wide embeddings.
+
+    Measured, not modelled: one warm-up and ``steps`` timed training steps (a batch of
+    positives and as many negatives, gathered from an ``[num_nodes, d]`` table) and scoring
+    passes of the same MLP on random inputs, then :func:`probe_seconds_from_steps`. It
+    assumes the test pairs are scored every epoch (the probe scores them only when
+    validation improves), so it errs long. ``_unused`` takes :func:`link_probe`'s other
+    keywords (``exclude_train``, ...), so ``**probe_kwargs(...)`` can be passed as is.
+    Cost: ``steps + 1`` training steps, about ``(steps + 1) / (epochs · E / batch)`` of the
+    probe itself.
+    """
+    import time
+    if d < 1 or num_nodes < 1 or steps < 1:
+        raise ValueError(f"'d', 'num_nodes' and 'steps' must be >= 1, got {d}, {num_nodes}, "
+                         f"{steps}")
+    gen = torch.Generator().manual_seed(0)
+    width = max(1, min(int(hidden), d) if cap_hidden else int(hidden))
+    with torch.random.fork_rng(devices=[]):  # the caller's seeded training must not shift
+        mlp = _hadamard_mlp(d, width, layers, float(dropout))
+    opt = torch.optim.Adam(mlp.parameters(), lr=lr)
+    h = torch.randn(num_nodes, d, generator=gen)
+    rows = max(1, min(int(batch_size), int(num_train_edges)))
+    pairs = torch.randint(0, num_nodes, (2 * rows, 2), generator=gen)
+    target = torch.cat([torch.ones(rows), torch.zeros(rows)])
+    step_s, score_s = [], []
+    for i in range(steps + 1):
+        t = time.perf_counter()
+        logits = mlp(h[pairs[:, 0]] * h[pairs[:, 1]]).squeeze(1)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step_s.append(time.perf_counter() - t)
+        with torch.no_grad():
+            t = time.perf_counter()
+            mlp(h[pairs[:rows, 0]] * h[pairs[:rows, 1]])
+            score_s.append(time.perf_counter() - t)
+    step = sorted(step_s[1:])[steps // 2]  # the median after the warm-up
+    score = sorted(score_s[1:])[steps // 2]
+    return probe_seconds_from_steps(step, score, num_train_edges, num_eval_pairs, epochs,
+                                    batch_size)
+
+
+def probe_seconds_from_steps(step_s: float, score_s: float, num_train_edges: int,
+                             num_eval_pairs: int, epochs: int, batch_size: int) -> float:
+    """``epochs · (⌈E / batch⌉ · step_s + ⌈pairs / batch⌉ · score_s)``: the MLP probe's time
+    from one training step's (``batch`` positives plus as many negatives) and one scoring
+    pass's (``batch`` pairs) seconds, every batch counted as a full one."""
+    batches = -(-int(num_train_edges) // int(batch_size))
+    scoring = -(-int(num_eval_pairs) // int(batch_size))
+    return float(epochs) * (batches * step_s + scoring * score_s)
+
+
 def _hadamard_mlp(d: int, width: int, layers: int, dropout: float) -> torch.nn.Sequential:
     """``layers`` linear maps d -> width -> ... -> 1, ReLU (and dropout) between them."""
     sizes = [d] + [width] * (layers - 1) + [1]

@@ -153,3 +153,23 @@ def test_ogb_probe_layers_and_dropout():
     with pytest.raises(ValueError, match="'dropout'"):
         link_probe(h, ok, ok, ok, ok, ok, dropout=1.0)
 
+
+
+def test_probe_seconds_count_full_batches_per_epoch():
+    from genurl_pyg.evaluation.link import probe_seconds_from_steps
+    # 2,500 training edges in batches of 1,000: 3 steps; 1,001 scored pairs: 2 passes
+    assert probe_seconds_from_steps(0.5, 0.1, 2500, 1001, 4, 1000) == pytest.approx(
+        4 * (3 * 0.5 + 2 * 0.1))
+    assert probe_seconds_from_steps(0.5, 0.1, 1000, 1000, 1, 1000) == pytest.approx(0.6)
+
+
+def test_probe_seconds_estimate_scales_with_epochs_and_keeps_the_global_rng():
+    from genurl_pyg.evaluation.link import link_probe_seconds
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    est = link_probe_seconds(50, 400, 200, 16, epochs=5, batch_size=64, exclude_train=True)
+    assert torch.equal(torch.rand(3), expected)  # the estimate drew nothing from it
+    assert est > 0.0
+    with pytest.raises(ValueError, match="'d', 'num_nodes' and 'steps' must be >= 1"):
+        link_probe_seconds(50, 400, 200, 0)

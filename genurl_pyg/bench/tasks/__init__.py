@@ -29,11 +29,22 @@ TASK_NAMES = ('node', 'link', 'dr', 'ssl', 'kd')
 @dataclass
 class CellContext:
     """What a running cell may use: ``artifacts`` (files the report draws, e.g. 2-D maps),
-    ``cache`` (results shared between cells of one run, e.g. a KD teacher) and the
-    ``deadline`` (a ``time.perf_counter()`` value) that long trainings stop at."""
+    ``cache`` (results shared between cells of one run, e.g. a KD teacher), the
+    ``deadline`` (a ``time.perf_counter()`` value) that long trainings stop at, and the
+    cell's ``end`` (when the runner kills it; None: no budget)."""
     artifacts: Path
     cache: Path
     deadline: float = field(default_factory=lambda: time.perf_counter() + 3600.0)
+    end: Optional[float] = None
+
+    def deadline_before(self, reserve_s: float) -> float:
+        """The training deadline that leaves ``reserve_s`` seconds of scoring before the
+        cell's ``end``: the earlier of ``deadline`` and ``end - reserve_s``. A task whose
+        scoring cost grows with the data (the link probe) measures its reserve; the budget
+        share of ``deadline`` alone left Photo's link probe too little (issue 18)."""
+        if self.end is None:
+            return self.deadline
+        return min(self.deadline, self.end - float(reserve_s))
 
 
 @dataclass
