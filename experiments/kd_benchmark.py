@@ -4,7 +4,8 @@ students, GenURL's objective against the distillation peers, in one run.
 Per (data set, setting, seed) the teacher (the data set's default GenURL config, trained
 here) is trained once and shared by every method, so all students learn from the same
 teacher embeddings; every student has the same architecture (DistillConfig's MLP), epochs,
-batches and optimiser. Scored by the project's LR probe (genurl_pyg.evaluation.linear_probe)
+batches and optimiser, from the graph's shipped distillation defaults
+(``genurl_pyg.distill.distill_defaults``: ``configs/distill/<name>.yaml``; ``--set`` on top). Scored by the project's LR probe (genurl_pyg.evaluation.linear_probe)
 on the same split.
 
 Methods:
@@ -61,7 +62,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
              suffix=None):
     import torch
     from genurl_pyg.datasets import load_dataset
-    from genurl_pyg.distill import DistillConfig
+    from genurl_pyg.distill import DistillConfig, distill_defaults
     from genurl_pyg.distill.graph import (distill_node_embeddings, inductive_split,
                                           observed_subgraph)
     from genurl_pyg.distill.run import train_teacher
@@ -92,7 +93,8 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         if name in done.get(key, set()):
             continue
         objective = 'genurl' if method == 'no-teacher' else method
-        cfg = DistillConfig.from_dict({**overrides, 'objective': objective, 'seed': seed})
+        cfg = DistillConfig.from_dict({**overrides, 'objective': objective, 'seed': seed},
+                                      base=distill_defaults(dataset))
         teacher = sub.x.float() if method == 'no-teacher' else t_train
         start = time.perf_counter()
         d = distill_node_embeddings(sub, teacher, cfg)

@@ -249,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'never see them in training, the probe is scored on them')
     p.add_argument('--holdout', type=float, default=0.2,
                    help='share of the test nodes held out in the inductive setting (0.2)')
-    p.add_argument('--config', type=Path, default=None, help='YAML file of DistillConfig keys')
+    p.add_argument('--config', type=Path, default=None,
+                   help="YAML file of DistillConfig keys, over the graph's shipped defaults "
+                        '(genurl_pyg/configs/distill/<name>.yaml, where one exists)')
     p.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
                    help='override one DistillConfig key (e.g. objective=rkd, epochs=100)')
     p.add_argument('--seeds', type=int, default=10, help='number of seeds (default 10)')
@@ -474,7 +476,7 @@ def _cmd_ssl(args) -> int:
 
 
 def _cmd_distill(args) -> int:
-    from .distill.config import DistillConfig
+    from .distill.config import DistillConfig, distill_defaults
     from .vision.data import IMAGE_DATASETS
     images = args.dataset.lower() in IMAGE_DATASETS
     values = {'student': 'cnn'} if images else {}
@@ -486,7 +488,8 @@ def _cmd_distill(args) -> int:
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
     values.update(_parse_overrides(args.overrides))
-    cfg = DistillConfig.from_dict(values)
+    # a graph's shipped defaults (configs/distill/<name>.yaml) under the file and the flags
+    cfg = DistillConfig.from_dict(values, base=None if images else distill_defaults(args.dataset))
     if args.seeds < 1:
         raise ValueError(f'--seeds must be >= 1, got {args.seeds}')
     if not 0 < args.holdout < 1:

@@ -1,6 +1,7 @@
 """Unsupervised knowledge distillation with GenURL (a teacher's embeddings in, a student out).
 
-* :mod:`~genurl_pyg.distill.config`: :class:`DistillConfig`.
+* :mod:`~genurl_pyg.distill.config`: :class:`DistillConfig`, :func:`distill_defaults` (per
+  graph, ``genurl_pyg/configs/distill/<name>.yaml``).
 * :mod:`~genurl_pyg.distill.objective`: P from the teacher's embeddings, GKL to the
   student's Q; :mod:`~genurl_pyg.distill.peers`: regression, RKD, PKT, SEED.
 * :mod:`~genurl_pyg.distill.distiller`: :class:`GenURLDistiller`, the training loop.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_NAMES = {'DistillConfig': 'config', 'GenURLDistiller': 'distiller',
+_NAMES = {'DistillConfig': 'config', 'distill_defaults': 'config', 'GenURLDistiller': 'distiller',
           'teacher_embeddings': 'distiller', 'load_teacher': 'distiller', 'build_student': 'students',
           'distill_node_embeddings': 'graph', 'inductive_split': 'graph',
           'distill_image_embeddings': 'image', 'load_image_teacher': 'image',

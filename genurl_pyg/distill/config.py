@@ -219,3 +219,15 @@ class DistillConfig:
     def to_yaml(self) -> str:
         import yaml
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def distill_defaults(dataset: str) -> DistillConfig:
+    """The versioned per-graph distillation defaults shipped in
+    ``genurl_pyg/configs/distill/<name>.yaml`` (the package defaults where a graph has no
+    file). Like the node task's :func:`~genurl_pyg.node.dataset_defaults`: each file says
+    what was chosen, on which validation nodes, by how much."""
+    configs = Path(__file__).resolve().parents[1] / 'configs' / 'distill'
+    path = configs / f'{dataset.lower()}.yaml'
+    if not path.is_file():
+        return DistillConfig()
+    return DistillConfig.from_yaml(path)

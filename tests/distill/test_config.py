@@ -41,3 +41,37 @@ def test_yaml_that_is_not_a_mapping_is_named(tmp_path):
         DistillConfig.from_yaml(path)
     with pytest.raises(ConfigError, match='does not exist'):
         DistillConfig.from_yaml(tmp_path / 'missing.yaml')
+
+
+def test_a_graphs_shipped_distillation_defaults_load_and_the_others_get_the_package_ones():
+    from pathlib import Path
+
+    import genurl_pyg
+    from genurl_pyg.distill import distill_defaults
+    assert distill_defaults('Photo').anchor_weight == 0.3  # chosen on Photo's held-out nodes
+    assert distill_defaults('photo') == distill_defaults('Photo')
+    assert distill_defaults('Cora') == DistillConfig()  # no file: the package defaults
+    shipped = sorted((Path(genurl_pyg.__file__).parent / 'configs' / 'distill').glob('*.yaml'))
+    assert shipped, 'no shipped distillation defaults found'
+    for path in shipped:  # every shipped file holds known keys with valid values
+        assert DistillConfig.from_yaml(path) == distill_defaults(path.stem)
+
+
+def test_the_cli_puts_its_flags_over_the_graphs_defaults(tmp_path, monkeypatch):
+    import genurl_pyg.distill.run as run
+    from genurl_pyg.cli import main
+    seen = []
+
+    def fake_job(dataset, teacher, cfg, seeds, out, **kw):
+        seen.append(cfg)
+        acc = {'mean': 0.5, 'std': 0.0}
+        return {'dataset': dataset, 'setting': 'transductive', 'seeds': [0],
+                'student_accuracy': acc, 'teacher_accuracy': acc,
+                'student_seconds': {'mean': 1.0}}
+
+    monkeypatch.setattr(run, 'distill_job', fake_job)
+    base = ['distill', '--teacher', 'genurl', '--out', str(tmp_path), '--no-progress']
+    assert main(base + ['--dataset', 'Photo']) == 0
+    assert main(base + ['--dataset', 'Photo', '--set', 'anchor_weight=0.05']) == 0
+    assert main(base + ['--dataset', 'Cora']) == 0
+    assert [c.anchor_weight for c in seen] == [0.3, 0.05, 'auto']

@@ -51,7 +51,7 @@ def _teacher(data, cell: CellSpec, held, ctx: CellContext, overrides: Dict[str, 
 
 def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
     from ...datasets import get_spec, load_dataset
-    from ...distill import DistillConfig
+    from ...distill import DistillConfig, distill_defaults
     from ...distill.graph import distill_node_embeddings, inductive_split, observed_subgraph
     from ...evaluation import linear_probe, split_for
     params = dict(cell.params)
@@ -78,7 +78,8 @@ def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
             raise ValueError(f"unknown KD method {cell.method!r}; known: {', '.join(METHODS)}")
         sub = data if held is None else observed_subgraph(data, held)
         objective = 'genurl' if cell.method == 'no-teacher' else cell.method
-        cfg = DistillConfig.from_dict({**params, 'objective': objective, 'seed': cell.seed})
+        cfg = DistillConfig.from_dict({**params, 'objective': objective, 'seed': cell.seed},
+                                      base=distill_defaults(cell.dataset))
         target = sub.x.float() if cell.method == 'no-teacher' else teacher['train']
         start = time.perf_counter()
         distiller = distill_node_embeddings(sub, target, cfg)
