@@ -39,7 +39,7 @@ NODE2VEC_OGB_DDI = 0.2326  # OGB leaderboard, node2vec on ogbl-ddi, test Hits@20
 # budget-cut peers return (GraphMAE's and DGI's 512): the probe's first layer costs d · 256.
 # The safety factor covers a machine whose load changes between the measurement and the
 # probe; the fixed seconds cover the final embedding pass, the dot-product probe and the
-# process's start before the cell's clock (imports).
+# interpreter's start, which the runner counts and the cell's clock does not.
 RESERVE_WIDTH = 512
 RESERVE_SAFETY = 1.3
 RESERVE_FIXED_S = 30.0
