@@ -43,23 +43,28 @@ def test_yaml_that_is_not_a_mapping_is_named(tmp_path):
         DistillConfig.from_yaml(tmp_path / 'missing.yaml')
 
 
-def test_a_graphs_shipped_distillation_defaults_load_and_the_others_get_the_package_ones():
-    from pathlib import Path
-
-    import genurl_pyg
+def test_a_graphs_distillation_defaults_file_is_read_and_the_others_get_the_package_ones(
+        tmp_path, monkeypatch):
+    import genurl_pyg.distill.config as config
     from genurl_pyg.distill import distill_defaults
-    assert distill_defaults('Photo').anchor_weight == 0.3  # chosen on Photo's held-out nodes
+    monkeypatch.setattr(config, 'DISTILL_CONFIGS', tmp_path)
+    (tmp_path / 'photo.yaml').write_text('anchor_weight: 0.3\n')
+    assert distill_defaults('Photo').anchor_weight == 0.3
     assert distill_defaults('photo') == distill_defaults('Photo')
     assert distill_defaults('Cora') == DistillConfig()  # no file: the package defaults
-    shipped = sorted((Path(genurl_pyg.__file__).parent / 'configs' / 'distill').glob('*.yaml'))
-    assert shipped, 'no shipped distillation defaults found'
-    for path in shipped:  # every shipped file holds known keys with valid values
-        assert DistillConfig.from_yaml(path) == distill_defaults(path.stem)
+    (tmp_path / 'cora.yaml').write_text('anchor_wieght: 0.3\n')
+    with pytest.raises(ConfigError, match='anchor_wieght'):  # a bad file is named, not skipped
+        distill_defaults('Cora')
 
 
 def test_the_cli_puts_its_flags_over_the_graphs_defaults(tmp_path, monkeypatch):
+    import genurl_pyg.distill.config as config
     import genurl_pyg.distill.run as run
     from genurl_pyg.cli import main
+    configs = tmp_path / 'configs'
+    configs.mkdir()
+    (configs / 'photo.yaml').write_text('anchor_weight: 0.3\n')
+    monkeypatch.setattr(config, 'DISTILL_CONFIGS', configs)
     seen = []
 
     def fake_job(dataset, teacher, cfg, seeds, out, **kw):
@@ -70,7 +75,7 @@ def test_the_cli_puts_its_flags_over_the_graphs_defaults(tmp_path, monkeypatch):
                 'student_seconds': {'mean': 1.0}}
 
     monkeypatch.setattr(run, 'distill_job', fake_job)
-    base = ['distill', '--teacher', 'genurl', '--out', str(tmp_path), '--no-progress']
+    base = ['distill', '--teacher', 'genurl', '--out', str(tmp_path / 'out'), '--no-progress']
     assert main(base + ['--dataset', 'Photo']) == 0
     assert main(base + ['--dataset', 'Photo', '--set', 'anchor_weight=0.05']) == 0
     assert main(base + ['--dataset', 'Cora']) == 0
