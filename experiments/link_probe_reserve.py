@@ -9,8 +9,9 @@ against the probe itself, in this process with ``--threads`` torch threads (pin 
 estimate, the probe's measured time on random ``[N, 512]`` embeddings (the default probe:
 50 epochs of batches of 1,024 edges, its epoch chosen on validation AUC), and the reserve
 the cell would leave (``RESERVE_SAFETY`` times the estimate plus ``RESERVE_FIXED_S``).
-The estimate should err long (it scores the test pairs every epoch; the probe scores them
-only when validation improves) and the reserve must exceed the probe.
+The estimate counts the test pairs as scored every epoch (the probe scores them only when
+validation improves) but extrapolates three steps to thousands, so it is not a bound; the
+reserve, with its margin, must exceed the probe.
 Writes experiments/results/link_probe_reserve.{json,md}.
 
 Usage:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_NAMES = {'DistillConfig': 'config', 'distill_defaults': 'config', 'GenURLDistiller': 'distiller',
+_NAMES = {'DistillConfig': 'config', 'distill_defaults': 'config',
+          'GenURLDistiller': 'distiller',
           'teacher_embeddings': 'distiller', 'load_teacher': 'distiller', 'build_student': 'students',
           'distill_node_embeddings': 'graph', 'inductive_split': 'graph',
           'distill_image_embeddings': 'image', 'load_image_teacher': 'image',

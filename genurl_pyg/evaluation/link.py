@@ -208,16 +208,20 @@ def link_probe_seconds(num_nodes: int, num_train_edges: int, num_eval_pairs: int
     Measured, not modelled: one warm-up and ``steps`` timed training steps (a batch of
     positives and as many negatives, gathered from an ``[num_nodes, d]`` table) and scoring
     passes of the same MLP on random inputs, then :func:`probe_seconds_from_steps`. It
-    assumes the test pairs are scored every epoch (the probe scores them only when
-    validation improves), so it errs long. ``_unused`` takes :func:`link_probe`'s other
+    counts the test pairs as scored every epoch (the probe scores them only when
+    validation improves); three timed steps stand for thousands, so it is an estimate, not
+    a bound: the probe took 0.73-0.99x of it on Cora, CiteSeer and Photo
+    (``experiments/results/link_probe_reserve.md``), and callers that must not run over
+    add a margin (the suite's link cell: 1.3x plus 30 s). ``_unused`` takes
+    :func:`link_probe`'s other
     keywords (``exclude_train``, ...), so ``**probe_kwargs(...)`` can be passed as is.
     Cost: ``steps + 1`` training steps, about ``(steps + 1) / (epochs · E / batch)`` of the
     probe itself.
     """
     import time
-    if d < 1 or num_nodes < 1 or steps < 1:
-        raise ValueError(f"'d', 'num_nodes' and 'steps' must be >= 1, got {d}, {num_nodes}, "
-                         f"{steps}")
+    if d < 1 or num_nodes < 1 or steps < 1 or batch_size < 1:
+        raise ValueError(f"'d', 'num_nodes', 'steps' and 'batch_size' must be >= 1, got {d}, "
+                         f"{num_nodes}, {steps}, {batch_size}")
     gen = torch.Generator().manual_seed(0)
     width = max(1, min(int(hidden), d) if cap_hidden else int(hidden))
     with torch.random.fork_rng(devices=[]):  # the caller's seeded training must not shift
@@ -228,7 +232,7 @@ def link_probe_seconds(num_nodes: int, num_train_edges: int, num_eval_pairs: int
     pairs = torch.randint(0, num_nodes, (2 * rows, 2), generator=gen)
     target = torch.cat([torch.ones(rows), torch.zeros(rows)])
     step_s, score_s = [], []
-    for i in range(steps + 1):
+    for _ in range(steps + 1):
         t = time.perf_counter()
         logits = mlp(h[pairs[:, 0]] * h[pairs[:, 1]]).squeeze(1)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
@@ -248,9 +252,9 @@ def link_probe_seconds(num_nodes: int, num_train_edges: int, num_eval_pairs: int
 
 def probe_seconds_from_steps(step_s: float, score_s: float, num_train_edges: int,
                              num_eval_pairs: int, epochs: int, batch_size: int) -> float:
-    """``epochs · (⌈E / batch⌉ · step_s + ⌈pairs / batch⌉ · score_s)``: the MLP probe's time
-    from one training step's (``batch`` positives plus as many negatives) and one scoring
-    pass's (``batch`` pairs) seconds, every batch counted as a full one."""
+    """``epochs · (⌈E / batch⌉ · step_s + ⌈pairs / batch⌉ · score_s)``: the MLP probe's
+    time from one training step's (``batch`` positives plus as many negatives) and one
+    scoring pass's (``batch`` pairs) seconds, every batch counted as a full one."""
     batches = -(-int(num_train_edges) // int(batch_size))
     scoring = -(-int(num_eval_pairs) // int(batch_size))
     return float(epochs) * (batches * step_s + scoring * score_s)

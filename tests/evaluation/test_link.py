@@ -171,5 +171,8 @@ def test_probe_seconds_estimate_scales_with_epochs_and_keeps_the_global_rng():
     est = link_probe_seconds(50, 400, 200, 16, epochs=5, batch_size=64, exclude_train=True)
     assert torch.equal(torch.rand(3), expected)  # the estimate drew nothing from it
     assert est > 0.0
-    with pytest.raises(ValueError, match="'d', 'num_nodes' and 'steps' must be >= 1"):
-        link_probe_seconds(50, 400, 200, 0)
+    for bad in (dict(d=0), dict(batch_size=0), dict(steps=0), dict(num_nodes=0)):
+        args = dict(num_nodes=50, num_train_edges=400, num_eval_pairs=200, d=16)
+        args.update(bad)
+        with pytest.raises(ValueError, match="'d', 'num_nodes', 'steps' and 'batch_size'"):
+            link_probe_seconds(**args)
