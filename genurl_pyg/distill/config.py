@@ -21,6 +21,8 @@ PAIRS = ('sampled', 'block')
 #: ``'kl'`` (ours): t-SNE's KL between the row-normalised P and Q of the batch's block, the
 #: conditional comparison PKT makes (needs ``pairs: block``).
 DISTILL_LOSSES = ('gkl', 'kl')
+#: The coordinate anchor's regression (``anchor_loss``): the ``mse`` or ``cosine`` peer's.
+ANCHOR_LOSSES = ('mse', 'cosine')
 NORMS = ('batch_norm', 'layer_norm', 'none')
 METRICS = ('euclidean', 'cosine')
 
@@ -67,7 +69,10 @@ class DistillConfig:
     ``anchor_weight`` times the mean squared error between the anchors' student outputs and
     their standardised teacher embeddings, a coordinate-level anchor beside P's
     neighbourhoods; 0 is GenURL as the paper states it; ``'auto'``, the default:
-    :data:`AUTO_ANCHOR_WEIGHT`, 0.1 for node features and 0 for images),
+    :data:`AUTO_ANCHOR_WEIGHT`, 0.1 for node features and 0 for images), ``anchor_loss``
+    (ours: ``'mse'``, the default, or ``'cosine'``: one minus the cosine between the
+    anchors' projected outputs and their standardised teacher rows, the direction that the
+    ``cosine`` peer regresses, without the scale),
     ``pos_per_anchor`` / ``neg_per_anchor`` (pairs per anchor of
     the sampled, unbiased GKL estimate), ``negatives`` (``'in_batch'``: partners drawn
     among the other anchors, the same estimate with about ``B (1 + r)`` instead of
@@ -116,6 +121,7 @@ class DistillConfig:
     nu_latent: float = 2.5
     alpha: float = 0.33
     anchor_weight: Union[float, str] = 'auto'
+    anchor_loss: str = 'mse'
     pos_per_anchor: int = 8
     neg_per_anchor: int = 64
     negatives: str = 'in_batch'
@@ -150,7 +156,8 @@ class DistillConfig:
         for name, allowed in (('objective', OBJECTIVES), ('student', STUDENTS),
                               ('norm', NORMS), ('metric', METRICS),
                               ('negatives', NEGATIVES), ('pairs', PAIRS + ('auto',)),
-                              ('loss', DISTILL_LOSSES + ('auto',))):
+                              ('loss', DISTILL_LOSSES + ('auto',)),
+                              ('anchor_loss', ANCHOR_LOSSES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{what} '{name}' must be one of {allowed}, got "
                                   f"{getattr(self, name)!r}")

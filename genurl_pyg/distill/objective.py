@@ -98,9 +98,9 @@ class GenURLObjective(DistillObjective):
         # what Q reads: the outputs, or (latent_radius r > 0) their directions at radius r
         self.sphere = (SphereProjection(cfg.latent_radius) if cfg.latent_radius > 0
                        else torch.nn.Identity())
-        if cfg.anchor_weight > 0:  # the coordinate anchor: the 'mse' peer's regression
+        if cfg.anchor_weight > 0:  # the coordinate anchor: the 'mse' or 'cosine' peer's
             from .peers import RegressionObjective  # peers import this module
-            self.anchor = RegressionObjective(teacher, cfg, 'mse')
+            self.anchor = RegressionObjective(teacher, cfg, cfg.anchor_loss)
 
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:

@@ -24,6 +24,7 @@ def test_defaults_validate_and_round_trip_through_yaml(tmp_path):
     ({'student': 'linear', 'num_layers': 2}, "student 'linear' has one layer"),
     ({'epoch': 3}, "did you mean 'epochs'"),
     ({'loss': 'infonce'}, "'loss' must be one of"),
+    ({'anchor_loss': 'huber'}, "'anchor_loss' must be one of"),
     ({'loss': 'kl', 'pairs': 'sampled'}, "loss 'kl' .* needs pairs 'block'"),
     ({'latent_radius': -1}, "'latent_radius' must be in"),
     ({'latent_radius': 'big'}, "'latent_radius' must be a number >= 0 or 'auto'"),

@@ -229,13 +229,15 @@ def test_kl_on_the_sphere_is_the_row_normalised_kl_of_the_block_by_hand():
     assert _overlap(d.embed(), t) > 0.3
 
 
-def test_anchor_weight_adds_the_regression_of_the_anchors():
+@pytest.mark.parametrize('kind', ['mse', 'cosine'])
+def test_anchor_weight_adds_the_regression_of_the_anchors(kind):
     from genurl_pyg.distill.peers import RegressionObjective
     t, x = _blobs()
     base = {**SMALL, 'anchor_weight': 0}
     plain = GenURLDistiller(t, x, DistillConfig.from_dict(base))
-    mixed = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'anchor_weight': 0.5}))
-    reg = RegressionObjective(t, DistillConfig.from_dict(base))
+    mixed = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'anchor_weight': 0.5,
+                                                           'anchor_loss': kind}))
+    reg = RegressionObjective(t, DistillConfig.from_dict(base), kind)
     mixed.student.load_state_dict(plain.student.state_dict())
     mixed.objective.anchor.head.load_state_dict(reg.head.state_dict())
     for d in (plain, mixed):
