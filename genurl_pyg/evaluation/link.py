@@ -172,22 +172,14 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
 
     @torch.no_grad()
     def scores(pairs):
-        return torch.cat([mlp(h[b[:, 0]] * h[b[:, 1]]).squeeze(1)
-                          for b in pairs.split(batch_size)])
+        return torch.cat([_pair_logits(mlp, h, b) for b in pairs.split(batch_size)])
 
     best, curve = (-1.0, (0.0, {}), 0, {}), []
     for epoch in range(1, epochs + 1):
         mlp.train()
         for idx in torch.randperm(train_pos.size(0), generator=gen).split(batch_size):
             pos = train_pos[idx]
-            neg = draw_negatives(pos.shape)
-            logits = mlp(torch.cat([h[pos[:, 0]] * h[pos[:, 1]],
-                                    h[neg[:, 0]] * h[neg[:, 1]]])).squeeze(1)
-            target = torch.cat([torch.ones(pos.size(0)), torch.zeros(neg.size(0))])
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            _train_step(mlp, opt, h, pos, draw_negatives(pos.shape))
         mlp.eval()
         val, extra_val = with_also(scores(val_pos), scores(val_neg))
         curve.append(float(val))
@@ -213,8 +205,8 @@ def link_probe_seconds(num_nodes: int, num_train_edges: int, num_eval_pairs: int
     a bound: the probe took 0.73-0.99x of it on Cora, CiteSeer and Photo
     (``experiments/results/link_probe_reserve.md``), and callers that must not run over
     add a margin (the suite's link cell: 1.3x plus 30 s). ``_unused`` takes
-    :func:`link_probe`'s other
-    keywords (``exclude_train``, ...), so ``**probe_kwargs(...)`` can be passed as is.
+    :func:`link_probe`'s other keywords (``exclude_train``, ...), so
+    ``**probe_kwargs(...)`` can be passed as is.
     Cost: ``steps + 1`` training steps, about ``(steps + 1) / (epochs · E / batch)`` of the
     probe itself.
     """
@@ -229,20 +221,15 @@ def link_probe_seconds(num_nodes: int, num_train_edges: int, num_eval_pairs: int
     opt = torch.optim.Adam(mlp.parameters(), lr=lr)
     h = torch.randn(num_nodes, d, generator=gen)
     rows = max(1, min(int(batch_size), int(num_train_edges)))
-    pairs = torch.randint(0, num_nodes, (2 * rows, 2), generator=gen)
-    target = torch.cat([torch.ones(rows), torch.zeros(rows)])
+    pos, neg = torch.randint(0, num_nodes, (2 * rows, 2), generator=gen).split(rows)
     step_s, score_s = [], []
-    for _ in range(steps + 1):
+    for _ in range(steps + 1):  # the probe's own step and scoring pass, timed
         t = time.perf_counter()
-        logits = mlp(h[pairs[:, 0]] * h[pairs[:, 1]]).squeeze(1)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        _train_step(mlp, opt, h, pos, neg)
         step_s.append(time.perf_counter() - t)
         with torch.no_grad():
             t = time.perf_counter()
-            mlp(h[pairs[:rows, 0]] * h[pairs[:rows, 1]])
+            _pair_logits(mlp, h, pos)
             score_s.append(time.perf_counter() - t)
     step = sorted(step_s[1:])[steps // 2]  # the median after the warm-up
     score = sorted(score_s[1:])[steps // 2]
@@ -258,6 +245,23 @@ def probe_seconds_from_steps(step_s: float, score_s: float, num_train_edges: int
     batches = -(-int(num_train_edges) // int(batch_size))
     scoring = -(-int(num_eval_pairs) // int(batch_size))
     return float(epochs) * (batches * step_s + scoring * score_s)
+
+
+def _pair_logits(mlp: torch.nn.Module, h: Tensor, pairs: Tensor) -> Tensor:
+    """The MLP's logit of each node pair ``(i, j)``: ``mlp(h_i * h_j)``, shape ``[P]``."""
+    return mlp(h[pairs[:, 0]] * h[pairs[:, 1]]).squeeze(1)
+
+
+def _train_step(mlp: torch.nn.Module, opt: torch.optim.Optimizer, h: Tensor, pos: Tensor,
+                neg: Tensor) -> None:
+    """One binary cross-entropy step on ``pos`` pairs (label 1) against ``neg`` pairs (0):
+    the step :func:`link_probe` trains with and :func:`link_probe_seconds` times."""
+    logits = _pair_logits(mlp, h, torch.cat([pos, neg]))
+    target = torch.cat([torch.ones(pos.size(0)), torch.zeros(neg.size(0))])
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
 
 
 def _hadamard_mlp(d: int, width: int, layers: int, dropout: float) -> torch.nn.Sequential:
