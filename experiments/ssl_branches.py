@@ -6,8 +6,10 @@ views only) shares everything before that epoch with the shipped default. So thi
 trains the shared *trunk* once and then each *branch* from its checkpoint:
 
 ``trunk``
-    trains the cpu-fmnist preset's GenURL loop on training images ``train[:50000]`` (the
-    test set is never read) with the teacher kept as an EMA of the backbone from step 0
+    trains the cpu-fmnist preset's GenURL loop (the small CNN, batch 256; ``--dataset
+    cifar10-jpeg``: the same loop on the CIFAR-10 JPEG copy, cpu-cifar's) on the
+    training images before the held-out ones (``train[:50000]`` on Fashion-MNIST,
+    ``train[:40000]`` on CIFAR-10; the test set is never read) with the teacher kept as an EMA of the backbone from step 0
     (``view_weight`` < 1 and ``knn_start`` = ``--branch-epoch``: until that epoch the
     teacher is updated but never read, so the backbone's trajectory is the views-only
     default's, bit for bit: the EMA update draws no random numbers), and stops after
@@ -17,7 +19,8 @@ trains the shared *trunk* once and then each *branch* from its checkpoint:
     the branch's config overrides (for example ``view_weight=1`` for the shipped default,
     ``view_weight=0.5`` for the teacher's kNN on half of P), trains to ``--epochs``, and
     scores the frozen backbone with the kNN monitor and the linear probe on the
-    *validation* images ``train[50000:60000]``. One JSON per branch under ``--out``.
+    *validation* images, the last 10,000 training images (``train[50000:60000]``,
+    ``train[40000:50000]``). One JSON per branch under ``--out``.
 
 ``report --out DIR --stem NAME``
     gathers ``DIR``'s branch files into ``experiments/results/NAME.{json,md}`` (a table
@@ -52,23 +55,33 @@ from typing import Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import versions, write_results  # noqa: E402
 
-TRAIN_ROWS = 50000  # train[:50000] trains, train[50000:] validates; the test set is unread
+TRAIN_ROWS = 50000  # Fashion-MNIST: train[:50000] trains, train[50000:] validates
+# The training rows per data set; the 10,000 training images after them validate and the
+# test set is never read. CIFAR-10 has 50,000 training images, so 40,000 train.
+SPLITS = {'fashion-mnist': TRAIN_ROWS, 'cifar10-jpeg': 40000}
+VALIDATION_ROWS = 10000
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
                'loss', 'false_negatives', 'latent_radius', 'repulsion', 'decorrelation_weight',
                'target', 'predictor_hidden'}
 
 
-def validation_data(smoke: int = 0, train_images: int = 0):
-    """Fashion-MNIST with its last 10,000 training images as the held-out set (``smoke``:
+def validation_data(smoke: int = 0, train_images: int = 0, dataset: str = 'fashion-mnist'):
+    """``dataset`` with its last 10,000 training images as the held-out set (``smoke``:
     only the first ``smoke`` training and ``smoke // 5`` validation images, to try the
-    script in seconds; ``train_images``: that many of train[:50000] drawn class-mixed with
-    seed 0, session 20's reduced budget, instead of all 50,000)."""
+    script in seconds; ``train_images``: that many of the training rows drawn class-mixed
+    with seed 0, session 20's reduced budget, instead of all of them)."""
     from genurl_pyg.bench.tasks.ssl import subset_rows
     from genurl_pyg.vision.data import ImageData, load_images
-    data = load_images('fashion-mnist')
+    if dataset not in SPLITS:
+        raise SystemExit(f'--dataset {dataset!r} has no validation split here; one of '
+                         f'{", ".join(sorted(SPLITS))}')
+    rows = SPLITS[dataset]
+    data = load_images(dataset)
     tx, ty = data.train_x, data.train_y
-    train, val = slice(0, smoke or TRAIN_ROWS), slice(TRAIN_ROWS, TRAIN_ROWS + (smoke // 5 or
-                                                                               10000))
+    if tx.size(0) < rows + VALIDATION_ROWS:
+        raise SystemExit(f'{dataset} has {tx.size(0)} training images, fewer than the '
+                         f'{rows} + {VALIDATION_ROWS} of its split')
+    train, val = slice(0, smoke or rows), slice(rows, rows + (smoke // 5 or VALIDATION_ROWS))
     x, y = subset_rows(tx[train], ty[train], train_images, seed=0)
     return ImageData(data.name + ' (validation split)', x, y, tx[val], ty[val], data.classes,
                      data.note)
@@ -111,13 +124,26 @@ def _reporter(tag: str):
     return report
 
 
+def trunk_dataset(out: Path) -> str:
+    """The data set the trunk under ``out`` trained on (trunks from before ``--dataset``
+    existed have no ``trunk.json`` and were Fashion-MNIST's)."""
+    meta = Path(out) / 'trunk.json'
+    return json.loads(meta.read_text())['dataset'] if meta.is_file() else 'fashion-mnist'
+
+
 def trunk(args) -> None:
+    from genurl_pyg.utils.io import atomic_write_json
     from genurl_pyg.vision.trainer import VisualTrainer
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / 'trunk.pt'
-    trainer = VisualTrainer(validation_data(args.smoke, args.train_images), trunk_config(args),
-                            progress=_reporter('trunk'))
+    meta = out / 'trunk.json'  # what the checkpoint alone cannot tell a branch
+    if ckpt.is_file() and trunk_dataset(out) != args.dataset:
+        raise SystemExit(f'{ckpt} was trained on {trunk_dataset(out)}, not {args.dataset}: '
+                         'use another --out')
+    trainer = VisualTrainer(validation_data(args.smoke, args.train_images, args.dataset),
+                            trunk_config(args), progress=_reporter('trunk'))
+    atomic_write_json(meta, {'dataset': args.dataset})
     trainer.fit(ckpt, stop_after=args.branch_epoch)  # resumes a killed trunk
     print(f'[ssl_branches] trunk at epoch {trainer.state.epoch}: {ckpt}', file=sys.stderr)
 
@@ -130,7 +156,10 @@ def branch(args) -> None:
     from genurl_pyg.vision.trainer import VisualTrainer, checkpoint_config
     out = Path(args.out)
     overrides = parse_overrides(args.overrides)
-    data = validation_data(args.smoke, args.train_images)
+    if (out / 'trunk.pt').is_file() and trunk_dataset(out) != args.dataset:
+        raise SystemExit(f'the trunk in {out} was trained on {trunk_dataset(out)}: pass '
+                         f'--dataset {trunk_dataset(out)}')
+    data = validation_data(args.smoke, args.train_images, args.dataset)
     cfg = trunk_config(args, **overrides)
     trainer = VisualTrainer(data, cfg, progress=_reporter(args.name))
     if not (out / 'trunk.pt').is_file():
@@ -163,7 +192,7 @@ def branch(args) -> None:
     knn = knn_accuracy(train_f, data.train_y, val_f, data.test_y, k=cfg.knn_k,
                        temperature=cfg.knn_temperature)
     probe = image_linear_probe(train_f, data.train_y, val_f, data.test_y, seed=cfg.seed)
-    row = {'branch': args.name, 'overrides': overrides, 'branch_epoch': args.branch_epoch,
+    row = {'branch': args.name, 'dataset': args.dataset, 'overrides': overrides, 'branch_epoch': args.branch_epoch,
            'epochs': cfg.epochs, 'train_images': int(data.train_x.size(0)),
            'validation_images': int(data.test_x.size(0)), 'knn_val': knn,
            'linear_val': probe.test_accuracy, 'linear_C': probe.C,
@@ -182,12 +211,18 @@ def report(args) -> None:
     if not rows:
         raise SystemExit(f'no branch_*.json in {out}: run the branches first')
     first = rows[0]
+    dataset = first.get('dataset', 'fashion-mnist')
+    if any(r.get('dataset', 'fashion-mnist') != dataset for r in rows):
+        raise SystemExit(f'the branches in {out} come from different data sets')
+    head, rows_ = SPLITS[dataset], f'train[:{SPLITS[dataset]}]'
+    name = {'fashion-mnist': 'Fashion-MNIST', 'cifar10-jpeg': 'CIFAR-10 (the JPEG copy)'}
     lines = [f'# SSL branches from one trunk, scored on validation images ({args.stem})', '',
-             f"Fashion-MNIST, the cpu-fmnist preset's GenURL loop (small CNN, batch 256), "
+             f"{name[dataset]}, the cpu preset's GenURL loop (small CNN, batch 256), "
              f"{first['train_images']:,} training images ("
-             + ('train[:50000]' if first['train_images'] == TRAIN_ROWS else
-                'drawn from train[:50000], class-mixed, seed 0') + '), scored on the '
-             f"{first['validation_images']:,} validation images train[50000:60000] (the test "
+             + (rows_ if first['train_images'] == head else
+                f'drawn from {rows_}, class-mixed, seed 0') + '), scored on the '
+             f"{first['validation_images']:,} validation images "
+             f"train[{head}:{head + VALIDATION_ROWS}] (the test "
              f"set is not read). One trunk trained to epoch {first['branch_epoch']} of "
              f"{first['epochs']}, then each branch to the end from its checkpoint "
              '(`experiments/ssl_branches.py`). kNN: weighted kNN monitor (k 200, temperature '
@@ -220,8 +255,11 @@ def main(argv=None) -> None:
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--stem', default='ssl_branches', help='report: results file name')
     ap.add_argument('--conditions', default='', help='report: the run conditions, recorded')
+    ap.add_argument('--dataset', choices=sorted(SPLITS), default='fashion-mnist',
+                    help='the images (cifar10-jpeg: train[:40000] trains, train[40000:] '
+                         'validates); trunk and branches alike')
     ap.add_argument('--train-images', type=int, default=0, metavar='N',
-                    help='train on N of train[:50000] (class-mixed, seed 0; 0: all), e.g. '
+                    help='train on N of the training rows (class-mixed, seed 0; 0: all), e.g. '
                          "10000 for session 20's reduced budget; trunk and branches alike")
     ap.add_argument('--smoke', type=int, default=0, metavar='N',
                     help='try the script on N training images (not a result)')

@@ -23,7 +23,8 @@ SMALL = dict(sb.PRESET, batch_size=64, projector_hidden=32, projector_out=16,
 @pytest.fixture
 def toy(monkeypatch):
     data = toy_data()
-    def images(smoke=0, train_images=0):  # --train-images keeps the first N toy images
+    def images(smoke=0, train_images=0, dataset='fashion-mnist'):
+        # --train-images keeps the first N toy images; --dataset is recorded, not loaded
         if not train_images:
             return data
         return type(data)(data.name, data.train_x[:train_images], data.train_y[:train_images],
@@ -85,3 +86,27 @@ def test_bad_branches_are_refused(toy, tmp_path):
     sb.main(['trunk', *args(tmp_path, '--epochs', '4')])  # stops at 2 of 4 epochs
     with pytest.raises(SystemExit, match='other settings'):
         sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])  # 3 epochs, not 4
+
+
+def test_a_trunk_serves_only_branches_of_its_data_set(toy, tmp_path, monkeypatch):
+    sb.main(['trunk', *args(tmp_path, '--dataset', 'cifar10-jpeg')])
+    assert sb.trunk_dataset(tmp_path) == 'cifar10-jpeg'
+    with pytest.raises(SystemExit, match='trained on cifar10-jpeg: pass --dataset cifar10-jpeg'):
+        sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
+    with pytest.raises(SystemExit, match='trained on cifar10-jpeg, not fashion-mnist'):
+        sb.main(['trunk', *args(tmp_path)])
+    sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path, '--dataset', 'cifar10-jpeg')])
+    row = json.loads((tmp_path / 'branch_views.json').read_text())
+    assert row['dataset'] == 'cifar10-jpeg'
+    written = {}
+    monkeypatch.setattr(sb, 'write_results', lambda stem, payload, md: written.update(md=md))
+    sb.main(['report', '--out', str(tmp_path), '--stem', 'c'])
+    assert 'CIFAR-10 (the JPEG copy)' in written['md'] and 'train[40000:50000]' in written['md']
+    # a trunk written before --dataset existed has no trunk.json: Fashion-MNIST's
+    (tmp_path / 'trunk.json').unlink()
+    assert sb.trunk_dataset(tmp_path) == 'fashion-mnist'
+
+
+def test_the_validation_split_is_refused_for_unknown_or_short_data(monkeypatch):
+    with pytest.raises(SystemExit, match="--dataset 'mnist' has no validation split"):
+        sb.validation_data(dataset='mnist')
