@@ -27,12 +27,20 @@ NORMS = ('batch_norm', 'layer_norm', 'none')
 METRICS = ('euclidean', 'cosine')
 
 
-#: ``anchor_weight: auto`` per kind of student input. Node features: 0.1, chosen on the
-#: held-out validation nodes of the inductive protocol (``experiments/kd_anchor_selection.py``,
-#: five seeds, ``kd_benchmark_notes.md`` sessions 29-30): +2.93 +- 0.36 points on Photo (5 of
-#: 5 seeds), level on Cora (-0.08 +- 1.30), where 0.3 and 1.0 cost 2-4 points. Images: 0, the
-#: paper's objective (not measured).
-AUTO_ANCHOR_WEIGHT = {'features': 0.1, 'images': 0.0}
+#: ``anchor_loss: auto`` per kind of student input. Node features: ``'cosine'`` at weight 1.0,
+#: chosen on the held-out validation nodes of the inductive protocol, ten seeds per graph
+#: (``experiments/kd_inductive_variants.py``; ``kd_inductive_cosanchor_{photo,cora,citeseer}.md``).
+#: Images: ``'mse'`` (its weight is 0 there, so no anchor; not measured).
+AUTO_ANCHOR_LOSS = {'features': 'cosine', 'images': 'mse'}
+
+#: ``anchor_weight: auto`` per kind of student input and anchor loss. Node features with
+#: the ``mse`` anchor: 0.1, chosen on the held-out validation nodes of the inductive
+#: protocol (``experiments/kd_anchor_selection.py``, five seeds, ``kd_benchmark_notes.md``
+#: sessions 29-30): +2.93 +- 0.36 points on Photo (5 of 5 seeds), level on Cora (-0.08 +-
+#: 1.30), where 0.3 and 1.0 cost 2-4 points. With the ``cosine`` anchor: 1.0 (the
+#: selection of :data:`AUTO_ANCHOR_LOSS`). Images: 0, the paper's objective (not measured).
+AUTO_ANCHOR_WEIGHT = {('features', 'mse'): 0.1, ('features', 'cosine'): 1.0,
+                      ('images', 'mse'): 0.0, ('images', 'cosine'): 0.0}
 
 #: ``pairs`` / ``loss`` / ``latent_radius: auto`` per kind of student input. Node features:
 #: every pair of the batch's anchors (``'block'``), t-SNE's row-normalised KL and Q on the
@@ -66,13 +74,15 @@ class DistillConfig:
     agreement, as for node embeddings).
     Objective: ``objective`` (:data:`OBJECTIVES`), ``nu_latent``, ``alpha`` (GKL's
     :math:`|P - Q|` weight), ``anchor_weight`` (ours, GenURL objective only: adds
-    ``anchor_weight`` times the mean squared error between the anchors' student outputs and
-    their standardised teacher embeddings, a coordinate-level anchor beside P's
-    neighbourhoods; 0 is GenURL as the paper states it; ``'auto'``, the default:
-    :data:`AUTO_ANCHOR_WEIGHT`, 0.1 for node features and 0 for images), ``anchor_loss``
-    (ours: ``'mse'``, the default, or ``'cosine'``: one minus the cosine between the
-    anchors' projected outputs and their standardised teacher rows, the direction that the
-    ``cosine`` peer regresses, without the scale),
+    ``anchor_weight`` times a regression of the anchors' standardised teacher embeddings
+    from their student outputs, a coordinate-level anchor beside P's neighbourhoods; 0 is
+    GenURL as the paper states it; ``'auto'``, the default: :data:`AUTO_ANCHOR_WEIGHT`,
+    1.0 for node features with the cosine anchor, 0.1 with the ``mse`` one, 0 for images),
+    ``anchor_loss`` (ours: ``'mse'``, the squared error of a linear head's output, or
+    ``'cosine'``: one minus the cosine between the anchors' projected outputs and their
+    standardised teacher rows, the direction that the ``cosine`` peer regresses, without
+    the scale; ``'auto'``, the default: :data:`AUTO_ANCHOR_LOSS`, cosine for node features
+    and ``mse`` for images),
     ``pos_per_anchor`` / ``neg_per_anchor`` (pairs per anchor of
     the sampled, unbiased GKL estimate), ``negatives`` (``'in_batch'``: partners drawn
     among the other anchors, the same estimate with about ``B (1 + r)`` instead of
@@ -121,7 +131,7 @@ class DistillConfig:
     nu_latent: float = 2.5
     alpha: float = 0.33
     anchor_weight: Union[float, str] = 'auto'
-    anchor_loss: str = 'mse'
+    anchor_loss: str = 'auto'
     pos_per_anchor: int = 8
     neg_per_anchor: int = 64
     negatives: str = 'in_batch'
@@ -157,7 +167,7 @@ class DistillConfig:
                               ('norm', NORMS), ('metric', METRICS),
                               ('negatives', NEGATIVES), ('pairs', PAIRS + ('auto',)),
                               ('loss', DISTILL_LOSSES + ('auto',)),
-                              ('anchor_loss', ANCHOR_LOSSES)):
+                              ('anchor_loss', ANCHOR_LOSSES + ('auto',))):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{what} '{name}' must be one of {allowed}, got "
                                   f"{getattr(self, name)!r}")
@@ -200,10 +210,11 @@ class DistillConfig:
         return cls.from_dict(load_mapping(path, ConfigError), base)
 
     def resolved(self, images: bool) -> 'DistillConfig':
-        """This config with every ``'auto'`` of ``anchor_weight``, ``pairs``, ``loss`` and
-        ``latent_radius`` replaced by its value for node features or images
-        (:data:`AUTO_ANCHOR_WEIGHT`, :data:`AUTO_RELATION`; the class doc has the rule
-        that keeps ``loss: kl`` on ``pairs: block``)."""
+        """This config with every ``'auto'`` of ``anchor_loss``, ``anchor_weight``,
+        ``pairs``, ``loss`` and ``latent_radius`` replaced by its value for node features or
+        images (:data:`AUTO_ANCHOR_LOSS`, :data:`AUTO_ANCHOR_WEIGHT` for the anchor loss
+        in force, :data:`AUTO_RELATION`; the class doc has the rule that keeps ``loss: kl``
+        on ``pairs: block``)."""
         kind = 'images' if images else 'features'
         auto = AUTO_RELATION[kind]
         pairs, loss = self.pairs, self.loss
@@ -215,9 +226,10 @@ class DistillConfig:
         if radius == 'auto':  # the radius was chosen with that relation only
             radius = (auto['latent_radius'] if (pairs, loss) == (auto['pairs'], auto['loss'])
                       else 0.0)
+        anchor = AUTO_ANCHOR_LOSS[kind] if self.anchor_loss == 'auto' else self.anchor_loss
         return dataclasses.replace(
-            self, pairs=pairs, loss=loss, latent_radius=radius,
-            anchor_weight=(AUTO_ANCHOR_WEIGHT[kind] if self.anchor_weight == 'auto'
+            self, pairs=pairs, loss=loss, latent_radius=radius, anchor_loss=anchor,
+            anchor_weight=(AUTO_ANCHOR_WEIGHT[kind, anchor] if self.anchor_weight == 'auto'
                            else self.anchor_weight))
 
     def to_dict(self) -> Dict[str, Any]:

@@ -252,11 +252,20 @@ def test_anchor_weight_adds_the_regression_of_the_anchors(kind):
 def test_anchor_weight_auto_resolves_per_kind_of_input():
     from genurl_pyg.distill.config import AUTO_ANCHOR_WEIGHT, ConfigError
     t, x = _blobs()
-    assert DistillConfig().anchor_weight == 'auto'
+    assert DistillConfig().anchor_weight == 'auto' and DistillConfig().anchor_loss == 'auto'
     d = GenURLDistiller(t, x, DistillConfig.from_dict(SMALL))
-    assert d.cfg.anchor_weight == AUTO_ANCHOR_WEIGHT['features'] == 0.1
+    # node features: the cosine anchor at weight 1.0 (the held-out validation choice)
+    assert d.cfg.anchor_loss == 'cosine'
+    assert d.cfg.anchor_weight == AUTO_ANCHOR_WEIGHT['features', 'cosine'] == 1.0
     assert hasattr(d.objective, 'anchor')  # the regression term is part of the loss
-    assert DistillConfig().resolved(images=True).anchor_weight == 0.0
+    assert d.objective.anchor.kind == 'cosine'
+    # an explicit anchor loss takes its own auto weight: mse keeps session 30's 0.1
+    mse = DistillConfig(anchor_loss='mse').resolved(images=False)
+    assert (mse.anchor_loss, mse.anchor_weight) == ('mse', 0.1)
+    assert DistillConfig(anchor_loss='cosine', anchor_weight=0.3).resolved(
+        images=False).anchor_weight == 0.3
+    images = DistillConfig().resolved(images=True)
+    assert (images.anchor_loss, images.anchor_weight) == ('mse', 0.0)
     assert DistillConfig(anchor_weight=0.3).resolved(images=True).anchor_weight == 0.3
     off = GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'anchor_weight': 0}))
     assert not hasattr(off.objective, 'anchor')
@@ -298,7 +307,8 @@ def test_relation_auto_resolves_per_kind_and_keeps_kl_on_the_block():
     assert rel(pairs='block', images=True) == ('block', 'gkl', 0.0)
     assert rel(loss='kl', images=True) == ('block', 'kl', 0.0)  # radius: features only
     assert rel(latent_radius=3.0) == ('block', 'kl', 3.0)
-    explicit = DistillConfig(pairs='block', loss='gkl', latent_radius=0.5, anchor_weight=0.2)
+    explicit = DistillConfig(pairs='block', loss='gkl', latent_radius=0.5, anchor_weight=0.2,
+                             anchor_loss='mse')
     assert explicit.resolved(False) == explicit.resolved(True) == explicit  # nothing auto
 
 
