@@ -56,20 +56,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import versions, write_results  # noqa: E402
 
 TRAIN_ROWS = 50000  # Fashion-MNIST: train[:50000] trains, train[50000:] validates
-# The training rows per data set; the 10,000 training images after them validate and the
-# test set is never read. CIFAR-10 has 50,000 training images, so 40,000 train.
+# The training rows per data set; 10,000 other training images validate and the test set
+# is never read. CIFAR-10 has 50,000 training images, so 40,000 train.
 SPLITS = {'fashion-mnist': TRAIN_ROWS, 'cifar10-jpeg': 40000}
 VALIDATION_ROWS = 10000
+# Which 10,000 validate. 'tail': the training rows after SPLITS' count (Fashion-MNIST's
+# rows come in no class order). 'per_class': each class's last 10,000 / C rows, because
+# the JPEG copy of CIFAR-10 stores its training images sorted by class: its tail is
+# classes 8 and 9 only, which session 38's branches scored at 0 % (a trunk that never saw
+# those classes).
+HOLDOUT = {'fashion-mnist': 'tail', 'cifar10-jpeg': 'per_class'}
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
                'loss', 'false_negatives', 'latent_radius', 'repulsion', 'decorrelation_weight',
                'target', 'predictor_hidden'}
 
 
+def holdout_rows(y, rows: int, how: str, smoke: int = 0):
+    """Index tensors ``(train, validation)`` into labels ``y`` for :data:`HOLDOUT`'s rule
+    ``how`` (``smoke``: the first ``smoke`` training and ``smoke // 5`` validation rows,
+    class-mixed under seed 0 for ``per_class``). Refuses a split whose validation rows lack
+    a class that its training rows hold."""
+    import torch
+    n_val = smoke // 5 or VALIDATION_ROWS
+    if how == 'tail':
+        train, val = torch.arange(smoke or rows), torch.arange(rows, rows + n_val)
+    elif how == 'per_class':
+        classes = torch.unique(y)
+        per = VALIDATION_ROWS // len(classes)
+        held = torch.zeros(len(y), dtype=torch.bool)
+        for c in classes:
+            held[(y == c).nonzero().flatten()[-per:]] = True
+        train, val = (~held).nonzero().flatten(), held.nonzero().flatten()
+        if smoke:
+            mix = torch.Generator().manual_seed(0)
+            train = train[torch.randperm(len(train), generator=mix)[:smoke]]
+            val = val[torch.randperm(len(val), generator=mix)[:n_val]]
+    else:
+        raise ValueError(f"holdout rule must be 'tail' or 'per_class', got {how!r}")
+    missing = sorted(set(y[train].tolist()) - set(y[val].tolist()))
+    if missing:
+        raise SystemExit(f'the validation rows hold no image of classes {missing} that the '
+                         'training rows hold: the split would score classes it never '
+                         'trained on')
+    return train, val
+
+
 def validation_data(smoke: int = 0, train_images: int = 0, dataset: str = 'fashion-mnist'):
-    """``dataset`` with its last 10,000 training images as the held-out set (``smoke``:
-    only the first ``smoke`` training and ``smoke // 5`` validation images, to try the
-    script in seconds; ``train_images``: that many of the training rows drawn class-mixed
-    with seed 0, session 20's reduced budget, instead of all of them)."""
+    """``dataset`` with 10,000 of its training images held out (:data:`HOLDOUT`) as the
+    validation set (``smoke``: only ``smoke`` training and ``smoke // 5`` validation
+    images, to try the script in seconds; ``train_images``: that many of the training rows
+    drawn class-mixed with seed 0, session 20's reduced budget, instead of all of them)."""
     from genurl_pyg.bench.tasks.ssl import subset_rows
     from genurl_pyg.vision.data import ImageData, load_images
     if dataset not in SPLITS:
@@ -81,7 +117,7 @@ def validation_data(smoke: int = 0, train_images: int = 0, dataset: str = 'fashi
     if tx.size(0) < rows + VALIDATION_ROWS:
         raise SystemExit(f'{dataset} has {tx.size(0)} training images, fewer than the '
                          f'{rows} + {VALIDATION_ROWS} of its split')
-    train, val = slice(0, smoke or rows), slice(rows, rows + (smoke // 5 or VALIDATION_ROWS))
+    train, val = holdout_rows(ty, rows, HOLDOUT[dataset], smoke)
     x, y = subset_rows(tx[train], ty[train], train_images, seed=0)
     return ImageData(data.name + ' (validation split)', x, y, tx[val], ty[val], data.classes,
                      data.note)
@@ -124,11 +160,34 @@ def _reporter(tag: str):
     return report
 
 
-def trunk_dataset(out: Path) -> str:
-    """The data set the trunk under ``out`` trained on (trunks from before ``--dataset``
-    existed have no ``trunk.json`` and were Fashion-MNIST's)."""
+def trunk_meta(out: Path) -> Dict:
+    """What the trunk under ``out`` trained on: its data set and hold-out rule (trunks
+    from before ``--dataset`` existed have no ``trunk.json`` and were Fashion-MNIST's;
+    trunks from before the hold-out rules held out the tail)."""
     meta = Path(out) / 'trunk.json'
-    return json.loads(meta.read_text())['dataset'] if meta.is_file() else 'fashion-mnist'
+    found = json.loads(meta.read_text()) if meta.is_file() else {}
+    return {'dataset': found.get('dataset', 'fashion-mnist'),
+            'holdout': found.get('holdout', 'tail')}
+
+
+def trunk_dataset(out: Path) -> str:
+    """The data set the trunk under ``out`` trained on (:func:`trunk_meta`)."""
+    return trunk_meta(out)['dataset']
+
+
+def check_trunk(out: Path, dataset: str) -> None:
+    """Refuse to go on from a trunk checkpoint in ``out`` trained on another data set or
+    on another hold-out split of this one (its training images would differ)."""
+    if not (Path(out) / 'trunk.pt').is_file():
+        return
+    meta = trunk_meta(out)
+    if meta['dataset'] != dataset:
+        raise SystemExit(f"the trunk in {out} was trained on {meta['dataset']}, not "
+                         f"{dataset}: pass --dataset {meta['dataset']} or use another --out")
+    if meta['holdout'] != HOLDOUT[dataset]:
+        raise SystemExit(f"the trunk in {out} held out the {meta['holdout']} rows of "
+                         f"{dataset}, not the {HOLDOUT[dataset]} rows this script holds out "
+                         'now: use another --out')
 
 
 def trunk(args) -> None:
@@ -138,12 +197,10 @@ def trunk(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / 'trunk.pt'
     meta = out / 'trunk.json'  # what the checkpoint alone cannot tell a branch
-    if ckpt.is_file() and trunk_dataset(out) != args.dataset:
-        raise SystemExit(f'{ckpt} was trained on {trunk_dataset(out)}, not {args.dataset}: '
-                         'use another --out')
+    check_trunk(out, args.dataset)
     trainer = VisualTrainer(validation_data(args.smoke, args.train_images, args.dataset),
                             trunk_config(args), progress=_reporter('trunk'))
-    atomic_write_json(meta, {'dataset': args.dataset})
+    atomic_write_json(meta, {'dataset': args.dataset, 'holdout': HOLDOUT[args.dataset]})
     trainer.fit(ckpt, stop_after=args.branch_epoch)  # resumes a killed trunk
     print(f'[ssl_branches] trunk at epoch {trainer.state.epoch}: {ckpt}', file=sys.stderr)
 
@@ -156,9 +213,7 @@ def branch(args) -> None:
     from genurl_pyg.vision.trainer import VisualTrainer, checkpoint_config
     out = Path(args.out)
     overrides = parse_overrides(args.overrides)
-    if (out / 'trunk.pt').is_file() and trunk_dataset(out) != args.dataset:
-        raise SystemExit(f'the trunk in {out} was trained on {trunk_dataset(out)}: pass '
-                         f'--dataset {trunk_dataset(out)}')
+    check_trunk(out, args.dataset)
     data = validation_data(args.smoke, args.train_images, args.dataset)
     cfg = trunk_config(args, **overrides)
     trainer = VisualTrainer(data, cfg, progress=_reporter(args.name))
@@ -214,7 +269,9 @@ def report(args) -> None:
     dataset = first.get('dataset', 'fashion-mnist')
     if any(r.get('dataset', 'fashion-mnist') != dataset for r in rows):
         raise SystemExit(f'the branches in {out} come from different data sets')
-    head, rows_ = SPLITS[dataset], f'train[:{SPLITS[dataset]}]'
+    head = SPLITS[dataset]
+    rows_ = (f'train[:{head}]' if HOLDOUT[dataset] == 'tail' else
+             f'the {head:,} training images not held out')
     name = {'fashion-mnist': 'Fashion-MNIST', 'cifar10-jpeg': 'CIFAR-10 (the JPEG copy)'}
     lines = [f'# SSL branches from one trunk, scored on validation images ({args.stem})', '',
              f"{name[dataset]}, the cpu preset's GenURL loop (small CNN, batch 256), "
@@ -222,7 +279,9 @@ def report(args) -> None:
              + (rows_ if first['train_images'] == head else
                 f'drawn from {rows_}, class-mixed, seed 0') + '), scored on the '
              f"{first['validation_images']:,} validation images "
-             f"train[{head}:{head + VALIDATION_ROWS}] (the test "
+             + (f"train[{head}:{head + VALIDATION_ROWS}]" if HOLDOUT[dataset] == 'tail'
+                else 'the last 1,000 training images of each class (the rest train)')
+             + ' (the test '
              f"set is not read). One trunk trained to epoch {first['branch_epoch']} of "
              f"{first['epochs']}, then each branch to the end from its checkpoint "
              '(`experiments/ssl_branches.py`). kNN: weighted kNN monitor (k 200, temperature '

@@ -91,7 +91,8 @@ def test_bad_branches_are_refused(toy, tmp_path):
 def test_a_trunk_serves_only_branches_of_its_data_set(toy, tmp_path, monkeypatch):
     sb.main(['trunk', *args(tmp_path, '--dataset', 'cifar10-jpeg')])
     assert sb.trunk_dataset(tmp_path) == 'cifar10-jpeg'
-    with pytest.raises(SystemExit, match='trained on cifar10-jpeg: pass --dataset cifar10-jpeg'):
+    with pytest.raises(SystemExit, match='trained on cifar10-jpeg, not fashion-mnist: pass '
+                                         '--dataset cifar10-jpeg'):
         sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
     with pytest.raises(SystemExit, match='trained on cifar10-jpeg, not fashion-mnist'):
         sb.main(['trunk', *args(tmp_path)])
@@ -101,10 +102,48 @@ def test_a_trunk_serves_only_branches_of_its_data_set(toy, tmp_path, monkeypatch
     written = {}
     monkeypatch.setattr(sb, 'write_results', lambda stem, payload, md: written.update(md=md))
     sb.main(['report', '--out', str(tmp_path), '--stem', 'c'])
-    assert 'CIFAR-10 (the JPEG copy)' in written['md'] and 'train[40000:50000]' in written['md']
-    # a trunk written before --dataset existed has no trunk.json: Fashion-MNIST's
+    assert 'CIFAR-10 (the JPEG copy)' in written['md']
+    assert 'the last 1,000 training images of each class' in written['md']
+    # a CIFAR trunk from before the per-class hold-out (tail rows) serves no branch now
+    (tmp_path / 'trunk.json').write_text(json.dumps({'dataset': 'cifar10-jpeg'}))
+    with pytest.raises(SystemExit, match='held out the tail rows of cifar10-jpeg, not the '
+                                         'per_class rows'):
+        sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path, '--dataset', 'cifar10-jpeg')])
+    # a trunk written before --dataset existed has no trunk.json: Fashion-MNIST's, tail rows
     (tmp_path / 'trunk.json').unlink()
-    assert sb.trunk_dataset(tmp_path) == 'fashion-mnist'
+    assert sb.trunk_meta(tmp_path) == {'dataset': 'fashion-mnist', 'holdout': 'tail'}
+
+
+def _sorted_labels(classes=10, per=5000):
+    import torch
+    return torch.arange(classes).repeat_interleave(per)  # CIFAR's JPEG copy: class-sorted
+
+
+def test_the_per_class_holdout_keeps_every_class_on_class_sorted_labels():
+    import torch
+    y = _sorted_labels()
+    train, val = sb.holdout_rows(y, 40000, 'per_class')
+    assert len(train) == 40000 and len(val) == 10000
+    assert not set(train.tolist()) & set(val.tolist())
+    assert torch.bincount(y[val]).tolist() == [1000] * 10   # each class's last 1,000 rows
+    assert torch.bincount(y[train]).tolist() == [4000] * 10
+    assert val[:1000].tolist() == list(range(4000, 5000))
+    # smoke: a class-mixed handful of each side
+    train, val = sb.holdout_rows(y, 40000, 'per_class', smoke=500)
+    assert len(train) == 500 and len(val) == 100
+    assert len(torch.unique(y[train])) == 10 and len(torch.unique(y[val])) == 10
+
+
+def test_the_tail_holdout_is_the_rows_after_the_training_rows_and_refuses_a_sorted_set():
+    import torch
+    y = torch.arange(60000) % 10  # Fashion-MNIST-like: no class order
+    train, val = sb.holdout_rows(y, 50000, 'tail')
+    assert train.tolist() == list(range(50000)) and val.tolist() == list(range(50000, 60000))
+    # session 38's bug: the tail of a class-sorted set holds two classes of ten
+    with pytest.raises(SystemExit, match=r'hold no image of classes \[0, 1, 2, 3, 4, 5, 6, 7\]'):
+        sb.holdout_rows(_sorted_labels(), 40000, 'tail')
+    with pytest.raises(ValueError, match="holdout rule must be 'tail' or 'per_class'"):
+        sb.holdout_rows(y, 50000, 'random')
 
 
 def test_the_validation_split_is_refused_for_unknown_or_short_data(monkeypatch):
