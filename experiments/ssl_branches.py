@@ -19,8 +19,9 @@ trains the shared *trunk* once and then each *branch* from its checkpoint:
     the branch's config overrides (for example ``view_weight=1`` for the shipped default,
     ``view_weight=0.5`` for the teacher's kNN on half of P), trains to ``--epochs``, and
     scores the frozen backbone with the kNN monitor and the linear probe on the
-    *validation* images, the last 10,000 training images (``train[50000:60000]``,
-    ``train[40000:50000]``). One JSON per branch under ``--out``.
+    *validation* images, 10,000 held-out training images (Fashion-MNIST:
+    ``train[50000:60000]``; CIFAR-10, whose JPEG copy is sorted by class: each class's last
+    1,000, see ``HOLDOUT``). One JSON per branch under ``--out``.
 
 ``report --out DIR --stem NAME``
     gathers ``DIR``'s branch files into ``experiments/results/NAME.{json,md}`` (a table
@@ -315,8 +316,8 @@ def main(argv=None) -> None:
     ap.add_argument('--stem', default='ssl_branches', help='report: results file name')
     ap.add_argument('--conditions', default='', help='report: the run conditions, recorded')
     ap.add_argument('--dataset', choices=sorted(SPLITS), default='fashion-mnist',
-                    help='the images (cifar10-jpeg: train[:40000] trains, train[40000:] '
-                         'validates); trunk and branches alike')
+                    help='the images (cifar10-jpeg: each class\'s last 1,000 training '
+                         'images validate, the other 40,000 train); trunk and branches alike')
     ap.add_argument('--train-images', type=int, default=0, metavar='N',
                     help='train on N of the training rows (class-mixed, seed 0; 0: all), e.g. '
                          "10000 for session 20's reduced budget; trunk and branches alike")
