@@ -171,11 +171,6 @@ def trunk_meta(out: Path) -> Dict:
             'holdout': found.get('holdout', 'tail')}
 
 
-def trunk_dataset(out: Path) -> str:
-    """The data set the trunk under ``out`` trained on (:func:`trunk_meta`)."""
-    return trunk_meta(out)['dataset']
-
-
 def check_trunk(out: Path, dataset: str) -> None:
     """Refuse to go on from a trunk checkpoint in ``out`` trained on another data set or
     on another hold-out split of this one (its training images would differ)."""

@@ -90,7 +90,7 @@ def test_bad_branches_are_refused(toy, tmp_path):
 
 def test_a_trunk_serves_only_branches_of_its_data_set(toy, tmp_path, monkeypatch):
     sb.main(['trunk', *args(tmp_path, '--dataset', 'cifar10-jpeg')])
-    assert sb.trunk_dataset(tmp_path) == 'cifar10-jpeg'
+    assert sb.trunk_meta(tmp_path) == {'dataset': 'cifar10-jpeg', 'holdout': 'per_class'}
     with pytest.raises(SystemExit, match='trained on cifar10-jpeg, not fashion-mnist: pass '
                                          '--dataset cifar10-jpeg'):
         sb.main(['branch', 'views', 'view_weight=1', *args(tmp_path)])
