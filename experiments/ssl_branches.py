@@ -74,9 +74,11 @@ BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 
 
 def holdout_rows(y, rows: int, how: str, smoke: int = 0):
     """Index tensors ``(train, validation)`` into labels ``y`` for :data:`HOLDOUT`'s rule
-    ``how`` (``smoke``: the first ``smoke`` training and ``smoke // 5`` validation rows,
-    class-mixed under seed 0 for ``per_class``). Refuses a split whose validation rows lack
-    a class that its training rows hold."""
+    ``how`` (``rows``, the training rows before the tail, is read by ``tail`` only:
+    ``per_class`` trains on every row it does not hold out; ``smoke``: the first ``smoke``
+    training and ``smoke // 5`` validation rows, class-mixed under seed 0 for
+    ``per_class``). Refuses a split whose validation rows lack a class that its training
+    rows hold."""
     import torch
     n_val = smoke // 5 or VALIDATION_ROWS
     if how == 'tail':
