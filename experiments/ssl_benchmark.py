@@ -119,19 +119,24 @@ def budget(row: Dict) -> tuple:
     return row['preset'], int(row['train_images']), int(row['epochs'])
 
 
-# GenURL's default P changed in session 20 (SSLConfig.view_weight 0.5 -> 1.0, views only);
-# rows written before rows recorded their config ran the old default.
-LEGACY_VIEW_WEIGHT = 0.5
+# GenURL's default P changed in session 20 (SSLConfig.view_weight 0.5 -> 1.0, views only),
+# its Q in session 40 (latent_radius 0 -> 2, Q on a sphere); rows written before rows
+# recorded their config ran the old defaults.
+LEGACY = {'view_weight': 0.5, 'latent_radius': 0.0}
 
 
 def method_label(row: Dict) -> str:
-    """``genurl`` for rows of the current default P (views only), ``genurl (view_weight
-    w)`` for GenURL rows with the teacher's kNN in P (judged against the peers too, so an
-    old miss stays marked); the peers' names unchanged."""
+    """``genurl`` for rows of the current defaults (views only, Q on the radius-2 sphere);
+    GenURL rows that ran another P or Q are labelled by the keys that differ, e.g.
+    ``genurl (latent_radius 0)``, and judged against the peers too, so an old miss stays
+    marked; the peers' names unchanged."""
     if row['method'] != 'genurl':
         return row['method']
-    weight = row.get('config', {}).get('view_weight', LEGACY_VIEW_WEIGHT)
-    return 'genurl' if float(weight) == 1.0 else f'genurl (view_weight {weight:g})'
+    from genurl_pyg.vision.config import SSLConfig
+    shipped, config = SSLConfig(), row.get('config', {})
+    differ = [f'{key} {float(config.get(key, legacy)):g}' for key, legacy in LEGACY.items()
+              if float(config.get(key, legacy)) != float(getattr(shipped, key))]
+    return f"genurl ({', '.join(differ)})" if differ else 'genurl'
 
 
 def report(paths: List[str], notes: str = None, stem: str = 'ssl_benchmark') -> None:

@@ -1,6 +1,7 @@
 """The SSL benchmark's report: rows compare only within one budget (preset, training
-images, epochs), and GenURL rows that ran the teacher's kNN in P are labelled apart from the
-current default (views only); every GenURL row is judged against the peers of its budget."""
+images, epochs), and GenURL rows that ran another P (the teacher's kNN) or Q (unbounded) are
+labelled apart from the current defaults (views only, Q on the radius-2 sphere); every
+GenURL row is judged against the peers of its budget."""
 import json
 import sys
 from pathlib import Path
@@ -22,10 +23,15 @@ def row(method, knn, linear, images=60000, epochs=30, config=None, spe=100.0):
 
 def test_labels_and_budgets():
     assert sb.method_label(row('simclr', 0.8, 0.8)) == 'simclr'
-    assert sb.method_label(row('genurl', 0.8, 0.8)) == 'genurl (view_weight 0.5)'  # legacy
-    assert sb.method_label(row('genurl', 0.8, 0.8, config={'view_weight': 1.0})) == 'genurl'
-    assert sb.method_label(row('genurl', 0.8, 0.8, config={'view_weight': 0.3})) == \
-        'genurl (view_weight 0.3)'
+    # legacy rows without a config ran the teacher's kNN in P and the unbounded Q
+    assert sb.method_label(row('genurl', 0.8, 0.8)) == \
+        'genurl (view_weight 0.5, latent_radius 0)'
+    assert sb.method_label(row('genurl', 0.8, 0.8, config={'view_weight': 1.0})) == \
+        'genurl (latent_radius 0)'
+    assert sb.method_label(row('genurl', 0.8, 0.8, config={
+        'view_weight': 1.0, 'latent_radius': 2.0})) == 'genurl'
+    assert sb.method_label(row('genurl', 0.8, 0.8, config={
+        'view_weight': 0.3, 'latent_radius': 2.0})) == 'genurl (view_weight 0.3)'
     assert sb.budget(row('byol', 0.8, 0.8, images=10000, epochs=20)) == \
         ('cpu-fmnist', 10000, 20)
 
@@ -37,7 +43,8 @@ def test_report_keeps_budgets_apart_and_judges_the_default(tmp_path, monkeypatch
     full = {'command': 'full', 'versions': {'torch': 'x'},
             'rows': [row('genurl', 0.786, 0.879), row('simclr', 0.826, 0.886)]}
     small = {'command': 'small', 'versions': {'torch': 'x'},
-             'rows': [row('genurl', 0.75, 0.87, 10000, 20, {'view_weight': 1.0}, spe=30.0),
+             'rows': [row('genurl', 0.75, 0.87, 10000, 20,
+                          {'view_weight': 1.0, 'latent_radius': 2.0}, spe=30.0),
                       row('simclr', 0.74, 0.86, 10000, 20, spe=31.0),
                       row('byol', 0.76, 0.85, 10000, 20, spe=40.0)]}
     paths = []

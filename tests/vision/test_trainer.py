@@ -48,7 +48,9 @@ def test_a_tiny_run_learns_something_measurable():
     before = trainer.knn_monitor()
     trainer.fit()
     after = trainer.knn_monitor()
-    assert after > before + 0.04, (before, after)  # measured: 0.555 -> 0.63 views only
+    # measured gains over seeds 0, 1, 2: radius 2 (the default) +0.039, +0.086, +0.172;
+    # the unbounded Q +0.078, +0.039, +0.164 (session 40): above 0.03 on every one
+    assert after > before + 0.03, (before, after)  # seed 0: 0.555 -> 0.594
     assert len(trainer.state.losses) == 8 and trainer.state.knn[0]['epoch'] == 4
 
 
@@ -250,7 +252,7 @@ def test_decorrelation_replaces_the_repulsion_on_the_sphere(monkeypatch):
     assert norm == pytest.approx(2.0, rel=1e-4)  # Q's points on the sphere
     assert t.state.losses[-1] > 0
     with pytest.raises(ValueError, match="'latent_radius' > 0"):
-        SSLConfig(repulsion='decorrelation').validate()
+        SSLConfig(repulsion='decorrelation', latent_radius=0.0).validate()
     with pytest.raises(ValueError, match="needs 'loss: gkl'"):
         SSLConfig(repulsion='decorrelation', latent_radius=3.0, loss='mse').validate()
     with pytest.raises(ValueError, match="'false_negatives'"):
@@ -283,12 +285,16 @@ def test_the_decorrelation_term_spreads_the_projections():
     assert spread(1.0) < 0.7 * spread(0.0)  # measured: 0.53 vs 0.94
 
 
-def test_latent_radius_puts_q_on_the_sphere_with_the_repulsion_kept():
+@pytest.mark.parametrize('radius', [1.5, None, 0.0])
+def test_latent_radius_puts_q_on_the_sphere_with_the_repulsion_kept(radius):
+    """r > 0: every point Q sees has length r; None: the image default, radius 2 (chosen on
+    CIFAR-10's validation images); 0: the paper's unbounded Q, lengths left free."""
     data = toy_data()
     torch.manual_seed(0)
-    t = VisualTrainer(data, SSLConfig(**dict(FAST, epochs=1, monitor_every=0,
-                                             latent_radius=1.5)),
-                      backbone=SmallCNN(3, width=4))
+    keys = dict(FAST, epochs=1, monitor_every=0)
+    if radius is not None:
+        keys['latent_radius'] = radius
+    t = VisualTrainer(data, SSLConfig(**keys), backbone=SmallCNN(3, width=4))
     assert t.loss_fn.alpha == SSLConfig().alpha  # the Student-t repulsion stays
     norms, real = [], t.loss_fn.forward
 
@@ -299,7 +305,12 @@ def test_latent_radius_puts_q_on_the_sphere_with_the_repulsion_kept():
     t.loss_fn.forward = spy
     t.fit()
     assert len(norms) == t.steps_per_epoch
-    assert torch.allclose(torch.cat(norms), torch.full((64 * len(norms),), 1.5), atol=1e-4)
+    lengths = torch.cat(norms)
+    if radius == 0.0:
+        assert lengths.std() > 1e-3  # not rescaled: the projector's own lengths
+    else:
+        expected = 2.0 if radius is None else radius
+        assert torch.allclose(lengths, torch.full_like(lengths, expected), atol=1e-4)
     with pytest.raises(ValueError, match="'latent_radius'"):
         SSLConfig(latent_radius=-1.0).validate()
 
