@@ -134,8 +134,9 @@ def method_label(row: Dict) -> str:
         return row['method']
     from genurl_pyg.vision.config import SSLConfig
     shipped, config = SSLConfig(), row.get('config', {})
-    differ = [f'{key} {float(config.get(key, legacy)):g}' for key, legacy in LEGACY.items()
-              if float(config.get(key, legacy)) != float(getattr(shipped, key))]
+    ran = {key: float(config.get(key, legacy)) for key, legacy in LEGACY.items()}
+    differ = [f'{key} {value:g}' for key, value in ran.items()
+              if value != float(getattr(shipped, key))]
     return f"genurl ({', '.join(differ)})" if differ else 'genurl'
 
 
