@@ -16,8 +16,9 @@ Presets (``--preset``):
   BYOL 0.868, Barlow Twins 0.819).
 
 Each (preset, method, seed) row is appended to ``--out`` as soon as it finishes (``--resume``
-skips finished rows); ``--report`` writes ``experiments/results/ssl_benchmark.{json,md}``
-(``--notes MD``: run conditions appended to the table, kept when re-reporting;
+skips finished rows; ``--save-backbones DIR`` also keeps each row's trained backbone as a
+``genurl-pyg ssl`` run folder, a teacher for ``kd_image_benchmark.py --teacher``);
+``--report`` writes ``experiments/results/ssl_benchmark.{json,md}`` (``--notes MD``: run conditions appended to the table, kept when re-reporting;
 ``--report-stem NAME``: ``NAME.{json,md}`` instead, a table of its own).
 Targets: GenURL's kNN and linear accuracy >= the best peer's, and its seconds per epoch
 <= 1.2x SimCLR's, on every CPU preset.
@@ -35,7 +36,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, versions, write_results  # noqa: E402
@@ -51,7 +52,7 @@ PRESETS = {
 
 
 def run_one(preset: str, method: str, seed: int, epochs: int, subset: int, device: str,
-            overrides: Dict) -> Dict:
+            overrides: Dict, save_dir: Optional[Path] = None) -> Dict:
     from genurl_pyg.utils.resources import peak_rss_mb
     from genurl_pyg.vision.config import SSLConfig
     from genurl_pyg.vision.data import ImageData, load_images
@@ -66,15 +67,40 @@ def run_one(preset: str, method: str, seed: int, epochs: int, subset: int, devic
                                    batch_size=p['batch_size'], epochs=epochs, seed=seed,
                                    device=device, monitor_every=0))
     t = time.perf_counter()
-    _, result = fit_visual_embeddings(data, cfg, progress=_epoch_reporter(preset, method, seed,
-                                                                          epochs))
+    backbone, result = fit_visual_embeddings(data, cfg, progress=_epoch_reporter(
+        preset, method, seed, epochs))
     result.pop('test_features')
-    return {'preset': preset, 'method': method, 'seed': seed, 'epochs': epochs,
+    row = {'preset': preset, 'method': method, 'seed': seed, 'epochs': epochs,
             'train_images': int(data.train_x.size(0)), 'knn': result['knn_accuracy'],
             'linear': result['linear_accuracy'], 'seconds_per_epoch': result['seconds_per_epoch'],
             'images_per_second': result['images_per_second'],
             'seconds': time.perf_counter() - t, 'peak_rss_mb': peak_rss_mb(),
             'losses': result['losses'], 'config': cfg.to_dict()}
+    if save_dir is not None:
+        row['backbone_dir'] = str(save_backbone(backbone, row, Path(save_dir)))
+    return row
+
+
+def backbone_folder(save_dir: Path, preset: str, method: str, seed: int) -> Path:
+    """Where :func:`save_backbone` writes one row's backbone."""
+    return Path(save_dir) / f'{preset}-{method}-s{seed}'
+
+
+def save_backbone(backbone, row: Dict, save_dir: Path) -> Path:
+    """Writes ``save_dir/<preset>-<method>-s<seed>/`` as a ``genurl-pyg ssl`` run folder
+    (``backbone.pt``, the backbone's ``state_dict``, and ``result.json`` with the row and its
+    config), so that a trained row serves as a distillation teacher
+    (``kd_image_benchmark.py --teacher``, ``genurl_pyg.distill.load_image_teacher``) instead
+    of being pretrained again. An existing folder is refused, not overwritten."""
+    from genurl_pyg.utils.io import atomic_torch_save, atomic_write_json
+    folder = backbone_folder(save_dir, row['preset'], row['method'], row['seed'])
+    if (folder / 'backbone.pt').exists():
+        raise FileExistsError(f'{folder} already holds a backbone; choose another '
+                              '--save-backbones folder (nothing was overwritten)')
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save(backbone.state_dict(), folder / 'backbone.pt')
+    atomic_write_json(folder / 'result.json', {k: v for k, v in row.items() if k != 'losses'})
+    return folder
 
 
 def _epoch_reporter(preset: str, method: str, seed: int, epochs: int):
@@ -103,15 +129,20 @@ def run(args) -> None:
     overrides = dict(kv.split('=', 1) for kv in args.set)
     from genurl_pyg.utils.yamlio import safe_load
     overrides = {k: safe_load(v) for k, v in overrides.items()}
-    for seed in range(args.seeds):
-        for method in args.methods:
-            if (args.preset, method, seed) in done:
-                continue
-            row = run_one(args.preset, method, seed, epochs, args.subset, args.device,
-                          overrides if method == 'genurl' else {})
-            state['rows'].append(row)
-            print(json.dumps({k: v for k, v in row.items() if k != 'losses'}), flush=True)
-            atomic_write_text(out, json.dumps(state, indent=1))
+    todo = [(seed, method) for seed in range(args.seeds) for method in args.methods
+            if (args.preset, method, seed) not in done]
+    if args.save_backbones:  # refused before hours of training, not after
+        for seed, method in todo:
+            taken = backbone_folder(Path(args.save_backbones), args.preset, method, seed)
+            if (taken / 'backbone.pt').exists():
+                raise SystemExit(f'{taken} already holds a backbone; choose another '
+                                 '--save-backbones folder (nothing was run)')
+    for seed, method in todo:
+        row = run_one(args.preset, method, seed, epochs, args.subset, args.device,
+                      overrides if method == 'genurl' else {}, args.save_backbones)
+        state['rows'].append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != 'losses'}), flush=True)
+        atomic_write_text(out, json.dumps(state, indent=1))
 
 
 def budget(row: Dict) -> tuple:
@@ -207,6 +238,10 @@ def main() -> None:
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default=str(RESULTS / 'ssl_run.json'))
     p.add_argument('--resume', action='store_true')
+    p.add_argument('--save-backbones', default=None, metavar='DIR',
+                   help="write each row's trained backbone to DIR/<preset>-<method>-s<seed>/ "
+                        "(a `genurl-pyg ssl` run folder: kd_image_benchmark.py --teacher "
+                        "takes it)")
     p.add_argument('--report', nargs='*', help='merge these JSON files into the table')
     p.add_argument('--notes', default=None, metavar='MD',
                    help='with --report: a Markdown file appended to the table')

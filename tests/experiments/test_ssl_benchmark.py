@@ -75,3 +75,39 @@ def test_report_stem_writes_a_table_of_its_own(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, 'argv', ['ssl_benchmark.py', '--report-stem', 'x'])
     with pytest.raises(SystemExit):
         sb.main()  # a stem without --report is refused, nothing run
+
+
+def test_a_saved_backbone_is_a_distillation_teacher(tmp_path):
+    import torch
+    from genurl_pyg.distill import load_image_teacher
+    from genurl_pyg.vision.backbones import build_backbone
+    torch.manual_seed(0)
+    backbone, _ = build_backbone('small-cnn', 1)
+    r = dict(row('genurl', 0.8, 0.9, config={'backbone': 'small-cnn'}), losses=[1.0])
+    folder = sb.save_backbone(backbone, r, tmp_path)
+    assert folder == tmp_path / 'cpu-fmnist-genurl-s0'
+    saved = json.loads((folder / 'result.json').read_text())
+    assert 'losses' not in saved and saved['knn'] == 0.8
+    teacher = load_image_teacher(folder, in_channels=1)  # read as a `genurl-pyg ssl` run
+    x = torch.rand(4, 1, 28, 28)
+    backbone.eval()
+    with torch.no_grad():
+        assert torch.allclose(teacher(x), backbone(x))
+    with pytest.raises(FileExistsError, match='already holds a backbone'):
+        sb.save_backbone(backbone, r, tmp_path)  # never overwritten
+
+
+def test_a_taken_backbone_folder_is_refused_before_training(tmp_path, monkeypatch):
+    taken = sb.backbone_folder(tmp_path / 'b', 'cpu-fmnist', 'simclr', 0)
+    taken.mkdir(parents=True)
+    (taken / 'backbone.pt').write_bytes(b'x')
+
+    def must_not_train(*a, **k):
+        raise AssertionError('trained although the backbone folder was taken')
+    monkeypatch.setattr(sb, 'run_one', must_not_train)
+    monkeypatch.setattr(sys, 'argv', ['ssl_benchmark.py', '--methods', 'genurl', 'simclr',
+                                      '--out', str(tmp_path / 'o.json'),
+                                      '--save-backbones', str(tmp_path / 'b')])
+    with pytest.raises(SystemExit, match='cpu-fmnist-simclr-s0 already holds a backbone'):
+        sb.main()
+    assert (taken / 'backbone.pt').read_bytes() == b'x' and not (tmp_path / 'o.json').exists()
