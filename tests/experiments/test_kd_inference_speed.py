@@ -1,0 +1,53 @@
+"""experiments/kd_inference_speed.py: the teacher and student it times are the data set's
+default GCN and distillation MLP, the speed-up is their ratio, and only Physics is judged
+against the 10x target."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
+import kd_inference_speed as ks  # noqa: E402
+
+
+@pytest.fixture
+def small_graph(monkeypatch):
+    import genurl_pyg.datasets as datasets
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(120, 1433, generator=g) < 0.02).float()
+    edges = torch.randint(0, 120, (2, 600), generator=g)
+    data = Data(x=x, edge_index=torch.cat([edges, edges.flip(0)], 1),
+                y=torch.randint(0, 3, (120,), generator=g))
+    monkeypatch.setattr(datasets, 'load_dataset', lambda name: data)
+    monkeypatch.setattr(ks, 'NEW_ROWS', 50)
+    return data
+
+
+def test_time_pair_times_the_default_pair(small_graph):
+    row = ks.time_pair('Cora', repeats=1)
+    assert row['nodes'] == 120 and row['features'] == 1433
+    assert row['student'] == 'MLP 1433-512-512 (2 layers)'  # the distillation defaults
+    assert row['teacher'].startswith('GenURL(')
+    assert row['speedup'] == pytest.approx(row['teacher_full_s'] / row['student_full_s'])
+    for key in ('teacher_full_s', 'student_full_s', 'student_new_s'):
+        assert row[key] > 0
+
+
+def test_only_physics_is_judged():
+    rows = [dict(dataset=name, nodes=10, edges=20, features=5, teacher_full_s=1.0,
+                 student_full_s=s, student_new_s=s, speedup=1.0 / s)
+            for name, s in (('Cora', 0.5), ('Physics', 0.2), ('physics', 0.05))]
+    lines = ks.table(rows, 'cmd', 1).splitlines()
+    cora, slow, fast = (ln for ln in lines if ln.startswith(('| Cora', '| Physics', '| physics')))
+    assert cora.endswith('|  |')
+    assert '**missed** (>= 10x)' in slow and '5.0x' in slow
+    assert '| met (>= 10x)' in fast and '20.0x' in fast
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(SystemExit):
+        ks.main(['--repeats', '0'])
+    with pytest.raises(SystemExit):
+        ks.main(['--out', '../elsewhere'])
