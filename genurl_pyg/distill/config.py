@@ -104,7 +104,13 @@ class DistillConfig:
     ``rkd_distance`` / ``rkd_angle`` weights,
     SEED's ``queue_size`` and ``temperature``.
     Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
-    step, ``lr``, ``weight_decay``, ``seed``, ``device``.
+    step, ``batch_neighbours`` (ours, the GenURL objective with ``pairs: block``: with
+    m > 0 each step's batch is ``batch_size / (1 + m)`` seed rows and m neighbours of each
+    drawn from P's row, :func:`~genurl_pyg.nn.sampling.neighbour_batch`, so that every seed
+    has partners in the block however many rows there are; a uniform batch of B of N rows
+    holds about k B / N of a row's k neighbours, two or three on the 10k-node graphs; the
+    same number of steps and rows per epoch as uniform batches; 0, the default: uniform
+    batches), ``lr``, ``weight_decay``, ``seed``, ``device``.
 
     The defaults of the GenURL objective follow the node-embedding study
     (``experiments/results/node_study.md``): no projector (the loss shapes the kept
@@ -147,6 +153,7 @@ class DistillConfig:
     temperature: float = 0.1
     epochs: int = 100
     batch_size: int = 512
+    batch_neighbours: int = 0
     lr: float = 1e-3
     weight_decay: float = 0.0
     seed: int = 0
@@ -158,7 +165,8 @@ class DistillConfig:
                          ('cnn_width', 1), ('bank_k', 0),
                          ('k', 1), ('feature_hops', 1), ('graph_hops', 1),
                          ('pos_per_anchor', 1), ('neg_per_anchor', 1), ('queue_size', 1),
-                         ('epochs', 1), ('batch_size', 2), ('seed', 0)):
+                         ('epochs', 1), ('batch_size', 2), ('batch_neighbours', 0),
+                         ('seed', 0)):
             check_integer(getattr(self, name), name, lo, what)
         for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
                              ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
@@ -187,6 +195,18 @@ class DistillConfig:
             raise ConfigError(f"{what}: loss 'kl' compares the row-normalised P and Q of the "
                               "batch's block; it needs pairs 'block' (got pairs "
                               f"{self.pairs!r})")
+        if self.batch_neighbours and self.objective != 'genurl':
+            raise ConfigError(f"{what}: 'batch_neighbours' draws batches from P's rows, which "
+                              f"only the genurl objective has (objective {self.objective!r}); "
+                              'set it to 0')
+        if self.batch_neighbours and self.pairs == 'sampled':
+            raise ConfigError(f"{what}: 'batch_neighbours' fills the batch's block of P; "
+                              "pairs 'sampled' draws its own positives (use pairs 'block' or "
+                              "'auto', or batch_neighbours 0)")
+        if self.batch_neighbours >= self.batch_size:
+            raise ConfigError(f"{what}: 'batch_neighbours' ({self.batch_neighbours}) must be "
+                              f"below 'batch_size' ({self.batch_size}): a batch holds "
+                              'batch_size / (1 + batch_neighbours) seeds')
         if self.student == 'linear' and self.num_layers != 1:
             raise ConfigError(f"{what}: student 'linear' has one layer; 'num_layers' is "
                               f"{self.num_layers} (use student 'mlp', or num_layers 1)")

@@ -150,6 +150,10 @@ class GenURLDistiller:
         self._started = time.perf_counter()
         self.images = isinstance(x, Tensor) and x.dim() == 4
         self.cfg = (config or DistillConfig()).validate().resolved(self.images)
+        if self.cfg.batch_neighbours and self.cfg.pairs != 'block':
+            raise ValueError("distill config 'batch_neighbours' fills the batch's block of P, "
+                             f"but these rows resolve to pairs {self.cfg.pairs!r}; set pairs "
+                             "'block', or batch_neighbours 0")
         if self.images:
             x = check_images(x, 'x', min_rows=3)
             if views is None:
@@ -210,7 +214,7 @@ class GenURLDistiller:
         n, b = self.x.size(0), self.cfg.batch_size
         perm = torch.randperm(n, generator=self.generator)
         losses = []
-        for anchors in perm.split(b):
+        for anchors in self._batches(perm, b):
             if anchors.numel() < 3:  # a tail too small for a relation: skip it
                 continue
             self.optimizer.zero_grad()
@@ -222,6 +226,20 @@ class GenURLDistiller:
             self.optimizer.step()
             losses.append(loss.item())
         return float(sum(losses) / len(losses))
+
+    def _batches(self, perm: Tensor, b: int):
+        """One epoch's batches: ``perm`` cut into ``b`` rows, or with ``batch_neighbours`` m
+        the same number of steps, each of ``b / (1 + m)`` seeds taken in ``perm``'s order
+        and their m neighbours in P (:func:`~genurl_pyg.nn.sampling.neighbour_batch`)."""
+        m = self.cfg.batch_neighbours
+        if not m:
+            yield from perm.split(b)
+            return
+        from ..nn.sampling import neighbour_batch
+        steps, per_step = -(-perm.numel() // b), max(1, b // (1 + m))
+        for seeds in perm.split(per_step)[:steps]:
+            yield neighbour_batch(self.objective.sim, seeds, m, self.generator,
+                                  self.objective._rowptr).to(perm.device)
 
     def fit(self, checkpoint: Optional[Path] = None,
             checkpoint_every: int = 25) -> torch.nn.Module:

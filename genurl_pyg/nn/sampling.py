@@ -79,6 +79,32 @@ def anchor_batches(num_nodes: int, batch_size: int,
     yield from perm.split(batch_size)
 
 
+def neighbour_batch(sim: Similarity, seeds: Tensor, per_seed: int,
+                    generator: Optional[torch.Generator] = None,
+                    rowptr: Optional[Tensor] = None) -> Tensor:
+    r"""A batch of the ``seeds`` and ``per_seed`` neighbours of each, drawn uniformly (with
+    replacement) from the seed's row of P, without repeats: at most ``S (1 + per_seed)``
+    nodes. A uniform batch of ``B`` of ``N`` nodes holds about :math:`k B / N` of a node's
+    ``k`` neighbours, fewer as ``N`` grows; here each seed has up to ``per_seed`` of them
+    whatever ``N`` is (the dense block of P over the batch, :func:`dense_block`, then has
+    entries on every seed's row). Seeds without neighbours keep their place alone.
+    O(S · per_seed) time; ``rowptr`` (``sim.rowptr()``) may be passed in to skip its O(E)."""
+    check_positive_int(per_seed, 'per_seed')
+    seeds = seeds.to(sim.index.device)
+    rowptr = sim.rowptr() if rowptr is None else rowptr
+    start, deg = rowptr[seeds], rowptr[seeds + 1] - rowptr[seeds]
+    has = deg > 0
+    u = torch.rand(int(has.sum()), per_seed, generator=generator).to(deg.device)
+    pick = start[has].unsqueeze(1) + (u * deg[has].unsqueeze(1)).long().clamp_max(
+        deg[has].unsqueeze(1) - 1)
+    nodes = torch.cat([seeds, sim.index[1, pick.reshape(-1)]])
+    # unique but in first-seen order (seeds first), so a batch does not sort its rows
+    uniq, inv = torch.unique(nodes, return_inverse=True)
+    first = torch.full((uniq.numel(),), nodes.numel(), dtype=torch.long, device=nodes.device)
+    first.scatter_reduce_(0, inv, torch.arange(nodes.numel(), device=nodes.device), 'amin')
+    return nodes[first.sort().values]
+
+
 def sample_anchor_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
                         neg_per_anchor: int, generator: Optional[torch.Generator] = None,
                         rowptr: Optional[Tensor] = None,

@@ -333,3 +333,34 @@ def test_bank_k_is_refused_where_it_cannot_apply():
         GenURLDistiller(t, x, DistillConfig.from_dict(dict(SMALL, batch_size=4, bank_k=12)))
     with pytest.raises(Exception, match="bank_k"):
         DistillConfig.from_dict({'bank_k': -1})
+
+
+def test_batch_neighbours_gives_every_seed_partners_in_the_block():
+    t, x = _blobs(n_per=100)  # 300 rows, batches of 30: a uniform batch holds ~1 of 10
+    cfg = dict(SMALL, batch_size=30, k=10, epochs=1)
+    uniform = GenURLDistiller(t, x, DistillConfig.from_dict(cfg))
+    nb = GenURLDistiller(t, x, DistillConfig.from_dict(dict(cfg, batch_neighbours=4)))
+    dense = nb.objective.sim.to_dense()
+
+    def partners(d):
+        perm = torch.randperm(300, generator=torch.Generator().manual_seed(1))
+        batches = list(d._batches(perm, 30))
+        return batches, torch.cat([(dense[b][:, b] > 0).sum(1).float() for b in batches])
+    u_batches, u = partners(uniform)
+    n_batches, n = partners(nb)
+    assert len(n_batches) == len(u_batches) == 10  # the same steps per epoch
+    assert all(b.numel() <= 30 for b in n_batches)
+    assert n.mean() > 2 * u.mean(), (n.mean(), u.mean())
+    nb.fit()  # and it trains
+    assert len(nb.state.losses) == 1 and torch.isfinite(torch.tensor(nb.state.losses)).all()
+
+
+def test_batch_neighbours_is_refused_where_it_cannot_apply():
+    with pytest.raises(Exception, match="only the genurl objective"):
+        DistillConfig.from_dict({'batch_neighbours': 3, 'objective': 'pkt'}).validate()
+    with pytest.raises(Exception, match="pairs 'sampled' draws its own positives"):
+        DistillConfig.from_dict({'batch_neighbours': 3, 'pairs': 'sampled'}).validate()
+    with pytest.raises(Exception, match="must be below 'batch_size'"):
+        DistillConfig.from_dict({'batch_neighbours': 8, 'batch_size': 8}).validate()
+    with pytest.raises(Exception, match='batch_neighbours'):
+        DistillConfig.from_dict({'batch_neighbours': -1}).validate()

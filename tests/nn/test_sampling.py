@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from genurl_pyg.nn import functional as F
-from genurl_pyg.nn.sampling import anchor_batches, sample_anchor_pairs
+from genurl_pyg.nn.sampling import anchor_batches, neighbour_batch, sample_anchor_pairs
 from genurl_pyg.structure import build_similarity
 from genurl_pyg.structure.similarity import Similarity
 
@@ -134,3 +134,29 @@ def test_two_view_sampler_loss_is_unbiased(in_batch):
     draws = np.array(draws)
     stderr = draws.std() / np.sqrt(len(draws))
     assert abs(draws.mean() - full) < 4 * stderr, (draws.mean(), full, stderr)
+
+
+def test_neighbour_batch_is_the_seeds_then_their_neighbours_without_repeats():
+    g = torch.Generator().manual_seed(0)
+    sim = build_similarity(torch.randn(1000, 8, generator=g), k=10, feature_hops=1)
+    seeds = torch.randperm(1000, generator=g)[:20]
+    batch = neighbour_batch(sim, seeds, 5, g)
+    assert batch[:20].equal(seeds)  # the seeds first, in their order
+    assert batch.unique().numel() == batch.numel()
+    rp = sim.rowptr()
+    rows = {s: set(sim.index[1, rp[s]:rp[s + 1]].tolist()) for s in seeds.tolist()}
+    assert set(batch[20:].tolist()) <= set().union(*rows.values())
+    assert 20 < batch.numel() <= 20 * 6
+    # the block over the batch has P entries on every seed's row; a uniform batch of the
+    # same size holds far fewer of them
+    block = (sim.to_dense()[batch][:, batch] > 0).sum(1)[:20]
+    uniform = torch.randperm(1000, generator=g)[:batch.numel()]
+    assert (block > 0).all()
+    assert block.float().mean() > 2 * (sim.to_dense()[uniform][:, uniform] > 0).sum(1).float().mean()
+
+
+def test_neighbour_batch_keeps_seeds_with_empty_rows_and_names_bad_counts():
+    sim = Similarity(torch.tensor([[0, 1], [1, 0]]), torch.tensor([0.5, 0.5]), 5)
+    assert neighbour_batch(sim, torch.tensor([3, 0]), 2).tolist() == [3, 0, 1]
+    with pytest.raises(ValueError, match='per_seed'):
+        neighbour_batch(sim, torch.tensor([0]), 0)
