@@ -74,7 +74,12 @@ class DistillConfig:
     embeddings): ``k`` neighbours, ``metric``, ``feature_hops`` (geodesic hops on the
     teacher's kNN graph), ``nu_input``; with a graph given, ``use_graph`` adds the data's own
     edges (``graph_hops``) with weight ``lam`` (``'auto'``: from the graph-feature
-    agreement, as for node embeddings).
+    agreement, as for node embeddings). ``input_weight`` w (ours, node features; GenURL's DSM
+    with the teacher's neighbourhoods as the predefined part): P becomes
+    :math:`(1-w) P_{teacher} + w P_{input}`, with :math:`P_{input}` built by the same
+    builder settings on the student's own input features, the geometry an MLP can reach on
+    nodes it never saw (``combine``; 0, the default: the teacher alone; 1: the
+    no-teacher student's P). Costs a second kNN search, over the input rows.
     Objective: ``objective`` (:data:`OBJECTIVES`), ``nu_latent``, ``alpha`` (GKL's
     :math:`|P - Q|` weight), ``anchor_weight`` (ours, GenURL objective only: adds
     ``anchor_weight`` times a regression of the anchors' standardised teacher embeddings
@@ -136,6 +141,7 @@ class DistillConfig:
     nu_input: float = 100.0
     use_graph: bool = False
     graph_hops: int = 1
+    input_weight: float = 0.0
     lam: Union[float, str] = 'auto'
     nu_latent: float = 2.5
     alpha: float = 0.33
@@ -169,6 +175,7 @@ class DistillConfig:
                          ('seed', 0)):
             check_integer(getattr(self, name), name, lo, what)
         for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
+                             ('input_weight', 0.0, 1.0),
                              ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
                              ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None)):
             check_number(getattr(self, name), name, lo, hi, what=what)
@@ -195,6 +202,10 @@ class DistillConfig:
             raise ConfigError(f"{what}: loss 'kl' compares the row-normalised P and Q of the "
                               "batch's block; it needs pairs 'block' (got pairs "
                               f"{self.pairs!r})")
+        if self.input_weight and self.objective != 'genurl':
+            raise ConfigError(f"{what}: 'input_weight' mixes the student input's kNN into P, "
+                              f"which only the genurl objective has (objective "
+                              f"{self.objective!r}); set it to 0")
         if self.batch_neighbours and self.objective != 'genurl':
             raise ConfigError(f"{what}: 'batch_neighbours' draws batches from P's rows, which "
                               f"only the genurl objective has (objective {self.objective!r}); "

@@ -102,9 +102,10 @@ def fingerprint(t: Tensor) -> List[float]:
 
 
 def build_objective(teacher: Tensor, cfg: DistillConfig,
-                    edge_index: Optional[Tensor] = None) -> DistillObjective:
+                    edge_index: Optional[Tensor] = None,
+                    inputs: Optional[Tensor] = None) -> DistillObjective:
     if cfg.objective == 'genurl':
-        return GenURLObjective(teacher, cfg, edge_index)
+        return GenURLObjective(teacher, cfg, edge_index, inputs)
     if cfg.objective in ('mse', 'cosine'):
         return RegressionObjective(teacher, cfg, cfg.objective)
     return {'rkd': RKDObjective, 'pkt': PKTObjective, 'seed': SEEDObjective}[cfg.objective](
@@ -189,7 +190,8 @@ class GenURLDistiller:
         # images stay in their dtype (uint8: a quarter of float32's memory); a view is made
         # per batch
         self.x = (x if self.images else x.float()).to(self.device)
-        self.objective = build_objective(self.teacher, self.cfg, edge_index).to(self.device)
+        self.objective = build_objective(self.teacher, self.cfg, edge_index,
+                                         None if self.images else x).to(self.device)
         in_shape = tuple(x.shape[1:]) if self.images else x.size(1)
         self.student = (student if student is not None
                         else build_student(in_shape, self.cfg)).to(self.device)

@@ -21,7 +21,7 @@ from ..nn import functional as LF
 from ..nn.models.sphere_projection import SphereProjection
 from ..nn.sampling import dense_block, sample_anchor_pairs
 from ..structure.builder import SimilarityBuilder
-from ..structure.similarity import Similarity
+from ..structure.similarity import Similarity, combine
 from .config import DistillConfig
 
 Encode = Callable[[Tensor], Tensor]
@@ -80,11 +80,17 @@ class GenURLObjective(DistillObjective):
     """
 
     def __init__(self, teacher: Tensor, cfg: DistillConfig,
-                 edge_index: Optional[Tensor] = None) -> None:
+                 edge_index: Optional[Tensor] = None,
+                 inputs: Optional[Tensor] = None) -> None:
         super().__init__()
         if cfg.use_graph and edge_index is None:
             raise ValueError("distill config 'use_graph: true' needs the data's graph "
                              "('edge_index'); pass it, or set use_graph to false")
+        if cfg.input_weight > 0 and (inputs is None or inputs.dim() != 2
+                                     or inputs.size(0) != teacher.size(0)):
+            raise ValueError("distill config 'input_weight' > 0 needs the student's input "
+                             'features, one row per teacher row ([N, D] node features; image '
+                             'rows are not supported): pass them, or set input_weight to 0')
         cfg = cfg.resolved(images=False)  # 'auto' here: the node-feature value (the
         self.cfg = cfg  # distiller resolves it for images before building the objective)
         n = teacher.size(0)
@@ -94,6 +100,8 @@ class GenURLObjective(DistillObjective):
                                     seed=cfg.seed)
         self.sim: Similarity = builder.build(teacher, edge_index if cfg.use_graph else None, n)
         self.lam = builder.lam_
+        if cfg.input_weight > 0:  # the input's own neighbourhoods beside the teacher's
+            self.sim = self._with_input_part(inputs.float(), cfg, n)
         self._rowptr = self.sim.rowptr()
         # what Q reads: the outputs, or (latent_radius r > 0) their directions at radius r
         self.sphere = (SphereProjection(cfg.latent_radius) if cfg.latent_radius > 0
@@ -101,6 +109,16 @@ class GenURLObjective(DistillObjective):
         if cfg.anchor_weight > 0:  # the coordinate anchor: the 'mse' or 'cosine' peer's
             from .peers import RegressionObjective  # peers import this module
             self.anchor = RegressionObjective(teacher, cfg, cfg.anchor_loss)
+
+    def _with_input_part(self, inputs: Tensor, cfg: DistillConfig, n: int) -> Similarity:
+        """:math:`(1-w) P_{teacher} + w P_{input}` over the union of their supports."""
+        part = SimilarityBuilder(k=min(cfg.k, n - 1), metric=cfg.metric,
+                                 feature_hops=cfg.feature_hops, nu=cfg.nu_input,
+                                 use_graph=False, seed=cfg.seed).build(inputs, None, n)
+        index, weight = combine((self.sim.index, self.sim.weight),
+                                (part.index, part.weight), float(cfg.input_weight), n)
+        return Similarity(index, weight, n, self.sim.lam,
+                          {**self.sim.info, 'input_weight': float(cfg.input_weight)})
 
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:

@@ -364,3 +364,32 @@ def test_batch_neighbours_is_refused_where_it_cannot_apply():
         DistillConfig.from_dict({'batch_neighbours': 8, 'batch_size': 8}).validate()
     with pytest.raises(Exception, match='batch_neighbours'):
         DistillConfig.from_dict({'batch_neighbours': -1}).validate()
+
+
+def test_input_weight_mixes_the_inputs_own_p_beside_the_teachers():
+    from genurl_pyg.structure import SimilarityBuilder
+    t, x = _blobs(n_per=20)
+    cfg = dict(SMALL, batch_size=30, k=8)
+
+    def p_of(rows):  # the builder the objective uses, on these rows alone
+        b = SimilarityBuilder(k=8, metric='euclidean', feature_hops=1, nu=100.0,
+                              use_graph=False, seed=0)
+        return b.build(rows, None, rows.size(0)).to_dense()
+    p_t, p_x = p_of(t), p_of(x)
+    assert not torch.allclose(p_t, p_x)
+    for w in (0.3, 1.0):
+        d = GenURLDistiller(t, x, DistillConfig.from_dict(dict(cfg, input_weight=w)))
+        assert torch.allclose(d.objective.sim.to_dense(), (1 - w) * p_t + w * p_x, atol=1e-6)
+    plain = GenURLDistiller(t, x, DistillConfig.from_dict(cfg))
+    assert torch.allclose(plain.objective.sim.to_dense(), p_t, atol=1e-6)  # 0: the teacher
+
+
+def test_input_weight_is_refused_where_it_cannot_apply():
+    with pytest.raises(Exception, match="only the genurl objective"):
+        DistillConfig.from_dict({'input_weight': 0.5, 'objective': 'cosine'}).validate()
+    with pytest.raises(Exception, match='input_weight'):
+        DistillConfig.from_dict({'input_weight': 1.5}).validate()
+    from genurl_pyg.distill.objective import GenURLObjective
+    t, _ = _blobs(n_per=4)
+    with pytest.raises(ValueError, match="needs the student's input features"):
+        GenURLObjective(t, DistillConfig.from_dict({'input_weight': 0.5, 'k': 3}))
