@@ -81,3 +81,11 @@ def test_the_cli_puts_its_flags_over_the_graphs_defaults(tmp_path, monkeypatch):
     assert main(base + ['--dataset', 'Photo', '--set', 'anchor_weight=0.05']) == 0
     assert main(base + ['--dataset', 'Cora']) == 0
     assert [c.anchor_weight for c in seen] == [0.3, 0.05, 'auto']
+
+
+def test_the_shipped_graph_files_hold_what_their_comments_say():
+    from genurl_pyg.distill import distill_defaults
+    # Computers: P from the student input's kNN (kd_inductive_input_computers.md)
+    assert distill_defaults('Computers').input_weight == 1.0
+    assert distill_defaults('Computers').objective == 'genurl'
+    assert DistillConfig().input_weight == 0.0  # the package default keeps the teacher's P
