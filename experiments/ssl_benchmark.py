@@ -18,7 +18,8 @@ Presets (``--preset``):
 Each (preset, method, seed) row is appended to ``--out`` as soon as it finishes (``--resume``
 skips finished rows; ``--save-backbones DIR`` also keeps each row's trained backbone as a
 ``genurl-pyg ssl`` run folder, a teacher for ``kd_image_benchmark.py --teacher``);
-``--report`` writes ``experiments/results/ssl_benchmark.{json,md}`` (``--notes MD``: run conditions appended to the table, kept when re-reporting;
+``--report`` writes ``experiments/results/ssl_benchmark.{json,md}`` (``--notes MD``: run
+conditions appended to the table, kept when re-reporting;
 ``--report-stem NAME``: ``NAME.{json,md}`` instead, a table of its own).
 Targets: GenURL's kNN and linear accuracy >= the best peer's, and its seconds per epoch
 <= 1.2x SimCLR's, on every CPU preset.
