@@ -79,6 +79,22 @@ def anchor_batches(num_nodes: int, batch_size: int,
     yield from perm.split(batch_size)
 
 
+def _draw_from_rows(rowptr: Tensor, rows: Tensor, draws: int,
+                    generator: Optional[torch.Generator] = None
+                    ) -> Tuple[Tensor, Tensor, Tensor]:
+    """``draws`` uniform picks (with replacement) from each non-empty row's support:
+    ``(has, deg, pick)``, the rows with entries, their sizes and ``[has.sum() * draws]``
+    positions into the support, row by row. O(rows · draws)."""
+    start = rowptr[rows]
+    deg = rowptr[rows + 1] - start
+    has = deg > 0
+    s_pos, d_pos = start[has], deg[has]
+    u = torch.rand(s_pos.numel(), draws, generator=generator).to(deg.device)
+    pick = s_pos.unsqueeze(1) + (u * d_pos.unsqueeze(1)).long().clamp_max(
+        d_pos.unsqueeze(1) - 1)
+    return has, d_pos, pick.reshape(-1)
+
+
 def neighbour_batch(sim: Similarity, seeds: Tensor, per_seed: int,
                     generator: Optional[torch.Generator] = None,
                     rowptr: Optional[Tensor] = None) -> Tensor:
@@ -92,12 +108,8 @@ def neighbour_batch(sim: Similarity, seeds: Tensor, per_seed: int,
     check_positive_int(per_seed, 'per_seed')
     seeds = seeds.to(sim.index.device)
     rowptr = sim.rowptr() if rowptr is None else rowptr
-    start, deg = rowptr[seeds], rowptr[seeds + 1] - rowptr[seeds]
-    has = deg > 0
-    u = torch.rand(int(has.sum()), per_seed, generator=generator).to(deg.device)
-    pick = start[has].unsqueeze(1) + (u * deg[has].unsqueeze(1)).long().clamp_max(
-        deg[has].unsqueeze(1) - 1)
-    nodes = torch.cat([seeds, sim.index[1, pick.reshape(-1)]])
+    _, _, pick = _draw_from_rows(rowptr, seeds, per_seed, generator)
+    nodes = torch.cat([seeds, sim.index[1, pick]])
     # unique but in first-seen order (seeds first), so a batch does not sort its rows
     uniq, inv = torch.unique(nodes, return_inverse=True)
     first = torch.full((uniq.numel(),), nodes.numel(), dtype=torch.long, device=nodes.device)
@@ -137,14 +149,7 @@ def sample_anchor_pairs(sim: Similarity, anchors: Tensor, pos_per_anchor: int,
     if b == 0 or b > n:
         raise ValueError(f"the anchor batch must hold 1 to {n} nodes, got {b}")
     rowptr = sim.rowptr() if rowptr is None else rowptr
-    start = rowptr[anchors]
-    deg = rowptr[anchors + 1] - start
-    has = deg > 0
-    a_pos, s_pos, d_pos = anchors[has], start[has], deg[has]
-    u = torch.rand(a_pos.numel(), pos_per_anchor, generator=generator).to(deg.device)
-    pick = s_pos.unsqueeze(1) + (u * d_pos.unsqueeze(1)).long().clamp_max(
-        d_pos.unsqueeze(1) - 1)
-    pick = pick.reshape(-1)
+    has, d_pos, pick = _draw_from_rows(rowptr, anchors, pos_per_anchor, generator)
     pos_w = ((n / b) * d_pos.double() / pos_per_anchor).repeat_interleave(pos_per_anchor)
     neg_i, neg_j, neg_w = _anchor_negatives(anchors, n, neg_per_anchor, generator,
                                             in_batch_negatives)
