@@ -52,6 +52,11 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 a peer's per-node predictions enter the same paired comparison
   --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
+  --readout-swa F   also probe the model whose parameters are the running mean of the
+                trained ones after every step from epoch F * epochs on (Polyak / SWA
+                averaging; the same training, so the two read-outs are paired by
+                construction); with --save-predictions its predictions go to
+                <name>_swa.npz beside the base's
   --readout-preact  also probe the encoder's output before its last activation (the
                 PReLU that GenURL's GNN encoders end with; CCA-SSG's read-out has none),
                 on validation (and the holdout nodes with --holdout); no retraining
@@ -401,6 +406,42 @@ def pre_activation(trainer) -> torch.Tensor:
     return outs[0].cpu()
 
 
+class ParameterAverage:
+    """The running mean of ``trainer.model``'s parameters after every optimiser step from
+    epoch ``start`` on (``--readout-swa``): wraps ``trainer._apply``, the step's last call.
+    Buffers are not averaged (the configs it is read on have no BatchNorm)."""
+
+    def __init__(self, trainer, start: int) -> None:
+        self.trainer, self.start, self.count = trainer, start, 0
+        self.mean = {n: torch.zeros_like(p) for n, p in trainer.model.named_parameters()}
+        apply_step = trainer._apply
+
+        def step(loss):
+            out = apply_step(loss)
+            if trainer.state.epoch >= self.start:
+                self.count += 1
+                with torch.no_grad():
+                    for n, p in trainer.model.named_parameters():
+                        self.mean[n].add_(p.detach() - self.mean[n], alpha=1.0 / self.count)
+            return out
+        trainer._apply = step
+
+    @torch.no_grad()
+    def embed(self) -> torch.Tensor:
+        """``trainer.embed()`` with the averaged parameters (the trained ones restored)."""
+        if not self.count:
+            raise SystemExit(f'--readout-swa: no step at or after epoch {self.start}')
+        params = dict(self.trainer.model.named_parameters())
+        saved = {n: p.detach().clone() for n, p in params.items()}
+        try:
+            for n, p in params.items():
+                p.copy_(self.mean[n])
+            return self.trainer.embed()
+        finally:
+            for n, p in params.items():
+                p.copy_(saved[n])
+
+
 def _mean_pair_distance(z: torch.Tensor, pairs: int = 20000) -> float:
     """Mean Euclidean distance of ``pairs`` random node pairs (fixed generator)."""
     g = torch.Generator().manual_seed(0)
@@ -459,6 +500,9 @@ def main() -> None:
     ap.add_argument('--smooth', type=int, default=0)
     ap.add_argument('--readout-cat', action='store_true')
     ap.add_argument('--readout-preact', action='store_true')
+    ap.add_argument('--readout-swa', type=float, default=None, metavar='F',
+                    help='also probe the parameters averaged from epoch F * epochs '
+                         'on (0 <= F < 1)')
     ap.add_argument('--col-nu', type=float, default=1.0)
     ap.add_argument('--holdout', action='store_true',
                     help='also score the nodes in none of train/val/test (public splits '
@@ -490,6 +534,9 @@ def main() -> None:
         ap.error(f'--protocol {args.protocol!r} is not one of {", ".join(PROTOCOLS)}')
     if args.cs is not None and (min(args.cs) <= 0 or len(set(args.cs)) != len(args.cs)):
         ap.error(f'--cs takes distinct positive numbers, got {args.cs}')
+    if args.readout_swa is not None and not 0 <= args.readout_swa < 1:
+        ap.error(f'--readout-swa takes a fraction of the epochs in [0, 1), got '
+                 f'{args.readout_swa}')
     cs = tuple(sorted(args.cs)) if args.cs else DEFAULT_CS
     torch.set_num_threads(args.threads)
     data, spec = load_dataset(args.dataset), get_spec(args.dataset)
@@ -501,11 +548,14 @@ def main() -> None:
     vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []
     preds_by_c, chosen_c = [], []  # every C's predictions (paired_nodes.py --fixed-c)
     pre_vals, pre_holds = [], []
+    swa = {'preds': [], 'preds_by_c': [], 'chosen_c': [], 'vals': [], 'holds': []}
+    average = None
     peer = args.variant[5:] if args.variant.startswith('peer:') else None
-    if peer is not None and (args.readout_cat or args.readout_preact or args.base):
-        ap.error('--readout-cat, --readout-preact and --base describe a GenURL run; a '
-                 'peer:NAME variant takes '
-                 "its paper's settings (--set overrides them)")
+    if peer is not None and (args.readout_cat or args.readout_preact or args.base
+                             or args.readout_swa is not None):
+        ap.error('--readout-cat, --readout-preact, --readout-swa and --base describe a '
+                 "GenURL run; a peer:NAME variant takes its paper's settings (--set "
+                 'overrides them)')
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if peer is not None:  # a peer of the zoo, its paper's settings, the same probe
             from genurl_pyg.bench.tasks.graph_methods import embed_nodes
@@ -513,6 +563,8 @@ def main() -> None:
             h = embed_nodes(peer, data, args.dataset, seed, over, float('inf'))[0]
         else:
             trainer = _genurl_variant(data, base, over, seed, args)
+            average = (ParameterAverage(trainer, int(args.readout_swa * trainer.cfg.epochs))
+                       if args.readout_swa is not None else None)
             t = time.perf_counter()  # GenURL's training, as before (P is built above)
             h = trainer.fit()
         secs.append(time.perf_counter() - t)
@@ -552,6 +604,20 @@ def main() -> None:
                                               which='holdout'))
                 line += f' holdout {pre_holds[-1]:.4f}'
             print(line)
+        if average is not None:
+            rs = linear_probe(average.embed(), data.y, *masks, Cs=cs,
+                              keep_all=bool(args.save_predictions))
+            swa['preds'].append(rs.predictions)
+            swa['preds_by_c'].append(rs.predictions_by_c)
+            swa['chosen_c'].append(rs.C)
+            swa['vals'].append(rs.val_accuracy)
+            line = (f'  readout averaged from epoch {average.start} ({average.count} steps): '
+                    f'val {rs.val_accuracy:.4f}')
+            if args.holdout and rest.any():
+                swa['holds'].append(set_accuracy(rs.predictions, data.y, *masks,
+                                                 which='holdout'))
+                line += f" holdout {swa['holds'][-1]:.4f}"
+            print(line, flush=True)
         if args.readout_cat:
             rc = linear_probe(_layer_outputs(trainer).cpu(), data.y, *masks)
             print(f'  readout [h_1, h]: val {rc.val_accuracy:.4f} test {rc.test_accuracy:.4f}')
@@ -561,25 +627,40 @@ def main() -> None:
                 hk = adj @ hk
                 rk = linear_probe(hk, data.y, *masks)
                 print(f'  smoothed {k}: val {rk.val_accuracy:.4f} test {rk.test_accuracy:.4f}')
+    if args.save_predictions and swa['preds']:  # the averaged read-out beside the base
+        name = str(Path(args.save_predictions).with_suffix('')) + '_swa.npz'
+        _save_predictions(name, args, over, swa['preds'], swa['preds_by_c'], res.Cs,
+                          swa['chosen_c'], split_masks, data, protocol,
+                          f' swa {args.readout_swa}')
     if args.save_predictions:
-        np.savez_compressed(args.save_predictions, predictions=np.stack(preds),
-                            predictions_by_c=np.stack(preds_by_c),
-                            cs=np.asarray(res.Cs), chosen_c=np.asarray(chosen_c),
-                            masks=np.stack(split_masks), labels=data.y.numpy(),
-                            seeds=np.arange(args.first_seed, args.first_seed + args.seeds),
-                            # the base config and the overrides name the variant too:
-                            # files of different --base or --set values must not be joined
-                            # or read as one variant
-                            variant=args.variant
-                            + (f' base={Path(args.base).resolve()}' if args.base else '')
-                            + (f' {json.dumps(over, sort_keys=True)}' if over else ''),
-                            dataset=args.dataset, protocol=protocol)
+        _save_predictions(args.save_predictions, args, over, preds, preds_by_c, res.Cs,
+                          chosen_c, split_masks, data, protocol, '')
     print(json.dumps({'dataset': args.dataset, 'variant': args.variant, 'overrides': over,
                       'val': float(np.mean(vals)), 'test': float(np.mean(tests)),
                       'seconds': float(np.mean(secs)),
                       **({'holdout': float(np.mean(holds))} if holds else {}),
+                      **({'swa_val': float(np.mean(swa['vals']))} if swa['vals'] else {}),
+                      **({'swa_holdout': float(np.mean(swa['holds']))} if swa['holds'] else {}),
                       **({'preact_val': float(np.mean(pre_vals))} if pre_vals else {}),
                       **({'preact_holdout': float(np.mean(pre_holds))} if pre_holds else {})}))
+
+
+def _save_predictions(path, args, over, preds, preds_by_c, cs, chosen_c, split_masks, data,
+                      protocol, suffix: str) -> None:
+    """Every seed's probe predictions in the format experiments/paired_nodes.py reads;
+    ``suffix`` joins the variant's name (a read-out of the same training)."""
+    np.savez_compressed(path, predictions=np.stack(preds),
+                        predictions_by_c=np.stack(preds_by_c),
+                        cs=np.asarray(cs), chosen_c=np.asarray(chosen_c),
+                        masks=np.stack(split_masks), labels=data.y.numpy(),
+                        seeds=np.arange(args.first_seed, args.first_seed + args.seeds),
+                        # the base config and the overrides name the variant too: files of
+                        # different --base or --set values must not be joined or read as
+                        # one variant
+                        variant=args.variant
+                        + (f' base={Path(args.base).resolve()}' if args.base else '')
+                        + (f' {json.dumps(over, sort_keys=True)}' if over else '') + suffix,
+                        dataset=args.dataset, protocol=protocol)
 
 
 if __name__ == '__main__':

@@ -15,7 +15,7 @@ from ..utils.devices import resolve_device
 from .config import DistillConfig
 from .objective import DistillObjective, GenURLObjective
 from .peers import PKTObjective, RegressionObjective, RKDObjective, SEEDObjective
-from .students import build_student, embed_rows, first_output
+from .students import build_student, embed_rows, first_output, reads_sparse_rows
 
 Teacher = Union[Tensor, torch.nn.Module, Callable[..., Tensor]]
 CHECKPOINT_KEYS = ('student', 'objective', 'objective_state', 'optimizer', 'epoch', 'losses',
@@ -281,7 +281,8 @@ class GenURLDistiller:
         if x.size(1) != self.x.size(1):
             raise ValueError(f"'x' has {x.size(1)} columns but the student was trained on "
                              f"{self.x.size(1)}")
-        out = embed_rows(self.student, x, batch_size or 65536)
+        out = embed_rows(self.student, x, batch_size or 65536,
+                         sparse_rows=reads_sparse_rows(self.student))
         if self.bank is not None:  # the structural code beside the student's output
             out = torch.cat([out, self.bank(x.cpu())], dim=1)
         return out

@@ -252,10 +252,7 @@ class NodeEmbeddingTrainer:
         self.input_smoothing = self._deferred_smoothing()
         self.x_enc = x_enc_dense = self._encoder_input(
             self.x, self.edge_index, smooth=self.input_smoothing is None)
-        if not self.reads_ids and self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn'):
-            # First op: a Linear. The input's own density decides (row normalisation keeps
-            # the zeros of x; smoothing with encoder_input_hops fills them in).
-            self.x_enc = csr_if_sparse(self.x_enc)
+        self.x_enc = self._layer_input(self.x_enc)
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
@@ -310,6 +307,15 @@ class NodeEmbeddingTrainer:
         if self.encoder_name == 'sign':
             x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
         return x_enc
+
+    def _layer_input(self, x_enc: Tensor) -> Tensor:
+        """The encoder input in the layout its first op reads fastest: CSR when that op is
+        a Linear and the rows are sparse (bag-of-words; O(nnz d) instead of O(N D d)),
+        else as is. The input's own density decides (row normalisation keeps the zeros of
+        x; smoothing with encoder_input_hops fills them in)."""
+        if self.reads_ids or self.encoder_name not in ('gcn', 'mlp', 'sage', 'ego-gcn'):
+            return x_enc
+        return csr_if_sparse(x_enc)
 
     def _deferred_smoothing(self) -> Optional[Tensor]:
         """The normalised adjacency when the encoder's first layer should smooth its
@@ -671,7 +677,8 @@ class NodeEmbeddingTrainer:
         """The trained encoder applied to another graph (``x`` with this run's input
         preprocessing: row normalisation, smoothing with ``encoder_input_hops`` and SIGN
         propagation, both over ``edge_index``), e.g. the full graph after training on an
-        observed subgraph (inductive evaluation). O(E d + N D d)."""
+        observed subgraph (inductive evaluation). O(E d + N D d); O(E d + nnz d) on
+        sparse rows, which the first Linear reads as CSR (:meth:`_layer_input`)."""
         # A table has a vector per node id of the training graph: another edge set over the
         # same nodes is fine (message passing over it), other nodes are not. Nodes held out
         # of training keep their untrained vectors.
@@ -683,7 +690,8 @@ class NodeEmbeddingTrainer:
         edge_index = edge_index.to(self.device)
         graph = self._graph(edge_index, x.size(0))
         if self.input_smoothing is None:
-            h = self.model.embed(self._encoder_input(x, edge_index), graph).cpu()
+            h = self.model.embed(self._layer_input(self._encoder_input(x, edge_index)),
+                                 graph).cpu()
         else:  # every layer that reads the input (the first, an input_skip path) smooths
             # over the new graph for this call
             from contextlib import ExitStack
@@ -692,8 +700,9 @@ class NodeEmbeddingTrainer:
                 for layer in self.model.modules():
                     if isinstance(layer, SmoothedInputLinear):
                         stack.enter_context(layer.smoothing(adj, self.cfg.encoder_input_hops))
-                h = self.model.embed(self._encoder_input(x, edge_index, smooth=False),
-                                     graph).cpu()
+                h = self.model.embed(
+                    self._layer_input(self._encoder_input(x, edge_index, smooth=False)),
+                    graph).cpu()
         if not bool(torch.isfinite(h).all()):
             raise FloatingPointError('the embeddings of the new graph hold NaN or infinity')
         return h

@@ -393,3 +393,33 @@ def test_input_weight_is_refused_where_it_cannot_apply():
     t, _ = _blobs(n_per=4)
     with pytest.raises(ValueError, match="needs the student's input features"):
         GenURLObjective(t, DistillConfig.from_dict({'input_weight': 0.5, 'k': 3}))
+
+
+def test_sparse_feature_rows_enter_a_linear_first_student_as_csr():
+    """Bag-of-words rows reach the MLP student's first Linear as CSR (O(nnz h)); the
+    embeddings are those of the dense rows."""
+    from torch_geometric.nn import MLP
+
+    from genurl_pyg.distill.students import embed_rows, reads_sparse_rows
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 400, generator=g) * (torch.rand(300, 400, generator=g) < 0.01)
+    teacher = torch.randn(300, 8, generator=g)
+    d = GenURLDistiller(teacher, x, DistillConfig.from_dict(dict(SMALL, epochs=1)))
+    assert reads_sparse_rows(d.student)
+    seen = []
+    first = d.student.lins[0]
+    hook = first.register_forward_pre_hook(lambda m, a: seen.append(a[0].layout))
+    out = d.embed()
+    hook.remove()
+    assert seen == [torch.sparse_csr]
+    dense = embed_rows(d.student, x)  # sparse_rows off: the dense product
+    torch.testing.assert_close(out, dense, atol=1e-5, rtol=1e-5)
+    # rows that are not sparse stay dense
+    busy = torch.rand(50, 400, generator=g)
+    torch.testing.assert_close(embed_rows(d.student, busy, sparse_rows=True),
+                               embed_rows(d.student, busy))
+    assert not reads_sparse_rows(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(2, 2)))
+    assert reads_sparse_rows(torch.nn.Linear(2, 2))
+    assert reads_sparse_rows(MLP([4, 8, 2]))
+    with pytest.raises(ValueError, match='transform'):
+        embed_rows(d.student, x, sparse_rows=True, transform=lambda c: c)

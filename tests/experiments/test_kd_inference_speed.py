@@ -31,17 +31,36 @@ def test_time_pair_times_the_default_pair(small_graph):
     assert row['student'] == 'MLP 1433-512-512 (2 layers)'  # the distillation defaults
     assert row['teacher'].startswith('GenURL(')
     assert row['speedup'] == pytest.approx(row['teacher_full_s'] / row['student_full_s'])
-    for key in ('teacher_full_s', 'student_full_s', 'student_new_s'):
+    assert row['speedup_new_rows'] == pytest.approx(row['teacher_full_s']
+                                                    / row['student_new_s'])
+    assert row['speedup_dense_layout'] == pytest.approx(row['teacher_dense_s']
+                                                        / row['student_dense_s'])
+    assert row['feature_density'] == pytest.approx(float((small_graph.x != 0).float().mean()))
+    for key in ('teacher_full_s', 'student_full_s', 'student_new_s', 'student_csr_at_rest_s',
+                'teacher_dense_s', 'student_dense_s'):
         assert row[key] > 0
 
 
+def test_dense_layout_restores_the_threshold_even_on_error():
+    from genurl_pyg.node import inputs
+    before = inputs.SPARSE_INPUT_DENSITY
+    with pytest.raises(RuntimeError):
+        with ks.dense_layout():
+            assert inputs.SPARSE_INPUT_DENSITY == 0.0
+            assert inputs.csr_if_sparse(torch.zeros(4, 4)).layout == torch.strided
+            raise RuntimeError('inside')
+    assert inputs.SPARSE_INPUT_DENSITY == before
+
+
 def test_only_physics_is_judged():
-    rows = [dict(dataset=name, nodes=10, edges=20, features=5, teacher_full_s=1.0,
-                 student_full_s=s, student_new_s=s, speedup=1.0 / s)
+    rows = [dict(dataset=name, nodes=10, edges=20, features=5, feature_density=0.01,
+                 teacher_full_s=1.0, student_full_s=s, student_new_s=s,
+                 student_csr_at_rest_s=s, teacher_dense_s=2.0, student_dense_s=1.0,
+                 speedup=1.0 / s, speedup_new_rows=1.0 / s, speedup_dense_layout=2.0)
             for name, s in (('Cora', 0.5), ('Physics', 0.2), ('physics', 0.05))]
     lines = ks.table(rows, 'cmd', 1).splitlines()
     cora, slow, fast = (ln for ln in lines if ln.startswith(('| Cora', '| Physics', '| physics')))
-    assert cora.endswith('|  |')
+    assert cora.endswith('|  |') and '2.000 / 1.000 (2.0x)' in cora
     assert '**missed** (>= 10x)' in slow and '5.0x' in slow
     assert '| met (>= 10x)' in fast and '20.0x' in fast
 

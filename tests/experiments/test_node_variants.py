@@ -48,8 +48,54 @@ def test_saved_predictions_match_the_printed_accuracy(monkeypatch, capsys, tmp_p
 def test_peer_variants_refuse_genurl_options(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run(monkeypatch, capsys, '--variant', 'peer:dgi', '--readout-cat')
-    assert '--readout-cat, --readout-preact and --base describe a GenURL run' \
-        in capsys.readouterr().err
+    assert '--readout-cat, --readout-preact, --readout-swa and --base describe a GenURL ' \
+        'run' in capsys.readouterr().err.replace('\n', ' ')
+    with pytest.raises(SystemExit):
+        run(monkeypatch, capsys, '--variant', 'peer:dgi', '--readout-swa', '0.5')
+
+
+def test_readout_swa_probes_the_averaged_parameters_beside_the_base(monkeypatch, capsys,
+                                                                     tmp_path):
+    import torch
+    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
+    from torch_geometric.datasets import KarateClub
+    npz = tmp_path / 'base.npz'
+    out = run(monkeypatch, capsys, '--seeds', '1', '--set', 'epochs=4',
+              '--readout-swa', '0.5', '--save-predictions', str(npz))
+    assert 'readout averaged from epoch 2 (2 steps)' in out
+    base, swa = np.load(npz), np.load(tmp_path / 'base_swa.npz')
+    assert str(swa['variant']) == str(base['variant']) + ' swa 0.5'
+    np.testing.assert_array_equal(swa['masks'], base['masks'])
+    summary = json.loads(out.strip().splitlines()[-1])
+    val = (swa['predictions'][0] == swa['labels'])[swa['masks'][0, 1]].mean()
+    assert summary['swa_val'] == pytest.approx(val)
+    # the average is the mean of the parameters after the last two steps, by hand
+    data = KarateClub()[0]
+    trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'epochs': 4, 'seed': 0},
+                                                              node_variants_base()))
+    average = node_variants.ParameterAverage(trainer, 2)
+    snapshots = []
+    apply_step = trainer._apply
+
+    def record(loss):
+        out = apply_step(loss)
+        snapshots.append({n: p.detach().clone() for n, p in trainer.model.named_parameters()})
+        return out
+    trainer._apply = record
+    trainer.fit()
+    final = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    for n in final:
+        torch.testing.assert_close(average.mean[n], (snapshots[2][n] + snapshots[3][n]) / 2)
+    average.embed()  # the trained parameters come back afterwards
+    for n, p in trainer.model.named_parameters():
+        assert torch.equal(p, final[n])
+    with pytest.raises(SystemExit):
+        run(monkeypatch, capsys, '--readout-swa', '1.0')
+
+
+def node_variants_base():
+    from genurl_pyg.node import dataset_defaults
+    return dataset_defaults('KarateClub')
 
 
 def test_block_distance_gives_the_product_of_the_blocks_kernels():
