@@ -119,3 +119,10 @@ def parse_overrides(items: Sequence[str], error: Callable[[str], Any]) -> Dict[s
         except json.JSONDecodeError:
             error(f'--set {item!r}: the value is not JSON (quote strings: \'"text"\')')
     return out
+
+
+def check_stem(option: str, stem: str, error: Callable[[str], Any]) -> None:
+    """``error`` (an ArgumentParser's) unless ``stem`` is a plain file name for
+    ``results/`` (no folder, not hidden): a results stem may not write elsewhere."""
+    if not stem or '/' in stem or stem.startswith('.'):
+        error(f'{option} must be a plain file name, got {stem!r}')

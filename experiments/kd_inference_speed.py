@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import median_seconds, versions, write_results  # noqa: E402
+from _bench_utils import check_stem, median_seconds, versions, write_results  # noqa: E402
 
 NEW_ROWS = 10_000
 #: The target: the student at least this many times faster than the teacher on Physics.
@@ -135,8 +135,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error(f'--repeats must be >= 1, got {args.repeats}')
-    if not args.out or '/' in args.out or args.out.startswith('.'):
-        p.error(f'--out must be a plain file name, got {args.out!r}')
+    check_stem('--out', args.out, p.error)
     import torch
     torch.set_num_threads(args.threads)
     command = 'python experiments/kd_inference_speed.py ' + ' '.join(argv or sys.argv[1:])

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import versions, write_results  # noqa: E402
+from _bench_utils import check_stem, versions, write_results  # noqa: E402
 
 
 def knn_overlap(a, b) -> float:
@@ -94,8 +94,7 @@ def main(argv=None) -> None:
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default='kd_neighbour_agreement')
     args = p.parse_args(argv)
-    if not args.out or '/' in args.out or args.out.startswith('.'):
-        p.error(f'--out must be a plain file name, got {args.out!r}')
+    check_stem('--out', args.out, p.error)
     import torch
     torch.set_num_threads(args.threads)
     command = 'python experiments/kd_neighbour_agreement.py ' + ' '.join(argv or sys.argv[1:])

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import RESULTS, versions, write_results  # noqa: E402
+from _bench_utils import RESULTS, check_stem, versions, write_results  # noqa: E402
 
 METHODS = ('genurl', 'simclr', 'byol', 'barlow')
 PRESETS = {
@@ -252,8 +252,7 @@ def main() -> None:
     args = p.parse_args()
     if args.report_stem != 'ssl_benchmark' and not args.report:
         p.error('--report-stem names the table that --report writes; give --report too')
-    if not args.report_stem or '/' in args.report_stem or args.report_stem.startswith('.'):
-        p.error(f'--report-stem must be a plain file name, got {args.report_stem!r}')
+    check_stem('--report-stem', args.report_stem, p.error)
     if args.report:
         report(args.report, args.notes, args.report_stem)
     else:
