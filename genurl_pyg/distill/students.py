@@ -49,7 +49,7 @@ def first_output(out):
 
 #: Rows of a chunk that decide its layout (:func:`embed_rows` with ``sparse_rows``): the
 #: density estimate costs O(SAMPLE_ROWS D), not a pass over the chunk.
-SAMPLE_ROWS = 2048
+SAMPLE_ROWS = 512
 
 
 def reads_sparse_rows(model: torch.nn.Module) -> bool:
