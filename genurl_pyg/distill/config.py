@@ -283,9 +283,11 @@ def distill_defaults(dataset: str) -> DistillConfig:
     :data:`DISTILL_CONFIGS` ``/<name>.yaml`` (the package defaults where a graph has no
     file). Like the node task's :func:`~genurl_pyg.node.dataset_defaults`: each file says
     what was chosen, on which validation nodes, by how much. Shipped: ``computers.yaml``
-    (``input_weight: 1.0``, ``kd_inductive_input_computers.md``). Photo's anchor weight 0.3
-    was chosen on five seeds of held-out validation nodes and withdrawn when ten read
-    +0.44 +- 0.29, inside the noise (``kd_inductive_anchor_photo_s5.md``)."""
+    (``input_weight: 1.0``, ``kd_inductive_input_computers.md``; ``anchor_weight: 3.0``,
+    ``kd_inductive_anchor_computers.md``). Photo's anchor weight 0.3 was chosen on five
+    seeds of held-out validation nodes and withdrawn when ten read +0.44 +- 0.29, inside
+    the noise (``kd_inductive_anchor_photo_s5.md``); Photo's ``input_weight`` 1.0 read
+    -0.35 +- 0.83 on three (``kd_inductive_input_photo.md``): not shipped."""
     path = DISTILL_CONFIGS / f'{dataset.lower()}.yaml'
     if not path.is_file():
         return DistillConfig()
