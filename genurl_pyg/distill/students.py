@@ -47,11 +47,6 @@ def first_output(out):
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
-#: Rows of a chunk that decide its layout (:func:`embed_rows` with ``sparse_rows``): the
-#: density estimate costs O(SAMPLE_ROWS D), not a pass over the chunk.
-SAMPLE_ROWS = 512
-
-
 def reads_sparse_rows(model: torch.nn.Module) -> bool:
     """Whether ``model``'s first op is a Linear layer, which reads CSR rows as it reads
     dense ones (``torch.nn.Linear``, PyG's ``Linear`` and ``MLP``: what
@@ -65,9 +60,9 @@ def reads_sparse_rows(model: torch.nn.Module) -> bool:
 
 def _sparse_chunk(chunk: Tensor) -> Tensor:
     """A float chunk, as CSR when sparse enough for the first Linear to gain
-    (:func:`~genurl_pyg.node.inputs.csr_if_sparse`, decided on :data:`SAMPLE_ROWS` rows)."""
+    (:func:`~genurl_pyg.node.inputs.csr_if_sparse`, decided on a sample of rows)."""
     from ..node.inputs import csr_if_sparse
-    return csr_if_sparse(chunk.float(), sample_rows=SAMPLE_ROWS)
+    return csr_if_sparse(chunk.float())
 
 
 @torch.no_grad()
