@@ -4,8 +4,9 @@ students, GenURL's objective against the distillation peers, in one run.
 Per (data set, setting, seed) the teacher (the data set's default GenURL config, trained
 here) is trained once and shared by every method, so all students learn from the same
 teacher embeddings; every student has the same architecture (DistillConfig's MLP), epochs,
-batches and optimiser, from the graph's shipped distillation defaults
-(``genurl_pyg.distill.distill_defaults``: ``configs/distill/<name>.yaml``; ``--set`` on top). Scored by the project's LR probe (genurl_pyg.evaluation.linear_probe)
+batches and optimiser (the package's DistillConfig; the genurl rows read the graph's shipped
+GenURL settings on top, ``genurl_pyg.distill.distill_defaults``: ``configs/distill/<name>.yaml``;
+``--set`` on top of both). Scored by the project's LR probe (genurl_pyg.evaluation.linear_probe)
 on the same split.
 
 Methods:
@@ -58,11 +59,23 @@ def row_name(method, label=None, suffix=None):
     return label if (label and method == 'genurl') else method
 
 
+def student_config(dataset, method, seed, overrides):
+    """The student's DistillConfig. The graph's shipped file (``distill_defaults``) holds
+    GenURL's settings chosen on that graph's validation nodes, so only the ``genurl`` rows
+    read it; the peers and the no-teacher student run the package defaults (their rows in
+    the table were read that way, and keys such as ``input_weight`` are GenURL's alone).
+    ``--set`` overrides apply to every student."""
+    from genurl_pyg.distill import DistillConfig, distill_defaults
+    objective = 'genurl' if method == 'no-teacher' else method
+    base = distill_defaults(dataset) if method == 'genurl' else DistillConfig()
+    return DistillConfig.from_dict({**overrides, 'objective': objective, 'seed': seed},
+                                   base=base)
+
+
 def run_seed(dataset, setting, seed, methods, overrides, done, record, label=None,
              suffix=None):
     import torch
     from genurl_pyg.datasets import load_dataset
-    from genurl_pyg.distill import DistillConfig, distill_defaults
     from genurl_pyg.distill.graph import (distill_node_embeddings, inductive_split,
                                           observed_subgraph)
     from genurl_pyg.distill.run import train_teacher
@@ -92,9 +105,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         name = row_name(method, label, suffix)
         if name in done.get(key, set()):
             continue
-        objective = 'genurl' if method == 'no-teacher' else method
-        cfg = DistillConfig.from_dict({**overrides, 'objective': objective, 'seed': seed},
-                                      base=distill_defaults(dataset))
+        cfg = student_config(dataset, method, seed, overrides)
         teacher = sub.x.float() if method == 'no-teacher' else t_train
         start = time.perf_counter()
         d = distill_node_embeddings(sub, teacher, cfg)

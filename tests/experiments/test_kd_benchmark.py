@@ -74,3 +74,20 @@ def test_row_names_of_a_label_and_of_a_suffix():
     assert kb.row_name('genurl', 'g+a') == 'g+a'
     assert [kb.row_name(m, suffix='+bank20') for m in ('genurl', 'pkt')] == [
         'genurl+bank20', 'pkt+bank20']
+
+
+def test_the_graphs_shipped_file_reaches_the_genurl_rows_only():
+    """Computers' file sets GenURL-only keys (input_weight): the peers and the no-teacher
+    student get the package defaults, so a peer's config is valid and unchanged."""
+    from genurl_pyg.distill import DistillConfig, distill_defaults
+    shipped = distill_defaults('Computers')
+    assert shipped.input_weight > 0  # the premise: the file sets a GenURL-only key
+    genurl = kb.student_config('Computers', 'genurl', 3, {})
+    assert genurl.input_weight == shipped.input_weight and genurl.seed == 3
+    assert genurl.anchor_weight == shipped.anchor_weight
+    for method in ('mse', 'cosine', 'pkt', 'seed'):
+        cfg = kb.student_config('Computers', method, 3, {})
+        assert cfg.objective == method and cfg.input_weight == 0.0
+        assert cfg.anchor_weight == DistillConfig().anchor_weight
+    plain = kb.student_config('Computers', 'no-teacher', 3, {'epochs': 7})
+    assert plain.objective == 'genurl' and plain.input_weight == 0.0 and plain.epochs == 7
