@@ -19,6 +19,8 @@ Usage::
 
     python experiments/kd_inference_speed.py --datasets Photo Physics --threads 1 \\
         --out kd_inference_speed
+    python experiments/kd_inference_speed.py --datasets Physics --threads 1 \\
+        --student h128=hidden_channels=128,out_channels=128 --out kd_inference_widths
 """
 from __future__ import annotations
 
@@ -48,11 +50,14 @@ def dense_layout():
         inputs.SPARSE_INPUT_DENSITY = saved
 
 
-def time_pair(dataset: str, repeats: int, seed: int = 0) -> dict:
+def time_pair(dataset: str, repeats: int, seed: int = 0, students=()) -> dict:
     """Median seconds of the teacher on the full graph and of the student on every node and
     on ``NEW_ROWS`` feature rows, with the data set's default configs (untrained); each
     also in the dense layout (before sparse rows were read as CSR), and the student on
-    rows already stored as CSR (the layout a bag-of-words pipeline keeps them in)."""
+    rows already stored as CSR (the layout a bag-of-words pipeline keeps them in), and the
+    teacher on those too. ``students``: ``(name, DistillConfig overrides)`` of other student
+    architectures (e.g. narrower layers), each timed on every node as stored and at rest
+    (``rows['students']``)."""
     import torch
     from genurl_pyg.datasets import load_dataset
     from genurl_pyg.distill.config import distill_defaults
@@ -78,6 +83,9 @@ def time_pair(dataset: str, repeats: int, seed: int = 0) -> dict:
         s_new = median_seconds(lambda: embed_rows(student, new, 65536, sparse_rows=sparse),
                                repeats)
         s_rest = median_seconds(lambda: student(x_csr), repeats)
+        t_rest = median_seconds(lambda: teacher.embed_graph(x_csr, data.edge_index), repeats)
+        others = [time_student(name, overrides, dataset, x, x_csr, repeats, t_full, t_rest)
+                  for name, overrides in students]
         with dense_layout():
             t_dense = median_seconds(lambda: teacher.embed_graph(data.x, data.edge_index),
                                      repeats)
@@ -87,11 +95,53 @@ def time_pair(dataset: str, repeats: int, seed: int = 0) -> dict:
             'feature_density': density(x),
             'teacher': repr(teacher.model).splitlines()[0], 'teacher_full_s': t_full,
             'teacher_dense_s': t_dense,
-            'student': f'MLP {data.x.size(1)}-{student_cfg.hidden_channels}-'
-                       f'{student_cfg.out_channels} ({student_cfg.num_layers} layers)',
+            'student': student_label(data.x.size(1), student_cfg),
+            'student_parameters': sum(p.numel() for p in student.parameters()),
             'student_full_s': s_full, 'student_new_s': s_new, 'student_csr_at_rest_s': s_rest,
-            'student_dense_s': s_dense, 'speedup': t_full / s_full,
+            'student_dense_s': s_dense, 'teacher_csr_at_rest_s': t_rest,
+            'speedup_at_rest': t_rest / s_rest, 'students': others,
+            'speedup': t_full / s_full,
             'speedup_new_rows': t_full / s_new, 'speedup_dense_layout': t_dense / s_dense}
+
+
+def student_label(in_channels: int, cfg) -> str:
+    """``'MLP 8415-512-512 (2 layers)'``: the widths build_student gives the MLP."""
+    widths = [in_channels] + [cfg.hidden_channels] * (cfg.num_layers - 1) + [cfg.out_channels]
+    return f"MLP {'-'.join(map(str, widths))} ({cfg.num_layers} layer" + \
+        ('s)' if cfg.num_layers > 1 else ')')
+
+
+def time_student(name: str, overrides: dict, dataset: str, x, x_csr, repeats: int,
+                 teacher_s: float, teacher_rest_s: float) -> dict:
+    """One student architecture (the graph's distillation defaults with ``overrides``),
+    untrained: seconds on every node as the data set stores them (as
+    ``GenURLDistiller.embed`` reads them) and on the rows stored as CSR, and the teacher's
+    time over each (the same layout for both)."""
+    import torch
+    from genurl_pyg.distill.config import DistillConfig, distill_defaults
+    from genurl_pyg.distill.students import build_student, embed_rows, reads_sparse_rows
+    cfg = DistillConfig.from_dict(overrides, base=distill_defaults(dataset))
+    cfg = cfg.validate().resolved(images=False)
+    torch.manual_seed(0)
+    student = build_student(x.size(1), cfg).eval()
+    sparse = reads_sparse_rows(student)
+    with torch.no_grad():
+        stored = median_seconds(lambda: embed_rows(student, x, 65536, sparse_rows=sparse),
+                                repeats)
+        rest = median_seconds(lambda: embed_rows(student, x_csr, 65536, sparse_rows=sparse),
+                              repeats)
+    return {'name': name, 'overrides': overrides,
+            'student': student_label(x.size(1), cfg),
+            'parameters': sum(p.numel() for p in student.parameters()),
+            'stored_s': stored, 'at_rest_s': rest, 'speedup': teacher_s / stored,
+            'speedup_at_rest': teacher_rest_s / rest}
+
+
+def _mark(dataset: str, speedup: float) -> str:
+    if dataset.lower() != 'physics':
+        return ''
+    return ('met' if speedup >= SPEEDUP_TARGET else '**missed**') + \
+        f' (>= {SPEEDUP_TARGET:.0f}x)'
 
 
 def table(rows, command: str, threads: int) -> str:
@@ -111,10 +161,7 @@ def table(rows, command: str, threads: int) -> str:
              '| speed-up | new rows | dense layout: teacher / student (s) | target |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
-        mark = ''
-        if r['dataset'].lower() == 'physics':
-            mark = ('met' if r['speedup'] >= SPEEDUP_TARGET else '**missed**') + \
-                f' (>= {SPEEDUP_TARGET:.0f}x)'
+        mark = _mark(r['dataset'], r['speedup'])
         lines.append(
             f"| {r['dataset']} | {r['nodes']:,} | {r['edges']:,} | {r['features']:,} "
             f"({100 * r['feature_density']:.2f} %) | {r['teacher_full_s']:.3f} | "
@@ -122,6 +169,29 @@ def table(rows, command: str, threads: int) -> str:
             f"{r['student_csr_at_rest_s']:.3f} | {r['speedup']:.1f}x | "
             f"{r['speedup_new_rows']:.1f}x | {r['teacher_dense_s']:.3f} / "
             f"{r['student_dense_s']:.3f} ({r['speedup_dense_layout']:.1f}x) | {mark} |")
+    if any(r.get('students') for r in rows):
+        lines += ['', '**Student architectures** (untrained; the same teacher): every node '
+                  'as stored (dense rows, read as CSR by the first Linear) and **both at '
+                  'rest as CSR** (teacher and student reading the rows stored as CSR; the '
+                  'teacher at rest: ' + ', '.join(
+                      f"{r['dataset']} {r['teacher_csr_at_rest_s']:.3f} s" for r in rows)
+                  + '). The default student first.', '',
+                  '| data set | student | parameters | as stored (s) | at rest (s) | speed-up '
+                  'as stored | speed-up at rest | target (as stored / at rest) |',
+                  '|---|---|---|---|---|---|---|---|']
+        for r in rows:
+            default = {'name': 'default', 'student': r['student'],
+                       'parameters': r.get('student_parameters', 0),
+                       'stored_s': r['student_full_s'], 'at_rest_s': r['student_csr_at_rest_s'],
+                       'speedup': r['speedup'], 'speedup_at_rest': r['speedup_at_rest']}
+            for st in [default] + r['students']:
+                marks = (f"{_mark(r['dataset'], st['speedup'])} / "
+                         f"{_mark(r['dataset'], st['speedup_at_rest'])}"
+                         if r['dataset'].lower() == 'physics' else '')
+                lines.append(
+                    f"| {r['dataset']} | {st['name']}: {st['student']} | "
+                    f"{st['parameters']:,} | {st['stored_s']:.3f} | {st['at_rest_s']:.3f} | "
+                    f"{st['speedup']:.1f}x | {st['speedup_at_rest']:.1f}x | {marks} |")
     return '\n'.join(lines) + '\n'
 
 
@@ -132,7 +202,15 @@ def main(argv=None) -> None:
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--out', default='kd_inference_speed')
+    p.add_argument('--student', action='append', default=[], metavar='NAME=K=V,...',
+                   help='another student architecture to time (DistillConfig overrides, '
+                        'e.g. h128=hidden_channels=128,out_channels=128); repeatable')
     args = p.parse_args(argv)
+    from kd_inductive_variants import parse_variants
+    try:
+        students = parse_variants(args.student) if args.student else []
+    except ValueError as err:
+        p.error(str(err))
     if args.repeats < 1:
         p.error(f'--repeats must be >= 1, got {args.repeats}')
     check_stem('--out', args.out, p.error)
@@ -141,7 +219,7 @@ def main(argv=None) -> None:
     command = 'python experiments/kd_inference_speed.py ' + ' '.join(argv or sys.argv[1:])
     rows = []
     for name in args.datasets:
-        rows.append(time_pair(name, args.repeats))
+        rows.append(time_pair(name, args.repeats, students=students))
         print(rows[-1], flush=True)
     write_results(args.out, {'command': command, 'threads': args.threads,
                              'versions': versions(), 'rows': rows},

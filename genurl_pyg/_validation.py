@@ -18,21 +18,38 @@ def check_tensor(value, name: str) -> Tensor:
     return value
 
 
-def check_features(x, name: str = 'x', min_rows: int = 1) -> Tensor:
-    """Checks a 2-D floating feature matrix with finite entries."""
+def check_features(x, name: str = 'x', min_rows: int = 1, sparse: bool = False) -> Tensor:
+    """Checks a 2-D floating feature matrix with finite entries; with ``sparse`` a CSR or
+    COO matrix is accepted too (its stored entries checked) and returned as is."""
     x = check_tensor(x, name)
-    if x.dim() != 2:
-        raise ValueError(f"'{name}' must be 2-dimensional [N, D], got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"'{name}' must be a floating point tensor, got dtype {x.dtype}")
-    if x.size(0) < min_rows:
-        raise ValueError(f"'{name}' must have at least {min_rows} rows, got {x.size(0)}")
-    if x.size(1) < 1:
-        raise ValueError(f"'{name}' must have at least one column, got shape {tuple(x.shape)}")
+    if x.layout != torch.strided:
+        if not sparse:
+            raise ValueError(f"'{name}' is a sparse ({x.layout}) matrix; pass it dense "
+                             '(x.to_dense()) here')
+        if x.layout not in (torch.sparse_csr, torch.sparse_coo) or x.dim() != 2:
+            raise ValueError(f"'{name}' must be a dense, CSR or COO matrix [N, D], got "
+                             f'{x.layout} of shape {tuple(x.shape)}')
+        from .node.inputs import sparse_values
+        _check_matrix(sparse_values(x), x.shape, x.dtype, name, min_rows)
+        return x
+    _check_matrix(x, x.shape, x.dtype, name, min_rows)
+    return x
+
+
+def _check_matrix(values: Tensor, shape, dtype, name: str, min_rows: int) -> None:
+    """The feature-matrix checks on ``values`` (the matrix, or a sparse one's entries)."""
+    x = values
+    if len(shape) != 2:
+        raise ValueError(f"'{name}' must be 2-dimensional [N, D], got shape {tuple(shape)}")
+    if not dtype.is_floating_point:
+        raise TypeError(f"'{name}' must be a floating point tensor, got dtype {dtype}")
+    if shape[0] < min_rows:
+        raise ValueError(f"'{name}' must have at least {min_rows} rows, got {shape[0]}")
+    if shape[1] < 1:
+        raise ValueError(f"'{name}' must have at least one column, got shape {tuple(shape)}")
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"'{name}' contains {bad} NaN or infinite value(s)")
-    return x
 
 
 def check_images(x, name: str = 'images', min_rows: int = 1) -> Tensor:

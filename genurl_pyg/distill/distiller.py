@@ -270,22 +270,35 @@ class GenURLDistiller:
         """The student's ``[M, out]`` embeddings of ``x`` (default: the training rows), from
         the features (or the unaugmented, normalised images) alone, on the CPU;
         ``batch_size`` rows at a time (default 65,536 feature rows, 512 images). With
-        ``bank_k`` the teacher bank's code of each row follows (``[M, out + d_t]``)."""
+        ``bank_k`` the teacher bank's code of each row follows (``[M, out + d_t]``).
+        Feature rows may be stored sparse (CSR or COO): an MLP student reads them as CSR,
+        O(nnz h) for its first layer, with no dense copy of ``x``."""
         if self.images:
             x = self.x if x is None else check_images(x, 'x')
             if tuple(x.shape[1:]) != tuple(self.x.shape[1:]):
                 raise ValueError(f"'x' holds images of shape {tuple(x.shape[1:])} but the "
                                  f'student was trained on {tuple(self.x.shape[1:])}')
             return embed_rows(self.student, x, batch_size or 512, self.views.normalize)
-        x = self.x if x is None else check_features(x, 'x')
+        x = self.x if x is None else check_features(x, 'x', sparse=True)
         if x.size(1) != self.x.size(1):
             raise ValueError(f"'x' has {x.size(1)} columns but the student was trained on "
                              f"{self.x.size(1)}")
-        out = embed_rows(self.student, x, batch_size or 65536,
+        batch_size = batch_size or 65536
+        out = embed_rows(self.student, x, batch_size,
                          sparse_rows=reads_sparse_rows(self.student))
         if self.bank is not None:  # the structural code beside the student's output
-            out = torch.cat([out, self.bank(x.cpu())], dim=1)
+            out = torch.cat([out, self._bank_codes(x.cpu(), batch_size)], dim=1)
         return out
+
+    def _bank_codes(self, x: Tensor, batch_size: int) -> Tensor:
+        """The teacher bank's codes of ``x``; rows stored sparse are made dense one chunk at
+        a time (memory O(batch_size D), not O(N D))."""
+        if x.layout == torch.strided:
+            return self.bank(x)
+        from ..node.inputs import as_csr, csr_rows
+        x = as_csr(x)
+        return torch.cat([self.bank(csr_rows(x, i, i + batch_size).to_dense())
+                          for i in range(0, x.size(0), batch_size)])
 
     @property
     def elapsed_seconds(self) -> float:

@@ -80,7 +80,9 @@ def embed_rows(model: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 6
     a chunk with under :data:`~genurl_pyg.node.inputs.SPARSE_INPUT_DENSITY` non-zeros goes
     in as CSR, so the first layer costs O(nnz h) instead of O(B D h) (bag-of-words rows:
     Physics' 8,415 columns are 0.39 % non-zero); the same function. Not with
-    ``transform``."""
+    ``transform``. ``x`` may be stored sparse (CSR or COO, e.g. bag-of-words kept so at
+    rest): chunks are row slices of its CSR form, read as CSR by such a model (no O(N D)
+    pass over a dense copy) and made dense, one chunk at a time, for any other."""
     if sparse_rows and transform is not None:
         raise ValueError("embed_rows: 'sparse_rows' prepares the chunks itself; pass "
                          "either it or 'transform'")
@@ -90,8 +92,15 @@ def embed_rows(model: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 6
         model.eval()
     device = next((p.device for p in model.parameters()), x.device) if module else x.device
     prepare = transform or (_sparse_chunk if sparse_rows else (lambda chunk: chunk.float()))
+    if x.layout != torch.strided:  # rows kept sparse: CSR chunks, dense for other models
+        from ..node.inputs import as_csr, csr_rows
+        x = as_csr(x)
+        rows = csr_rows if sparse_rows else (lambda m, i, j: csr_rows(m, i, j).to_dense())
+        prepare = transform or (lambda chunk: chunk.float())
+    else:
+        rows = (lambda m, i, j: m[i:j])
     try:
-        parts = [first_output(model(prepare(x[i:i + batch_size].to(device)))).cpu()
+        parts = [first_output(model(prepare(rows(x, i, i + batch_size).to(device)))).cpu()
                  for i in range(0, x.size(0), batch_size)]
     finally:
         if module:

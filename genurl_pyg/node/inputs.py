@@ -41,15 +41,59 @@ def dense_to_csr(x: Tensor) -> Tensor:
     rows = torch.div(idx, x.size(1), rounding_mode='floor') if x.size(1) else idx
     crow = torch.zeros(x.size(0) + 1, dtype=torch.long, device=x.device)
     crow[1:] = torch.bincount(rows, minlength=x.size(0)).cumsum(0)
+    return _csr(crow, idx - rows * x.size(1), flat[idx], x.shape)
+
+
+def is_sparse_rows(x: Tensor) -> bool:
+    """Whether ``x`` is stored sparse (CSR or COO) rather than as a strided tensor."""
+    return x.layout != torch.strided
+
+
+def as_csr(x: Tensor) -> Tensor:
+    """A sparse matrix (COO or CSR) as CSR, a strided one unchanged. O(nnz log nnz) for COO."""
+    if x.layout == torch.sparse_coo:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
+            return x.coalesce().to_sparse_csr()
+    if x.layout not in (torch.strided, torch.sparse_csr):
+        raise ValueError(f'features stored as {x.layout} are not read; pass a dense, CSR or '
+                         'COO matrix')
+    return x
+
+
+def _csr(crow: Tensor, col: Tensor, values: Tensor, shape) -> Tensor:
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Sparse CSR tensor support')
-        return torch.sparse_csr_tensor(crow, idx - rows * x.size(1), flat[idx],
-                                       tuple(x.shape), check_invariants=False)
+        return torch.sparse_csr_tensor(crow, col, values, tuple(shape),
+                                       check_invariants=False)
+
+
+def csr_rows(x: Tensor, start: int, stop: int) -> Tensor:
+    """Rows ``start:stop`` of a CSR matrix as a CSR matrix (torch cannot slice CSR: it has no
+    strides). Views of the index and value arrays, O(stop - start) for the shifted row
+    pointers."""
+    stop = min(stop, x.size(0))
+    crow = x.crow_indices()
+    lo, hi = int(crow[start]), int(crow[stop])
+    return _csr(crow[start:stop + 1] - lo, x.col_indices()[lo:hi], x.values()[lo:hi],
+                (stop - start, x.size(1)))
+
+
+def sparse_values(x: Tensor) -> Tensor:
+    """The stored entries of a sparse matrix (CSR, or COO after coalescing)."""
+    return x.coalesce().values() if x.layout == torch.sparse_coo else x.values()
 
 
 def normalize_rows(x: Tensor) -> Tensor:
     """Rows scaled to unit L1 norm (sum 1 for the usual non-negative bag-of-words; all-zero
-    rows stay zero), a new tensor. O(N D)."""
+    rows stay zero), a new tensor. O(N D); on CSR rows (kept CSR) O(N + nnz)."""
+    if is_sparse_rows(x):
+        x = as_csr(x)
+        crow, values = x.crow_indices(), x.values()
+        row = torch.repeat_interleave(torch.arange(x.size(0), device=x.device), crow.diff())
+        sums = torch.zeros(x.size(0), dtype=values.dtype, device=x.device)
+        sums.index_add_(0, row, values.abs())
+        return _csr(crow, x.col_indices(), values / sums.clamp_min(1e-12)[row], x.shape)
     return x / x.abs().sum(1, keepdim=True).clamp_min(1e-12)
 
 

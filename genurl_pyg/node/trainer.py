@@ -37,7 +37,7 @@ from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, SKIP_ENCODERS
                      knn_input_hops_reads_trust, resolved_graph_hops, resolved_graph_part,
                      resolved_knn_input_hops)
 from .neighbor import NeighborSubgraphs, neighbor_sampling_available, require_neighbor_sampling
-from .inputs import csr_adjacency, csr_if_sparse, normalize_rows
+from .inputs import as_csr, csr_adjacency, csr_if_sparse, is_sparse_rows, normalize_rows
 from .plan import plan_memory
 from .propagation import normalized_adjacency, propagate_features, smooth_features
 from .deferred_smoothing import (SmoothedInputLinear, deferral_pays, defer_input_smoothing,
@@ -299,6 +299,8 @@ class NodeEmbeddingTrainer:
         sparse rows as CSR)."""
         if self.reads_ids:
             return torch.arange(x.size(0), device=self.device)
+        if is_sparse_rows(x) and not self._reads_sparse_input(smooth):
+            x = x.to_dense()  # smoothing, SIGN or a non-Linear first op read dense rows
         x_enc = normalize_rows(x) if self.cfg.feature_norm == 'row' else x
         if self.cfg.encoder_input_hops and smooth:
             # the training graph's A_hat when set-up already built it (else built here)
@@ -307,6 +309,13 @@ class NodeEmbeddingTrainer:
         if self.encoder_name == 'sign':
             x_enc = propagate_features(x_enc, edge_index, self.cfg.sign_hops)
         return x_enc
+
+    def _reads_sparse_input(self, smooth: bool) -> bool:
+        """Whether features stored sparse can stay so up to the encoder: its first op is a
+        Linear (which reads CSR) and nothing before it (smoothing the input, SIGN's
+        propagation) needs them dense."""
+        return (self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn')
+                and not (self.cfg.encoder_input_hops and smooth))
 
     def _layer_input(self, x_enc: Tensor) -> Tensor:
         """The encoder input in the layout its first op reads fastest: CSR when that op is
@@ -678,7 +687,9 @@ class NodeEmbeddingTrainer:
         preprocessing: row normalisation, smoothing with ``encoder_input_hops`` and SIGN
         propagation, both over ``edge_index``), e.g. the full graph after training on an
         observed subgraph (inductive evaluation). O(E d + N D d); O(E d + nnz d) on
-        sparse rows, which the first Linear reads as CSR (:meth:`_layer_input`)."""
+        sparse rows, which the first Linear reads as CSR (:meth:`_layer_input`). ``x`` may be
+        stored sparse (CSR or COO): it stays so where the encoder reads CSR, with no O(N D)
+        pass over a dense copy."""
         # A table has a vector per node id of the training graph: another edge set over the
         # same nodes is fine (message passing over it), other nodes are not. Nodes held out
         # of training keep their untrained vectors.
@@ -686,7 +697,7 @@ class NodeEmbeddingTrainer:
             raise ValueError('an encoder of node ids (a NodeEmbedding table) has vectors for '
                              f'the {self.num_nodes} nodes it was trained on only: it cannot '
                              'embed a graph with other nodes')
-        x = x.float().to(self.device)
+        x = as_csr(x).float().to(self.device)
         edge_index = edge_index.to(self.device)
         graph = self._graph(edge_index, x.size(0))
         if self.input_smoothing is None:

@@ -423,3 +423,37 @@ def test_sparse_feature_rows_enter_a_linear_first_student_as_csr():
     assert reads_sparse_rows(MLP([4, 8, 2]))
     with pytest.raises(ValueError, match='transform'):
         embed_rows(d.student, x, sparse_rows=True, transform=lambda c: c)
+
+
+def test_features_stored_sparse_are_embedded_without_a_dense_copy():
+    """Rows kept as CSR or COO at rest (a bag-of-words pipeline) give the dense rows'
+    embeddings, chunk by chunk, the MLP's first Linear reading CSR; with ``bank_k`` the
+    bank's codes too; a NaN among the stored entries is named."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(300, 400, generator=g) * (torch.rand(300, 400, generator=g) < 0.01)
+    teacher = torch.randn(300, 8, generator=g)
+    d = GenURLDistiller(teacher, x, DistillConfig.from_dict(dict(SMALL, epochs=1, bank_k=5)))
+    dense = d.embed(x, batch_size=64)
+    seen = []
+    hook = d.student.lins[0].register_forward_pre_hook(lambda m, a: seen.append(a[0].layout))
+    for stored in (x.to_sparse_csr(), x.to_sparse()):
+        torch.testing.assert_close(d.embed(stored, batch_size=64), dense,
+                                   atol=1e-5, rtol=1e-5)
+    hook.remove()
+    assert seen and set(seen) == {torch.sparse_csr} and len(seen) == 2 * 5  # 5 chunks each
+    bad = x.clone()
+    bad[3, int(x[3].nonzero()[0]) if x[3].any() else 0] = float('nan')
+    with pytest.raises(ValueError, match="'x' contains 1 NaN"):
+        d.embed(bad.to_sparse_csr())
+    with pytest.raises(ValueError, match='399 columns but the student was trained on 400'):
+        d.embed(torch.zeros(2, 399).to_sparse_csr())
+
+
+def test_a_sparse_matrix_is_named_where_dense_features_are_required():
+    from genurl_pyg._validation import check_features
+    x = torch.eye(3)
+    with pytest.raises(ValueError, match="'x' is a sparse"):
+        check_features(x.to_sparse_csr(), 'x')
+    assert check_features(x.to_sparse(), 'x', sparse=True).layout == torch.sparse_coo
+    with pytest.raises(TypeError, match='floating point'):
+        check_features(x.long().to_sparse_csr(), 'x', sparse=True)

@@ -70,3 +70,31 @@ def test_bad_arguments_are_refused():
         ks.main(['--repeats', '0'])
     with pytest.raises(SystemExit):
         ks.main(['--out', '../elsewhere'])
+
+
+def test_other_student_architectures_are_timed_as_stored_and_at_rest(small_graph):
+    row = ks.time_pair('Cora', repeats=1,
+                       students=[('h32', {'hidden_channels': 32, 'out_channels': 16}),
+                                 ('linear', {'num_layers': 1, 'out_channels': 64})])
+    narrow, linear = row['students']
+    assert narrow['student'] == 'MLP 1433-32-16 (2 layers)'
+    # 1433*32 + 32 weights and bias, BatchNorm's 2*32, PReLU's 1, 32*16 + 16
+    assert narrow['parameters'] == 1433 * 32 + 32 + 2 * 32 + 1 + 32 * 16 + 16
+    assert linear['parameters'] == 1433 * 64 + 64 + 1  # PyG's MLP keeps its PReLU's weight
+    assert row['student_parameters'] == 1433 * 512 + 512 + 2 * 512 + 1 + 512 * 512 + 512
+    assert narrow['speedup'] == pytest.approx(row['teacher_full_s'] / narrow['stored_s'])
+    assert narrow['speedup_at_rest'] == pytest.approx(row['teacher_csr_at_rest_s']
+                                                      / narrow['at_rest_s'])
+    assert row['speedup_at_rest'] == pytest.approx(row['teacher_csr_at_rest_s']
+                                                   / row['student_csr_at_rest_s'])
+    row['dataset'] = 'Physics'
+    md = ks.table([row], 'cmd', 1)
+    lines = [ln for ln in md.splitlines() if ln.startswith('| Physics | ')][1:]  # widths
+    assert len(lines) == 3 and 'default: MLP 1433-512-512' in lines[0]
+    assert 'h32: MLP 1433-32-16 (2 layers)' in lines[1] and ' / ' in lines[1]
+    assert 'linear: MLP 1433-64 (1 layer)' in lines[2]
+
+
+def test_a_malformed_student_is_refused():
+    with pytest.raises(SystemExit):
+        ks.main(['--student', '=hidden_channels=3'])

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from genurl_pyg.node.inputs import (SPARSE_INPUT_DENSITY, csr_if_sparse, dense_to_csr,
-                                    density)
+from genurl_pyg.node.inputs import (SPARSE_INPUT_DENSITY, as_csr, csr_if_sparse, csr_rows,
+                                    dense_to_csr, density, normalize_rows)
 
 
 def _bag_of_words(n, d, share, seed=0):
@@ -87,3 +87,56 @@ def test_embed_graph_reads_sparse_rows_as_csr_with_the_same_result(monkeypatch):
     monkeypatch.setattr(inputs, 'SPARSE_INPUT_DENSITY', 0.0)  # force the dense layout
     torch.testing.assert_close(trainer.embed_graph(data.x, data.edge_index), out,
                                atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('start,stop', [(0, 37), (0, 1), (5, 20), (36, 37), (30, 99), (7, 7)])
+def test_csr_rows_is_the_dense_slice(start, stop):
+    x = _bag_of_words(37, 11, 0.2, seed=1)
+    x[6] = 0.0  # an empty row inside a slice
+    part = csr_rows(x.to_sparse_csr(), start, stop)
+    assert part.is_sparse_csr and torch.equal(part.to_dense(), x[start:stop])
+
+
+def test_normalize_rows_of_csr_rows_is_the_dense_normalisation_and_keeps_csr():
+    x = _bag_of_words(25, 14, 0.3, seed=2) - 0.1 * _bag_of_words(25, 14, 0.2, seed=4)
+    x[3] = 0.0  # an all-zero row stays zero
+    dense = normalize_rows(x)
+    for stored in (x.to_sparse_csr(), x.to_sparse()):  # CSR and COO
+        out = normalize_rows(stored)
+        assert out.is_sparse_csr
+        torch.testing.assert_close(out.to_dense(), dense)
+    assert float(dense[3].abs().sum()) == 0.0
+
+
+def test_as_csr_reads_coo_and_names_another_layout():
+    x = _bag_of_words(9, 6, 0.4)
+    assert torch.equal(as_csr(x.to_sparse()).to_dense(), x)
+    assert as_csr(x) is x
+    with pytest.raises(ValueError, match='dense, CSR or COO'):
+        as_csr(x.to_sparse_csc())
+
+
+@pytest.mark.filterwarnings('ignore::genurl_pyg.node.encoders.UntrustedGraphWarning')
+@pytest.mark.parametrize('extra', [{}, {'encoder_input_hops': 1}, {'encoder': 'sign'}])
+def test_embed_graph_reads_features_stored_sparse(extra):
+    """Features kept as CSR or COO at rest give the dense input's embeddings; with a GCN
+    they reach the first Linear as CSR (no dense copy), and an encoder that smooths or
+    propagates its input first gets them dense."""
+    from torch_geometric.datasets import KarateClub
+
+    from genurl_pyg.node.config import NodeConfig
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    data = KarateClub()[0]
+    data.x = _bag_of_words(34, 300, 0.02, seed=3) + torch.eye(34, 300)
+    cfg = NodeConfig.from_dict({'epochs': 1, 'hidden_channels': 8, 'out_channels': 8,
+                                'projector_channels': 4, 'k': 5, 'encoder': 'gcn',
+                                **extra})
+    trainer = NodeEmbeddingTrainer(data, cfg)
+    trainer.fit()
+    dense = trainer.embed_graph(data.x, data.edge_index)
+    for stored in (data.x.to_sparse_csr(), data.x.to_sparse()):
+        torch.testing.assert_close(trainer.embed_graph(stored, data.edge_index), dense,
+                                   atol=1e-5, rtol=1e-5)
+    if not extra:
+        csr = data.x.to_sparse_csr()
+        assert trainer._layer_input(trainer._encoder_input(csr, data.edge_index)).is_sparse_csr
