@@ -457,3 +457,38 @@ def test_a_sparse_matrix_is_named_where_dense_features_are_required():
     assert check_features(x.to_sparse(), 'x', sparse=True).layout == torch.sparse_coo
     with pytest.raises(TypeError, match='floating point'):
         check_features(x.long().to_sparse_csr(), 'x', sparse=True)
+
+
+def test_sparse_feature_rows_are_trained_on_as_csr_with_the_dense_gradients():
+    """Bag-of-words training batches reach the MLP's first Linear as CSR (O(nnz h) forward
+    and weight gradient): the loss and every gradient are the dense batches' (to float
+    rounding; whole runs are not compared: Adam turns the rounding of near-zero gradients,
+    e.g. the bias before BatchNorm, into steps of size lr)."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(240, 500, generator=g) * (torch.rand(240, 500, generator=g) < 0.02)
+    teacher = torch.randn(240, 8, generator=g)
+    d = GenURLDistiller(teacher, x, DistillConfig.from_dict(dict(SMALL, epochs=2)))
+    assert d.sparse_batches
+    anchors = torch.arange(60)
+    grads = {}
+    for sparse in (True, False):
+        d.sparse_batches = sparse
+        d.student.zero_grad()
+        d.objective.zero_grad()
+        loss = d.objective.loss(d._encode, anchors, torch.Generator().manual_seed(5))
+        loss.backward()
+        grads[sparse] = (loss.detach(), {n: p.grad.clone() for n, p in
+                                         d.student.named_parameters() if p.grad is not None})
+    torch.testing.assert_close(grads[True][0], grads[False][0])
+    for name, grad in grads[False][1].items():
+        scale = float(grad.abs().max()) + 1e-3
+        torch.testing.assert_close(grads[True][1][name], grad, atol=1e-4 * scale + 1e-6,
+                                   rtol=1e-4)
+    d.sparse_batches = True
+    seen = []
+    hook = d.student.lins[0].register_forward_pre_hook(lambda m, a: seen.append(a[0].layout))
+    d.fit()
+    hook.remove()
+    assert seen and set(seen) == {torch.sparse_csr}
+    busy = GenURLDistiller(teacher, torch.rand(240, 500, generator=g), d.cfg)
+    assert not busy.sparse_batches  # dense rows stay dense
