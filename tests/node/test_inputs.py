@@ -130,7 +130,7 @@ def test_embed_graph_reads_features_stored_sparse(extra):
     data.x = _bag_of_words(34, 300, 0.02, seed=3) + torch.eye(34, 300)
     cfg = NodeConfig.from_dict({'epochs': 1, 'hidden_channels': 8, 'out_channels': 8,
                                 'projector_channels': 4, 'k': 5, 'encoder': 'gcn',
-                                **extra})
+                                'feature_norm': 'row', **extra})
     trainer = NodeEmbeddingTrainer(data, cfg)
     trainer.fit()
     dense = trainer.embed_graph(data.x, data.edge_index)
@@ -140,3 +140,13 @@ def test_embed_graph_reads_features_stored_sparse(extra):
     if not extra:
         csr = data.x.to_sparse_csr()
         assert trainer._layer_input(trainer._encoder_input(csr, data.edge_index)).is_sparse_csr
+        # dense bag-of-words rows are made CSR before the row normalisation (no dense copy)
+        from genurl_pyg.node import trainer as trainer_module
+        layouts = []
+        original = trainer_module.normalize_rows
+        trainer_module.normalize_rows = lambda x: layouts.append(x.layout) or original(x)
+        try:
+            trainer.embed_graph(data.x, data.edge_index)
+        finally:
+            trainer_module.normalize_rows = original
+        assert layouts == [torch.sparse_csr]
