@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import peak_rss_mb, write_results  # noqa: E402
+from _bench_utils import check_stem, peak_rss_mb, write_results  # noqa: E402
 from kd_benchmark import open_run_state, read_runs  # noqa: E402  (the graph benchmark's)
 
 METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
@@ -100,9 +100,13 @@ def main():
     p.add_argument('--resume', action='store_true')
     p.add_argument('--report', nargs='*', default=None, metavar='JSON')
     p.add_argument('--notes', default=None, metavar='MD')
+    p.add_argument('--stem', default='kd_image_benchmark',
+                   help='results file under experiments/results/ (another teacher: another '
+                        'table, e.g. kd_image_benchmark_full_teacher)')
     args = p.parse_args()
+    check_stem('--stem', args.stem, p.error)
     if args.report is not None:
-        report(args.report, args.notes)
+        report(args.report, args.notes, args.stem)
         return
     if not args.out:
         p.error('--out is required to run (rows are appended there)')
@@ -138,9 +142,11 @@ def main():
     images = load_images(args.dataset)
     train_x, train_y = subset_rows(images.train_x, images.train_y, args.subset)
     normalize = image_views(train_x).normalize
+    teacher_epochs = args.teacher_epochs
     if args.teacher:
         from genurl_pyg.distill import load_image_teacher
         teacher, teacher_s = load_image_teacher(args.teacher, train_x.size(1)), None
+        teacher_s, teacher_epochs = given_teacher_budget(args.teacher)
     else:
         teacher, teacher_s = pretrained_teacher(
             images, train_x, train_y, args.teacher_epochs,
@@ -153,7 +159,7 @@ def main():
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if (seed, 'teacher') not in done:
             record(seed, 'teacher', scores(t_train, t_test, train_y, images.test_y, seed),
-                   teacher_s, args.teacher_epochs, teacher_infer)
+                   teacher_s, teacher_epochs, teacher_infer)
         if (seed, 'raw') not in done:
             record(seed, 'raw', scores(*pixels, train_y, images.test_y, seed), 0.0, 0, None)
         for method in args.methods:
@@ -174,10 +180,24 @@ def main():
             infer = time.perf_counter() - start
             record(seed, name, scores(s_train, s_test, train_y, images.test_y, seed), secs,
                    args.epochs, infer)
-    report([str(out)], args.notes)
+    report([str(out)], args.notes, args.stem)
 
 
-def report(paths, notes=None):
+def _blank(value) -> str:
+    return '' if value is None else str(value)
+
+
+def given_teacher_budget(teacher: str):
+    """``(seconds, epochs)`` of a given teacher's pretraining, from the ``result.json`` of a
+    ``genurl-pyg ssl`` run folder; ``(None, None)`` for a weights file (not known)."""
+    result = Path(teacher) / 'result.json'
+    if not result.is_file():
+        return None, None
+    blob = json.loads(result.read_text())
+    return blob.get('seconds'), blob.get('epochs')
+
+
+def report(paths, notes=None, stem='kd_image_benchmark'):
     import numpy as np
     rows, commands, conds = read_runs(paths)
     unique = {(r['dataset'], r['train_images'], r['seed'], r['method']): r for r in rows}
@@ -221,7 +241,7 @@ def report(paths, notes=None):
             secs, infer, mem = stat('seconds', g), stat('inference_test_seconds', g), \
                 stat('peak_rss_mb', g)
             lines.append(
-                f"| {d} ({n:,}) | {m} | {g[0]['epochs']} | {len(g)} | "
+                f"| {d} ({n:,}) | {m} | {_blank(g[0]['epochs'])} | {len(g)} | "
                 f"{100 * means[m]['knn'][0]:.2f} ± {100 * means[m]['knn'][1]:.2f} | "
                 f"{100 * means[m]['linear'][0]:.2f} ± {100 * means[m]['linear'][1]:.2f} | "
                 f"{'' if secs is None else f'{secs[0]:.0f}'} | "
@@ -229,8 +249,8 @@ def report(paths, notes=None):
                 f"{'' if mem is None else f'{mem[0]:.0f}'} | {target} |")
     if notes:
         lines += ['', Path(notes).read_text().rstrip()]
-    write_results('kd_image_benchmark', {'rows': rows, 'summary': summary,
-                                         'commands': commands}, '\n'.join(lines) + '\n')
+    write_results(stem, {'rows': rows, 'summary': summary, 'commands': commands},
+                  '\n'.join(lines) + '\n')
 
 
 if __name__ == '__main__':

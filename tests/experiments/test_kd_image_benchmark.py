@@ -39,3 +39,24 @@ def test_report_names_the_peers_above_genurl_on_each_probe(tmp_path, monkeypatch
     run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
     kib.report([str(run)])
     assert '≥ every peer met' in written['md']
+
+
+def test_a_given_teachers_budget_is_read_from_its_run_folder(tmp_path, monkeypatch):
+    """A `genurl-pyg ssl` run folder says its pretraining seconds and epochs; a bare
+    weights file does not (blank cells, not invented ones); --stem names another table."""
+    folder = tmp_path / 'run'
+    folder.mkdir()
+    (folder / 'result.json').write_text(json.dumps({'seconds': 9952.7, 'epochs': 30}))
+    assert kib.given_teacher_budget(str(folder)) == (9952.7, 30)
+    assert kib.given_teacher_budget(str(tmp_path / 'w.pt')) == (None, None)
+    row = dict(_row('teacher', 0, 0.8, 0.85), seconds=None, epochs=None)
+    run = tmp_path / 'r.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {},
+                               'rows': [row, _row('genurl', 0, 0.7, 0.8)]}))
+    written = {}
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: written.update(stem=stem, md=md))
+    kib.report([str(run)], stem='kd_image_benchmark_full_teacher')
+    assert written['stem'] == 'kd_image_benchmark_full_teacher'
+    teacher = next(line for line in written['md'].splitlines() if '| teacher |' in line)
+    assert '| teacher |  | 1 |' in teacher and 'None' not in teacher
