@@ -93,6 +93,7 @@ def test_other_student_architectures_are_timed_as_stored_and_at_rest(small_graph
     assert len(lines) == 3 and 'default: MLP 1433-512-512' in lines[0]
     assert 'h32: MLP 1433-32-16 (2 layers)' in lines[1] and ' / ' in lines[1]
     assert 'linear: MLP 1433-64 (1 layer)' in lines[2]
+    assert row['read_s'] > 0 and f"Physics {row['read_s']:.3f} s" in md
 
 
 def test_a_malformed_student_is_refused():
