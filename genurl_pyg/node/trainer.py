@@ -118,6 +118,10 @@ def resolve_path(encoder: str, graph_batching: str, num_nodes: int,
     return encoder, 'neighbor' if big and neighbor_sampling_available() else 'full'
 
 
+# Encoders whose first op on the input is a Linear layer, which reads CSR rows as it reads
+# dense ones (the input may stay sparse up to it).
+LINEAR_FIRST_ENCODERS = ('gcn', 'mlp', 'sage', 'ego-gcn')
+
 class NodeEmbeddingTrainer:
     """Builds P, the model and the optimiser for one graph and runs the epochs.
 
@@ -314,7 +318,7 @@ class NodeEmbeddingTrainer:
         """Whether features stored sparse can stay so up to the encoder: its first op is a
         Linear (which reads CSR) and nothing before it (smoothing the input, SIGN's
         propagation) needs them dense."""
-        return (self.encoder_name in ('gcn', 'mlp', 'sage', 'ego-gcn')
+        return (self.encoder_name in LINEAR_FIRST_ENCODERS
                 and not (self.cfg.encoder_input_hops and smooth))
 
     def _layer_input(self, x_enc: Tensor) -> Tensor:
@@ -322,7 +326,7 @@ class NodeEmbeddingTrainer:
         a Linear and the rows are sparse (bag-of-words; O(nnz d) instead of O(N D d)),
         else as is. The input's own density decides (row normalisation keeps the zeros of
         x; smoothing with encoder_input_hops fills them in)."""
-        if self.reads_ids or self.encoder_name not in ('gcn', 'mlp', 'sage', 'ego-gcn'):
+        if self.reads_ids or self.encoder_name not in LINEAR_FIRST_ENCODERS:
             return x_enc
         return csr_if_sparse(x_enc)
 
