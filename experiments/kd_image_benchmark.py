@@ -145,7 +145,7 @@ def main():
     teacher_epochs = args.teacher_epochs
     if args.teacher:
         from genurl_pyg.distill import load_image_teacher
-        teacher, teacher_s = load_image_teacher(args.teacher, train_x.size(1)), None
+        teacher = load_image_teacher(args.teacher, train_x.size(1))
         teacher_s, teacher_epochs = given_teacher_budget(args.teacher)
     else:
         teacher, teacher_s = pretrained_teacher(

@@ -302,18 +302,10 @@ class GenURLDistiller:
         out = embed_rows(self.student, x, batch_size,
                          sparse_rows=reads_sparse_rows(self.student))
         if self.bank is not None:  # the structural code beside the student's output
-            out = torch.cat([out, self._bank_codes(x.cpu(), batch_size)], dim=1)
+            # chunk by chunk like the student (rows stored sparse are made dense one
+            # chunk at a time: memory O(batch_size D), not O(N D))
+            out = torch.cat([out, embed_rows(self.bank, x.cpu(), batch_size)], dim=1)
         return out
-
-    def _bank_codes(self, x: Tensor, batch_size: int) -> Tensor:
-        """The teacher bank's codes of ``x``; rows stored sparse are made dense one chunk at
-        a time (memory O(batch_size D), not O(N D))."""
-        if x.layout == torch.strided:
-            return self.bank(x)
-        from ..node.inputs import as_csr, csr_rows
-        x = as_csr(x)
-        return torch.cat([self.bank(csr_rows(x, i, i + batch_size).to_dense())
-                          for i in range(0, x.size(0), batch_size)])
 
     @property
     def elapsed_seconds(self) -> float:
