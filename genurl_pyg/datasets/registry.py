@@ -3,6 +3,7 @@ loaders, offline-first (see :mod:`genurl_pyg.datasets.paths`)."""
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional
@@ -234,12 +235,32 @@ def load_dataset(name: str, root: Optional[str] = None) -> Data:
             f"running once on a machine with internet access.") from exc
 
 
+@contextmanager
+def _exclusive(folder: Path):
+    """Holds an exclusive lock on ``folder/.genurl.lock`` while the loader runs, so that
+    processes loading the same data set at once (one run per core) take turns: the first
+    writes ``processed/``, the others then read it, instead of reading a half-written cache.
+    POSIX ``flock``; where it is missing (Windows) or the folder is read-only, no lock."""
+    try:
+        import fcntl
+        handle = open(folder / '.genurl.lock', 'a')
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
 def _load_present(spec: DatasetSpec, group_root: Path) -> Data:
     """Loads a data set whose raw files are present; a file that cannot be read (a processed
     cache cut short by a killed first run, or written by two processes at once) becomes one
     error that says which folder to delete so the loader rebuilds it from ``raw/``."""
     try:
-        return spec.loader(group_root, spec)
+        with _exclusive(group_root / spec.subdir):
+            return spec.loader(group_root, spec)
     except (ImportError, KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:

@@ -53,6 +53,33 @@ def test_cora_from_mirror(monkeypatch, tmp_path):
 
 
 @pytest.mark.skipif(not os.environ.get('GENURL_DATA_MIRROR'), reason='needs the data mirror')
+def test_a_second_process_waits_while_the_first_processes(monkeypatch, tmp_path):
+    """Two runs started at once on a fresh data root: the second waits for the lock the
+    first holds while it writes processed/, then loads, instead of reading a half cache."""
+    import subprocess
+    import sys
+    import time
+    from genurl_pyg.datasets.registry import _exclusive
+    monkeypatch.setenv('GENURL_DATA', str(tmp_path))
+    assert seed_from_mirror('planetoid/Cora', tmp_path) is not None
+    folder = tmp_path / 'planetoid' / 'Cora'
+    assert (folder / 'raw').is_dir() and not (folder / 'processed').exists()
+    code = ('from genurl_pyg.datasets import load_dataset\nprint("ready", flush=True)\n'
+            'print(load_dataset("Cora").num_nodes, flush=True)')
+    with _exclusive(folder):  # this test plays the first process
+        child = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
+                                 text=True, env={**os.environ, 'GENURL_DATA': str(tmp_path)})
+        assert child.stdout.readline().strip() == 'ready'
+        deadline = time.monotonic() + 6.0  # without the lock Cora loads in ~3 s here
+        while time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.2)
+        assert child.poll() is None  # blocked on the lock
+        assert not (folder / 'processed').exists()
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 0 and out.strip() == '2708'
+
+
+@pytest.mark.skipif(not os.environ.get('GENURL_DATA_MIRROR'), reason='needs the data mirror')
 def test_truncated_processed_cache_says_what_to_delete(monkeypatch, tmp_path):
     monkeypatch.setenv('GENURL_DATA', str(tmp_path))
     load_dataset('Cora')
