@@ -42,24 +42,39 @@ def principal_components(h: torch.Tensor, rank: int | None = None) -> torch.Tens
     if h.dim() != 2 or h.size(0) < 2:
         raise ValueError(f'principal_components takes an [N >= 2, D] matrix, got '
                          f'{tuple(h.shape)}')
-    if rank is not None and not 1 <= rank <= min(h.shape):
-        raise ValueError(f'rank must be in [1, {min(h.shape)}], got {rank}')
     hc = (h - h.mean(0)).double()
     _, _, vt = torch.linalg.svd(hc, full_matrices=False)
-    return (hc @ vt[:rank].T).float()
+    return leading(hc @ vt.T, rank).float()
 
 
-def whitened(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """PCA whitening: every principal direction scaled to unit variance (``eps`` times
-    the largest variance guards directions of zero variance)."""
-    pc = principal_components(h).double()
+def leading(pc: torch.Tensor, rank: int | None) -> torch.Tensor:
+    """The first ``rank`` columns of principal components (all when None): the top-``rank``
+    read-out without another SVD."""
+    if rank is None:
+        return pc
+    if not 1 <= rank <= pc.size(1):
+        raise ValueError(f'rank must be in [1, {pc.size(1)}], got {rank}')
+    return pc[:, :rank]
+
+
+def unit_variance(pc: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Principal components scaled to unit variance (``eps`` times the largest variance
+    guards directions of zero variance)."""
+    pc = pc.double()
     var = pc.var(0, unbiased=False)
     return (pc / (var + eps * var.max()).sqrt()).float()
 
 
+def whitened(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """PCA whitening: every principal direction of ``h`` scaled to unit variance."""
+    return unit_variance(principal_components(h), eps)
+
+
 def readouts(h: torch.Tensor, ranks) -> dict:
-    out = {'std': h, 'white': whitened(h)}
-    out.update({f'pca{r}': principal_components(h, r) for r in ranks})
+    """Every read-out of one embedding from a single SVD."""
+    pc = principal_components(h)
+    out = {'std': h, 'white': unit_variance(pc)}
+    out.update({f'pca{r}': leading(pc, r) for r in ranks})
     return out
 
 
