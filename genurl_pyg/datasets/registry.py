@@ -215,6 +215,14 @@ def load_dataset(name: str, root: Optional[str] = None) -> Data:
     if spec.group in ('builtin', 'synthetic'):  # synthetic: built from its base data set
         return spec.loader(base, spec)
     group_root = base / spec.group
+    # one process at a time per data set, from the mirror copy through the download to the
+    # processed cache: runs started at once on a fresh root take turns instead of reading
+    # each other's half-written files
+    with _exclusive(group_root, spec.subdir):
+        return _load_locked(spec, base, group_root)
+
+
+def _load_locked(spec: DatasetSpec, base: Path, group_root: Path) -> Data:
     relative = f'{spec.group}/{spec.subdir}'
     seed_from_mirror(relative, base)
     raw = group_root / spec.subdir / 'raw'
@@ -236,14 +244,18 @@ def load_dataset(name: str, root: Optional[str] = None) -> Data:
 
 
 @contextmanager
-def _exclusive(folder: Path):
-    """Holds an exclusive lock on ``folder/.genurl.lock`` while the loader runs, so that
-    processes loading the same data set at once (one run per core) take turns: the first
-    writes ``processed/``, the others then read it, instead of reading a half-written cache.
-    POSIX ``flock``; where it is missing (Windows) or the folder is read-only, no lock."""
+def _exclusive(group_root: Path, subdir: str):
+    """Holds an exclusive lock on ``group_root/.<subdir>.genurl.lock`` while a data set is
+    copied from the mirror, downloaded or processed, so that processes loading the same data
+    set at once (one run per core) take turns: the first writes ``raw/`` and ``processed/``,
+    the others then read them, instead of reading half-written files. The lock file sits
+    beside the data set's folder, not in it: the folder may not exist before a download,
+    and OGB's loaders take an existing folder without their release marker for an outdated
+    copy. POSIX ``flock``; where it is missing (Windows) or the root is read-only, no lock."""
     try:
         import fcntl
-        handle = open(folder / '.genurl.lock', 'a')
+        group_root.mkdir(parents=True, exist_ok=True)
+        handle = open(group_root / f'.{subdir}.genurl.lock', 'a')
     except (ImportError, OSError):
         yield
         return
@@ -258,9 +270,8 @@ def _load_present(spec: DatasetSpec, group_root: Path) -> Data:
     """Loads a data set whose raw files are present; a file that cannot be read (a processed
     cache cut short by a killed first run, or written by two processes at once) becomes one
     error that says which folder to delete so the loader rebuilds it from ``raw/``."""
-    try:
-        with _exclusive(group_root / spec.subdir):
-            return spec.loader(group_root, spec)
+    try:  # the caller holds the data set's lock
+        return spec.loader(group_root, spec)
     except (ImportError, KeyboardInterrupt, MemoryError):
         raise
     except Exception as exc:

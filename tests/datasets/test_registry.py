@@ -66,7 +66,7 @@ def test_a_second_process_waits_while_the_first_processes(monkeypatch, tmp_path)
     assert (folder / 'raw').is_dir() and not (folder / 'processed').exists()
     code = ('from genurl_pyg.datasets import load_dataset\nprint("ready", flush=True)\n'
             'print(load_dataset("Cora").num_nodes, flush=True)')
-    with _exclusive(folder):  # this test plays the first process
+    with _exclusive(tmp_path / 'planetoid', 'Cora'):  # this test plays the first process
         child = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
                                  text=True, env={**os.environ, 'GENURL_DATA': str(tmp_path)})
         assert child.stdout.readline().strip() == 'ready'
@@ -77,6 +77,35 @@ def test_a_second_process_waits_while_the_first_processes(monkeypatch, tmp_path)
         assert not (folder / 'processed').exists()
     out, _ = child.communicate(timeout=120)
     assert child.returncode == 0 and out.strip() == '2708'
+
+
+def test_a_download_waits_for_the_lock_and_leaves_the_folder_to_the_loader(tmp_path):
+    """The download path (no raw files, no mirror) takes the same lock, held beside the
+    data set's folder: a second process waits before its loader runs, and the lock creates
+    no folder the loader (OGB's outdated-copy check) would see."""
+    import subprocess
+    import sys
+    import time
+    from genurl_pyg.datasets.registry import _exclusive
+    marker = tmp_path / 'loader_ran'
+    code = ('import sys\nfrom pathlib import Path\nimport genurl_pyg.datasets.registry as r\n'
+            'def loader(root, spec):\n'
+            '    Path(sys.argv[1]).write_text(str(sorted(p.name for p in root.iterdir())))\n'
+            "spec = r.DatasetSpec('Fake', 'fakegroup', 'Fake', 'public', loader)\n"
+            'r.get_spec = lambda name: spec\n'
+            'print("ready", flush=True)\n'
+            "r.load_dataset('Fake')\n")
+    env = {k: v for k, v in os.environ.items() if k != 'GENURL_DATA_MIRROR'}
+    env['GENURL_DATA'] = str(tmp_path / 'root')
+    with _exclusive(tmp_path / 'root' / 'fakegroup', 'Fake'):  # the first process
+        child = subprocess.Popen([sys.executable, '-c', code, str(marker)],
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        assert child.stdout.readline().strip() == 'ready'
+        time.sleep(2.0)  # without the lock the loader runs within milliseconds of 'ready'
+        assert child.poll() is None and not marker.exists()
+    child.communicate(timeout=60)
+    assert child.returncode == 0
+    assert marker.read_text() == "['.Fake.genurl.lock']"  # no 'Fake' folder made for it
 
 
 @pytest.mark.skipif(not os.environ.get('GENURL_DATA_MIRROR'), reason='needs the data mirror')
