@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import check_stem, versions, write_results  # noqa: E402
+from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
 
 
 def principal_components(h: torch.Tensor, rank: int | None = None) -> torch.Tensor:
@@ -91,8 +92,7 @@ def table(rows, command: str, conditions: str) -> str:
         get = lambda key: np.array([r['readouts'][name][key] for r in rows])  # noqa: E731
         d = 100 * (get('selection') - np.array([r['readouts']['std']['selection']
                                                 for r in rows]))
-        se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float('nan')
-        diff = '' if name == 'std' else f'{d.mean():+.2f} ± {se:.2f}'
+        diff = '' if name == 'std' else f'{d.mean():+.2f} ± {_se(d):.2f}'
         lines.append(f"| {name} | {100 * get('val').mean():.2f} | "
                      f"{100 * get('holdout').mean():.2f} | {100 * get('selection').mean():.2f} "
                      f'| {diff} |')
