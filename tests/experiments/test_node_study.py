@@ -72,6 +72,19 @@ def test_incumbent_lies_in_every_space(space):
     assert other['feature_norm'] == 'none' and other['k'] == 10
 
 
+def test_sphere_space_keeps_the_shipped_cs_config_whole():
+    # the sphere space exists for Coauthor-CS (no input smoothing): its first trial must be
+    # the shipped config itself, so every key of the space is set, epochs (80) included
+    from genurl_pyg.node import dataset_defaults
+    space = node_study.SPACES['sphere']
+    assert 'encoder_input_hops' not in space and 'latent_radius' in space
+    inc = node_study._incumbent('CS', space)
+    assert set(inc) == set(space)
+    shipped = dataset_defaults('CS')
+    assert inc['epochs'] == shipped.epochs == 80
+    assert inc['latent_radius'] == shipped.latent_radius == 0.0
+
+
 def test_a_study_refuses_to_continue_under_another_objective(tmp_path):
     optuna = pytest.importorskip('optuna')
     from types import SimpleNamespace
