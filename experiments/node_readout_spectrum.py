@@ -71,6 +71,12 @@ def whitened(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return unit_variance(principal_components(h), eps)
 
 
+def embedding_width(cfg) -> int:
+    """The width of the representation a node config trains (``fit_node_embeddings``:
+    ``out_channels``, twice that for the ego-gcn encoder's two channels)."""
+    return cfg.out_channels * (2 if cfg.encoder == 'ego-gcn' else 1)
+
+
 def readouts(h: torch.Tensor, ranks) -> dict:
     """Every read-out of one embedding from a single SVD."""
     pc = principal_components(h)
@@ -124,6 +130,12 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     command = 'python experiments/node_readout_spectrum.py ' + ' '.join(argv or sys.argv[1:])
     data = load_dataset(args.dataset)
+    # refuse a rank the embedding cannot have before any seed trains, not after the first
+    width = embedding_width(NodeConfig.from_dict({}, dataset_defaults(args.dataset)))
+    too_wide = [r for r in args.pca if r > min(width, data.num_nodes)]
+    if too_wide:
+        p.error(f'--pca {too_wide}: {args.dataset}\'s embedding has '
+                f'{min(width, data.num_nodes)} principal components')
     rows = []
     for seed in args.seeds:
         t = time.perf_counter()

@@ -41,3 +41,22 @@ def test_bad_inputs_are_named(h, rank, match):
 def test_bad_ranks_are_refused():
     with pytest.raises(SystemExit):
         nrs.main(['--pca', '0'])
+
+
+def test_a_rank_wider_than_the_embedding_is_refused_before_training(monkeypatch, capsys):
+    import genurl_pyg.datasets
+    import genurl_pyg.node
+    from torch_geometric.data import Data
+    from genurl_pyg.node import NodeConfig, dataset_defaults
+
+    def no_training(*args, **kwargs):
+        raise AssertionError('trained before refusing the rank')
+    monkeypatch.setattr(genurl_pyg.datasets, 'load_dataset',
+                        lambda name: Data(num_nodes=2708))
+    monkeypatch.setattr(genurl_pyg.node, 'NodeEmbeddingTrainer', no_training)
+    width = nrs.embedding_width(NodeConfig.from_dict({}, dataset_defaults('Cora')))
+    assert width == dataset_defaults('Cora').out_channels
+    with pytest.raises(SystemExit):
+        nrs.main(['--dataset', 'Cora', '--pca', '16', str(width + 1)])
+    assert f'{width} principal components' in capsys.readouterr().err
+    assert nrs.embedding_width(NodeConfig(encoder='ego-gcn', out_channels=64)) == 128
