@@ -185,6 +185,17 @@ def _suggest(trial, space: Dict) -> Dict:
     return params
 
 
+def make_sampler(worker: int = 0):
+    """The study's TPE sampler for worker ``worker``. Seeded by the worker index: several
+    processes on one study (one per core) with the same seed draw the same random start
+    and propose the same configs one after another (session 46 lost three of its first
+    seven CS trials to that); worker 0 keeps the seed every earlier study used."""
+    import optuna
+    if worker < 0:
+        raise ValueError(f'worker must be >= 0, got {worker}')
+    return optuna.samplers.TPESampler(seed=worker)
+
+
 def search(args) -> None:
     try:
         import optuna
@@ -196,7 +207,7 @@ def search(args) -> None:
     study = optuna.create_study(
         study_name=f'genurl-{args.dataset}' + (f'-{args.study}' if args.study else ''),
         storage=storage, direction='maximize',
-        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=0),
+        load_if_exists=True, sampler=make_sampler(args.worker),
         # no pruning on a trial's first draw: one draw's validation SE (~1 point on 500
         # nodes) exceeds the spread between trials, and in session 29 the pruner stopped
         # 3 of 3 trials there within 0.6 of the finished trials' draw-0 median
@@ -461,10 +472,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument('--resume', action='store_true', help='ablation: keep finished rows')
     ap.add_argument('--write-config', action='store_true',
                     help='final: write the chosen configuration as the data set default')
+    ap.add_argument('--worker', type=int, default=0,
+                    help='search: this process\'s index when several run one study at once '
+                         '(one per core, same --storage): each samples with its own seed, '
+                         'so they do not propose the same configs; 0 for a single process')
     ap.add_argument('--threads', type=int, default=1)
     args = ap.parse_args(argv)
     if args.seeds is None:
         args.seeds = 2 if args.phase == 'search' else 10
+    if args.worker < 0:
+        ap.error(f'--worker must be >= 0, got {args.worker}')
     from genurl_pyg.evaluation.node import PROTOCOLS  # after parsing: --help stays fast
     if args.protocol and args.protocol not in PROTOCOLS:
         ap.error(f'--protocol must be one of {", ".join(PROTOCOLS)}, got {args.protocol!r}')

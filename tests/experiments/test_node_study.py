@@ -143,3 +143,20 @@ def test_seeding_a_study_names_the_keys_an_older_file_leaves_to_the_default(tmp_
     line = next(x for x in out.splitlines() if str(old) in x)
     assert 'latent_radius' in line and 'encoder_input_hops' in line
     assert ' k,' not in line and 'num_layers' not in line
+
+
+def test_workers_of_one_study_do_not_propose_the_same_configs(tmp_path):
+    # two processes on one study used one sampler seed and drew the same random start
+    optuna = pytest.importorskip('optuna')
+    space = node_study.SPACES['sphere']
+
+    def first_draws(worker):
+        study = optuna.create_study(sampler=node_study.make_sampler(worker),
+                                    direction='maximize')
+        return [node_study._suggest(study.ask(), space) for _ in range(3)]
+    assert first_draws(0) == first_draws(0)  # each worker stays reproducible
+    assert all(a != b for a, b in zip(first_draws(0), first_draws(1)))
+    with pytest.raises(ValueError, match='worker must be >= 0'):
+        node_study.make_sampler(-1)
+    with pytest.raises(SystemExit):
+        node_study.main(['search', '--dataset', 'CS', '--worker', '-1'])
