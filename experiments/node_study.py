@@ -11,9 +11,12 @@ Three phases, each resumable and each writing experiments/results/node_study*.{j
             500 validation nodes), so that the chosen config is fitted to four times as many
             nodes (a smaller winner's curse; node_study.md section 16). The probe's C is
             still chosen on the validation nodes. --space extended adds the encoder's input
-            smoothing and Q on a sphere to the space, --space sphere the sphere only. The study lives in an SQLite file
-            (--storage) and continues where it stopped when rerun; a study remembers its
-            objective and space and refuses to continue under different ones.
+            smoothing and Q on a sphere to the space, --space sphere the sphere only. The
+            study lives in an SQLite file (--storage) and continues where it stopped when
+            rerun; a study remembers its objective and space and refuses to continue under
+            different ones. Several processes may run one study at once (one per core), each
+            with its own --worker index, so that their samplers do not propose the same
+            configs.
             --protocol replaces the data set's evaluation split in every phase, e.g.
             random-planetoid (the public split's sizes redrawn per seed: each seed's
             validation nodes are a new draw, so a trial's score is read on many node sets
@@ -467,7 +470,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                          "(e.g. random-planetoid); a study remembers it")
     ap.add_argument('--space', choices=sorted(SPACES), default='default',
                     help='search: the switches sampled (extended adds encoder_input_hops '
-                         'and latent_radius; sphere adds latent_radius only)')
+                         'and latent_radius; sphere adds latent_radius and 80 epochs only)')
     ap.add_argument('--enqueue', nargs='*', default=[], metavar='YAML',
                     help='search, new study only: configs to try right after the shipped '
                          'one (restricted to the space)')
