@@ -72,9 +72,11 @@ def whitened(h: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 
 def embedding_width(cfg) -> int:
-    """The width of the representation a node config trains (``fit_node_embeddings``:
-    ``out_channels``, twice that for the ego-gcn encoder's two channels)."""
-    return cfg.out_channels * (2 if cfg.encoder == 'ego-gcn' else 1)
+    """The widest representation a node config can train (``fit_node_embeddings``:
+    ``out_channels``, twice that for the ego-gcn encoder's two channels; ``'auto'`` resolves
+    on the data and may pick ego-gcn, so it is bounded by the wider). The exact width is
+    checked again on the trained embedding (``leading``)."""
+    return cfg.out_channels * (2 if cfg.encoder in ('ego-gcn', 'auto') else 1)
 
 
 def readouts(h: torch.Tensor, ranks) -> dict:
@@ -131,11 +133,12 @@ def main(argv=None) -> None:
     command = 'python experiments/node_readout_spectrum.py ' + ' '.join(argv or sys.argv[1:])
     data = load_dataset(args.dataset)
     # refuse a rank the embedding cannot have before any seed trains, not after the first
-    width = embedding_width(NodeConfig.from_dict({}, dataset_defaults(args.dataset)))
-    too_wide = [r for r in args.pca if r > min(width, data.num_nodes)]
+    most = min(embedding_width(NodeConfig.from_dict({}, dataset_defaults(args.dataset))),
+               data.num_nodes)
+    too_wide = [r for r in args.pca if r > most]
     if too_wide:
-        p.error(f'--pca {too_wide}: {args.dataset}\'s embedding has '
-                f'{min(width, data.num_nodes)} principal components')
+        p.error(f'--pca {too_wide}: {args.dataset}\'s embedding has at most {most} '
+                'principal components')
     rows = []
     for seed in args.seeds:
         t = time.perf_counter()

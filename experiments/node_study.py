@@ -318,7 +318,7 @@ def _write_search(args, study, storage: str) -> None:
                 'selection (validation + holdout nodes)')
              + f' accuracy of the LR probe over {args.seeds} seeds; space: {args.space}; '
              + (f'protocol: {args.protocol}; ' if args.protocol else '')
-             + f'TPE sampler (seed {getattr(args, "worker", 0)}: the --worker of the process '
+             + f'TPE sampler (seed {args.worker}: the --worker of the process '
              'that wrote this file; the table holds every worker\'s trials), median pruner. '
              'Test accuracy is not looked at in this phase.',
              '', '| trial | state | objective | val acc | selection acc | s/seed | params |',

@@ -145,7 +145,7 @@ def test_seeding_a_study_names_the_keys_an_older_file_leaves_to_the_default(tmp_
     assert ' k,' not in line and 'num_layers' not in line
 
 
-def test_workers_of_one_study_do_not_propose_the_same_configs(tmp_path):
+def test_workers_of_one_study_do_not_propose_the_same_configs():
     # two processes on one study used one sampler seed and drew the same random start
     optuna = pytest.importorskip('optuna')
     space = node_study.SPACES['sphere']
