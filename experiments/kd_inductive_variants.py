@@ -21,8 +21,10 @@ Usage::
     python experiments/kd_inductive_variants.py --merge A.json B.json --out AB
 
 (``NAME=K=V,...``: a name, then comma-separated DistillConfig overrides with YAML values;
-``NAME=`` is the default config. ``--merge`` joins runs of the same data set and variants
-over disjoint seeds, e.g. one run per core.)
+``NAME=`` is the default config. ``--concat NAME=A+B`` adds a row scored on the students
+A and B's embeddings side by side (two students' training, ``out_A + out_B`` columns: does
+the probe find more in both than in either?). ``--merge`` joins runs of the same data set
+and variants over disjoint seeds, e.g. one run per core.)
 """
 from __future__ import annotations
 
@@ -58,7 +60,28 @@ def parse_variants(texts) -> list:
     return variants
 
 
-def run_seed(dataset: str, seed: int, variants, smoke: bool = False) -> dict:
+def parse_concats(texts, variants) -> list:
+    """``[(name, [A, B, ...]), ...]`` of ``--concat NAME=A+B`` texts: two or more variants
+    named, each one of ``variants``; names distinct from the variants' and each other."""
+    known = [n for n, _ in variants]
+    out = []
+    for text in texts:
+        name, sep, rest = text.partition('=')
+        parts = [p.strip() for p in rest.split('+')]
+        if not sep or not name.strip() or len(parts) < 2 or not all(parts):
+            raise ValueError(f'--concat takes NAME=A+B (two or more variants), got {text!r}')
+        unknown = [p for p in parts if p not in known]
+        if unknown:
+            raise ValueError(f'--concat {text!r} names {unknown}, not among the variants '
+                             f'{known}')
+        out.append((name.strip(), parts))
+    names = known + [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise ValueError('--concat names must differ from the variants and each other')
+    return out
+
+
+def run_seed(dataset: str, seed: int, variants, smoke: bool = False, concats=()) -> dict:
     import torch
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.distill.graph import (distill_node_embeddings, held_out_validation,
@@ -81,16 +104,30 @@ def run_seed(dataset: str, seed: int, variants, smoke: bool = False) -> dict:
 
     record['teacher_held_val_acc'] = probe(teacher_full)
     sub = observed_subgraph(data, held)
+    kept = {p for _, parts in concats for p in parts}  # embeddings a --concat row reads
+    embeddings = {}
     for name, over in variants:
         kw = dict(over, **({'epochs': 2, 'batch_size': 16} if smoke else {}))
         t0 = time.perf_counter()
         student = distill_node_embeddings(sub, fitted, seed=seed, **kw)
-        acc = probe(student.embed(data.x))
+        emb = student.embed(data.x)
+        acc = probe(emb)
+        if name in kept:
+            embeddings[name] = emb
         record['rows'][name] = {'held_val_acc': acc, 'seconds': time.perf_counter() - t0}
-        print(f'[kd_inductive_variants] {dataset} seed {seed} {name}: held-out val '
-              f"{100 * acc:.2f} ({record['rows'][name]['seconds']:.0f} s)",
-              file=sys.stderr, flush=True)
+        _report(dataset, seed, name, record['rows'][name])
+    for name, parts in concats:
+        acc = probe(torch.cat([embeddings[p] for p in parts], dim=1))
+        record['rows'][name] = {'held_val_acc': acc,
+                                'seconds': sum(record['rows'][p]['seconds'] for p in parts)}
+        _report(dataset, seed, name, record['rows'][name])
     return record
+
+
+def _report(dataset: str, seed: int, name: str, row: dict) -> None:
+    print(f'[kd_inductive_variants] {dataset} seed {seed} {name}: held-out val '
+          f"{100 * row['held_val_acc']:.2f} ({row['seconds']:.0f} s)",
+          file=sys.stderr, flush=True)
 
 
 def summary(records, names) -> dict:
@@ -106,8 +143,14 @@ def summary(records, names) -> dict:
     return out
 
 
+def row_names(payload) -> list:
+    """The variants' names, then the --concat rows' (older files have none)."""
+    return ([n for n, _ in payload['variants']]
+            + [n for n, _ in payload.get('concats', [])])
+
+
 def markdown(payload) -> str:
-    names = [n for n, _ in payload['variants']]
+    names = row_names(payload)
     records = payload['records']
     s = summary(records, names)
     lines = [f"# Inductive distillation variants on {payload['dataset']}: held-out "
@@ -118,7 +161,9 @@ def markdown(payload) -> str:
              'the test nodes held out of teacher and student training; probe C chosen on the '
              'observed validation nodes; test nodes never read). Variants (DistillConfig '
              'overrides): ' + '; '.join(f"**{n}** `{json.dumps(o) if o else 'defaults'}`"
-                                        for n, o in payload['variants']), '',
+                                        for n, o in payload['variants'])
+             + ''.join(f"; **{n}** the embeddings of {' and '.join(parts)} side by side"
+                       for n, parts in payload.get('concats', [])), '',
              f"Over {len(records)} seeds ({', '.join(str(r['seed']) for r in records)}); "
              f"teacher on the full graph {sum(100 * r['teacher_held_val_acc'] for r in records) / len(records):.2f}; "
              f'paired difference to **{names[0]}**, mean ± SE over seeds:', '',
@@ -143,7 +188,8 @@ def merge(paths) -> dict:
     runs = [json.loads(Path(p).read_text()) for p in paths]
     first = runs[0]
     for p, r in zip(paths, runs):
-        if r['dataset'] != first['dataset'] or r['variants'] != first['variants']:
+        if (r['dataset'] != first['dataset'] or r['variants'] != first['variants']
+                or r.get('concats', []) != first.get('concats', [])):
             raise ValueError(f'{p}: another data set or other variants than {paths[0]}; '
                              'only runs of one comparison merge')
     seeds = [rec['seed'] for r in runs for rec in r['records']]
@@ -161,6 +207,8 @@ def main(argv=None) -> None:
     ap.add_argument('--dataset', default='Cora')
     ap.add_argument('--seeds', nargs='+', type=int, default=[0])
     ap.add_argument('--variant', action='append', default=[], metavar='NAME=K=V,...')
+    ap.add_argument('--concat', action='append', default=[], metavar='NAME=A+B',
+                    help='a row scored on variants A and B\'s embeddings side by side')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--out', required=True, help='name under experiments/results/')
     ap.add_argument('--conditions', default='', help='the run conditions, recorded')
@@ -178,11 +226,13 @@ def main(argv=None) -> None:
         return
     try:
         variants = parse_variants(args.variant)
+        concats = parse_concats(args.concat, variants)
     except ValueError as e:
         ap.error(str(e))
     import torch
     torch.set_num_threads(args.threads)
-    payload = {'dataset': args.dataset, 'variants': variants, 'threads': args.threads,
+    payload = {'dataset': args.dataset, 'variants': variants, 'concats': concats,
+               'threads': args.threads,
                # the script that ran (kd_batch_p_variants.py calls this main too)
                'commands': ['python ' + ' '.join([f'experiments/{Path(sys.argv[0]).name}'
                                                   if argv is None
@@ -191,7 +241,8 @@ def main(argv=None) -> None:
                                                     else sys.argv[1:])])],
                'conditions': [args.conditions], 'versions': versions(), 'records': []}
     for seed in args.seeds:
-        payload['records'].append(run_seed(args.dataset, seed, variants, args.smoke))
+        payload['records'].append(run_seed(args.dataset, seed, variants, args.smoke,
+                                           concats))
         write_results(args.out, payload, markdown(payload))
 
 

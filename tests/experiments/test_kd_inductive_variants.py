@@ -78,3 +78,29 @@ def test_variant_syntax_errors_are_named():
         kiv.parse_variants([])
     with pytest.raises(ValueError, match='names must be distinct'):
         kiv.parse_variants(['a=', 'a=k=3'])
+
+
+def test_concat_row_probes_the_two_students_side_by_side(monkeypatch):
+    import genurl_pyg.evaluation as ev
+    written, widths = {}, []
+    monkeypatch.setattr(kiv, 'write_results', lambda stem, payload, md: written.update(
+        payload=json.loads(json.dumps(payload)), md=md))
+    real = ev.linear_probe
+    monkeypatch.setattr(ev, 'linear_probe',
+                        lambda h, *a, **k: widths.append(h.size(1)) or real(h, *a, **k))
+    kiv.main(['--dataset', 'KarateClub', '--seeds', '0', '--variant', 'a=out_channels=8',
+              '--variant', 'b=out_channels=4', '--concat', 'ab=a+b', '--smoke', '--out', 'k'])
+    rows = written['payload']['records'][0]['rows']
+    assert set(rows) == {'a', 'b', 'ab'}
+    assert rows['ab']['seconds'] == pytest.approx(rows['a']['seconds'] + rows['b']['seconds'])
+    assert widths[-3:] == [8, 4, 12]  # a, b, then both side by side
+    assert '| ab |' in written['md'] and 'a and b side by side' in written['md']
+
+
+def test_concat_syntax_errors_are_named():
+    variants = [('a', {}), ('b', {'k': 3})]
+    assert kiv.parse_concats(['ab=a+b'], variants) == [('ab', ['a', 'b'])]
+    for bad, match in (('ab=a', 'two or more'), ('ab', 'two or more'), ('=a+b', 'two or more'),
+                       ('ab=a+c', 'not among'), ('a=a+b', 'must differ')):
+        with pytest.raises(ValueError, match=match):
+            kiv.parse_concats([bad], variants)
