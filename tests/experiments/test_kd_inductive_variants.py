@@ -104,3 +104,26 @@ def test_concat_syntax_errors_are_named():
                        ('ab=a+c', 'not among'), ('a=a+b', 'must differ')):
         with pytest.raises(ValueError, match=match):
             kiv.parse_concats([bad], variants)
+
+
+def test_the_probe_reads_the_data_sets_metric(monkeypatch):
+    """A ROC-AUC graph (Minesweeper, Tolokers) is scored by ROC-AUC, not by accuracy, which
+    reads the majority share there; the table says which."""
+    import genurl_pyg.datasets as datasets
+    import genurl_pyg.evaluation as ev
+    written, metrics = {}, []
+    real_spec = datasets.get_spec
+
+    class Spec:
+        protocol = real_spec('KarateClub').protocol
+        metric = 'roc_auc'
+    monkeypatch.setattr(datasets, 'get_spec', lambda name: Spec)
+    monkeypatch.setattr(ev, 'linear_probe', lambda *a, metric='accuracy', **k: metrics.append(
+        metric) or type('R', (), {'test_accuracy': 0.5})())
+    monkeypatch.setattr(kiv, 'write_results', lambda stem, payload, md: written.update(
+        payload=json.loads(json.dumps(payload)), md=md))
+    kiv.main(['--dataset', 'KarateClub', '--seeds', '0', '--variant', 'a=', '--smoke',
+              '--out', 'k'])
+    assert metrics and set(metrics) == {'roc_auc'}
+    assert written['payload']['records'][0]['metric'] == 'roc_auc'
+    assert 'held-out val ROC-AUC' in written['md']
