@@ -122,8 +122,8 @@ def markdown(payload) -> str:
              + ' | '.join(f'{n} check (fit)' for n in names) + ' | choice |',
              '|---' * (6 + len(names)) + '|']
     for r in payload['rows']:
-        cells = [f"{r['variants'][n]['check_fidelity']:.4f} ({r['variants'][n]['fit_fidelity']:.4f})"
-                 for n in names]
+        cells = [f"{v['check_fidelity']:.4f} ({v['fit_fidelity']:.4f})"
+                 for v in (r['variants'][n] for n in names)]
         lines.append(f"| {r['dataset']} | {r['seed']} | {r['observed_nodes']:,} | "
                      f"{r['check_nodes']:,} | {r['k']} | " + ' | '.join(cells)
                      + f" | {r['choice']} |")
