@@ -284,7 +284,9 @@ def distill_defaults(dataset: str) -> DistillConfig:
     file). Like the node task's :func:`~genurl_pyg.node.dataset_defaults`: each file says
     what was chosen, on which validation nodes, by how much. Shipped: ``computers.yaml``
     (``input_weight: 1.0``, ``kd_inductive_input_computers.md``; ``anchor_weight: 3.0``,
-    ``kd_inductive_anchor_computers.md``). Photo's anchor weight 0.3 was chosen on five
+    ``kd_inductive_anchor_computers.md``), ``amherst41.yaml`` and ``johnshopkins55.yaml``
+    (``input_weight: 1.0``, chosen on fresh seeds: ``kd_inductive_input_*_fresh.md``; reed98,
+    of the same family, read -7.41 on one: no file). Photo's anchor weight 0.3 was chosen on five
     seeds of held-out validation nodes and withdrawn when ten read +0.44 +- 0.29, inside
     the noise (``kd_inductive_anchor_photo_s5.md``); Photo's ``input_weight`` 1.0 read
     -0.35 +- 0.83 on three (``kd_inductive_input_photo.md``): not shipped."""

@@ -89,3 +89,17 @@ def test_the_shipped_graph_files_hold_what_their_comments_say():
     assert distill_defaults('Computers').input_weight == 1.0
     assert distill_defaults('Computers').objective == 'genurl'
     assert DistillConfig().input_weight == 0.0  # the package default keeps the teacher's P
+
+
+def test_every_shipped_distillation_file_names_a_registered_graph_and_validates():
+    """A per-graph file is found by the data set's lower-cased name: one named after no
+    registered graph (a typo, a renamed set) would be ignored without a word."""
+    from genurl_pyg.datasets.registry import DATASETS
+    from genurl_pyg.distill import distill_defaults
+    from genurl_pyg.distill.config import DISTILL_CONFIGS
+    files = sorted(DISTILL_CONFIGS.glob('*.yaml'))
+    assert files, 'no shipped per-graph distillation file found'
+    for path in files:
+        assert path.stem in DATASETS, f'{path.name} names no registered data set'
+        cfg = distill_defaults(path.stem)
+        assert cfg.validate() == cfg and cfg != DistillConfig()
