@@ -89,6 +89,9 @@ def test_the_shipped_graph_files_hold_what_their_comments_say():
     assert distill_defaults('Computers').input_weight == 1.0
     assert distill_defaults('Computers').objective == 'genurl'
     assert DistillConfig().input_weight == 0.0  # the package default keeps the teacher's P
+    for graph in ('amherst41', 'johnshopkins55'):  # chosen on fresh held-out seeds
+        assert distill_defaults(graph).input_weight == 1.0
+    assert distill_defaults('reed98') == DistillConfig()  # the same family, read -7.41
 
 
 def test_every_shipped_distillation_file_names_a_registered_graph_and_validates():
