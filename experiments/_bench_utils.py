@@ -106,6 +106,39 @@ def write_results(stem: str, payload: Dict[str, Any], markdown: str) -> None:
         atomic_write_text(RESULTS / f'{stem}{suffix}', text)
 
 
+def join_runs(paths: Sequence[str], rows: str, identity: Callable[[Dict[str, Any]], Any],
+              key: Callable[[Dict[str, Any]], Any], mismatch: str, shared: str
+              ) -> Dict[str, Any]:
+    """Finished runs of one comparison (results JSON files, e.g. one per core) as one
+    payload: the first run's fields, every run's ``commands`` and ``conditions``, and the
+    runs' ``rows`` lists joined. Raises ValueError naming the file whose ``identity`` differs
+    from the first's (``mismatch`` says what differs), or when two runs hold a row with the
+    same ``key`` (``shared`` names it)."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    first = runs[0]
+    for p, r in zip(paths, runs):
+        if identity(r) != identity(first):
+            raise ValueError(f'{p}: {mismatch} than {paths[0]}; only runs of one comparison '
+                             'merge')
+    keys = [key(row) for r in runs for row in r[rows]]
+    if len(keys) != len(set(keys)):
+        raise ValueError(f'the runs share {shared} ({sorted(keys)}): merge disjoint runs only')
+    return {**first, 'commands': [c for r in runs for c in r['commands']],
+            'conditions': [c for r in runs for c in r['conditions']],
+            rows: [row for r in runs for row in r[rows]]}
+
+
+def write_merged(stem: str, paths: Sequence[str], merge: Callable[[Sequence[str]], Dict],
+                 markdown: Callable[[Dict], str], error: Callable[[str], Any]) -> None:
+    """A script's ``--merge``: ``merge(paths)`` written to ``stem``; a file that cannot be
+    read or joined goes to ``error`` (an ArgumentParser's) as one line, not a traceback."""
+    try:
+        payload = merge(paths)
+    except (OSError, ValueError, KeyError) as e:
+        error(f'--merge: {e}')
+    write_results(stem, payload, markdown(payload))
+
+
 def parse_overrides(items: Sequence[str], error: Callable[[str], Any]) -> Dict[str, Any]:
     """``{key: value}`` from ``--set KEY=JSON`` items (strings quoted: ``key='"text"'``);
     a malformed item goes to ``error`` (an ArgumentParser's ``error``) by name."""

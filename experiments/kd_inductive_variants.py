@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import versions, write_results  # noqa: E402
+from _bench_utils import (check_stem, join_runs, versions, write_merged,  # noqa: E402
+                          write_results)
 from kd_variants import parse_variant  # noqa: E402
 from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
 
@@ -191,20 +192,13 @@ def markdown(payload) -> str:
 
 
 def merge(paths) -> dict:
-    runs = [json.loads(Path(p).read_text()) for p in paths]
-    first = runs[0]
-    for p, r in zip(paths, runs):
-        if (r['dataset'] != first['dataset'] or r['variants'] != first['variants']
-                or r.get('concats', []) != first.get('concats', [])):
-            raise ValueError(f'{p}: another data set or other variants than {paths[0]}; '
-                             'only runs of one comparison merge')
-    seeds = [rec['seed'] for r in runs for rec in r['records']]
-    if len(seeds) != len(set(seeds)):
-        raise ValueError(f'the runs share seeds ({sorted(seeds)}): merge disjoint seeds only')
-    return {**first, 'commands': [c for r in runs for c in r['commands']],
-            'conditions': [c for r in runs for c in r['conditions']],
-            'records': sorted((rec for r in runs for rec in r['records']),
-                              key=lambda rec: rec['seed'])}
+    """Runs of one data set, variants and --concat rows over disjoint seeds, as one."""
+    payload = join_runs(paths, 'records',
+                        lambda r: (r['dataset'], r['variants'], r.get('concats', [])),
+                        lambda rec: rec['seed'], 'another data set or other variants',
+                        'seeds')
+    payload['records'].sort(key=lambda rec: rec['seed'])
+    return payload
 
 
 def main(argv=None) -> None:
@@ -223,12 +217,9 @@ def main(argv=None) -> None:
     ap.add_argument('--smoke', action='store_true',
                     help='two epochs for teacher and students: try the script, not a result')
     args = ap.parse_args(argv)
+    check_stem('--out', args.out, ap.error)
     if args.merge:
-        try:
-            payload = merge(args.merge)
-        except (OSError, ValueError, KeyError) as e:
-            ap.error(f'--merge: {e}')
-        write_results(args.out, payload, markdown(payload))
+        write_merged(args.out, args.merge, merge, markdown, ap.error)
         return
     try:
         variants = parse_variants(args.variant)

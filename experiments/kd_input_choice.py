@@ -41,16 +41,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import check_stem, versions, write_results  # noqa: E402
+from _bench_utils import (check_stem, join_runs, versions, write_merged,  # noqa: E402
+                          write_results)
 from kd_inductive_variants import parse_variants  # noqa: E402
 from kd_neighbour_agreement import knn_overlap  # noqa: E402
+
+
+def check_fraction(fraction: float) -> None:
+    """ValueError unless 0 < ``fraction`` < 1 (the share of observed nodes set aside)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f'--check-fraction must be in (0, 1), got {fraction}')
 
 
 def check_nodes(num_observed: int, fraction: float, seed: int):
     """A seeded boolean mask of ``round(fraction * n)`` observed nodes (at least one)."""
     import torch
-    if not 0 < fraction < 1:
-        raise ValueError(f'--check-fraction must be in (0, 1), got {fraction}')
+    check_fraction(fraction)
     count = max(1, int(round(fraction * num_observed)))
     g = torch.Generator().manual_seed(seed + 2000)  # apart from the protocol's own draws
     mask = torch.zeros(num_observed, dtype=torch.bool)
@@ -58,14 +64,18 @@ def check_nodes(num_observed: int, fraction: float, seed: int):
     return mask
 
 
+def neighbours(emb, k: int, metric: str):
+    """``[n, k]`` indices of every row's k nearest other rows. Exact search: an approximate
+    backend's misses would read as the student's."""
+    from genurl_pyg.structure.knn import knn_graph
+    return knn_graph(emb.float(), k, metric, method='exact')[0]
+
+
 def fidelity(student_emb, teacher_emb, rows, k: int, metric: str) -> float:
     """Mean share of the teacher's k nearest observed nodes that the student's k nearest
     share, over ``rows`` (a boolean mask)."""
-    from genurl_pyg.structure.knn import knn_graph
-    # exact search: an approximate backend's misses would read as the student's
-    nn_s, _ = knn_graph(student_emb.float(), k, metric, method='exact')
-    nn_t, _ = knn_graph(teacher_emb.float(), k, metric, method='exact')
-    return knn_overlap(nn_s[rows], nn_t[rows])
+    return knn_overlap(neighbours(student_emb, k, metric)[rows],
+                       neighbours(teacher_emb, k, metric)[rows])
 
 
 def measure(dataset: str, seed: int, variants, check_fraction: float,
@@ -88,17 +98,20 @@ def measure(dataset: str, seed: int, variants, check_fraction: float,
     row = {'dataset': dataset, 'seed': seed, 'observed_nodes': int(sub.num_nodes),
            'check_nodes': int(check.sum()), 'teacher_s': time.perf_counter() - t0,
            'variants': {}}
+    teacher_nn = {}  # the teacher's neighbour table per (k, metric): one search each
     for name, over in variants:
         kw = dict(over, **({'epochs': 2, 'batch_size': 16} if smoke else {}))
         cfg = DistillConfig.from_dict(kw).validate().resolved(images=False)
         t0 = time.perf_counter()
         student = distill_node_embeddings(fit_graph, fitted[~check], seed=seed, **kw)
-        emb = student.embed(sub.x)
+        nn_s = neighbours(student.embed(sub.x), cfg.k, cfg.metric)
+        if (cfg.k, cfg.metric) not in teacher_nn:
+            teacher_nn[cfg.k, cfg.metric] = neighbours(fitted, cfg.k, cfg.metric)
+        nn_t = teacher_nn[cfg.k, cfg.metric]
         row['k'], row['metric'] = cfg.k, cfg.metric
-        row['variants'][name] = {
-            'check_fidelity': fidelity(emb, fitted, check, cfg.k, cfg.metric),
-            'fit_fidelity': fidelity(emb, fitted, ~check, cfg.k, cfg.metric),
-            'seconds': time.perf_counter() - t0}
+        row['variants'][name] = {'check_fidelity': knn_overlap(nn_s[check], nn_t[check]),
+                                 'fit_fidelity': knn_overlap(nn_s[~check], nn_t[~check]),
+                                 'seconds': time.perf_counter() - t0}
         print(f'[kd_input_choice] {dataset} seed {seed} {name}: '
               f"{row['variants'][name]}", file=sys.stderr, flush=True)
     row['choice'] = max(row['variants'], key=lambda n: row['variants'][n]['check_fidelity'])
@@ -131,17 +144,10 @@ def markdown(payload) -> str:
 
 
 def merge(paths) -> dict:
-    runs = [json.loads(Path(p).read_text()) for p in paths]
-    first = runs[0]
-    for p, r in zip(paths, runs):
-        if r['variants'] != first['variants'] or r['check_fraction'] != first['check_fraction']:
-            raise ValueError(f'{p}: other variants or check fraction than {paths[0]}')
-    keys = [(row['dataset'], row['seed']) for r in runs for row in r['rows']]
-    if len(keys) != len(set(keys)):
-        raise ValueError('the runs share a (data set, seed): merge disjoint runs only')
-    return {**first, 'commands': [c for r in runs for c in r['commands']],
-            'conditions': [c for r in runs for c in r['conditions']],
-            'rows': [row for r in runs for row in r['rows']]}
+    """Runs of the same variants and check fraction over disjoint (data set, seed) rows."""
+    return join_runs(paths, 'rows', lambda r: (r['variants'], r['check_fraction']),
+                     lambda row: (row['dataset'], row['seed']),
+                     'other variants or check fraction', 'a (data set, seed)')
 
 
 def main(argv=None) -> None:
@@ -162,15 +168,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     check_stem('--out', args.out, ap.error)
     if args.merge:
-        try:
-            payload = merge(args.merge)
-        except (OSError, ValueError, KeyError) as e:
-            ap.error(f'--merge: {e}')
-        write_results(args.out, payload, markdown(payload))
+        write_merged(args.out, args.merge, merge, markdown, ap.error)
         return
-    if not 0 < args.check_fraction < 1:
-        ap.error(f'--check-fraction must be in (0, 1), got {args.check_fraction}')
     try:
+        check_fraction(args.check_fraction)
         variants = parse_variants(args.variant)
     except ValueError as e:
         ap.error(str(e))
