@@ -20,6 +20,13 @@ Methods:
 
 Target (issue 15): GenURL's student above every peer at equal epochs, kNN and linear.
 
+Validation (``--validation N``): the students train on the same images, but are scored
+on N *other* training images (the next rows of the subset's seeded permutation, which
+neither the students nor a teacher pretrained here saw), never on the test images; the
+rows go to their own table (``--stem``, default ``kd_image_validation``) with each
+variant's paired difference to ``genurl`` per seed. Variants of GenURL's student are
+separate invocations with ``--label NAME --set KEY=VALUE --methods genurl``.
+
 Usage:
   python experiments/kd_image_benchmark.py --dataset fashion-mnist --subset 10000 \\
       --teacher-epochs 20 --epochs 20 --seeds 1 --threads 1 --out /tmp/kd_img.json
@@ -100,10 +107,22 @@ def main():
     p.add_argument('--resume', action='store_true')
     p.add_argument('--report', nargs='*', default=None, metavar='JSON')
     p.add_argument('--notes', default=None, metavar='MD')
-    p.add_argument('--stem', default='kd_image_benchmark',
-                   help='results file under experiments/results/ (another teacher: another '
-                        'table, e.g. kd_image_benchmark_full_teacher)')
+    p.add_argument('--stem', default=None,
+                   help='results file under experiments/results/ (default '
+                        'kd_image_benchmark, or kd_image_validation with --validation; '
+                        'another teacher: another table, e.g. kd_image_benchmark_full_teacher)')
+    p.add_argument('--validation', type=int, default=0, metavar='N',
+                   help='score on N held-out training images beside --subset instead of '
+                        'the test images (choices are made here; 0: the test images)')
     args = p.parse_args()
+    if args.stem is None:
+        args.stem = 'kd_image_validation' if args.validation else 'kd_image_benchmark'
+    if args.validation and args.stem.startswith('kd_image_benchmark'):
+        p.error(f'--validation rows would be written into the test table {args.stem!r}: '
+                'choose another --stem')
+    if args.validation < 0:
+        p.error(f'--validation must be 0 (test images) or a number of images, got '
+                f'{args.validation}')
     check_stem('--stem', args.stem, p.error)
     if args.report is not None:
         report(args.report, args.notes, args.stem)
@@ -111,7 +130,7 @@ def main():
     if not args.out:
         p.error('--out is required to run (rows are appended there)')
     import torch
-    from genurl_pyg.bench.tasks.ssl import subset_rows
+    from genurl_pyg.bench.tasks.ssl import rows_beside_subset, subset_rows
     from genurl_pyg.distill import DistillConfig, distill_image_embeddings, image_views
     from genurl_pyg.distill.distiller import teacher_embeddings
     from genurl_pyg.distill.run import image_scores as scores  # the distill job's probes
@@ -129,7 +148,8 @@ def main():
     done = {(r['seed'], r['method']) for r in state['rows']}
 
     def record(seed, method, sc, secs, epochs, infer):
-        row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)), 'seed': seed,
+        row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)),
+               'scored_on': scored_on, 'seed': seed,
                'method': method, 'knn': sc['knn'], 'linear': sc['linear'], 'seconds': secs,
                'epochs': epochs, 'inference_test_seconds': infer,
                'peak_rss_mb': peak_rss_mb()}
@@ -141,6 +161,15 @@ def main():
 
     images = load_images(args.dataset)
     train_x, train_y = subset_rows(images.train_x, images.train_y, args.subset)
+    if args.validation:  # held-out training images: where variants are chosen
+        try:
+            eval_x, eval_y = rows_beside_subset(images.train_x, images.train_y, args.subset,
+                                                args.validation)
+        except ValueError as err:
+            p.error(f'--validation: {err}')
+        scored_on = f'validation {args.validation:,}'
+    else:
+        eval_x, eval_y, scored_on = images.test_x, images.test_y, 'test'
     normalize = image_views(train_x).normalize
     teacher_epochs = args.teacher_epochs
     if args.teacher:
@@ -153,15 +182,15 @@ def main():
             out.with_suffix('.teacher.pt'), print)
     t_train = teacher_embeddings(teacher, train_x, transform=normalize)
     start = time.perf_counter()
-    t_test = teacher_embeddings(teacher, images.test_x, transform=normalize)
+    t_test = teacher_embeddings(teacher, eval_x, transform=normalize)
     teacher_infer = time.perf_counter() - start
-    pixels = [normalize(x).flatten(1) for x in (train_x, images.test_x)]
+    pixels = [normalize(x).flatten(1) for x in (train_x, eval_x)]
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if (seed, 'teacher') not in done:
-            record(seed, 'teacher', scores(t_train, t_test, train_y, images.test_y, seed),
+            record(seed, 'teacher', scores(t_train, t_test, train_y, eval_y, seed),
                    teacher_s, teacher_epochs, teacher_infer)
         if (seed, 'raw') not in done:
-            record(seed, 'raw', scores(*pixels, train_y, images.test_y, seed), 0.0, 0, None)
+            record(seed, 'raw', scores(*pixels, train_y, eval_y, seed), 0.0, 0, None)
         for method in args.methods:
             name = args.label if (args.label and method == 'genurl') else method
             if (seed, name) in done:
@@ -176,9 +205,9 @@ def main():
             secs = time.perf_counter() - start
             s_train = d.embed(train_x)
             start = time.perf_counter()
-            s_test = d.embed(images.test_x)
+            s_test = d.embed(eval_x)
             infer = time.perf_counter() - start
-            record(seed, name, scores(s_train, s_test, train_y, images.test_y, seed), secs,
+            record(seed, name, scores(s_train, s_test, train_y, eval_y, seed), secs,
                    args.epochs, infer)
     report([str(out)], args.notes, args.stem)
 
@@ -200,10 +229,11 @@ def given_teacher_budget(teacher: str):
 def report(paths, notes=None, stem='kd_image_benchmark'):
     import numpy as np
     rows, commands, conds = read_runs(paths)
-    unique = {(r['dataset'], r['train_images'], r['seed'], r['method']): r for r in rows}
+    unique = {(r['dataset'], r['train_images'], r.get('scored_on', 'test'), r['seed'],
+               r['method']): r for r in rows}
     groups = {}
-    for r in unique.values():
-        groups.setdefault((r['dataset'], r['train_images'], r['method']), []).append(r)
+    for (d, n, on, _, m), r in unique.items():
+        groups.setdefault(((d, n, on), m), []).append(r)
 
     def stat(key, g):
         vals = [r[key] for r in g if r.get(key) is not None]
@@ -211,26 +241,35 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
     lines = ['# Knowledge distillation on images: a pretrained backbone into a smaller CNN', '',
              'Commands: ' + '; '.join(f'`{c}`' for c in commands) + '  ',
              'Conditions: ' + '; '.join(conds) + '  ',
-             'Probes on the test images (the vision task\'s): weighted kNN (k 200, T 0.1) and '
+             'Probes on the test images, or on held-out training images where the first '
+             'column says *validation* (the vision task\'s): weighted kNN (k 200, T 0.1) and '
              'logistic regression (C on a tenth of the training images), frozen features, '
              '% (mean ± std over seeds). Seconds: training (teacher: its pretraining); '
-             'inference: embedding the test images. **missed**: GenURL\'s student below a '
-             'peer at equal epochs.', '',
+             'inference: embedding the scored images. **missed**: GenURL\'s student below a '
+             'peer at equal epochs (test rows only).', '',
              '| data set (training images) | method | epochs | seeds | kNN | linear | s | '
              'infer test (s) | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
     order_fixed = ['teacher', 'raw', 'genurl']
     summary = {}
-    for d, n in sorted({(d, n) for d, n, _ in groups}):
-        methods = {m for dd, nn, m in groups if (dd, nn) == (d, n)}
+    paired = []
+    for key in sorted({key for key, _ in groups}):
+        d, n, on = key
+        methods = {m for kk, m in groups if kk == key}
         order = [m for m in order_fixed if m in methods] + sorted(
             methods - set(order_fixed) - set(PEERS)) + [m for m in PEERS if m in methods]
-        means = {m: {k: stat(k, groups[(d, n, m)]) for k in ('knn', 'linear')}
+        means = {m: {k: stat(k, groups[(key, m)]) for k in ('knn', 'linear')}
                  for m in order}
-        summary[f'{d}/{n}'] = {m: {k: v[0] for k, v in st.items()} for m, st in means.items()}
+        name = f'{d}/{n}' if on == 'test' else f'{d}/{n}/{on}'
+        summary[name] = {m: {k: v[0] for k, v in st.items()} for m, st in means.items()}
+        variants = sorted(methods - set(order_fixed) - set(PEERS) - {'teacher', 'raw'})
+        if 'genurl' in methods:
+            paired += paired_rows(d, n, on, groups[(key, 'genurl')],
+                                  {v: groups[(key, v)] for v in variants})
+        where = f'{d} ({n:,})' if on == 'test' else f'{d} ({n:,}; *{on}*)'
         for m in order:
-            g = groups[(d, n, m)]
+            g = groups[(key, m)]
             target = ''
-            if m == 'genurl':
+            if m == 'genurl' and on == 'test':
                 missed = []
                 for k in ('knn', 'linear'):
                     above = [q for q in PEERS if q in means and means[q][k][0] > means[m][k][0]]
@@ -241,16 +280,47 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
             secs, infer, mem = stat('seconds', g), stat('inference_test_seconds', g), \
                 stat('peak_rss_mb', g)
             lines.append(
-                f"| {d} ({n:,}) | {m} | {_blank(g[0]['epochs'])} | {len(g)} | "
+                f"| {where} | {m} | {_blank(g[0]['epochs'])} | {len(g)} | "
                 f"{100 * means[m]['knn'][0]:.2f} ± {100 * means[m]['knn'][1]:.2f} | "
                 f"{100 * means[m]['linear'][0]:.2f} ± {100 * means[m]['linear'][1]:.2f} | "
                 f"{'' if secs is None else f'{secs[0]:.0f}'} | "
                 f"{'' if infer is None else f'{infer[0]:.2f}'} | "
                 f"{'' if mem is None else f'{mem[0]:.0f}'} | {target} |")
+    if paired:
+        lines += ['', "Each variant of GenURL's student against `genurl` on the same seeds "
+                  '(paired difference in points, mean ± SE over the seeds both ran):', '',
+                  '| data set (training images; scored on) | variant | seeds | kNN | linear |',
+                  '|---|---|---|---|---|']
+        lines += [f"| {r['dataset']} ({r['train_images']:,}; {r['scored_on']}) | "
+                  f"{r['variant']} | {len(r['seeds'])} | {r['knn'][0]:+.2f} ± "
+                  f"{r['knn'][1]:.2f} | {r['linear'][0]:+.2f} ± {r['linear'][1]:.2f} |"
+                  for r in paired]
     if notes:
         lines += ['', Path(notes).read_text().rstrip()]
-    write_results(stem, {'rows': rows, 'summary': summary, 'commands': commands},
-                  '\n'.join(lines) + '\n')
+    write_results(stem, {'rows': rows, 'summary': summary, 'paired': paired,
+                         'commands': commands}, '\n'.join(lines) + '\n')
+
+
+def paired_rows(dataset, train_images, scored_on, base, variants):
+    """Per variant, the paired difference to ``base`` (the ``genurl`` rows) over the seeds
+    both ran, in points: ``{'knn': (mean, SE), 'linear': (mean, SE), 'seeds': [...]}``
+    (SE: the sample standard deviation over the square root of the seeds; 0 for one)."""
+    import numpy as np
+    by_seed = {r['seed']: r for r in base}
+    out = []
+    for name, rows in sorted(variants.items()):
+        common = sorted(r['seed'] for r in rows if r['seed'] in by_seed)
+        if not common:
+            continue
+        mine = {r['seed']: r for r in rows}
+        entry = {'dataset': dataset, 'train_images': train_images, 'scored_on': scored_on,
+                 'variant': name, 'seeds': common}
+        for k in ('knn', 'linear'):
+            diff = np.array([100 * (mine[s][k] - by_seed[s][k]) for s in common])
+            se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+            entry[k] = (float(diff.mean()), se)
+        out.append(entry)
+    return out
 
 
 if __name__ == '__main__':

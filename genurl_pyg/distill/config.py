@@ -74,11 +74,12 @@ class DistillConfig:
     embeddings): ``k`` neighbours, ``metric``, ``feature_hops`` (geodesic hops on the
     teacher's kNN graph), ``nu_input``; with a graph given, ``use_graph`` adds the data's own
     edges (``graph_hops``) with weight ``lam`` (``'auto'``: from the graph-feature
-    agreement, as for node embeddings). ``input_weight`` w (ours, node features; GenURL's DSM
+    agreement, as for node embeddings). ``input_weight`` w (ours; GenURL's DSM
     with the teacher's neighbourhoods as the predefined part): P becomes
     :math:`(1-w) P_{teacher} + w P_{input}`, with :math:`P_{input}` built by the same
-    builder settings on the student's own input features, the geometry an MLP can reach on
-    nodes it never saw (``combine``; 0, the default: the teacher alone; 1: the
+    builder settings on the student's own input (node features; for images the
+    unaugmented pixels, normalised and flattened), the geometry a student can reach on
+    rows it never saw (``combine``; 0, the default: the teacher alone; 1: the
     no-teacher student's P). Costs a second kNN search, over the input rows.
     Objective: ``objective`` (:data:`OBJECTIVES`), ``nu_latent``, ``alpha`` (GKL's
     :math:`|P - Q|` weight), ``anchor_weight`` (ours, GenURL objective only: adds

@@ -89,8 +89,8 @@ class GenURLObjective(DistillObjective):
         if cfg.input_weight > 0 and (inputs is None or inputs.dim() != 2
                                      or inputs.size(0) != teacher.size(0)):
             raise ValueError("distill config 'input_weight' > 0 needs the student's input "
-                             'features, one row per teacher row ([N, D] node features; image '
-                             'rows are not supported): pass them, or set input_weight to 0')
+                             'features, one row per teacher row ([N, D] node features, or '
+                             'images flattened to rows): pass them, or set input_weight to 0')
         cfg = cfg.resolved(images=False)  # 'auto' here: the node-feature value (the
         self.cfg = cfg  # distiller resolves it for images before building the objective)
         n = teacher.size(0)

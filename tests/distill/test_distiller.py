@@ -366,16 +366,18 @@ def test_batch_neighbours_is_refused_where_it_cannot_apply():
         DistillConfig.from_dict({'batch_neighbours': -1}).validate()
 
 
-def test_input_weight_mixes_the_inputs_own_p_beside_the_teachers():
+def builder_p(rows, k):
+    """Dense P of the builder settings the objective uses by default, on ``rows`` alone."""
     from genurl_pyg.structure import SimilarityBuilder
+    b = SimilarityBuilder(k=k, metric='euclidean', feature_hops=1, nu=100.0,
+                          use_graph=False, seed=0)
+    return b.build(rows, None, rows.size(0)).to_dense()
+
+
+def test_input_weight_mixes_the_inputs_own_p_beside_the_teachers():
     t, x = _blobs(n_per=20)
     cfg = dict(SMALL, batch_size=30, k=8)
-
-    def p_of(rows):  # the builder the objective uses, on these rows alone
-        b = SimilarityBuilder(k=8, metric='euclidean', feature_hops=1, nu=100.0,
-                              use_graph=False, seed=0)
-        return b.build(rows, None, rows.size(0)).to_dense()
-    p_t, p_x = p_of(t), p_of(x)
+    p_t, p_x = builder_p(t, 8), builder_p(x, 8)
     assert not torch.allclose(p_t, p_x)
     for w in (0.3, 1.0):
         d = GenURLDistiller(t, x, DistillConfig.from_dict(dict(cfg, input_weight=w)))

@@ -11,7 +11,7 @@ from genurl_pyg.vision.backbones import SmallCNN
 from genurl_pyg.vision.data import ImageData
 
 from ..vision.test_trainer import toy_images
-from .test_distiller import _knn
+from .test_distiller import _knn, builder_p
 
 SMALL = dict(cnn_width=4, out_channels=16, batch_size=64, k=10, lr=3e-3, device='cpu')
 CNN = dict(SMALL, student='cnn')  # a DistillConfig's (distill_image_embeddings' default)
@@ -90,6 +90,25 @@ def test_resume_on_images_gives_the_uninterrupted_result(tmp_path):
     second.fit()
     torch.testing.assert_close(second.embed(), whole.embed())
     assert second.state.losses == pytest.approx(whole.state.losses)
+
+
+def test_input_weight_on_images_mixes_the_pixels_p_beside_the_teachers():
+    """For images P's input part is built on the unaugmented pixels, normalised as embed
+    reads them and flattened (the no-teacher student's rows): (1 - w) P_t + w P_pixels,
+    checked against the builder run on those rows directly."""
+    x, y = toy_images(96, 0)
+    t = _class_teacher(y)
+    views = image_views(x)
+    p_t, p_x = builder_p(t, 10), builder_p(views.normalize(x).flatten(1), 10)
+    assert not torch.allclose(p_t, p_x)
+    for w in (0.5, 1.0):
+        d = GenURLDistiller(t, x, DistillConfig.from_dict({**CNN, 'input_weight': w}),
+                            views=views)
+        assert torch.allclose(d.objective.sim.to_dense(), (1 - w) * p_t + w * p_x, atol=1e-6)
+    plain = GenURLDistiller(t, x, DistillConfig.from_dict(CNN), views=views)
+    assert torch.allclose(plain.objective.sim.to_dense(), p_t, atol=1e-6)
+    d = distill_image_embeddings(x, t, epochs=1, input_weight=0.5, **SMALL)  # trains
+    assert d.embed().shape == (96, SMALL['out_channels'])
 
 
 def test_teacher_backbone_module_file_and_ssl_folder(tmp_path):

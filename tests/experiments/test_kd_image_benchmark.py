@@ -60,3 +60,52 @@ def test_a_given_teachers_budget_is_read_from_its_run_folder(tmp_path, monkeypat
     assert written['stem'] == 'kd_image_benchmark_full_teacher'
     teacher = next(line for line in written['md'].splitlines() if '| teacher |' in line)
     assert '| teacher |  | 1 |' in teacher and 'None' not in teacher
+
+
+def test_validation_rows_get_their_own_table_and_paired_differences(tmp_path, monkeypatch):
+    """Rows scored on held-out training images are grouped apart from test rows, never
+    judged against the target, and each GenURL variant is paired with `genurl` on the
+    seeds both ran (brute-force means and SEs below)."""
+    def v(method, seed, knn, linear):
+        return dict(_row(method, seed, knn, linear), scored_on='validation 10,000')
+    rows = [_row('genurl', 0, 0.70, 0.80), _row('mse', 0, 0.75, 0.85)]  # test: judged
+    for seed, (g, i) in enumerate([((0.70, 0.80), (0.72, 0.81)), ((0.71, 0.80), (0.72, 0.83)),
+                                   ((0.69, 0.82), (0.73, 0.82))]):
+        rows += [v('genurl', seed, *g), v('iw05', seed, *i), v('mse', seed, 0.9, 0.9)]
+    rows.append(v('cos1', 7, 0.5, 0.5))  # a seed genurl did not run: nothing to pair
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    written = {}
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: written.update(stem=stem, md=md, p=payload))
+    kib.report([str(run)], stem='kd_image_validation')
+    lines = written['md'].splitlines()
+    test_row = next(x for x in lines if x.startswith('| fashion-mnist (5,000) | genurl |'))
+    assert '**missed**: knn (mse higher)' in test_row
+    val_row = next(x for x in lines
+                   if x.startswith('| fashion-mnist (5,000; *validation 10,000*) | genurl |'))
+    assert val_row.endswith('|  |') and '| 3 |' in val_row  # not judged; three seeds
+    (paired,) = written['p']['paired']
+    assert paired['variant'] == 'iw05' and paired['seeds'] == [0, 1, 2]
+    knn = [2.0, 1.0, 4.0]  # per seed, in points
+    mean, se = sum(knn) / 3, (sum((d - 7 / 3) ** 2 for d in knn) / 2) ** 0.5 / 3 ** 0.5
+    assert paired['knn'] == pytest.approx((mean, se))
+    lin = [1.0, 3.0, 0.0]
+    assert paired['linear'] == pytest.approx(
+        (4 / 3, (sum((d - 4 / 3) ** 2 for d in lin) / 2) ** 0.5 / 3 ** 0.5))
+    assert '| fashion-mnist (5,000; validation 10,000) | iw05 | 3 | +2.33 ± 0.88 |' in \
+        written['md']
+    assert 'fashion-mnist/5000/validation 10,000' in written['p']['summary']
+
+
+def test_validation_is_refused_into_a_test_table(monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', '--validation', '100',
+                                      '--stem', 'kd_image_benchmark_x', '--out', 'x.json'])
+    with pytest.raises(SystemExit):
+        kib.main()
+    assert 'would be written into the test table' in capsys.readouterr().err
+    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', '--validation', '-5',
+                                      '--out', 'x.json'])
+    with pytest.raises(SystemExit):
+        kib.main()
+    assert '--validation must be 0' in capsys.readouterr().err

@@ -39,6 +39,23 @@ def subset_rows(x, y, count, seed: int = 0):
     return x[keep], y[keep]
 
 
+def rows_beside_subset(x, y, count, held: int, seed: int = 0):
+    """``held`` rows of ``(x, y)`` that :func:`subset_rows` (same ``count`` and ``seed``)
+    does not draw: the next ``held`` of its permutation, class-mixed like the subset, for
+    held-out validation beside a training subset. Refuses a subset that leaves fewer than
+    ``held`` rows."""
+    import torch
+    count, held = int(count or 0), int(held)
+    if held < 1:
+        raise ValueError(f'the held-out rows must number at least 1, got {held}')
+    if not count or count + held > x.size(0):
+        raise ValueError(f'{held} held-out rows beside a subset of {count or x.size(0)} need '
+                         f'{(count or x.size(0)) + held} rows; the set has {x.size(0)}')
+    order = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(seed))
+    keep = order[count:count + held]
+    return x[keep], y[keep]
+
+
 def run(cell: CellSpec, ctx: CellContext) -> Dict[str, Any]:
     from ...vision.config import SSLConfig
     from ...vision.data import ImageData, load_images
