@@ -108,9 +108,9 @@ def measure(dataset: str, seed: int, variants, check_fraction: float,
         if (cfg.k, cfg.metric) not in teacher_nn:
             teacher_nn[cfg.k, cfg.metric] = neighbours(fitted, cfg.k, cfg.metric)
         nn_t = teacher_nn[cfg.k, cfg.metric]
-        row['k'], row['metric'] = cfg.k, cfg.metric
         row['variants'][name] = {'check_fidelity': knn_overlap(nn_s[check], nn_t[check]),
                                  'fit_fidelity': knn_overlap(nn_s[~check], nn_t[~check]),
+                                 'k': cfg.k, 'metric': cfg.metric,  # each variant's own
                                  'seconds': time.perf_counter() - t0}
         print(f'[kd_input_choice] {dataset} seed {seed} {name}: '
               f"{row['variants'][name]}", file=sys.stderr, flush=True)
@@ -131,14 +131,17 @@ def markdown(payload) -> str:
              "neighbours. No label read. Variants: "
              + '; '.join(f"**{n}** `{json.dumps(o) if o else 'defaults'}`"
                          for n, o in payload['variants']), '',
-             '| data set | seed | observed | check | k | '
+             '| data set | seed | observed | check | k (per variant where they differ) | '
              + ' | '.join(f'{n} check (fit)' for n in names) + ' | choice |',
              '|---' * (6 + len(names)) + '|']
     for r in payload['rows']:
         cells = [f"{v['check_fidelity']:.4f} ({v['fit_fidelity']:.4f})"
                  for v in (r['variants'][n] for n in names)]
+        # k per variant (rows written before session 48 hold one k for the row)
+        ks = '/'.join(str(r['variants'][n].get('k', r.get('k'))) for n in names)
+        ks = ks.split('/')[0] if len(set(ks.split('/'))) == 1 else ks
         lines.append(f"| {r['dataset']} | {r['seed']} | {r['observed_nodes']:,} | "
-                     f"{r['check_nodes']:,} | {r['k']} | " + ' | '.join(cells)
+                     f"{r['check_nodes']:,} | {ks} | " + ' | '.join(cells)
                      + f" | {r['choice']} |")
     return '\n'.join(lines) + '\n'
 

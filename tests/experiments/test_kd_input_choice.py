@@ -68,7 +68,7 @@ def test_measure_trains_on_fit_nodes_only_and_chooses_the_faithful_student(monke
         trained.append((fit_graph.num_nodes, teacher.size(0)))
         return Student(kw.get('input_weight', 0.0) == 0.0)
     monkeypatch.setattr(graph, 'distill_node_embeddings', fake_distill)
-    variants = [('noise', {'input_weight': 1.0}), ('faithful', {})]
+    variants = [('noise', {'input_weight': 1.0, 'k': 10}), ('faithful', {})]
     row = kic.measure('Fake', 0, variants, 0.2)
     fit = row['observed_nodes'] - row['check_nodes']
     assert trained == [(fit, fit), (fit, fit)]  # no check node in training
@@ -79,6 +79,12 @@ def test_measure_trains_on_fit_nodes_only_and_chooses_the_faithful_student(monke
     payload = {'variants': variants, 'check_fraction': 0.2, 'commands': ['c'],
                'conditions': [''], 'rows': [row]}
     assert '| Fake | 0 |' in kic.markdown(payload) and '| faithful |' in kic.markdown(payload)
+    # each variant's k is its own (the row once recorded the last variant's for all)
+    assert (row['variants']['noise']['k'], row['variants']['faithful']['k']) == (10, 50)
+    assert f"| {row['check_nodes']:,} | 10/50 |" in kic.markdown(payload)
+    old = {**row, 'k': 50, 'variants': {n: {kk: vv for kk, vv in v.items() if kk != 'k'}
+                                        for n, v in row['variants'].items()}}
+    assert f"| {row['check_nodes']:,} | 50 |" in kic.markdown({**payload, 'rows': [old]})
 
 
 def test_merge_refuses_shared_rows_and_other_variants(tmp_path):
