@@ -86,13 +86,13 @@ class GenURLObjective(DistillObjective):
         if cfg.use_graph and edge_index is None:
             raise ValueError("distill config 'use_graph: true' needs the data's graph "
                              "('edge_index'); pass it, or set use_graph to false")
+        cfg = cfg.resolved(images=False)  # 'auto' here: the node-feature value (the
+        self.cfg = cfg  # distiller resolves it for images before building the objective)
         if cfg.input_weight > 0 and (inputs is None or inputs.dim() != 2
                                      or inputs.size(0) != teacher.size(0)):
             raise ValueError("distill config 'input_weight' > 0 needs the student's input "
                              'features, one row per teacher row ([N, D] node features, or '
                              'images flattened to rows): pass them, or set input_weight to 0')
-        cfg = cfg.resolved(images=False)  # 'auto' here: the node-feature value (the
-        self.cfg = cfg  # distiller resolves it for images before building the objective)
         n = teacher.size(0)
         builder = SimilarityBuilder(k=min(cfg.k, n - 1), metric=cfg.metric,
                                     feature_hops=cfg.feature_hops, graph_hops=cfg.graph_hops,

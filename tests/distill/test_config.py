@@ -88,7 +88,8 @@ def test_the_shipped_graph_files_hold_what_their_comments_say():
     # Computers: P from the student input's kNN (kd_inductive_input_computers.md)
     assert distill_defaults('Computers').input_weight == 1.0
     assert distill_defaults('Computers').objective == 'genurl'
-    assert DistillConfig().input_weight == 0.0  # the package default keeps the teacher's P
+    # the package default: the teacher's P for node features (images: AUTO_INPUT_WEIGHT)
+    assert DistillConfig().resolved(images=False).input_weight == 0.0
     for graph in ('amherst41', 'johnshopkins55'):  # chosen on fresh held-out seeds
         assert distill_defaults(graph).input_weight == 1.0
     assert distill_defaults('reed98') == DistillConfig()  # the same family, read -7.41

@@ -264,8 +264,12 @@ def test_anchor_weight_auto_resolves_per_kind_of_input():
     assert (mse.anchor_loss, mse.anchor_weight) == ('mse', 0.1)
     assert DistillConfig(anchor_loss='cosine', anchor_weight=0.3).resolved(
         images=False).anchor_weight == 0.3
-    images = DistillConfig().resolved(images=True)
-    assert (images.anchor_loss, images.anchor_weight) == ('mse', 0.0)
+    images = DistillConfig().resolved(images=True)  # session 48's image defaults
+    assert (images.anchor_loss, images.anchor_weight, images.input_weight) == ('cosine', 1.0,
+                                                                               0.5)
+    assert DistillConfig(anchor_loss='mse').resolved(images=True).anchor_weight == 0.0
+    assert DistillConfig().resolved(images=False).input_weight == 0.0
+    assert DistillConfig(objective='pkt').resolved(images=True).input_weight == 0.0  # no P
     assert DistillConfig(anchor_weight=0.3).resolved(images=True).anchor_weight == 0.3
     off = GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'anchor_weight': 0}))
     assert not hasattr(off.objective, 'anchor')
@@ -308,7 +312,7 @@ def test_relation_auto_resolves_per_kind_and_keeps_kl_on_the_block():
     assert rel(loss='kl', images=True) == ('block', 'kl', 0.0)  # radius: features only
     assert rel(latent_radius=3.0) == ('block', 'kl', 3.0)
     explicit = DistillConfig(pairs='block', loss='gkl', latent_radius=0.5, anchor_weight=0.2,
-                             anchor_loss='mse')
+                             anchor_loss='mse', input_weight=0.25)
     assert explicit.resolved(False) == explicit.resolved(True) == explicit  # nothing auto
 
 
