@@ -261,8 +261,8 @@ class DistillConfig:
         """This config with every ``'auto'`` of ``anchor_loss``, ``anchor_weight``,
         ``input_weight``, ``pairs``, ``loss`` and ``latent_radius`` replaced by its value for
         node features or images (:data:`AUTO_ANCHOR_LOSS`, :data:`AUTO_ANCHOR_WEIGHT` for the
-        anchor loss in force, :data:`AUTO_INPUT_WEIGHT`, :data:`AUTO_RELATION`; the class doc has the rule that keeps ``loss: kl``
-        on ``pairs: block``)."""
+        anchor loss in force, :data:`AUTO_INPUT_WEIGHT`, :data:`AUTO_RELATION`; the class
+        doc has the rule that keeps ``loss: kl`` on ``pairs: block``)."""
         kind = 'images' if images else 'features'
         auto = AUTO_RELATION[kind]
         pairs, loss = self.pairs, self.loss
