@@ -87,7 +87,9 @@ def test_the_graphs_shipped_file_reaches_the_genurl_rows_only():
     assert genurl.anchor_weight == shipped.anchor_weight
     for method in ('mse', 'cosine', 'pkt', 'seed'):
         cfg = kb.student_config('Computers', method, 3, {})
-        assert cfg.objective == method and cfg.input_weight == 0.0
+        assert cfg.objective == method and cfg.input_weight == 'auto'  # the default
+        assert cfg.resolved(images=False).input_weight == 0.0  # which a peer reads as 0
         assert cfg.anchor_weight == DistillConfig().anchor_weight
     plain = kb.student_config('Computers', 'no-teacher', 3, {'epochs': 7})
-    assert plain.objective == 'genurl' and plain.input_weight == 0.0 and plain.epochs == 7
+    assert plain.objective == 'genurl' and plain.epochs == 7
+    assert plain.resolved(images=False).input_weight == 0.0  # the features' P alone
