@@ -45,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import check_stem, peak_rss_mb, write_results  # noqa: E402
 from kd_benchmark import open_run_state, read_runs  # noqa: E402  (the graph benchmark's)
+from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
 
 METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
@@ -255,13 +256,13 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
     for key in sorted({key for key, _ in groups}):
         d, n, on = key
         methods = {m for kk, m in groups if kk == key}
-        order = [m for m in order_fixed if m in methods] + sorted(
-            methods - set(order_fixed) - set(PEERS)) + [m for m in PEERS if m in methods]
+        variants = sorted(methods - set(order_fixed) - set(PEERS))  # GenURL's labelled rows
+        order = ([m for m in order_fixed if m in methods] + variants
+                 + [m for m in PEERS if m in methods])
         means = {m: {k: stat(k, groups[(key, m)]) for k in ('knn', 'linear')}
                  for m in order}
         name = f'{d}/{n}' if on == 'test' else f'{d}/{n}/{on}'
         summary[name] = {m: {k: v[0] for k, v in st.items()} for m, st in means.items()}
-        variants = sorted(methods - set(order_fixed) - set(PEERS) - {'teacher', 'raw'})
         if 'genurl' in methods:
             paired += paired_rows(d, n, on, groups[(key, 'genurl')],
                                   {v: groups[(key, v)] for v in variants})
@@ -317,8 +318,7 @@ def paired_rows(dataset, train_images, scored_on, base, variants):
                  'variant': name, 'seeds': common}
         for k in ('knn', 'linear'):
             diff = np.array([100 * (mine[s][k] - by_seed[s][k]) for s in common])
-            se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
-            entry[k] = (float(diff.mean()), se)
+            entry[k] = (float(diff.mean()), _se(diff) if diff.size > 1 else 0.0)
         out.append(entry)
     return out
 

@@ -5,8 +5,9 @@ student training (:func:`genurl_pyg.distill.graph.held_out_validation`); the stu
 the observed subgraph's features only, and the score is the probe's accuracy (ROC-AUC on
 the data sets whose spec says so) on the held-out validation nodes (C chosen on the other
 half of the validation nodes), read from the student's embeddings of all nodes. The test
-nodes are never read, so variants can be chosen here without touching test data. Each seed trains its teacher once; every variant
-distils from that teacher, so variants are compared paired, seed by seed.
+nodes are never read, so variants can be chosen here without touching test data. Each seed
+trains its teacher once; every variant distils from that teacher, so variants are compared
+paired, seed by seed.
 
 Writes ``experiments/results/<out>.{json,md}`` after every seed (a killed run keeps the
 seeds it finished): per seed and variant the held-out accuracy and seconds, and per variant

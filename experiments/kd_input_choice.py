@@ -71,11 +71,10 @@ def neighbours(emb, k: int, metric: str):
     return knn_graph(emb.float(), k, metric, method='exact')[0]
 
 
-def fidelity(student_emb, teacher_emb, rows, k: int, metric: str) -> float:
+def fidelity(student_nn, teacher_nn, rows) -> float:
     """Mean share of the teacher's k nearest observed nodes that the student's k nearest
-    share, over ``rows`` (a boolean mask)."""
-    return knn_overlap(neighbours(student_emb, k, metric)[rows],
-                       neighbours(teacher_emb, k, metric)[rows])
+    share, over ``rows`` (a boolean mask), from the two :func:`neighbours` tables."""
+    return knn_overlap(student_nn[rows], teacher_nn[rows])
 
 
 def measure(dataset: str, seed: int, variants, check_fraction: float,
@@ -108,8 +107,8 @@ def measure(dataset: str, seed: int, variants, check_fraction: float,
         if (cfg.k, cfg.metric) not in teacher_nn:
             teacher_nn[cfg.k, cfg.metric] = neighbours(fitted, cfg.k, cfg.metric)
         nn_t = teacher_nn[cfg.k, cfg.metric]
-        row['variants'][name] = {'check_fidelity': knn_overlap(nn_s[check], nn_t[check]),
-                                 'fit_fidelity': knn_overlap(nn_s[~check], nn_t[~check]),
+        row['variants'][name] = {'check_fidelity': fidelity(nn_s, nn_t, check),
+                                 'fit_fidelity': fidelity(nn_s, nn_t, ~check),
                                  'k': cfg.k, 'metric': cfg.metric,  # each variant's own
                                  'seconds': time.perf_counter() - t0}
         print(f'[kd_input_choice] {dataset} seed {seed} {name}: '
@@ -138,10 +137,10 @@ def markdown(payload) -> str:
         cells = [f"{v['check_fidelity']:.4f} ({v['fit_fidelity']:.4f})"
                  for v in (r['variants'][n] for n in names)]
         # k per variant (rows written before session 48 hold one k for the row)
-        ks = '/'.join(str(r['variants'][n].get('k', r.get('k'))) for n in names)
-        ks = ks.split('/')[0] if len(set(ks.split('/'))) == 1 else ks
+        ks = [str(r['variants'][n].get('k', r.get('k'))) for n in names]
+        k_cell = ks[0] if len(set(ks)) == 1 else '/'.join(ks)
         lines.append(f"| {r['dataset']} | {r['seed']} | {r['observed_nodes']:,} | "
-                     f"{r['check_nodes']:,} | {ks} | " + ' | '.join(cells)
+                     f"{r['check_nodes']:,} | {k_cell} | " + ' | '.join(cells)
                      + f" | {r['choice']} |")
     return '\n'.join(lines) + '\n'
 

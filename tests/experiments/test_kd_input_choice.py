@@ -36,8 +36,9 @@ def test_fidelity_matches_brute_force():
     rows = kic.check_nodes(120, 0.25, 0)
     bs, bt = _brute_knn(s, 7)[rows], _brute_knn(t, 7)[rows]
     expect = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(bs, bt)) / (7 * len(bs))
-    assert kic.fidelity(s, t, rows, 7, 'cosine') == pytest.approx(expect)
-    assert kic.fidelity(t, t, rows, 7, 'cosine') == 1.0
+    nn_s, nn_t = kic.neighbours(s, 7, 'cosine'), kic.neighbours(t, 7, 'cosine')
+    assert kic.fidelity(nn_s, nn_t, rows) == pytest.approx(expect)
+    assert kic.fidelity(nn_t, nn_t, rows) == 1.0
 
 
 def test_measure_trains_on_fit_nodes_only_and_chooses_the_faithful_student(monkeypatch):
