@@ -249,7 +249,7 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
              'inference: embedding the scored images. **missed**: GenURL\'s student below a '
              'peer at equal epochs (test rows only).', '',
              '| data set (training images) | method | epochs | seeds | kNN | linear | s | '
-             'infer test (s) | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
+             'infer (s) | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
     order_fixed = ['teacher', 'raw', 'genurl']
     summary = {}
     paired = []
@@ -298,8 +298,10 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
                   for r in paired]
     if notes:
         lines += ['', Path(notes).read_text().rstrip()]
+    # conditions beside commands: read_runs takes this file back as an earlier report, so a
+    # new run can be reported beside the committed table without the first runs' files
     write_results(stem, {'rows': rows, 'summary': summary, 'paired': paired,
-                         'commands': commands}, '\n'.join(lines) + '\n')
+                         'commands': commands, 'conditions': conds}, '\n'.join(lines) + '\n')
 
 
 def paired_rows(dataset, train_images, scored_on, base, variants):

@@ -109,3 +109,26 @@ def test_validation_is_refused_into_a_test_table(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         kib.main()
     assert '--validation must be 0' in capsys.readouterr().err
+
+
+def test_a_committed_table_is_reported_again_beside_a_new_run(tmp_path, monkeypatch):
+    """The table's JSON keeps each command's conditions, so it can be read back as an
+    earlier report beside a new run: every row and command kept, in order."""
+    first, second = tmp_path / 'a.json', tmp_path / 'b.json'
+    first.write_text(json.dumps({'command': 'first', 'threads': 1, 'overrides': {},
+                                 'rows': [_row('genurl', 0, 0.7, 0.8)]}))
+    second.write_text(json.dumps({'command': 'second', 'threads': 1,
+                                  'overrides': {'input_weight': 0},
+                                  'rows': [_row('genurl', 1, 0.6, 0.7)]}))
+    tables = {}
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: tables.update({stem: (payload, md)}))
+    kib.report([str(first)], stem='t1')
+    (tmp_path / 't1.json').write_text(json.dumps(tables['t1'][0]))
+    kib.report([str(tmp_path / 't1.json'), str(second)], stem='t2')
+    payload, md = tables['t2']
+    assert payload['commands'] == ['first', 'second']
+    assert payload['conditions'] == ['threads 1, student overrides none',
+                                     "threads 1, student overrides {'input_weight': 0}"]
+    assert [r['seed'] for r in payload['rows']] == [0, 1]
+    assert '| genurl | 20 | 2 | 65.00 ± 5.00 |' in md and '| infer (s) |' in md
