@@ -137,8 +137,13 @@ def defer_input_smoothing(encoder: torch.nn.Module, adj: Tensor,
     owner = first_linear_owner(encoder)
     if owner is None:
         return None
-    if getattr(encoder, 'skip', None) is not None:  # input_skip reads the same input
-        smooth_after(encoder, 'skip', adj, hops)
+    skip = getattr(encoder, 'skip', None)
+    if skip is not None:  # input_skip reads the same input
+        from .encoders import LowRankSkip
+        if isinstance(skip, LowRankSkip):  # its first factor reads the input
+            smooth_after(skip, 'down', adj, hops)
+        else:
+            smooth_after(encoder, 'skip', adj, hops)
     return smooth_after(*owner, adj, hops)
 
 

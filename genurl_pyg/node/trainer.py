@@ -373,11 +373,12 @@ class NodeEmbeddingTrainer:
         if self.reads_ids:
             gnn = build_encoder(self.encoder_name, cfg.hidden_channels, cfg.hidden_channels,
                                 cfg.out_channels, cfg.num_layers, cfg.dropout,
-                                cfg.input_skip)
+                                cfg.input_skip, cfg.input_skip_rank)
             return NodeEmbedding(self.num_nodes, cfg.hidden_channels, gnn)
         return build_encoder('mlp' if self.encoder_name == 'sign' else self.encoder_name,
                              self.x_enc.size(1), cfg.hidden_channels, cfg.out_channels,
-                             cfg.num_layers, cfg.dropout, cfg.input_skip)
+                             cfg.num_layers, cfg.dropout, cfg.input_skip,
+                             cfg.input_skip_rank)
 
     def _reads_graph_statistics(self) -> bool:
         """Whether a decision reads the graph statistics: an ``auto`` encoder or λ, or a

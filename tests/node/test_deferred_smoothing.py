@@ -136,14 +136,17 @@ def test_smoothed_nnz_names_bad_inputs():
         smoothed_nnz(torch.ones(9, 3), adj, 1)
 
 
-@pytest.mark.parametrize('hops,input_skip', [(1, False), (2, False), (2, True)])
-def test_trainer_orders_give_the_same_embeddings(hops, input_skip, monkeypatch):
+@pytest.mark.parametrize('hops,input_skip,rank', [(1, False, 0), (2, False, 0), (2, True, 0),
+                                                   (2, True, 3)])
+def test_trainer_orders_give_the_same_embeddings(hops, input_skip, rank, monkeypatch):
     """Same seed, same views: smoothing after the first weight matrix trains the same
     function as smoothing the input (up to float rounding), and infers the same on another
-    graph; with ``input_skip`` the skip path, which reads the same input, too."""
+    graph; with ``input_skip`` the skip path, which reads the same input, too (a low-rank
+    path smooths after its first factor)."""
     data = karate()
     cfg = NodeConfig(encoder_input_hops=hops, epochs=3, hidden_channels=8, out_channels=8,
-                     projector_channels=4, k=5, seed=3, input_skip=input_skip)
+                     projector_channels=4, k=5, seed=3, input_skip=input_skip,
+                     input_skip_rank=rank)
     out = {}
     for deferred in (False, True):
         _force_deferral(monkeypatch, deferred)

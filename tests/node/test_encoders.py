@@ -48,3 +48,36 @@ def test_trainer_names_the_encoder_auto_resolved_to(monkeypatch):
     monkeypatch.setattr(trainer_module, 'AUTO_SIGN_MIN_NODES', 10)  # SIGN beyond 10 nodes
     with pytest.raises(ConfigError, match="encoder 'auto' resolved to 'sign'"):
         NodeEmbeddingTrainer(data, NodeConfig(encoder='auto', **cfg))
+
+
+@pytest.mark.parametrize('name', ['gcn', 'gat'])
+def test_a_low_rank_skip_is_the_product_of_its_two_factors(name):
+    """``input_skip_rank`` r: the path is x U V (U: D x r, V: r x d, no bias), r (D + d)
+    weights instead of D d, and both factors are re-drawn by reset_parameters."""
+    from genurl_pyg.node.encoders import LowRankSkip
+    torch.manual_seed(0)
+    enc = build_encoder(name, 6, 8, 8, input_skip=True, input_skip_rank=2)
+    assert isinstance(enc.skip, LowRankSkip) and repr(enc.skip) == 'LowRankSkip(6, 8, rank=2)'
+    x, ei = torch.randn(5, 6), torch.tensor([[0, 1, 1, 2, 3, 4], [1, 0, 2, 1, 4, 3]])
+    u, v = enc.skip.down.weight.t(), enc.skip.up.weight.t()
+    assert u.shape == (6, 2) and v.shape == (2, 8)
+    assert torch.linalg.matrix_rank(u @ v) == 2
+    assert torch.allclose(enc(x, ei), enc.act(enc.gnn(x, ei) + x @ u @ v), atol=1e-6)
+    n_plain = sum(p.numel() for p in build_encoder(name, 6, 8, 8).parameters())
+    assert sum(p.numel() for p in enc.parameters()) == n_plain + 2 * (6 + 8)
+    before = u.clone()
+    enc.reset_parameters()
+    assert not torch.equal(before, enc.skip.down.weight.t())
+
+
+def test_a_skip_rank_without_the_skip_or_of_the_wrong_type_is_refused():
+    with pytest.raises(ConfigError, match="'input_skip_rank: 4' needs 'input_skip: true'"):
+        NodeConfig(input_skip_rank=4)
+    for bad in (-1, 2.5, True, 'low'):
+        with pytest.raises(ConfigError, match="'input_skip_rank'"):
+            NodeConfig(input_skip=True, input_skip_rank=bad)
+    with pytest.raises(ValueError, match="'input_skip_rank' needs 'input_skip'"):
+        build_encoder('gcn', 6, 8, 8, input_skip_rank=3)
+    from genurl_pyg.node.encoders import LowRankSkip
+    with pytest.raises(ValueError, match="'rank' must be an integer >= 1"):
+        LowRankSkip(6, 8, 0)
