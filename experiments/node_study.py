@@ -217,6 +217,7 @@ def search(args) -> None:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1))
     space = SPACES[args.space]
     _check_study_terms(study, args)
+    _record_command(study, args.worker, 'python ' + ' '.join(sys.argv))
     if not study.trials:
         _seed_study(study, args.dataset, space, args.enqueue)
     seeds = list(range(args.seeds))
@@ -287,6 +288,21 @@ def _check_study_terms(study, args) -> None:
                              'trials: pass that value, or --study NAME for a new study')
 
 
+def _record_command(study, worker: int, command: str) -> None:
+    """Adds ``command`` to the study's record of the processes that ran it. One key per
+    worker index, so that workers starting together on one storage do not overwrite each
+    other's entry (a worker restarted appends to its own)."""
+    key = f'commands_worker_{worker}'
+    study.set_user_attr(key, list(study.user_attrs.get(key, [])) + [command])
+
+
+def study_commands(study) -> List[str]:
+    """Every command recorded by :func:`_record_command`, by worker index, then in order."""
+    keys = sorted((k for k in study.user_attrs if k.startswith('commands_worker_')),
+                  key=lambda k: int(k.rsplit('_', 1)[1]))
+    return [c for k in keys for c in study.user_attrs[k]]
+
+
 def _read_yaml(path: str) -> Dict:
     """The config mapping in ``path`` (the package's reader: YAML 1.2 floats, so ``1e-3``
     is a number), or a one-line exit naming what is wrong with the file."""
@@ -306,6 +322,9 @@ def _write_search(args, study, storage: str) -> None:
     best = max(complete, key=lambda t: t['value']) if complete else None
     payload = {'phase': 'search', 'dataset': args.dataset, 'storage': storage,
                'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
+               # every process's command (a study run by several workers; older studies,
+               # which recorded none, keep only the writer's)
+               'commands': study_commands(study) or ['python ' + ' '.join(sys.argv)],
                'seeds_per_trial': args.seeds, 'objective': args.objective,
                'protocol': args.protocol or "the data set's own",
                'space_name': args.space,
@@ -313,7 +332,9 @@ def _write_search(args, study, storage: str) -> None:
                'versions': versions(), 'best': best, 'trials': trials}
     lines = [f'# GenURL design study on {args.dataset}: search'
              + (f' ({args.study})' if args.study else ''), '',
-             f"Command: `{payload['command']}`; torch threads {args.threads}; objective: mean "
+             'Commands (every process that ran this study): '
+             + '; '.join(f'`{c}`' for c in payload['commands'])
+             + f'; torch threads {args.threads}; objective: mean '
              + ('validation' if args.objective == 'val' else
                 'selection (validation + holdout nodes)')
              + f' accuracy of the LR probe over {args.seeds} seeds; space: {args.space}; '

@@ -160,3 +160,28 @@ def test_workers_of_one_study_do_not_propose_the_same_configs():
         node_study.make_sampler(-1)
     with pytest.raises(SystemExit):
         node_study.main(['search', '--dataset', 'CS', '--worker', '-1'])
+
+
+def test_the_search_table_names_every_workers_command(tmp_path, monkeypatch):
+    """Two workers on one storage: each records its own command (a restarted worker
+    appends to its own), and the written table lists them all, not only the writer's."""
+    optuna = pytest.importorskip('optuna')
+    from types import SimpleNamespace
+    storage = f'sqlite:///{tmp_path / "s.db"}'
+    study = optuna.create_study(storage=storage, study_name='s', direction='maximize')
+    node_study._record_command(study, 1, 'python w1')
+    node_study._record_command(study, 0, 'python w0')
+    node_study._record_command(study, 0, 'python w0 again')
+    reloaded = optuna.load_study(storage=storage, study_name='s')  # what another process sees
+    assert node_study.study_commands(reloaded) == ['python w0', 'python w0 again', 'python w1']
+    written = {}
+    monkeypatch.setattr(node_study, 'write_results',
+                        lambda stem, payload, md: written.update(p=payload, md=md))
+    args = SimpleNamespace(dataset='CS', threads=1, seeds=1, objective='val', protocol='',
+                           space='sphere', study='x', worker=1)
+    node_study._write_search(args, reloaded, storage)
+    assert written['p']['commands'] == ['python w0', 'python w0 again', 'python w1']
+    assert '`python w0`; `python w0 again`; `python w1`; torch threads 1' in written['md']
+    fresh = optuna.create_study(direction='maximize')  # recorded nothing: the writer's own
+    node_study._write_search(args, fresh, 'memory')
+    assert written['p']['commands'] == [written['p']['command']]
