@@ -63,9 +63,8 @@ class GenURLObjective(DistillObjective):
     and, with ``pairs: block``, are the node-feature defaults (``'auto'``:
     :data:`~genurl_pyg.distill.config.AUTO_RELATION`, chosen on Cora and Photo,
     ``kd_inductive_sphere_*.md``); ``loss: gkl``, ``latent_radius: 0`` with ``pairs:
-    sampled`` is the paper's relation, the image default (where the cosine anchor and
-    half of P from the pixels are added by default: ``AUTO_ANCHOR_LOSS``,
-    ``AUTO_INPUT_WEIGHT``).
+    sampled`` is the paper's relation, the image default (with the paper's objective:
+    no anchor, the teacher's P; ``AUTO_ANCHOR_LOSS``, ``AUTO_INPUT_WEIGHT``).
 
     Args:
         teacher (Tensor): ``[N, d_t]`` teacher embeddings of the training rows.

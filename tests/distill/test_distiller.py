@@ -249,7 +249,7 @@ def test_anchor_weight_adds_the_regression_of_the_anchors(kind):
     torch.testing.assert_close(got, want)
 
 
-def test_anchor_weight_auto_resolves_per_kind_of_input():
+def test_anchor_weight_auto_resolves_per_kind_of_input(monkeypatch):
     from genurl_pyg.distill.config import AUTO_ANCHOR_WEIGHT, ConfigError
     t, x = _blobs()
     assert DistillConfig().anchor_weight == 'auto' and DistillConfig().anchor_loss == 'auto'
@@ -264,11 +264,14 @@ def test_anchor_weight_auto_resolves_per_kind_of_input():
     assert (mse.anchor_loss, mse.anchor_weight) == ('mse', 0.1)
     assert DistillConfig(anchor_loss='cosine', anchor_weight=0.3).resolved(
         images=False).anchor_weight == 0.3
-    images = DistillConfig().resolved(images=True)  # session 48's image defaults
-    assert (images.anchor_loss, images.anchor_weight, images.input_weight) == ('cosine', 1.0,
-                                                                               0.5)
+    images = DistillConfig().resolved(images=True)  # the paper's objective (session 49)
+    assert (images.anchor_loss, images.anchor_weight, images.input_weight) == ('cosine', 0.0,
+                                                                               0.0)
     assert DistillConfig(anchor_loss='mse').resolved(images=True).anchor_weight == 0.0
     assert DistillConfig().resolved(images=False).input_weight == 0.0
+    import genurl_pyg.distill.config as config_module
+    monkeypatch.setitem(config_module.AUTO_INPUT_WEIGHT, 'images', 0.5)  # a non-zero auto
+    assert DistillConfig().resolved(images=True).input_weight == 0.5
     assert DistillConfig(objective='pkt').resolved(images=True).input_weight == 0.0  # no P
     assert DistillConfig(anchor_weight=0.3).resolved(images=True).anchor_weight == 0.3
     off = GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'anchor_weight': 0}))
