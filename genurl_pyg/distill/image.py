@@ -6,11 +6,13 @@ the teacher's neighbourhoods); LDT: each step the student (the small CNN, ``stud
 reads one random view per anchor image (:class:`~genurl_pyg.vision.views.BatchViews`, the
 SimCLR augmentations of the vision task) and its Student-t Q is pulled to P by the GKL. The
 peers (regression, RKD, PKT, SEED) train the same student on the same views against the same
-static teacher features. By default (``'auto'``, chosen on held-out training images) half of
-P comes from the pixels' own kNN (``input_weight`` 0.5) and a cosine anchor to the teacher's
-features is added (``anchor_weight`` 1.0). Building P costs one teacher pass over the N
-images plus the kNN (:class:`~genurl_pyg.structure.SimilarityBuilder`, O(N k) memory; a
-second kNN over the flattened pixels for their part); a step costs the student on about
+static teacher features. By default (``'auto'``) GenURL's student keeps the paper's
+objective: P from the teacher alone, no anchor. ``input_weight`` w > 0 mixes in the pixels'
+own kNN and ``anchor_weight`` > 0 adds a cosine anchor to the teacher's features (session
+48 chose both on held-out training images; fresh validation seeds withdrew them in session
+49: a kNN gain, no linear one beyond the noise). Building P costs one teacher pass over the
+N images plus the kNN (:class:`~genurl_pyg.structure.SimilarityBuilder`, O(N k) memory; with
+w > 0 a second kNN over the flattened pixels); a step costs the student on about
 ``B (1 + r)`` views.
 
 A teacher that *sees* the augmented views (P refreshed per view) is not built: P is static.
