@@ -9,6 +9,7 @@ from torch import Tensor
 from torch_geometric.nn import MLP
 from torch_geometric.nn.models import GAT, GCN
 
+from .._validation import check_positive_int
 from ..structure.trust import LOW_INFORMATION, LOW_TRUST, graph_is_noise
 from .config import SKIP_ENCODERS
 
@@ -85,9 +86,7 @@ class LowRankSkip(torch.nn.Module):
     def __init__(self, in_channels: int, out_channels: int, rank: int) -> None:
         super().__init__()
         from torch_geometric.nn import Linear
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-            raise ValueError(f"'rank' must be an integer >= 1, got {rank!r}")
-        self.rank = rank
+        self.rank = check_positive_int(rank, 'rank')
         self.down = Linear(in_channels, rank, bias=False)
         self.up = Linear(rank, out_channels, bias=False)
 

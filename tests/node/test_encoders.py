@@ -79,5 +79,7 @@ def test_a_skip_rank_without_the_skip_or_of_the_wrong_type_is_refused():
     with pytest.raises(ValueError, match="'input_skip_rank' needs 'input_skip'"):
         build_encoder('gcn', 6, 8, 8, input_skip_rank=3)
     from genurl_pyg.node.encoders import LowRankSkip
-    with pytest.raises(ValueError, match="'rank' must be an integer >= 1"):
+    with pytest.raises(ValueError, match="'rank' must be >= 1, got 0"):
         LowRankSkip(6, 8, 0)
+    with pytest.raises(TypeError, match="'rank' must be an int, got float"):
+        LowRankSkip(6, 8, 2.0)
