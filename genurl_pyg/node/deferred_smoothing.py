@@ -139,11 +139,10 @@ def defer_input_smoothing(encoder: torch.nn.Module, adj: Tensor,
         return None
     skip = getattr(encoder, 'skip', None)
     if skip is not None:  # input_skip reads the same input
-        from .encoders import LowRankSkip
-        if isinstance(skip, LowRankSkip):  # its first factor reads the input
-            smooth_after(skip, 'down', adj, hops)
-        else:
-            smooth_after(encoder, 'skip', adj, hops)
+        # A composite skip (LowRankSkip) names the sub-layer that reads the input; a plain
+        # Linear skip is that layer itself.
+        reader = getattr(skip, 'input_layer', None)
+        smooth_after(*((skip, reader) if reader else (encoder, 'skip')), adj, hops)
     return smooth_after(*owner, adj, hops)
 
 

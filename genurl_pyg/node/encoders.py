@@ -83,6 +83,9 @@ class LowRankSkip(torch.nn.Module):
     forward. ``down`` reads the raw input, so deferred smoothing (Â^h X U = Â^h (X U))
     swaps it like the encoder's first weight layer."""
 
+    #: the sub-layer that reads the raw input (what deferred input smoothing swaps)
+    input_layer = 'down'
+
     def __init__(self, in_channels: int, out_channels: int, rank: int) -> None:
         super().__init__()
         from torch_geometric.nn import Linear
