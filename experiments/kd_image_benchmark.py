@@ -246,8 +246,9 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
              'column says *validation* (the vision task\'s): weighted kNN (k 200, T 0.1) and '
              'logistic regression (C on a tenth of the training images), frozen features, '
              '% (mean ± std over seeds). Seconds: training (teacher: its pretraining); '
-             'inference: embedding the scored images. **missed**: GenURL\'s student below a '
-             'peer at equal epochs (test rows only).', '',
+             'inference: embedding the scored images. **missed**: a GenURL student (the '
+             'default or a labelled variant) below a peer at equal epochs (test rows only).',
+             '',
              '| data set (training images) | method | epochs | seeds | kNN | linear | s | '
              'infer (s) | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
     order_fixed = ['teacher', 'raw', 'genurl']
@@ -270,7 +271,10 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
         for m in order:
             g = groups[(key, m)]
             target = ''
-            if m == 'genurl' and on == 'test':
+            # Every GenURL row is judged, the labelled ones too: the package default can be
+            # a labelled row of an older table (session 49 returned it to the paper's
+            # objective, whose test rows are labelled), and an old miss stays marked.
+            if (m == 'genurl' or m in variants) and on == 'test':
                 missed = []
                 for k in ('knn', 'linear'):
                     above = [q for q in PEERS if q in means and means[q][k][0] > means[m][k][0]]

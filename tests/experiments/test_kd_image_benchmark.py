@@ -39,6 +39,15 @@ def test_report_names_the_peers_above_genurl_on_each_probe(tmp_path, monkeypatch
     run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
     kib.report([str(run)])
     assert '≥ every peer met' in written['md']
+    # a labelled GenURL row (a variant, or the default under an older table's label) is
+    # judged against the same peers, not only the row named `genurl`
+    rows.append(_row('genurl (paper)', 0, 0.785, 0.865))
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    kib.report([str(run)])
+    paper = next(line for line in written['md'].splitlines() if '| genurl (paper) |' in line)
+    assert paper.endswith('| **missed**: knn (pkt higher) |')
+    peer = next(line for line in written['md'].splitlines() if '| mse |' in line)
+    assert peer.endswith('|  |')
 
 
 def test_a_given_teachers_budget_is_read_from_its_run_folder(tmp_path, monkeypatch):
