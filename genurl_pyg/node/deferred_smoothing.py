@@ -139,10 +139,11 @@ def defer_input_smoothing(encoder: torch.nn.Module, adj: Tensor,
         return None
     skip = getattr(encoder, 'skip', None)
     if skip is not None:  # input_skip reads the same input
-        # A composite skip (LowRankSkip) names the sub-layer that reads the input; a plain
-        # Linear skip is that layer itself.
         reader = getattr(skip, 'input_layer', None)
-        smooth_after(*((skip, reader) if reader else (encoder, 'skip')), adj, hops)
+        if reader:  # a composite skip (LowRankSkip) names its sub-layer that reads it
+            smooth_after(skip, reader, adj, hops)
+        else:  # a plain Linear skip is that layer itself
+            smooth_after(encoder, 'skip', adj, hops)
     return smooth_after(*owner, adj, hops)
 
 
