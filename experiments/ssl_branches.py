@@ -29,7 +29,8 @@ trains the shared *trunk* once and then each *branch* from its checkpoint:
 
 Only overrides that do not change the model's shape are allowed (``view_weight``, ``k``,
 ``feature_hops``, ``ema``, ``knn_start``, ``alpha``, ``nu_latent``, ``loss``,
-``false_negatives``, ``latent_radius``, ``repulsion``, ``decorrelation_weight``, and
+``false_negatives``, ``latent_radius``, ``repulsion``, ``decorrelation_weight``,
+``memory_bank`` (the bank starts empty at the branch and fills in ``M / B`` steps), and
 ``target``/``predictor_hidden``, which add a predictor head started at the branch): the
 branch continues the trunk's parameters and optimiser state.
 
@@ -69,7 +70,7 @@ VALIDATION_ROWS = 10000
 HOLDOUT = {'fashion-mnist': 'tail', 'cifar10-jpeg': 'per_class'}
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
                'loss', 'false_negatives', 'latent_radius', 'repulsion', 'decorrelation_weight',
-               'target', 'predictor_hidden'}
+               'target', 'predictor_hidden', 'memory_bank'}
 
 
 def holdout_rows(y, rows: int, how: str, smoke: int = 0):

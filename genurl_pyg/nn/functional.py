@@ -129,8 +129,10 @@ def pairwise_sqdist(z: Tensor, other: Optional[Tensor] = None) -> Tensor:
 def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
                    alpha: float = 0.1, eps: float = 1e-10,
                    no_repulsion: Optional[Tensor] = None,
-                   targets: Optional[Tensor] = None) -> Tensor:
-    r"""Loss over all :math:`B(B-1)` ordered pairs of a batch.
+                   targets: Optional[Tensor] = None,
+                   columns: Optional[Tensor] = None) -> Tensor:
+    r"""Loss over all :math:`B(B-1)` ordered pairs of a batch (and, with ``columns``,
+    its :math:`B M` pairs with ``M`` fixed extra points).
 
     Args:
         z (Tensor): embeddings ``[B, d]``.
@@ -147,8 +149,15 @@ def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
             others (BYOL's asymmetry in GenURL's form: ``z`` an online predictor's output,
             ``t`` an EMA teacher's projections of the same rows). The diagonal (a row and
             its own target) stays out of the loss, as in the symmetric form.
+        columns (Tensor, optional): ``[M, d]`` fixed points (used without gradient) after
+            the batch's own columns, for example a memory bank of past projections:
+            ``p``, ``no_repulsion`` and :math:`Q` are then ``[B, B + M]``, the pair of row
+            :math:`i` and column :math:`B + m` being :math:`\kappa_\nu(\lVert z_i -
+            c_m\rVert^2)`; only the batch block's diagonal stays out. Elementwise
+            variants only (``kl`` and ``infonce`` normalise square rows).
 
-    Complexity: O(B^2 d) time, O(B^2) memory: meant for batches of at most a few thousand.
+    Complexity: O(B (B + M) d) time, O(B (B + M)) memory: meant for batches of at most a few
+    thousand.
     """
     check_tensor(z, 'z')
     if z.dim() != 2:
@@ -159,25 +168,41 @@ def all_pairs_loss(z: Tensor, p: Tensor, nu: float = 1.0, variant: str = 'gkl',
             raise ValueError(f"'targets' must have the shape of 'z', {tuple(z.shape)}, got "
                              f'{tuple(targets.shape)}')
         targets = targets.detach()
-    if p.shape != (z.size(0), z.size(0)):
-        raise ValueError(f"'p' must be [B, B] = {(z.size(0), z.size(0))} to match 'z', "
+    b = z.size(0)
+    extra = 0
+    if columns is not None:
+        check_tensor(columns, 'columns')
+        if columns.dim() != 2 or columns.size(1) != z.size(1):
+            raise ValueError(f"'columns' must be [M, d = {z.size(1)}], got "
+                             f'{tuple(columns.shape)}')
+        if variant in ('kl', 'infonce'):
+            raise ValueError(f"'columns' applies to the elementwise variants, not "
+                             f'{variant!r}')
+        extra = columns.size(0)
+    if p.shape != (b, b + extra):
+        what = '[B, B]' if columns is None else '[B, B + M]'
+        raise ValueError(f"'p' must be {what} = {(b, b + extra)} to match 'z', "
                          f"got {tuple(p.shape)}")
     if variant not in VARIANTS:
         raise ValueError(f"'variant' must be one of {VARIANTS}, got {variant!r}")
     if no_repulsion is not None:
         if no_repulsion.shape != p.shape or no_repulsion.dtype != torch.bool:
-            raise ValueError(f"'no_repulsion' must be a boolean [B, B] = {tuple(p.shape)} "
-                             f'tensor, got {no_repulsion.dtype} {tuple(no_repulsion.shape)}')
+            raise ValueError(f"'no_repulsion' must be a boolean tensor of p's shape "
+                             f'{tuple(p.shape)}, got {no_repulsion.dtype} '
+                             f'{tuple(no_repulsion.shape)}')
         if variant in ('kl', 'infonce'):
             raise ValueError(f"'no_repulsion' applies to the elementwise variants, not "
                              f'{variant!r}')
     p = p.detach()
-    q = student_t(pairwise_sqdist(z, targets), nu)
+    cols = targets
+    if columns is not None:
+        cols = torch.cat([z if targets is None else targets, columns.detach().to(z.dtype)])
+    q = student_t(pairwise_sqdist(z, cols), nu)
     if variant == 'kl':
         return kl_loss(p, q, eps)
     if variant == 'infonce':
         return infonce_loss(p, q, eps)
-    keep = ~torch.eye(z.size(0), dtype=torch.bool, device=z.device)
+    keep = ~torch.eye(b, b + extra, dtype=torch.bool, device=z.device)
     if no_repulsion is not None:
         keep &= ~(no_repulsion.to(keep.device) & (p == 0))
     return elementwise_loss(p[keep], q[keep], variant, alpha, eps).mean()

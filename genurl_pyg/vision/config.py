@@ -26,7 +26,11 @@ class SSLConfig:
     before the teacher's kNN joins P), ``ema`` (teacher momentum), ``false_negatives`` (m:
     from ``knn_start`` on, each view's m teacher-nearest other-image views are not repelled,
     P unchanged; 0, the default: off;
-    :func:`~genurl_pyg.vision.objective.teacher_false_negatives`). Why views only by
+    :func:`~genurl_pyg.vision.objective.teacher_false_negatives`), ``memory_bank`` (M > 0:
+    P's kNN part from the ``k`` nearest of the last M projections the online network made,
+    a memory bank, instead of the EMA teacher's kNN among the batch's views; needs
+    ``view_weight < 1``; no teacher is kept; :mod:`~genurl_pyg.vision.memory_bank`; 0, the
+    default: off). Why views only by
     default: on Fashion-MNIST validation images (10k training images, 20 epochs, the small
     CNN; ``experiments/results/ssl_benchmark_notes.md``, session 20) the teacher's kNN at
     ``view_weight=0.5`` cost 4.0 points of kNN accuracy and 1.0 of linear accuracy against
@@ -75,6 +79,7 @@ class SSLConfig:
     knn_start: int = 10
     ema: float = 0.99
     false_negatives: int = 0
+    memory_bank: int = 0
     loss: str = 'gkl'
     nu_latent: float = 1.0
     alpha: float = 1.0
@@ -108,7 +113,8 @@ class SSLConfig:
                          ('predictor_hidden', 1), ('k', 1),
                          ('feature_hops', 1), ('knn_start', 0), ('epochs', 1),
                          ('warmup_epochs', 0), ('batch_size', 2), ('seed', 0),
-                         ('monitor_every', 0), ('knn_k', 1), ('false_negatives', 0)):
+                         ('monitor_every', 0), ('knn_k', 1), ('false_negatives', 0),
+                         ('memory_bank', 0)):
             integer(name, lo)
         number('view_weight', 0.0, 1.0)
         number('ema', 0.0, 1.0)
@@ -123,6 +129,8 @@ class SSLConfig:
         if self.repulsion == 'decorrelation' and self.false_negatives:
             raise ValueError("ssl config 'false_negatives' spares pairs from the repulsion, "
                              "which 'repulsion: decorrelation' removes; set it to 0")
+        if self.memory_bank:
+            self._check_memory_bank()
         if self.target not in TARGETS:
             raise ValueError(f"ssl config 'target' must be one of {TARGETS}, got "
                              f"{self.target!r}")
@@ -152,6 +160,23 @@ class SSLConfig:
         from .views import ViewConfig
         ViewConfig.from_dict(self.views)  # raises naming a bad view option
         return self
+
+    def _check_memory_bank(self) -> None:
+        why = None
+        if self.objective != 'genurl':
+            why = f"is GenURL's P; the peer {self.objective!r} has its own loss"
+        elif self.view_weight >= 1:
+            why = ("supplies P's kNN part, which 'view_weight' 1 (views only) leaves out; set "
+                   "'view_weight' below 1")
+        elif self.memory_bank < self.k:
+            why = f"must hold at least 'k' ({self.k}) entries"
+        elif self.false_negatives or self.target == 'ema':
+            why = ("replaces the EMA teacher that 'false_negatives' and 'target: ema' read; "
+                   "use one or the other")
+        elif self.loss in ('kl', 'infonce'):
+            why = f"needs an elementwise 'loss' (gkl, fuzzy_ce, l1, mse), got {self.loss!r}"
+        if why:
+            raise ValueError(f"ssl config 'memory_bank' ({self.memory_bank}) {why}")
 
     @classmethod
     def from_dict(cls, values: Optional[Dict[str, Any]] = None,

@@ -8,7 +8,9 @@ part (:class:`~genurl_pyg.vision.objective.BatchSimilarity`) and, with
 ``false_negatives``, the pairs left unrepelled
 (:func:`~genurl_pyg.vision.objective.teacher_false_negatives`), the GKL between P and the
 Student-t Q of the projector outputs, an optimiser step, then the teacher's EMA update (no
-teacher exists with views only, the default). With ``target: ema`` a predictor head follows
+teacher exists with views only, the default). With ``memory_bank`` > 0 P's kNN part comes
+from the bank of past projections instead of a teacher
+(:mod:`~genurl_pyg.vision.memory_bank`), and each step's first views are pushed to it. With ``target: ema`` a predictor head follows
 the projector and Q runs from its outputs to the EMA teacher's projections of the same
 views (backbone and projector both EMAs; BYOL's asymmetry, GenURL's P, kernel and GKL).
 Cost per step: one forward and one backward pass of the backbone on ``2B`` images (a second
@@ -40,6 +42,7 @@ from ..utils.io import atomic_torch_save
 from .backbones import build_backbone, ema_update, feature_dim
 from .config import SSLConfig
 from .data import ImageData
+from .memory_bank import MemoryBank, bank_similarity
 from .objective import BatchSimilarity, teacher_false_negatives
 from .views import BatchViews, ViewConfig
 
@@ -115,13 +118,22 @@ class VisualTrainer:
         # The EMA teacher is read only by P's kNN part (view_weight < 1) and the false-negative
         # mask: with views only (the default) keeping it up to date would be a wasted
         # backbone copy every step.
-        reads_teacher = cfg.view_weight < 1 or cfg.false_negatives > 0 or cfg.target == 'ema'
+        # With a memory bank (memory_bank > 0) the bank, not a teacher, gives P's kNN part.
+        reads_teacher = ((cfg.view_weight < 1 and not cfg.memory_bank)
+                         or cfg.false_negatives > 0 or cfg.target == 'ema')
         self.teacher = (copy.deepcopy(self.model['backbone']).requires_grad_(False)
                         if cfg.objective == 'genurl' and reads_teacher else None)
         # target 'ema': the teacher's projector, an EMA of the online one (BYOL's target)
         self.target_projector = (copy.deepcopy(self.model['projector']).requires_grad_(False)
                                  if 'predictor' in self.model else None)
         self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
+        self.bank = None
+        if cfg.memory_bank and cfg.objective == 'genurl':
+            if 2 * cfg.batch_size > ALL_PAIRS_MAX:
+                raise ValueError(f"ssl config 'memory_bank' needs the all-pairs loss: 2 * "
+                                 f'batch_size = {2 * cfg.batch_size} rows is above '
+                                 f'{ALL_PAIRS_MAX}')
+            self.bank = MemoryBank(cfg.memory_bank, cfg.projector_out, self.device)
         # repulsion 'decorrelation': GKL's attraction only (alpha 0 removes the p = 0 terms);
         # _step adds the covariance term that keeps the projections spread instead.
         alpha = 0.0 if cfg.repulsion == 'decorrelation' else cfg.alpha
@@ -156,7 +168,9 @@ class VisualTrainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             return self.model['peer'](self.model['backbone'], v1, v2)
 
-    def _step(self, images: Tensor, use_knn: bool) -> float:
+    def _step(self, images: Tensor, use_knn: bool, ids: Optional[Tensor] = None) -> float:
+        """One optimiser step on ``images`` (``ids``: their rows in the training set, read
+        by the memory bank only)."""
         if 'peer' in self.model:
             loss = self._peer_step(images)
             self._check_finite(loss)
@@ -172,14 +186,14 @@ class VisualTrainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             z = self.model['projector'](self.model['backbone'](v))
             teacher = None
-            if use_knn or self.target_projector is not None:
+            if (use_knn and self.teacher is not None) or self.target_projector is not None:
                 with torch.no_grad():
                     features = self.teacher(v)
                     teacher = features.float() if use_knn else None
                     if self.target_projector is not None:
                         targets = self.target_projector(features).float()
                 z = z if targets is None else self.model['predictor'](z)
-        p = self.similarity(b, teacher)
+        p = self.similarity(b, teacher)  # views only when the bank gives the kNN part
         z = z.float()
         if self.cfg.latent_radius > 0:  # Q on a sphere: the kernel sees a fixed scale
             z = nn.functional.normalize(z, dim=1) * self.cfg.latent_radius
@@ -187,7 +201,13 @@ class VisualTrainer:
                 targets = nn.functional.normalize(targets, dim=1) * self.cfg.latent_radius
         no_repulsion = (teacher_false_negatives(teacher, b, self.cfg.false_negatives)
                         if teacher is not None and self.cfg.false_negatives else None)
-        if z.size(0) <= ALL_PAIRS_MAX:
+        reads_bank = use_knn and self.bank is not None and self.bank.full
+        if reads_bank:
+            bank_ids = ids.to(self.device).repeat(2)
+            p, no_repulsion = bank_similarity(z.detach(), bank_ids, self.bank, self.cfg.k,
+                                              self.cfg.view_weight)
+            loss = self.loss_fn(z, p, no_repulsion=no_repulsion, columns=self.bank.points)
+        elif z.size(0) <= ALL_PAIRS_MAX:
             loss = self.loss_fn(z, p, no_repulsion=no_repulsion, targets=targets)
         elif no_repulsion is not None or targets is not None:
             what = 'false_negatives' if targets is None else 'target: ema'
@@ -210,6 +230,8 @@ class VisualTrainer:
             ema_update(self.teacher, self.model['backbone'], self.cfg.ema)
         if self.target_projector is not None:
             ema_update(self.target_projector, self.model['projector'], self.cfg.ema)
+        if self.bank is not None:  # filled from the first step, read from knn_start
+            self.bank.push(z[:b].detach(), ids.to(self.device))
         return loss.item()
 
     def _check_finite(self, loss: Tensor) -> None:
@@ -234,11 +256,12 @@ class VisualTrainer:
             if self.target_projector is not None:
                 self.target_projector.train()
             order = torch.randperm(self.train_x.size(0), generator=self.order_gen)
-            use_knn = self.state.epoch >= cfg.knn_start and self.teacher is not None
+            use_knn = self.state.epoch >= cfg.knn_start and (
+                self.teacher is not None or self.bank is not None)
             total = 0.0
             for step in range(self.steps_per_epoch):
                 idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                loss = self._step(self.train_x[idx.to(self.device)], use_knn)
+                loss = self._step(self.train_x[idx.to(self.device)], use_knn, idx)
                 total += loss
                 if self.progress is not None:
                     done = (step + 1) * cfg.batch_size
@@ -289,6 +312,7 @@ class VisualTrainer:
             'teacher': None if self.teacher is None else self.teacher.state_dict(),
             'target_projector': (None if self.target_projector is None
                                  else self.target_projector.state_dict()),
+            'bank': None if self.bank is None else self.bank.state_dict(),
             'optimizer': self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
             'order_gen': self.order_gen.get_state(), 'view_gen': self.view_gen.get_state(),
             'state': vars(self.state), 'config': self.cfg.to_dict()}, Path(path))
@@ -313,6 +337,9 @@ class VisualTrainer:
         if self.target_projector is not None:
             self.target_projector.load_state_dict(blob['target_projector'])
         self.optimizer.load_state_dict(blob['optimizer'])
+        # a blob without a bank (a run or trunk without one) starts this bank empty
+        if self.bank is not None and blob.get('bank') is not None:
+            self.bank.load_state_dict(blob['bank'])
         self._restore_progress(blob)
 
     def _restore_progress(self, blob: dict) -> None:

@@ -44,10 +44,13 @@ class GenURLLoss(torch.nn.Module):
 
     def forward(self, z: Tensor, p, nodes: Optional[Tensor] = None,
                 no_repulsion: Optional[Tensor] = None,
-                targets: Optional[Tensor] = None) -> Tensor:
+                targets: Optional[Tensor] = None,
+                columns: Optional[Tensor] = None) -> Tensor:
         """All pairs (see the class doc); ``no_repulsion``: a boolean ``[B, B]`` of pairs
         left out where :math:`p = 0`; ``targets``: fixed column points, :math:`Q_{ij}` from
-        ``z_i`` to ``targets_j`` (both :func:`~genurl_pyg.nn.functional.all_pairs_loss`)."""
+        ``z_i`` to ``targets_j``; ``columns``: ``M`` fixed points after the batch's columns,
+        with a dense ``p`` of ``[B, B + M]`` (all three
+        :func:`~genurl_pyg.nn.functional.all_pairs_loss`)."""
         if isinstance(p, Similarity):
             if nodes is None:
                 if z.size(0) != p.num_nodes:
@@ -56,7 +59,7 @@ class GenURLLoss(torch.nn.Module):
                 nodes = torch.arange(p.num_nodes, device=z.device)
             p = dense_block(p, nodes)
         return F.all_pairs_loss(z, p, self.nu, self.variant, self.alpha, self.eps,
-                                no_repulsion, targets)
+                                no_repulsion, targets, columns)
 
     def sampled(self, z: Tensor, sim: Similarity, num_pos: int, num_neg: int,
                 generator: Optional[torch.Generator] = None,
