@@ -10,11 +10,13 @@ part (:class:`~genurl_pyg.vision.objective.BatchSimilarity`) and, with
 Student-t Q of the projector outputs, an optimiser step, then the teacher's EMA update (no
 teacher exists with views only, the default). With ``memory_bank`` > 0 P's kNN part comes
 from the bank of past projections instead of a teacher
-(:mod:`~genurl_pyg.vision.memory_bank`), and each step's first views are pushed to it. With ``target: ema`` a predictor head follows
-the projector and Q runs from its outputs to the EMA teacher's projections of the same
-views (backbone and projector both EMAs; BYOL's asymmetry, GenURL's P, kernel and GKL).
+(:mod:`~genurl_pyg.vision.memory_bank`), and each step's first views are pushed to it.
+With ``target: ema`` a predictor head follows the projector and Q runs from its outputs
+to the EMA teacher's projections of the same views (backbone and projector both EMAs;
+BYOL's asymmetry, GenURL's P, kernel and GKL).
 Cost per step: one forward and one backward pass of the backbone on ``2B`` images (a second
-forward with the teacher), plus O(B²·(D + d)) for P and the loss.
+forward with the teacher), plus O(B²·(D + d)) for P and the loss (O(B·M·d) more with a
+bank of M entries).
 
 The learning rate warms up linearly for ``warmup_epochs`` and decays by a cosine to 0,
 updated every step. A checkpoint (model, teacher, optimiser, schedule, generators,
