@@ -30,7 +30,9 @@ class SSLConfig:
     P's kNN part from the ``k`` nearest of the last M projections the online network made,
     a memory bank, instead of the EMA teacher's kNN among the batch's views; needs
     ``view_weight < 1``; no teacher is kept; :mod:`~genurl_pyg.vision.memory_bank`; 0, the
-    default: off). Why views only by
+    default: off, because on Fashion-MNIST validation images, two seeds, M 4,096 at half of
+    P from epoch 10 beat the teacher's kNN by 2.2 kNN points but stayed 1.0 below views
+    only; ``ssl_benchmark_notes.md``, session 51). Why views only by
     default: on Fashion-MNIST validation images (10k training images, 20 epochs, the small
     CNN; ``experiments/results/ssl_benchmark_notes.md``, session 20) the teacher's kNN at
     ``view_weight=0.5`` cost 4.0 points of kNN accuracy and 1.0 of linear accuracy against
