@@ -36,12 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import versions, write_results  # noqa: E402
 
 
-def topk_other_images(sim, row_ids, col_ids, k):
-    """Indices of each row's ``k`` most similar columns whose image differs from the row's."""
-    sim = sim.masked_fill(row_ids.unsqueeze(1) == col_ids.unsqueeze(0), float('-inf'))
-    return sim.topk(k, dim=1).indices
-
-
 def purity(labels_rows, labels_cols, nearest) -> float:
     return float((labels_cols[nearest] == labels_rows.unsqueeze(1)).float().mean())
 
@@ -63,6 +57,7 @@ def main(argv=None) -> None:
     import torch
     from ssl_branches import PRESET, validation_data
     from genurl_pyg.vision.config import SSLConfig
+    from genurl_pyg.vision.memory_bank import nearest_other_images
     from genurl_pyg.vision.trainer import VisualTrainer
     torch.set_num_threads(args.threads)
     data = validation_data(train_images=args.train_images)
@@ -100,13 +95,13 @@ def main(argv=None) -> None:
             if step >= args.bank // b:  # the bank is full: score this batch
                 t = torch.nn.functional.normalize(teacher(v), dim=1)
                 ym = y[ids]
-                scores['teacher'].append(purity(ym, ym, topk_other_images(
-                    t @ t.t(), ids, ids, args.k)))
-                scores['batch-online'].append(purity(ym, ym, topk_other_images(
-                    z @ z.t(), ids, ids, args.k)))
+                scores['teacher'].append(purity(ym, ym, nearest_other_images(
+                    t @ t.t(), ids, ids, args.k).indices))
+                scores['batch-online'].append(purity(ym, ym, nearest_other_images(
+                    z @ z.t(), ids, ids, args.k).indices))
                 bz, bi = torch.cat(bank_z)[-args.bank:], torch.cat(bank_ids)[-args.bank:]
-                scores['bank'].append(purity(ym, y[bi], topk_other_images(
-                    z @ bz.t(), ids, bi, args.k)))
+                scores['bank'].append(purity(ym, y[bi], nearest_other_images(
+                    z @ bz.t(), ids, bi, args.k).indices))
                 scores['chance'].append(float((y[bi].unsqueeze(0) == ym.unsqueeze(1))
                                               .float().mean()))
             bank_z.append(z[:b])

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from .._validation import check_positive_int
 from ..structure.calibration import calibrate, calibrated_weights
+from .objective import view_edges
 
 
 class MemoryBank:
@@ -96,6 +97,14 @@ class MemoryBank:
         self.next, self.count = int(state['next']), int(state['count'])
 
 
+def nearest_other_images(sim: Tensor, row_ids: Tensor, col_ids: Tensor,
+                         k: int) -> Tuple[Tensor, Tensor]:
+    """Each row's ``k`` largest entries of ``sim`` ``[R, C]`` among the columns whose image
+    id differs from the row's: ``(values, column indices)``, both ``[R, k]``. O(R·C)."""
+    same = row_ids.unsqueeze(1) == col_ids.unsqueeze(0)
+    return sim.masked_fill(same, float('-inf')).topk(k, dim=1)
+
+
 @torch.no_grad()
 def bank_similarity(z: Tensor, ids: Tensor, bank: MemoryBank, k: int,
                     view_weight: float) -> Tuple[Tensor, Tensor]:
@@ -119,18 +128,17 @@ def bank_similarity(z: Tensor, ids: Tensor, bank: MemoryBank, k: int,
     b, m = n // 2, bank.size
     sim = torch.nn.functional.normalize(z.float(), dim=1) @ \
         torch.nn.functional.normalize(bank.points, dim=1).t()
-    same = ids.unsqueeze(1) == bank.ids.unsqueeze(0)
-    others = (~same).sum(1).min()
-    if int(others) < k:
-        raise ValueError(f'a view has only {int(others)} bank entries of other images, fewer '
+    others = int((ids.unsqueeze(1) != bank.ids.unsqueeze(0)).sum(1).min())
+    if others < k:
+        raise ValueError(f'a view has only {others} bank entries of other images, fewer '
                          f"than 'k' = {k}: use a larger memory bank")
-    sim = sim.masked_fill(same, float('-inf'))
-    top, nearest = sim.topk(k, dim=1)
+    top, nearest = nearest_other_images(sim, ids, bank.ids, k)
     dist = (1 - top).clamp_min(0)  # cosine distance, in [0, 2]
     rho, sigma = calibrate(dist)
     p = torch.zeros(n, n + m, device=z.device)
+    views = view_edges(b, z.device)
+    p[views[0], views[1]] = float(view_weight)
     rows = torch.arange(n, device=z.device)
-    p[rows, (rows + b) % n] = float(view_weight)
     p[rows.unsqueeze(1), n + nearest] = (1 - float(view_weight)) * \
         calibrated_weights(dist, rho, sigma)
     no_repulsion = torch.zeros(n, n + m, dtype=torch.bool, device=z.device)

@@ -195,7 +195,9 @@ class VisualTrainer:
                     if self.target_projector is not None:
                         targets = self.target_projector(features).float()
                 z = z if targets is None else self.model['predictor'](z)
-        p = self.similarity(b, teacher)  # views only when the bank gives the kNN part
+        reads_bank = use_knn and self.bank is not None and self.bank.full
+        # P from the batch alone, unless the bank's P (built below, from z) replaces it
+        p = None if reads_bank else self.similarity(b, teacher)
         z = z.float()
         if self.cfg.latent_radius > 0:  # Q on a sphere: the kernel sees a fixed scale
             z = nn.functional.normalize(z, dim=1) * self.cfg.latent_radius
@@ -203,7 +205,6 @@ class VisualTrainer:
                 targets = nn.functional.normalize(targets, dim=1) * self.cfg.latent_radius
         no_repulsion = (teacher_false_negatives(teacher, b, self.cfg.false_negatives)
                         if teacher is not None and self.cfg.false_negatives else None)
-        reads_bank = use_knn and self.bank is not None and self.bank.full
         if reads_bank:
             bank_ids = ids.to(self.device).repeat(2)
             p, no_repulsion = bank_similarity(z.detach(), bank_ids, self.bank, self.cfg.k,

@@ -1,9 +1,12 @@
-"""experiments/ssl_neighbour_purity.py: the neighbours it scores are of other images, and
-the share is the brute-force same-label fraction."""
+"""experiments/ssl_neighbour_purity.py: the neighbours it scores (the memory bank's own
+search, ``nearest_other_images``) are of other images, and the share is the brute-force
+same-label fraction."""
 import sys
 from pathlib import Path
 
 import torch
+
+from genurl_pyg.vision.memory_bank import nearest_other_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'experiments'))
 import ssl_neighbour_purity as snp  # noqa: E402
@@ -15,7 +18,7 @@ def test_neighbours_skip_the_rows_own_image_and_purity_counts_labels():
     row_ids = torch.tensor([0, 1, 2, 0, 1, 2])
     col_ids = torch.tensor([0, 0, 1, 3, 4, 5, 6, 7, 8])
     k = 3
-    got = snp.topk_other_images(rows @ cols.t(), row_ids, col_ids, k)
+    got = nearest_other_images(rows @ cols.t(), row_ids, col_ids, k).indices
     for i in range(6):  # brute force: sort by similarity, drop the own image, take k
         ranked = sorted(range(9), key=lambda j: -float(rows[i] @ cols[j]))
         want = [j for j in ranked if col_ids[j] != row_ids[i]][:k]
