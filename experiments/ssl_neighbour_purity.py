@@ -119,7 +119,8 @@ def main(argv=None) -> None:
              '']
     if args.conditions:
         lines += [f'Conditions: {args.conditions}', '']
-    lines += ['| neighbours from | same-class share | min over batches | max |', '|---|---|---|---|']
+    lines += ['| neighbours from | same-class share | min over batches | max |',
+              '|---|---|---|---|']
     names = {'teacher': 'EMA teacher, the batch\'s other views (`view_weight < 1`)',
              'bank': f'memory bank of {args.bank} (`memory_bank`)',
              'batch-online': 'online projections, the batch\'s other views',
