@@ -70,7 +70,7 @@ VALIDATION_ROWS = 10000
 HOLDOUT = {'fashion-mnist': 'tail', 'cifar10-jpeg': 'per_class'}
 BRANCH_KEYS = {'view_weight', 'k', 'feature_hops', 'ema', 'knn_start', 'alpha', 'nu_latent',
                'loss', 'false_negatives', 'latent_radius', 'repulsion', 'decorrelation_weight',
-               'target', 'predictor_hidden', 'memory_bank'}
+               'target', 'predictor_hidden', 'memory_bank', 'memory_bank_agree'}
 
 
 def holdout_rows(y, rows: int, how: str, smoke: int = 0):

@@ -15,6 +15,8 @@ does and scores, per view, its ``k`` neighbours from
 * ``bank``: the ``M`` most recent first-view projections of the online network (the
   memory bank filled from the batches before, no training in between), its own image
   left out;
+* ``bank-agreed``: the bank's neighbours that the other view of the same image also
+  finds among its ``k`` (``memory_bank_agree``), with how many of the ``k`` survive;
 * ``batch-online``: the online projections of the batch's other views, for reference;
 
 as the share of neighbours with the view's label, and the share of a random neighbour of
@@ -36,8 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import versions, write_results  # noqa: E402
 
 
-def purity(labels_rows, labels_cols, nearest) -> float:
-    return float((labels_cols[nearest] == labels_rows.unsqueeze(1)).float().mean())
+def purity(labels_rows, labels_cols, nearest, keep=None) -> float:
+    """The share of the neighbours ``nearest`` ``[R, k]`` (those ``keep`` marks, if given)
+    whose label is their row's."""
+    same = labels_cols[nearest] == labels_rows.unsqueeze(1)
+    if keep is None:
+        return float(same.float().mean())
+    return float(same[keep].float().mean()) if keep.any() else float('nan')
 
 
 def main(argv=None) -> None:
@@ -57,7 +64,7 @@ def main(argv=None) -> None:
     import torch
     from ssl_branches import PRESET, validation_data
     from genurl_pyg.vision.config import SSLConfig
-    from genurl_pyg.vision.memory_bank import nearest_other_images
+    from genurl_pyg.vision.memory_bank import agreed_between_views, nearest_other_images
     from genurl_pyg.vision.trainer import VisualTrainer
     torch.set_num_threads(args.threads)
     data = validation_data(train_images=args.train_images)
@@ -83,7 +90,8 @@ def main(argv=None) -> None:
         raise SystemExit(f'{need} batches of {b} exceed the {order.numel()} training images')
     y = data.train_y
     bank_z, bank_ids = [], []
-    scores = {'teacher': [], 'bank': [], 'batch-online': [], 'chance': []}
+    scores = {'teacher': [], 'bank': [], 'bank-agreed': [], 'batch-online': [], 'chance': []}
+    kept = []  # per batch, the mean number of a view's k bank neighbours that agree
     with torch.no_grad():
         for step in range(need):
             idx = order[step * b:(step + 1) * b]
@@ -100,14 +108,18 @@ def main(argv=None) -> None:
                 scores['batch-online'].append(purity(ym, ym, nearest_other_images(
                     z @ z.t(), ids, ids, args.k).indices))
                 bz, bi = torch.cat(bank_z)[-args.bank:], torch.cat(bank_ids)[-args.bank:]
-                scores['bank'].append(purity(ym, y[bi], nearest_other_images(
-                    z @ bz.t(), ids, bi, args.k).indices))
+                nearest = nearest_other_images(z @ bz.t(), ids, bi, args.k).indices
+                agreed = agreed_between_views(nearest)
+                scores['bank'].append(purity(ym, y[bi], nearest))
+                scores['bank-agreed'].append(purity(ym, y[bi], nearest, agreed))
+                kept.append(float(agreed.sum(1).float().mean()))
                 scores['chance'].append(float((y[bi].unsqueeze(0) == ym.unsqueeze(1))
                                               .float().mean()))
             bank_z.append(z[:b])
             bank_ids.append(idx)
     mean = {key: sum(v) / len(v) for key, v in scores.items()}
     rows = [{'source': key, 'purity': mean[key], 'per_batch': scores[key]} for key in scores]
+    rows[2]['kept_per_view'] = sum(kept) / len(kept)
     lines = [f'# Same-class share of P\'s kNN neighbours at epoch {args.epoch} ({args.stem})',
              '', f"Command: `{' '.join(sys.argv)}`  ",
              f'Fashion-MNIST, {data.train_x.size(0):,} training images of the validation split '
@@ -123,6 +135,8 @@ def main(argv=None) -> None:
               '|---|---|---|---|']
     names = {'teacher': 'EMA teacher, the batch\'s other views (`view_weight < 1`)',
              'bank': f'memory bank of {args.bank} (`memory_bank`)',
+             'bank-agreed': f'the bank\'s, found by both views (`memory_bank_agree`; '
+                            f'{sum(kept) / len(kept):.1f} of {args.k} kept per view)',
              'batch-online': 'online projections, the batch\'s other views',
              'chance': 'a random bank entry of another image'}
     for r in rows:

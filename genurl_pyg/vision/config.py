@@ -32,7 +32,9 @@ class SSLConfig:
     ``view_weight < 1``; no teacher is kept; :mod:`~genurl_pyg.vision.memory_bank`; 0, the
     default: off, because on Fashion-MNIST validation images, two seeds, M 4,096 at half of
     P from epoch 10 beat the teacher's kNN by 2.2 kNN points but stayed 1.0 below views
-    only; ``ssl_benchmark_notes.md``, session 51). Why views only by
+    only; ``ssl_benchmark_notes.md``, session 51), ``memory_bank_agree`` (with
+    ``memory_bank``: a bank entry is a view's neighbour only when the other view of its
+    image also finds it among its ``k``; False, the default). Why views only by
     default: on Fashion-MNIST validation images (10k training images, 20 epochs, the small
     CNN; ``experiments/results/ssl_benchmark_notes.md``, session 20) the teacher's kNN at
     ``view_weight=0.5`` cost 4.0 points of kNN accuracy and 1.0 of linear accuracy against
@@ -82,6 +84,7 @@ class SSLConfig:
     ema: float = 0.99
     false_negatives: int = 0
     memory_bank: int = 0
+    memory_bank_agree: bool = False
     loss: str = 'gkl'
     nu_latent: float = 1.0
     alpha: float = 1.0
@@ -131,6 +134,12 @@ class SSLConfig:
         if self.repulsion == 'decorrelation' and self.false_negatives:
             raise ValueError("ssl config 'false_negatives' spares pairs from the repulsion, "
                              "which 'repulsion: decorrelation' removes; set it to 0")
+        if not isinstance(self.memory_bank_agree, bool):
+            raise TypeError("ssl config 'memory_bank_agree' must be true or false, got "
+                            f'{self.memory_bank_agree!r}')
+        if self.memory_bank_agree and not self.memory_bank:
+            raise ValueError("ssl config 'memory_bank_agree' filters the memory bank's "
+                             "neighbours; set 'memory_bank' (M > 0) too")
         if self.memory_bank:
             self._check_memory_bank()
         if self.target not in TARGETS:

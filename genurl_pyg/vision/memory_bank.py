@@ -27,8 +27,16 @@ In GenURL's terms (ours where the paper is silent):
   *which* images are P's neighbours and nothing else (the EMA teacher's kNN being the
   alternative measured against it).
 
-Cost per step: O(B·M·d) for the similarities and the kernel, O(B·M) memory; the bank
-itself O(M·d).
+* with ``memory_bank_agree`` a bank entry stays P's neighbour of a view only when the
+  other view of the same image also has it among its ``k`` nearest (the two lookups
+  corroborate each other; the memberships are those calibrated over all ``k``, the
+  uncorroborated ones set to 0, so an image whose views agree on nothing keeps only its
+  view pair). Ours: the session-51 purity diagnostic found the bank's neighbours share
+  the view's class 59 % of the time, too few for positives; agreement filters by
+  consistency under augmentation rather than by count.
+
+Cost per step: O(B·M·d) for the similarities and the kernel, O(B·M) memory, O(B·k²) for
+the agreement; the bank itself O(M·d).
 """
 from __future__ import annotations
 
@@ -105,9 +113,26 @@ def nearest_other_images(sim: Tensor, row_ids: Tensor, col_ids: Tensor,
     return sim.masked_fill(same, float('-inf')).topk(k, dim=1)
 
 
+def agreed_between_views(nearest: Tensor) -> Tensor:
+    """Which of each view's neighbours the other view of its image also found.
+
+    ``nearest`` ``[2B, k]`` holds column indices, the rows stacked ``[first views; second
+    views]`` (row ``i`` and row ``i + B`` are the two views of one image). Returns a mask
+    ``[2B, k]``, ``True`` where ``nearest[r, a]`` is among the other view's ``k``. O(B·k²).
+    """
+    if nearest.dim() != 2 or nearest.size(0) % 2:
+        raise ValueError(f'agreement needs [2B, k] neighbour indices, got '
+                         f'{tuple(nearest.shape)}')
+    b = nearest.size(0) // 2
+    first, second = nearest[:b], nearest[b:]
+    in_second = (first.unsqueeze(2) == second.unsqueeze(1)).any(2)
+    in_first = (second.unsqueeze(2) == first.unsqueeze(1)).any(2)
+    return torch.cat([in_second, in_first])
+
+
 @torch.no_grad()
 def bank_similarity(z: Tensor, ids: Tensor, bank: MemoryBank, k: int,
-                    view_weight: float) -> Tuple[Tensor, Tensor]:
+                    view_weight: float, agree: bool = False) -> Tuple[Tensor, Tensor]:
     r"""P over the columns ``[2B views; M bank entries]`` and the pairs left out of the
     loss, for the ``2B`` views ``z`` (stacked ``[first views; second views]``) of the
     images ``ids`` ``[2B]`` (see the module doc).
@@ -115,8 +140,9 @@ def bank_similarity(z: Tensor, ids: Tensor, bank: MemoryBank, k: int,
     Returns:
         ``(p, no_repulsion)``, both ``[2B, 2B + M]``: ``p`` holds :math:`\lambda` on the
         view pairs and :math:`(1 - \lambda) w_{im}` on each view's ``k`` nearest bank
-        entries of other images; ``no_repulsion`` is ``True`` on every bank column (so the
-        bank pairs with :math:`p = 0` leave the loss).
+        entries of other images (with ``agree``, only on those the other view of the
+        image also found); ``no_repulsion`` is ``True`` on every bank column (so the bank
+        pairs with :math:`p = 0` leave the loss).
     """
     n = z.size(0)
     if n % 2 or ids.shape != (n,):
@@ -139,8 +165,10 @@ def bank_similarity(z: Tensor, ids: Tensor, bank: MemoryBank, k: int,
     views = view_edges(b, z.device)
     p[views[0], views[1]] = float(view_weight)
     rows = torch.arange(n, device=z.device)
-    p[rows.unsqueeze(1), n + nearest] = (1 - float(view_weight)) * \
-        calibrated_weights(dist, rho, sigma)
+    weights = calibrated_weights(dist, rho, sigma)
+    if agree:
+        weights = weights * agreed_between_views(nearest)
+    p[rows.unsqueeze(1), n + nearest] = (1 - float(view_weight)) * weights
     no_repulsion = torch.zeros(n, n + m, dtype=torch.bool, device=z.device)
     no_repulsion[:, n:] = True
     return p, no_repulsion

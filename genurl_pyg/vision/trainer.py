@@ -208,7 +208,8 @@ class VisualTrainer:
         if reads_bank:
             bank_ids = ids.to(self.device).repeat(2)
             p, no_repulsion = bank_similarity(z.detach(), bank_ids, self.bank, self.cfg.k,
-                                              self.cfg.view_weight)
+                                              self.cfg.view_weight,
+                                              agree=self.cfg.memory_bank_agree)
             loss = self.loss_fn(z, p, no_repulsion=no_repulsion, columns=self.bank.points)
         elif z.size(0) <= ALL_PAIRS_MAX:
             loss = self.loss_fn(z, p, no_repulsion=no_repulsion, targets=targets)

@@ -9,7 +9,7 @@ from genurl_pyg.nn.functional import all_pairs_loss, gkl_elementwise, student_t
 from genurl_pyg.structure.calibration import calibrate, calibrated_weights
 from genurl_pyg.vision.backbones import SmallCNN
 from genurl_pyg.vision.config import SSLConfig
-from genurl_pyg.vision.memory_bank import MemoryBank, bank_similarity
+from genurl_pyg.vision.memory_bank import MemoryBank, agreed_between_views, bank_similarity
 from genurl_pyg.vision.trainer import VisualTrainer
 
 from .test_trainer import FAST, toy_data
@@ -70,6 +70,42 @@ def test_bank_p_matches_a_brute_force_neighbour_search():
     assert torch.allclose(got.sum(1), torch.full((2 * b,), (1 - lam) * np.log2(k)), atol=1e-3)
 
 
+def test_agreement_keeps_what_both_views_of_an_image_found():
+    g = torch.Generator().manual_seed(4)
+    b, k, m = 5, 4, 9
+    nearest = torch.stack([torch.randperm(m, generator=g)[:k] for _ in range(2 * b)])
+    got = agreed_between_views(nearest)
+    for r in range(2 * b):  # brute force: the other view of row r's image is r +- b
+        other = set(nearest[(r + b) % (2 * b)].tolist())
+        assert got[r].tolist() == [int(j) in other for j in nearest[r].tolist()]
+    # the two views of an image keep the same set of entries
+    for i in range(b):
+        assert set(nearest[i][got[i]].tolist()) == set(nearest[i + b][got[i + b]].tolist())
+    with pytest.raises(ValueError, match=r'\[2B, k\] neighbour indices, got \(3, 2\)'):
+        agreed_between_views(torch.zeros(3, 2, dtype=torch.long))
+
+
+def test_agreed_bank_p_is_the_bank_p_on_the_corroborated_entries_only():
+    g = torch.Generator().manual_seed(5)
+    b, m, k, lam = 6, 16, 4, 0.5
+    bank = MemoryBank(m, 3)
+    bank.push(torch.randn(m, 3, generator=g), torch.arange(m) + 100)
+    base = torch.randn(b, 3, generator=g)  # two views: the same image, a little noise
+    z = torch.cat([base, base + 0.3 * torch.randn(b, 3, generator=g)])
+    ids = torch.arange(b).repeat(2)
+    plain, _ = bank_similarity(z, ids, bank, k, lam)
+    agreed, no_rep = bank_similarity(z, ids, bank, k, lam, agree=True)
+    assert torch.equal(agreed[:, :2 * b], plain[:, :2 * b])  # the view pairs untouched
+    assert bool(no_rep[:, 2 * b:].all())
+    found = plain[:, 2 * b:] > 0
+    for i in range(b):  # an entry stays exactly when both views of image i found it
+        both = found[i] & found[i + b]
+        for r in (i, i + b):
+            assert torch.equal(agreed[r, 2 * b:] > 0, both)
+            assert torch.allclose(agreed[r, 2 * b:][both], plain[r, 2 * b:][both])
+    assert 0 < int((agreed[:, 2 * b:] > 0).sum()) < int(found.sum())  # the case is not void
+
+
 def test_bank_p_refuses_what_it_cannot_build():
     bank = MemoryBank(6, 3)
     bank.push(torch.randn(4, 3), torch.arange(4))
@@ -107,7 +143,7 @@ def test_the_loss_over_bank_columns_matches_the_formula():
     full = all_pairs_loss(z, p, nu=1.0, alpha=0.4, columns=cols)
     keep_all = torch.ones(4, 9, dtype=torch.bool)
     keep_all[torch.arange(4), torch.arange(4)] = False
-    assert float(full) == pytest.approx(float(gkl_elementwise(p[keep_all], q[keep_all],
+    assert full.item() == pytest.approx(float(gkl_elementwise(p[keep_all], q[keep_all],
                                                               0.4).mean()), rel=1e-5)
     with pytest.raises(ValueError, match=r"'p' must be \[B, B \+ M\] = \(4, 9\)"):
         all_pairs_loss(z, p[:, :8], columns=cols)
@@ -148,10 +184,24 @@ def test_the_bank_is_read_from_knn_start_and_resumes(tmp_path):
     (dict(memory_bank=64, view_weight=0.5, objective='simclr'), "peer 'simclr'"),
     (dict(memory_bank=64, view_weight=0.5, loss='infonce'), "elementwise 'loss'"),
     (dict(memory_bank=-1), "'memory_bank' must be"),
+    (dict(memory_bank_agree=True, view_weight=0.5), "set 'memory_bank' \\(M > 0\\) too"),
 ])
 def test_bad_bank_settings_get_clear_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         SSLConfig(**kw).validate()
+
+
+def test_agreement_must_be_a_bool():
+    with pytest.raises(TypeError, match="'memory_bank_agree' must be true or false, got 'yes'"):
+        SSLConfig(memory_bank=64, view_weight=0.5, memory_bank_agree='yes').validate()
+
+
+def test_the_agreed_bank_trains_and_differs_from_the_plain_bank():
+    plain = _run(view_weight=0.5, memory_bank=64, knn_start=2)
+    agreed = _run(view_weight=0.5, memory_bank=64, knn_start=2, memory_bank_agree=True)
+    assert agreed.state.losses[:2] == plain.state.losses[:2]
+    assert agreed.state.losses[2] != plain.state.losses[2]
+    assert all(np.isfinite(agreed.state.losses))
 
 
 def test_a_batch_too_wide_for_the_all_pairs_loss_is_refused(monkeypatch):
