@@ -107,6 +107,7 @@ class SSLConfig:
     knn_temperature: float = 0.1
 
     def validate(self) -> 'SSLConfig':
+        from ..nn.functional import ELEMENTWISE, VARIANTS  # lazy: torch, not at --help
         from ..node.config import check_integer, check_number, check_repulsion
 
         def integer(name, lo):
@@ -159,20 +160,20 @@ class SSLConfig:
                              f"{self.optimizer!r}")
         if self.amp not in ('auto', 'on', 'off'):
             raise ValueError(f"ssl config 'amp' must be 'auto', 'on' or 'off', got {self.amp!r}")
-        from ..nn.functional import VARIANTS
         if self.loss not in VARIANTS:
             raise ValueError(f"ssl config 'loss' must be one of {VARIANTS}, got {self.loss!r}")
         if self.false_negatives and not 1 <= self.false_negatives <= 2 * self.batch_size - 2:
             raise ValueError(f"ssl config 'false_negatives' must be at most 2 * batch_size - 2 "
                              f'= {2 * self.batch_size - 2}, got {self.false_negatives}')
-        if self.false_negatives and self.loss in ('kl', 'infonce'):
+        if self.false_negatives and self.loss not in ELEMENTWISE:
             raise ValueError("ssl config 'false_negatives' needs an elementwise 'loss' "
-                             f"(gkl, fuzzy_ce, l1, mse), got {self.loss!r}")
+                             f"{ELEMENTWISE}, got {self.loss!r}")
         from .views import ViewConfig
         ViewConfig.from_dict(self.views)  # raises naming a bad view option
         return self
 
     def _check_memory_bank(self) -> None:
+        from ..nn.functional import ELEMENTWISE
         why = None
         if self.objective != 'genurl':
             why = f"is GenURL's P; the peer {self.objective!r} has its own loss"
@@ -184,8 +185,8 @@ class SSLConfig:
         elif self.false_negatives or self.target == 'ema':
             why = ("replaces the EMA teacher that 'false_negatives' and 'target: ema' read; "
                    "use one or the other")
-        elif self.loss in ('kl', 'infonce'):
-            why = f"needs an elementwise 'loss' (gkl, fuzzy_ce, l1, mse), got {self.loss!r}"
+        elif self.loss not in ELEMENTWISE:
+            why = f"needs an elementwise 'loss' {ELEMENTWISE}, got {self.loss!r}"
         if why:
             raise ValueError(f"ssl config 'memory_bank' ({self.memory_bank}) {why}")
 

@@ -129,13 +129,17 @@ class VisualTrainer:
         self.target_projector = (copy.deepcopy(self.model['projector']).requires_grad_(False)
                                  if 'predictor' in self.model else None)
         self.similarity = BatchSimilarity(cfg.k, cfg.feature_hops, cfg.view_weight)
-        self.bank = None
-        if cfg.memory_bank and cfg.objective == 'genurl':
-            if 2 * cfg.batch_size > ALL_PAIRS_MAX:
-                raise ValueError(f"ssl config 'memory_bank' needs the all-pairs loss: 2 * "
-                                 f'batch_size = {2 * cfg.batch_size} rows is above '
-                                 f'{ALL_PAIRS_MAX}')
-            self.bank = MemoryBank(cfg.memory_bank, cfg.projector_out, self.device)
+        # The memory bank, the false-negative mask and the EMA target change pairs that only
+        # the all-pairs loss holds: refuse a batch too wide for it now, not at knn_start.
+        all_pairs_only = [name for name, on in (('memory_bank', cfg.memory_bank),
+                                                ('false_negatives', cfg.false_negatives),
+                                                ('target: ema', cfg.target == 'ema')) if on]
+        if cfg.objective == 'genurl' and all_pairs_only and 2 * cfg.batch_size > ALL_PAIRS_MAX:
+            raise ValueError(f"ssl config '{all_pairs_only[0]}' needs the all-pairs loss: 2 * "
+                             f'batch_size = {2 * cfg.batch_size} rows is above '
+                             f'{ALL_PAIRS_MAX}')
+        self.bank = (MemoryBank(cfg.memory_bank, cfg.projector_out, self.device)
+                     if cfg.memory_bank and cfg.objective == 'genurl' else None)
         # repulsion 'decorrelation': GKL's attraction only (alpha 0 removes the p = 0 terms);
         # _step adds the covariance term that keeps the projections spread instead.
         alpha = 0.0 if cfg.repulsion == 'decorrelation' else cfg.alpha
@@ -211,13 +215,9 @@ class VisualTrainer:
                                               self.cfg.view_weight,
                                               agree=self.cfg.memory_bank_agree)
             loss = self.loss_fn(z, p, no_repulsion=no_repulsion, columns=self.bank.points)
-        elif z.size(0) <= ALL_PAIRS_MAX:
+        elif z.size(0) <= ALL_PAIRS_MAX:  # (the mask and targets never reach the else:
             loss = self.loss_fn(z, p, no_repulsion=no_repulsion, targets=targets)
-        elif no_repulsion is not None or targets is not None:
-            what = 'false_negatives' if targets is None else 'target: ema'
-            raise ValueError(f"ssl config '{what}' needs the all-pairs loss: 2 * "
-                             f'batch_size = {z.size(0)} rows is above {ALL_PAIRS_MAX}')
-        else:
+        else:  # __init__ refuses them above ALL_PAIRS_MAX)
             loss = self.loss_fn.sampled(z, p, num_pos=8 * z.size(0), num_neg=32 * z.size(0),
                                         generator=self.view_gen)
         if self.cfg.repulsion == 'decorrelation':  # the views stacked view by view

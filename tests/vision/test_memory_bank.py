@@ -211,3 +211,6 @@ def test_a_batch_too_wide_for_the_all_pairs_loss_is_refused(monkeypatch):
                                          "batch_size = 64 rows is above 32"):
         VisualTrainer(toy_data(), SSLConfig(**dict(FAST, memory_bank=64, view_weight=0.5)),
                       backbone=SmallCNN(3, width=4))
+    with pytest.raises(ValueError, match="'false_negatives' needs the all-pairs loss"):
+        VisualTrainer(toy_data(), SSLConfig(**dict(FAST, false_negatives=2, view_weight=0.5)),
+                      backbone=SmallCNN(3, width=4))  # refused when built, not at knn_start
