@@ -13,7 +13,9 @@ test-minus-validation contrast of the differences.
 The **selection** row (validation and holdout nodes together: 1,568 on Cora's public
 split, SE about 0.4 points against validation's 0.7) is what a variant is chosen on
 (``node_study.md`` section 9): B is chosen over A when its difference there exceeds
-``--z`` (default 2) node-level standard errors; test nodes never enter the choice.
+``--z`` (default 2) node-level standard errors; test nodes never enter the choice, and
+they are not printed or saved unless ``--show-test`` asks (the one final reading, or the
+test-minus-validation contrast of section 9), so that a choice is never read beside them.
 
 Random splits (DBLP, the co-purchase and co-author graphs: each seed draws its own 10/10/80
 split) pair the nodes within each seed instead: the difference is the mean over seeds of
@@ -202,6 +204,9 @@ def main() -> None:
     ap.add_argument('--json')
     ap.add_argument('--z', type=float, default=2.0,
                     help='SEs by which B must beat A on the selection nodes (default 2)')
+    ap.add_argument('--show-test', action='store_true',
+                    help='also print and save the test nodes and the test-minus-validation '
+                         'contrast (off: a choice is read without them)')
     ap.add_argument('--fixed-c', metavar='C|all',
                     help="read both probes at this C of the grid instead of the C chosen on "
                          "validation; 'all': one line per C")
@@ -209,7 +214,7 @@ def main() -> None:
     try:
         a, b = (load_runs(p.split(',')) for p in (args.a, args.b))
         if args.fixed_c == 'all':
-            per_c = _print_every_c(a, b)
+            per_c = _print_every_c(a, b, args.show_test)
             if args.json:  # every C's comparison, keyed by C ('chosen' for the probe's own)
                 with open(args.json, 'w') as f:
                     json.dump({'a': args.a, 'b': args.b, 'fixed_c': 'all', 'by_c': per_c},
@@ -220,16 +225,19 @@ def main() -> None:
     except ValueError as err:  # a clear one-line message, not a traceback
         ap.error(str(err))
     res = compare(a, b)
+    if not args.show_test:
+        res = _without_test(res)
     print(f"{a['dataset']}: {a['variant']} (A) vs {b['variant']} (B), "
           f"seeds {a['seeds'].tolist()}"
           + (f', probe C fixed at {args.fixed_c}' if args.fixed_c is not None else ''))
     print('| nodes | count | A | B | B - A | SE over nodes | disagree |')
     print('|---|---|---|---|---|---|---|')
-    for name in ('val', 'holdout', 'selection', 'test'):
+    for name in _sets(args.show_test):
         r = res[name]
         print(f"| {name} | {r['nodes']} | {100 * r['acc_a']:.2f} | {100 * r['acc_b']:.2f} | "
               f"{100 * r['diff']:+.2f} | {100 * r['se_nodes']:.2f} | {100 * r['disagree']:.1f} % |")
-    print(f"test-minus-validation contrast: z = {res['test_minus_val_z']:.2f}")
+    if args.show_test:
+        print(f"test-minus-validation contrast: z = {res['test_minus_val_z']:.2f}")
     chosen = 'B' if choose_b(res, args.z) else 'A'
     print(f"selection (validation + holdout): z = {res['selection_z']:.2f}; chosen: {chosen}"
           + ('' if chosen == 'B' else ' (B does not clear the bar)'))
@@ -237,6 +245,16 @@ def main() -> None:
         with open(args.json, 'w') as f:
             json.dump({'a': args.a, 'b': args.b, 'z_bar': args.z, 'chosen': chosen,
                        'fixed_c': args.fixed_c, **res}, f, indent=1)
+
+
+def _sets(show_test: bool) -> tuple:
+    """The node sets printed: the selection's, and the test nodes only on request."""
+    return ('val', 'holdout', 'selection') + (('test',) if show_test else ())
+
+
+def _without_test(res: dict) -> dict:
+    """``compare``'s result without what the test nodes say."""
+    return {k: v for k, v in res.items() if k not in ('test', 'test_minus_val_z')}
 
 
 def _float_arg(text: str) -> float:
@@ -247,7 +265,7 @@ def _float_arg(text: str) -> float:
                          f'{text!r}') from None
 
 
-def _print_every_c(a: dict, b: dict) -> dict:
+def _print_every_c(a: dict, b: dict, show_test: bool = False) -> dict:
     """One line per C of the grid (and the chosen C's): B - A ± SE on each node set, and
     how many seeds' probes chose that C for A and for B. Returns the comparisons printed,
     keyed by ``'chosen'`` and by each C (with the counts under ``'seeds_choosing'``)."""
@@ -258,15 +276,17 @@ def _print_every_c(a: dict, b: dict) -> dict:
                          f"{b['cs']}")
     print(f"{a['dataset']}: {a['variant']} (A) vs {b['variant']} (B), "
           f"seeds {a['seeds'].tolist()}; B - A ± SE over nodes, points")
-    print('| C | val | holdout | selection | test | seeds choosing it (A / B) |')
-    print('|---|---|---|---|---|---|')
+    sets = _sets(show_test)
+    print(f"| C | {' | '.join(sets)} | seeds choosing it (A / B) |")
+    print('|---' * (len(sets) + 2) + '|')
 
     out = {}
 
     def line(name, res, chose):
+        res = res if show_test else _without_test(res)
         out[name] = dict(res, **({'seeds_choosing': chose} if chose else {}))
         cells = [f"{100 * res[s]['diff']:+.2f} ± {100 * res[s]['se_nodes']:.2f}"
-                 for s in ('val', 'holdout', 'selection', 'test')]
+                 for s in sets]
         print(f"| {name} | {' | '.join(cells)} | {chose} |")
     line('chosen', compare(a, b), '')
     for c in a['cs']:

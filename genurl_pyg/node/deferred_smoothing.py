@@ -28,6 +28,8 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.dense.linear import Linear
 
+from .._validation import check_positive_int
+
 
 class SmoothedInputLinear(Linear):
     r"""PyG's :class:`~torch_geometric.nn.dense.linear.Linear` on the smoothed input:
@@ -63,8 +65,7 @@ class SmoothedInputLinear(Linear):
     def smooth_over(self, adj: Tensor, hops: int) -> None:
         """Sets :math:`S = \\text{adj}^{hops}` (``adj``: the ``[N, N]`` normalised
         adjacency, CSR)."""
-        if isinstance(hops, bool) or not isinstance(hops, int) or hops < 1:
-            raise ValueError(f"'hops' must be an integer >= 1, got {hops!r}")
+        hops = check_positive_int(hops, 'hops')
         if adj.dim() != 2 or adj.size(0) != adj.size(1):
             raise ValueError(f"'adj' must be a square [N, N] matrix, got {tuple(adj.shape)}")
         self.adj, self.hops = adj, hops

@@ -184,3 +184,24 @@ def test_fixed_c_reads_that_c_for_both_variants(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         paired_nodes.main()
     assert "--fixed-c takes a number of the probe's C grid or 'all'" in capsys.readouterr().err
+
+
+def test_the_test_nodes_are_shown_and_saved_only_on_request(tmp_path, monkeypatch, capsys):
+    import paired_nodes
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 30)
+    masks = np.zeros((2, 3, 30), bool)
+    masks[:, 0, :5], masks[:, 1, 5:15], masks[:, 2, 15:25] = True, True, True
+    paths = [_save(tmp_path / f'{v}.npz', rng.integers(0, 2, (2, 30)), labels, masks, [0, 1])
+             for v in 'ab']
+    for flag in ([], ['--show-test']):
+        out_json = tmp_path / f'res{len(flag)}.json'
+        monkeypatch.setattr(sys, 'argv', ['paired_nodes.py', *paths, '--json', str(out_json),
+                                          *flag])
+        paired_nodes.main()
+        out = capsys.readouterr().out
+        saved = json.loads(out_json.read_text())
+        shown = bool(flag)
+        assert ('| test |' in out) is shown and ('test-minus-validation' in out) is shown
+        assert ('test' in saved) is shown and ('test_minus_val_z' in saved) is shown
+        assert '| selection |' in out and 'selection_z' in saved  # the choice is unchanged

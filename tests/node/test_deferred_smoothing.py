@@ -87,8 +87,10 @@ def test_bad_inputs_are_named():
     lin = SmoothedInputLinear(4, 2)
     with pytest.raises(RuntimeError, match='smooth_over'):
         lin(torch.ones(3, 4))
-    with pytest.raises(ValueError, match="'hops'"):
+    with pytest.raises(ValueError, match="'hops' must be >= 1, got 0"):
         lin.smooth_over(normalized_adjacency(_graph(), 30), 0)
+    with pytest.raises(TypeError, match="'hops' must be an int, got float"):
+        lin.smooth_over(normalized_adjacency(_graph(), 30), 2.0)
     with pytest.raises(ValueError, match="'adj'"):
         lin.smooth_over(torch.ones(3, 4), 1)
     lin.smooth_over(normalized_adjacency(_graph(), 30), 1)
