@@ -119,7 +119,8 @@ def main(argv=None) -> None:
             bank_ids.append(idx)
     mean = {key: sum(v) / len(v) for key, v in scores.items()}
     rows = [{'source': key, 'purity': mean[key], 'per_batch': scores[key]} for key in scores]
-    rows[2]['kept_per_view'] = sum(kept) / len(kept)
+    by_source = {r['source']: r for r in rows}
+    by_source['bank-agreed']['kept_per_view'] = sum(kept) / len(kept)
     lines = [f'# Same-class share of P\'s kNN neighbours at epoch {args.epoch} ({args.stem})',
              '', f"Command: `{' '.join(sys.argv)}`  ",
              f'Fashion-MNIST, {data.train_x.size(0):,} training images of the validation split '
