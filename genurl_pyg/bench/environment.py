@@ -55,13 +55,12 @@ def _gpus() -> List[str]:
 
 
 def versions() -> Dict[str, str]:
-    from ..utils.versions import library_versions
+    from ..utils.versions import installed_version, library_versions
     out = library_versions()
-    for name in OPTIONAL_LIBRARIES:
-        try:
-            out[name] = str(__import__(name).__version__)
-        except Exception:  # noqa: BLE001 -- absent or broken: simply not listed
-            pass
+    for name in OPTIONAL_LIBRARIES:  # from metadata, not imported (see utils.versions)
+        found = installed_version(name)
+        if found is not None:  # absent: simply not listed
+            out[name] = found
     return out
 
 
