@@ -119,8 +119,9 @@ def main(argv=None) -> None:
             bank_ids.append(idx)
     mean = {key: sum(v) / len(v) for key, v in scores.items()}
     rows = [{'source': key, 'purity': mean[key], 'per_batch': scores[key]} for key in scores]
+    kept_per_view = sum(kept) / len(kept)
     by_source = {r['source']: r for r in rows}
-    by_source['bank-agreed']['kept_per_view'] = sum(kept) / len(kept)
+    by_source['bank-agreed']['kept_per_view'] = kept_per_view
     lines = [f'# Same-class share of P\'s kNN neighbours at epoch {args.epoch} ({args.stem})',
              '', f"Command: `{' '.join(sys.argv)}`  ",
              f'Fashion-MNIST, {data.train_x.size(0):,} training images of the validation split '
@@ -137,7 +138,7 @@ def main(argv=None) -> None:
     names = {'teacher': 'EMA teacher, the batch\'s other views (`view_weight < 1`)',
              'bank': f'memory bank of {args.bank} (`memory_bank`)',
              'bank-agreed': f'the bank\'s, found by both views (`memory_bank_agree`; '
-                            f'{sum(kept) / len(kept):.1f} of {args.k} kept per view)',
+                            f'{kept_per_view:.1f} of {args.k} kept per view)',
              'batch-online': 'online projections, the batch\'s other views',
              'chance': 'a random bank entry of another image'}
     for r in rows:

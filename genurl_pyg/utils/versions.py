@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import platform
 from importlib import metadata
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional
 
-#: Module name -> the distributions that may provide it, first found wins.
+#: Module name -> the distributions that may provide it, first found wins. Not torch:
+#: its metadata drops the build tag, so :func:`library_versions` asks the module.
 DISTRIBUTIONS = {
-    'genurl_pyg': ('genurl-pyg',), 'torch': ('torch',),
     'torch_geometric': ('torch-geometric', 'torch_geometric'),
     'numpy': ('numpy',), 'scipy': ('scipy',), 'sklearn': ('scikit-learn',),
     'faiss': ('faiss-cpu', 'faiss-gpu', 'faiss'), 'ogb': ('ogb',),
@@ -24,11 +24,10 @@ DISTRIBUTIONS = {
 }
 
 
-def installed_version(module: str,
-                      distributions: Optional[Sequence[str]] = None) -> Optional[str]:
+def installed_version(module: str) -> Optional[str]:
     """The installed version of ``module`` (its distributions' metadata; ``None`` when
     none is installed). Does not import the module."""
-    for dist in distributions or DISTRIBUTIONS.get(module, (module,)):
+    for dist in DISTRIBUTIONS.get(module, (module,)):
         try:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:

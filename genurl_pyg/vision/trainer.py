@@ -215,9 +215,11 @@ class VisualTrainer:
                                               self.cfg.view_weight,
                                               agree=self.cfg.memory_bank_agree)
             loss = self.loss_fn(z, p, no_repulsion=no_repulsion, columns=self.bank.points)
-        elif z.size(0) <= ALL_PAIRS_MAX:  # (the mask and targets never reach the else:
+        # (the false-negative mask and the EMA targets never reach the sampled form below:
+        # __init__ refuses them above ALL_PAIRS_MAX)
+        elif z.size(0) <= ALL_PAIRS_MAX:
             loss = self.loss_fn(z, p, no_repulsion=no_repulsion, targets=targets)
-        else:  # __init__ refuses them above ALL_PAIRS_MAX)
+        else:
             loss = self.loss_fn.sampled(z, p, num_pos=8 * z.size(0), num_neg=32 * z.size(0),
                                         generator=self.view_gen)
         if self.cfg.repulsion == 'decorrelation':  # the views stacked view by view
