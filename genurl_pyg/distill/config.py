@@ -127,7 +127,15 @@ class DistillConfig:
     (sampled, gkl, 0), except that ``loss: auto`` is ``'gkl'`` where ``pairs`` is
     ``'sampled'``, ``pairs: auto`` is ``'block'`` where ``loss`` is ``'kl'`` and
     ``'sampled'`` where it is ``'gkl'`` (the paper's estimate), and
-    ``latent_radius: auto`` is 0 unless pairs and loss are the kind's own; RKD's
+    ``latent_radius: auto`` is 0 unless pairs and loss are the kind's own;
+    ``projector_hidden`` h (GenURL objective only): h > 0 puts the paper's LDT projector
+    between the student and Q, Linear(``out_channels``, h)-BatchNorm-ReLU-Linear(h,
+    ``projector_out``) (the vision task's head), trained with the student and dropped
+    after: Q and the loss read the projector's output, :meth:`embed` and the probes the
+    student's output before it, so the head, not the kept representation, absorbs what
+    the Student-t kernel discards; 0 (the default): Q reads the student's outputs, as the
+    node study chose for node students (the image student's read-out is measured in
+    ``kd_benchmark_notes.md``, session 53); RKD's
     ``rkd_distance`` / ``rkd_angle`` weights,
     SEED's ``queue_size`` and ``temperature``.
     Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
@@ -175,6 +183,8 @@ class DistillConfig:
     pairs: str = 'auto'
     loss: str = 'auto'
     latent_radius: Union[float, str] = 'auto'
+    projector_hidden: int = 0
+    projector_out: int = 128
     rkd_distance: float = 1.0
     rkd_angle: float = 2.0
     queue_size: int = 4096
@@ -190,7 +200,8 @@ class DistillConfig:
     def validate(self) -> 'DistillConfig':
         what = 'distill config'
         for name, lo in (('hidden_channels', 1), ('out_channels', 1), ('num_layers', 1),
-                         ('cnn_width', 1), ('bank_k', 0),
+                         ('cnn_width', 1), ('bank_k', 0), ('projector_hidden', 0),
+                         ('projector_out', 1),
                          ('k', 1), ('feature_hops', 1), ('graph_hops', 1),
                          ('pos_per_anchor', 1), ('neg_per_anchor', 1), ('queue_size', 1),
                          ('epochs', 1), ('batch_size', 2), ('batch_neighbours', 0),
@@ -227,6 +238,10 @@ class DistillConfig:
             raise ConfigError(f"{what}: 'input_weight' mixes the student input's kNN into P, "
                               f"which only the genurl objective has (objective "
                               f"{self.objective!r}); set it to 0")
+        if self.projector_hidden and self.objective != 'genurl':
+            raise ConfigError(f"{what}: 'projector_hidden' puts a projector before GenURL's "
+                              f"Q, which objective {self.objective!r} does not have (its own "
+                              'head, if any, is fixed by its paper); set it to 0')
         if self.batch_neighbours and self.objective != 'genurl':
             raise ConfigError(f"{what}: 'batch_neighbours' draws batches from P's rows, which "
                               f"only the genurl objective has (objective {self.objective!r}); "

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ..nn import functional as LF
+from ..nn.models.projection_head import ProjectionHead
 from ..nn.models.sphere_projection import SphereProjection
 from ..nn.sampling import dense_block, sample_anchor_pairs
 from ..structure.builder import SimilarityBuilder
@@ -104,9 +105,12 @@ class GenURLObjective(DistillObjective):
         if cfg.input_weight > 0:  # the input's own neighbourhoods beside the teacher's
             self.sim = self._with_input_part(inputs.float(), cfg, n)
         self._rowptr = self.sim.rowptr()
-        # what Q reads: the outputs, or (latent_radius r > 0) their directions at radius r
-        self.sphere = (SphereProjection(cfg.latent_radius) if cfg.latent_radius > 0
-                       else torch.nn.Identity())
+        # what Q reads: the outputs, or the projector's output when there is one (the
+        # probes read the outputs before it); with latent_radius r > 0 its direction at r
+        head = (ProjectionHead(cfg.out_channels, cfg.projector_hidden, cfg.projector_out)
+                if cfg.projector_hidden > 0 else torch.nn.Identity())
+        self.to_q = (SphereProjection(cfg.latent_radius, inner=head)
+                     if cfg.latent_radius > 0 else head)
         if cfg.anchor_weight > 0:  # the coordinate anchor: the 'mse' or 'cosine' peer's
             from .peers import RegressionObjective  # peers import this module
             self.anchor = RegressionObjective(teacher, cfg, cfg.anchor_loss)
@@ -132,14 +136,14 @@ class GenURLObjective(DistillObjective):
              generator: Optional[torch.Generator]) -> Tensor:
         cfg = self.cfg
         if cfg.pairs == 'block':  # every pair of the anchors: the mean over a uniform block
-            z = self.sphere(encode(anchors))
+            z = self.to_q(encode(anchors))
             p = dense_block(self.sim, anchors.to(self.sim.index.device)).to(z.device)
             return LF.all_pairs_loss(z, p, cfg.nu_latent, cfg.loss, cfg.alpha)
         s = sample_anchor_pairs(self.sim, anchors, cfg.pos_per_anchor, cfg.neg_per_anchor,
                                 generator, self._rowptr,
                                 in_batch_negatives=cfg.negatives == 'in_batch')
         uniq, inv = torch.unique(s.nodes(), return_inverse=True)
-        z = self.sphere(encode(uniq))
+        z = self.to_q(encode(uniq))
         a, b = s.pos_i.numel(), s.neg_i.numel()
         i, j, ni, nj = inv.to(z.device).split([a, a, b, b])
         dev = z.device

@@ -71,9 +71,10 @@ def checkpoint_config(blob: dict) -> Optional[dict]:
 
 
 def projector(in_dim: int, hidden: int, out: int) -> nn.Module:
-    """Linear-BatchNorm-ReLU-Linear (SimCLR's projection head with BatchNorm)."""
-    return nn.Sequential(nn.Linear(in_dim, hidden, bias=False), nn.BatchNorm1d(hidden),
-                         nn.ReLU(inplace=True), nn.Linear(hidden, out))
+    """Linear-BatchNorm-ReLU-Linear (SimCLR's projection head with BatchNorm:
+    :class:`~genurl_pyg.nn.models.ProjectionHead`)."""
+    from ..nn.models.projection_head import ProjectionHead
+    return ProjectionHead(in_dim, hidden, out)
 
 
 class VisualTrainer:
