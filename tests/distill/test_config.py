@@ -29,6 +29,9 @@ def test_defaults_validate_and_round_trip_through_yaml(tmp_path):
     ({'latent_radius': -1}, "'latent_radius' must be in"),
     ({'latent_radius': 'big'}, "'latent_radius' must be a number >= 0 or 'auto'"),
     ({'pairs': 'all'}, "'pairs' must be one of"),
+    ({'projector_hidden': -1}, "'projector_hidden' must be an integer >= 0"),
+    ({'projector_out': 0}, "'projector_out' must be an integer >= 1"),
+    ({'objective': 'mse', 'projector_hidden': 64}, "'projector_hidden' .* objective 'mse'"),
 ])
 def test_bad_values_are_named(values, match):
     with pytest.raises(ConfigError, match=match):

@@ -501,3 +501,40 @@ def test_sparse_feature_rows_are_trained_on_as_csr_with_the_dense_gradients():
     assert seen and set(seen) == {torch.sparse_csr}
     busy = GenURLDistiller(teacher, torch.rand(240, 500, generator=g), d.cfg)
     assert not busy.sparse_batches  # dense rows stay dense
+
+
+@pytest.mark.parametrize('radius', [0.0, 3.0])
+def test_projector_sits_between_the_student_and_q_and_embed_reads_before_it(radius):
+    """``projector_hidden``: the loss is the plain objective's on the head's outputs (the
+    head written out by hand: Linear-BN-ReLU-Linear, then the sphere when r > 0), the
+    embedding stays the student's ``out_channels``-wide output, the head trains with the
+    student, and training still recovers the teacher's neighbourhoods."""
+    from genurl_pyg.nn import functional as F
+    t, x = _blobs(n_per=20)
+    base = {**SMALL, 'pairs': 'block', 'batch_size': 60, 'loss': 'gkl', 'anchor_weight': 0,
+            'latent_radius': radius}
+    d = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'projector_hidden': 24,
+                                                       'projector_out': 5}))
+    head = d.objective.to_q.inner if radius else d.objective.to_q
+    d.student.eval()
+    d.objective.eval()
+    rows = torch.arange(60)
+    got = d.objective.loss(lambda r: d.student(x[r]), rows)
+    with torch.no_grad():
+        bn = head[1]
+        a = d.student(x) @ head[0].weight.T
+        a = (a - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight + bn.bias
+        z = a.clamp_min(0) @ head[3].weight.T + head[3].bias
+        if radius:
+            z = radius * z / z.norm(dim=1, keepdim=True)
+        want = F.all_pairs_loss(z, d.objective.sim.to_dense(), d.cfg.nu_latent, 'gkl',
+                                d.cfg.alpha)
+    torch.testing.assert_close(got, want)
+    assert z.size(1) == 5 and d.embed().shape == (60, 16)  # the probes read before the head
+    d.student.train()
+    d.objective.train()
+    before = head[0].weight.clone()
+    d.fit()
+    assert not torch.equal(before, head[0].weight)  # the optimiser reaches the head
+    assert _overlap(d.embed(), t) > 0.3
+    assert 'ProjectionHead(16, 24, 5)' in repr(d.objective)

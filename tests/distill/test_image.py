@@ -237,3 +237,25 @@ def test_cli_distill_on_an_image_set_writes_its_result(tmp_path, monkeypatch, ca
     saved = json.loads((out / 'result.json').read_text())
     assert saved['config']['student'] == 'cnn' and saved['seeds'] == [0]
     assert f"student kNN {100 * saved['student_knn']['mean']:.2f}" in printed
+
+
+def test_resume_with_a_projector_gives_the_uninterrupted_result(tmp_path):
+    """The head's weights and BatchNorm statistics travel in the checkpoint with the
+    objective's state."""
+    x, y = toy_images(96, 0)
+    t = _class_teacher(y)
+    cfg = DistillConfig.from_dict({**CNN, 'epochs': 2, 'projector_hidden': 32,
+                                   'projector_out': 8})
+    whole = GenURLDistiller(t, x, cfg, views=image_views(x))
+    whole.fit()
+    ckpt = tmp_path / 'ckpt.pt'
+    first = GenURLDistiller(t, x, cfg, views=image_views(x))
+    first.run_epoch()  # one epoch, saved; a fresh distiller resumes from the file
+    first.state.epoch = 1
+    first.save_checkpoint(ckpt)
+    second = GenURLDistiller(t, x, cfg, views=image_views(x))
+    second.load_checkpoint(ckpt)
+    torch.testing.assert_close(second.objective.to_q[1].running_mean,
+                               first.objective.to_q[1].running_mean)
+    second.fit()
+    torch.testing.assert_close(second.embed(), whole.embed())
