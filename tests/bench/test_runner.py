@@ -12,6 +12,8 @@ import pytest
 from genurl_pyg.bench.runner import read_cells, run_suite
 from genurl_pyg.bench.schema import CellSpec
 
+from .conftest import copy_of_run
+
 
 @pytest.fixture
 def data_root(tmp_path, monkeypatch):
@@ -70,32 +72,35 @@ def test_a_crashed_and_a_timed_out_cell_are_recorded_and_the_suite_goes_on(data_
     assert '1 already finished, 0 to run' in lines[0]
 
 
-def test_redo_reruns_finished_cells_and_the_report_reads_the_latest(data_root):
-    out = data_root / 'run'
-    cells = [CellSpec('node', 'KarateClub', 'raw', 0, 60.0),
-             CellSpec('node', 'KarateClub', 'raw', 1, 60.0)]
-    run_suite('smoke', out, cells=cells, threads=1, log=lambda m: None)
+def test_redo_reruns_finished_cells_and_the_report_reads_the_latest(smoke_run, tmp_path,
+                                                                    monkeypatch):
+    _, shared, data = smoke_run
+    out = copy_of_run(shared, tmp_path / 'run')  # a finished run: nothing of it is rerun
+    monkeypatch.setenv('GENURL_DATA', str(data))
     first = read_cells(out)
+    redone = CellSpec('node', 'KarateClub', 'raw', 0, 60.0)
+    assert redone.key in {r['key'] for r in first}
     lines = []
-    results = run_suite('smoke', out, cells=cells[1:], resume=True, redo=True, threads=1,
+    results = run_suite('smoke', out, cells=[redone], resume=True, redo=True, threads=1,
                         log=lines.append)
     assert '0 already finished, 1 to run' in lines[0]
     records = read_cells(out)
-    assert records[:2] == first and len(records) == 3  # appended, nothing lost
-    assert records[2]['key'] == 'node/KarateClub/raw/1'
+    assert records[:len(first)] == first and len(records) == len(first) + 1  # appended
+    assert records[-1]['key'] == redone.key
     latest = {c['key']: c for c in results['cells']}
-    assert len(results['cells']) == 2
-    assert latest['node/KarateClub/raw/1']['finished'] == records[2]['finished']
+    assert len(results['cells']) == len({r['key'] for r in first})  # one per cell
+    assert latest[redone.key]['finished'] == records[-1]['finished']
     with pytest.raises(ValueError, match='redo reruns finished cells .* needs resume'):
-        run_suite('smoke', out, cells=cells, redo=True, threads=1, log=lambda m: None)
+        run_suite('smoke', out, cells=[redone], redo=True, threads=1, log=lambda m: None)
 
 
-def test_a_run_folder_of_another_suite_is_refused(data_root):
-    out = data_root / 'run'
-    run_suite('smoke', out, cells=[CellSpec('node', 'KarateClub', 'raw', 0, 60.0)],
-              threads=1, log=lambda m: None)
+def test_a_run_folder_of_another_suite_is_refused(smoke_run, tmp_path):
+    _, shared, _ = smoke_run
+    out = copy_of_run(shared, tmp_path / 'run')
+    before = (out / 'cells.jsonl').read_text()
     with pytest.raises(ValueError, match="suite 'smoke', not 'quick'"):
         run_suite('quick', out, resume=True, log=lambda m: None)
+    assert (out / 'cells.jsonl').read_text() == before  # nothing written
 
 
 def test_read_cells_skips_a_torn_last_line_and_names_a_damaged_one(tmp_path):

@@ -1,6 +1,7 @@
 """The smoke suite end to end through the CLI: every task's cells run in their own
 processes, and the run folder holds a valid results.json, a Markdown and a self-contained
-HTML report with figures; resuming a finished run runs nothing."""
+HTML report with figures; resuming a finished run runs nothing. The run is the
+session fixture ``smoke_run`` (``conftest.py``), shared with the runner's tests."""
 import json
 
 import pytest
@@ -11,22 +12,8 @@ from genurl_pyg.bench.suites import suite_cells
 from genurl_pyg.cli import main
 
 
-@pytest.fixture(scope='module')
-def smoke_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp('bench')
-    mp = pytest.MonkeyPatch()
-    mp.setenv('GENURL_DATA', str(root / 'data'))
-    try:
-        out = root / 'smoke'
-        code = main(['bench', '--suite', 'smoke', '--out', str(out), '--jobs', '2',
-                     '--threads', '1'])
-        yield code, out
-    finally:
-        mp.undo()
-
-
 def test_smoke_suite_runs_every_task_and_writes_a_valid_report(smoke_run):
-    code, out = smoke_run
+    code, out, _ = smoke_run
     assert code == 0
     results = load_results(out)
     planned = {c.key for c in suite_cells('smoke')}
@@ -62,7 +49,7 @@ def test_smoke_suite_runs_every_task_and_writes_a_valid_report(smoke_run):
 
 
 def test_resuming_a_finished_run_runs_nothing_and_keeps_the_results(smoke_run, capsys):
-    _, out = smoke_run
+    _, out, _ = smoke_run
     before = (out / 'cells.jsonl').read_text()
     assert main(['bench', '--suite', 'smoke', '--out', str(out), '--resume']) == 0
     assert (out / 'cells.jsonl').read_text() == before
@@ -71,7 +58,7 @@ def test_resuming_a_finished_run_runs_nothing_and_keeps_the_results(smoke_run, c
 
 
 def test_an_existing_run_is_not_overwritten_without_resume(smoke_run, capsys):
-    _, out = smoke_run
+    _, out, _ = smoke_run
     before = (out / 'cells.jsonl').read_text()
     assert main(['bench', '--suite', 'smoke', '--out', str(out)]) == 2
     assert 'already holds a bench run' in capsys.readouterr().err
@@ -79,7 +66,7 @@ def test_an_existing_run_is_not_overwritten_without_resume(smoke_run, capsys):
 
 
 def test_compare_with_itself_reports_no_change(smoke_run, capsys):
-    _, out = smoke_run
+    _, out, _ = smoke_run
     assert main(['bench', '--suite', 'smoke', '--out', str(out), '--report-only',
                  '--compare', str(out), '--fail-on-regression']) == 0
     assert '0 regression(s), 0 improvement(s)' in (out / 'compare.md').read_text()

@@ -42,17 +42,27 @@ def test_two_processes_stay_in_sync_and_learn(tmp_path, encoder):
 
 @pytest.mark.skipif(not os.environ.get('GENURL_DATA_MIRROR'),
                     reason='needs GENURL_DATA_MIRROR (../shared/datasets)')
-def test_cli_under_torchrun_matches_one_process(tmp_path):
+def test_cli_under_torchrun_matches_one_process(tmp_path, monkeypatch):
     # `torchrun --nproc_per_node=2 -m genurl_pyg train ...` reaches one process's accuracy.
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'GENURL_DATA': str(tmp_path / 'data')}
     args = ['--dataset', 'Cora', '--epochs', '30', '--seeds', '1', '--no-progress',
             '--set', 'hidden_channels=256', '--set', 'out_channels=256']
-    single = subprocess.run([sys.executable, '-m', 'genurl_pyg', 'train', '--out', 'one']
-                            + args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                            env=env)
-    assert single.returncode == 0, single.stderr[-2000:]
-    _torchrun(['-m', 'genurl_pyg', 'train', '--out', 'ddp'] + args, tmp_path,
-              GENURL_DATA=env['GENURL_DATA'])
+    # the data set is prepared once first, so that the two runs below, started together
+    # (the one-process run beside torchrun: their imports and epochs overlap instead of
+    # adding up), do not both write its processed files
+    from genurl_pyg.datasets import load_dataset
+    monkeypatch.setenv('GENURL_DATA', env['GENURL_DATA'])
+    load_dataset('Cora')
+    single = subprocess.Popen([sys.executable, '-m', 'genurl_pyg', 'train', '--out', 'one']
+                              + args, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        _torchrun(['-m', 'genurl_pyg', 'train', '--out', 'ddp'] + args, tmp_path,
+                  GENURL_DATA=env['GENURL_DATA'])
+        _, err = single.communicate(timeout=300)
+    finally:
+        single.kill()
+    assert single.returncode == 0, err[-2000:]
     ddp = json.loads((tmp_path / 'ddp' / 'result.json').read_text())
     one = json.loads((tmp_path / 'one' / 'result.json').read_text())
     assert ddp['processes'] == 2 and one['processes'] == 1
