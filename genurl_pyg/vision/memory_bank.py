@@ -154,11 +154,11 @@ def bank_similarity(z: Tensor, ids: Tensor, bank: MemoryBank, k: int,
     b, m = n // 2, bank.size
     sim = torch.nn.functional.normalize(z.float(), dim=1) @ \
         torch.nn.functional.normalize(bank.points, dim=1).t()
-    others = int((ids.unsqueeze(1) != bank.ids.unsqueeze(0)).sum(1).min())
-    if others < k:
+    top, nearest = nearest_other_images(sim, ids, bank.ids, k)
+    if torch.isinf(top).any():  # a view's own-image entries filled its k: counted only here
+        others = int((ids.unsqueeze(1) != bank.ids.unsqueeze(0)).sum(1).min())
         raise ValueError(f'a view has only {others} bank entries of other images, fewer '
                          f"than 'k' = {k}: use a larger memory bank")
-    top, nearest = nearest_other_images(sim, ids, bank.ids, k)
     dist = (1 - top).clamp_min(0)  # cosine distance, in [0, 2]
     rho, sigma = calibrate(dist)
     p = torch.zeros(n, n + m, device=z.device)

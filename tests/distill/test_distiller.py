@@ -300,8 +300,8 @@ def test_relation_auto_resolves_per_kind_and_keeps_kl_on_the_block():
     feats = AUTO_RELATION['features']
     assert (d.cfg.pairs, d.cfg.loss, d.cfg.latent_radius) == ('block', 'kl', 10.0) == (
         feats['pairs'], feats['loss'], feats['latent_radius'])
-    assert isinstance(d.objective.sphere, SphereProjection)
-    assert d.objective.sphere.radius == 10.0
+    assert isinstance(d.objective.to_q, SphereProjection)
+    assert d.objective.to_q.radius == 10.0
 
     def rel(images=False, **kw):
         c = DistillConfig(**kw).validate().resolved(images)
