@@ -1,7 +1,6 @@
 r"""The projection head shared by the image tasks: Linear-BatchNorm-ReLU-Linear."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 
