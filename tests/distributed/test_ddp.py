@@ -53,16 +53,18 @@ def test_cli_under_torchrun_matches_one_process(tmp_path, monkeypatch):
     from genurl_pyg.datasets import load_dataset
     monkeypatch.setenv('GENURL_DATA', env['GENURL_DATA'])
     load_dataset('Cora')
-    single = subprocess.Popen([sys.executable, '-m', 'genurl_pyg', 'train', '--out', 'one']
-                              + args, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        _torchrun(['-m', 'genurl_pyg', 'train', '--out', 'ddp'] + args, tmp_path,
-                  GENURL_DATA=env['GENURL_DATA'])
-        _, err = single.communicate(timeout=300)
-    finally:
-        single.kill()
-    assert single.returncode == 0, err[-2000:]
+    log = tmp_path / 'one.log'  # a file, not a pipe: nobody reads it while torchrun runs
+    with log.open('w') as handle:
+        single = subprocess.Popen([sys.executable, '-m', 'genurl_pyg', 'train', '--out',
+                                   'one'] + args, cwd=tmp_path, stdout=handle,
+                                  stderr=subprocess.STDOUT, env=env)
+        try:
+            _torchrun(['-m', 'genurl_pyg', 'train', '--out', 'ddp'] + args, tmp_path,
+                      GENURL_DATA=env['GENURL_DATA'])
+            single.wait(timeout=300)
+        finally:
+            single.kill()
+    assert single.returncode == 0, log.read_text()[-2000:]
     ddp = json.loads((tmp_path / 'ddp' / 'result.json').read_text())
     one = json.loads((tmp_path / 'one' / 'result.json').read_text())
     assert ddp['processes'] == 2 and one['processes'] == 1
