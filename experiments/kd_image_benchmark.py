@@ -24,8 +24,13 @@ Validation (``--validation N``): the students train on the same images, but are 
 on N *other* training images (the next rows of the subset's seeded permutation, which
 neither the students nor a teacher pretrained here saw), never on the test images; the
 rows go to their own table (``--stem``, default ``kd_image_validation``) with each
-variant's paired difference to ``genurl`` per seed. Variants of GenURL's student are
-separate invocations with ``--label NAME --set KEY=VALUE --methods genurl``.
+variant's paired difference to ``genurl`` per seed (``--against NAME`` pairs every
+GenURL row with that method's rows instead, e.g. a peer's). Variants of GenURL's student
+are separate invocations with ``--label NAME --set KEY=VALUE --methods genurl``.
+
+Student width: each student row records its ``--width``; rows of another width than the
+default 16 are their own rows (``mse (width 32)``), judged and paired only against rows
+of the same width, so runs of several widths can be reported in one table.
 
 Usage:
   python experiments/kd_image_benchmark.py --dataset fashion-mnist --subset 10000 \\
@@ -41,6 +46,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import check_stem, peak_rss_mb, write_results  # noqa: E402
@@ -49,6 +55,7 @@ from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mea
 
 METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
+DEFAULT_WIDTH = 16  # the student's width when a row does not say (every run before --width)
 
 
 def pretrained_teacher(images, train_x, train_y, epochs: int, path: Path, log):
@@ -95,7 +102,8 @@ def main():
                    help='a genurl-pyg ssl run folder (default: pretrain one here)')
     p.add_argument('--teacher-epochs', type=int, default=20)
     p.add_argument('--epochs', type=int, default=20, help='student epochs (every method)')
-    p.add_argument('--width', type=int, default=16, help="the student CNN's width")
+    p.add_argument('--width', type=int, default=DEFAULT_WIDTH,
+                   help="the student CNN's width (rows of another width are their own rows)")
     p.add_argument('--methods', nargs='*', default=METHODS, choices=METHODS)
     p.add_argument('--seeds', type=int, default=1)
     p.add_argument('--first-seed', type=int, default=0)
@@ -108,6 +116,9 @@ def main():
     p.add_argument('--resume', action='store_true')
     p.add_argument('--report', nargs='*', default=None, metavar='JSON')
     p.add_argument('--notes', default=None, metavar='MD')
+    p.add_argument('--against', action='append', default=None, metavar='METHOD',
+                   help="the paired table's base (repeatable; default genurl): every "
+                        "GenURL row minus this method's rows of the same width, per seed")
     p.add_argument('--stem', default=None,
                    help='results file under experiments/results/ (default '
                         'kd_image_benchmark, or kd_image_validation with --validation; '
@@ -121,12 +132,14 @@ def main():
     if args.validation and args.stem.startswith('kd_image_benchmark'):
         p.error(f'--validation rows would be written into the test table {args.stem!r}: '
                 'choose another --stem')
+    if args.width < 1:
+        p.error(f'--width must be a positive integer, got {args.width}')
     if args.validation < 0:
         p.error(f'--validation must be 0 (test images) or a number of images, got '
                 f'{args.validation}')
     check_stem('--stem', args.stem, p.error)
     if args.report is not None:
-        report(args.report, args.notes, args.stem)
+        report(args.report, args.notes, args.stem, against=args.against or ('genurl',))
         return
     if not args.out:
         p.error('--out is required to run (rows are appended there)')
@@ -146,16 +159,18 @@ def main():
     if out.exists() and not args.resume:
         p.error(f'{out} exists: pass --resume to add to it, or choose another --out')
     state = open_run_state(out, command, args.resume, args.threads, overrides)
-    done = {(r['seed'], r['method']) for r in state['rows']}
+    done = {(r['seed'], row_label(r)) for r in state['rows']}
 
-    def record(seed, method, sc, secs, epochs, infer):
+    def record(seed, method, sc, secs, epochs, infer, width=None):
         row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)),
                'scored_on': scored_on, 'seed': seed,
                'method': method, 'knn': sc['knn'], 'linear': sc['linear'], 'seconds': secs,
                'epochs': epochs, 'inference_test_seconds': infer,
                'peak_rss_mb': peak_rss_mb()}
+        if width is not None:  # a student's row (the teacher and the pixels have none)
+            row['student_width'] = width
         state['rows'].append(row)
-        done.add((seed, method))
+        done.add((seed, row_label(row)))
         atomic_write_text(out, json.dumps(state, indent=1))
         print(f"{args.dataset} seed {seed} {method}: kNN {100 * sc['knn']:.2f} linear "
               f"{100 * sc['linear']:.2f} ({secs:.1f} s)", flush=True)
@@ -194,7 +209,7 @@ def main():
             record(seed, 'raw', scores(*pixels, train_y, eval_y, seed), 0.0, 0, None)
         for method in args.methods:
             name = args.label if (args.label and method == 'genurl') else method
-            if (seed, name) in done:
+            if (seed, row_label({'method': name, 'student_width': args.width})) in done:
                 continue
             objective = 'genurl' if method == 'no-teacher' else method
             target = pixels[0] if method == 'no-teacher' else t_train
@@ -209,8 +224,8 @@ def main():
             s_test = d.embed(eval_x)
             infer = time.perf_counter() - start
             record(seed, name, scores(s_train, s_test, train_y, eval_y, seed), secs,
-                   args.epochs, infer)
-    report([str(out)], args.notes, args.stem)
+                   args.epochs, infer, width=args.width)
+    report([str(out)], args.notes, args.stem, against=args.against or ('genurl',))
 
 
 def _blank(value) -> str:
@@ -227,14 +242,36 @@ def given_teacher_budget(teacher: str):
     return blob.get('seconds'), blob.get('epochs')
 
 
-def report(paths, notes=None, stem='kd_image_benchmark'):
+def row_width(row: dict) -> Optional[int]:
+    """The student's width of a row: ``None`` for the teacher and the pixels (no
+    student), :data:`DEFAULT_WIDTH` for a student row that does not say (every run before
+    ``--width`` was recorded, all at the default)."""
+    if row['method'] in ('teacher', 'raw'):
+        return None
+    return row.get('student_width', DEFAULT_WIDTH)
+
+
+def row_label(row: dict) -> str:
+    """The table's name of a row: its method, with ``(width W)`` for a student of another
+    width than the default, so rows of two widths are never merged."""
+    width = row_width(row)
+    if width is None or width == DEFAULT_WIDTH:
+        return row['method']
+    return f"{row['method']} (width {width})"
+
+
+def report(paths, notes=None, stem='kd_image_benchmark', against=('genurl',)):
     import numpy as np
     rows, commands, conds = read_runs(paths)
     unique = {(r['dataset'], r['train_images'], r.get('scored_on', 'test'), r['seed'],
-               r['method']): r for r in rows}
-    groups = {}
+               row_label(r)): r for r in rows}
+    groups, kind = {}, {}  # label -> (method, width)
     for (d, n, on, _, m), r in unique.items():
         groups.setdefault(((d, n, on), m), []).append(r)
+        kind[m] = (r['method'], row_width(r))
+
+    def is_genurl(label):  # the default or a labelled variant of GenURL's student
+        return kind[label][0] not in ('teacher', 'raw', *PEERS)
 
     def stat(key, g):
         vals = [r[key] for r in g if r.get(key) is not None]
@@ -257,16 +294,29 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
     for key in sorted({key for key, _ in groups}):
         d, n, on = key
         methods = {m for kk, m in groups if kk == key}
-        variants = sorted(methods - set(order_fixed) - set(PEERS))  # GenURL's labelled rows
-        order = ([m for m in order_fixed if m in methods] + variants
-                 + [m for m in PEERS if m in methods])
+        widths = sorted({kind[m][1] for m in methods if kind[m][1] is not None})
+
+        def rank(m):  # widths in order; within one: the default, variants, then the peers
+            method, width = kind[m]
+            if width is None:
+                return (-1, order_fixed.index(method), '')
+            if method == 'genurl':
+                return (width, 0, '')
+            return (width, 1, m) if is_genurl(m) else (width, 2, PEERS.index(method))
+        order = sorted(methods, key=rank)
         means = {m: {k: stat(k, groups[(key, m)]) for k in ('knn', 'linear')}
                  for m in order}
         name = f'{d}/{n}' if on == 'test' else f'{d}/{n}/{on}'
         summary[name] = {m: {k: v[0] for k, v in st.items()} for m, st in means.items()}
-        if 'genurl' in methods:
-            paired += paired_rows(d, n, on, groups[(key, 'genurl')],
-                                  {v: groups[(key, v)] for v in variants})
+        for base in against:
+            for width in widths:
+                base_label = row_label({'method': base, 'student_width': width})
+                if base_label not in methods:
+                    continue
+                mine = {m: groups[(key, m)] for m in order
+                        if is_genurl(m) and kind[m][1] == width and m != base_label}
+                paired += [dict(r, against=base_label) for r in
+                           paired_rows(d, n, on, groups[(key, base_label)], mine)]
         where = f'{d} ({n:,})' if on == 'test' else f'{d} ({n:,}; *{on}*)'
         for m in order:
             g = groups[(key, m)]
@@ -274,10 +324,12 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
             # Every GenURL row is judged, the labelled ones too: the package default can be
             # a labelled row of an older table (session 49 returned it to the paper's
             # objective, whose test rows are labelled), and an old miss stays marked.
-            if (m == 'genurl' or m in variants) and on == 'test':
+            if is_genurl(m) and on == 'test':
                 missed = []
+                peers = [q for q in order  # the same student: a peer of the same width
+                         if kind[q][0] in PEERS and kind[q][1] == kind[m][1]]
                 for k in ('knn', 'linear'):
-                    above = [q for q in PEERS if q in means and means[q][k][0] > means[m][k][0]]
+                    above = [q for q in peers if means[q][k][0] > means[m][k][0]]
                     if above:
                         missed.append(f"{k} ({', '.join(above)} higher)")
                 target = ('≥ every peer met' if not missed
@@ -292,14 +344,15 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
                 f"{'' if infer is None else f'{infer[0]:.2f}'} | "
                 f"{'' if mem is None else f'{mem[0]:.0f}'} | {target} |")
     if paired:
-        lines += ['', "Each variant of GenURL's student against `genurl` on the same seeds "
-                  '(paired difference in points, mean ± SE over the seeds both ran):', '',
-                  '| data set (training images; scored on) | variant | seeds | kNN | linear |',
-                  '|---|---|---|---|---|']
+        lines += ['', "Each GenURL student row minus the row it is paired against (same "
+                  'width, same seeds; difference in points, mean ± SE over the seeds both '
+                  'ran):', '',
+                  '| data set (training images; scored on) | variant | against | seeds | kNN '
+                  '| linear |', '|---|---|---|---|---|---|']
         lines += [f"| {r['dataset']} ({r['train_images']:,}; {r['scored_on']}) | "
-                  f"{r['variant']} | {len(r['seeds'])} | {r['knn'][0]:+.2f} ± "
-                  f"{r['knn'][1]:.2f} | {r['linear'][0]:+.2f} ± {r['linear'][1]:.2f} |"
-                  for r in paired]
+                  f"{r['variant']} | {r['against']} | {len(r['seeds'])} | "
+                  f"{r['knn'][0]:+.2f} ± {r['knn'][1]:.2f} | "
+                  f"{r['linear'][0]:+.2f} ± {r['linear'][1]:.2f} |" for r in paired]
     if notes:
         lines += ['', Path(notes).read_text().rstrip()]
     # conditions beside commands: read_runs takes this file back as an earlier report, so a
@@ -309,8 +362,9 @@ def report(paths, notes=None, stem='kd_image_benchmark'):
 
 
 def paired_rows(dataset, train_images, scored_on, base, variants):
-    """Per variant, the paired difference to ``base`` (the ``genurl`` rows) over the seeds
-    both ran, in points: ``{'knn': (mean, SE), 'linear': (mean, SE), 'seeds': [...]}``
+    """Per variant, the paired difference to ``base`` (the rows it is read against) over
+    the seeds both ran, in points: ``{'knn': (mean, SE), 'linear': (mean, SE), 'seeds':
+    [...]}``
     (SE: the sample standard deviation over the square root of the seeds; 0 for one)."""
     import numpy as np
     by_seed = {r['seed']: r for r in base}

@@ -102,8 +102,9 @@ def test_validation_rows_get_their_own_table_and_paired_differences(tmp_path, mo
     lin = [1.0, 3.0, 0.0]
     assert paired['linear'] == pytest.approx(
         (4 / 3, (sum((d - 4 / 3) ** 2 for d in lin) / 2) ** 0.5 / 3 ** 0.5))
-    assert '| fashion-mnist (5,000; validation 10,000) | iw05 | 3 | +2.33 ± 0.88 |' in \
-        written['md']
+    assert paired['against'] == 'genurl'
+    assert '| fashion-mnist (5,000; validation 10,000) | iw05 | genurl | 3 | +2.33 ± 0.88 |' \
+        in written['md']
     assert 'fashion-mnist/5000/validation 10,000' in written['p']['summary']
 
 
@@ -141,3 +142,63 @@ def test_a_committed_table_is_reported_again_beside_a_new_run(tmp_path, monkeypa
                                      "threads 1, student overrides {'input_weight': 0}"]
     assert [r['seed'] for r in payload['rows']] == [0, 1]
     assert '| genurl | 20 | 2 | 65.00 ± 5.00 |' in md and '| infer (s) |' in md
+
+
+def test_rows_of_another_student_width_are_their_own_rows(tmp_path, monkeypatch):
+    """Runs of two student widths reported together: a width-32 row is never merged with
+    the width-16 row of the same method and seed, is judged only against peers of its
+    own width, and is paired (``against``) only with rows of its width; the teacher and
+    pixel rows have no width. Rows written before the width was recorded are width 16."""
+    def r(method, seed, knn, linear, width=None):
+        row = _row(method, seed, knn, linear)
+        if width is not None:
+            row['student_width'] = width
+        return row
+    rows = []
+    for seed, d in ((0, 0.0), (1, 0.01), (2, 0.03)):
+        rows += [r('teacher', seed, 0.8, 0.85), r('raw', seed, 0.75, 0.82),
+                 r('block', seed, 0.70 + d, 0.80),  # an older row: no width, so 16
+                 r('cosine', seed, 0.71, 0.81 + d, 16), r('mse', seed, 0.69, 0.80, 16),
+                 r('block', seed, 0.74 + d, 0.84 + d, 32), r('cosine', seed, 0.72, 0.83, 32),
+                 r('mse', seed, 0.90, 0.70, 32)]
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    written = {}
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: written.update(md=md, p=payload))
+    kib.report([str(run)], against=('cosine', 'mse'))
+    md = written['md'].splitlines()
+    labels = [x.split(' | ')[1] for x in md if x.startswith('| fashion-mnist (5,000) |')]
+    assert labels == ['teacher', 'raw', 'block', 'mse', 'cosine', 'block (width 32)',
+                      'mse (width 32)', 'cosine (width 32)']  # the peers in PEERS' order
+    wide = next(x for x in md if '| block (width 32) |' in x)
+    # width 32: above cosine 32 on both probes, below mse 32 on kNN only; the width-16
+    # peers (lower) are not its peers
+    assert wide.endswith('| **missed**: knn (mse (width 32) higher) |')
+    assert '| 3 | 75.33 ± 1.25 |' in wide
+    narrow = next(x for x in md if x.startswith('| fashion-mnist (5,000) | block |'))
+    assert narrow.endswith('| **missed**: linear (cosine higher) |')  # 71.33 kNN > 71
+    got = {(e['variant'], e['against']): e for e in written['p']['paired']}
+    assert set(got) == {('block', 'cosine'), ('block', 'mse'),
+                        ('block (width 32)', 'cosine (width 32)'),
+                        ('block (width 32)', 'mse (width 32)')}
+    e = got[('block (width 32)', 'cosine (width 32)')]
+    knn = [2.0, 3.0, 5.0]  # 74 - 72, 75 - 72, 77 - 72 points
+    assert e['knn'] == pytest.approx(
+        (10 / 3, (sum((x - 10 / 3) ** 2 for x in knn) / 2) ** 0.5 / 3 ** 0.5))
+    assert e['seeds'] == [0, 1, 2]
+    lin = [-1.0, -2.0, -4.0]  # 80 - 81, 80 - 82, 80 - 84 points
+    assert got[('block', 'cosine')]['linear'] == pytest.approx(
+        (-7 / 3, (sum((x + 7 / 3) ** 2 for x in lin) / 2) ** 0.5 / 3 ** 0.5))
+    assert written['p']['summary']['fashion-mnist/5000']['mse (width 32)']['knn'] == \
+        pytest.approx(0.90)
+    assert kib.row_label(r('teacher', 0, 0, 0)) == 'teacher'
+    assert kib.row_label(r('mse', 0, 0, 0, 16)) == 'mse'
+
+
+def test_a_bad_student_width_is_refused(monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', '--width', '0',
+                                      '--out', 'x.json'])
+    with pytest.raises(SystemExit):
+        kib.main()
+    assert '--width must be a positive integer, got 0' in capsys.readouterr().err
