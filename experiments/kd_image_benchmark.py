@@ -28,9 +28,10 @@ variant's paired difference to ``genurl`` per seed (``--against NAME`` pairs eve
 GenURL row with that method's rows instead, e.g. a peer's). Variants of GenURL's student
 are separate invocations with ``--label NAME --set KEY=VALUE --methods genurl``.
 
-Student width: each student row records its ``--width``; rows of another width than the
-default 16 are their own rows (``mse (width 32)``), judged and paired only against rows
-of the same width, so runs of several widths can be reported in one table.
+The student's setting: each student row records its ``--width`` and its ``--view``
+overrides; rows of another width than the default 16, or with view overrides, are their
+own rows (``mse (width 32)``, ``mse (views crop_scale=[0.5, 1.0])``), judged and paired
+only against rows of the same setting, so runs of several settings share one table.
 
 Usage:
   python experiments/kd_image_benchmark.py --dataset fashion-mnist --subset 10000 \\
@@ -46,7 +47,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import check_stem, peak_rss_mb, write_results  # noqa: E402
@@ -109,6 +110,10 @@ def main():
     p.add_argument('--first-seed', type=int, default=0)
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='DistillConfig override for every student (same for all methods)')
+    p.add_argument('--view', action='append', default=[], metavar='KEY=VALUE',
+                   help="the students' views: a ViewConfig override (e.g. "
+                        "crop_scale=[0.5,1.0]; same for all methods; rows with overrides "
+                        'are their own rows)')
     p.add_argument('--label', default=None,
                    help="record the 'genurl' rows under this name (a variant row)")
     p.add_argument('--threads', type=int, default=1)
@@ -118,7 +123,8 @@ def main():
     p.add_argument('--notes', default=None, metavar='MD')
     p.add_argument('--against', action='append', default=None, metavar='METHOD',
                    help="the paired table's base (repeatable; default genurl): every "
-                        "GenURL row minus this method's rows of the same width, per seed")
+                        "GenURL row minus this method's rows of the same student setting "
+                        '(width, views), per seed')
     p.add_argument('--stem', default=None,
                    help='results file under experiments/results/ (default '
                         'kd_image_benchmark, or kd_image_validation with --validation; '
@@ -154,6 +160,12 @@ def main():
     torch.set_num_threads(args.threads)
     overrides = {k: safe_load(v) for k, v in (item.split('=', 1) for item in args.set)}
     DistillConfig.from_dict(overrides)  # a bad key fails before any training
+    from genurl_pyg.vision.views import ViewConfig
+    views = {k: safe_load(v) for k, v in (item.split('=', 1) for item in args.view)}
+    try:
+        ViewConfig.from_dict(views)  # a bad view option fails before any training too
+    except (TypeError, ValueError) as err:
+        p.error(f'--view: {err}')
     out = Path(args.out)
     command = 'python experiments/kd_image_benchmark.py ' + ' '.join(sys.argv[1:])
     if out.exists() and not args.resume:
@@ -161,14 +173,16 @@ def main():
     state = open_run_state(out, command, args.resume, args.threads, overrides)
     done = {(r['seed'], row_label(r)) for r in state['rows']}
 
-    def record(seed, method, sc, secs, epochs, infer, width=None):
+    def record(seed, method, sc, secs, epochs, infer, student=False):
         row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)),
                'scored_on': scored_on, 'seed': seed,
                'method': method, 'knn': sc['knn'], 'linear': sc['linear'], 'seconds': secs,
                'epochs': epochs, 'inference_test_seconds': infer,
                'peak_rss_mb': peak_rss_mb()}
-        if width is not None:  # a student's row (the teacher and the pixels have none)
-            row['student_width'] = width
+        if student:  # the student's setting (the teacher and the pixels have none)
+            row['student_width'] = args.width
+            if views:
+                row['student_views'] = views
         state['rows'].append(row)
         done.add((seed, row_label(row)))
         atomic_write_text(out, json.dumps(state, indent=1))
@@ -209,7 +223,8 @@ def main():
             record(seed, 'raw', scores(*pixels, train_y, eval_y, seed), 0.0, 0, None)
         for method in args.methods:
             name = args.label if (args.label and method == 'genurl') else method
-            if (seed, row_label({'method': name, 'student_width': args.width})) in done:
+            if (seed, row_label({'method': name, 'student_width': args.width,
+                                 'student_views': views})) in done:
                 continue
             objective = 'genurl' if method == 'no-teacher' else method
             target = pixels[0] if method == 'no-teacher' else t_train
@@ -217,14 +232,14 @@ def main():
                                            'cnn_width': args.width, 'objective': objective,
                                            'epochs': args.epochs, 'seed': seed})
             start = time.perf_counter()
-            d = distill_image_embeddings(train_x, target, cfg)
+            d = distill_image_embeddings(train_x, target, cfg, views=views or None)
             secs = time.perf_counter() - start
             s_train = d.embed(train_x)
             start = time.perf_counter()
             s_test = d.embed(eval_x)
             infer = time.perf_counter() - start
             record(seed, name, scores(s_train, s_test, train_y, eval_y, seed), secs,
-                   args.epochs, infer, width=args.width)
+                   args.epochs, infer, student=True)
     report([str(out)], args.notes, args.stem, against=args.against or ('genurl',))
 
 
@@ -242,22 +257,28 @@ def given_teacher_budget(teacher: str):
     return blob.get('seconds'), blob.get('epochs')
 
 
-def row_width(row: dict) -> Optional[int]:
-    """The student's width of a row: ``None`` for the teacher and the pixels (no
-    student), :data:`DEFAULT_WIDTH` for a student row that does not say (every run before
-    ``--width`` was recorded, all at the default)."""
+def row_student(row: dict) -> Optional[Tuple[int, str]]:
+    """The student's setting of a row, ``(width, views)`` with the view overrides as text
+    (``''``: the vision task's views): ``None`` for the teacher and the pixels (no
+    student). A student row that does not say is ``(DEFAULT_WIDTH, '')``: every run before
+    the setting was recorded used both."""
     if row['method'] in ('teacher', 'raw'):
         return None
-    return row.get('student_width', DEFAULT_WIDTH)
+    views = row.get('student_views') or {}
+    return (row.get('student_width', DEFAULT_WIDTH),
+            ', '.join(f'{k}={views[k]}' for k in sorted(views)))
 
 
 def row_label(row: dict) -> str:
-    """The table's name of a row: its method, with ``(width W)`` for a student of another
-    width than the default, so rows of two widths are never merged."""
-    width = row_width(row)
-    if width is None or width == DEFAULT_WIDTH:
+    """The table's name of a row: its method, with ``(width W)`` and ``(views ...)`` for a
+    student of another setting than the default, so rows of two settings never merge."""
+    student = row_student(row)
+    if student is None:
         return row['method']
-    return f"{row['method']} (width {width})"
+    width, views = student
+    parts = ([f'width {width}'] if width != DEFAULT_WIDTH else []) + \
+        ([f'views {views}'] if views else [])
+    return row['method'] + (f" ({'; '.join(parts)})" if parts else '')
 
 
 def report(paths, notes=None, stem='kd_image_benchmark', against=('genurl',)):
@@ -265,10 +286,10 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=('genurl',)):
     rows, commands, conds = read_runs(paths)
     unique = {(r['dataset'], r['train_images'], r.get('scored_on', 'test'), r['seed'],
                row_label(r)): r for r in rows}
-    groups, kind = {}, {}  # label -> (method, width)
+    groups, kind = {}, {}  # label -> (method, the student's setting)
     for (d, n, on, _, m), r in unique.items():
         groups.setdefault(((d, n, on), m), []).append(r)
-        kind[m] = (r['method'], row_width(r))
+        kind[m] = (r['method'], row_student(r))
 
     def is_genurl(label):  # the default or a labelled variant of GenURL's student
         return kind[label][0] not in ('teacher', 'raw', *PEERS)
@@ -294,27 +315,27 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=('genurl',)):
     for key in sorted({key for key, _ in groups}):
         d, n, on = key
         methods = {m for kk, m in groups if kk == key}
-        widths = sorted({kind[m][1] for m in methods if kind[m][1] is not None})
+        students = sorted({kind[m][1] for m in methods if kind[m][1] is not None})
 
-        def rank(m):  # widths in order; within one: the default, variants, then the peers
-            method, width = kind[m]
-            if width is None:
-                return (-1, order_fixed.index(method), '')
+        def rank(m):  # teacher and pixels, then per setting: the default, variants, peers
+            method, student = kind[m]
+            if student is None:
+                return ((-1, ''), order_fixed.index(method), '')
             if method == 'genurl':
-                return (width, 0, '')
-            return (width, 1, m) if is_genurl(m) else (width, 2, PEERS.index(method))
+                return (student, 0, '')
+            return (student, 1, m) if is_genurl(m) else (student, 2, PEERS.index(method))
         order = sorted(methods, key=rank)
         means = {m: {k: stat(k, groups[(key, m)]) for k in ('knn', 'linear')}
                  for m in order}
         name = f'{d}/{n}' if on == 'test' else f'{d}/{n}/{on}'
         summary[name] = {m: {k: v[0] for k, v in st.items()} for m, st in means.items()}
         for base in against:
-            for width in widths:
-                base_label = row_label({'method': base, 'student_width': width})
-                if base_label not in methods:
+            for student in students:
+                base_label = next((m for m in methods if kind[m] == (base, student)), None)
+                if base_label is None:
                     continue
                 mine = {m: groups[(key, m)] for m in order
-                        if is_genurl(m) and kind[m][1] == width and m != base_label}
+                        if is_genurl(m) and kind[m][1] == student and m != base_label}
                 paired += [dict(r, against=base_label) for r in
                            paired_rows(d, n, on, groups[(key, base_label)], mine)]
         where = f'{d} ({n:,})' if on == 'test' else f'{d} ({n:,}; *{on}*)'
@@ -326,7 +347,7 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=('genurl',)):
             # objective, whose test rows are labelled), and an old miss stays marked.
             if is_genurl(m) and on == 'test':
                 missed = []
-                peers = [q for q in order  # the same student: a peer of the same width
+                peers = [q for q in order  # the same student: a peer of the same setting
                          if kind[q][0] in PEERS and kind[q][1] == kind[m][1]]
                 for k in ('knn', 'linear'):
                     above = [q for q in peers if means[q][k][0] > means[m][k][0]]
@@ -345,7 +366,7 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=('genurl',)):
                 f"{'' if mem is None else f'{mem[0]:.0f}'} | {target} |")
     if paired:
         lines += ['', "Each GenURL student row minus the row it is paired against (same "
-                  'width, same seeds; difference in points, mean ± SE over the seeds both '
+                  'student setting, same seeds; difference in points, mean ± SE over the seeds both '
                   'ran):', '',
                   '| data set (training images; scored on) | variant | against | seeds | kNN '
                   '| linear |', '|---|---|---|---|---|---|']

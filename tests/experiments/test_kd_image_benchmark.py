@@ -202,3 +202,39 @@ def test_a_bad_student_width_is_refused(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         kib.main()
     assert '--width must be a positive integer, got 0' in capsys.readouterr().err
+
+
+def test_rows_with_view_overrides_are_their_own_rows(tmp_path, monkeypatch):
+    """Students trained on other views (``--view``) are another setting: labelled with
+    their overrides, paired only with the peers trained on the same views."""
+    light = {'crop_scale': [0.5, 1.0]}
+    rows = []
+    for seed, d in ((0, 0.0), (1, 0.02)):
+        rows += [_row('teacher', seed, 0.8, 0.85), _row('block', seed, 0.70, 0.80),
+                 _row('cosine', seed, 0.71, 0.81),
+                 dict(_row('block', seed, 0.74 + d, 0.86), student_views=light),
+                 dict(_row('cosine', seed, 0.73, 0.83), student_views=light),
+                 dict(_row('cosine', seed, 0.60, 0.60), student_width=32, student_views=light)]
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    written = {}
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: written.update(md=md, p=payload))
+    kib.report([str(run)], against=('cosine',))
+    md = written['md'].splitlines()
+    labels = [x.split(' | ')[1] for x in md if x.startswith('| fashion-mnist (5,000) |')]
+    views = 'views crop_scale=[0.5, 1.0]'
+    assert labels == ['teacher', 'block', 'cosine', f'block ({views})', f'cosine ({views})',
+                      f'cosine (width 32; {views})']
+    got = {(e['variant'], e['against']): e for e in written['p']['paired']}
+    assert set(got) == {('block', 'cosine'), (f'block ({views})', f'cosine ({views})')}
+    assert got[(f'block ({views})', f'cosine ({views})')]['knn'] == pytest.approx((2.0, 1.0))
+    assert next(x for x in md if f'| block ({views}) |' in x).endswith('| ≥ every peer met |')
+
+
+def test_a_bad_view_option_is_refused_before_training(monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', '--view', 'crop_scale=[0,1]',
+                                      '--out', 'x.json'])
+    with pytest.raises(SystemExit):
+        kib.main()
+    assert "--view: views 'crop_scale' must be (low, high)" in capsys.readouterr().err
