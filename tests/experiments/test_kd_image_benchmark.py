@@ -196,14 +196,6 @@ def test_rows_of_another_student_width_are_their_own_rows(tmp_path, monkeypatch)
     assert kib.row_label(r('mse', 0, 0, 0, 16)) == 'mse'
 
 
-def test_a_bad_student_width_is_refused(monkeypatch, capsys):
-    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', '--width', '0',
-                                      '--out', 'x.json'])
-    with pytest.raises(SystemExit):
-        kib.main()
-    assert '--width must be a positive integer, got 0' in capsys.readouterr().err
-
-
 def test_rows_with_view_overrides_are_their_own_rows(tmp_path, monkeypatch):
     """Students trained on other views (``--view``) are another setting: labelled with
     their overrides, paired only with the peers trained on the same views."""
@@ -232,9 +224,14 @@ def test_rows_with_view_overrides_are_their_own_rows(tmp_path, monkeypatch):
     assert next(x for x in md if f'| block ({views}) |' in x).endswith('| ≥ every peer met |')
 
 
-def test_a_bad_view_option_is_refused_before_training(monkeypatch, capsys):
-    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', '--view', 'crop_scale=[0,1]',
-                                      '--out', 'x.json'])
+@pytest.mark.parametrize('flag, value, message', [
+    ('--width', '0', '--width must be a positive integer, got 0'),
+    ('--view', 'crop_scale=[0,1]', "--view: views 'crop_scale' must be (low, high)"),
+    ('--view', 'blur=1', "--view: unknown view option(s) 'blur'"),
+])
+def test_a_bad_student_setting_is_refused_before_training(flag, value, message, monkeypatch,
+                                                           capsys):
+    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', flag, value, '--out', 'x.json'])
     with pytest.raises(SystemExit):
         kib.main()
-    assert "--view: views 'crop_scale' must be (low, high)" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
