@@ -145,7 +145,7 @@ def main():
                 f'{args.validation}')
     check_stem('--stem', args.stem, p.error)
     if args.report is not None:
-        report(args.report, args.notes, args.stem, against=args.against or ('genurl',))
+        report(args.report, args.notes, args.stem, against=args.against)
         return
     if not args.out:
         p.error('--out is required to run (rows are appended there)')
@@ -240,7 +240,7 @@ def main():
             infer = time.perf_counter() - start
             record(seed, name, scores(s_train, s_test, train_y, eval_y, seed), secs,
                    args.epochs, infer, student=True)
-    report([str(out)], args.notes, args.stem, against=args.against or ('genurl',))
+    report([str(out)], args.notes, args.stem, against=args.against)
 
 
 def _blank(value) -> str:
@@ -281,9 +281,21 @@ def row_label(row: dict) -> str:
     return row['method'] + (f" ({'; '.join(parts)})" if parts else '')
 
 
-def report(paths, notes=None, stem='kd_image_benchmark', against=('genurl',)):
+def report(paths, notes=None, stem='kd_image_benchmark', against=None):
+    """The table of these runs' rows. ``against``: the methods (or labels) the paired
+    table reads every GenURL row against; ``None``: ``genurl`` where it has rows. A method
+    asked for by name that no row has is an error, not an empty table."""
     import numpy as np
     rows, commands, conds = read_runs(paths)
+    if against is None:
+        against = ('genurl',)
+    else:
+        have = {r['method'] for r in rows}
+        unknown = [b for b in against if b not in have]
+        if unknown:
+            raise SystemExit(f"--against {', '.join(unknown)}: no rows of that method in "
+                             f"{', '.join(map(str, paths))} (methods there: "
+                             f"{', '.join(sorted(have))})")
     unique = {(r['dataset'], r['train_images'], r.get('scored_on', 'test'), r['seed'],
                row_label(r)): r for r in rows}
     groups, kind = {}, {}  # label -> (method, the student's setting)

@@ -222,6 +222,8 @@ def test_rows_with_view_overrides_are_their_own_rows(tmp_path, monkeypatch):
     assert set(got) == {('block', 'cosine'), (f'block ({views})', f'cosine ({views})')}
     assert got[(f'block ({views})', f'cosine ({views})')]['knn'] == pytest.approx((2.0, 1.0))
     assert next(x for x in md if f'| block ({views}) |' in x).endswith('| ≥ every peer met |')
+    with pytest.raises(SystemExit, match="--against seed: no rows of that method"):
+        kib.report([str(run)], against=('cosine', 'seed'))  # asked for by name: refused
 
 
 @pytest.mark.parametrize('flag, value, message', [
