@@ -155,13 +155,16 @@ def main():
     from genurl_pyg.distill.distiller import teacher_embeddings
     from genurl_pyg.distill.run import image_scores as scores  # the distill job's probes
     from genurl_pyg.utils.io import atomic_write_text
-    from genurl_pyg.utils.yamlio import safe_load
+    from genurl_pyg.utils.yamlio import parse_key_values
     from genurl_pyg.vision.data import load_images
     torch.set_num_threads(args.threads)
-    overrides = {k: safe_load(v) for k, v in (item.split('=', 1) for item in args.set)}
+    try:
+        overrides = parse_key_values(args.set, '--set')
+        views = parse_key_values(args.view, '--view')
+    except ValueError as err:
+        p.error(str(err))
     DistillConfig.from_dict(overrides)  # a bad key fails before any training
     from genurl_pyg.vision.views import ViewConfig
-    views = {k: safe_load(v) for k, v in (item.split('=', 1) for item in args.view)}
     try:
         ViewConfig.from_dict(views)  # a bad view option fails before any training too
     except (TypeError, ValueError) as err:
@@ -172,6 +175,8 @@ def main():
         p.error(f'{out} exists: pass --resume to add to it, or choose another --out')
     state = open_run_state(out, command, args.resume, args.threads, overrides)
     done = {(r['seed'], row_label(r)) for r in state['rows']}
+    # the student's setting, as each student row records it (and as a finished one is found)
+    setting = {'student_width': args.width, **({'student_views': views} if views else {})}
 
     def record(seed, method, sc, secs, epochs, infer, student=False):
         row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)),
@@ -179,10 +184,8 @@ def main():
                'method': method, 'knn': sc['knn'], 'linear': sc['linear'], 'seconds': secs,
                'epochs': epochs, 'inference_test_seconds': infer,
                'peak_rss_mb': peak_rss_mb()}
-        if student:  # the student's setting (the teacher and the pixels have none)
-            row['student_width'] = args.width
-            if views:
-                row['student_views'] = views
+        if student:  # the teacher and the pixels have no student setting
+            row.update(setting)
         state['rows'].append(row)
         done.add((seed, row_label(row)))
         atomic_write_text(out, json.dumps(state, indent=1))
@@ -223,8 +226,7 @@ def main():
             record(seed, 'raw', scores(*pixels, train_y, eval_y, seed), 0.0, 0, None)
         for method in args.methods:
             name = args.label if (args.label and method == 'genurl') else method
-            if (seed, row_label({'method': name, 'student_width': args.width,
-                                 'student_views': views})) in done:
+            if (seed, row_label({'method': name, **setting})) in done:
                 continue
             objective = 'genurl' if method == 'no-teacher' else method
             target = pixels[0] if method == 'no-teacher' else t_train
@@ -282,9 +284,10 @@ def row_label(row: dict) -> str:
 
 
 def report(paths, notes=None, stem='kd_image_benchmark', against=None):
-    """The table of these runs' rows. ``against``: the methods (or labels) the paired
-    table reads every GenURL row against; ``None``: ``genurl`` where it has rows. A method
-    asked for by name that no row has is an error, not an empty table."""
+    """The table of these runs' rows. ``against``: the methods (a peer, or a ``--label``
+    name) the paired table reads every GenURL row against; ``None``: ``genurl`` where it
+    has rows. A method asked for by name that no row has is an error, not an empty
+    table."""
     import numpy as np
     rows, commands, conds = read_runs(paths)
     if against is None:
@@ -378,8 +381,8 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None):
                 f"{'' if mem is None else f'{mem[0]:.0f}'} | {target} |")
     if paired:
         lines += ['', "Each GenURL student row minus the row it is paired against (same "
-                  'student setting, same seeds; difference in points, mean ± SE over the seeds both '
-                  'ran):', '',
+                  'student setting, same seeds; difference in points, mean ± SE over the '
+                  'seeds both ran):', '',
                   '| data set (training images; scored on) | variant | against | seeds | kNN '
                   '| linear |', '|---|---|---|---|---|---|']
         lines += [f"| {r['dataset']} ({r['train_images']:,}; {r['scored_on']}) | "
@@ -397,8 +400,8 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None):
 def paired_rows(dataset, train_images, scored_on, base, variants):
     """Per variant, the paired difference to ``base`` (the rows it is read against) over
     the seeds both ran, in points: ``{'knn': (mean, SE), 'linear': (mean, SE), 'seeds':
-    [...]}``
-    (SE: the sample standard deviation over the square root of the seeds; 0 for one)."""
+    [...]}`` (SE: the sample standard deviation over the square root of the seeds; 0 for
+    one)."""
     import numpy as np
     by_seed = {r['seed']: r for r in base}
     out = []

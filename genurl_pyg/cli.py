@@ -317,19 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_overrides(items: List[str]) -> dict:
-    import yaml
     from .node.config import ConfigError
-    from .utils.yamlio import safe_load
-    out = {}
-    for item in items:
-        if '=' not in item:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split('=', 1)
-        try:
-            out[key.strip()] = safe_load(value)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: cannot parse {value!r}: {exc}") from exc
-    return out
+    from .utils.yamlio import parse_key_values
+    return parse_key_values(items, '--set', ConfigError)
 
 
 def _set_threads(args) -> None:

@@ -57,3 +57,20 @@ def load_mapping(path, error: type = ValueError) -> dict:
     if values is not None and not isinstance(values, dict):
         raise error(f"config file {str(path)!r} must hold a mapping of keys to values")
     return values or {}
+
+
+def parse_key_values(items, flag: str = '--set', error: type = ValueError) -> dict:
+    """``['lr=1e-3', 'crop_scale=[0.5,1]']`` -> ``{'lr': 0.001, 'crop_scale': [0.5, 1]}``:
+    command-line ``KEY=VALUE`` items, each value read as YAML (:func:`safe_load`), keys
+    stripped. ``error`` (a ``ValueError`` subclass) names ``flag`` and the item for an item
+    without ``=`` or a value that is not YAML."""
+    out = {}
+    for item in items:
+        if '=' not in item:
+            raise error(f"{flag} expects KEY=VALUE, got {item!r}")
+        key, value = item.split('=', 1)
+        try:
+            out[key.strip()] = safe_load(value)
+        except yaml.YAMLError as exc:
+            raise error(f"{flag} {key}: cannot parse {value!r}: {exc}") from exc
+    return out

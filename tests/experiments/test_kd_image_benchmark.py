@@ -230,6 +230,8 @@ def test_rows_with_view_overrides_are_their_own_rows(tmp_path, monkeypatch):
     ('--width', '0', '--width must be a positive integer, got 0'),
     ('--view', 'crop_scale=[0,1]', "--view: views 'crop_scale' must be (low, high)"),
     ('--view', 'blur=1', "--view: unknown view option(s) 'blur'"),
+    ('--view', 'crop_scale', "--view expects KEY=VALUE, got 'crop_scale'"),
+    ('--set', 'epochs', "--set expects KEY=VALUE, got 'epochs'"),
 ])
 def test_a_bad_student_setting_is_refused_before_training(flag, value, message, monkeypatch,
                                                            capsys):

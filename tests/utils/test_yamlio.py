@@ -3,7 +3,7 @@ import math
 import pytest
 import yaml
 
-from genurl_pyg.utils.yamlio import safe_load
+from genurl_pyg.utils.yamlio import parse_key_values, safe_load
 
 
 @pytest.mark.parametrize('text, value', [
@@ -20,3 +20,16 @@ def test_non_finite_spellings_and_plain_yaml_untouched():
     assert math.isinf(safe_load('.inf')) and safe_load('-.inf') < 0
     assert math.isnan(safe_load('.nan'))
     assert yaml.safe_load('1e-3') == '1e-3'  # PyYAML's own loader is not modified
+
+
+def test_key_values_are_read_as_yaml_and_bad_items_name_the_flag():
+    assert parse_key_values(['lr=1e-3', ' k =3', 'crop_scale=[0.5,1]', 'name=a=b']) == {
+        'lr': 1e-3, 'k': 3, 'crop_scale': [0.5, 1], 'name': 'a=b'}
+    assert parse_key_values([]) == {}
+    with pytest.raises(ValueError, match=r"--view expects KEY=VALUE, got 'crop_scale'"):
+        parse_key_values(['crop_scale'], '--view')
+
+    class Refused(ValueError):
+        pass
+    with pytest.raises(Refused, match=r"--set lr: cannot parse '\[1': "):
+        parse_key_values(['lr=[1'], error=Refused)
