@@ -151,12 +151,12 @@ def main():
         return
     import torch
     from genurl_pyg.utils.io import atomic_write_text
-    from genurl_pyg.utils.yamlio import safe_load
+    from genurl_pyg.utils.yamlio import parse_key_values
     torch.set_num_threads(args.threads)
-    overrides = {}
-    for item in args.set:
-        k, v = item.split('=', 1)
-        overrides[k] = safe_load(v)
+    try:
+        overrides = parse_key_values(args.set, '--set')
+    except ValueError as err:
+        p.error(str(err))
     out = Path(args.out)
     if out.resolve() == (RESULTS / 'kd_benchmark.json').resolve():
         p.error('--out must not be results/kd_benchmark.json: the table is written there')
