@@ -18,6 +18,10 @@ difference from the best peer paired over seeds.
 Methods:
   raw       the node features themselves
   sgc       SGC-style propagated features  D^-1/2 (A+I) D^-1/2 applied twice to X
+  untrained GenURL's encoder for the data set's config as initialised (the seed's weights,
+            no training step): what the architecture's random features read, so that
+            genurl's row shows what training adds (DGI's paper reports the same row as
+            "random-init"); its seconds are the trainer's set-up, P included though unused
   dgi, cca_ssg, grace, bgrl, graphmae
             genurl_pyg/bench/peers/<name>.py, each written from its paper with the published
             hyper-parameters per data set (sources in each file and in the result)
@@ -49,8 +53,19 @@ from genurl_pyg.evaluation.node import PROTOCOLS  # noqa: E402
 
 DATASETS = ['Cora', 'CiteSeer', 'DBLP', 'Computers', 'Photo', 'CS']
 PEER_METHODS = list(PEERS)
-METHODS = ['raw', 'sgc', *PEER_METHODS, 'genurl']
+METHODS = ['raw', 'sgc', 'untrained', *PEER_METHODS, 'genurl']
+#: the methods that run GenURL's trainer with the data set's (or --genurl-config's) config
+GENURL_METHODS = ('untrained', 'genurl')
 TARGETS = {'Cora': 0.845, 'CiteSeer': 0.743, 'Computers': 0.910, 'Photo': 0.951, 'CS': 0.936}
+
+
+def untrained_embedding(data, cfg, seed: int):
+    """The representation GenURL's encoder gives before its first step: the trainer is set
+    up exactly as ``fit`` would start (same seed, so the same initial weights as that seed's
+    trained row) and embeds at once."""
+    from genurl_pyg.node import NodeEmbeddingTrainer
+    trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict({'seed': seed}, base=cfg))
+    return trainer.embed()
 
 
 def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s: float,
@@ -74,10 +89,10 @@ def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s:
         fixed = data.x if method == 'raw' else smooth_features(data.x, data.edge_index, 2)
         fixed_s = time.perf_counter() - t
     # --genurl-config: a full config over NodeConfig's defaults (as node_variants --base)
-    cfg = (NodeConfig.from_yaml(genurl_config) if genurl_config and method == 'genurl'
+    cfg = (NodeConfig.from_yaml(genurl_config) if genurl_config and method in GENURL_METHODS
            else dataset_defaults(dataset))
     config, source = None, None
-    if method == 'genurl':
+    if method in GENURL_METHODS:
         config = cfg.to_dict()
     elif method in PEER_METHODS:
         config = params_for(method, dataset)
@@ -92,6 +107,9 @@ def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s:
         elif method == 'genurl':
             trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict({'seed': i}, base=cfg))
             h = trainer.fit()
+            seconds = time.perf_counter() - t
+        elif method == 'untrained':
+            h = untrained_embedding(data, cfg, i)
             seconds = time.perf_counter() - t
         else:
             deadline = t + seed_budget_s
@@ -221,7 +239,8 @@ def _markdown(payload) -> str:
              'at the best validation epoch (the peers\' papers\' probe). Accuracy in %, mean ± '
              'std over seeds (seed = training seed and, for random splits, split seed). Peers '
              'from genurl_pyg/bench/peers/ with their papers\' settings (sources in the JSON). Times '
-             'are seconds per seed (training only; raw/SGC: feature computation) on this 2-core '
+             'are seconds per seed (training only; raw/SGC: feature computation; untrained: the '
+             'trainer\'s set-up) on this 2-core '
              'CPU with the torch threads per process listed here: '
              + (', '.join(f'{d} {t}' for d, t in payload.get('threads', {}).items()) or '2')
              + '; peak RSS of the method\'s own process. **best peer** = the peer with the '
@@ -253,6 +272,8 @@ def _markdown(payload) -> str:
                     marks.append(f"≥ best peer {'met' if hit else 'missed'}")
                     if r['protocol'] not in ('public', 'ogb-official'):
                         marks.append(_paired_difference(r, best))
+                if 'mean' in methods.get('untrained', {}):  # seed i: the same initial weights
+                    marks.append(_paired_difference(r, methods['untrained'], 'training adds'))
                 target = '; '.join(marks)
             adam = (f"{100 * r['mean_adam']:.2f} ± {100 * r['std_adam']:.2f}"
                     if 'mean_adam' in r else '')
@@ -265,16 +286,17 @@ def _markdown(payload) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def _paired_difference(r, best) -> str:
-    """GenURL minus the best peer (LR probe) over the seeds both ran, each seed one split
-    shared by the two methods, with the standard error of the mean difference."""
+def _paired_difference(r, best, label: str = 'paired Δ') -> str:
+    """GenURL minus the best peer (or the untrained encoder; LR probe) over the seeds both
+    ran, each seed one split shared by the two methods, with the standard error of the mean
+    difference."""
     import numpy as np
     from paired_nodes import _se  # the paired comparisons' standard error of a mean
     n = min(len(r['per_seed']), len(best['per_seed']))
     if n < 2:
-        return 'paired Δ: fewer than 2 common seeds'
+        return f'{label}: fewer than 2 common seeds'
     d = 100 * (np.asarray(r['per_seed'][:n]) - np.asarray(best['per_seed'][:n]))
-    return f'paired Δ {d.mean():+.2f} ± {_se(d):.2f} ({n} seeds)'
+    return f'{label} {d.mean():+.2f} ± {_se(d):.2f} ({n} seeds)'
 
 
 if __name__ == '__main__':
