@@ -65,3 +65,10 @@ def test_genurl_row_reports_what_training_adds_over_the_untrained_row():
     assert 'training adds +1.00 ± 0.58 (3 seeds)' in line
     only = {**payload, 'results': rows[1:]}
     assert 'training adds' not in node_benchmark._markdown(only)
+    # another config: seed i is not the same initial weights, so no paired number
+    other = [dict(rows[0], config={'lr': 0.01, 'k': 15}), dict(rows[1], config={'lr': 0.001})]
+    line = [l for l in node_benchmark._markdown({**payload, 'results': other}).splitlines()
+            if '| genurl |' in l][0]
+    assert 'training adds: not paired (the untrained row ran another config)' in line
+    older = [dict(rows[0], config={'lr': 0.001, 'k': 15}), dict(rows[1], config={'lr': 0.001})]
+    assert 'training adds +1.00' in node_benchmark._markdown({**payload, 'results': older})
