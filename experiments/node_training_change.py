@@ -43,11 +43,11 @@ def linear_cka(a: Tensor, b: Tensor) -> float:
     return float((a.T @ b).norm() ** 2 / den)
 
 
-def measure(dataset: str, seed: int) -> dict:
-    from genurl_pyg.datasets import get_spec, load_dataset
+def measure(dataset: str, data, seed: int) -> dict:
+    """One seed's row for ``data`` (the loaded ``dataset``, read once per data set)."""
+    from genurl_pyg.datasets import get_spec
     from genurl_pyg.evaluation import linear_probe, split_for
     from genurl_pyg.node import NodeEmbeddingTrainer, dataset_defaults
-    data = load_dataset(dataset)
     cfg = dataset_defaults(dataset)
     trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict({'seed': seed}, base=cfg))
     h0 = trainer.embed()
@@ -100,9 +100,11 @@ def main() -> None:
     payload = {'command': 'python ' + ' '.join(sys.argv), 'versions': versions(),
                'threads': args.threads, 'conditions': args.conditions or 'not given',
                'rows': []}
+    from genurl_pyg.datasets import load_dataset
     for ds in args.datasets:
+        data = load_dataset(ds)
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            row = measure(ds, seed)
+            row = measure(ds, data, seed)
             print(row, flush=True)
             payload['rows'].append(row)
             write_results(args.out, payload, markdown(payload))
