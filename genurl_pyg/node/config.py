@@ -37,6 +37,11 @@ REPULSIONS = ('student_t', 'decorrelation', 'student_t+decorrelation')
 DECORRELATION_INPUTS = ('z', 'h')
 #: The shared-negatives block's product precisions (nn.pair_distance.PRODUCT_DTYPES).
 BLOCK_PRECISIONS = ('float32', 'bfloat16', 'auto')
+#: Where the views' input smoothing runs (``encoder_input_hops``): over the full graph once
+#: (``'shared'``) or over each view's own dropped-edge graph (``'own'``).
+VIEW_SMOOTHINGS = ('shared', 'own')
+#: What the views' feature mask drops: whole columns (GRACE) or single (node, feature) entries.
+FEATURE_MASK_FORMS = ('columns', 'entries')
 
 
 _DEVICE = re.compile(r'^(cpu|cuda(:[0-9]+)?)$')
@@ -185,7 +190,16 @@ class NodeConfig:
     ``use_features``): ``dynamic``,
     ``dynamic_start``, ``dynamic_every``, ``dynamic_weight``.
     Views: ``views`` (two augmented copies, their pair gets ``view_weight``),
-    ``feature_mask``, ``edge_drop``.
+    ``feature_mask``, ``edge_drop``; ``feature_mask_form`` (``'columns'``, the default:
+    whole feature columns, as GRACE; ``'entries'``: each (node, feature) entry on its own,
+    so one node's view keeps words its neighbour's view drops); ``view_smoothing`` (with
+    ``encoder_input_hops: h``; ours: ``'shared'``, the default, masks the full graph's
+    :math:`\hat A^h X` (column masks commute with :math:`\hat A`, so only the encoder's
+    own layer sees the dropped edges); ``'own'``: each view augments the unsmoothed input
+    and smooths it over its own dropped-edge graph, :math:`\hat A_v^h (X \odot M_v)`, as
+    GRACE and CCA-SSG augment before every propagation; one more normalised adjacency,
+    O(E log E), per view and step, and with dense input rows an
+    O(h·E·D) smoothing per view; full-graph steps only).
     Objective: ``loss``, ``nu_latent``, ``alpha``; ``latent_radius`` (r > 0: Q is computed
     on :math:`z / \lVert z\rVert \cdot r`, the projections on a sphere of radius r, so the
     Student-t kernel sees a fixed scale; the kept representation h is not normalised;
@@ -265,6 +279,8 @@ class NodeConfig:
     view_weight: float = 1.0
     feature_mask: float = 0.2
     edge_drop: float = 0.2
+    feature_mask_form: str = 'columns'
+    view_smoothing: str = 'shared'
     loss: str = 'gkl'
     nu_latent: float = 1.0
     alpha: float = 0.1
@@ -320,6 +336,8 @@ class NodeConfig:
         choice('feature_norm', FEATURE_NORMS)
         choice('graph_part', GRAPH_PARTS)
         choice('negatives', NEGATIVES)
+        choice('feature_mask_form', FEATURE_MASK_FORMS)
+        choice('view_smoothing', VIEW_SMOOTHINGS)
         if (not isinstance(self.num_neighbors, (list, tuple)) or not self.num_neighbors
                 or any(isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1)
                        for v in self.num_neighbors)):
@@ -335,6 +353,15 @@ class NodeConfig:
         for name in ('projector_channels', 'dynamic_start', 'seed', 'knn_max_dim', 'batch_size',
                      'encoder_input_hops', 'decorrelation_probes'):
             integer(name, 0)
+        if self.view_smoothing == 'own' and not self.encoder_input_hops:
+            raise ConfigError("config 'view_smoothing: own' sets where the input smoothing "
+                              "of 'encoder_input_hops' runs, and 'encoder_input_hops' is 0 "
+                              "(nothing is smoothed); set it >= 1 or leave "
+                              "'view_smoothing: shared'")
+        if self.view_smoothing == 'own' and self.encoder == 'sign':
+            raise ConfigError("config 'view_smoothing: own' smooths each view's input over "
+                              "its own graph, and SIGN's propagated input is computed once; "
+                              "use 'view_smoothing: shared' or another encoder")
         if self.knn_input_hops != 'auto':
             if isinstance(self.knn_input_hops, str):
                 raise ConfigError("config 'knn_input_hops' must be an integer >= 0 or 'auto', "

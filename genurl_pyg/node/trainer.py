@@ -5,10 +5,11 @@ import dataclasses
 import math
 import random
 import time
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -205,6 +206,22 @@ class NodeEmbeddingTrainer:
             raise ConfigError(f"config 'repulsion: {config.repulsion}' needs full-graph "
                               f"steps, and this run takes mini-batches (path {self.path!r}); "
                               "use 'repulsion: student_t' or a full-graph encoder")
+        if config.view_smoothing == 'own' and self.encoder_name == 'sign':
+            raise ConfigError("config 'view_smoothing: own' smooths each view's input over "
+                              "its own graph, and encoder 'auto' resolved to SIGN here, whose "
+                              "propagated input is computed once; name another encoder or "
+                              "use 'view_smoothing: shared'")
+        if config.views and self._minibatch_path() and (
+                config.view_smoothing == 'own'
+                or (config.feature_mask_form == 'entries' and self.path == 'decoupled')):
+            # The mini-batch paths read precomputed input rows (and the decoupled one masks
+            # them with one column mask per view): there is no view graph to smooth over.
+            setting = ("'view_smoothing: own'" if config.view_smoothing == 'own'
+                       else "'feature_mask_form: entries'")
+            raise ConfigError(f"config {setting} needs full-graph steps, and this run takes "
+                              f"mini-batches (path {self.path!r}); use the default "
+                              "('view_smoothing: shared', 'feature_mask_form: columns') or a "
+                              "full-graph encoder")
         warn_about_graph(self.encoder_name, self.graph_trust, self.graph_information,
                          self.graph_closure)
         # lam: auto puts weight clip(trust, 0, 1), about 0, on such a graph; leaving it out
@@ -257,6 +274,13 @@ class NodeEmbeddingTrainer:
         self.x_enc = x_enc_dense = self._encoder_input(
             self.x, self.edge_index, smooth=self.input_smoothing is None)
         self.x_enc = self._layer_input(self.x_enc)
+        # view_smoothing 'own': the views augment the unsmoothed input and smooth it over
+        # their own graph. Deferred smoothing already stores it unsmoothed (x_enc); else
+        # one dense unsmoothed copy is kept beside the smoothed one, O(N D).
+        self._view_base = None
+        if config.views and config.view_smoothing == 'own':
+            self._view_base = self.x_enc if self.input_smoothing is not None else \
+                self._dense(self._encoder_input(self.x, self.edge_index, smooth=False))
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
@@ -538,13 +562,18 @@ class NodeEmbeddingTrainer:
         self.optimizer.zero_grad()
         if cfg.views:
             n = self.num_nodes
-            views = [augment(self.x_enc, self.edge_index, self._feature_mask, self._edge_drop,
-                             self.generator) for _ in range(2)]
+            views = self._augmented_views()
+            own = self._view_base is not None and self.input_smoothing is not None
             if self.dist.enabled:  # DDP takes one forward per backward: views as one graph
                 x, ei = disjoint_union(views, n)
-                h, z = self.net(x, self._graph(ei, 2 * n))
+                # own smoothing: the union's A_hat is block-diagonal, each view's own
+                with self._input_smoothing_over(ei, 2 * n) if own else nullcontext():
+                    h, z = self.net(x, self._graph(ei, 2 * n))
             else:
-                outs = [self.net(x, self._graph(ei)) for x, ei in views]
+                outs = []
+                for x, ei in views:
+                    with self._input_smoothing_over(ei, n) if own else nullcontext():
+                        outs.append(self.net(x, self._graph(ei)))
                 z = torch.cat([out[1] for out in outs])
                 # h stacked only when the term reads it: a [2N, D] copy per step otherwise
                 h = (torch.cat([out[0] for out in outs])
@@ -566,6 +595,38 @@ class NodeEmbeddingTrainer:
             spread = h if cfg.decorrelation_input == 'h' else z
             loss = loss + cfg.decorrelation_weight * self._decorrelation(spread)
         return self._apply(loss)
+
+    def _augmented_views(self) -> List[Tuple[Tensor, Tensor]]:
+        """Two augmented views ``(encoder input, edge_index)`` of the full graph. With
+        ``view_smoothing: 'shared'`` the mask applies to the smoothed input; with
+        ``'own'`` to the unsmoothed one, which is then smoothed over the view's own
+        edges: here for a dense input, O(h E D) per view, or in the encoder's first
+        layer where smoothing is deferred (:meth:`_input_smoothing_over`)."""
+        cfg = self.cfg
+        base = self.x_enc if self._view_base is None else self._view_base
+        views = []
+        for _ in range(2):
+            x, ei = augment(base, self.edge_index, self._feature_mask, self._edge_drop,
+                            self.generator, cfg.feature_mask_form)
+            if self._view_base is not None and self.input_smoothing is None:
+                x = self._layer_input(smooth_features(x, ei, cfg.encoder_input_hops))
+            views.append((x, ei))
+        return views
+
+    @staticmethod
+    def _dense(x: Tensor) -> Tensor:
+        return x.to_dense() if x.layout != torch.strided else x
+
+    @contextmanager
+    def _input_smoothing_over(self, edge_index: Tensor, num_nodes: int) -> Iterator[None]:
+        """Every layer that reads the input (the first, an input_skip path) smooths over
+        ``edge_index``'s :math:`\hat A` for the block. O(E log E) for the adjacency."""
+        adj = normalized_adjacency(edge_index, num_nodes)
+        with ExitStack() as stack:
+            for layer in self.model.modules():
+                if isinstance(layer, SmoothedInputLinear):
+                    stack.enter_context(layer.smoothing(adj, self.cfg.encoder_input_hops))
+            yield
 
     def _decorrelation(self, z: Tensor) -> Tensor:
         """The spread term on the points Q sees, per view (and per channel of a
@@ -652,7 +713,8 @@ class NodeEmbeddingTrainer:
         num = batch.num_nodes
         if not cfg.views:
             return self.net(x, self._graph(ei, num))[1][:seeds.numel()][pos]
-        views = [augment(x, ei, self._feature_mask, self._edge_drop, self.generator)
+        views = [augment(x, ei, self._feature_mask, self._edge_drop, self.generator,
+                         cfg.feature_mask_form)
                  for _ in range(2)]
         xu, eiu = disjoint_union(views, num)  # one forward (DDP), view v's node i at v*num+i
         z = self.net(xu, self._graph(eiu, 2 * num))[1]
@@ -714,12 +776,7 @@ class NodeEmbeddingTrainer:
                                  graph).cpu()
         else:  # every layer that reads the input (the first, an input_skip path) smooths
             # over the new graph for this call
-            from contextlib import ExitStack
-            adj = normalized_adjacency(edge_index, x.size(0))
-            with ExitStack() as stack:
-                for layer in self.model.modules():
-                    if isinstance(layer, SmoothedInputLinear):
-                        stack.enter_context(layer.smoothing(adj, self.cfg.encoder_input_hops))
+            with self._input_smoothing_over(edge_index, x.size(0)):
                 h = self.model.embed(
                     self._layer_input(self._encoder_input(x, edge_index, smooth=False)),
                     graph).cpu()

@@ -12,13 +12,21 @@ from ..structure.sparse_ops import coalesce_sum
 
 
 def augment(x: Tensor, edge_index: Tensor, feature_mask: float, edge_drop: float,
-            generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
-    """Masks whole feature columns with probability ``feature_mask`` and drops each edge
-    with probability ``edge_drop`` (GRACE-style). Returns new tensors; inputs are untouched.
-    O(D + E)."""
+            generator: Optional[torch.Generator] = None,
+            mask_form: str = 'columns') -> Tuple[Tensor, Tensor]:
+    """Masks features with probability ``feature_mask`` and drops each edge with
+    probability ``edge_drop`` (GRACE-style). ``mask_form``: ``'columns'`` masks whole
+    feature columns (one draw per column, O(D)), ``'entries'`` each stored (node, feature)
+    entry on its own (one draw per stored entry: O(nnz), or O(N D) for dense rows).
+    Returns new tensors; inputs are untouched. O(D + E) for column masks."""
+    if mask_form not in ('columns', 'entries'):
+        raise ValueError(f"'mask_form' must be 'columns' or 'entries', got {mask_form!r}")
     if feature_mask > 0:
-        keep = (torch.rand(x.size(1), generator=generator) >= feature_mask).to(x.device)
-        x = mask_columns(x, keep)
+        if mask_form == 'columns':
+            keep = (torch.rand(x.size(1), generator=generator) >= feature_mask).to(x.device)
+            x = mask_columns(x, keep)
+        else:
+            x = mask_entries(x, feature_mask, generator)
     if edge_drop > 0 and edge_index.numel() > 0:
         keep = torch.rand(edge_index.size(1), generator=generator) >= edge_drop
         edge_index = edge_index[:, keep.to(edge_index.device)]
@@ -32,6 +40,21 @@ def mask_columns(x: Tensor, keep: Tensor) -> Tensor:
         return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), values, x.shape,
                                        check_invariants=False)
     return x * keep.to(x.dtype)
+
+
+def mask_entries(x: Tensor, rate: float, generator: Optional[torch.Generator] = None
+                 ) -> Tensor:
+    """Zeroes each entry with probability ``rate``, independently; dense or sparse CSR
+    ``x`` (a CSR input draws only for its stored entries: the zeros stay zero). The
+    pattern is kept (dropped entries hold 0), so the result has ``x``'s layout. O(nnz)."""
+    if x.layout == torch.sparse_csr:
+        values = x.values()
+        keep = torch.rand(values.numel(), generator=generator) >= rate
+        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(),
+                                       values * keep.to(values.device, values.dtype), x.shape,
+                                       check_invariants=False)
+    keep = torch.rand(x.shape, generator=generator) >= rate
+    return x * keep.to(x.device, x.dtype)
 
 
 def disjoint_union(views: Sequence[Tuple[Tensor, Tensor]], num_nodes: int
