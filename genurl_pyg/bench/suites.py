@@ -44,7 +44,7 @@ class TaskPlan:
         return {**self.params.get('*', {}), **self.params.get(method, {})}
 
 
-_NODE_ALL = ('raw', 'sgc', 'dgi', 'cca_ssg', 'grace', 'bgrl', 'graphmae', 'node2vec', 'genurl')
+_NODE_ALL = ('raw', 'sgc', 'untrained', 'dgi', 'cca_ssg', 'grace', 'bgrl', 'graphmae', 'node2vec', 'genurl')
 _SMOKE_NODE = {'genurl': {'epochs': 5}, '*': {'adam_epochs': 30}}
 
 SUITES: Dict[str, Dict[str, TaskPlan]] = {

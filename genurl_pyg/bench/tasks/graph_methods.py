@@ -2,7 +2,9 @@
 
 ``raw``: the features; ``sgc``: :math:`\\hat A^2 X` (SGC's smoothing, nothing trained);
 ``genurl``: :class:`~genurl_pyg.node.NodeEmbeddingTrainer` with the data set's shipped config
-(``params`` override its keys); ``genurl-featureless``: the same without ``x`` (one learnable
+(``params`` override its keys); ``untrained``: the same trainer's encoder as initialised (the
+seed's weights, no step), the baseline that says what GenURL's training adds (on Photo and
+Computers: about nothing, ``node_study.md`` section 33); ``genurl-featureless``: the same without ``x`` (one learnable
 vector per node, P from the graph alone: what GenURL does on a graph that has no features); the self-supervised peers of :mod:`genurl_pyg.bench.peers`
 with their papers' hyper-parameters (``params`` override them, e.g. ``epochs`` in a smoke
 preset). Every method sees only the ``data`` it is given: the link task passes the graph of
@@ -17,7 +19,7 @@ from torch import Tensor
 
 from ..peers import FEATURELESS_PEERS, PEERS, get_peer, params_for
 
-BASELINES = ('raw', 'sgc')
+BASELINES = ('raw', 'sgc', 'untrained')
 NODE_METHODS = (*BASELINES, *PEERS, 'genurl', 'genurl-featureless')
 
 
@@ -36,7 +38,7 @@ def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, An
         from ...node.propagation import smooth_features
         hops = int(params.get('hops', 2))
         return smooth_features(data.x.float(), data.edge_index, hops), '', {'hops': hops}
-    if method in ('genurl', 'genurl-featureless'):
+    if method in ('genurl', 'genurl-featureless', 'untrained'):
         from ...node.config import NodeConfig, dataset_defaults
         from ...node.trainer import NodeEmbeddingTrainer
         if method == 'genurl-featureless':
@@ -47,7 +49,8 @@ def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, An
             base = dataset_defaults(dataset)
         cfg = NodeConfig.from_dict({**params, 'seed': seed}, base=base)
         trainer = NodeEmbeddingTrainer(data, cfg)
-        return trainer.fit(), '', trainer.cfg.to_dict()
+        h = trainer.embed() if method == 'untrained' else trainer.fit()
+        return h, '', trainer.cfg.to_dict()
     config = {**params_for(method, dataset), **params}
     h = get_peer(method).embed(data, config, seed, deadline)
     note = 'training cut at the cell budget' if time.perf_counter() > deadline else ''
