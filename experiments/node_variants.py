@@ -15,7 +15,8 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
                 symmetric normalisation of GCN's A_hat), rescaled to the same total
   prow          P as t-SNE's symmetrised conditional, (w_ij/d_i + w_ij/d_j) / 2, same total
   views<K>      K augmented views per step instead of 2 (P over the K stacked copies, view
-                pairs of one node attract with the view weight), sampled pairs scaled by K/2
+                pairs of one node attract with the view weight), sampled pairs scaled by K/2;
+                the views are the trainer's (feature_mask_form, view_smoothing apply)
   bn / ln       PyG's GCN with BatchNorm / LayerNorm after the hidden layers
   col<g>x<s>    GKL plus g * GKL over the embedding's columns (GenURL on the transposed
                 problem, a decorrelation term on GKL's own scale): each view's columns,
@@ -186,7 +187,7 @@ def _reweight_similarity(trainer, variant: str) -> None:
 def _many_views(trainer, num_views: int) -> None:
     """Variant ``views<K>``: K views per full-graph step (all-pairs or sampled, as the
     trainer would choose for 2 views; sampled pair counts scaled by K/2)."""
-    from genurl_pyg.node.views import augment, multi_view_similarity
+    from genurl_pyg.node.views import multi_view_similarity
     k = num_views
     trainer.train_sim = multi_view_similarity(trainer.static_sim, trainer.cfg.view_weight, k)
     all_pairs = trainer._use_all_pairs()  # decided for 2 views, as the shipped run does
@@ -195,9 +196,9 @@ def _many_views(trainer, num_views: int) -> None:
     def step() -> float:
         trainer.model.train()
         trainer.optimizer.zero_grad()
-        views = [augment(trainer.x_enc, trainer.edge_index, trainer._feature_mask,
-                         trainer._edge_drop, trainer.generator) for _ in range(k)]
-        z = torch.cat([trainer.net(x, trainer._graph(ei))[1] for x, ei in views])
+        # the trainer's own views: its feature_mask_form and view_smoothing apply
+        z = torch.cat([trainer._view_forward(x, ei)[1]
+                       for x, ei in trainer._augmented_views(k)])
         if all_pairs:
             return trainer._apply(trainer.model.loss(z, trainer.train_sim))
         return trainer._apply(trainer.model.loss(

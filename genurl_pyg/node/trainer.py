@@ -570,10 +570,7 @@ class NodeEmbeddingTrainer:
                 with self._input_smoothing_over(ei, 2 * n) if own else nullcontext():
                     h, z = self.net(x, self._graph(ei, 2 * n))
             else:
-                outs = []
-                for x, ei in views:
-                    with self._input_smoothing_over(ei, n) if own else nullcontext():
-                        outs.append(self.net(x, self._graph(ei)))
+                outs = [self._view_forward(x, ei) for x, ei in views]
                 z = torch.cat([out[1] for out in outs])
                 # h stacked only when the term reads it: a [2N, D] copy per step otherwise
                 h = (torch.cat([out[0] for out in outs])
@@ -596,8 +593,16 @@ class NodeEmbeddingTrainer:
             loss = loss + cfg.decorrelation_weight * self._decorrelation(spread)
         return self._apply(loss)
 
-    def _augmented_views(self) -> List[Tuple[Tensor, Tensor]]:
-        """Two augmented views ``(encoder input, edge_index)`` of the full graph. With
+    def _view_forward(self, x: Tensor, edge_index: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(h, z)`` of one view from :meth:`_augmented_views`: with ``view_smoothing:
+        own`` and deferred smoothing the first layer smooths over the view's own edges."""
+        if self._view_base is not None and self.input_smoothing is not None:
+            with self._input_smoothing_over(edge_index, self.num_nodes):
+                return self.net(x, self._graph(edge_index))
+        return self.net(x, self._graph(edge_index))
+
+    def _augmented_views(self, num_views: int = 2) -> List[Tuple[Tensor, Tensor]]:
+        """``num_views`` augmented views ``(encoder input, edge_index)`` of the full graph. With
         ``view_smoothing: 'shared'`` the mask applies to the smoothed input; with
         ``'own'`` to the unsmoothed one, which is then smoothed over the view's own
         edges: here for a dense input, O(h E D) per view, or in the encoder's first
@@ -605,7 +610,7 @@ class NodeEmbeddingTrainer:
         cfg = self.cfg
         base = self.x_enc if self._view_base is None else self._view_base
         views = []
-        for _ in range(2):
+        for _ in range(num_views):
             x, ei = augment(base, self.edge_index, self._feature_mask, self._edge_drop,
                             self.generator, cfg.feature_mask_form)
             if self._view_base is not None and self.input_smoothing is None:

@@ -176,3 +176,25 @@ def test_cs_sets_the_probes_grid_and_is_saved(monkeypatch, capsys, tmp_path):
         with pytest.raises(SystemExit):
             run(monkeypatch, capsys, '--cs', *bad)
         assert '--cs takes distinct positive numbers' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('form', [{}, {'view_smoothing': 'own', 'feature_mask_form': 'entries'}])
+def test_many_views_with_two_views_is_the_trainers_own_step(form):
+    """``views2`` takes the same views (the trainer's, its form included) and the same
+    two-view P as the shipped step: the same losses, step for step."""
+    import torch
+    from genurl_pyg import NodeConfig
+    from genurl_pyg.node.trainer import NodeEmbeddingTrainer
+    from tests.node.test_trainer import karate
+    cfg = NodeConfig(encoder='gcn', encoder_input_hops=1, epochs=3, hidden_channels=8,
+                     out_channels=8, projector_channels=4, k=5, seed=2, **form)
+    plain = NodeEmbeddingTrainer(karate(), cfg)
+    many = NodeEmbeddingTrainer(karate(), cfg)
+    node_variants._many_views(many, 2)
+    for _ in range(3):
+        assert many.step() == pytest.approx(plain.step(), rel=1e-5)
+    three = NodeEmbeddingTrainer(karate(), cfg)
+    node_variants._many_views(three, 3)
+    before = [p.detach().clone() for p in three.model.parameters()]
+    assert torch.isfinite(torch.tensor(three.step()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, three.model.parameters()))
