@@ -624,7 +624,7 @@ class NodeEmbeddingTrainer:
 
     @contextmanager
     def _input_smoothing_over(self, edge_index: Tensor, num_nodes: int) -> Iterator[None]:
-        """Every layer that reads the input (the first, an input_skip path) smooths over
+        r"""Every layer that reads the input (the first, an input_skip path) smooths over
         ``edge_index``'s :math:`\hat A` for the block. O(E log E) for the adjacency."""
         adj = normalized_adjacency(edge_index, num_nodes)
         with ExitStack() as stack:
