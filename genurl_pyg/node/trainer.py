@@ -279,8 +279,9 @@ class NodeEmbeddingTrainer:
         # one dense unsmoothed copy is kept beside the smoothed one, O(N D).
         self._view_base = None
         if config.views and config.view_smoothing == 'own':
-            self._view_base = self.x_enc if self.input_smoothing is not None else \
-                self._dense(self._encoder_input(self.x, self.edge_index, smooth=False))
+            base = self.x_enc if self.input_smoothing is not None else \
+                self._encoder_input(self.x, self.edge_index, smooth=False)
+            self._view_base = base.to_dense() if is_sparse_rows(base) else base
         self._use_similarity(self.static_sim)
         # The unaugmented graph never changes: build its CSR adjacency once, not per epoch.
         self.graph = self._graph(self.edge_index)
@@ -563,11 +564,11 @@ class NodeEmbeddingTrainer:
         if cfg.views:
             n = self.num_nodes
             views = self._augmented_views()
-            own = self._view_base is not None and self.input_smoothing is not None
             if self.dist.enabled:  # DDP takes one forward per backward: views as one graph
                 x, ei = disjoint_union(views, n)
                 # own smoothing: the union's A_hat is block-diagonal, each view's own
-                with self._input_smoothing_over(ei, 2 * n) if own else nullcontext():
+                with (self._input_smoothing_over(ei, 2 * n) if self._views_smooth_in_layer
+                      else nullcontext()):
                     h, z = self.net(x, self._graph(ei, 2 * n))
             else:
                 outs = [self._view_forward(x, ei) for x, ei in views]
@@ -593,10 +594,16 @@ class NodeEmbeddingTrainer:
             loss = loss + cfg.decorrelation_weight * self._decorrelation(spread)
         return self._apply(loss)
 
+    @property
+    def _views_smooth_in_layer(self) -> bool:
+        """``view_smoothing: own`` with deferred smoothing: each view's own smoothing runs
+        in the encoder's first layer (else, with ``own``, on the view's input itself)."""
+        return self._view_base is not None and self.input_smoothing is not None
+
     def _view_forward(self, x: Tensor, edge_index: Tensor) -> Tuple[Tensor, Tensor]:
         """``(h, z)`` of one view from :meth:`_augmented_views`: with ``view_smoothing:
         own`` and deferred smoothing the first layer smooths over the view's own edges."""
-        if self._view_base is not None and self.input_smoothing is not None:
+        if self._views_smooth_in_layer:
             with self._input_smoothing_over(edge_index, self.num_nodes):
                 return self.net(x, self._graph(edge_index))
         return self.net(x, self._graph(edge_index))
@@ -613,14 +620,10 @@ class NodeEmbeddingTrainer:
         for _ in range(num_views):
             x, ei = augment(base, self.edge_index, self._feature_mask, self._edge_drop,
                             self.generator, cfg.feature_mask_form)
-            if self._view_base is not None and self.input_smoothing is None:
+            if self._view_base is not None and not self._views_smooth_in_layer:
                 x = self._layer_input(smooth_features(x, ei, cfg.encoder_input_hops))
             views.append((x, ei))
         return views
-
-    @staticmethod
-    def _dense(x: Tensor) -> Tensor:
-        return x.to_dense() if x.layout != torch.strided else x
 
     @contextmanager
     def _input_smoothing_over(self, edge_index: Tensor, num_nodes: int) -> Iterator[None]:

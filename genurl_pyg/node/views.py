@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..structure.similarity import Similarity
 from ..structure.sparse_ops import coalesce_sum
+from .config import FEATURE_MASK_FORMS
 
 
 def augment(x: Tensor, edge_index: Tensor, feature_mask: float, edge_drop: float,
@@ -19,8 +20,8 @@ def augment(x: Tensor, edge_index: Tensor, feature_mask: float, edge_drop: float
     feature columns (one draw per column, O(D)), ``'entries'`` each stored (node, feature)
     entry on its own (one draw per stored entry: O(nnz), or O(N D) for dense rows).
     Returns new tensors; inputs are untouched. O(D + E) for column masks."""
-    if mask_form not in ('columns', 'entries'):
-        raise ValueError(f"'mask_form' must be 'columns' or 'entries', got {mask_form!r}")
+    if mask_form not in FEATURE_MASK_FORMS:
+        raise ValueError(f"'mask_form' must be one of {FEATURE_MASK_FORMS}, got {mask_form!r}")
     if feature_mask > 0:
         if mask_form == 'columns':
             keep = (torch.rand(x.size(1), generator=generator) >= feature_mask).to(x.device)
