@@ -51,7 +51,9 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
   peer:NAME     not GenURL: a peer of the zoo (genurl_pyg.bench.peers, e.g. peer:cca_ssg)
                 with its paper's settings for the data set (--set overrides them), so that
                 a peer's per-node predictions enter the same paired comparison
-  --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph)
+  --smooth K    also probe A_hat^k h for k = 1..K (the representation smoothed on the graph;
+                the same training, so paired by construction); with --save-predictions
+                each goes to <name>_smooth<k>.npz beside the base's
   --readout-cat also probe [h_1, h] (the first layer's output beside h; jumping knowledge)
   --readout-swa F   also probe the model whose parameters are the running mean of the
                 trained ones after every step from epoch F * epochs on (Polyak / SWA
@@ -550,6 +552,7 @@ def main() -> None:
     preds_by_c, chosen_c = [], []  # every C's predictions (paired_nodes.py --fixed-c)
     pre_vals, pre_holds = [], []
     swa = {'preds': [], 'preds_by_c': [], 'chosen_c': [], 'vals': [], 'holds': []}
+    smoothed = {}  # k -> the read-out A_hat^k h's predictions (--smooth)
     average = None
     peer = args.variant[5:] if args.variant.startswith('peer:') else None
     if peer is not None and (args.readout_cat or args.readout_preact or args.base
@@ -622,12 +625,29 @@ def main() -> None:
         if args.readout_cat:
             rc = linear_probe(_layer_outputs(trainer).cpu(), data.y, *masks)
             print(f'  readout [h_1, h]: val {rc.val_accuracy:.4f} test {rc.test_accuracy:.4f}')
-        if args.smooth:
+        if args.smooth:  # read-outs of the same training: paired by construction
             adj, hk = normalized_adjacency(data.edge_index, data.num_nodes), h
             for k in range(1, args.smooth + 1):
                 hk = adj @ hk
-                rk = linear_probe(hk, data.y, *masks)
-                print(f'  smoothed {k}: val {rk.val_accuracy:.4f} test {rk.test_accuracy:.4f}')
+                rk = linear_probe(hk, data.y, *masks, Cs=cs,
+                                  keep_all=bool(args.save_predictions))
+                smooth = smoothed.setdefault(k, {'preds': [], 'preds_by_c': [],
+                                                 'chosen_c': [], 'vals': []})
+                smooth['preds'].append(rk.predictions)
+                smooth['preds_by_c'].append(rk.predictions_by_c)
+                smooth['chosen_c'].append(rk.C)
+                smooth['vals'].append(rk.val_accuracy)
+                line = f'  readout A_hat^{k} h: val {rk.val_accuracy:.4f}'
+                if args.holdout and rest.any():
+                    line += (' holdout '
+                             f"{set_accuracy(rk.predictions, data.y, *masks, which='holdout'):.4f}")
+                print(line, flush=True)
+    for k, smooth in smoothed.items():  # each smoothed read-out beside the base
+        if args.save_predictions:
+            name = str(Path(args.save_predictions).with_suffix('')) + f'_smooth{k}.npz'
+            _save_predictions(name, args, over, smooth['preds'], smooth['preds_by_c'],
+                              res.Cs, smooth['chosen_c'], split_masks, data, protocol,
+                              f' smooth {k}')
     if args.save_predictions and swa['preds']:  # the averaged read-out beside the base
         name = str(Path(args.save_predictions).with_suffix('')) + '_swa.npz'
         _save_predictions(name, args, over, swa['preds'], swa['preds_by_c'], res.Cs,
@@ -641,6 +661,8 @@ def main() -> None:
                       'seconds': float(np.mean(secs)),
                       **({'holdout': float(np.mean(holds))} if holds else {}),
                       **({'swa_val': float(np.mean(swa['vals']))} if swa['vals'] else {}),
+                      **({f'smooth{k}_val': float(np.mean(v['vals']))
+                          for k, v in smoothed.items()}),
                       **({'swa_holdout': float(np.mean(swa['holds']))} if swa['holds'] else {}),
                       **({'preact_val': float(np.mean(pre_vals))} if pre_vals else {}),
                       **({'preact_holdout': float(np.mean(pre_holds))} if pre_holds else {})}))
