@@ -66,6 +66,8 @@ experiments/results/node_study.md with their seeds. Each variant wraps the train
   --save-predictions F.npz  per-seed probe predictions for every node, for a paired,
                 per-node comparison of two variants (experiments/paired_nodes.py); the
                 probe's choice of C and every C's predictions (for --fixed-c there)
+  --show-test   print test accuracy too (off by default: the script chooses on validation
+                and should not show test nodes while it does)
 
 Usage:
   python experiments/node_variants.py --dataset Cora --variant std1 --seeds 2 \\
@@ -527,6 +529,9 @@ def main() -> None:
                          'genurl_pyg.evaluation.DEFAULT_CS); saved with --save-predictions, '
                          'so paired_nodes.py only pairs runs of one grid')
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--show-test', action='store_true',
+                    help='print test accuracy too (a validation instrument: off, so that a '
+                         'choice is not made while looking at test nodes)')
     ap.add_argument('--appnp-alpha', type=float, default=0.1)
     ap.add_argument('--dyn-start', type=int, default=10)
     ap.add_argument('--dyn-every', type=int, default=5)
@@ -596,7 +601,8 @@ def main() -> None:
             hold = set_accuracy(res.predictions, data.y, *masks, which='holdout')
             holds.append(hold)
             print(f'  holdout ({int(rest.sum())} nodes, C chosen on val): {hold:.4f}')
-        print(f'seed {seed}: val {res.val_accuracy:.4f} test {res.test_accuracy:.4f} '
+        shown = f' test {res.test_accuracy:.4f}' if args.show_test else ''
+        print(f'seed {seed}: val {res.val_accuracy:.4f}{shown} '
               f'({secs[-1]:.1f} s)', flush=True)
         if args.readout_preact:
             pre = pre_activation(trainer)
@@ -624,7 +630,8 @@ def main() -> None:
             print(line, flush=True)
         if args.readout_cat:
             rc = linear_probe(_layer_outputs(trainer).cpu(), data.y, *masks)
-            print(f'  readout [h_1, h]: val {rc.val_accuracy:.4f} test {rc.test_accuracy:.4f}')
+            shown = f' test {rc.test_accuracy:.4f}' if args.show_test else ''
+            print(f'  readout [h_1, h]: val {rc.val_accuracy:.4f}{shown}')
         if args.smooth:  # read-outs of the same training: paired by construction
             adj, hk = normalized_adjacency(data.edge_index, data.num_nodes), h
             for k in range(1, args.smooth + 1):
@@ -657,7 +664,8 @@ def main() -> None:
         _save_predictions(args.save_predictions, args, over, preds, preds_by_c, res.Cs,
                           chosen_c, split_masks, data, protocol, '')
     print(json.dumps({'dataset': args.dataset, 'variant': args.variant, 'overrides': over,
-                      'val': float(np.mean(vals)), 'test': float(np.mean(tests)),
+                      'val': float(np.mean(vals)),
+                      **({'test': float(np.mean(tests))} if args.show_test else {}),
                       'seconds': float(np.mean(secs)),
                       **({'holdout': float(np.mean(holds))} if holds else {}),
                       **({'swa_val': float(np.mean(swa['vals']))} if swa['vals'] else {}),

@@ -198,3 +198,35 @@ def test_many_views_with_two_views_is_the_trainers_own_step(form):
     before = [p.detach().clone() for p in three.model.parameters()]
     assert torch.isfinite(torch.tensor(three.step()))
     assert any(not torch.equal(a, b) for a, b in zip(before, three.model.parameters()))
+
+
+def test_smooth_saves_each_smoothed_readout_of_the_same_training(monkeypatch, capsys,
+                                                                 tmp_path):
+    """--smooth 2: A_hat h and A_hat^2 h of the one training, probed with the same C grid
+    and saved beside the base (paired by construction); checked against the probe run by
+    hand on the smoothed base embedding. Test accuracy is printed only with --show-test."""
+    from genurl_pyg.evaluation import linear_probe, split_for
+    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
+    from genurl_pyg.node.propagation import normalized_adjacency
+    from torch_geometric.datasets import KarateClub
+    npz = tmp_path / 'base.npz'
+    out = run(monkeypatch, capsys, '--seeds', '1', '--set', 'epochs=3', '--smooth', '2',
+              '--save-predictions', str(npz))
+    assert ' test ' not in out and 'test' not in json.loads(out.strip().splitlines()[-1])
+    base = np.load(npz)
+    data = KarateClub()[0]
+    trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'epochs': 3, 'seed': 0},
+                                                              node_variants_base()))
+    h = trainer.fit()
+    adj = normalized_adjacency(data.edge_index, data.num_nodes)
+    from genurl_pyg.datasets import get_spec
+    masks = split_for(data, get_spec('KarateClub').protocol, 0)
+    for k in (1, 2):
+        h = adj @ h
+        saved = np.load(tmp_path / f'base_smooth{k}.npz')
+        assert str(saved['variant']) == str(base['variant']) + f' smooth {k}'
+        np.testing.assert_array_equal(saved['masks'], base['masks'])
+        want = linear_probe(h, data.y, *masks, Cs=list(base['cs']))
+        np.testing.assert_array_equal(saved['predictions'][0], np.asarray(want.predictions))
+    shown = run(monkeypatch, capsys, '--seeds', '1', '--set', 'epochs=3', '--show-test')
+    assert ' test ' in shown and 'test' in json.loads(shown.strip().splitlines()[-1])

@@ -419,3 +419,23 @@ def test_block_precision_reaches_the_block(monkeypatch):
         NodeConfig(block_precision='bfloat16')
     with pytest.raises(ConfigError, match="'block_precision' must be one of"):
         NodeConfig(block_precision='half', shared_negatives=True)
+
+
+def test_normalized_adjacency_matches_the_dense_formula():
+    """Symmetrised, duplicate edges and given self-loops counted once, isolated nodes kept
+    (their own loop only), CSR with sorted columns; the empty graph is the identity."""
+    from genurl_pyg.node.propagation import normalized_adjacency
+    n = 7
+    ei = torch.tensor([[0, 1, 1, 2, 4, 3, 3], [1, 0, 2, 0, 5, 3, 4]])  # 0-1 twice, loop 3
+    A = torch.zeros(n, n)
+    A[ei[0], ei[1]] = 1
+    A = (((A + A.t()) > 0).float() + torch.eye(n)).clamp_max(1)
+    d = A.sum(1).rsqrt()
+    adj = normalized_adjacency(ei, n)
+    assert adj.layout == torch.sparse_csr
+    torch.testing.assert_close(adj.to_dense(), d[:, None] * A * d[None, :])
+    crow, col = adj.crow_indices(), adj.col_indices()
+    for i in range(n):  # columns sorted within each row, as CSR products expect
+        assert torch.all(col[crow[i]:crow[i + 1]].diff() > 0)
+    empty = normalized_adjacency(torch.empty(2, 0, dtype=torch.long), 3)
+    torch.testing.assert_close(empty.to_dense(), torch.eye(3))
