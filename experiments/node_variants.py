@@ -556,8 +556,8 @@ def main() -> None:
     vals, tests, secs, holds, preds, split_masks = [], [], [], [], [], []
     preds_by_c, chosen_c = [], []  # every C's predictions (paired_nodes.py --fixed-c)
     pre_vals, pre_holds = [], []
-    swa = {'preds': [], 'preds_by_c': [], 'chosen_c': [], 'vals': [], 'holds': []}
-    smoothed = {}  # k -> the read-out A_hat^k h's predictions (--smooth)
+    swa = _new_readout()
+    smoothed = {}  # k -> the read-out A_hat^k h's record (--smooth)
     average = None
     peer = args.variant[5:] if args.variant.startswith('peer:') else None
     if peer is not None and (args.readout_cat or args.readout_preact or args.base
@@ -617,10 +617,7 @@ def main() -> None:
         if average is not None:
             rs = linear_probe(average.embed(), data.y, *masks, Cs=cs,
                               keep_all=bool(args.save_predictions))
-            swa['preds'].append(rs.predictions)
-            swa['preds_by_c'].append(rs.predictions_by_c)
-            swa['chosen_c'].append(rs.C)
-            swa['vals'].append(rs.val_accuracy)
+            _record(swa, rs)
             line = (f'  readout averaged from epoch {average.start} ({average.count} steps): '
                     f'val {rs.val_accuracy:.4f}')
             if args.holdout and rest.any():
@@ -638,28 +635,20 @@ def main() -> None:
                 hk = adj @ hk
                 rk = linear_probe(hk, data.y, *masks, Cs=cs,
                                   keep_all=bool(args.save_predictions))
-                smooth = smoothed.setdefault(k, {'preds': [], 'preds_by_c': [],
-                                                 'chosen_c': [], 'vals': []})
-                smooth['preds'].append(rk.predictions)
-                smooth['preds_by_c'].append(rk.predictions_by_c)
-                smooth['chosen_c'].append(rk.C)
-                smooth['vals'].append(rk.val_accuracy)
+                _record(smoothed.setdefault(k, _new_readout()), rk)
                 line = f'  readout A_hat^{k} h: val {rk.val_accuracy:.4f}'
                 if args.holdout and rest.any():
                     line += (' holdout '
                              f"{set_accuracy(rk.predictions, data.y, *masks, which='holdout'):.4f}")
                 print(line, flush=True)
-    for k, smooth in smoothed.items():  # each smoothed read-out beside the base
-        if args.save_predictions:
-            name = str(Path(args.save_predictions).with_suffix('')) + f'_smooth{k}.npz'
-            _save_predictions(name, args, over, smooth['preds'], smooth['preds_by_c'],
-                              res.Cs, smooth['chosen_c'], split_masks, data, protocol,
-                              f' smooth {k}')
-    if args.save_predictions and swa['preds']:  # the averaged read-out beside the base
-        name = str(Path(args.save_predictions).with_suffix('')) + '_swa.npz'
-        _save_predictions(name, args, over, swa['preds'], swa['preds_by_c'], res.Cs,
-                          swa['chosen_c'], split_masks, data, protocol,
-                          f' swa {args.readout_swa}')
+    if args.save_predictions:  # each extra read-out of the same trainings beside the base
+        stem = str(Path(args.save_predictions).with_suffix(''))
+        readouts = [(f'smooth{k}', f' smooth {k}', r) for k, r in smoothed.items()]
+        if swa['preds']:
+            readouts.append(('swa', f' swa {args.readout_swa}', swa))
+        for tag, suffix, r in readouts:
+            _save_predictions(f'{stem}_{tag}.npz', args, over, r['preds'], r['preds_by_c'],
+                              res.Cs, r['chosen_c'], split_masks, data, protocol, suffix)
     if args.save_predictions:
         _save_predictions(args.save_predictions, args, over, preds, preds_by_c, res.Cs,
                           chosen_c, split_masks, data, protocol, '')
@@ -674,6 +663,20 @@ def main() -> None:
                       **({'swa_holdout': float(np.mean(swa['holds']))} if swa['holds'] else {}),
                       **({'preact_val': float(np.mean(pre_vals))} if pre_vals else {}),
                       **({'preact_holdout': float(np.mean(pre_holds))} if pre_holds else {})}))
+
+
+def _new_readout() -> dict:
+    """Per-seed probe results of one extra read-out of the same trainings
+    (``--readout-swa``, ``--smooth``): saved beside the base's, paired by construction."""
+    return {'preds': [], 'preds_by_c': [], 'chosen_c': [], 'vals': [], 'holds': []}
+
+
+def _record(readout: dict, res) -> None:
+    """Appends one seed's probe result to a read-out's record."""
+    readout['preds'].append(res.predictions)
+    readout['preds_by_c'].append(res.predictions_by_c)
+    readout['chosen_c'].append(res.C)
+    readout['vals'].append(res.val_accuracy)
 
 
 def _save_predictions(path, args, over, preds, preds_by_c, cs, chosen_c, split_masks, data,
