@@ -21,14 +21,17 @@ Three phases, each resumable and each writing experiments/results/node_study*.{j
             random-planetoid (the public split's sizes redrawn per seed: each seed's
             validation nodes are a new draw, so a trial's score is read on many node sets
             rather than one; node_study.md section 21).
-  ablation  from one configuration (the study's best, or --config), each component switched
-            off or swapped in turn, --seeds seeds each; validation and test accuracy.
+  ablation  from one configuration (the study's best, --config, or --shipped: the data set's
+            shipped YAML), each component switched off or swapped in turn, --seeds seeds
+            each; validation, selection and test accuracy, each row's paired difference
+            from the chosen configuration; saved after every seed, --resume continues.
   final     the chosen configuration, --seeds seeds, test accuracy computed once; with
             --write-config it becomes genurl_pyg/configs/<dataset>.yaml.
 
 Usage:
   python experiments/node_study.py search --dataset Cora --trials 40 --timeout 3600
   python experiments/node_study.py ablation --dataset Cora --seeds 10
+  python experiments/node_study.py ablation --dataset Photo --shipped --seeds 10 --resume
   python experiments/node_study.py final --dataset Cora --seeds 10 --write-config
 
 Needs optuna (pip install optuna). Threads: --threads (torch intra-op), recorded.
@@ -103,6 +106,24 @@ ABLATIONS = [
     ('encoder: 2 layers', {'num_layers': 2}),
     ('representation: projector 128 (h read before it)', {'projector_channels': 128}),
     ('representation: no projector', {'projector_channels': 0}),
+    # The design switches shipped since the first ablation (sessions 21-57), so that an
+    # ablation of today's shipped configs (--shipped) switches each of them too.
+    ('training: none (the encoder as initialised)', {'epochs': 1, 'lr': 1e-12}),
+    ('P: graph 2 hops', {'graph_hops': 2}),
+    ('encoder: reads X (encoder_input_hops 0)',
+     {'encoder_input_hops': 0, 'view_smoothing': 'shared'}),
+    ('encoder: reads A_hat X (encoder_input_hops 1)', {'encoder_input_hops': 1}),
+    ('views: column masks of the shared smoothed input (columns, shared)',
+     {'feature_mask_form': 'columns', 'view_smoothing': 'shared'}),
+    ('views: entry masks, each view smoothed over its own graph (entries, own)',
+     {'feature_mask_form': 'entries', 'view_smoothing': 'own'}),
+    ('objective: Q in R^D (no sphere, latent_radius 0)', {'latent_radius': 0.0}),
+    ('objective: Student-t repulsion alone (no correlation term)',
+     {'repulsion': 'student_t', 'decorrelation_weight': 1.0, 'decorrelation_probes': 0}),
+    ('objective: correlation term beside the repulsion (1e-4, 16 probes)',
+     {'repulsion': 'student_t+decorrelation', 'decorrelation_weight': 1e-4,
+      'decorrelation_probes': 16}),
+    ('encoder: no input skip path', {'input_skip': False, 'input_skip_rank': 0}),
 ]
 
 
@@ -361,6 +382,8 @@ def _stem(args, phase: str) -> str:
 
 
 def _chosen(args) -> Dict:
+    if getattr(args, 'shipped', False):
+        return {}  # the data set's shipped YAML as it is
     if args.config:
         return _read_yaml(args.config)
     path = RESULTS / f"{_stem(args, 'search')}.json"
@@ -393,43 +416,133 @@ def _resolve(dataset: str, chosen: Dict, overrides: Dict) -> Optional[Dict]:
     return out
 
 
-def ablation(args) -> None:
-    import numpy as np
+def planned_rows(dataset: str, chosen: Dict) -> List[tuple]:
+    """``(label, overrides, params)`` of each ablation row that changes the run from
+    ``chosen``, in :data:`ABLATIONS` order; a row whose config is impossible (e.g. the
+    views' own smoothing on an encoder that reads X) is reported on stderr and left out."""
     from genurl_pyg.node import NodeConfig, dataset_defaults
     from genurl_pyg.node.config import ConfigError
-    chosen = _chosen(args)
-    stem = _stem(args, 'ablation')
-    path = RESULTS / f'{stem}.json'
-    rows = json.loads(path.read_text())['rows'] if path.exists() and args.resume else []
-    done = {r['label'] for r in rows}
-    seeds = list(range(args.seeds))
+    out = []
     for label, overrides in ABLATIONS:
-        if label in done:
-            continue
-        params = _resolve(args.dataset, chosen, overrides)
+        params = _resolve(dataset, chosen, overrides)
         if params is None:
             continue  # the switch is already in that position, or acts on an unused part
         try:  # an impossible row is reported, not a crash that loses the rows after it
-            NodeConfig.from_dict(params, base=dataset_defaults(args.dataset))
+            NodeConfig.from_dict(params, base=dataset_defaults(dataset))
         except ConfigError as exc:
             print(f'[node_study] ablation: skipping {label!r}: {exc}', file=sys.stderr)
             continue
-        print(f'[node_study] ablation: {label}', file=sys.stderr, flush=True)
-        res = _evaluate(args.dataset, params, seeds, test=True, protocol=args.protocol)
-        rows.append({'label': label, 'overrides': overrides, **res})
-        payload = {'phase': 'ablation', 'dataset': args.dataset, 'chosen': chosen,
-                   'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
-                   'versions': versions(), 'rows': rows}
-        lines = [f'# GenURL ablation on {args.dataset}', '',
-                 f"Command: `{payload['command']}`; torch threads {args.threads}; "
-                 f'{args.seeds} seeds per row; LR probe; chosen configuration: '
-                 f'`{json.dumps(chosen)}`.', '',
-                 '| row | val acc | test acc | s/seed |', '|---|---|---|---|']
-        for r in rows:
-            lines.append(f"| {r['label']} | {100 * np.mean(r['val']):.2f} ± "
-                         f"{100 * np.std(r['val']):.2f} | {100 * np.mean(r['test']):.2f} ± "
-                         f"{100 * np.std(r['test']):.2f} | {np.mean(r['seconds']):.1f} |")
-        write_results(stem, payload, '\n'.join(lines) + '\n')
+        out.append((label, overrides, params))
+    return out
+
+
+def paired_delta(row: Dict, base: Dict, key: str) -> Optional[tuple]:
+    """``(mean, standard error, n)`` of ``row[key] - base[key]`` over the seeds both rows
+    ran (the same seed is the same split and the same initial draws up to the change), in
+    accuracy units; the standard error is None below two seeds; None without a shared seed."""
+    import numpy as np
+    mine = dict(zip(_row_seeds(row), row[key]))
+    theirs = dict(zip(_row_seeds(base), base[key]))
+    shared = sorted(set(mine) & set(theirs))
+    if not shared:
+        return None
+    diff = np.array([mine[s] - theirs[s] for s in shared])
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else None
+    return float(diff.mean()), se, len(diff)
+
+
+def _row_seeds(row: Dict) -> List[int]:
+    # rows written before per-seed resume ran seeds 0..n-1 and did not record them
+    return row.get('seeds', list(range(len(row['val']))))
+
+
+def ablation_table(rows: List[Dict]) -> List[str]:
+    """The ablation's Markdown table: each row's accuracies (mean ± std over its seeds) and
+    its paired difference from the first row (the chosen configuration) ± SE over seeds."""
+    import numpy as np
+
+    def acc(r, key):
+        return f"{100 * np.mean(r[key]):.2f} ± {100 * np.std(r[key]):.2f}"
+
+    def delta(r, key):
+        if r is rows[0]:
+            return ''
+        d = paired_delta(r, rows[0], key)
+        if d is None:
+            return ''
+        return f'{100 * d[0]:+.2f}' + ('' if d[1] is None else f' ± {100 * d[1]:.2f}')
+    lines = ['| row | seeds | val acc | Δ val | Δ selection | test acc | Δ test | s/seed |',
+             '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['label']} | {len(r['val'])} | {acc(r, 'val')} | {delta(r, 'val')} | "
+                     f"{delta(r, 'selection')} | {acc(r, 'test')} | {delta(r, 'test')} | "
+                     f"{np.mean(r['seconds']):.1f} |")
+    return lines
+
+
+def ablation(args) -> None:
+    from genurl_pyg.node import dataset_defaults
+    chosen = _chosen(args)
+    stem = _stem(args, 'ablation')
+    path = RESULTS / f'{stem}.json'
+    plan = planned_rows(args.dataset, chosen)
+    seeds = list(range(args.seeds))
+    if args.dry_run:
+        for label, overrides, _ in plan:
+            print(f'{label}: {json.dumps(overrides)}')
+        print(f'{len(plan)} rows x {len(seeds)} seeds -> {path}')
+        return
+    rows: List[Dict] = []
+    if path.exists() and args.resume:
+        old = json.loads(path.read_text())
+        if old.get('chosen') != chosen:
+            raise SystemExit(f'{path} was read from another chosen configuration '
+                             f"({json.dumps(old.get('chosen'))}); use another --study name "
+                             'or drop --resume')
+        rows = old['rows']
+    by_label = {r['label']: r for r in rows}
+    config = dataset_defaults(args.dataset).to_dict() if args.shipped else None
+    for label, overrides, _ in plan:
+        if label not in by_label:
+            by_label[label] = {'label': label, 'overrides': overrides, 'seeds': [], 'val': [],
+                               'selection': [], 'test': [], 'seconds': []}
+            rows.append(by_label[label])
+        by_label[label].setdefault('seeds', _row_seeds(by_label[label]))
+    # Seed by seed across the rows, saved after each run: a long ablation stopped early
+    # leaves every row read on the same first seeds (paired differences readable), not
+    # some rows complete and the rest empty; a stop loses one run.
+    for seed in seeds:
+        for label, _, params in plan:
+            row = by_label[label]
+            if seed in row['seeds']:
+                continue
+            print(f'[node_study] ablation: seed {seed}: {label}', file=sys.stderr, flush=True)
+            res = _evaluate(args.dataset, params, [seed], test=True, protocol=args.protocol)
+            row['seeds'].append(seed)
+            for key in ('val', 'selection', 'test', 'seconds'):
+                row[key].append(res[key][0])
+            _write_ablation(args, stem, chosen, config, rows, res['protocol'])
+
+
+def _write_ablation(args, stem: str, chosen: Dict, config: Optional[Dict], rows: List[Dict],
+                    protocol: str) -> None:
+    payload = {'phase': 'ablation', 'dataset': args.dataset, 'chosen': chosen,
+               'shipped_config': config, 'protocol': protocol,
+               'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
+               'versions': versions(), 'rows': rows}
+    what = (f'the shipped `genurl_pyg/configs/{args.dataset.lower()}.yaml` '
+            f'(in full: `{json.dumps(config)}`)' if config is not None
+            else f'`{json.dumps(chosen)}`')
+    lines = [f'# GenURL ablation on {args.dataset}', '',
+             f"Command: `{payload['command']}`; torch threads {args.threads}; seeds 0 to "
+             f'{args.seeds - 1} per row (a row with fewer stopped early); protocol: '
+             f'{protocol}; LR probe; chosen configuration: {what}. Each row switches one '
+             'component off or swaps it; Δ = the row minus the chosen configuration, paired '
+             'by seed (same split and initial draws), ± its standard error over seeds; '
+             'selection = validation plus the labelled nodes in no split (the same as '
+             'validation on a random split). An ablation is a reading, not a choice: no row '
+             'ships from it.', '']
+    write_results(stem, payload, '\n'.join(lines + ablation_table(rows)) + '\n')
 
 
 def final(args) -> None:
@@ -495,7 +608,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument('--enqueue', nargs='*', default=[], metavar='YAML',
                     help='search, new study only: configs to try right after the shipped '
                          'one (restricted to the space)')
-    ap.add_argument('--resume', action='store_true', help='ablation: keep finished rows')
+    ap.add_argument('--resume', action='store_true',
+                    help='ablation: keep the finished seeds of every row and run the rest '
+                         '(also extends rows to a larger --seeds)')
+    ap.add_argument('--shipped', action='store_true',
+                    help="ablation/final: the data set's shipped YAML as the chosen "
+                         "configuration (files get the study name 'shipped' unless --study)")
+    ap.add_argument('--dry-run', action='store_true',
+                    help='ablation: list the rows that would run, with their switches, and stop')
     ap.add_argument('--write-config', action='store_true',
                     help='final: write the chosen configuration as the data set default')
     ap.add_argument('--worker', type=int, default=0,
@@ -508,6 +628,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         args.seeds = 2 if args.phase == 'search' else 10
     if args.worker < 0:
         ap.error(f'--worker must be >= 0, got {args.worker}')
+    if args.shipped and args.config:
+        ap.error('--shipped and --config both name the chosen configuration; give one')
+    if args.shipped and not args.study:
+        args.study = 'shipped'
     from genurl_pyg.evaluation.node import PROTOCOLS  # after parsing: --help stays fast
     if args.protocol and args.protocol not in PROTOCOLS:
         ap.error(f'--protocol must be one of {", ".join(PROTOCOLS)}, got {args.protocol!r}')

@@ -37,11 +37,19 @@ def test_incumbent_lies_in_the_space(dataset):
 @pytest.mark.parametrize('dataset', ['Cora', 'CiteSeer'])
 def test_every_ablation_row_is_a_valid_config(dataset):
     from genurl_pyg.node import NodeConfig, dataset_defaults
+    from genurl_pyg.node.config import ConfigError
     chosen = node_study._incumbent(dataset)
+    base = dataset_defaults(dataset)
     for label, overrides in node_study.ABLATIONS:
         params = node_study._resolve(dataset, chosen, overrides)
-        if params is not None:
-            NodeConfig.from_dict(params, base=dataset_defaults(dataset))  # raises if not
+        if params is None:
+            continue
+        if overrides.get('view_smoothing') == 'own' and not base.encoder_input_hops:
+            # the one row that cannot exist where the encoder reads X (planned_rows drops it)
+            with pytest.raises(ConfigError, match='view_smoothing: own'):
+                NodeConfig.from_dict(params, base=base)
+        else:
+            NodeConfig.from_dict(params, base=base)  # raises if not
 
 
 def test_selection_accuracy_counts_validation_and_holdout_nodes_only():
@@ -185,3 +193,73 @@ def test_the_search_table_names_every_workers_command(tmp_path, monkeypatch):
     fresh = optuna.create_study(direction='maximize')  # recorded nothing: the writer's own
     node_study._write_search(args, fresh, 'memory')
     assert written['p']['commands'] == [written['p']['command']]
+
+
+def test_paired_delta_reads_the_seeds_both_rows_ran():
+    import numpy as np
+    base = {'seeds': [0, 1, 2], 'val': [0.80, 0.82, 0.81]}
+    row = {'seeds': [2, 0, 1, 3], 'val': [0.84, 0.81, 0.85, 0.99]}  # seed 3: base lacks it
+    mean, se, n = node_study.paired_delta(row, base, 'val')
+    diff = np.array([0.81 - 0.80, 0.85 - 0.82, 0.84 - 0.81])
+    assert n == 3
+    assert mean == pytest.approx(diff.mean())
+    assert se == pytest.approx(diff.std(ddof=1) / np.sqrt(3))
+    # rows written before seeds were recorded ran seeds 0..n-1
+    assert node_study.paired_delta({'val': [0.9]}, base, 'val') == pytest.approx((0.1, None, 1))
+    assert node_study.paired_delta({'seeds': [7], 'val': [0.9]}, base, 'val') is None
+
+
+def test_the_shipped_ablation_switches_todays_design():
+    """--shipped: the rows are the shipped YAML's switches; impossible rows are left out."""
+    cora = {label for label, _, _ in node_study.planned_rows('Cora', {})}
+    assert 'chosen configuration' in cora
+    assert 'objective: Student-t repulsion alone (no correlation term)' in cora
+    assert 'encoder: reads X (encoder_input_hops 0)' in cora
+    assert 'encoder: no input skip path' not in cora  # Cora has none: nothing to switch off
+    citeseer = {label for label, _, _ in node_study.planned_rows('CiteSeer', {})}
+    # CiteSeer's encoder reads X, so the views' own smoothing is impossible, not a crash
+    assert not any('entries, own' in label for label in citeseer)
+    assert 'objective: Q in R^D (no sphere, latent_radius 0)' in citeseer
+    assert 'encoder: no input skip path' in {
+        label for label, _, _ in node_study.planned_rows('CS', {})}
+
+
+def test_the_ablation_resumes_seed_by_seed_and_refuses_another_config(tmp_path, monkeypatch):
+    import json
+    calls = []
+
+    def fake_evaluate(dataset, params, seeds, test=False, protocol=''):
+        calls.append((json.dumps(params, sort_keys=True), seeds[0]))
+        acc = 0.5 + 0.01 * seeds[0] + (0.1 if params else 0.0)
+        return {'val': [acc], 'selection': [acc], 'test': [acc], 'seconds': [1.0],
+                'protocol': 'public'}
+
+    def fake_write(stem, payload, md):
+        (tmp_path / f'{stem}.json').write_text(json.dumps(payload))
+        (tmp_path / f'{stem}.md').write_text(md)
+    monkeypatch.setattr(node_study, '_evaluate', fake_evaluate)
+    monkeypatch.setattr(node_study, 'write_results', fake_write)
+    monkeypatch.setattr(node_study, 'RESULTS', tmp_path)
+    monkeypatch.setattr(node_study, 'planned_rows', lambda d, c: [
+        ('chosen configuration', {}, dict(c)), ('P: no views', {'views': False},
+                                                {**c, 'views': False})])
+    node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--seeds', '2'])
+    # breadth-first: seed 0 of every row before seed 1
+    assert [seed for _, seed in calls] == [0, 0, 1, 1]
+    calls.clear()
+    node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--seeds', '3',
+                     '--resume'])
+    assert [seed for _, seed in calls] == [2, 2]  # only the missing seed of each row
+    saved = json.loads((tmp_path / 'node_study_Cora_shipped_ablation.json').read_text())
+    assert [r['seeds'] for r in saved['rows']] == [[0, 1, 2], [0, 1, 2]]
+    md = (tmp_path / 'node_study_Cora_shipped_ablation.md').read_text()
+    assert '| P: no views | 3 | 61.00 ± 0.82 | +10.00 ± 0.00 |' in md
+    assert 'genurl_pyg/configs/cora.yaml' in md
+    # the same file cannot be extended from another chosen configuration
+    cfg = tmp_path / 'c.yaml'
+    cfg.write_text('alpha: 0.5\n')
+    with pytest.raises(SystemExit, match='another chosen configuration'):
+        node_study.main(['ablation', '--dataset', 'Cora', '--config', str(cfg),
+                         '--study', 'shipped', '--seeds', '3', '--resume'])
+    with pytest.raises(SystemExit):
+        node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--config', str(cfg)])
