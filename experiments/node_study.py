@@ -462,6 +462,8 @@ def ablation_table(rows: List[Dict]) -> List[str]:
     import numpy as np
 
     def acc(r, key):
+        if not r[key]:
+            return 'not run yet'
         return f"{100 * np.mean(r[key]):.2f} ± {100 * np.std(r[key]):.2f}"
 
     def delta(r, key):
@@ -476,11 +478,13 @@ def ablation_table(rows: List[Dict]) -> List[str]:
     for r in rows:
         lines.append(f"| {r['label']} | {len(r['val'])} | {acc(r, 'val')} | {delta(r, 'val')} | "
                      f"{delta(r, 'selection')} | {acc(r, 'test')} | {delta(r, 'test')} | "
-                     f"{np.mean(r['seconds']):.1f} |")
+                     f"{np.mean(r['seconds']):.1f} |" if r['seconds'] else
+                     f"| {r['label']} | 0 | not run yet |  |  |  |  |  |")
     return lines
 
 
 def ablation(args) -> None:
+    from genurl_pyg.datasets import get_spec
     from genurl_pyg.node import dataset_defaults
     chosen = _chosen(args)
     stem = _stem(args, 'ablation')
@@ -493,6 +497,7 @@ def ablation(args) -> None:
         print(f'{len(plan)} rows x {len(seeds)} seeds -> {path}')
         return
     rows: List[Dict] = []
+    commands = []
     if path.exists() and args.resume:
         old = json.loads(path.read_text())
         if old.get('chosen') != chosen:
@@ -500,6 +505,8 @@ def ablation(args) -> None:
                              f"({json.dumps(old.get('chosen'))}); use another --study name "
                              'or drop --resume')
         rows = old['rows']
+        commands = old.get('commands', [old['command']])
+    commands.append('python ' + ' '.join(sys.argv))  # every call on the file
     by_label = {r['label']: r for r in rows}
     config = dataset_defaults(args.dataset).to_dict() if args.shipped else None
     for label, overrides, _ in plan:
@@ -511,31 +518,37 @@ def ablation(args) -> None:
     # Seed by seed across the rows, saved after each run: a long ablation stopped early
     # leaves every row read on the same first seeds (paired differences readable), not
     # some rows complete and the rest empty; a stop loses one run.
+    protocol = args.protocol or get_spec(args.dataset).protocol
     for seed in seeds:
         for label, _, params in plan:
             row = by_label[label]
             if seed in row['seeds']:
                 continue
             print(f'[node_study] ablation: seed {seed}: {label}', file=sys.stderr, flush=True)
-            res = _evaluate(args.dataset, params, [seed], test=True, protocol=args.protocol)
+            res = _evaluate(args.dataset, params, [seed], test=True, protocol=protocol)
             row['seeds'].append(seed)
             for key in ('val', 'selection', 'test', 'seconds'):
                 row[key].append(res[key][0])
-            _write_ablation(args, stem, chosen, config, rows, res['protocol'])
+            _write_ablation(args, stem, chosen, config, rows, protocol, commands)
+    # once more at the end: a call with nothing left to run rewrites the table from the
+    # saved rows with this version of the report
+    _write_ablation(args, stem, chosen, config, rows, protocol, commands)
 
 
 def _write_ablation(args, stem: str, chosen: Dict, config: Optional[Dict], rows: List[Dict],
-                    protocol: str) -> None:
+                    protocol: str, commands: List[str]) -> None:
     payload = {'phase': 'ablation', 'dataset': args.dataset, 'chosen': chosen,
                'shipped_config': config, 'protocol': protocol,
-               'command': 'python ' + ' '.join(sys.argv), 'threads': args.threads,
+               'command': commands[-1], 'commands': commands, 'threads': args.threads,
                'versions': versions(), 'rows': rows}
     what = (f'the shipped `genurl_pyg/configs/{args.dataset.lower()}.yaml` '
             f'(in full: `{json.dumps(config)}`)' if config is not None
             else f'`{json.dumps(chosen)}`')
     lines = [f'# GenURL ablation on {args.dataset}', '',
-             f"Command: `{payload['command']}`; torch threads {args.threads}; seeds 0 to "
-             f'{args.seeds - 1} per row (a row with fewer stopped early); protocol: '
+             'Commands (every call on this file, in order): '
+             + '; '.join(f'`{c}`' for c in commands)
+             + f'; torch threads {args.threads}; seeds 0 to {args.seeds - 1} per row (a row '
+             f'with fewer stopped early); protocol: '
              f'{protocol}; LR probe; chosen configuration: {what}. Each row switches one '
              'component off or swaps it; Δ = the row minus the chosen configuration, paired '
              'by seed (same split and initial draws), ± its standard error over seeds; '

@@ -252,7 +252,9 @@ def test_the_ablation_resumes_seed_by_seed_and_refuses_another_config(tmp_path, 
     assert [seed for _, seed in calls] == [2, 2]  # only the missing seed of each row
     saved = json.loads((tmp_path / 'node_study_Cora_shipped_ablation.json').read_text())
     assert [r['seeds'] for r in saved['rows']] == [[0, 1, 2], [0, 1, 2]]
+    assert len(saved['commands']) == 2  # both calls are recorded, in order
     md = (tmp_path / 'node_study_Cora_shipped_ablation.md').read_text()
+    assert 'nan' not in md
     assert '| P: no views | 3 | 61.00 ± 0.82 | +10.00 ± 0.00 |' in md
     assert 'genurl_pyg/configs/cora.yaml' in md
     # the same file cannot be extended from another chosen configuration
