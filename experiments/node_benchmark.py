@@ -59,23 +59,15 @@ GENURL_METHODS = ('untrained', 'genurl')
 TARGETS = {'Cora': 0.845, 'CiteSeer': 0.743, 'Computers': 0.910, 'Photo': 0.951, 'CS': 0.936}
 
 
-def untrained_embedding(data, cfg, seed: int):
-    """The representation GenURL's encoder gives before its first step: the trainer is set
-    up exactly as ``fit`` would start (same seed and config, so the same initial weights as
-    that seed's trained row) and embeds at once."""
-    from genurl_pyg.node import NodeEmbeddingTrainer
-    trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict({'seed': seed}, base=cfg))
-    return trainer.embed()
-
-
 def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s: float,
           threads: int, protocol: str = '', genurl_config: str = '') -> None:
     import torch
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.evaluation import adam_linear_probe, linear_probe, split_for
-    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer, dataset_defaults
+    from genurl_pyg.node import NodeConfig, dataset_defaults
     from genurl_pyg.node.propagation import smooth_features
     from genurl_pyg.bench.peers import get_peer, params_for
+    from genurl_pyg.bench.tasks.graph_methods import genurl_embedding
     torch.set_num_threads(threads)
     spec = get_spec(dataset)
     protocol = protocol or spec.protocol
@@ -104,12 +96,8 @@ def child(dataset: str, method: str, seeds: int, budget_s: float, seed_budget_s:
         t = time.perf_counter()
         if fixed is not None:
             h, seconds = fixed, fixed_s
-        elif method == 'genurl':
-            trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict({'seed': i}, base=cfg))
-            h = trainer.fit()
-            seconds = time.perf_counter() - t
-        elif method == 'untrained':
-            h = untrained_embedding(data, cfg, i)
+        elif method in GENURL_METHODS:  # the suite's function: one definition of each
+            h, _ = genurl_embedding(data, cfg, i, trained=method == 'genurl')
             seconds = time.perf_counter() - t
         else:
             deadline = t + seed_budget_s

@@ -28,3 +28,18 @@ def test_the_full_suite_reads_untrained_beside_the_peers_without_counting_it_as_
     assert {c.dataset for c in node if c.method == 'untrained'} == {
         c.dataset for c in node if c.method == 'genurl'}
     assert 'untrained' not in PEERS
+
+
+def test_genurl_embedding_reads_any_config_the_benchmark_is_given():
+    """``node_benchmark.py --genurl-config`` passes its own config, not a data set's: the
+    untrained embedding is that config's seed's initial encoder, trained it moves."""
+    from genurl_pyg.bench.tasks.graph_methods import genurl_embedding
+    data = load_dataset('KarateClub')
+    cfg = NodeConfig(hidden_channels=8, out_channels=8, k=3, epochs=3, lr=0.05)
+    h0, used = genurl_embedding(data, cfg, 2, trained=False)
+    assert h0.shape == (34, 8) and used.seed == 2 and used.lr == 0.05
+    assert torch.equal(h0, genurl_embedding(data, cfg, 2, trained=False)[0])
+    assert not torch.allclose(h0, genurl_embedding(data, cfg, 3, trained=False)[0])
+    trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'seed': 2}, base=cfg))
+    assert torch.equal(h0, trainer.embed())  # the trained embedding's starting point
+    assert not torch.allclose(h0, genurl_embedding(data, cfg, 2)[0])  # training moves it

@@ -40,23 +40,6 @@ def test_conditions_of_earlier_runs_survive_regeneration(tmp_path):
     assert bare['conditions'] == second['conditions']  # a run without --conditions
 
 
-def test_untrained_row_is_the_encoder_before_its_first_step():
-    """The 'untrained' baseline is the seed's initial weights, embedded at once: the same
-    set-up as the trained row of that seed, so 'training adds' pairs the two by seed."""
-    import torch
-    from genurl_pyg.node import NodeConfig, NodeEmbeddingTrainer
-    from ..node.test_trainer import karate
-    data = karate()
-    cfg = NodeConfig(hidden_channels=8, out_channels=8, k=3, epochs=3, lr=0.05)
-    h0 = node_benchmark.untrained_embedding(data, cfg, seed=2)
-    assert h0.shape == (34, 8)
-    assert torch.equal(h0, node_benchmark.untrained_embedding(data, cfg, seed=2))
-    assert not torch.allclose(h0, node_benchmark.untrained_embedding(data, cfg, seed=3))
-    trainer = NodeEmbeddingTrainer(data, NodeConfig.from_dict({'seed': 2}, base=cfg))
-    assert torch.equal(h0, trainer.embed())  # the trained row's starting point
-    assert not torch.allclose(h0, trainer.fit())  # and training moves it
-
-
 def test_genurl_row_reports_what_training_adds_over_the_untrained_row():
     rows = [dict(_row('Photo', 'untrained', [0.90, 0.91, 0.92]), protocol='random-10/10/80'),
             dict(_row('Photo', 'genurl', [0.91, 0.93, 0.92]), protocol='random-10/10/80')]

@@ -40,18 +40,26 @@ def embed_nodes(method: str, data, dataset: str, seed: int, params: Dict[str, An
         return smooth_features(data.x.float(), data.edge_index, hops), '', {'hops': hops}
     if method in ('genurl', 'genurl-featureless', 'untrained'):
         from ...node.config import NodeConfig, dataset_defaults
-        from ...node.trainer import NodeEmbeddingTrainer
         if method == 'genurl-featureless':
             data = data.clone()
             data.x = None
             base = NodeConfig()  # the shipped configs were tuned with features
         else:
             base = dataset_defaults(dataset)
-        cfg = NodeConfig.from_dict({**params, 'seed': seed}, base=base)
-        trainer = NodeEmbeddingTrainer(data, cfg)
-        h = trainer.embed() if method == 'untrained' else trainer.fit()
-        return h, '', trainer.cfg.to_dict()
+        h, cfg = genurl_embedding(data, NodeConfig.from_dict(params, base=base), seed,
+                                  trained=method != 'untrained')
+        return h, '', cfg.to_dict()
     config = {**params_for(method, dataset), **params}
     h = get_peer(method).embed(data, config, seed, deadline)
     note = 'training cut at the cell budget' if time.perf_counter() > deadline else ''
     return h, note, config
+
+
+def genurl_embedding(data, cfg, seed: int, trained: bool = True):
+    """``(h, the trainer's resolved config)`` of GenURL's trainer with ``cfg`` at ``seed``:
+    trained (``fit``), or the encoder as initialised (``trained=False``: the same set-up as
+    ``fit`` would start, so the same initial weights as that seed's trained embedding, and
+    ``embed`` at once; the baseline that pairs with it by seed)."""
+    from ...node.trainer import NodeEmbeddingTrainer
+    trainer = NodeEmbeddingTrainer(data, cfg.__class__.from_dict({'seed': seed}, base=cfg))
+    return (trainer.fit() if trained else trainer.embed()), trainer.cfg
