@@ -496,9 +496,12 @@ def ablation(args) -> None:
             print(f'{label}: {json.dumps(overrides)}')
         print(f'{len(plan)} rows x {len(seeds)} seeds -> {path}')
         return
+    if path.exists() and not args.resume:  # its rows are hours of runs: never drop them
+        raise SystemExit(f'{path} exists: --resume continues it (or extends it to more '
+                         'seeds); another --study name starts a new file')
     rows: List[Dict] = []
     commands = []
-    if path.exists() and args.resume:
+    if path.exists():
         old = json.loads(path.read_text())
         if old.get('chosen') != chosen:
             raise SystemExit(f'{path} was read from another chosen configuration '

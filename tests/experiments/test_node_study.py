@@ -247,6 +247,9 @@ def test_the_ablation_resumes_seed_by_seed_and_refuses_another_config(tmp_path, 
     # breadth-first: seed 0 of every row before seed 1
     assert [seed for _, seed in calls] == [0, 0, 1, 1]
     calls.clear()
+    with pytest.raises(SystemExit, match='exists: --resume continues it'):
+        node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--seeds', '3'])
+    assert not calls  # refused before any run, the file untouched
     node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--seeds', '3',
                      '--resume'])
     assert [seed for _, seed in calls] == [2, 2]  # only the missing seed of each row
