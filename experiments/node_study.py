@@ -496,6 +496,14 @@ def ablation(args) -> None:
             print(f'{label}: {json.dumps(overrides)}')
         print(f'{len(plan)} rows x {len(seeds)} seeds -> {path}')
         return
+    if args.report:
+        if not path.exists():
+            raise SystemExit(f'--report: no ablation file {path} to report')
+        saved = json.loads(path.read_text())
+        rows, commands = saved['rows'], saved.get('commands', [saved['command']])
+        _write_ablation(args, stem, chosen, saved.get('shipped_config'), rows,
+                        saved.get('protocol', ''), commands)  # runs nothing
+        return
     if path.exists() and not args.resume:  # its rows are hours of runs: never drop them
         raise SystemExit(f'{path} exists: --resume continues it (or extends it to more '
                          'seeds); another --study name starts a new file')
@@ -550,8 +558,9 @@ def _write_ablation(args, stem: str, chosen: Dict, config: Optional[Dict], rows:
     lines = [f'# GenURL ablation on {args.dataset}', '',
              'Commands (every call on this file, in order): '
              + '; '.join(f'`{c}`' for c in commands)
-             + f'; torch threads {args.threads}; seeds 0 to {args.seeds - 1} per row (a row '
-             f'with fewer stopped early); protocol: '
+             + f'; torch threads {args.threads}; up to '
+             f"{max((len(r['val']) for r in rows), default=0)} seeds per row, from seed 0 "
+             '(the seeds column says how many each row has); protocol: '
              f'{protocol}; LR probe; chosen configuration: {what}. Each row switches one '
              'component off or swaps it; Δ = the row minus the chosen configuration, paired '
              'by seed (same split and initial draws), ± its standard error over seeds; '
@@ -630,6 +639,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument('--shipped', action='store_true',
                     help="ablation/final: the data set's shipped YAML as the chosen "
                          "configuration (files get the study name 'shipped' unless --study)")
+    ap.add_argument('--report', action='store_true',
+                    help='ablation: rewrite the table from the saved file and run nothing '
+                         '(--resume would run the missing seeds of every row)')
     ap.add_argument('--dry-run', action='store_true',
                     help='ablation: list the rows that would run, with their switches, and stop')
     ap.add_argument('--write-config', action='store_true',

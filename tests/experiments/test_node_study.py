@@ -256,6 +256,10 @@ def test_the_ablation_resumes_seed_by_seed_and_refuses_another_config(tmp_path, 
     saved = json.loads((tmp_path / 'node_study_Cora_shipped_ablation.json').read_text())
     assert [r['seeds'] for r in saved['rows']] == [[0, 1, 2], [0, 1, 2]]
     assert len(saved['commands']) == 2  # both calls are recorded, in order
+    calls.clear()
+    (tmp_path / 'node_study_Cora_shipped_ablation.md').write_text('stale')
+    node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--seeds', '5', '--report'])
+    assert not calls  # --report runs nothing, even where seeds are missing
     md = (tmp_path / 'node_study_Cora_shipped_ablation.md').read_text()
     assert 'nan' not in md
     assert '| P: no views | 3 | 61.00 ± 0.82 | +10.00 ± 0.00 |' in md
