@@ -462,8 +462,6 @@ def ablation_table(rows: List[Dict]) -> List[str]:
     import numpy as np
 
     def acc(r, key):
-        if not r[key]:
-            return 'not run yet'
         return f"{100 * np.mean(r[key]):.2f} ± {100 * np.std(r[key]):.2f}"
 
     def delta(r, key):
@@ -496,27 +494,23 @@ def ablation(args) -> None:
             print(f'{label}: {json.dumps(overrides)}')
         print(f'{len(plan)} rows x {len(seeds)} seeds -> {path}')
         return
-    if args.report:
-        if not path.exists():
+    saved = json.loads(path.read_text()) if path.exists() else None
+    # files written before every call was recorded hold only the last one's command
+    commands = [] if saved is None else saved.get('commands', [saved['command']])
+    if args.report:  # the saved file as it is, with this version of the report
+        if saved is None:
             raise SystemExit(f'--report: no ablation file {path} to report')
-        saved = json.loads(path.read_text())
-        rows, commands = saved['rows'], saved.get('commands', [saved['command']])
-        _write_ablation(args, stem, chosen, saved.get('shipped_config'), rows,
-                        saved.get('protocol', ''), commands)  # runs nothing
+        _write_ablation(args, stem, saved['chosen'], saved.get('shipped_config'),
+                        saved['rows'], saved.get('protocol', ''), commands)
         return
-    if path.exists() and not args.resume:  # its rows are hours of runs: never drop them
+    if saved is not None and not args.resume:  # its rows are hours of runs: never drop them
         raise SystemExit(f'{path} exists: --resume continues it (or extends it to more '
                          'seeds); another --study name starts a new file')
-    rows: List[Dict] = []
-    commands = []
-    if path.exists():
-        old = json.loads(path.read_text())
-        if old.get('chosen') != chosen:
-            raise SystemExit(f'{path} was read from another chosen configuration '
-                             f"({json.dumps(old.get('chosen'))}); use another --study name "
-                             'or drop --resume')
-        rows = old['rows']
-        commands = old.get('commands', [old['command']])
+    if saved is not None and saved.get('chosen') != chosen:
+        raise SystemExit(f'{path} was read from another chosen configuration '
+                         f"({json.dumps(saved.get('chosen'))}); use another --study name "
+                         'or drop --resume')
+    rows: List[Dict] = [] if saved is None else saved['rows']
     commands.append('python ' + ' '.join(sys.argv))  # every call on the file
     by_label = {r['label']: r for r in rows}
     config = dataset_defaults(args.dataset).to_dict() if args.shipped else None
@@ -530,6 +524,7 @@ def ablation(args) -> None:
     # leaves every row read on the same first seeds (paired differences readable), not
     # some rows complete and the rest empty; a stop loses one run.
     protocol = args.protocol or get_spec(args.dataset).protocol
+    ran = False
     for seed in seeds:
         for label, _, params in plan:
             row = by_label[label]
@@ -541,9 +536,9 @@ def ablation(args) -> None:
             for key in ('val', 'selection', 'test', 'seconds'):
                 row[key].append(res[key][0])
             _write_ablation(args, stem, chosen, config, rows, protocol, commands)
-    # once more at the end: a call with nothing left to run rewrites the table from the
-    # saved rows with this version of the report
-    _write_ablation(args, stem, chosen, config, rows, protocol, commands)
+            ran = True
+    if not ran:  # nothing left to run: the call is still recorded, the table rewritten
+        _write_ablation(args, stem, chosen, config, rows, protocol, commands)
 
 
 def _write_ablation(args, stem: str, chosen: Dict, config: Optional[Dict], rows: List[Dict],
