@@ -25,6 +25,8 @@ Three phases, each resumable and each writing experiments/results/node_study*.{j
             shipped YAML), each component switched off or swapped in turn, --seeds seeds
             each; validation, selection and test accuracy, each row's paired difference
             from the chosen configuration; saved after every seed, --resume continues.
+            Two cores: one process per worktree takes its own seeds (--first-seed), and
+            --merge folds the other's file into this one.
   final     the chosen configuration, --seeds seeds, test accuracy computed once; with
             --write-config it becomes genurl_pyg/configs/<dataset>.yaml.
 
@@ -32,6 +34,9 @@ Usage:
   python experiments/node_study.py search --dataset Cora --trials 40 --timeout 3600
   python experiments/node_study.py ablation --dataset Cora --seeds 10
   python experiments/node_study.py ablation --dataset Photo --shipped --seeds 10 --resume
+  python experiments/node_study.py ablation --dataset Photo --shipped --first-seed 5 --seeds 5
+      (in a second worktree, on the other core; --resume there if the file exists)
+  python experiments/node_study.py ablation --dataset Photo --shipped --merge OTHER.json
   python experiments/node_study.py final --dataset Cora --seeds 10 --write-config
 
 Needs optuna (pip install optuna). Threads: --threads (torch intra-op), recorded.
@@ -488,7 +493,7 @@ def ablation(args) -> None:
     stem = _stem(args, 'ablation')
     path = RESULTS / f'{stem}.json'
     plan = planned_rows(args.dataset, chosen)
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     if args.dry_run:
         for label, overrides, _ in plan:
             print(f'{label}: {json.dumps(overrides)}')
@@ -502,6 +507,9 @@ def ablation(args) -> None:
             raise SystemExit(f'--report: no ablation file {path} to report')
         _write_ablation(args, stem, saved['chosen'], saved.get('shipped_config'),
                         saved['rows'], saved.get('protocol', ''), commands)
+        return
+    if args.merge:
+        _merge_ablations(args, stem, path, saved, commands, chosen)
         return
     if saved is not None and not args.resume:  # its rows are hours of runs: never drop them
         raise SystemExit(f'{path} exists: --resume continues it (or extends it to more '
@@ -541,6 +549,82 @@ def ablation(args) -> None:
         _write_ablation(args, stem, chosen, config, rows, protocol, commands)
 
 
+def merge_runs(rows: List[Dict], other: List[Dict]) -> tuple:
+    """Fold ``other``'s runs into ``rows`` in place: a seed a row lacks is added with its
+    accuracies and seconds; a row ``rows`` lacks is added whole. A seed both hold is kept as
+    ``rows`` has it. Returns ``(added, conflicts)``: the number of runs added, and
+    ``(label, seed)`` for each shared seed whose accuracies differ (the same seed should
+    give the same run; a difference is reported, never averaged away)."""
+    by_label = {r['label']: r for r in rows}
+    added, conflicts = 0, []
+    for theirs in other:
+        mine = by_label.get(theirs['label'])
+        if mine is None:
+            mine = {'label': theirs['label'], 'overrides': theirs.get('overrides', {}),
+                    'seeds': [], 'val': [], 'selection': [], 'test': [], 'seconds': []}
+            rows.append(mine)
+            by_label[mine['label']] = mine
+        mine.setdefault('seeds', _row_seeds(mine))
+        for i, seed in enumerate(_row_seeds(theirs)):
+            if seed in mine['seeds']:
+                j = mine['seeds'].index(seed)
+                if any(mine[k][j] != theirs[k][i] for k in ('val', 'selection', 'test')):
+                    conflicts.append((theirs['label'], seed))
+                continue
+            mine['seeds'].append(seed)
+            for key in ('val', 'selection', 'test', 'seconds'):
+                mine[key].append(theirs[key][i])
+            added += 1
+    return added, conflicts
+
+
+def _merge_ablations(args, stem: str, path, saved: Optional[Dict], commands: List[str],
+                     chosen: Dict) -> None:
+    """--merge: the runs of ablation files written elsewhere (another worktree or machine,
+    e.g. other seeds through --first-seed) folded into this one; nothing runs. Files from
+    another data set, chosen configuration or protocol are refused before anything is
+    written."""
+    from genurl_pyg.datasets import get_spec
+    others = []
+    for other_path in args.merge:
+        try:
+            other = json.loads(Path(other_path).read_text())
+        except (OSError, ValueError) as err:
+            raise SystemExit(f'--merge: cannot read {other_path}: {err}')
+        if other.get('phase') != 'ablation' or other.get('dataset') != args.dataset:
+            raise SystemExit(f'--merge: {other_path} is not an ablation of {args.dataset}')
+        if other.get('chosen') != chosen:
+            raise SystemExit(f'--merge: {other_path} was read from another chosen '
+                             f"configuration ({json.dumps(other.get('chosen'))})")
+        others.append((other_path, other))
+    protocol = (saved or others[0][1]).get('protocol') or get_spec(args.dataset).protocol
+    for other_path, other in others:
+        if (other.get('protocol') or protocol) != protocol:
+            raise SystemExit(f"--merge: {other_path} used protocol {other.get('protocol')!r}, "
+                             f'this file {protocol!r}')
+    rows: List[Dict] = [] if saved is None else saved['rows']
+    config = (saved or others[0][1]).get('shipped_config')
+    for other_path, other in others:
+        added, conflicts = merge_runs(rows, other['rows'])
+        for command in other.get('commands', [other.get('command')]):
+            if command and command not in commands:
+                commands.append(command)
+        print(f'[node_study] merged {added} runs from {other_path}', file=sys.stderr)
+        for label, seed in conflicts:
+            print(f'[node_study] kept this file\'s run of seed {seed} of {label!r}: '
+                  f'{other_path} holds a different one', file=sys.stderr)
+    commands.append('python ' + ' '.join(sys.argv))
+    _write_ablation(args, stem, chosen, config, rows, protocol, commands)
+
+
+def _seed_span(rows: List[Dict]) -> str:
+    seeds = sorted({s for r in rows for s in _row_seeds(r)})
+    if not seeds:
+        return 'none'
+    return (f'{seeds[0]}-{seeds[-1]}' if seeds == list(range(seeds[0], seeds[-1] + 1))
+            else ', '.join(map(str, seeds)))
+
+
 def _write_ablation(args, stem: str, chosen: Dict, config: Optional[Dict], rows: List[Dict],
                     protocol: str, commands: List[str]) -> None:
     payload = {'phase': 'ablation', 'dataset': args.dataset, 'chosen': chosen,
@@ -554,8 +638,8 @@ def _write_ablation(args, stem: str, chosen: Dict, config: Optional[Dict], rows:
              'Commands (every call on this file, in order): '
              + '; '.join(f'`{c}`' for c in commands)
              + f'; torch threads {args.threads}; up to '
-             f"{max((len(r['val']) for r in rows), default=0)} seeds per row, from seed 0 "
-             '(the seeds column says how many each row has); protocol: '
+             f"{max((len(r['val']) for r in rows), default=0)} seeds per row, seeds "
+             f'{_seed_span(rows)} (the seeds column says how many each row has); protocol: '
              f'{protocol}; LR probe; chosen configuration: {what}. Each row switches one '
              'component off or swaps it; Δ = the row minus the chosen configuration, paired '
              'by seed (same split and initial draws), ± its standard error over seeds; '
@@ -637,6 +721,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     ap.add_argument('--report', action='store_true',
                     help='ablation: rewrite the table from the saved file and run nothing '
                          '(--resume would run the missing seeds of every row)')
+    ap.add_argument('--first-seed', type=int, default=0,
+                    help='ablation: run seeds FIRST_SEED .. FIRST_SEED+SEEDS-1 (another '
+                         'process, core or machine takes other seeds; --merge joins them)')
+    ap.add_argument('--merge', nargs='+', default=[], metavar='JSON',
+                    help='ablation: fold the runs of these ablation files (same data set, '
+                         'chosen configuration and protocol) into this one and run nothing')
     ap.add_argument('--dry-run', action='store_true',
                     help='ablation: list the rows that would run, with their switches, and stop')
     ap.add_argument('--write-config', action='store_true',
@@ -649,6 +739,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = ap.parse_args(argv)
     if args.seeds is None:
         args.seeds = 2 if args.phase == 'search' else 10
+    if args.first_seed < 0:
+        ap.error(f'--first-seed must be >= 0, got {args.first_seed}')
+    if args.merge and (args.report or args.dry_run or args.phase != 'ablation'):
+        ap.error('--merge is an ablation action of its own; drop --report/--dry-run')
     if args.worker < 0:
         ap.error(f'--worker must be >= 0, got {args.worker}')
     if args.shipped and args.config:

@@ -272,3 +272,75 @@ def test_the_ablation_resumes_seed_by_seed_and_refuses_another_config(tmp_path, 
                          '--study', 'shipped', '--seeds', '3', '--resume'])
     with pytest.raises(SystemExit):
         node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--config', str(cfg)])
+
+
+def test_two_processes_split_the_seeds_and_merge_into_one_file(tmp_path, monkeypatch):
+    """--first-seed gives a second process its own seeds; --merge folds its file into the
+    first, runs nothing, keeps every command, and refuses a file of another config."""
+    import json
+    calls = []
+
+    def fake_evaluate(dataset, params, seeds, test=False, protocol=''):
+        calls.append(seeds[0])
+        acc = 0.5 + 0.01 * seeds[0] + (0.1 if params else 0.0)
+        return {'val': [acc], 'selection': [acc], 'test': [acc], 'seconds': [1.0],
+                'protocol': 'public'}
+
+    where = {'dir': tmp_path / 'a'}
+
+    def fake_write(stem, payload, md):
+        where['dir'].mkdir(exist_ok=True)
+        (where['dir'] / f'{stem}.json').write_text(json.dumps(payload))
+        (where['dir'] / f'{stem}.md').write_text(md)
+    monkeypatch.setattr(node_study, '_evaluate', fake_evaluate)
+    monkeypatch.setattr(node_study, 'write_results', fake_write)
+    monkeypatch.setattr(node_study, 'planned_rows', lambda d, c: [
+        ('chosen configuration', {}, dict(c)), ('P: no views', {'views': False},
+                                                {**c, 'views': False})])
+    name = 'node_study_Cora_shipped_ablation'
+    monkeypatch.setattr(node_study, 'RESULTS', tmp_path / 'a')
+    monkeypatch.setattr(node_study.sys, 'argv', ['run-a'])
+    node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--seeds', '2'])
+    where['dir'] = tmp_path / 'b'  # the other worktree, the other seeds
+    monkeypatch.setattr(node_study, 'RESULTS', tmp_path / 'b')
+    monkeypatch.setattr(node_study.sys, 'argv', ['run-b'])
+    node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--first-seed', '2',
+                     '--seeds', '2'])
+    assert calls == [0, 0, 1, 1, 2, 2, 3, 3]
+    # a run both files hold with different numbers: this file's is kept and reported
+    b = json.loads((tmp_path / 'b' / f'{name}.json').read_text())
+    b['rows'][1]['seeds'].append(0)
+    for key in ('val', 'selection', 'test', 'seconds'):
+        b['rows'][1][key].append(0.0)
+    (tmp_path / 'b' / f'{name}.json').write_text(json.dumps(b))
+    where['dir'] = tmp_path / 'a'
+    monkeypatch.setattr(node_study, 'RESULTS', tmp_path / 'a')
+    calls.clear()
+    monkeypatch.setattr(node_study.sys, 'argv', ['merge'])
+    node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--merge',
+                     str(tmp_path / 'b' / f'{name}.json')])
+    assert not calls
+    merged = json.loads((tmp_path / 'a' / f'{name}.json').read_text())
+    assert [sorted(r['seeds']) for r in merged['rows']] == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    views = merged['rows'][1]
+    assert views['val'][views['seeds'].index(0)] == pytest.approx(0.6)  # ours, not 0.0
+    assert views['val'][views['seeds'].index(3)] == pytest.approx(0.63)
+    assert merged['commands'] == ['python run-a', 'python run-b', 'python merge']
+    md = (tmp_path / 'a' / f'{name}.md').read_text()
+    assert 'seeds 0-3' in md and '| P: no views | 4 |' in md
+    # merging again adds nothing and loses nothing
+    node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--merge',
+                     str(tmp_path / 'b' / f'{name}.json')])
+    again = json.loads((tmp_path / 'a' / f'{name}.json').read_text())
+    assert again['rows'] == merged['rows']
+    cfg = tmp_path / 'c.yaml'
+    cfg.write_text('alpha: 0.5\n')
+    with pytest.raises(SystemExit, match='another chosen configuration'):
+        node_study.main(['ablation', '--dataset', 'Cora', '--config', str(cfg), '--study',
+                         'shipped', '--merge', str(tmp_path / 'b' / f'{name}.json')])
+    with pytest.raises(SystemExit, match='cannot read'):
+        node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--merge',
+                         str(tmp_path / 'missing.json')])
+    with pytest.raises(SystemExit, match='not an ablation of CiteSeer'):
+        node_study.main(['ablation', '--dataset', 'CiteSeer', '--shipped', '--merge',
+                         str(tmp_path / 'b' / f'{name}.json')])
