@@ -486,6 +486,20 @@ def ablation_table(rows: List[Dict]) -> List[str]:
     return lines
 
 
+RUN_KEYS = ('val', 'selection', 'test', 'seconds')  # what one ablation run adds to its row
+
+
+def _new_row(label: str, overrides: Dict) -> Dict:
+    return {'label': label, 'overrides': overrides, 'seeds': [], **{k: [] for k in RUN_KEYS}}
+
+
+def _saved_commands(saved: Dict) -> List[str]:
+    # files written before every call was recorded hold only the last one's command
+    if 'commands' in saved:
+        return list(saved['commands'])
+    return [saved['command']] if saved.get('command') else []
+
+
 def ablation(args) -> None:
     from genurl_pyg.datasets import get_spec
     from genurl_pyg.node import dataset_defaults
@@ -500,32 +514,30 @@ def ablation(args) -> None:
         print(f'{len(plan)} rows x {len(seeds)} seeds -> {path}')
         return
     saved = json.loads(path.read_text()) if path.exists() else None
-    # files written before every call was recorded hold only the last one's command
-    commands = [] if saved is None else saved.get('commands', [saved['command']])
+    commands = [] if saved is None else _saved_commands(saved)
     if args.report:  # the saved file as it is, with this version of the report
         if saved is None:
             raise SystemExit(f'--report: no ablation file {path} to report')
         _write_ablation(args, stem, saved['chosen'], saved.get('shipped_config'),
                         saved['rows'], saved.get('protocol', ''), commands)
         return
+    if saved is not None and saved.get('chosen') != chosen:  # resume and merge alike
+        raise SystemExit(f'{path} was read from another chosen configuration '
+                         f"({json.dumps(saved.get('chosen'))}); use another --study name"
+                         + (' or drop --resume' if args.resume else ''))
     if args.merge:
         _merge_ablations(args, stem, path, saved, commands, chosen)
         return
     if saved is not None and not args.resume:  # its rows are hours of runs: never drop them
         raise SystemExit(f'{path} exists: --resume continues it (or extends it to more '
                          'seeds); another --study name starts a new file')
-    if saved is not None and saved.get('chosen') != chosen:
-        raise SystemExit(f'{path} was read from another chosen configuration '
-                         f"({json.dumps(saved.get('chosen'))}); use another --study name "
-                         'or drop --resume')
     rows: List[Dict] = [] if saved is None else saved['rows']
     commands.append('python ' + ' '.join(sys.argv))  # every call on the file
     by_label = {r['label']: r for r in rows}
     config = dataset_defaults(args.dataset).to_dict() if args.shipped else None
     for label, overrides, _ in plan:
         if label not in by_label:
-            by_label[label] = {'label': label, 'overrides': overrides, 'seeds': [], 'val': [],
-                               'selection': [], 'test': [], 'seconds': []}
+            by_label[label] = _new_row(label, overrides)
             rows.append(by_label[label])
         by_label[label].setdefault('seeds', _row_seeds(by_label[label]))
     # Seed by seed across the rows, saved after each run: a long ablation stopped early
@@ -541,7 +553,7 @@ def ablation(args) -> None:
             print(f'[node_study] ablation: seed {seed}: {label}', file=sys.stderr, flush=True)
             res = _evaluate(args.dataset, params, [seed], test=True, protocol=protocol)
             row['seeds'].append(seed)
-            for key in ('val', 'selection', 'test', 'seconds'):
+            for key in RUN_KEYS:
                 row[key].append(res[key][0])
             _write_ablation(args, stem, chosen, config, rows, protocol, commands)
             ran = True
@@ -560,8 +572,7 @@ def merge_runs(rows: List[Dict], other: List[Dict]) -> tuple:
     for theirs in other:
         mine = by_label.get(theirs['label'])
         if mine is None:
-            mine = {'label': theirs['label'], 'overrides': theirs.get('overrides', {}),
-                    'seeds': [], 'val': [], 'selection': [], 'test': [], 'seconds': []}
+            mine = _new_row(theirs['label'], theirs.get('overrides', {}))
             rows.append(mine)
             by_label[mine['label']] = mine
         mine.setdefault('seeds', _row_seeds(mine))
@@ -572,7 +583,7 @@ def merge_runs(rows: List[Dict], other: List[Dict]) -> tuple:
                     conflicts.append((theirs['label'], seed))
                 continue
             mine['seeds'].append(seed)
-            for key in ('val', 'selection', 'test', 'seconds'):
+            for key in RUN_KEYS:
                 mine[key].append(theirs[key][i])
             added += 1
     return added, conflicts
@@ -606,8 +617,8 @@ def _merge_ablations(args, stem: str, path, saved: Optional[Dict], commands: Lis
     config = (saved or others[0][1]).get('shipped_config')
     for other_path, other in others:
         added, conflicts = merge_runs(rows, other['rows'])
-        for command in other.get('commands', [other.get('command')]):
-            if command and command not in commands:
+        for command in _saved_commands(other):
+            if command not in commands:
                 commands.append(command)
         print(f'[node_study] merged {added} runs from {other_path}', file=sys.stderr)
         for label, seed in conflicts:

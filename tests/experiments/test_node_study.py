@@ -344,3 +344,12 @@ def test_two_processes_split_the_seeds_and_merge_into_one_file(tmp_path, monkeyp
     with pytest.raises(SystemExit, match='not an ablation of CiteSeer'):
         node_study.main(['ablation', '--dataset', 'CiteSeer', '--shipped', '--merge',
                          str(tmp_path / 'b' / f'{name}.json')])
+    # this file read from another chosen configuration: a merge must not relabel its rows
+    ours = tmp_path / 'a' / f'{name}.json'
+    foreign = json.loads(ours.read_text())
+    foreign['chosen'] = {'alpha': 0.5}
+    ours.write_text(json.dumps(foreign))
+    with pytest.raises(SystemExit, match='another chosen configuration'):
+        node_study.main(['ablation', '--dataset', 'Cora', '--shipped', '--merge',
+                         str(tmp_path / 'b' / f'{name}.json')])
+    assert json.loads(ours.read_text()) == foreign  # untouched
