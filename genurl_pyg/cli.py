@@ -181,7 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                               '--out runs/fmnist --plot\n  genurl-pyg ssl --dataset cifar10 '
                               '--backbone resnet18 --epochs 200 --batch-size 512 --out '
                               'runs/c10\n  genurl-pyg ssl --dataset cifar10-jpeg --set '
-                              'view_weight=0.5 knn_start=10 --out runs/teacher-knn',
+                              'view_weight=0.5 knn_start=10 --out runs/teacher-knn\n'
+                              '  torchrun --nproc_per_node=4 -m genurl_pyg ssl --dataset '
+                              'cifar10 --backbone resnet18 --batch-size 512 --out runs/ddp  '
+                              '# 512 is the global batch',
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--dataset', required=True,
                    help='cifar10-jpeg, fashion-mnist, mnist-test (offline, from the mirror); '
@@ -457,6 +460,8 @@ def _cmd_ssl(args) -> int:
     result = ssl_job(args.dataset, cfg, args.out, root=args.root, resume=args.resume,
                      plot=args.plot, progress=not args.no_progress, command=command,
                      log=lambda m: print(m, file=sys.stderr))
+    if 'knn_accuracy' not in result:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     lin = result.get('linear_accuracy')
     print(f"{result['dataset']} ({result['epochs']} epochs): kNN {100 * result['knn_accuracy']:.2f} %"
           + ('' if lin is None else f', linear {100 * lin:.2f} %')

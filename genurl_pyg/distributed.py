@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, List, Optional, Tuple
 
 import torch
 
@@ -72,6 +72,53 @@ def context(device: str = 'cpu') -> DistContext:
             torch.cuda.set_device(local)
         dist.init_process_group(backend=backend)
     return DistContext(dist.get_rank(), dist.get_world_size(), local)
+
+
+def rank_generator(seed: int, rank: int, epoch: int = 0) -> torch.Generator:
+    """The per-step generator of one torchrun rank: its own stream for every (seed, rank),
+    and, for a run resumed at ``epoch``, a stream unlike the one before the checkpoint."""
+    return torch.Generator().manual_seed(seed + 1_000_003 * (rank + 1) + epoch)
+
+
+class _GatherRows(torch.autograd.Function):
+    """All-gather forward; backward: the sum over ranks of the gradient each rank's loss
+    sends to every rank's rows (an all-reduce), of which this rank keeps its own rows."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        parts = [torch.empty_like(x) for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather(parts, x)
+        return tuple(parts)
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor) -> torch.Tensor:
+        total = torch.stack(grads)
+        torch.distributed.all_reduce(total)
+        return total[torch.distributed.get_rank()]
+
+
+def gather_rows(x: torch.Tensor, ctx: DistContext) -> List[torch.Tensor]:
+    """Every rank's ``x`` (same shape on each), in rank order, with the gradient kept.
+
+    The backward pass sums, over the ranks, the gradient each rank's loss sends to this
+    rank's rows. When every rank computes the same loss over the gathered rows, DDP's
+    average of the parameter gradients is then exactly the gradient of that loss for one
+    process holding all the rows; when each computes its own (a sampled estimate), it is
+    the average of their gradients. One process: ``[x]``. Cost: one all-gather of ``x``
+    forward, one all-reduce of the gathered rows' gradient backward."""
+    if not ctx.enabled:
+        return [x]
+    return list(_GatherRows.apply(x.contiguous()))
+
+
+def gather_objects(obj: Any, ctx: DistContext) -> List[Any]:
+    """Every rank's picklable ``obj`` in rank order (``[obj]`` for one process); a
+    collective: every rank must call it."""
+    if not ctx.enabled:
+        return [obj]
+    out: List[Any] = [None] * ctx.world_size
+    torch.distributed.all_gather_object(out, obj)
+    return out
 
 
 def wrap_ddp(model: torch.nn.Module, ctx: DistContext, device: torch.device) -> torch.nn.Module:

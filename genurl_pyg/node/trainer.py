@@ -32,6 +32,7 @@ from ..nn import functional as LF
 from ..nn.decorrelation import correlation_loss, decorrelation_loss
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
+from ..distributed import rank_generator  # noqa: F401 (tests import it from here)
 from ..utils.devices import native_bfloat16, resolve_device
 from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, SKIP_ENCODERS,
                      ConfigError, NodeConfig,
@@ -59,12 +60,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def rank_generator(seed: int, rank: int, epoch: int = 0) -> torch.Generator:
-    """The per-step generator of one torchrun rank: its own stream for every (seed, rank),
-    and, for a run resumed at ``epoch``, a stream unlike the one before the checkpoint."""
-    return torch.Generator().manual_seed(seed + 1_000_003 * (rank + 1) + epoch)
 
 
 @dataclass

@@ -16,6 +16,10 @@ backbone's feature width ``D`` otherwise:
   (momentum ``SSLConfig.ema``), symmetric negative cosine similarity;
 * Barlow Twins (Zbontar et al. 2021): projection ``D -> 2048 -> 2048``, the
   cross-correlation loss with off-diagonal weight 0.005.
+
+Under ``torchrun`` (``gather=True``) SimCLR's negatives and Barlow Twins' cross-correlation
+span the global batch (lightly's ``gather_distributed``), as GenURL's P and Q do; BYOL's
+loss is a mean over images, which DDP's gradient average already makes global.
 """
 from __future__ import annotations
 
@@ -37,11 +41,11 @@ def _lightly():
 
 
 class SimCLRPeer(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, gather: bool = False) -> None:
         super().__init__()
         loss, models = _lightly()
         self.head = models.modules.SimCLRProjectionHead(dim, dim, 128)
-        self.criterion = loss.NTXentLoss(temperature=0.5)
+        self.criterion = loss.NTXentLoss(temperature=0.5, gather_distributed=gather)
 
     def forward(self, backbone: nn.Module, v1: Tensor, v2: Tensor) -> Tensor:
         z = self.head(backbone(torch.cat([v1, v2])))
@@ -75,11 +79,11 @@ class BYOLPeer(nn.Module):
 
 
 class BarlowTwinsPeer(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, gather: bool = False) -> None:
         super().__init__()
         loss, models = _lightly()
         self.head = models.modules.BarlowTwinsProjectionHead(dim, 2048, 2048)
-        self.criterion = loss.BarlowTwinsLoss(lambda_param=0.005)
+        self.criterion = loss.BarlowTwinsLoss(lambda_param=0.005, gather_distributed=gather)
 
     def forward(self, backbone: nn.Module, v1: Tensor, v2: Tensor) -> Tensor:
         z1, z2 = self.head(backbone(torch.cat([v1, v2]))).float().chunk(2)
@@ -89,12 +93,13 @@ class BarlowTwinsPeer(nn.Module):
         return None
 
 
-def build_peer(name: str, dim: int, backbone: nn.Module) -> nn.Module:
-    """The peer ``name`` (``'simclr'``, ``'byol'``, ``'barlow'``) for ``D = dim``."""
+def build_peer(name: str, dim: int, backbone: nn.Module, gather: bool = False) -> nn.Module:
+    """The peer ``name`` (``'simclr'``, ``'byol'``, ``'barlow'``) for ``D = dim``;
+    ``gather``: the loss spans every torchrun rank's images."""
     if name == 'simclr':
-        return SimCLRPeer(dim)
+        return SimCLRPeer(dim, gather)
     if name == 'byol':
         return BYOLPeer(dim, backbone)
     if name == 'barlow':
-        return BarlowTwinsPeer(dim)
+        return BarlowTwinsPeer(dim, gather)
     raise ValueError(f"unknown SSL peer {name!r}; known: {', '.join(PEERS)}")

@@ -27,14 +27,22 @@ def fit_visual_embeddings(data: Union[str, ImageData], config: Optional[SSLConfi
     backbone (features ``[B, D]``) and a dict with the kNN-monitor accuracy (k 200,
     temperature 0.1) and, with ``linear_probe``, the linear-probe accuracy of the test
     images, plus images/s, seconds and the kNN history.
+
+    Under ``torchrun`` every process trains its part of each batch
+    (:class:`~genurl_pyg.vision.trainer.VisualTrainer`) and returns the same backbone; rank
+    0 alone scores it, the others return ``{'rank': r, 'processes': world}``.
     """
     images = load_images(data, root) if isinstance(data, str) else data
     cfg = SSLConfig.from_dict(overrides, base=config or SSLConfig())
     trainer = VisualTrainer(images, cfg, backbone=backbone, progress=progress)
     start = time.perf_counter()
     trainer.fit(checkpoint)
+    if not trainer.dist.is_main:  # the probes read one backbone: rank 0's, the same
+        return trainer.model['backbone'], {'rank': trainer.dist.rank,
+                                           'processes': trainer.dist.world_size}
     train_s = trainer.state.seconds
     result: Dict[str, Any] = {
+        'processes': trainer.dist.world_size,
         'dataset': images.name, 'note': images.note, 'config': cfg.to_dict(),
         'epochs': trainer.state.epoch, 'losses': trainer.state.losses,
         'knn_history': trainer.state.knn,
@@ -60,7 +68,10 @@ def ssl_job(dataset: str, cfg: SSLConfig, out: Path, root: Optional[str] = None,
             command: str = '', log: Callable[[str], None] = print) -> Dict[str, Any]:
     """``genurl-pyg ssl``: trains, scores and writes ``out/`` (``result.json``,
     ``backbone.pt`` (the backbone's ``state_dict``), ``checkpoint.pt`` for ``--resume``,
-    and with ``plot`` ``test_map.png``, a 2-D map of the test features)."""
+    and with ``plot`` ``test_map.png``, a 2-D map of the test features). Under
+    ``torchrun`` rank 0 alone decodes the images first, logs, shows progress and writes."""
+    from .. import distributed
+    from ..utils.devices import resolve_device
     from ..utils.io import atomic_torch_save, atomic_write_json, ensure_writable_dir
     from ..utils.resources import peak_rss_mb
     from ..utils.versions import library_versions
@@ -69,10 +80,17 @@ def ssl_job(dataset: str, cfg: SSLConfig, out: Path, root: Optional[str] = None,
     if ckpt.exists() and not resume:
         raise FileExistsError(f'{out} holds a checkpoint of an earlier run; pass --resume to '
                               f'continue it, or choose another --out (nothing was changed)')
+    ctx = distributed.context(str(resolve_device(cfg.device, 'ssl config')))
+    if not ctx.is_main:  # rank 0 decodes into the cache once; the others then read it
+        ctx.barrier()
     images = load_images(dataset, root)
+    if ctx.is_main:
+        ctx.barrier()
+    else:
+        log = _silent
     log(f'{images!r}' + (f' ({images.note})' if images.note else ''))
     bar = None
-    if progress:
+    if progress and ctx.is_main:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.epochs, desc=f'{images.name} ssl', unit='epoch', leave=True)
 
@@ -84,6 +102,9 @@ def ssl_job(dataset: str, cfg: SSLConfig, out: Path, root: Optional[str] = None,
     backbone, result = fit_visual_embeddings(images, cfg, checkpoint=ckpt, progress=report)
     if bar is not None:
         bar.close()
+    if not ctx.is_main:
+        ctx.barrier()  # returns once rank 0 has written the folder
+        return result
     test_features = result.pop('test_features')
     atomic_torch_save(backbone.state_dict(), out / 'backbone.pt')
     result.update(command=command, versions=library_versions(), peak_rss_mb=peak_rss_mb(),
@@ -94,4 +115,9 @@ def ssl_job(dataset: str, cfg: SSLConfig, out: Path, root: Optional[str] = None,
                                  title=f'{images.name}: test features (2-D map)')
         result['plot'] = str(path)
     atomic_write_json(out / 'result.json', result)
+    ctx.barrier()
     return result
+
+
+def _silent(message: str) -> None:
+    return None

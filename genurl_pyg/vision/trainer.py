@@ -18,6 +18,19 @@ Cost per step: one forward and one backward pass of the backbone on ``2B`` image
 forward with the teacher), plus O(B²·(D + d)) for P and the loss (O(B·M·d) more with a
 bank of M entries).
 
+Under ``torchrun`` (``genurl_pyg.distributed``) the run is data-parallel: ``batch_size``
+is the *global* batch, every rank draws the same image order and takes its own
+``batch_size / world`` images of each batch (own views, own random stream), and the
+projections (and the teacher's features, the bank's rows) of all ranks are gathered with
+their gradient, so P, Q and the GKL span the global batch exactly as in one process; every
+rank computes that loss, and DDP's gradient average makes the step the one-process step.
+Only the BatchNorm statistics stay per rank (``batch_size / world`` images each, as in
+SimCLR without SyncBatchNorm). The peers' losses gather likewise
+(:mod:`~genurl_pyg.vision.peers`). Rank 0 writes the checkpoint, with every rank's view
+stream, so a resume on the same number of processes continues each rank's stream.
+Extra cost per step: one all-gather of the ``2B x d`` projections and the redundant
+O(B²·d) loss on every rank.
+
 The learning rate warms up linearly for ``warmup_epochs`` and decays by a cosine to 0,
 updated every step. A checkpoint (model, teacher, optimiser, schedule, generators,
 history) is written after every epoch when a path is given; :meth:`VisualTrainer.fit` with
@@ -36,6 +49,8 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch import Tensor, nn
 
+from .. import distributed
+from ..distributed import gather_objects, gather_rows, rank_generator
 from ..nn.decorrelation import correlation_loss, decorrelation_loss
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..node.config import config_differences
@@ -77,6 +92,34 @@ def projector(in_dim: int, hidden: int, out: int) -> nn.Module:
     return ProjectionHead(in_dim, hidden, out)
 
 
+class OnlineNetwork(nn.Module):
+    """The trained network as one module, so that DDP sees one forward per step: the
+    backbone, projector and (``target: ema``) predictor on the stacked views, or a peer's
+    loss on its two views."""
+
+    def __init__(self, model: nn.ModuleDict) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *views: Tensor) -> Tensor:
+        m = self.model
+        if 'peer' in m:
+            return m['peer'](m['backbone'], *views)
+        z = m['projector'](m['backbone'](views[0]))
+        return m['predictor'](z) if 'predictor' in m else z
+
+
+def gather_views(z: Tensor, ctx: distributed.DistContext) -> Tensor:
+    """Every rank's rows ``[view 1 of its b images; view 2 of them]`` as the global batch's
+    ``[view 1 of all B images; view 2 of all]`` (rank order inside each half), gradient
+    kept (:func:`~genurl_pyg.distributed.gather_rows`). One process: ``z`` itself."""
+    if not ctx.enabled:
+        return z
+    parts = gather_rows(z, ctx)
+    halves = [part.chunk(2) for part in parts]
+    return torch.cat([h[0] for h in halves] + [h[1] for h in halves])
+
+
 class VisualTrainer:
     """Builds the views, backbone, projector, teacher and optimiser for one image set and
     runs the epochs (see the module doc).
@@ -98,7 +141,15 @@ class VisualTrainer:
         if cfg.batch_size > n:
             raise ValueError(f"ssl config 'batch_size' ({cfg.batch_size}) is larger than the "
                              f"{n} training images of {data.name}; use at most {n}")
-        self.device = resolve_device(cfg.device, 'ssl config')
+        resolved = resolve_device(cfg.device, 'ssl config')
+        self.dist = distributed.context(str(resolved))
+        self.device = self.dist.device(str(resolved))
+        world = self.dist.world_size
+        if cfg.batch_size % world or cfg.batch_size // world < 2:
+            raise ValueError(f"ssl config 'batch_size' ({cfg.batch_size}) is the global batch: "
+                             f'it must split into at least 2 images on each of the {world} '
+                             f'processes (a multiple of {world}, at least {2 * world})')
+        self.local_batch = cfg.batch_size // world
         self.amp = cfg.amp == 'on' or (cfg.amp == 'auto' and self.device.type == 'cuda')
         torch.manual_seed(cfg.seed)  # model initialisation
         mean, std = data.channel_stats()
@@ -116,8 +167,11 @@ class VisualTrainer:
                                                cfg.projector_out)
         else:  # a peer of the benchmark: its own heads and loss, the same everything else
             from .peers import build_peer
-            heads = {'peer': build_peer(cfg.objective, dim, backbone)}
+            heads = {'peer': build_peer(cfg.objective, dim, backbone, gather=self.dist.enabled)}
         self.model = nn.ModuleDict({'backbone': backbone, **heads}).to(self.device)
+        # DDP broadcasts rank 0's parameters (every rank seeded alike anyway) and averages
+        # the gradients; one process: the network itself
+        self.net = distributed.wrap_ddp(OnlineNetwork(self.model), self.dist, self.device)
         # The EMA teacher is read only by P's kNN part (view_weight < 1) and the false-negative
         # mask: with views only (the default) keeping it up to date would be a wasted
         # backbone copy every step.
@@ -164,7 +218,10 @@ class VisualTrainer:
             self.optimizer, lambda s: (s + 1) / warm if s < warm
             else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
         self.order_gen = torch.Generator().manual_seed(cfg.seed)
-        self.view_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        # the image order is shared by the ranks (each takes its part of every batch); the
+        # views are each rank's own (rank 0 alone: the one-process stream)
+        self.view_gen = (rank_generator(cfg.seed, self.dist.rank) if self.dist.enabled
+                         else torch.Generator().manual_seed(cfg.seed + 1))
         self.train_x = data.train_x.to(self.device)
         self.state = VisualTrainState()
         self.progress = progress
@@ -173,11 +230,11 @@ class VisualTrainer:
     def _peer_step(self, images: Tensor) -> Tensor:
         v1, v2 = self.views(images, self.view_gen), self.views(images, self.view_gen)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            return self.model['peer'](self.model['backbone'], v1, v2)
+            return self.net(v1, v2)
 
     def _step(self, images: Tensor, use_knn: bool, ids: Optional[Tensor] = None) -> float:
-        """One optimiser step on ``images`` (``ids``: their rows in the training set, read
-        by the memory bank only)."""
+        """One optimiser step on ``images``, this rank's part of the batch (``ids``: the
+        global batch's rows in the training set, read by the memory bank only)."""
         if 'peer' in self.model:
             loss = self._peer_step(images)
             self._check_finite(loss)
@@ -187,11 +244,10 @@ class VisualTrainer:
             self.scheduler.step()
             self.model['peer'].after_step(self.model['backbone'], self.cfg.ema)
             return loss.item()
-        b = images.size(0)
         v = torch.cat([self.views(images, self.view_gen), self.views(images, self.view_gen)])
         targets = None
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            z = self.model['projector'](self.model['backbone'](v))
+            z = self.net(v)  # projector (and predictor, target: ema) outputs
             teacher = None
             if (use_knn and self.teacher is not None) or self.target_projector is not None:
                 with torch.no_grad():
@@ -199,7 +255,13 @@ class VisualTrainer:
                     teacher = features.float() if use_knn else None
                     if self.target_projector is not None:
                         targets = self.target_projector(features).float()
-                z = z if targets is None else self.model['predictor'](z)
+        # the global batch: every rank's views, in the order of the global batch's rows
+        z = gather_views(z, self.dist)
+        b = z.size(0) // 2
+        if teacher is not None:
+            teacher = gather_views(teacher, self.dist)
+        if targets is not None:
+            targets = gather_views(targets, self.dist)
         reads_bank = use_knn and self.bank is not None and self.bank.full
         # P from the batch alone, unless the bank's P (built below, from z) replaces it
         p = None if reads_bank else self.similarity(b, teacher)
@@ -238,7 +300,7 @@ class VisualTrainer:
         if self.target_projector is not None:
             ema_update(self.target_projector, self.model['projector'], self.cfg.ema)
         if self.bank is not None:  # filled from the first step, read from knn_start
-            self.bank.push(z[:b].detach(), ids.to(self.device))
+            self.bank.push(z[:b].detach(), ids.to(self.device))  # the same on every rank
         return loss.item()
 
     def _check_finite(self, loss: Tensor) -> None:
@@ -266,9 +328,10 @@ class VisualTrainer:
             use_knn = self.state.epoch >= cfg.knn_start and (
                 self.teacher is not None or self.bank is not None)
             total = 0.0
+            mine = slice(self.dist.rank * self.local_batch, (self.dist.rank + 1) * self.local_batch)
             for step in range(self.steps_per_epoch):
                 idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                loss = self._step(self.train_x[idx.to(self.device)], use_knn, idx)
+                loss = self._step(self.train_x[idx[mine].to(self.device)], use_knn, idx)
                 total += loss
                 if self.progress is not None:
                     done = (step + 1) * cfg.batch_size
@@ -314,6 +377,11 @@ class VisualTrainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def save_checkpoint(self, path: Path) -> None:
+        """Rank 0 writes ``path`` (under torchrun every rank must call this: it gathers the
+        ranks' view streams first)."""
+        view_gens = gather_objects(self.view_gen.get_state(), self.dist)
+        if not self.dist.is_main:
+            return
         atomic_torch_save({
             'model': self.model.state_dict(),
             'teacher': None if self.teacher is None else self.teacher.state_dict(),
@@ -321,7 +389,8 @@ class VisualTrainer:
                                  else self.target_projector.state_dict()),
             'bank': None if self.bank is None else self.bank.state_dict(),
             'optimizer': self.optimizer.state_dict(), 'scheduler': self.scheduler.state_dict(),
-            'order_gen': self.order_gen.get_state(), 'view_gen': self.view_gen.get_state(),
+            'order_gen': self.order_gen.get_state(), 'view_gen': view_gens[0],
+            'view_gens': view_gens,
             'state': vars(self.state), 'config': self.cfg.to_dict()}, Path(path))
 
     def load_checkpoint(self, path: Path) -> None:
@@ -352,8 +421,19 @@ class VisualTrainer:
     def _restore_progress(self, blob: dict) -> None:
         self.scheduler.load_state_dict(blob['scheduler'])
         self.order_gen.set_state(blob['order_gen'])
-        self.view_gen.set_state(blob['view_gen'])
         self.state = VisualTrainState(**blob['state'])
+        streams = blob.get('view_gens') or [blob['view_gen']]
+        if len(streams) == self.dist.world_size:
+            self.view_gen.set_state(streams[self.dist.rank])
+        else:  # another number of processes: rank 0 continues, the others start afresh
+            import warnings
+            warnings.warn(f'the checkpoint was written by {len(streams)} process(es), this '
+                          f'run has {self.dist.world_size}: the views after the resume differ '
+                          "from an uninterrupted run's", stacklevel=2)
+            if self.dist.is_main:
+                self.view_gen.set_state(streams[0])
+            else:
+                self.view_gen = rank_generator(self.cfg.seed, self.dist.rank, self.state.epoch)
 
     def start_target(self, blob: dict) -> None:
         """Continues a run written *without* the EMA target (``target: online``; a
