@@ -212,6 +212,13 @@ def branch(args) -> None:
     from genurl_pyg.vision.trainer import VisualTrainer, checkpoint_config
     out = Path(args.out)
     overrides = parse_overrides(args.overrides)
+    if 'view_weight' not in overrides and args.trunk_view_weight < 1:
+        # session 60 lost a reading to this: a branch without view_weight inherits the
+        # trunk's, which puts the teacher's kNN into P from the branch epoch on
+        raise SystemExit(f"branch {args.name!r} must set view_weight: the trunk's "
+                         f'{args.trunk_view_weight} would put the EMA teacher\'s kNN into P '
+                         'from the branch epoch (view_weight=1: views only, the default; '
+                         f'view_weight={args.trunk_view_weight}: the teacher on purpose)')
     check_trunk(out, args.dataset)
     data = validation_data(args.smoke, args.train_images, args.dataset)
     cfg = trunk_config(args, **overrides)
@@ -259,6 +266,17 @@ def branch(args) -> None:
           f'(validation images)', file=sys.stderr)
 
 
+def _p_of(row: Dict) -> str:
+    """The P a branch trained with, as its config says (whatever its overrides name)."""
+    cfg = row.get('config')
+    if not cfg:
+        return 'not recorded'
+    if cfg.get('view_weight', 1.0) >= 1:
+        return 'views only'
+    source = 'bank' if cfg.get('memory_bank') else 'teacher kNN'
+    return f"{cfg['view_weight']} views + {source} from {cfg.get('knn_start')}"
+
+
 def report(args) -> None:
     out = Path(args.out)
     rows = [json.loads(p.read_text()) for p in sorted(out.glob('branch_*.json'))]
@@ -288,10 +306,10 @@ def report(args) -> None:
              'images.', '']
     if args.conditions:
         lines += [f'Conditions: {args.conditions}', '']
-    lines += ['| branch | overrides | kNN (val) | linear (val) | s/epoch after the branch | '
-              'command |', '|---|---|---|---|---|---|']
+    lines += ['| branch | overrides | P (view_weight from epoch) | kNN (val) | linear (val) | '
+              's/epoch after the branch | command |', '|---|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['branch']} | `{json.dumps(r['overrides'])}` | "
+        lines.append(f"| {r['branch']} | `{json.dumps(r['overrides'])}` | {_p_of(r)} | "
                      f"{100 * r['knn_val']:.2f} | {100 * r['linear_val']:.2f} | "
                      f"{r['branch_seconds_per_epoch']:.0f} | `{r['command']}` |")
     write_results(args.stem, {'rows': rows, 'conditions': args.conditions},

@@ -65,9 +65,16 @@ def test_the_views_branch_is_the_uninterrupted_views_only_run(toy, tmp_path, mon
     assert written['stem'] == 'late' and len(written['rows']) == 3
     table = [ln for ln in written['md'].splitlines() if ln.startswith('| teacher')]
     assert f"{100 * teacher['knn_val']:.2f}" in table[0] and 'Conditions: core 1' in written['md']
+    assert '| 0.5 views + teacher kNN from 2 |' in table[0]  # the P it trained with
+    assert '| views only |' in [ln for ln in written['md'].splitlines()
+                                if ln.startswith('| views')][0]
 
 
 def test_bad_branches_are_refused(toy, tmp_path):
+    # a branch that does not say its P would inherit the trunk's teacher kNN (session 60)
+    with pytest.raises(SystemExit, match="branch 'alpha2' must set view_weight: the trunk's "
+                                         "0.5 would put the EMA teacher's kNN into P"):
+        sb.main(['branch', 'alpha2', 'alpha=2', *args(tmp_path)])
     with pytest.raises(SystemExit, match='no branch_'):
         sb.main(['report', '--out', str(tmp_path)])
     with pytest.raises(SystemExit, match='no trunk checkpoint.*run the trunk first'):
