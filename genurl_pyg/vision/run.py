@@ -83,10 +83,12 @@ def ssl_job(dataset: str, cfg: SSLConfig, out: Path, root: Optional[str] = None,
     ctx = distributed.context(str(resolve_device(cfg.device, 'ssl config')))
     if not ctx.is_main:  # rank 0 decodes into the cache once; the others then read it
         ctx.barrier()
-    images = load_images(dataset, root)
-    if ctx.is_main:
-        ctx.barrier()
-    else:
+    try:
+        images = load_images(dataset, root)
+    finally:  # on rank 0's error the others meet it, then fail on the same cause
+        if ctx.is_main:
+            ctx.barrier()
+    if not ctx.is_main:
         log = _silent
     log(f'{images!r}' + (f' ({images.note})' if images.note else ''))
     bar = None
