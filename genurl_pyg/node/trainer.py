@@ -32,7 +32,7 @@ from ..nn import functional as LF
 from ..nn.decorrelation import correlation_loss, decorrelation_loss
 from ..nn.sampling import anchor_batches, sample_anchor_pairs, sample_two_view_pairs
 from .. import distributed
-from ..distributed import rank_generator  # noqa: F401 (tests import it from here)
+from ..distributed import rank_generator
 from ..utils.devices import native_bfloat16, resolve_device
 from .config import (AUTO_NEIGHBOR_MIN_NODES, AUTO_SIGN_MIN_NODES, SKIP_ENCODERS,
                      ConfigError, NodeConfig,

@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -426,7 +427,6 @@ class VisualTrainer:
         if len(streams) == self.dist.world_size:
             self.view_gen.set_state(streams[self.dist.rank])
         else:  # another number of processes: rank 0 continues, the others start afresh
-            import warnings
             warnings.warn(f'the checkpoint was written by {len(streams)} process(es), this '
                           f'run has {self.dist.world_size}: the views after the resume differ '
                           "from an uninterrupted run's", stacklevel=2)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from genurl_pyg import NodeConfig, distributed
-from genurl_pyg.distributed import DistContext, context
-from genurl_pyg.node.trainer import NodeEmbeddingTrainer, rank_generator
+from genurl_pyg.distributed import DistContext, context, rank_generator
+from genurl_pyg.node.trainer import NodeEmbeddingTrainer
 
 from ..node.test_trainer import knn1_accuracy, sbm_graph
 

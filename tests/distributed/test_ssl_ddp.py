@@ -1,12 +1,13 @@
 """The image task under torchrun: 2 CPU processes (gloo), each with half of every batch."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from .test_ddp import _torchrun
 
-WORKER = __import__('pathlib').Path(__file__).with_name('ssl_ddp_worker.py')
+WORKER = Path(__file__).with_name('ssl_ddp_worker.py')
 
 
 def _load(tmp_path, stem):
