@@ -15,6 +15,12 @@ Methods:
   rkd, pkt    torchdistill's RKDLoss / PKTLoss on the batch
   seed        SEED-style softmax similarity over a queue of teacher embeddings
   no-teacher  the same student and GenURL objective with P from the raw features: no teacher
+  glnn        a supervised reference, not a peer (it reads labels): GLNN's logit distillation
+              (Zhang et al. 2022) of the same teacher's class distribution, i.e. the
+              probe's logistic regression on the teacher's embeddings of the observed graph
+              (fitted on the training labels, C on the validation labels); recorded twice,
+              'glnn' (the same probe on the student's embedding) and 'glnn (head)' (the
+              student's own class predictions)
   raw         the features themselves (no training)
   teacher     the GCN teacher (on the full graph; in the inductive setting trained on the
               observed graph only)
@@ -26,7 +32,9 @@ Usage:
   python experiments/kd_benchmark.py --resume --out /tmp/runs/kd.json ...
   python experiments/kd_benchmark.py --report results/kd_benchmark.json NEW.json \\
       --notes results/kd_benchmark_notes.md
-Rows are appended to --out as each method finishes; --resume skips finished rows. In a
+Rows are appended to --out as each method finishes; --resume skips finished rows; at the end
+the run's own table is written beside --out (OUT.md); only --report writes the committed
+table (results/kd_benchmark.{json,md}). In a
 report a later file's row replaces an earlier one with the same data set, setting, seed and
 method.
 """
@@ -42,8 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, peak_rss_mb, versions, write_results  # noqa: E402
 
 DATASETS = ['Cora', 'CiteSeer', 'Computers', 'Photo', 'CS', 'Physics']
-STUDENT_METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
+STUDENT_METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher', 'glnn']
 PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
+#: rows that read labels: shown after the peers, outside the '>= every peer' target
+REFERENCES = ['glnn', 'glnn (head)']
 
 
 def _protocol(name):
@@ -66,7 +76,7 @@ def student_config(dataset, method, seed, overrides):
     the table were read that way, and keys such as ``input_weight`` are GenURL's alone).
     ``--set`` overrides apply to every student."""
     from genurl_pyg.distill import DistillConfig, distill_defaults
-    objective = 'genurl' if method == 'no-teacher' else method
+    objective = 'genurl' if method == 'no-teacher' else method  # 'glnn' is its own
     base = distill_defaults(dataset) if method == 'genurl' else DistillConfig()
     return DistillConfig.from_dict({**overrides, 'objective': objective, 'seed': seed},
                                    base=base)
@@ -103,12 +113,16 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
                                     generator=torch.Generator().manual_seed(seed))]
     for method in methods:
         name = row_name(method, label, suffix)
-        if name in done.get(key, set()):
+        names = {name, head_row(name)} if method == 'glnn' else {name}
+        if names <= done.get(key, set()):
             continue
         cfg = student_config(dataset, method, seed, overrides)
-        teacher = sub.x.float() if method == 'no-teacher' else t_train
+        teacher, labels = (sub.x.float() if method == 'no-teacher' else t_train), None
+        if method == 'glnn':  # the teacher's class distribution, labels of the train nodes
+            observed = (tr, va) if held is None else (tr[~held], va[~held])
+            teacher, labels = glnn_targets(t_train, sub.y, *observed)
         start = time.perf_counter()
-        d = distill_node_embeddings(sub, teacher, cfg)
+        d = distill_node_embeddings(sub, teacher, cfg, labels=labels)
         secs = time.perf_counter() - start
         t0 = time.perf_counter()
         h = d.embed(data.x)
@@ -118,6 +132,34 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         infer_new = time.perf_counter() - t0
         val, acc = probe(h)
         record(key, name, val, acc, secs, infer, infer_new)
+        if method == 'glnn':  # the student's own predictions, beside the probe's
+            with torch.no_grad():
+                pred = d.objective.logits(h.to(d.device)).argmax(1).cpu()
+            hit = (pred == data.y).float()
+            record(key, head_row(name), float(hit[va].mean()), float(hit[test].mean()),
+                   secs, infer, infer_new)
+
+
+def head_row(name: str) -> str:
+    """The row of a glnn student's own class predictions."""
+    return f'{name} (head)'
+
+
+def glnn_targets(embeddings, y, train_mask, val_mask):
+    """GLNN's targets from an unsupervised teacher: the class log-probabilities of the
+    probe's logistic regression on ``embeddings`` (fitted on the training nodes, C chosen on
+    the validation nodes, as the teacher row is scored), and the training nodes' labels
+    (``-1`` elsewhere) for the cross-entropy term."""
+    import torch
+    from genurl_pyg.evaluation import linear_probe
+    r = linear_probe(embeddings, y, train_mask, val_mask, val_mask, keep_proba=True)
+    classes = int(y.max()) + 1
+    if list(r.classes) != list(range(classes)):
+        raise ValueError(f'the training nodes hold classes {list(r.classes)}, not all of '
+                         f'0..{classes - 1}: the teacher logits would miss a class')
+    labels = torch.full_like(y, -1)
+    labels[train_mask] = y[train_mask]
+    return torch.from_numpy(r.log_proba).float(), labels
 
 
 def main():
@@ -179,6 +221,8 @@ def main():
     if args.label and args.suffix:
         p.error('--label renames the genurl rows and --suffix every student row: give one')
     wanted = {row_name(m, args.label, args.suffix) for m in args.methods}
+    wanted |= {head_row(row_name('glnn', args.label, args.suffix))
+               for m in args.methods if m == 'glnn'}
     wanted |= {'teacher', 'raw'}
     for dataset in args.datasets:
         for setting in args.settings:
@@ -191,7 +235,9 @@ def main():
                     continue
                 run_seed(dataset, setting, seed, args.methods, overrides, done, record,
                          args.label, args.suffix)
-    report([str(out)], args.notes)
+    # this run's table beside its rows: the committed table (results/kd_benchmark.md) is
+    # written by --report only, from every run it is made of, so a run never replaces it
+    report([str(out)], args.notes, table=out.with_suffix('.md'))
 
 
 def read_runs(paths):
@@ -225,7 +271,9 @@ def open_run_state(out: Path, command: str, resume: bool, threads: int, override
             'versions': versions(), 'rows': []}
 
 
-def report(paths, notes=None):
+def report(paths, notes=None, table=None):
+    """The table of these runs' rows: results/kd_benchmark.{json,md}, or only the
+    Markdown at ``table``."""
     import numpy as np
     rows, commands, conds = read_runs(paths)
     # one row per (data set, setting, seed, method): a later file's row replaces an
@@ -245,13 +293,16 @@ def report(paths, notes=None):
              'validation nodes (genurl_pyg.evaluation.linear_probe). Accuracy in %, mean ± std '
              'over seeds; seconds per seed (student training; teacher: its training); '
              'inference: embedding every node (teacher: GCN on the full graph; students: MLP '
-             'on features) and 10k new rows (students only).', '',
+             'on features) and 10k new rows (students only). The glnn rows read labels (the '
+             "teacher's class distribution from the probe, fitted on the training labels): a "
+             'supervised reference after the peers, outside the target.', '',
              '| data set | setting | method | val | test | seeds | s/seed | infer all (s) | '
              'infer 10k (s) | target |', '|---|---|---|---|---|---|---|---|---|---|']
     combos = sorted({(d, s) for d, s, _ in groups}, key=lambda k: (
         DATASETS.index(k[0]) if k[0] in DATASETS else 99, k[1] != 'transductive'))
-    variants = sorted({m for _, _, m in groups} - {'teacher', 'raw', 'genurl', *PEERS})
-    order = ['teacher', 'raw', 'genurl', *variants, *PEERS]
+    variants = sorted({m for _, _, m in groups}
+                      - {'teacher', 'raw', 'genurl', *PEERS, *REFERENCES})
+    order = ['teacher', 'raw', 'genurl', *variants, *PEERS, *REFERENCES]
     summary = {}
     for d, s in combos:
         stats = {m: mean('accuracy', groups[(d, s, m)]) for m in order if (d, s, m) in groups}
@@ -279,6 +330,11 @@ def report(paths, notes=None):
                          f'{fmt(inf10)} | {target} |')
     if notes:
         lines += ['', Path(notes).read_text().rstrip()]
+    if table is not None:
+        from genurl_pyg.utils.io import atomic_write_text
+        atomic_write_text(Path(table), '\n'.join(lines) + '\n')
+        print(f'table of this run: {table} (the committed table: --report)')
+        return
     write_results('kd_benchmark', {'rows': rows, 'summary': summary, 'commands': commands,
                                    'conditions': conds}, '\n'.join(lines) + '\n')
 

@@ -13,8 +13,10 @@ from ..node.config import (NEGATIVES, ConfigError, check_integer, check_number,
 #: teacher's embeddings (GKL). The peers (:mod:`~genurl_pyg.distill.peers`), same student and
 #: budget: ``'mse'`` and ``'cosine'`` regression of the standardised teacher embeddings,
 #: ``'rkd'`` (distance + angle, Park et al. 2019), ``'pkt'`` (Passalis & Tefas 2018),
-#: ``'seed'`` (softmax similarity over a queue, Fang et al. 2021).
-OBJECTIVES = ('genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed')
+#: ``'seed'`` (softmax similarity over a queue, Fang et al. 2021). A supervised reference,
+#: not a peer: ``'glnn'`` (Zhang et al. 2022), the teacher given as class logits, matched by
+#: KL, plus ``label_weight`` times cross-entropy on the rows that have labels.
+OBJECTIVES = ('genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'glnn')
 STUDENTS = ('mlp', 'linear', 'cnn')  # 'cnn': image rows only
 PAIRS = ('sampled', 'block')
 #: The GenURL objective's loss. ``'gkl'``: the paper's General KL, elementwise over pairs.
@@ -138,7 +140,9 @@ class DistillConfig:
     seeds, ``kd_image_validation_projector.md``: kNN -1.61 +- 0.36 with the paper's
     sampled Q, linear +0.25 +- 0.43, level with the block relation); RKD's
     ``rkd_distance`` / ``rkd_angle`` weights,
-    SEED's ``queue_size`` and ``temperature``.
+    SEED's ``queue_size`` and ``temperature``; GLNN's ``label_weight`` λ in [0, 1] (its
+    loss is (1 − λ) KL to the teacher's class distribution + λ cross-entropy on the
+    labelled rows; 0, the default of GLNN's code, reads the teacher alone).
     Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
     step, ``batch_neighbours`` (ours, the GenURL objective with ``pairs: block``: with
     m > 0 each step's batch is ``batch_size / (1 + m)`` seed rows and m neighbours of each
@@ -190,6 +194,7 @@ class DistillConfig:
     rkd_angle: float = 2.0
     queue_size: int = 4096
     temperature: float = 0.1
+    label_weight: float = 0.0
     epochs: int = 100
     batch_size: int = 512
     batch_neighbours: int = 0
@@ -210,7 +215,8 @@ class DistillConfig:
             check_integer(getattr(self, name), name, lo, what)
         for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
                              ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
-                             ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None)):
+                             ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None),
+                             ('label_weight', 0.0, 1.0)):
             check_number(getattr(self, name), name, lo, hi, what=what)
         for name in ('nu_input', 'nu_latent', 'temperature', 'lr'):
             check_number(getattr(self, name), name, 0.0, lo_open=True, what=what)
@@ -238,6 +244,10 @@ class DistillConfig:
         if self.input_weight not in ('auto', 0) and self.objective != 'genurl':
             raise ConfigError(f"{what}: 'input_weight' mixes the student input's kNN into P, "
                               f"which only the genurl objective has (objective "
+                              f"{self.objective!r}); set it to 0")
+        if self.label_weight and self.objective != 'glnn':
+            raise ConfigError(f"{what}: 'label_weight' weighs the cross-entropy on labelled "
+                              f"rows, which only the glnn objective has (objective "
                               f"{self.objective!r}); set it to 0")
         if self.projector_hidden and self.objective != 'genurl':
             raise ConfigError(f"{what}: 'projector_hidden' puts a projector before GenURL's "

@@ -14,7 +14,8 @@ from ..node.trainer import seed_everything
 from ..utils.devices import resolve_device
 from .config import DistillConfig
 from .objective import DistillObjective, GenURLObjective
-from .peers import PKTObjective, RegressionObjective, RKDObjective, SEEDObjective
+from .peers import (LogitObjective, PKTObjective, RegressionObjective, RKDObjective,
+                    SEEDObjective)
 from .students import build_student, embed_rows, first_output, reads_sparse_rows
 
 Teacher = Union[Tensor, torch.nn.Module, Callable[..., Tensor]]
@@ -103,7 +104,14 @@ def fingerprint(t: Tensor) -> List[float]:
 
 def build_objective(teacher: Tensor, cfg: DistillConfig,
                     edge_index: Optional[Tensor] = None,
-                    inputs: Optional[Tensor] = None) -> DistillObjective:
+                    inputs: Optional[Tensor] = None,
+                    labels: Optional[Tensor] = None) -> DistillObjective:
+    if labels is not None and cfg.objective != 'glnn':
+        raise ValueError(f"'labels' are read by the glnn objective only (objective "
+                         f"{cfg.objective!r} is label-free); drop them, or set objective "
+                         "'glnn'")
+    if cfg.objective == 'glnn':
+        return LogitObjective(teacher, cfg, labels)
     if cfg.objective == 'genurl':
         return GenURLObjective(teacher, cfg, edge_index, inputs)
     if cfg.objective in ('mse', 'cosine'):
@@ -141,13 +149,16 @@ class GenURLDistiller:
             one random view per row (:class:`~genurl_pyg.vision.views.BatchViews`, drawn
             from the run's generator), and :meth:`embed` its ``normalize``. P stays the
             static one built from the teacher's embeddings of the unaugmented images.
+        labels (Tensor, optional): ``[N]`` classes (``-1``: none) for the supervised
+            reference objective ``'glnn'`` only (its cross-entropy term); every other
+            objective is label-free and refuses them.
     """
 
     def __init__(self, teacher: Teacher, x: Tensor, config: Optional[DistillConfig] = None,
                  student: Optional[torch.nn.Module] = None,
                  edge_index: Optional[Tensor] = None,
                  progress: Optional[Callable[[int, float], None]] = None,
-                 views=None) -> None:
+                 views=None, labels: Optional[Tensor] = None) -> None:
         self._started = time.perf_counter()
         self.images = isinstance(x, Tensor) and x.dim() == 4
         self.cfg = (config or DistillConfig()).validate().resolved(self.images)
@@ -191,7 +202,7 @@ class GenURLDistiller:
         # per batch
         self.x = (x if self.images else x.float()).to(self.device)
         self.objective = build_objective(self.teacher, self.cfg, edge_index,
-                                         self._input_rows(x)).to(self.device)
+                                         self._input_rows(x), labels).to(self.device)
         in_shape = tuple(x.shape[1:]) if self.images else x.size(1)
         self.student = (student if student is not None
                         else build_student(in_shape, self.cfg)).to(self.device)

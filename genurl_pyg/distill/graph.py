@@ -66,7 +66,8 @@ def distill_node_embeddings(data: Data, teacher: Teacher,
                             config: Optional[DistillConfig] = None,
                             student: Optional[torch.nn.Module] = None,
                             progress: Optional[Callable[[int, float], None]] = None,
-                            checkpoint=None, **overrides) -> GenURLDistiller:
+                            checkpoint=None, labels: Optional[Tensor] = None,
+                            **overrides) -> GenURLDistiller:
     """Distils ``teacher`` into a graph-free student on the nodes of ``data`` and returns the
     fitted :class:`GenURLDistiller`; ``distiller.embed(x)`` embeds any nodes from their
     features, without ``edge_index``.
@@ -83,6 +84,9 @@ def distill_node_embeddings(data: Data, teacher: Teacher,
         student (Module or str, optional): a module replaces the config's MLP; a name
             ('mlp', 'linear') sets the config's 'student'.
         checkpoint (path, optional): written every 25 epochs; an existing one is resumed.
+        labels (Tensor, optional): ``[N]`` classes, ``-1`` for unlabelled nodes: only for
+            the supervised reference ``objective='glnn'`` (``teacher`` then holds class
+            logits), whose cross-entropy term (``label_weight``) reads them.
     """
     if not isinstance(data, Data):
         raise TypeError(f"'data' must be a torch_geometric.data.Data, got "
@@ -94,6 +98,6 @@ def distill_node_embeddings(data: Data, teacher: Teacher,
     cfg = DistillConfig.from_dict(overrides, base=config)
     distiller = GenURLDistiller(teacher, data.x, cfg, student=student,
                                 edge_index=getattr(data, 'edge_index', None),
-                                progress=progress)
+                                progress=progress, labels=labels)
     distiller.fit_resuming(checkpoint)
     return distiller

@@ -16,6 +16,10 @@ r"""The distillation peers, on the same student, batches and budget as GenURL.
   at ``temperature``. O(B (L + 1) d_t).
 
 Every peer reads only teacher rows of its anchors: no P, no graph.
+
+A supervised reference beside them: ``'glnn'`` (GLNN, Zhang et al., ICLR 2022), the teacher
+given as class logits and matched by KL, plus cross-entropy on labelled rows
+(:class:`LogitObjective`).
 """
 from __future__ import annotations
 
@@ -127,3 +131,79 @@ class SEEDObjective(DistillObjective):
 
     def load_state(self, state: dict) -> None:
         self.queue = state['queue'].to(self.teacher.device)
+
+
+class LogitObjective(DistillObjective):
+    r"""GLNN (Zhang et al., ICLR 2022): logit distillation, a *supervised* reference.
+
+    The teacher is given as class logits :math:`t_i \in \mathbb{R}^C` (e.g. a classifier
+    on a GNN's embeddings); a Linear head maps the student's output to :math:`C` logits
+    :math:`s_i`, and over a batch of anchors
+
+    .. math::
+        \mathcal{L} = (1 - \lambda)\,\frac{1}{B}\sum_i \mathrm{KL}\big(\mathrm{softmax}(t_i)
+        \,\|\, \mathrm{softmax}(s_i)\big) + \lambda\,\frac{1}{|L_B|}\sum_{i \in L_B}
+        -\log \mathrm{softmax}(s_i)_{y_i},
+
+    :math:`L_B` the anchors with a label (``labels[i] >= 0``), λ = ``label_weight``. O(B C)
+    per step beyond the student. Labels enter through the teacher's logits (a classifier
+    fitted on labels) and, with λ > 0, directly: it is a reference for what labels buy the
+    same student, not an unsupervised peer.
+
+    Args:
+        teacher (Tensor): ``[N, C]`` teacher logits (C ≥ 2) of the training rows.
+        cfg (DistillConfig): ``out_channels`` (the head's input), ``label_weight``.
+        labels (Tensor, optional): ``[N]`` integer classes in ``[0, C)``, ``-1`` where a row
+            has none; required when ``label_weight > 0``.
+    """
+
+    def __init__(self, teacher: Tensor, cfg: DistillConfig,
+                 labels: Optional[Tensor] = None) -> None:
+        super().__init__()
+        n, c = teacher.shape
+        if c < 2:
+            raise ValueError(f"objective 'glnn' reads the teacher as class logits and needs "
+                             f'at least 2 columns (classes), got {c}')
+        self.weight = float(cfg.label_weight)
+        if labels is not None:
+            labels = self._checked_labels(labels, n, c)
+        if self.weight > 0 and (labels is None or not bool((labels >= 0).any())):
+            raise ValueError("distill config 'label_weight' > 0 needs 'labels' with at least "
+                             'one labelled row (classes >= 0; -1 marks a row without one); '
+                             'pass them, or set label_weight to 0')
+        self.register_buffer('target', F.log_softmax(teacher.float(), dim=1), persistent=False)
+        self.register_buffer('labels', labels if labels is not None
+                             else torch.full((n,), -1, dtype=torch.long), persistent=False)
+        self.head = torch.nn.Linear(cfg.out_channels, c)
+
+    @staticmethod
+    def _checked_labels(labels: Tensor, n: int, c: int) -> Tensor:
+        if not isinstance(labels, Tensor) or labels.dim() != 1 or labels.size(0) != n:
+            shape = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+            raise ValueError(f"'labels' must be a 1-D tensor with one entry per teacher row "
+                             f'({n}), got {shape}')
+        if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            raise ValueError(f"'labels' must hold integer classes, got dtype {labels.dtype}")
+        labels = labels.long().cpu()
+        bad = (labels < -1) | (labels >= c)
+        if bool(bad.any()):
+            raise ValueError(f"'labels' must be classes in [0, {c}) (the teacher's logit "
+                             f'columns) or -1 for no label; found {int(labels[bad][0])}')
+        return labels
+
+    def logits(self, h: Tensor) -> Tensor:
+        """The student's class logits from its embeddings ``h``."""
+        return self.head(h)
+
+    def loss(self, encode: Encode, anchors: Tensor,
+             generator: Optional[torch.Generator] = None) -> Tensor:
+        log_q = F.log_softmax(self.head(encode(anchors)), dim=1)
+        log_p = self.rows(self.target, anchors, log_q)
+        loss = (1 - self.weight) * F.kl_div(log_q, log_p, reduction='batchmean',
+                                            log_target=True)
+        if self.weight > 0:
+            y = self.rows(self.labels, anchors, log_q)
+            seen = y >= 0
+            if bool(seen.any()):  # a batch without a labelled anchor has no CE term
+                loss = loss + self.weight * F.nll_loss(log_q[seen], y[seen])
+        return loss

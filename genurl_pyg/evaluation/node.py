@@ -46,13 +46,18 @@ class ProbeResult:
     """``predictions``: the chosen probe's class for every node (``metric='accuracy'``),
     for paired, per-node comparisons of two embeddings on the same nodes.
     ``predictions_by_c`` (``keep_all=True``): every ``C``'s classes, ``[len(Cs), N]`` in the
-    order of ``Cs``, to read a comparison with ``C`` fixed instead of chosen on validation."""
+    order of ``Cs``, to read a comparison with ``C`` fixed instead of chosen on validation.
+    ``log_proba`` (``keep_proba=True``): the chosen probe's class log-probabilities for
+    every node, ``[N, len(classes)]``, columns in the order of ``classes`` (the sorted
+    classes of the training nodes): a classifier's logits, e.g. GLNN's teacher."""
     test_accuracy: float
     val_accuracy: float
     C: float
     predictions: Optional[np.ndarray] = None
     predictions_by_c: Optional[np.ndarray] = None
     Cs: Optional[Tuple[float, ...]] = None
+    log_proba: Optional[np.ndarray] = None
+    classes: Optional[np.ndarray] = None
 
 
 def random_split(num_nodes: int, seed: int, train: float = 0.1, val: float = 0.1,
@@ -156,9 +161,12 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
                  test_mask: Tensor, Cs: Sequence[float] = DEFAULT_CS,
                  max_iter: int = 1000,
                  score: Optional[Callable[[np.ndarray, np.ndarray], float]] = None,
-                 metric: str = 'accuracy', keep_all: bool = False) -> ProbeResult:
+                 metric: str = 'accuracy', keep_all: bool = False,
+                 keep_proba: bool = False) -> ProbeResult:
     """Fits the probe for each ``C`` on train, keeps the best on val, reports test.
 
+    ``keep_proba``: also return the chosen probe's class log-probabilities of every node
+    (``log_proba``, ``classes``; O(N · classes) floats).
     ``keep_all``: also return every ``C``'s predicted classes (``predictions_by_c``, an
     extra O(len(Cs) · N) integers; ``metric='accuracy'`` only). The validation score of the
     chosen ``C`` is a maximum over the grid on the validation nodes, so it reads higher, and
@@ -210,7 +218,9 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
     return ProbeResult(test_acc, val_acc, C,
                        clf.predict(emb) if metric == 'accuracy' else None,
                        np.stack(every) if keep_all else None,
-                       tuple(float(c) for c in Cs) if keep_all else None)
+                       tuple(float(c) for c in Cs) if keep_all else None,
+                       clf.predict_log_proba(emb) if keep_proba else None,
+                       clf.classes_.copy() if keep_proba else None)
 
 
 @dataclass

@@ -62,6 +62,10 @@ def test_probe_matches_sklearn_and_uses_val_for_c():
     pred, labels = res.predictions, y.numpy()
     assert res.test_accuracy == pytest.approx((pred == labels)[te.numpy()].mean())
     assert res.val_accuracy == pytest.approx((pred == labels)[va.numpy()].mean())
+    assert res.log_proba is None  # off by default
+    kept = linear_probe(h, y, tr, va, te, Cs=(0.01, 1.0), keep_proba=True)
+    np.testing.assert_allclose(kept.log_proba, clf.predict_log_proba(xs), rtol=1e-6)
+    np.testing.assert_array_equal(kept.classes, [0, 1, 2])
 
 
 def test_probe_rejects_bad_embeddings():
