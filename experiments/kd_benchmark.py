@@ -187,9 +187,12 @@ def main():
     p.add_argument('--report', nargs='*', default=None, metavar='JSON',
                    help='only write the table from these result files')
     p.add_argument('--notes', default=None, metavar='MD')
+    p.add_argument('--stem', default='kd_benchmark',
+                   help='with --report: the results file stem (results/STEM.{json,md}), for a '
+                        'table of its own beside the benchmark')
     args = p.parse_args()
     if args.report is not None:
-        report(args.report, args.notes)
+        report(args.report, args.notes, stem=args.stem)
         return
     import torch
     from genurl_pyg.utils.io import atomic_write_text
@@ -271,9 +274,9 @@ def open_run_state(out: Path, command: str, resume: bool, threads: int, override
             'versions': versions(), 'rows': []}
 
 
-def report(paths, notes=None, table=None):
-    """The table of these runs' rows: results/kd_benchmark.{json,md}, or only the
-    Markdown at ``table``."""
+def report(paths, notes=None, table=None, stem='kd_benchmark'):
+    """The table of these runs' rows: results/STEM.{json,md}, or only the Markdown at
+    ``table``."""
     import numpy as np
     rows, commands, conds = read_runs(paths)
     # one row per (data set, setting, seed, method): a later file's row replaces an
@@ -335,8 +338,8 @@ def report(paths, notes=None, table=None):
         atomic_write_text(Path(table), '\n'.join(lines) + '\n')
         print(f'table of this run: {table} (the committed table: --report)')
         return
-    write_results('kd_benchmark', {'rows': rows, 'summary': summary, 'commands': commands,
-                                   'conditions': conds}, '\n'.join(lines) + '\n')
+    write_results(stem, {'rows': rows, 'summary': summary, 'commands': commands,
+                         'conditions': conds}, '\n'.join(lines) + '\n')
 
 
 if __name__ == '__main__':
