@@ -86,8 +86,8 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
              suffix=None):
     import torch
     from genurl_pyg.datasets import load_dataset
-    from genurl_pyg.distill.graph import (distill_node_embeddings, inductive_split,
-                                          observed_subgraph)
+    from genurl_pyg.distill.graph import (distill_node_embeddings, glnn_targets,
+                                          inductive_split, observed_subgraph)
     from genurl_pyg.distill.run import train_teacher
     from genurl_pyg.evaluation import linear_probe, split_for
     data = load_dataset(dataset)
@@ -143,23 +143,6 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
 def head_row(name: str) -> str:
     """The row of a glnn student's own class predictions."""
     return f'{name} (head)'
-
-
-def glnn_targets(embeddings, y, train_mask, val_mask):
-    """GLNN's targets from an unsupervised teacher: the class log-probabilities of the
-    probe's logistic regression on ``embeddings`` (fitted on the training nodes, C chosen on
-    the validation nodes, as the teacher row is scored), and the training nodes' labels
-    (``-1`` elsewhere) for the cross-entropy term."""
-    import torch
-    from genurl_pyg.evaluation import linear_probe
-    r = linear_probe(embeddings, y, train_mask, val_mask, val_mask, keep_proba=True)
-    classes = int(y.max()) + 1
-    if list(r.classes) != list(range(classes)):
-        raise ValueError(f'the training nodes hold classes {list(r.classes)}, not all of '
-                         f'0..{classes - 1}: the teacher logits would miss a class')
-    labels = torch.full_like(y, -1)
-    labels[train_mask] = y[train_mask]
-    return torch.from_numpy(r.log_proba).float(), labels
 
 
 def main():

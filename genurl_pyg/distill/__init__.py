@@ -3,7 +3,8 @@
 * :mod:`~genurl_pyg.distill.config`: :class:`DistillConfig`, :func:`distill_defaults` (per
   graph, ``genurl_pyg/configs/distill/<name>.yaml``).
 * :mod:`~genurl_pyg.distill.objective`: P from the teacher's embeddings, GKL to the
-  student's Q; :mod:`~genurl_pyg.distill.peers`: regression, RKD, PKT, SEED.
+  student's Q; :mod:`~genurl_pyg.distill.peers`: regression, RKD, PKT, SEED, and the
+  supervised reference GLNN (:func:`glnn_targets` makes its targets from a teacher).
 * :mod:`~genurl_pyg.distill.distiller`: :class:`GenURLDistiller`, the training loop.
 * :mod:`~genurl_pyg.distill.graph`: :func:`distill_node_embeddings` (a GNN teacher into an
   MLP on node features) and the inductive split; :mod:`~genurl_pyg.distill.image`:
@@ -24,6 +25,7 @@ _NAMES = {'DistillConfig': 'config', 'distill_defaults': 'config',
           'distill_image_embeddings': 'image', 'load_image_teacher': 'image',
           'image_views': 'image',
           'observed_subgraph': 'graph', 'held_out_validation': 'graph',
+          'glnn_targets': 'graph',
           'GenURLObjective': 'objective',
           'distill_job': 'run', 'distill_images_job': 'run'}
 __all__ = sorted(_NAMES)

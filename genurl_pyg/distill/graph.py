@@ -62,6 +62,33 @@ def observed_subgraph(data: Data, held_out: Tensor) -> Data:
     return sub
 
 
+#: the probability a class the probe never saw among the training nodes gets in GLNN's target
+ABSENT_CLASS_PROBABILITY = 1e-8
+
+
+def glnn_targets(embeddings: Tensor, y: Tensor, train_mask: Tensor,
+                 val_mask: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""GLNN's targets from an unsupervised teacher, for ``objective='glnn'``: the class
+    log-probabilities of the project's probe (:func:`~genurl_pyg.evaluation.linear_probe`:
+    logistic regression on the standardised ``embeddings``, fitted on ``train_mask``, C
+    chosen on ``val_mask``: what the teacher's accuracy reads) for every row, ``[N, C]``
+    with ``C = y.max() + 1``, and the training rows' labels (``-1`` elsewhere) for the
+    objective's cross-entropy term. A class without a training row gets probability
+    :data:`ABSENT_CLASS_PROBABILITY` in every row (the rows renormalised). Cost: the
+    probe's, O(|Cs| · fit) on the training rows plus O(N d C)."""
+    import numpy as np
+    from scipy.special import logsumexp
+    from ..evaluation import linear_probe
+    r = linear_probe(embeddings, y, train_mask, val_mask, val_mask, keep_proba=True)
+    classes = int(y.max()) + 1
+    full = np.full((r.log_proba.shape[0], classes), np.log(ABSENT_CLASS_PROBABILITY))
+    full[:, r.classes.astype(int)] = r.log_proba
+    full -= logsumexp(full, axis=1, keepdims=True)
+    labels = torch.full_like(y, -1)
+    labels[train_mask] = y[train_mask]
+    return torch.from_numpy(full).float(), labels
+
+
 def distill_node_embeddings(data: Data, teacher: Teacher,
                             config: Optional[DistillConfig] = None,
                             student: Optional[torch.nn.Module] = None,

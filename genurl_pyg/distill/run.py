@@ -28,7 +28,8 @@ from ..utils.resources import peak_rss_mb
 from ..utils.versions import library_versions
 from .config import DistillConfig
 from .distiller import GenURLDistiller
-from .graph import distill_node_embeddings, inductive_split, observed_subgraph
+from .graph import (distill_node_embeddings, glnn_targets, inductive_split,
+                    observed_subgraph)
 
 SETTINGS = ('transductive', 'inductive')
 TRAIN_TEACHER = 'genurl'  # --teacher genurl: the data set's default GenURL config, per seed
@@ -101,8 +102,13 @@ def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillCo
         t_train, teacher_infer_s = t_full, None
     teacher_s = time.perf_counter() - start
     train_data = data if held is None else observed_subgraph(data, held)
-    distiller = distill_node_embeddings(train_data, t_train, cfg, checkpoint=checkpoint,
-                                        progress=progress)
+    target, labels = t_train, None
+    if cfg.objective == 'glnn':  # the supervised reference: the teacher's probe as logits
+        observed = ((train_mask, val_mask) if held is None
+                    else (train_mask[~held], val_mask[~held]))
+        target, labels = glnn_targets(t_train, train_data.y, *observed)
+    distiller = distill_node_embeddings(train_data, target, cfg, checkpoint=checkpoint,
+                                        progress=progress, labels=labels)
     s_full, student_infer_s = _timed(lambda: distiller.embed(data.x))
     eval_test = test_mask if held is None else held
     rec = {'seed': seed, 'setting': setting, 'teacher_seconds': teacher_s,
@@ -263,6 +269,10 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
     from .image import distill_image_embeddings, load_image_teacher
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
+    if cfg.objective == 'glnn':
+        raise ValueError("objective 'glnn' (the supervised reference) is read on graphs, where "
+                         "the teacher's class logits come from the node probe; the image job "
+                         'scores label-free objectives only')
     if not Path(teacher).exists():
         raise FileNotFoundError(f"--teacher {teacher!r} does not exist (a `genurl-pyg ssl` "
                                 'run folder, or a state_dict file with --teacher-backbone)')

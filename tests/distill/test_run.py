@@ -115,6 +115,31 @@ def test_cli_distill_inductive_trains_its_teacher(tmp_path, capsys):
     assert 'student' in capsys.readouterr().out
 
 
+def test_cli_distill_glnn_reads_the_teachers_probe_and_the_training_labels(tmp_path):
+    """The supervised reference through the CLI: the teacher's embeddings become the probe's
+    class log-probabilities (one column per class), and the student is probed like any."""
+    out = tmp_path / 'glnn'
+    code = main(['distill', '--dataset', 'KarateClub', '--teacher',
+                 str(_teacher_file(tmp_path)), '--seeds', '1', '--epochs', '2', '--set',
+                 'batch_size=8', '--set', 'hidden_channels=16', '--set', 'objective=glnn',
+                 '--set', 'label_weight=0.5', '--threads', '1', '--no-progress',
+                 '--out', str(out)])
+    assert code == 0
+    r = json.loads((out / 'result.json').read_text())
+    assert 0 <= r['student_accuracy']['mean'] <= 1 and r['config']['objective'] == 'glnn'
+    from genurl_pyg.datasets import get_spec, load_dataset
+    from genurl_pyg.distill.run import distill_seed
+    from genurl_pyg.evaluation import split_for
+    data, spec = load_dataset('KarateClub'), get_spec('KarateClub')
+    cfg = DistillConfig.from_dict({'objective': 'glnn', 'label_weight': 0.5}, base=TINY)
+    _, emb, d = distill_seed(data, spec.name, spec.protocol, str(_teacher_file(tmp_path)),
+                             cfg, 'transductive', 0.2)
+    assert d.objective.head.out_features == 4 and emb.shape == (34, 8)  # 4 classes
+    train = split_for(data, spec.protocol, 0)[0]
+    assert torch.equal(d.objective.labels[train], data.y[train])
+    assert (d.objective.labels[~train] == -1).all()
+
+
 @pytest.mark.parametrize('argv, match', [
     (['--set', 'objective=dino'], "'objective' must be one of"),
     (['--holdout', '1.5'], '--holdout'),
@@ -137,3 +162,12 @@ def test_damaged_progress_file_is_named_not_overwritten(tmp_path):
         distill_job('KarateClub', str(_teacher_file(tmp_path)), TINY, 1, out, resume=True,
                     log=lambda m: None)
     assert (out / 'progress.json').read_text() == '{not json'
+
+
+def test_image_job_refuses_the_supervised_reference(tmp_path):
+    from genurl_pyg.distill.run import distill_images_job
+    cfg = DistillConfig.from_dict({'objective': 'glnn'}, base=TINY)
+    with pytest.raises(ValueError, match="objective 'glnn'"):
+        distill_images_job('fashion-mnist', str(tmp_path), cfg, 1, tmp_path / 'o',
+                           log=lambda m: None)
+    assert not (tmp_path / 'o').exists()  # refused before anything is written

@@ -112,28 +112,3 @@ def test_the_glnn_reference_is_shown_after_the_peers_outside_the_target(tmp_path
     genurl = next(line for line in md.splitlines() if '| genurl |' in line)
     assert '≥ every peer met' in genurl  # glnn's 75 is above genurl's 70 but not a peer
 
-
-def test_glnn_targets_are_the_probes_log_probabilities_and_the_training_labels():
-    import numpy as np
-    import torch
-    from sklearn.linear_model import LogisticRegression
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(3).repeat(40)
-    h = torch.randn(120, 4, generator=g) + y[:, None].float()
-    train = torch.zeros(120, dtype=torch.bool)
-    train[:60] = True
-    val = ~train
-    logits, labels = kb.glnn_targets(h, y, train, val)
-    assert logits.shape == (120, 3)
-    x = h.double().numpy()
-    xs = (x - x[:60].mean(0)) / (x[:60].std(0) + 1e-8)
-    from genurl_pyg.evaluation import linear_probe
-    C = linear_probe(h, y, train, val, val).C
-    clf = LogisticRegression(C=C, max_iter=1000).fit(xs[:60], y[:60].numpy())
-    np.testing.assert_allclose(logits.numpy(), clf.predict_log_proba(xs), rtol=1e-4,
-                               atol=1e-6)
-    assert torch.equal(labels[:60], y[:60]) and (labels[60:] == -1).all()
-    y_missing = y.clone()
-    y_missing[:60][y[:60] == 2] = 0  # class 2 has no training node
-    with pytest.raises(ValueError, match='not all of'):
-        kb.glnn_targets(h, y_missing, train, val)
