@@ -43,9 +43,13 @@ GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601-2 luma, as torchvision
 
 @dataclass
 class ViewConfig:
-    """Parameters of :class:`BatchViews` (the SimCLR CIFAR defaults)."""
+    """Parameters of :class:`BatchViews` (the SimCLR CIFAR defaults). ``whole_share`` (ours,
+    default 0): the share of the images, drawn per image, whose view keeps the whole image
+    (no crop; flip, jitter and grayscale still drawn), for a batch that mixes cropped views
+    with whole ones."""
     size: int = 32
     crop_scale: Tuple[float, float] = (0.08, 1.0)
+    whole_share: float = 0.0
     crop_ratio: Tuple[float, float] = (3 / 4, 4 / 3)
     flip_p: float = 0.5
     jitter_p: float = 0.8
@@ -63,7 +67,7 @@ class ViewConfig:
                 raise ValueError(f"views {name!r} must be (low, high) with 0 < low <= high"
                                  f"{' <= 1' if name == 'crop_scale' else ''}, got "
                                  f"{getattr(self, name)!r}")
-        for name in ('flip_p', 'jitter_p', 'grayscale_p'):
+        for name in ('flip_p', 'jitter_p', 'grayscale_p', 'whole_share'):
             check_number(getattr(self, name), name, 0.0, 1.0, what='views')
         for name in ('brightness', 'contrast', 'saturation'):
             check_number(getattr(self, name), name, 0.0, what='views')
@@ -134,7 +138,8 @@ class BatchViews:
     def __repr__(self) -> str:
         c = self.config
         return (f'BatchViews(size={c.size}, crop_scale={c.crop_scale}, flip_p={c.flip_p}, '
-                f'jitter_p={c.jitter_p}, grayscale_p={c.grayscale_p})')
+                f'jitter_p={c.jitter_p}, grayscale_p={c.grayscale_p}'
+                + (f', whole_share={c.whole_share}' if c.whole_share else '') + ')')
 
     # -- parameters ---------------------------------------------------------------------------
     def sample(self, batch: int, height: int, width: int,
@@ -173,6 +178,12 @@ class BatchViews:
         left = torch.floor(u_left * (width - ww + 1)).clamp_max(width - ww)
         top = torch.where(fail, torch.full_like(top, (height - fh) // 2), top)
         left = torch.where(fail, torch.full_like(left, (width - fw) // 2), left)
+        if c.whole_share > 0:  # drawn only when asked, so the default's stream is unchanged
+            whole = torch.rand(batch, generator=g) < c.whole_share
+            hh = torch.where(whole, torch.full_like(hh, height), hh)
+            ww = torch.where(whole, torch.full_like(ww, width), ww)
+            top = torch.where(whole, torch.zeros_like(top), top)
+            left = torch.where(whole, torch.zeros_like(left), left)
 
         def factor(strength):
             return torch.empty(batch).uniform_(max(0.0, 1 - strength), 1 + strength,

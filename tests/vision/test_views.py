@@ -45,6 +45,28 @@ def test_crop_boxes_follow_random_resized_crop_rules():
     assert q.top.tolist() == [10] * 5 and q.left.tolist() == [0] * 5
 
 
+def test_whole_share_keeps_the_whole_image_for_that_share_and_changes_nothing_else():
+    base = BatchViews(ViewConfig(crop_scale=(0.2, 0.6)))
+    mixed = BatchViews(ViewConfig(crop_scale=(0.2, 0.6), whole_share=0.3))
+    p = mixed.sample(4000, 32, 40, torch.Generator().manual_seed(0))
+    whole = (p.height == 32) & (p.width == 40) & (p.top == 0) & (p.left == 0)
+    assert 0.27 < float(whole.float().mean()) < 0.33  # the share, drawn per image
+    area = (p.height * p.width)[~whole].float() / (32 * 40)
+    assert float(area.max()) < 0.65  # the others are the crops of crop_scale
+    assert 0.4 < float(p.flip[whole].float().mean()) < 0.6  # still flipped and jittered
+    # share 0 draws nothing extra: the default's views are bit-identical
+    q0 = BatchViews(ViewConfig(crop_scale=(0.2, 0.6), whole_share=0.0)).sample(
+        50, 32, 32, torch.Generator().manual_seed(1))
+    q = base.sample(50, 32, 32, torch.Generator().manual_seed(1))
+    assert all(torch.equal(a, b) for a, b in zip(vars(q).values(), vars(q0).values()))
+    with pytest.raises(ValueError, match="'whole_share'"):
+        ViewConfig(whole_share=1.5).validate()
+    x = images()
+    out = BatchViews(ViewConfig(whole_share=1.0, jitter_p=0.0, grayscale_p=0.0, flip_p=0.0))(
+        x, torch.Generator().manual_seed(2))
+    assert torch.allclose(out, x, atol=1e-5)  # every view the image itself
+
+
 def test_color_jitter_and_grayscale_match_torchvision():
     x = images()
     g = torch.Generator().manual_seed(1)
