@@ -88,7 +88,10 @@ class ViewConfig:
         return cls(**values).validate()
 
     def to_dict(self) -> Dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if not self.whole_share:  # added later: at its default the dict is the one that
+            del out['whole_share']  # checkpoints and run identities were written with
+        return out
 
 
 def _pair(value, name) -> Tuple[float, float]:

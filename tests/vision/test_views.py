@@ -59,6 +59,8 @@ def test_whole_share_keeps_the_whole_image_for_that_share_and_changes_nothing_el
         50, 32, 32, torch.Generator().manual_seed(1))
     q = base.sample(50, 32, 32, torch.Generator().manual_seed(1))
     assert all(torch.equal(a, b) for a, b in zip(vars(q).values(), vars(q0).values()))
+    assert 'whole_share' not in ViewConfig().to_dict()  # older checkpoints still match
+    assert ViewConfig.from_dict(ViewConfig(whole_share=0.5).to_dict()).whole_share == 0.5
     with pytest.raises(ValueError, match="'whole_share'"):
         ViewConfig(whole_share=1.5).validate()
     x = images()
