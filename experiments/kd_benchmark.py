@@ -87,7 +87,8 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
     import torch
     from genurl_pyg.datasets import load_dataset
     from genurl_pyg.distill.graph import (distill_node_embeddings, glnn_targets,
-                                          inductive_split, observed_subgraph)
+                                          inductive_split, observed_masks,
+                                          observed_subgraph)
     from genurl_pyg.distill.run import train_teacher
     from genurl_pyg.evaluation import linear_probe, split_for
     data = load_dataset(dataset)
@@ -119,8 +120,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         cfg = student_config(dataset, method, seed, overrides)
         teacher, labels = (sub.x.float() if method == 'no-teacher' else t_train), None
         if method == 'glnn':  # the teacher's class distribution, labels of the train nodes
-            observed = (tr, va) if held is None else (tr[~held], va[~held])
-            teacher, labels = glnn_targets(t_train, sub.y, *observed)
+            teacher, labels = glnn_targets(t_train, sub.y, *observed_masks(held, tr, va))
         start = time.perf_counter()
         d = distill_node_embeddings(sub, teacher, cfg, labels=labels)
         secs = time.perf_counter() - start

@@ -62,6 +62,13 @@ def observed_subgraph(data: Data, held_out: Tensor) -> Data:
     return sub
 
 
+def observed_masks(held_out: Optional[Tensor], *masks: Tensor) -> Tuple[Tensor, ...]:
+    """Node masks of the full graph restricted to the rows of
+    :func:`observed_subgraph` ``(data, held_out)`` (the kept nodes, in their order); the
+    masks themselves when nothing is held out."""
+    return masks if held_out is None else tuple(m[~held_out] for m in masks)
+
+
 #: the probability a class the probe never saw among the training nodes gets in GLNN's target
 ABSENT_CLASS_PROBABILITY = 1e-8
 

@@ -29,7 +29,7 @@ from ..utils.versions import library_versions
 from .config import DistillConfig
 from .distiller import GenURLDistiller
 from .graph import (distill_node_embeddings, glnn_targets, inductive_split,
-                    observed_subgraph)
+                    observed_masks, observed_subgraph)
 
 SETTINGS = ('transductive', 'inductive')
 TRAIN_TEACHER = 'genurl'  # --teacher genurl: the data set's default GenURL config, per seed
@@ -104,9 +104,8 @@ def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillCo
     train_data = data if held is None else observed_subgraph(data, held)
     target, labels = t_train, None
     if cfg.objective == 'glnn':  # the supervised reference: the teacher's probe as logits
-        observed = ((train_mask, val_mask) if held is None
-                    else (train_mask[~held], val_mask[~held]))
-        target, labels = glnn_targets(t_train, train_data.y, *observed)
+        target, labels = glnn_targets(t_train, train_data.y,
+                                      *observed_masks(held, train_mask, val_mask))
     distiller = distill_node_embeddings(train_data, target, cfg, checkpoint=checkpoint,
                                         progress=progress, labels=labels)
     s_full, student_infer_s = _timed(lambda: distiller.embed(data.x))

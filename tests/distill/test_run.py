@@ -5,7 +5,7 @@ import torch
 
 from genurl_pyg.cli import main
 from genurl_pyg.distill import DistillConfig
-from genurl_pyg.distill.graph import inductive_split, observed_subgraph
+from genurl_pyg.distill.graph import inductive_split, observed_masks, observed_subgraph
 from genurl_pyg.distill.run import distill_job
 
 TINY = DistillConfig.from_dict({'hidden_channels': 16, 'out_channels': 8, 'epochs': 3,
@@ -101,6 +101,12 @@ def test_inductive_split_holds_out_test_nodes_only():
     for a, b in sub.edge_index.t().tolist():
         assert (kept[a].item(), kept[b].item()) in {(0, 1), (1, 2), (45, 46), (50, 51)}
     assert data.num_nodes == 100 and data.edge_index.size(1) == 4  # input untouched
+    # a mask of the full graph, restricted to the observed rows, picks the same nodes
+    train = torch.zeros(100, dtype=torch.bool)
+    train[::7] = True
+    (obs,) = observed_masks(held, train)
+    assert obs.numel() == 90 and torch.equal(sub.y[obs], data.y[train & ~held])
+    assert observed_masks(None, train)[0] is train
 
 
 def test_cli_distill_inductive_trains_its_teacher(tmp_path, capsys):
