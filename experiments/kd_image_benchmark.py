@@ -37,6 +37,9 @@ Usage:
   python experiments/kd_image_benchmark.py --dataset fashion-mnist --subset 10000 \\
       --teacher-epochs 20 --epochs 20 --seeds 1 --threads 1 --out /tmp/kd_img.json
   python experiments/kd_image_benchmark.py --report /tmp/kd_img.json [--notes MD]
+``--teacher-views``: the teacher module reads each step's view too (``teacher_views``; P
+refreshed per view for GenURL, which needs ``--set pairs=block``); such rows are marked
+``(teacher views)`` and paired only with rows of the same setting.
 Rows are appended to --out as each method finishes; --resume skips finished rows; the
 pretrained teacher is kept beside --out (``<out>.teacher.pt``) and reused by --resume.
 """
@@ -114,6 +117,10 @@ def main():
                    help="the students' views: a ViewConfig override (e.g. "
                         "crop_scale=[0.5,1.0]; same for all methods; rows with overrides "
                         'are their own rows)')
+    p.add_argument('--teacher-views', action='store_true',
+                   help="the teacher reads each step's view too (DistillConfig "
+                        "teacher_views; GenURL needs --set pairs=block): rows marked "
+                        "'teacher views', their own rows")
     p.add_argument('--label', default=None,
                    help="record the 'genurl' rows under this name (a variant row)")
     p.add_argument('--threads', type=int, default=1)
@@ -144,6 +151,9 @@ def main():
         p.error(f'--validation must be 0 (test images) or a number of images, got '
                 f'{args.validation}')
     check_stem('--stem', args.stem, p.error)
+    if args.teacher_views and 'no-teacher' in (args.methods or []) and args.report is None:
+        p.error("--teacher-views: 'no-teacher' has no teacher to show the views to; run it "
+                'without --teacher-views')
     if args.report is not None:
         report(args.report, args.notes, args.stem, against=args.against)
         return
@@ -163,6 +173,8 @@ def main():
         views = parse_key_values(args.view, '--view')
     except ValueError as err:
         p.error(str(err))
+    if args.teacher_views:
+        overrides = {**overrides, 'teacher_views': True}
     DistillConfig.from_dict(overrides)  # a bad key fails before any training
     from genurl_pyg.vision.views import ViewConfig
     try:
@@ -176,7 +188,8 @@ def main():
     state = open_run_state(out, command, args.resume, args.threads, overrides)
     done = {(r['seed'], row_label(r)) for r in state['rows']}
     # the student's setting, as each student row records it (and as a finished one is found)
-    setting = {'student_width': args.width, **({'student_views': views} if views else {})}
+    setting = {'student_width': args.width, **({'student_views': views} if views else {}),
+               **({'teacher_views': True} if args.teacher_views else {})}
 
     def record(seed, method, sc, secs, epochs, infer, student=False):
         row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)),
@@ -229,7 +242,9 @@ def main():
             if (seed, row_label({'method': name, **setting})) in done:
                 continue
             objective = 'genurl' if method == 'no-teacher' else method
-            target = pixels[0] if method == 'no-teacher' else t_train
+            # with --teacher-views the module itself: it runs on every step's view
+            target = (pixels[0] if method == 'no-teacher'
+                      else teacher if args.teacher_views else t_train)
             cfg = DistillConfig.from_dict({**overrides, 'student': 'cnn',
                                            'cnn_width': args.width, 'objective': objective,
                                            'epochs': args.epochs, 'seed': seed})
@@ -259,16 +274,18 @@ def given_teacher_budget(teacher: str):
     return blob.get('seconds'), blob.get('epochs')
 
 
-def row_student(row: dict) -> Optional[Tuple[int, str]]:
-    """The student's setting of a row, ``(width, views)`` with the view overrides as text
-    (``''``: the vision task's views): ``None`` for the teacher and the pixels (no
-    student). A student row that does not say is ``(DEFAULT_WIDTH, '')``: every run before
-    the setting was recorded used both."""
+def row_student(row: dict) -> Optional[Tuple[int, str, str]]:
+    """The student's setting of a row, ``(width, views, teacher)`` with the view overrides
+    as text (``''``: the vision task's views) and ``teacher`` ``'teacher views'`` where the
+    teacher read the student's views (``--teacher-views``), else ``''``: ``None`` for the
+    teacher and the pixels (no student). A student row that does not say is
+    ``(DEFAULT_WIDTH, '', '')``: every run before the setting was recorded used those."""
     if row['method'] in ('teacher', 'raw'):
         return None
     views = row.get('student_views') or {}
     return (row.get('student_width', DEFAULT_WIDTH),
-            ', '.join(f'{k}={views[k]}' for k in sorted(views)))
+            ', '.join(f'{k}={views[k]}' for k in sorted(views)),
+            'teacher views' if row.get('teacher_views') else '')
 
 
 def row_label(row: dict) -> str:
@@ -277,9 +294,9 @@ def row_label(row: dict) -> str:
     student = row_student(row)
     if student is None:
         return row['method']
-    width, views = student
+    width, views, teacher = student
     parts = ([f'width {width}'] if width != DEFAULT_WIDTH else []) + \
-        ([f'views {views}'] if views else [])
+        ([f'views {views}'] if views else []) + ([teacher] if teacher else [])
     return row['method'] + (f" ({'; '.join(parts)})" if parts else '')
 
 

@@ -143,6 +143,15 @@ class DistillConfig:
     SEED's ``queue_size`` and ``temperature``; GLNN's ``label_weight`` λ in [0, 1] (its
     loss is (1 − λ) KL to the teacher's class distribution + λ cross-entropy on the
     labelled rows; 0, the default of GLNN's code, reads the teacher alone).
+    ``teacher_views`` (images with a teacher module only; issue 15's "views applied to
+    both"): each step's random view goes through the frozen teacher as well as the
+    student, and every objective reads the teacher's features *of that view* instead of
+    those of the unaugmented image: the regression peers regress them (standardised by the
+    unaugmented features' column statistics), RKD, PKT and SEED relate them, and GenURL's
+    batch block of P is rebuilt from them by
+    :class:`~genurl_pyg.structure.SimilarityBuilder` (P refreshed per view; needs
+    ``pairs: block``). One teacher forward per step on top of the student's step; false
+    (the default): the teacher's features of the unaugmented images, computed once.
     Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
     step, ``batch_neighbours`` (ours, the GenURL objective with ``pairs: block``: with
     m > 0 each step's batch is ``batch_size / (1 + m)`` seed rows and m neighbours of each
@@ -195,6 +204,7 @@ class DistillConfig:
     queue_size: int = 4096
     temperature: float = 0.1
     label_weight: float = 0.0
+    teacher_views: bool = False
     epochs: int = 100
     batch_size: int = 512
     batch_neighbours: int = 0
@@ -228,9 +238,10 @@ class DistillConfig:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{what} '{name}' must be one of {allowed}, got "
                                   f"{getattr(self, name)!r}")
-        if not isinstance(self.use_graph, bool):
-            raise ConfigError(f"{what} 'use_graph' must be true or false, got "
-                              f"{self.use_graph!r}")
+        for name in ('use_graph', 'teacher_views'):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{what} '{name}' must be true or false, got "
+                                  f"{getattr(self, name)!r}")
         for name, lo, hi in (('anchor_weight', 0.0, None), ('latent_radius', 0.0, None),
                              ('lam', 0.0, 1.0), ('input_weight', 0.0, 1.0)):
             check_number_or_auto(getattr(self, name), name, lo, hi, what=what)
@@ -265,6 +276,14 @@ class DistillConfig:
             raise ConfigError(f"{what}: 'batch_neighbours' ({self.batch_neighbours}) must be "
                               f"below 'batch_size' ({self.batch_size}): a batch holds "
                               'batch_size / (1 + batch_neighbours) seeds')
+        if self.teacher_views and self.objective == 'glnn':
+            raise ConfigError(f"{what}: 'teacher_views' runs the teacher module on each "
+                              "step's view; objective 'glnn' is given the teacher as fixed "
+                              'class logits (set teacher_views to false)')
+        if self.teacher_views and self.input_weight not in ('auto', 0):
+            raise ConfigError(f"{what}: 'teacher_views' rebuilds the batch's P from the "
+                              "teacher's view features alone; 'input_weight' mixes a static "
+                              'P of the inputs into it (set one of them to 0 / false)')
         if self.student == 'linear' and self.num_layers != 1:
             raise ConfigError(f"{what}: student 'linear' has one layer; 'num_layers' is "
                               f"{self.num_layers} (use student 'mlp', or num_layers 1)")
@@ -318,7 +337,10 @@ class DistillConfig:
                            else self.anchor_weight))
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if not out['teacher_views']:  # added later: left out at its default, so that the
+            del out['teacher_views']  # checkpoints and run folders of earlier runs resume
+        return out
 
     def to_yaml(self) -> str:
         import yaml

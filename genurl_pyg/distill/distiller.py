@@ -147,8 +147,11 @@ class GenURLDistiller:
         progress (callable, optional): ``progress(epoch, loss)`` after each epoch.
         views (BatchViews, optional): required for image rows: each step the student reads
             one random view per row (:class:`~genurl_pyg.vision.views.BatchViews`, drawn
-            from the run's generator), and :meth:`embed` its ``normalize``. P stays the
-            static one built from the teacher's embeddings of the unaugmented images.
+            from the run's generator), and :meth:`embed` its ``normalize``. P is the static
+            one built from the teacher's embeddings of the unaugmented images, unless
+            ``teacher_views``: then the teacher module reads the same view each step and the
+            objective its features of it (GenURL: the batch's block of P rebuilt from them),
+            at one teacher forward per step.
         labels (Tensor, optional): ``[N]`` classes (``-1``: none) for the supervised
             reference objective ``'glnn'`` only (its cross-entropy term); every other
             objective is label-free and refuses them.
@@ -181,6 +184,10 @@ class GenURLDistiller:
                 raise ValueError("'views' applies to image rows [N, C, H, W]; these rows are "
                                  'node features (use feature_mask for a view of them)')
         self.views = views
+        self._check_teacher_views(teacher)
+        # with teacher_views the module runs on every step's view (frozen, eval mode)
+        self.teacher_module = teacher if self.cfg.teacher_views else None
+        self._view = None  # (rows, teacher features) of the last view drawn
         self.device = resolve_device(self.cfg.device)
         self.teacher = teacher_embeddings(teacher, x, edge_index,
                                           transform=views.normalize if self.images else None)
@@ -203,6 +210,8 @@ class GenURLDistiller:
         self.x = (x if self.images else x.float()).to(self.device)
         self.objective = build_objective(self.teacher, self.cfg, edge_index,
                                          self._input_rows(x), labels).to(self.device)
+        if self.teacher_module is not None:
+            self.objective.set_view_teacher(self._view_teacher)
         in_shape = tuple(x.shape[1:]) if self.images else x.size(1)
         self.student = (student if student is not None
                         else build_student(in_shape, self.cfg)).to(self.device)
@@ -212,6 +221,48 @@ class GenURLDistiller:
                                           weight_decay=self.cfg.weight_decay)
         self.progress = progress
         self.state = DistillState()
+
+    def _check_teacher_views(self, teacher: Teacher) -> None:
+        """``teacher_views`` needs image rows, a teacher module to run on the views, and for
+        GenURL the block relation (the refreshed P is the batch's block)."""
+        if not self.cfg.teacher_views:
+            return
+        if not self.images:
+            raise ValueError("distill config 'teacher_views' runs the teacher on the "
+                             "student's image views; these rows are node features (set "
+                             'teacher_views to false)')
+        if isinstance(teacher, Tensor) or not callable(teacher):
+            raise ValueError("distill config 'teacher_views' runs the teacher on each step's "
+                             'view, so the teacher must be a module (a backbone, an ssl run '
+                             'folder or a state_dict file), not precomputed features')
+        if self.cfg.objective == 'genurl' and self.cfg.pairs != 'block':
+            raise ValueError("distill config 'teacher_views' rebuilds the batch's block of P "
+                             f"from the teacher's view features; pairs {self.cfg.pairs!r} "
+                             "draws pairs from the static P (set pairs 'block')")
+
+    @torch.no_grad()
+    def _teach(self, view: Tensor) -> Tensor:
+        """The frozen teacher's features of a view (eval mode for the pass, then the
+        module's own mode again)."""
+        module = self.teacher_module
+        was = getattr(module, 'training', None)
+        if isinstance(module, torch.nn.Module):
+            module.eval()
+        try:
+            t = first_output(module(view))
+        finally:
+            if was:
+                module.train()
+        return t.detach().float()
+
+    def _view_teacher(self, rows: Tensor) -> Tensor:
+        """The teacher's features of the view that the last :meth:`_encode` of ``rows`` drew
+        (what the objectives read with ``teacher_views``)."""
+        if self._view is None or not torch.equal(self._view[0], rows.cpu()):
+            raise RuntimeError("the objective asked for the teacher's view of rows the "
+                               'student has not just encoded (teacher_views needs encode(rows) '
+                               'first, on the same rows)')
+        return self._view[1]
 
     def _input_rows(self, x: Tensor) -> Optional[Tensor]:
         """The rows ``input_weight``'s part of P is built on: node features as given; for
@@ -240,7 +291,10 @@ class GenURLDistiller:
     def _encode(self, rows: Tensor) -> Tensor:
         x = self.x[rows.to(self.device)]
         if self.images:  # one random view per image, parameters from the run's generator
-            return self.student(self.views(x, self.generator))
+            view = self.views(x, self.generator)
+            if self.teacher_module is not None:  # the teacher sees the same view
+                self._view = (rows.cpu(), self._teach(view))
+            return self.student(view)
         if self.cfg.feature_mask > 0:  # one column mask per step: a view of the input
             keep = torch.rand(x.size(1), generator=self.generator) >= self.cfg.feature_mask
             x = x * keep.to(x.device, x.dtype)

@@ -15,7 +15,12 @@ N images plus the kNN (:class:`~genurl_pyg.structure.SimilarityBuilder`, O(N k) 
 w > 0 a second kNN over the flattened pixels); a step costs the student on about
 ``B (1 + r)`` views.
 
-A teacher that *sees* the augmented views (P refreshed per view) is not built: P is static.
+``teacher_views`` (issue 15's "views applied to both"): the frozen teacher module reads
+each step's view too, and every objective reads its features of that view instead of the
+static ones (GenURL: the batch's block of P rebuilt from them each step, ``pairs: block``;
+the regression peers standardise them by the static features' column statistics). A step
+then also costs one teacher forward on the B views; the teacher must be given as a module
+(or weights), not as features.
 """
 from __future__ import annotations
 

@@ -32,7 +32,31 @@ class DistillObjective(torch.nn.Module):
     """What every objective provides: ``loss(encode, anchors, generator)``, where
     ``encode(nodes)`` runs the student on those rows (with the run's input view) and
     ``anchors`` is a uniform batch of the teacher's rows. Objectives may hold parameters
-    (a head); the distiller trains them with the student."""
+    (a head); the distiller trains them with the student.
+
+    With ``teacher_views`` the distiller sets :attr:`view_teacher` (on this objective and
+    any objective it holds): ``view_teacher(rows)`` is the teacher's ``[len(rows), d_t]``
+    features of the view that the last ``encode(rows)`` drew, and :meth:`teacher_rows`
+    reads them in place of the static table."""
+
+    view_teacher: Optional[Callable[[Tensor], Tensor]] = None
+
+    def set_view_teacher(self, view_teacher: Optional[Callable[[Tensor], Tensor]]) -> None:
+        """Sets :attr:`view_teacher` here and on every objective held as a submodule."""
+        for module in self.modules():
+            if isinstance(module, DistillObjective):
+                module.view_teacher = view_teacher
+
+    def teacher_rows(self, table: Tensor, anchors: Tensor, like: Tensor,
+                     transform: Optional[Callable[[Tensor], Tensor]] = None) -> Tensor:
+        """The anchors' teacher rows on ``like``'s device: the rows of the static ``table``
+        (already transformed), or with :attr:`view_teacher` set the teacher's features of
+        the current view, passed through ``transform`` (the objective's own
+        standardisation or normalisation of ``table``)."""
+        if self.view_teacher is None:
+            return self.rows(table, anchors, like)
+        t = self.view_teacher(anchors).to(like.device)
+        return t if transform is None else transform(t)
 
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
@@ -137,8 +161,10 @@ class GenURLObjective(DistillObjective):
         cfg = self.cfg
         if cfg.pairs == 'block':  # every pair of the anchors: the mean over a uniform block
             z = self.to_q(encode(anchors))
-            p = dense_block(self.sim, anchors.to(self.sim.index.device)).to(z.device)
-            return LF.all_pairs_loss(z, p, cfg.nu_latent, cfg.loss, cfg.alpha)
+            p = dense_block(self.sim, anchors.to(self.sim.index.device))
+            if self.view_teacher is not None:  # P refreshed from the teacher's view
+                p = self.view_block(self.view_teacher(anchors), p)
+            return LF.all_pairs_loss(z, p.to(z.device), cfg.nu_latent, cfg.loss, cfg.alpha)
         s = sample_anchor_pairs(self.sim, anchors, cfg.pos_per_anchor, cfg.neg_per_anchor,
                                 generator, self._rowptr,
                                 in_batch_negatives=cfg.negatives == 'in_batch')
@@ -151,6 +177,29 @@ class GenURLObjective(DistillObjective):
                                      s.num_pairs, cfg.nu_latent, 'gkl', cfg.alpha, 1e-10,
                                      pos_weight=s.pos_weight.to(dev),
                                      neg_weight=s.neg_weight.to(dev))
+
+    def view_block(self, t: Tensor, static_block: Tensor) -> Tensor:
+        r"""The batch's ``[B, B]`` block of P rebuilt from the teacher's features ``t`` of
+        this step's view (``teacher_views``): :class:`~genurl_pyg.structure.SimilarityBuilder`
+        with the static P's settings (metric, geodesic hops, :math:`\nu`) on the B rows, with
+        :math:`k_B` neighbours per row, :math:`k_B` the mean number of neighbours a row has in
+        the static block of the same rows (``static_block``), rounded, at least 1, at most B - 1.
+        So the refreshed block is as sparse as the static block it replaces (about
+        :math:`k B / N` on uniform batches, more with ``batch_neighbours``), while which rows
+        are neighbours, and how close, is what the teacher sees in this view. O(B^2 d_t) per
+        step (exact kNN of the batch)."""
+        b = t.size(0)
+        if b < 3:
+            raise ValueError(f'teacher_views needs batches of at least 3 rows, got {b}')
+        off = static_block.clone()
+        off.fill_diagonal_(0)
+        k = int(round(float((off > 0).sum()) / b))
+        k = min(b - 1, max(1, k))
+        cfg = self.cfg
+        sim = SimilarityBuilder(k=k, metric=cfg.metric, feature_hops=cfg.feature_hops,
+                                nu=cfg.nu_input, use_graph=False, knn_method='exact',
+                                seed=cfg.seed).build(t.detach().float().cpu(), None, b)
+        return dense_block(sim, torch.arange(b))
 
     def extra_repr(self) -> str:
         return (f'pairs={self.sim.num_pairs}, k={self.cfg.k}, lam={self.lam}, '

@@ -15,7 +15,9 @@ r"""The distillation peers, on the same student, batches and budget as GenURL.
   over ``[queue, own teacher embedding]`` is matched by cross-entropy to the teacher's, both
   at ``temperature``. O(B (L + 1) d_t).
 
-Every peer reads only teacher rows of its anchors: no P, no graph.
+Every peer reads only teacher rows of its anchors: no P, no graph. With ``teacher_views``
+(images) those rows are the teacher's features of the step's view
+(:meth:`~genurl_pyg.distill.objective.DistillObjective.teacher_rows`).
 
 A supervised reference beside them: ``'glnn'`` (GLNN, Zhang et al., ICLR 2022), the teacher
 given as class logits and matched by KL, plus cross-entropy on labelled rows
@@ -50,14 +52,21 @@ class RegressionObjective(DistillObjective):
         if kind not in ('mse', 'cosine'):
             raise ValueError(f"'kind' must be 'mse' or 'cosine', got {kind!r}")
         self.kind = kind
-        self.register_buffer('target', (teacher - teacher.mean(0)) / (teacher.std(0) + 1e-8),
-                             persistent=False)
+        # the column statistics of the static teacher rows; with teacher_views they also
+        # standardise the teacher's features of each view (a view's batch is too small and
+        # too correlated to standardise by its own statistics)
+        self.register_buffer('mean', teacher.mean(0), persistent=False)
+        self.register_buffer('std', teacher.std(0) + 1e-8, persistent=False)
+        self.register_buffer('target', self.standardise(teacher), persistent=False)
         self.head = _head(cfg.out_channels, teacher.size(1))
+
+    def standardise(self, t: Tensor) -> Tensor:
+        return (t - self.mean.to(t.device)) / self.std.to(t.device)
 
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         pred = self.head(encode(anchors))
-        target = self.rows(self.target, anchors, pred)
+        target = self.teacher_rows(self.target, anchors, pred, self.standardise)
         if self.kind == 'mse':
             return F.mse_loss(pred, target)
         return (1 - F.cosine_similarity(pred, target, dim=1)).mean()
@@ -76,7 +85,7 @@ class RKDObjective(DistillObjective):
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         s = encode(anchors)
-        t = self.rows(self.teacher, anchors, s)
+        t = self.teacher_rows(self.teacher, anchors, s)
         groups = [(a, b) for a, b in zip(s.split(RKD_GROUP), t.split(RKD_GROUP))
                   if a.size(0) >= 3]  # an angle needs three points
         if not groups:
@@ -97,7 +106,7 @@ class PKTObjective(DistillObjective):
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         s = encode(anchors)
-        t = self.rows(self.teacher, anchors, s)
+        t = self.teacher_rows(self.teacher, anchors, s)
         return self.criterion({'student': {'output': s}}, {'teacher': {'output': t}})
 
 
@@ -116,7 +125,8 @@ class SEEDObjective(DistillObjective):
     def loss(self, encode: Encode, anchors: Tensor,
              generator: Optional[torch.Generator] = None) -> Tensor:
         s = F.normalize(self.head(encode(anchors)), dim=1)
-        t = self.rows(self.teacher, anchors, s)
+        t = self.teacher_rows(self.teacher, anchors, s,
+                              lambda v: F.normalize(v.float(), dim=1))
         bank = self.queue.to(s.device)
         # logits over [queue, own]: the own column is the teacher embedding of each row
         t_logits = torch.cat([t @ bank.T, (t * t).sum(1, keepdim=True)], 1) / self.temperature

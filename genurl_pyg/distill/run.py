@@ -302,8 +302,10 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
         bar, update = epoch_progress_bar(cfg.epochs, f'{images.name} seed {seed} student', 0,
                                          progress)
         try:
-            distiller = distill_image_embeddings(train_x, t_train, seed_cfg, progress=update,
-                                                 checkpoint=ckpt)
+            # teacher_views: the module runs on every step's view; else its static features
+            distiller = distill_image_embeddings(
+                train_x, module if seed_cfg.teacher_views else t_train, seed_cfg,
+                progress=update, checkpoint=ckpt)
         finally:
             bar.close()
         s_train = distiller.embed(train_x)

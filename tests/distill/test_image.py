@@ -204,6 +204,11 @@ def test_image_job_writes_its_folder_and_resume_skips_seeds(tmp_path, monkeypatc
                                           progress=False, log=lines.append)
     assert sum('already finished' in m for m in lines) == 2
     assert again['student_knn'] == r['student_knn']
+    viewed = run_module.distill_images_job(  # the teacher module reads the student's views
+        'toy', str(run), DistillConfig.from_dict({**CNN, 'epochs': 1, 'pairs': 'block',
+                                                  'teacher_views': True}),
+        1, tmp_path / 'kd_views', progress=False, log=lambda m: None)
+    assert viewed['config']['teacher_views'] is True
     with pytest.raises(ValueError, match='differs in subset'):
         run_module.distill_images_job('toy', str(run), cfg, 2, out, subset=64, resume=True,
                                       progress=False, log=lambda m: None)

@@ -15,6 +15,20 @@ def _row(method, seed, knn, linear):
             'inference_test_seconds': 1.5, 'peak_rss_mb': 900}
 
 
+def _reported(tmp_path, monkeypatch, rows, against):
+    """``report`` of ``rows`` (one run file): the run's path, the table's lines, the row
+    labels of the 5,000-image table in order, and what was written."""
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    written = {}
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: written.update(md=md, p=payload))
+    kib.report([str(run)], against=against)
+    md = written['md'].splitlines()
+    return run, md, [x.split(' | ')[1] for x in md
+                     if x.startswith('| fashion-mnist (5,000) |')], written
+
+
 def test_report_names_the_peers_above_genurl_on_each_probe(tmp_path, monkeypatch):
     rows = []
     for seed in (0, 1):
@@ -207,14 +221,7 @@ def test_rows_with_view_overrides_are_their_own_rows(tmp_path, monkeypatch):
                  dict(_row('block', seed, 0.74 + d, 0.86), student_views=light),
                  dict(_row('cosine', seed, 0.73, 0.83), student_views=light),
                  dict(_row('cosine', seed, 0.60, 0.60), student_width=32, student_views=light)]
-    run = tmp_path / 'run.json'
-    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
-    written = {}
-    monkeypatch.setattr(kib, 'write_results',
-                        lambda stem, payload, md: written.update(md=md, p=payload))
-    kib.report([str(run)], against=('cosine',))
-    md = written['md'].splitlines()
-    labels = [x.split(' | ')[1] for x in md if x.startswith('| fashion-mnist (5,000) |')]
+    run, md, labels, written = _reported(tmp_path, monkeypatch, rows, ('cosine',))
     views = 'views crop_scale=[0.5, 1.0]'
     assert labels == ['teacher', 'block', 'cosine', f'block ({views})', f'cosine ({views})',
                       f'cosine (width 32; {views})']
@@ -239,3 +246,28 @@ def test_a_bad_student_setting_is_refused_before_training(flag, value, message, 
     with pytest.raises(SystemExit):
         kib.main()
     assert message in capsys.readouterr().err
+
+
+def test_rows_whose_teacher_saw_the_views_are_their_own_rows(tmp_path, monkeypatch, capsys):
+    """``--teacher-views`` rows (the teacher read each step's view) are another setting:
+    labelled ``(teacher views)``, paired only with peers whose teacher saw the views too."""
+    rows = []
+    for seed, d in ((0, 0.0), (1, 0.02)):
+        rows += [_row('teacher', seed, 0.8, 0.85), _row('block', seed, 0.70, 0.80),
+                 _row('cosine', seed, 0.71, 0.81),
+                 dict(_row('block', seed, 0.75 + d, 0.82), teacher_views=True),
+                 dict(_row('cosine', seed, 0.72, 0.83), teacher_views=True)]
+    run, md, labels, written = _reported(tmp_path, monkeypatch, rows, ('cosine',))
+    assert labels == ['teacher', 'block', 'cosine', 'block (teacher views)',
+                      'cosine (teacher views)']
+    got = {(e['variant'], e['against']): e for e in written['p']['paired']}
+    assert set(got) == {('block', 'cosine'), ('block (teacher views)', 'cosine (teacher views)')}
+    assert got[('block (teacher views)', 'cosine (teacher views)')]['knn'] == \
+        pytest.approx((4.0, 1.0))
+    assert got[('block (teacher views)', 'cosine (teacher views)')]['linear'] == \
+        pytest.approx((-1.0, 0.0))
+    monkeypatch.setattr(sys, 'argv', ['kd_image_benchmark.py', '--teacher-views', '--out',
+                                      'x.json'])  # the default methods hold no-teacher
+    with pytest.raises(SystemExit):
+        kib.main()
+    assert "'no-teacher' has no teacher to show the views to" in capsys.readouterr().err
