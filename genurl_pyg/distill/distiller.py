@@ -240,21 +240,6 @@ class GenURLDistiller:
                              f"from the teacher's view features; pairs {self.cfg.pairs!r} "
                              "draws pairs from the static P (set pairs 'block')")
 
-    @torch.no_grad()
-    def _teach(self, view: Tensor) -> Tensor:
-        """The frozen teacher's features of a view (eval mode for the pass, then the
-        module's own mode again)."""
-        module = self.teacher_module
-        was = getattr(module, 'training', None)
-        if isinstance(module, torch.nn.Module):
-            module.eval()
-        try:
-            t = first_output(module(view))
-        finally:
-            if was:
-                module.train()
-        return t.detach().float()
-
     def _view_teacher(self, rows: Tensor) -> Tensor:
         """The teacher's features of the view that the last :meth:`_encode` of ``rows`` drew
         (what the objectives read with ``teacher_views``)."""
@@ -292,8 +277,9 @@ class GenURLDistiller:
         x = self.x[rows.to(self.device)]
         if self.images:  # one random view per image, parameters from the run's generator
             view = self.views(x, self.generator)
-            if self.teacher_module is not None:  # the teacher sees the same view
-                self._view = (rows.cpu(), self._teach(view))
+            if self.teacher_module is not None:  # the teacher sees the same view (frozen:
+                # eval mode for the pass, no gradient, its own mode restored after)
+                self._view = (rows.cpu(), embed_rows(self.teacher_module, view, view.size(0)))
             return self.student(view)
         if self.cfg.feature_mask > 0:  # one column mask per step: a view of the input
             keep = torch.rand(x.size(1), generator=self.generator) >= self.cfg.feature_mask
