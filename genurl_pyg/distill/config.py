@@ -210,6 +210,7 @@ class DistillConfig:
     temperature: float = 0.1
     label_weight: float = 0.0
     teacher_views: bool = False
+    view_pair_weight: float = 0.0
     epochs: int = 100
     batch_size: int = 512
     batch_neighbours: int = 0
@@ -231,7 +232,7 @@ class DistillConfig:
         for name, lo, hi in (('dropout', 0.0, 0.99), ('feature_mask', 0.0, 0.99),
                              ('alpha', 0.0, None), ('rkd_distance', 0.0, None),
                              ('rkd_angle', 0.0, None), ('weight_decay', 0.0, None),
-                             ('label_weight', 0.0, 1.0)):
+                             ('label_weight', 0.0, 1.0), ('view_pair_weight', 0.0, 0.99)):
             check_number(getattr(self, name), name, lo, hi, what=what)
         for name in ('nu_input', 'nu_latent', 'temperature', 'lr'):
             check_number(getattr(self, name), name, 0.0, lo_open=True, what=what)
@@ -289,6 +290,18 @@ class DistillConfig:
             raise ConfigError(f"{what}: 'teacher_views' rebuilds the batch's P from the "
                               "teacher's view features alone; 'input_weight' mixes a static "
                               'P of the inputs into it (set one of them to 0 / false)')
+        if self.view_pair_weight and self.objective != 'genurl':
+            raise ConfigError(f"{what}: 'view_pair_weight' pairs two views of each row in "
+                              f"GenURL's P, which objective {self.objective!r} does not have; "
+                              'set it to 0')
+        if self.view_pair_weight and self.pairs == 'sampled':
+            raise ConfigError(f"{what}: 'view_pair_weight' puts the two views of each row in "
+                              "the batch's block of P; pairs 'sampled' draws its pairs from "
+                              "the static P (set pairs 'block')")
+        if self.view_pair_weight and self.teacher_views:
+            raise ConfigError(f"{what}: 'view_pair_weight' pairs two views against the static "
+                              "P; 'teacher_views' rebuilds P from one view (set one of them "
+                              'to 0 / false)')
         if self.student == 'linear' and self.num_layers != 1:
             raise ConfigError(f"{what}: student 'linear' has one layer; 'num_layers' is "
                               f"{self.num_layers} (use student 'mlp', or num_layers 1)")
@@ -343,14 +356,21 @@ class DistillConfig:
 
     def to_dict(self) -> Dict[str, Any]:
         out = dataclasses.asdict(self)
-        if not out['teacher_views']:  # added later: left out at its default, so that the
-            del out['teacher_views']  # checkpoints and run folders of earlier runs resume
+        # keys added after runs were first written: left out at their defaults, so that
+        # the checkpoints and run folders of earlier runs (which lack them) resume
+        for name, default in LATER_KEYS.items():
+            if out[name] == default:
+                del out[name]
         return out
 
     def to_yaml(self) -> str:
         import yaml
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+
+#: Keys added after the first distillation runs, with the default :meth:`DistillConfig.to_dict`
+#: leaves out (a run written before a key existed compares equal to one at its default).
+LATER_KEYS: Dict[str, Any] = {'teacher_views': False, 'view_pair_weight': 0.0}
 
 #: Where per-graph distillation defaults are shipped: ``<name>.yaml``, DistillConfig keys.
 DISTILL_CONFIGS = Path(__file__).resolve().parents[1] / 'configs' / 'distill'

@@ -185,6 +185,7 @@ class GenURLDistiller:
                                  'node features (use feature_mask for a view of them)')
         self.views = views
         self._check_teacher_views(teacher)
+        self._check_view_pairs()
         # with teacher_views the module runs on every step's view (frozen, eval mode)
         self.teacher_module = teacher if self.cfg.teacher_views else None
         self._view = None  # (rows, teacher features) of the last view drawn
@@ -239,6 +240,20 @@ class GenURLDistiller:
             raise ValueError("distill config 'teacher_views' rebuilds the batch's block of P "
                              f"from the teacher's view features; pairs {self.cfg.pairs!r} "
                              "draws pairs from the static P (set pairs 'block')")
+
+    def _check_view_pairs(self) -> None:
+        """``view_pair_weight`` needs two different views of a row (images, or node rows
+        with ``feature_mask``) and the block relation (its pairs are the block's)."""
+        if not self.cfg.view_pair_weight:
+            return
+        if not self.images and not self.cfg.feature_mask:
+            raise ValueError("distill config 'view_pair_weight' pairs two views of each row; "
+                             'node rows have none without feature_mask (set feature_mask > 0, '
+                             'or view_pair_weight to 0)')
+        if self.cfg.pairs != 'block':
+            raise ValueError("distill config 'view_pair_weight' puts two views of each row "
+                             f"in the batch's block of P; pairs {self.cfg.pairs!r} draws pairs "
+                             "from the static P (set pairs 'block')")
 
     def _view_teacher(self, rows: Tensor) -> Tensor:
         """The teacher's features of the view that the last :meth:`_encode` of ``rows`` drew

@@ -160,8 +160,12 @@ class GenURLObjective(DistillObjective):
              generator: Optional[torch.Generator]) -> Tensor:
         cfg = self.cfg
         if cfg.pairs == 'block':  # every pair of the anchors: the mean over a uniform block
-            z = self.to_q(encode(anchors))
             p = dense_block(self.sim, anchors.to(self.sim.index.device))
+            if cfg.view_pair_weight > 0:  # two views of each anchor, paired in P
+                z = self.to_q(torch.cat([encode(anchors), encode(anchors)]))
+                p = self.view_pair_block(p)
+                return LF.all_pairs_loss(z, p.to(z.device), cfg.nu_latent, cfg.loss, cfg.alpha)
+            z = self.to_q(encode(anchors))
             if self.view_teacher is not None:  # P refreshed from the teacher's view
                 p = self.view_block(self.view_teacher(anchors), p)
             return LF.all_pairs_loss(z, p.to(z.device), cfg.nu_latent, cfg.loss, cfg.alpha)
@@ -177,6 +181,27 @@ class GenURLObjective(DistillObjective):
                                      s.num_pairs, cfg.nu_latent, 'gkl', cfg.alpha, 1e-10,
                                      pos_weight=s.pos_weight.to(dev),
                                      neg_weight=s.neg_weight.to(dev))
+
+    def view_pair_block(self, p: Tensor) -> Tensor:
+        r"""P over two views of each of the batch's B rows (``view_pair_weight`` w > 0): rows
+        and columns ``0..B-1`` are the first views, ``B..2B-1`` the second ones, and
+
+        .. math::
+            P^{(2)} = (1 - w)\begin{pmatrix} P_B & P_B \\ P_B & P_B \end{pmatrix}
+            + w \begin{pmatrix} 0 & I \\ I & 0 \end{pmatrix},
+
+        with :math:`P_B` the static block of the teacher's P (its diagonal zeroed): each view
+        keeps its row's neighbours in the teacher (the global topology), and the two views of
+        one row are each other's neighbour with weight w (the views' predefined graph, the
+        "local instance discrimination" end; method section 2, items 4, 6 and 7). O(B^2)
+        memory, 4x the single-view block."""
+        b, w = p.size(0), float(self.cfg.view_pair_weight)
+        eye = torch.eye(b, dtype=p.dtype, device=p.device)
+        p = p * (1 - eye)
+        partner = torch.zeros(2 * b, 2 * b, dtype=p.dtype, device=p.device)
+        partner[:b, b:] = eye
+        partner[b:, :b] = eye
+        return (1 - w) * p.repeat(2, 2) + w * partner
 
     def view_block(self, t: Tensor, static_block: Tensor) -> Tensor:
         r"""The batch's ``[B, B]`` block of P rebuilt from the teacher's features ``t`` of
