@@ -157,6 +157,14 @@ class DistillConfig:
     2.1 kNN and 0.8 linear points with it, GenURL's block student 0.8 linear but loses
     1.5 kNN (its P, rebuilt inside a random batch, holds each row's nearest of the batch
     rather than its neighbours), so it stays off.
+    ``view_pair_weight`` w in [0, 1) (ours, the GenURL objective with ``pairs: block``;
+    images, or node rows with ``feature_mask`` > 0): each step the student reads two
+    independent views of every anchor, and P over the 2B views is
+    :math:`(1-w)` times the teacher's static block for every pair of views of different
+    rows plus w between the two views of one row
+    (:meth:`~genurl_pyg.distill.objective.GenURLObjective.view_pair_block`): the method's
+    "two views of a sample get P = 1" beside the teacher's neighbourhoods. Two student
+    passes per step (about 2x the seconds at equal epochs); 0, the default: one view.
     Optimisation: ``epochs`` (passes over the teacher's nodes), ``batch_size`` anchors per
     step, ``batch_neighbours`` (ours, the GenURL objective with ``pairs: block``: with
     m > 0 each step's batch is ``batch_size / (1 + m)`` seed rows and m neighbours of each
