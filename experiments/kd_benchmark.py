@@ -48,6 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, peak_rss_mb, versions, write_results  # noqa: E402
+from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
 
 DATASETS = ['Cora', 'CiteSeer', 'Computers', 'Photo', 'CS', 'Physics']
 STUDENT_METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher', 'glnn']
@@ -170,12 +171,15 @@ def main():
     p.add_argument('--report', nargs='*', default=None, metavar='JSON',
                    help='only write the table from these result files')
     p.add_argument('--notes', default=None, metavar='MD')
+    p.add_argument('--paired', action='store_true',
+                   help="with --report: add GenURL's paired difference to the teacher and to "
+                        'each peer (same seeds, same teacher: rows of one run), mean +- SE')
     p.add_argument('--stem', default='kd_benchmark',
                    help='with --report: the results file stem (results/STEM.{json,md}), for a '
                         'table of its own beside the benchmark')
     args = p.parse_args()
     if args.report is not None:
-        report(args.report, args.notes, stem=args.stem)
+        report(args.report, args.notes, stem=args.stem, paired=args.paired)
         return
     import torch
     from genurl_pyg.utils.io import atomic_write_text
@@ -257,9 +261,11 @@ def open_run_state(out: Path, command: str, resume: bool, threads: int, override
             'versions': versions(), 'rows': []}
 
 
-def report(paths, notes=None, table=None, stem='kd_benchmark'):
+def report(paths, notes=None, table=None, stem='kd_benchmark', paired=False):
     """The table of these runs' rows: results/STEM.{json,md}, or only the Markdown at
-    ``table``."""
+    ``table``. ``paired``: also GenURL's difference to the teacher and each peer per seed
+    (:func:`paired_differences`; meaningful where each seed's rows share one teacher, i.e.
+    come from one run)."""
     import numpy as np
     rows, commands, conds = read_runs(paths)
     # one row per (data set, setting, seed, method): a later file's row replaces an
@@ -314,6 +320,14 @@ def report(paths, notes=None, table=None, stem='kd_benchmark'):
             lines.append(f'| {d} | {s} | {m} | {100 * val[0]:.2f} | {100 * acc[0]:.2f} ± '
                          f'{100 * acc[1]:.2f} | {len(g)} | {secs[0]:.1f} | {fmt(inf)} | '
                          f'{fmt(inf10)} | {target} |')
+    if paired:
+        diffs = paired_differences(groups, combos)
+        summary['paired'] = diffs
+        lines += ['', 'GenURL minus the teacher and each peer on the same seeds (test accuracy, '
+                  'points, mean ± SE over the seeds both ran):', '',
+                  '| data set | setting | genurl − | seeds | test |', '|---|---|---|---|---|']
+        lines += [f"| {e['dataset']} | {e['setting']} | {e['against']} | {len(e['seeds'])} | "
+                  f"{e['mean']:+.2f} ± {e['se']:.2f} |" for e in diffs]
     if notes:
         lines += ['', Path(notes).read_text().rstrip()]
     if table is not None:
@@ -323,6 +337,27 @@ def report(paths, notes=None, table=None, stem='kd_benchmark'):
         return
     write_results(stem, {'rows': rows, 'summary': summary, 'commands': commands,
                          'conditions': conds}, '\n'.join(lines) + '\n')
+
+
+def paired_differences(groups, combos):
+    """Per (data set, setting), ``genurl``'s test accuracy minus the teacher's and each
+    peer's on every seed both hold, in points: ``[{'dataset', 'setting', 'against',
+    'seeds', 'mean', 'se'}]`` (SE: the sample standard deviation over the square root of
+    the seeds; 0 for one seed)."""
+    import numpy as np
+    out = []
+    for d, s in combos:
+        mine = {r['seed']: r['accuracy'] for r in groups.get((d, s, 'genurl'), [])}
+        for other in ('teacher', *PEERS):
+            theirs = {r['seed']: r['accuracy'] for r in groups.get((d, s, other), [])}
+            seeds = sorted(set(mine) & set(theirs))
+            if not seeds:
+                continue
+            diff = np.array([100 * (mine[k] - theirs[k]) for k in seeds])
+            out.append({'dataset': d, 'setting': s, 'against': other, 'seeds': seeds,
+                        'mean': float(diff.mean()),
+                        'se': _se(diff) if diff.size > 1 else 0.0})
+    return out
 
 
 if __name__ == '__main__':

@@ -69,6 +69,33 @@ def test_a_new_run_is_reported_beside_an_earlier_table(tmp_path, monkeypatch):
         kb.report([str(broken)])
 
 
+def test_paired_differences_are_per_seed_against_the_teacher_and_each_peer(tmp_path,
+                                                                           monkeypatch):
+    """GenURL's difference per shared seed, mean and SE by hand; a seed only one side ran
+    is left out; without --paired the section is absent."""
+    accs = {'genurl': [0.70, 0.74, 0.72], 'pkt': [0.71, 0.72, 0.70], 'teacher': [0.80, 0.82,
+                                                                                0.81]}
+    rows = [_row('inductive', m, seed, a) for m, vals in accs.items()
+            for seed, a in enumerate(vals)]
+    rows.append(_row('inductive', 'mse', 5, 0.60))  # no genurl row on seed 5: no pair
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    written = {}
+    monkeypatch.setattr(kb, 'write_results',
+                        lambda stem, payload, md: written.update(md=md, p=payload))
+    kb.report([str(run)], paired=True)
+    got = {e['against']: e for e in written['p']['summary']['paired']}
+    assert set(got) == {'teacher', 'pkt'}
+    diff = [-1.0, 2.0, 2.0]  # genurl - pkt, points
+    mean = sum(diff) / 3
+    se = (sum((d - mean) ** 2 for d in diff) / 2) ** 0.5 / 3 ** 0.5
+    assert got['pkt']['mean'] == pytest.approx(mean) and got['pkt']['se'] == pytest.approx(se)
+    assert got['teacher']['mean'] == pytest.approx(-9.0) and got['pkt']['seeds'] == [0, 1, 2]
+    assert f'| Cora | inductive | pkt | 3 | {mean:+.2f} ± {se:.2f} |' in written['md']
+    kb.report([str(run)])
+    assert 'paired' not in written['p']['summary'] and 'genurl −' not in written['md']
+
+
 def test_row_names_of_a_label_and_of_a_suffix():
     assert kb.row_name('genurl') == 'genurl' and kb.row_name('pkt', 'g+a') == 'pkt'
     assert kb.row_name('genurl', 'g+a') == 'g+a'
