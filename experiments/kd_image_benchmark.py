@@ -60,6 +60,7 @@ from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mea
 METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 DEFAULT_WIDTH = 16  # the student's width when a row does not say (every run before --width)
+DEFAULT_EPOCHS = 20  # the students' epochs of --epochs's default (a row's label names others)
 
 
 def pretrained_teacher(images, train_x, train_y, epochs: int, path: Path, log):
@@ -105,7 +106,8 @@ def main():
     p.add_argument('--teacher', default=None,
                    help='a genurl-pyg ssl run folder (default: pretrain one here)')
     p.add_argument('--teacher-epochs', type=int, default=20)
-    p.add_argument('--epochs', type=int, default=20, help='student epochs (every method)')
+    p.add_argument('--epochs', type=int, default=DEFAULT_EPOCHS,
+                   help='student epochs (every method)')
     p.add_argument('--width', type=int, default=DEFAULT_WIDTH,
                    help="the student CNN's width (rows of another width are their own rows)")
     p.add_argument('--methods', nargs='*', default=METHODS, choices=METHODS)
@@ -274,29 +276,34 @@ def given_teacher_budget(teacher: str):
     return blob.get('seconds'), blob.get('epochs')
 
 
-def row_student(row: dict) -> Optional[Tuple[int, str, str]]:
-    """The student's setting of a row, ``(width, views, teacher)`` with the view overrides
-    as text (``''``: the vision task's views) and ``teacher`` ``'teacher views'`` where the
-    teacher read the student's views (``--teacher-views``), else ``''``: ``None`` for the
+def row_student(row: dict) -> Optional[Tuple[int, str, str, int]]:
+    """The student's setting of a row, ``(width, views, teacher, epochs)`` with the view
+    overrides as text (``''``: the vision task's views), ``teacher`` ``'teacher views'``
+    where the teacher read the student's views (``--teacher-views``), else ``''``, and the
+    student's epochs (the target compares students at equal epochs): ``None`` for the
     teacher and the pixels (no student). A student row that does not say is
-    ``(DEFAULT_WIDTH, '', '')``: every run before the setting was recorded used those."""
+    ``(DEFAULT_WIDTH, '', '', DEFAULT_EPOCHS)``: every run before the setting was recorded
+    used those."""
     if row['method'] in ('teacher', 'raw'):
         return None
     views = row.get('student_views') or {}
     return (row.get('student_width', DEFAULT_WIDTH),
             ', '.join(f'{k}={views[k]}' for k in sorted(views)),
-            'teacher views' if row.get('teacher_views') else '')
+            'teacher views' if row.get('teacher_views') else '',
+            row.get('epochs') or DEFAULT_EPOCHS)
 
 
 def row_label(row: dict) -> str:
-    """The table's name of a row: its method, with ``(width W)`` and ``(views ...)`` for a
-    student of another setting than the default, so rows of two settings never merge."""
+    """The table's name of a row: its method, with ``(width W)``, ``(views ...)``, ``(teacher
+    views)`` and ``(E epochs)`` for a student of another setting than the default, so rows of
+    two settings never merge."""
     student = row_student(row)
     if student is None:
         return row['method']
-    width, views, teacher = student
+    width, views, teacher, epochs = student
     parts = ([f'width {width}'] if width != DEFAULT_WIDTH else []) + \
-        ([f'views {views}'] if views else []) + ([teacher] if teacher else [])
+        ([f'views {views}'] if views else []) + ([teacher] if teacher else []) + \
+        ([f'{epochs} epochs'] if epochs != DEFAULT_EPOCHS else [])
     return row['method'] + (f" ({'; '.join(parts)})" if parts else '')
 
 

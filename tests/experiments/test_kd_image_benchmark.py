@@ -271,3 +271,21 @@ def test_rows_whose_teacher_saw_the_views_are_their_own_rows(tmp_path, monkeypat
     with pytest.raises(SystemExit):
         kib.main()
     assert "'no-teacher' has no teacher to show the views to" in capsys.readouterr().err
+
+
+def test_students_of_other_epochs_are_their_own_rows_outside_the_target(tmp_path,
+                                                                        monkeypatch):
+    """The target compares students at equal epochs: a peer trained for 40 epochs is its
+    own labelled row, neither a miss of the 20-epoch GenURL student nor paired with it."""
+    rows = []
+    for seed in (0, 1):
+        rows += [_row('teacher', seed, 0.8, 0.85), _row('genurl', seed, 0.78, 0.84),
+                 _row('cosine', seed, 0.70, 0.80),
+                 dict(_row('cosine', seed, 0.85, 0.90), epochs=40)]
+    _, md, labels, written = _reported(tmp_path, monkeypatch, rows, None)
+    assert labels == ['teacher', 'genurl', 'cosine', 'cosine (40 epochs)']
+    genurl = next(x for x in md if x.startswith('| fashion-mnist (5,000) | genurl |'))
+    assert '≥ every peer met' in genurl and '| 20 |' in genurl
+    assert next(x for x in md if '| cosine (40 epochs) |' in x).split(' | ')[2] == '40'
+    assert kib.row_label(dict(_row('genurl', 0, 0, 0), epochs=10)) == 'genurl (10 epochs)'
+    assert kib.row_label(_row('mse', 0, 0, 0)) == 'mse'
