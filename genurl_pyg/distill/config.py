@@ -157,7 +157,7 @@ class DistillConfig:
     2.1 kNN and 0.8 linear points with it, GenURL's block student 0.8 linear but loses
     1.5 kNN (its P, rebuilt inside a random batch, holds each row's nearest of the batch
     rather than its neighbours), so it stays off.
-    ``view_pair_weight`` w in [0, 1) (ours, the GenURL objective with ``pairs: block``;
+    ``view_pair_weight`` w in [0, 0.99] (ours, the GenURL objective with ``pairs: block``;
     images, or node rows with ``feature_mask`` > 0): each step the student reads two
     independent views of every anchor, and P over the 2B views is
     :math:`(1-w)` times the teacher's static block for every pair of views of different
