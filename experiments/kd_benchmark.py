@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import RESULTS, peak_rss_mb, versions, write_results  # noqa: E402
-from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
+from paired_nodes import paired_points  # noqa: E402  (a paired difference's mean, SE)
 
 DATASETS = ['Cora', 'CiteSeer', 'Computers', 'Photo', 'CS', 'Physics']
 STUDENT_METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher', 'glnn']
@@ -344,7 +344,6 @@ def paired_differences(groups, combos):
     peer's on every seed both hold, in points: ``[{'dataset', 'setting', 'against',
     'seeds', 'mean', 'se'}]`` (SE: the sample standard deviation over the square root of
     the seeds; 0 for one seed)."""
-    import numpy as np
     out = []
     for d, s in combos:
         mine = {r['seed']: r['accuracy'] for r in groups.get((d, s, 'genurl'), [])}
@@ -353,10 +352,9 @@ def paired_differences(groups, combos):
             seeds = sorted(set(mine) & set(theirs))
             if not seeds:
                 continue
-            diff = np.array([100 * (mine[k] - theirs[k]) for k in seeds])
+            mean, se = paired_points([mine[k] for k in seeds], [theirs[k] for k in seeds])
             out.append({'dataset': d, 'setting': s, 'against': other, 'seeds': seeds,
-                        'mean': float(diff.mean()),
-                        'se': _se(diff) if diff.size > 1 else 0.0})
+                        'mean': mean, 'se': se})
     return out
 
 

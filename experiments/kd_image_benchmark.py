@@ -55,7 +55,7 @@ from typing import Optional, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_utils import check_stem, peak_rss_mb, write_results  # noqa: E402
 from kd_benchmark import open_run_state, read_runs  # noqa: E402  (the graph benchmark's)
-from paired_nodes import _se  # noqa: E402  (the paired comparisons' SE of a mean)
+from paired_nodes import paired_points  # noqa: E402  (a paired difference's mean, SE)
 
 METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
@@ -426,7 +426,6 @@ def paired_rows(dataset, train_images, scored_on, base, variants):
     the seeds both ran, in points: ``{'knn': (mean, SE), 'linear': (mean, SE), 'seeds':
     [...]}`` (SE: the sample standard deviation over the square root of the seeds; 0 for
     one)."""
-    import numpy as np
     by_seed = {r['seed']: r for r in base}
     out = []
     for name, rows in sorted(variants.items()):
@@ -437,8 +436,8 @@ def paired_rows(dataset, train_images, scored_on, base, variants):
         entry = {'dataset': dataset, 'train_images': train_images, 'scored_on': scored_on,
                  'variant': name, 'seeds': common}
         for k in ('knn', 'linear'):
-            diff = np.array([100 * (mine[s][k] - by_seed[s][k]) for s in common])
-            entry[k] = (float(diff.mean()), _se(diff) if diff.size > 1 else 0.0)
+            entry[k] = paired_points([mine[s][k] for s in common],
+                                     [by_seed[s][k] for s in common])
         out.append(entry)
     return out
 

@@ -38,7 +38,7 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import numpy as np
 
@@ -63,6 +63,14 @@ def node_sets(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> dict:
 
 def _se(d: np.ndarray) -> float:
     return float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
+
+
+def paired_points(mine: List[float], theirs: List[float]) -> Tuple[float, float]:
+    """Mean and SE, in points, of the per-seed differences ``mine[i] - theirs[i]`` of two
+    accuracies given as fractions (the same seeds in the same order): the benchmarks'
+    paired reading of one method against another. The SE of one seed is 0 (no spread)."""
+    d = 100 * (np.asarray(mine, dtype=float) - np.asarray(theirs, dtype=float))
+    return float(d.mean()), (_se(d) if d.size > 1 else 0.0)
 
 
 def _compare_per_seed(a: dict, b: dict, masks: np.ndarray) -> dict:

@@ -278,14 +278,14 @@ class DistillConfig:
             raise ConfigError(f"{what}: 'projector_hidden' puts a projector before GenURL's "
                               f"Q, which objective {self.objective!r} does not have (its own "
                               'head, if any, is fixed by its paper); set it to 0')
-        if self.batch_neighbours and self.objective != 'genurl':
-            raise ConfigError(f"{what}: 'batch_neighbours' draws batches from P's rows, which "
-                              f"only the genurl objective has (objective {self.objective!r}); "
-                              'set it to 0')
-        if self.batch_neighbours and self.pairs == 'sampled':
-            raise ConfigError(f"{what}: 'batch_neighbours' fills the batch's block of P; "
-                              "pairs 'sampled' draws its own positives (use pairs 'block' or "
-                              "'auto', or batch_neighbours 0)")
+        for name, does in BLOCK_KEYS.items():  # GenURL's block of P, nowhere else
+            if getattr(self, name) and self.objective != 'genurl':
+                raise ConfigError(f"{what}: '{name}' {does}, which only the genurl objective "
+                                  f"has (objective {self.objective!r}); set it to 0")
+            if getattr(self, name) and self.pairs == 'sampled':
+                raise ConfigError(f"{what}: '{name}' {does}; pairs 'sampled' draws its own "
+                                  f"positives from the static P (use pairs 'block', or set "
+                                  f"{name} to 0)")
         if self.batch_neighbours >= self.batch_size:
             raise ConfigError(f"{what}: 'batch_neighbours' ({self.batch_neighbours}) must be "
                               f"below 'batch_size' ({self.batch_size}): a batch holds "
@@ -298,14 +298,6 @@ class DistillConfig:
             raise ConfigError(f"{what}: 'teacher_views' rebuilds the batch's P from the "
                               "teacher's view features alone; 'input_weight' mixes a static "
                               'P of the inputs into it (set one of them to 0 / false)')
-        if self.view_pair_weight and self.objective != 'genurl':
-            raise ConfigError(f"{what}: 'view_pair_weight' pairs two views of each row in "
-                              f"GenURL's P, which objective {self.objective!r} does not have; "
-                              'set it to 0')
-        if self.view_pair_weight and self.pairs == 'sampled':
-            raise ConfigError(f"{what}: 'view_pair_weight' puts the two views of each row in "
-                              "the batch's block of P; pairs 'sampled' draws its pairs from "
-                              "the static P (set pairs 'block')")
         if self.view_pair_weight and self.teacher_views:
             raise ConfigError(f"{what}: 'view_pair_weight' pairs two views against the static "
                               "P; 'teacher_views' rebuilds P from one view (set one of them "
@@ -375,6 +367,13 @@ class DistillConfig:
         import yaml
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+
+#: Settings that work on GenURL's batch block of P (the genurl objective, ``pairs: block``),
+#: with what each does there (the refusal messages name it).
+BLOCK_KEYS: Dict[str, str] = {
+    'batch_neighbours': "draws each batch's rows from P's rows to fill its block of P",
+    'view_pair_weight': "pairs two views of each row in the batch's block of P",
+}
 
 #: Keys added after the first distillation runs, with the default :meth:`DistillConfig.to_dict`
 #: leaves out (a run written before a key existed compares equal to one at its default).

@@ -236,10 +236,9 @@ class GenURLDistiller:
             raise ValueError("distill config 'teacher_views' runs the teacher on each step's "
                              'view, so the teacher must be a module (a backbone, an ssl run '
                              'folder or a state_dict file), not precomputed features')
-        if self.cfg.objective == 'genurl' and self.cfg.pairs != 'block':
-            raise ValueError("distill config 'teacher_views' rebuilds the batch's block of P "
-                             f"from the teacher's view features; pairs {self.cfg.pairs!r} "
-                             "draws pairs from the static P (set pairs 'block')")
+        if self.cfg.objective == 'genurl':
+            self._require_block('teacher_views', "rebuilds the batch's block of P from the "
+                                "teacher's view features")
 
     def _check_view_pairs(self) -> None:
         """``view_pair_weight`` needs two different views of a row (images, or node rows
@@ -250,10 +249,16 @@ class GenURLDistiller:
             raise ValueError("distill config 'view_pair_weight' pairs two views of each row; "
                              'node rows have none without feature_mask (set feature_mask > 0, '
                              'or view_pair_weight to 0)')
+        self._require_block('view_pair_weight', "puts two views of each row in the batch's "
+                            'block of P')
+
+    def _require_block(self, key: str, does: str) -> None:
+        """A setting that works on the batch's block of P needs ``pairs: block`` once
+        resolved (images resolve ``'auto'`` to ``'sampled'``, which the config's own check
+        cannot see)."""
         if self.cfg.pairs != 'block':
-            raise ValueError("distill config 'view_pair_weight' puts two views of each row "
-                             f"in the batch's block of P; pairs {self.cfg.pairs!r} draws pairs "
-                             "from the static P (set pairs 'block')")
+            raise ValueError(f"distill config '{key}' {does}; pairs {self.cfg.pairs!r} draws "
+                             "pairs from the static P (set pairs 'block')")
 
     def _view_teacher(self, rows: Tensor) -> Tensor:
         """The teacher's features of the view that the last :meth:`_encode` of ``rows`` drew

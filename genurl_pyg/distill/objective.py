@@ -164,10 +164,10 @@ class GenURLObjective(DistillObjective):
             if cfg.view_pair_weight > 0:  # two views of each anchor, paired in P
                 z = self.to_q(torch.cat([encode(anchors), encode(anchors)]))
                 p = self.view_pair_block(p)
-                return LF.all_pairs_loss(z, p.to(z.device), cfg.nu_latent, cfg.loss, cfg.alpha)
-            z = self.to_q(encode(anchors))
-            if self.view_teacher is not None:  # P refreshed from the teacher's view
-                p = self.view_block(self.view_teacher(anchors), p)
+            else:
+                z = self.to_q(encode(anchors))
+                if self.view_teacher is not None:  # P refreshed from the teacher's view
+                    p = self.view_block(self.view_teacher(anchors), p)
             return LF.all_pairs_loss(z, p.to(z.device), cfg.nu_latent, cfg.loss, cfg.alpha)
         s = sample_anchor_pairs(self.sim, anchors, cfg.pos_per_anchor, cfg.neg_per_anchor,
                                 generator, self._rowptr,

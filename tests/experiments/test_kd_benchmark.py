@@ -15,6 +15,25 @@ def _row(setting, method, seed, acc):
             'inference_10k_seconds': None, 'peak_rss_mb': 100}
 
 
+def _run_file(tmp_path, rows):
+    """One run's state file holding ``rows``."""
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    return run
+
+
+def _reported(tmp_path, monkeypatch, rows, **kwargs):
+    """What ``report`` of one run holding ``rows`` writes: ``{'md', 'p'}`` (the Markdown
+    and the JSON payload), refreshed by every later ``report`` call in the test."""
+    written = {}
+    monkeypatch.setattr(kb, 'write_results',
+                        lambda stem, payload, md: written.update(md=md, p=payload))
+    run = _run_file(tmp_path, rows)
+    kb.report([str(run)], **kwargs)
+    written['run'] = run
+    return written
+
+
 def test_report_marks_missed_targets_and_names_the_better_peer(tmp_path, monkeypatch):
     rows = []
     for seed in (0, 1):
@@ -24,12 +43,7 @@ def test_report_marks_missed_targets_and_names_the_better_peer(tmp_path, monkeyp
                  _row('inductive', 'teacher', seed, 0.80), _row('inductive', 'genurl', seed,
                                                                 0.79),
                  _row('inductive', 'mse', seed, 0.75)]
-    run = tmp_path / 'run.json'
-    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
-    written = {}
-    monkeypatch.setattr(kb, 'write_results',
-                        lambda stem, payload, md: written.update(stem=stem, md=md, p=payload))
-    kb.report([str(run)])
+    written = _reported(tmp_path, monkeypatch, rows)
     lines = {tuple(c.strip() for c in line.split('|')[1:4]): line
              for line in written['md'].splitlines() if line.startswith('| Cora')}
     assert '≥ every peer missed (mse higher)' in lines[('Cora', 'transductive', 'genurl')]
@@ -78,12 +92,7 @@ def test_paired_differences_are_per_seed_against_the_teacher_and_each_peer(tmp_p
     rows = [_row('inductive', m, seed, a) for m, vals in accs.items()
             for seed, a in enumerate(vals)]
     rows.append(_row('inductive', 'mse', 5, 0.60))  # no genurl row on seed 5: no pair
-    run = tmp_path / 'run.json'
-    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
-    written = {}
-    monkeypatch.setattr(kb, 'write_results',
-                        lambda stem, payload, md: written.update(md=md, p=payload))
-    kb.report([str(run)], paired=True)
+    written = _reported(tmp_path, monkeypatch, rows, paired=True)
     got = {e['against']: e for e in written['p']['summary']['paired']}
     assert set(got) == {'teacher', 'pkt'}
     diff = [-1.0, 2.0, 2.0]  # genurl - pkt, points
@@ -92,7 +101,7 @@ def test_paired_differences_are_per_seed_against_the_teacher_and_each_peer(tmp_p
     assert got['pkt']['mean'] == pytest.approx(mean) and got['pkt']['se'] == pytest.approx(se)
     assert got['teacher']['mean'] == pytest.approx(-9.0) and got['pkt']['seeds'] == [0, 1, 2]
     assert f'| Cora | inductive | pkt | 3 | {mean:+.2f} ± {se:.2f} |' in written['md']
-    kb.report([str(run)])
+    kb.report([str(written['run'])])
     assert 'paired' not in written['p']['summary'] and 'genurl −' not in written['md']
 
 
@@ -128,8 +137,7 @@ def test_the_glnn_reference_is_shown_after_the_peers_outside_the_target(tmp_path
     rows = [_row('inductive', 'teacher', 0, 0.80), _row('inductive', 'genurl', 0, 0.70),
             _row('inductive', 'mse', 0, 0.65), _row('inductive', 'glnn', 0, 0.75),
             _row('inductive', 'glnn (head)', 0, 0.76)]
-    run = tmp_path / 'run.json'
-    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    run = _run_file(tmp_path, rows)
     monkeypatch.setattr(kb, 'write_results', lambda *a: pytest.fail('the committed table'))
     kb.report([str(run)], table=tmp_path / 'run.md')
     md = (tmp_path / 'run.md').read_text()
