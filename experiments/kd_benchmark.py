@@ -90,7 +90,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
     from genurl_pyg.distill.graph import (distill_node_embeddings, glnn_targets,
                                           inductive_split, observed_masks,
                                           observed_subgraph)
-    from genurl_pyg.distill.run import train_teacher
+    from genurl_pyg.distill.run import head_predictions, train_teacher
     from genurl_pyg.evaluation import linear_probe, split_for
     data = load_dataset(dataset)
     tr, va, te = split_for(data, _protocol(dataset), seed)
@@ -134,9 +134,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         val, acc = probe(h)
         record(key, name, val, acc, secs, infer, infer_new)
         if method == 'glnn':  # the student's own predictions, beside the probe's
-            with torch.no_grad():
-                pred = d.objective.logits(h.to(d.device)).argmax(1).cpu()
-            hit = (pred == data.y).float()
+            hit = (head_predictions(d, h) == data.y).float()
             record(key, head_row(name), float(hit[va].mean()), float(hit[test].mean()),
                    secs, infer, infer_new)
 

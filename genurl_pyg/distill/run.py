@@ -119,7 +119,21 @@ def distill_seed(data, dataset: str, protocol: str, teacher: str, cfg: DistillCo
     for who, emb in (('teacher', t_full), ('student', s_full)):
         p = linear_probe(emb, data.y, train_mask, val_mask, eval_test)
         rec[f'{who}_accuracy'], rec[f'{who}_val_accuracy'] = p.test_accuracy, p.val_accuracy
+    if cfg.objective == 'glnn':  # the reference's own class predictions, beside the probe's
+        hit = (head_predictions(distiller, s_full) == data.y.cpu()).float()
+        rec['student_head_accuracy'] = float(hit[eval_test].mean())
+        rec['student_head_val_accuracy'] = float(hit[val_mask].mean())
     return rec, s_full, distiller
+
+
+def head_predictions(distiller: GenURLDistiller, embeddings: Tensor) -> Tensor:
+    """A glnn student's own classes (its head's argmax) from its ``embeddings`` of the
+    rows (``distiller.embed``; a bank's columns, joined after the student's, are not the
+    head's input). O(N d C)."""
+    width = distiller.objective.head.in_features
+    with torch.no_grad():
+        logits = distiller.objective.logits(embeddings[:, :width].to(distiller.device))
+    return logits.argmax(1).cpu()
 
 
 def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out: Path,
@@ -128,7 +142,9 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
                 command: str = '', log: Callable[[str], None] = print) -> Dict:
     """Runs ``seeds`` seeds and writes ``out/``: ``config.yaml``, ``progress.json``
     (finished seeds; ``--resume`` skips them), ``students/seed<i>.pt`` (state dicts; with
-    ``bank_k`` also ``seed<i>_bank.pt``), ``embeddings/seed<i>.pt`` (student embeddings of
+    ``bank_k`` also ``seed<i>_bank.pt``; with objective ``glnn`` also ``seed<i>_head.pt``,
+    whose own predictions ``result.json`` scores as ``student_head_accuracy``),
+    ``embeddings/seed<i>.pt`` (student embeddings of
     all nodes), ``checkpoints/`` while training, and ``result.json`` (teacher and student
     probe accuracy, seconds, inference time, peak memory, versions)."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
@@ -170,7 +186,9 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
               **_summaries(recs, (
                   'student_accuracy', 'student_val_accuracy', 'teacher_accuracy',
                   'teacher_val_accuracy', 'student_seconds', 'teacher_seconds',
-                  'student_inference_seconds', 'teacher_inference_seconds'))}
+                  'student_inference_seconds', 'teacher_inference_seconds')
+              + (('student_head_accuracy', 'student_head_val_accuracy')
+                 if cfg.objective == 'glnn' else ()))}
     return _write_result(out, result, recs, cfg, command)
 
 
@@ -222,13 +240,18 @@ def _pending_seeds(cfg: DistillConfig, seeds: int, done: Dict, out: Path,
 def _finish_seed(out: Path, identity: Dict, done: Dict[str, Dict], rec: Dict,
                  distiller: GenURLDistiller, ckpt: Path) -> None:
     """Records a finished seed: its student's weights (and with ``bank_k`` the teacher
-    bank beside them, ``students/seed<i>_bank.pt``, :meth:`TeacherBank.from_state_dict`),
+    bank beside them, ``students/seed<i>_bank.pt``, :meth:`TeacherBank.from_state_dict`;
+    with objective ``glnn`` its class head, ``students/seed<i>_head.pt``, the state of a
+    ``Linear(out_channels, classes)``),
     its record in ``progress.json`` (what ``--resume`` skips), and its checkpoint removed."""
     atomic_torch_save(distiller.student.state_dict(),
                       out / 'students' / f"seed{rec['seed']}.pt")
     if distiller.bank is not None:
         atomic_torch_save(distiller.bank.state_dict(),
                           out / 'students' / f"seed{rec['seed']}_bank.pt")
+    if distiller.cfg.objective == 'glnn':  # the class head the reference was trained with
+        atomic_torch_save(distiller.objective.head.state_dict(),
+                          out / 'students' / f"seed{rec['seed']}_head.pt")
     done[str(rec['seed'])] = rec
     atomic_write_json(out / 'progress.json', {'run': identity, 'seeds': done})
     if ckpt.exists():
@@ -330,5 +353,7 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
                         'of the training images) on frozen features of the test images',
               **_summaries(recs, ('student_knn', 'student_linear', 'teacher_knn',
                                   'teacher_linear', 'student_seconds', 'teacher_seconds',
-                                  'student_inference_seconds', 'teacher_inference_seconds'))}
+                                  'student_inference_seconds', 'teacher_inference_seconds')
+              + (('student_head_accuracy', 'student_head_val_accuracy')
+                 if cfg.objective == 'glnn' else ()))}
     return _write_result(out, result, recs, cfg, command)

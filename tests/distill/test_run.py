@@ -133,9 +133,26 @@ def test_cli_distill_glnn_reads_the_teachers_probe_and_the_training_labels(tmp_p
     assert code == 0
     r = json.loads((out / 'result.json').read_text())
     assert 0 <= r['student_accuracy']['mean'] <= 1 and r['config']['objective'] == 'glnn'
+    # the class head is saved beside the student, and the result scores its own
+    # predictions on the test nodes: recomputed here from the saved files
+    state = torch.load(out / 'students' / 'seed0_head.pt')
+    emb = torch.load(out / 'embeddings' / 'seed0.pt')
+    assert state['weight'].shape == (4, emb.size(1))  # KarateClub's 4 classes
+    head = torch.nn.Linear(emb.size(1), 4)
+    head.load_state_dict(state)
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.distill.run import distill_seed
     from genurl_pyg.evaluation import split_for
+    karate = load_dataset('KarateClub')
+    _, val, test = split_for(karate, get_spec('KarateClub').protocol, 0)
+    with torch.no_grad():
+        pred = head(emb).argmax(1)
+    seed0 = r['per_seed'][0]
+    assert seed0['student_head_accuracy'] == pytest.approx(
+        (pred[test] == karate.y[test]).float().mean().item())
+    assert seed0['student_head_val_accuracy'] == pytest.approx(
+        (pred[val] == karate.y[val]).float().mean().item())
+    assert r['student_head_accuracy']['mean'] == pytest.approx(seed0['student_head_accuracy'])
     data, spec = load_dataset('KarateClub'), get_spec('KarateClub')
     cfg = DistillConfig.from_dict({'objective': 'glnn', 'label_weight': 0.5}, base=TINY)
     _, emb, d = distill_seed(data, spec.name, spec.protocol, str(_teacher_file(tmp_path)),
