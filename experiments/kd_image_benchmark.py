@@ -20,6 +20,14 @@ Methods:
 
 Target (issue 15): GenURL's student above every peer at equal epochs, kNN and linear.
 
+The budget (``--equal``): ``epochs`` (the issue's target, the default) compares students
+trained for the same epochs; ``passes`` compares students that encoded the same number
+of image views: a student's passes are its epochs times the views of each image it
+encodes per step (``views_per_step``: 2 with ``--set view_pair_weight=W`` > 0, GenURL's
+two views of each image paired in P; 1 otherwise). A student that reads two views per
+step gets twice the passes per epoch, so at equal epochs it has read twice the images;
+at equal passes a 10-epoch pairs student is judged and paired against the 20-epoch peers.
+
 Validation (``--validation N``): the students train on the same images, but are scored
 on N *other* training images (the next rows of the subset's seeded permutation, which
 neither the students nor a teacher pretrained here saw), never on the test images; the
@@ -61,6 +69,7 @@ METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 PEERS = ['mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
 DEFAULT_WIDTH = 16  # the student's width when a row does not say (every run before --width)
 DEFAULT_EPOCHS = 20  # the students' epochs of --epochs's default (a row's label names others)
+BUDGETS = ('epochs', 'passes')  # what "equal" means between students (--equal)
 
 
 def pretrained_teacher(images, train_x, train_y, epochs: int, path: Path, log):
@@ -134,6 +143,9 @@ def main():
                    help="the paired table's base (repeatable; default genurl): every "
                         "GenURL row minus this method's rows of the same student setting "
                         '(width, views), per seed')
+    p.add_argument('--equal', default='epochs', choices=BUDGETS,
+                   help="students are compared at equal epochs (the issue's target) or at "
+                        'equal passes (epochs x views of each image encoded per step)')
     p.add_argument('--stem', default=None,
                    help='results file under experiments/results/ (default '
                         'kd_image_benchmark, or kd_image_validation with --validation; '
@@ -157,7 +169,7 @@ def main():
         p.error("--teacher-views: 'no-teacher' has no teacher to show the views to; run it "
                 'without --teacher-views')
     if args.report is not None:
-        report(args.report, args.notes, args.stem, against=args.against)
+        report(args.report, args.notes, args.stem, against=args.against, budget=args.equal)
         return
     if not args.out:
         p.error('--out is required to run (rows are appended there)')
@@ -189,9 +201,11 @@ def main():
         p.error(f'{out} exists: pass --resume to add to it, or choose another --out')
     state = open_run_state(out, command, args.resume, args.threads, overrides)
     done = {(r['seed'], row_label(r)) for r in state['rows']}
-    # the student's setting, as each student row records it (and as a finished one is found)
+    # the student's setting, as each student row records it (and as a finished one is found);
+    # views_per_step: the views of each image the student encodes per step (its passes)
     setting = {'student_width': args.width, **({'student_views': views} if views else {}),
-               **({'teacher_views': True} if args.teacher_views else {})}
+               **({'teacher_views': True} if args.teacher_views else {}),
+               'views_per_step': views_per_step(overrides)}
 
     def record(seed, method, sc, secs, epochs, infer, student=False):
         row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)),
@@ -259,7 +273,14 @@ def main():
             infer = time.perf_counter() - start
             record(seed, name, scores(s_train, s_test, train_y, eval_y, seed), secs,
                    args.epochs, infer, student=True)
-    report([str(out)], args.notes, args.stem, against=args.against)
+    report([str(out)], args.notes, args.stem, against=args.against, budget=args.equal)
+
+
+def views_per_step(overrides: dict) -> int:
+    """The views of each image a student encodes per step under these DistillConfig
+    overrides: 2 with ``view_pair_weight`` > 0 (two views of each anchor, paired in P),
+    else 1."""
+    return 2 if float(overrides.get('view_pair_weight') or 0) > 0 else 1
 
 
 def _blank(value) -> str:
@@ -276,43 +297,50 @@ def given_teacher_budget(teacher: str):
     return blob.get('seconds'), blob.get('epochs')
 
 
-def row_student(row: dict) -> Optional[Tuple[int, str, str, int]]:
-    """The student's setting of a row, ``(width, views, teacher, epochs)`` with the view
+def row_student(row: dict, budget: str = 'epochs') -> Optional[Tuple[int, str, str, int]]:
+    """The student's setting of a row, ``(width, views, teacher, budget)`` with the view
     overrides as text (``''``: the vision task's views), ``teacher`` ``'teacher views'``
     where the teacher read the student's views (``--teacher-views``), else ``''``, and the
-    student's epochs (the target compares students at equal epochs): ``None`` for the
-    teacher and the pixels (no student). A student row that does not say is
-    ``(DEFAULT_WIDTH, '', '', DEFAULT_EPOCHS)``: every run before the setting was recorded
-    used those."""
+    student's budget: its epochs, or with ``budget='passes'`` its epochs times
+    ``views_per_step`` (the students compared are those of equal budget): ``None`` for
+    the teacher and the pixels (no student). A student row that does not say is
+    ``(DEFAULT_WIDTH, '', '', DEFAULT_EPOCHS)`` with one view per step: every run before
+    the setting was recorded used those."""
+    if budget not in BUDGETS:
+        raise ValueError(f'budget must be one of {BUDGETS}, got {budget!r}')
     if row['method'] in ('teacher', 'raw'):
         return None
     views = row.get('student_views') or {}
+    epochs = row.get('epochs') or DEFAULT_EPOCHS
     return (row.get('student_width', DEFAULT_WIDTH),
             ', '.join(f'{k}={views[k]}' for k in sorted(views)),
             'teacher views' if row.get('teacher_views') else '',
-            row.get('epochs') or DEFAULT_EPOCHS)
+            epochs * (row.get('views_per_step') or 1) if budget == 'passes' else epochs)
 
 
-def row_label(row: dict) -> str:
+def row_label(row: dict, budget: str = 'epochs') -> str:
     """The table's name of a row: its method, with ``(width W)``, ``(views ...)``, ``(teacher
-    views)`` and ``(E epochs)`` for a student of another setting than the default, so rows of
-    two settings never merge."""
-    student = row_student(row)
+    views)`` and ``(E epochs)`` (``(P passes)`` with ``budget='passes'``) for a student of
+    another setting than the default, so rows of two settings never merge."""
+    student = row_student(row, budget)
     if student is None:
         return row['method']
-    width, views, teacher, epochs = student
+    width, views, teacher, amount = student
     parts = ([f'width {width}'] if width != DEFAULT_WIDTH else []) + \
         ([f'views {views}'] if views else []) + ([teacher] if teacher else []) + \
-        ([f'{epochs} epochs'] if epochs != DEFAULT_EPOCHS else [])
+        ([f'{amount} {budget}'] if amount != DEFAULT_EPOCHS else [])
     return row['method'] + (f" ({'; '.join(parts)})" if parts else '')
 
 
-def report(paths, notes=None, stem='kd_image_benchmark', against=None):
+def report(paths, notes=None, stem='kd_image_benchmark', against=None, budget='epochs'):
     """The table of these runs' rows. ``against``: the methods (a peer, or a ``--label``
     name) the paired table reads every GenURL row against; ``None``: ``genurl`` where it
-    has rows. A method asked for by name that no row has is an error, not an empty
-    table."""
+    has rows. ``budget``: students are compared, paired and judged at equal ``epochs`` or
+    equal ``passes`` (:func:`row_student`). A method asked for by name that no row has is
+    an error, not an empty table."""
     import numpy as np
+    if budget not in BUDGETS:
+        raise ValueError(f'budget must be one of {BUDGETS}, got {budget!r}')
     rows, commands, conds = read_runs(paths)
     if against is None:
         against = ('genurl',)
@@ -324,11 +352,11 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None):
                              f"{', '.join(map(str, paths))} (methods there: "
                              f"{', '.join(sorted(have))})")
     unique = {(r['dataset'], r['train_images'], r.get('scored_on', 'test'), r['seed'],
-               row_label(r)): r for r in rows}
+               row_label(r, budget)): r for r in rows}
     groups, kind = {}, {}  # label -> (method, the student's setting)
     for (d, n, on, _, m), r in unique.items():
         groups.setdefault(((d, n, on), m), []).append(r)
-        kind[m] = (r['method'], row_student(r))
+        kind[m] = (r['method'], row_student(r, budget))
 
     def is_genurl(label):  # the default or a labelled variant of GenURL's student
         return kind[label][0] not in ('teacher', 'raw', *PEERS)
@@ -344,10 +372,14 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None):
              'logistic regression (C on a tenth of the training images), frozen features, '
              '% (mean ± std over seeds). Seconds: training (teacher: its pretraining); '
              'inference: embedding the scored images. **missed**: a GenURL student (the '
-             'default or a labelled variant) below a peer at equal epochs (test rows only).',
+             f'default or a labelled variant) below a peer at equal {budget} (test rows '
+             'only).' + (PASSES_NOTE if budget == 'passes' else ''),
              '',
-             '| data set (training images) | method | epochs | seeds | kNN | linear | s | '
-             'infer (s) | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|']
+             '| data set (training images) | method | epochs | ' + (
+                 'passes | ' if budget == 'passes' else '') + 'seeds | kNN | linear | s | '
+             'infer (s) | peak MB | target |',
+             '|---|---|---|---|---|---|---|---|---|---|' + ('---|' if budget == 'passes'
+                                                            else '')]
     order_fixed = ['teacher', 'raw', 'genurl']
     summary = {}
     paired = []
@@ -397,7 +429,9 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None):
             secs, infer, mem = stat('seconds', g), stat('inference_test_seconds', g), \
                 stat('peak_rss_mb', g)
             lines.append(
-                f"| {where} | {m} | {_blank(g[0]['epochs'])} | {len(g)} | "
+                f"| {where} | {m} | {_blank(g[0]['epochs'])} | "
+                + (f'{_blank(kind[m][1] and kind[m][1][3])} | ' if budget == 'passes' else '')
+                + f"{len(g)} | "
                 f"{100 * means[m]['knn'][0]:.2f} ± {100 * means[m]['knn'][1]:.2f} | "
                 f"{100 * means[m]['linear'][0]:.2f} ± {100 * means[m]['linear'][1]:.2f} | "
                 f"{'' if secs is None else f'{secs[0]:.0f}'} | "
@@ -419,6 +453,11 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None):
     # new run can be reported beside the committed table without the first runs' files
     write_results(stem, {'rows': rows, 'summary': summary, 'paired': paired,
                          'commands': commands, 'conditions': conds}, '\n'.join(lines) + '\n')
+
+
+PASSES_NOTE = (' Students are compared at equal **passes**: epochs times the views of each '
+               'image a student encodes per step (2 for GenURL with view_pair_weight > 0, '
+               '1 otherwise); a row\'s label names its passes where they are not 20.')
 
 
 def paired_rows(dataset, train_images, scored_on, base, variants):

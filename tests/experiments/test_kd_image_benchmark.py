@@ -289,3 +289,65 @@ def test_students_of_other_epochs_are_their_own_rows_outside_the_target(tmp_path
     assert next(x for x in md if '| cosine (40 epochs) |' in x).split(' | ')[2] == '40'
     assert kib.row_label(dict(_row('genurl', 0, 0, 0), epochs=10)) == 'genurl (10 epochs)'
     assert kib.row_label(_row('mse', 0, 0, 0)) == 'mse'
+
+
+def test_at_equal_passes_a_two_view_student_meets_the_peers_of_twice_its_epochs(
+        tmp_path, monkeypatch):
+    """``budget='passes'``: a student that encodes two views of each image per step, run
+    for 10 epochs, has read as many views as a one-view peer's 20 epochs: it is judged
+    and paired against that peer (not against the 10-epoch one), and its 20-epoch rows
+    sit with the 40-epoch peers. At equal epochs the same rows group by epochs."""
+    pairs = {'views_per_step': 2}
+    rows = []
+    for seed in (0, 1):
+        rows += [_row('teacher', seed, 0.8, 0.85),
+                 dict(_row('genurl', seed, 0.76 + seed / 100, 0.82), epochs=10, **pairs),
+                 dict(_row('genurl', seed, 0.80, 0.86), **pairs),
+                 _row('cosine', seed, 0.75, 0.83),
+                 dict(_row('cosine', seed, 0.81 + seed / 100, 0.85), epochs=40),
+                 dict(_row('cosine', seed, 0.70, 0.70), epochs=10)]
+    run = tmp_path / 'run.json'
+    run.write_text(json.dumps({'command': 'x', 'threads': 1, 'overrides': {}, 'rows': rows}))
+    written = {}
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: written.update(md=md, p=payload))
+    kib.report([str(run)], budget='passes')
+    md = written['md'].splitlines()
+    table = {x.split(' | ')[1]: x for x in md if x.startswith('| fashion-mnist (5,000) |')}
+    assert set(table) == {'teacher', 'genurl', 'genurl (40 passes)', 'cosine',
+                          'cosine (40 passes)', 'cosine (10 passes)'}
+    # 10 epochs x 2 views, judged against the 20-epoch cosine peer (kNN 75, linear 83),
+    # not the 10-epoch one (70, 70): above it on kNN, below on linear
+    assert table['genurl'].endswith('| **missed**: linear (cosine higher) |')
+    assert table['genurl'].split(' | ')[2:4] == ['10', '20']  # epochs, passes
+    # 20 epochs x 2 views against the 40-epoch peer: below it on kNN (81.5 > 80)
+    assert 'knn (cosine (40 passes) higher)' in table['genurl (40 passes)']
+    assert written['p']['paired'] == []  # each setting holds one GenURL row: nothing to pair
+    monkeypatch.setattr(kib, 'write_results',
+                        lambda stem, payload, md: written.update(md=md, p=payload))
+    kib.report([str(run)], against=['cosine'], budget='passes')
+    paired = {(r['variant'], r['against']): r for r in written['p']['paired']}
+    assert set(paired) == {('genurl', 'cosine'), ('genurl (40 passes)', 'cosine (40 passes)')}
+    assert paired[('genurl', 'cosine')]['knn'][0] == pytest.approx(1.5)  # (76,77) - 75
+    assert paired[('genurl (40 passes)', 'cosine (40 passes)')]['knn'][0] == \
+        pytest.approx(-1.5)
+    # the same rows at equal epochs: the 10-epoch pairs student meets the 10-epoch peer
+    kib.report([str(run)], against=['cosine'])
+    labels = [x.split(' | ')[1] for x in written['md'].splitlines()
+              if x.startswith('| fashion-mnist (5,000) |')]
+    assert 'genurl (10 epochs)' in labels and 'cosine (10 epochs)' in labels
+    paired = {(r['variant'], r['against']) for r in written['p']['paired']}
+    assert ('genurl (10 epochs)', 'cosine (10 epochs)') in paired
+    assert ('genurl', 'cosine') in paired
+    with pytest.raises(ValueError, match="budget must be one of"):
+        kib.report([str(run)], budget='steps')
+
+
+def test_views_per_step_follows_the_pairs_setting():
+    assert kib.views_per_step({}) == 1
+    assert kib.views_per_step({'view_pair_weight': 0.0}) == 1
+    assert kib.views_per_step({'view_pair_weight': 0.5, 'pairs': 'block'}) == 2
+    assert kib.row_label(dict(_row('genurl', 0, 0, 0), epochs=10, views_per_step=2),
+                         'passes') == 'genurl'
+    assert kib.row_label(dict(_row('genurl', 0, 0, 0), views_per_step=2),
+                         'passes') == 'genurl (40 passes)'
