@@ -144,9 +144,9 @@ def distill_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: int, out:
     (finished seeds; ``--resume`` skips them), ``students/seed<i>.pt`` (state dicts; with
     ``bank_k`` also ``seed<i>_bank.pt``; with objective ``glnn`` also ``seed<i>_head.pt``,
     whose own predictions ``result.json`` scores as ``student_head_accuracy``),
-    ``embeddings/seed<i>.pt`` (student embeddings of
-    all nodes), ``checkpoints/`` while training, and ``result.json`` (teacher and student
-    probe accuracy, seconds, inference time, peak memory, versions)."""
+    ``embeddings/seed<i>.pt`` (student embeddings of all nodes), ``checkpoints/`` while
+    training, and ``result.json`` (teacher and student probe accuracy, seconds, inference
+    time, peak memory, versions)."""
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f'--seeds must be an integer >= 1, got {seeds!r}')
     if setting not in SETTINGS:
@@ -353,7 +353,5 @@ def distill_images_job(dataset: str, teacher: str, cfg: DistillConfig, seeds: in
                         'of the training images) on frozen features of the test images',
               **_summaries(recs, ('student_knn', 'student_linear', 'teacher_knn',
                                   'teacher_linear', 'student_seconds', 'teacher_seconds',
-                                  'student_inference_seconds', 'teacher_inference_seconds')
-              + (('student_head_accuracy', 'student_head_val_accuracy')
-                 if cfg.objective == 'glnn' else ()))}
+                                  'student_inference_seconds', 'teacher_inference_seconds'))}
     return _write_result(out, result, recs, cfg, command)
