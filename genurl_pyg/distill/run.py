@@ -19,6 +19,7 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
+from .._validation import all_finite
 from ..datasets import get_spec, load_dataset
 from ..evaluation import linear_probe, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
@@ -54,7 +55,7 @@ def load_teacher_file(path: Path, num_nodes: int, seed: int) -> Tensor:
     if t.size(0) != num_nodes:
         raise ValueError(f"teacher embeddings {str(path)!r} have {t.size(0)} rows, the data "
                          f"set has {num_nodes} nodes: they belong to another graph")
-    if not bool(torch.isfinite(t).all()):
+    if not all_finite(t):
         raise ValueError(f"teacher embeddings {str(path)!r} contain NaN or infinite values")
     return t.float()
 

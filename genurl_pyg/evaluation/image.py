@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from .._validation import all_finite
 from .node import ProbeResult, linear_probe
 
 
@@ -26,7 +27,7 @@ def _check(features: Tensor, labels: Tensor, what: str) -> None:
     if labels.shape != (features.size(0),):
         raise ValueError(f'{what} has {features.size(0)} feature rows but labels of shape '
                          f'{tuple(labels.shape)}')
-    if not bool(torch.isfinite(features).all()):
+    if not all_finite(features):
         raise ValueError(f'{what} features hold NaN or infinite values')
 
 

@@ -18,6 +18,8 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch import Tensor
 
+from .._validation import all_finite
+
 PREDICTORS = ('mlp', 'dot')
 
 #: OGB's reference link predictor for ogbl-ddi (``examples/linkproppred/ddi/mlp.py``): three
@@ -140,7 +142,7 @@ def link_probe(embeddings: Tensor, train_pos: Tensor, val_pos: Tensor, val_neg: 
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"'dropout' must be in [0, 1), got {dropout!r}")
     h = embeddings.detach().float().cpu()
-    if h.dim() != 2 or not torch.isfinite(h).all():
+    if h.dim() != 2 or not all_finite(h):
         raise ValueError("'embeddings' must be a finite [N, d] tensor")
     n = h.size(0)
     for name, pairs in (('train_pos', train_pos), ('val_pos', val_pos), ('val_neg', val_neg),

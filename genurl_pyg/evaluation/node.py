@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._validation import all_finite
+
 DEFAULT_CS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
 # every evaluation protocol split_for knows (see the module doc)
 PROTOCOLS = ('public', 'ogb-official', 'official-10-splits', 'random-10/10/80',
@@ -287,7 +289,7 @@ def _checked_embeddings(embeddings: Tensor, y: Tensor) -> Tensor:
     if emb.dim() != 2 or emb.size(0) != y.numel():
         raise ValueError(f"'embeddings' must be [N, d] with N = {y.numel()}, "
                          f"got {tuple(emb.shape)}")
-    if not torch.isfinite(emb).all():
+    if not all_finite(emb):
         raise ValueError("'embeddings' contain NaN or infinite values")
     return emb
 

@@ -13,6 +13,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._validation import all_finite
 from ..nn import functional as F
 from ..structure.builder import SimilarityBuilder
 from ..structure.calibration import calibrate, calibrated_weights
@@ -602,7 +603,7 @@ class GenURLEmbedding(TransformerMixin, BaseEstimator):
                 out.append(self.encoder_(part.to(device)).cpu())
         self.encoder_.train()
         z = torch.cat(out)
-        if not bool(torch.isfinite(z).all()):
+        if not all_finite(z):
             raise FloatingPointError("the embedding holds NaN or infinity; lower "
                                      "'learning_rate' or raise 'nu_latent'")
         return z.numpy()

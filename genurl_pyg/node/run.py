@@ -10,6 +10,7 @@ from typing import Dict, List, Optional
 
 import torch
 
+from .._validation import all_finite
 from .. import distributed
 from ..datasets import get_spec, load_dataset
 from ..structure.trust import LOW_INFORMATION, LOW_TRUST
@@ -276,7 +277,7 @@ def eval_job(embeddings: Path, dataset: str, seeds: int, root: Optional[str] = N
         raise FileNotFoundError(f"embeddings file {str(embeddings)!r} does not exist")
     spec = get_spec(dataset)
     h = load_torch_file(embeddings, 'embeddings file')
-    if isinstance(h, torch.Tensor) and h.dim() == 2 and not bool(torch.isfinite(h).all()):
+    if isinstance(h, torch.Tensor) and h.dim() == 2 and not all_finite(h):
         raise ValueError(f'{embeddings} holds NaN or infinite values')
     data = load_dataset(dataset, root)
     if not isinstance(h, torch.Tensor) or h.dim() != 2 or h.size(0) != data.num_nodes:

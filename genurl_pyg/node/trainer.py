@@ -17,6 +17,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.nn import MLP
 
+from .._validation import all_finite
 from ..nn.losses.genurl_loss import GenURLLoss
 from ..nn.models.channel_projector import ChannelProjector
 from ..nn.models.genurl import GenURL
@@ -746,7 +747,7 @@ class NodeEmbeddingTrainer:
         """The representation of every node. Full-graph inference also for the neighbour
         path (exact, O(E d) time; what PyG's examples do for layer-wise inference)."""
         h = self.model.embed(self.x_enc, self.graph).cpu()
-        if not bool(torch.isfinite(h).all()):
+        if not all_finite(h):
             raise FloatingPointError("the embeddings hold NaN or infinity; lower 'lr' or "
                                      "raise 'nu_latent'")
         return h
@@ -783,7 +784,7 @@ class NodeEmbeddingTrainer:
                 h = self.model.embed(
                     self._layer_input(self._encoder_input(x, edge_index, smooth=False)),
                     graph).cpu()
-        if not bool(torch.isfinite(h).all()):
+        if not all_finite(h):
             raise FloatingPointError('the embeddings of the new graph hold NaN or infinity')
         return h
 
