@@ -147,3 +147,25 @@ def test_the_glnn_reference_is_shown_after_the_peers_outside_the_target(tmp_path
     genurl = next(line for line in md.splitlines() if '| genurl |' in line)
     assert '≥ every peer met' in genurl  # glnn's 75 is above genurl's 70 but not a peer
 
+
+
+def test_inference_is_the_median_of_repeated_calls_for_teacher_and_students(monkeypatch):
+    """One call right after training read the process's state (5.8 s for a student that
+    embeds Physics in 0.7 s): the teacher's full-graph pass and each student's passes
+    over every node and over the 10k new rows are timed by ``median_seconds``."""
+    import torch
+    calls = []
+
+    def fake_median(fn, repeats):
+        out = fn()
+        calls.append((repeats, tuple(out.shape)))
+        return 0.125
+    monkeypatch.setattr(kb, 'median_seconds', fake_median)
+    rows = []
+    torch.manual_seed(0)
+    kb.run_seed('KarateClub', 'transductive', 0, ['mse'], {'batch_size': 16, 'epochs': 2},
+                {}, lambda key, m, val, acc, secs, infer, infer_new:
+                rows.append((m, infer, infer_new)))
+    assert rows == [('teacher', 0.125, None), ('raw', None, None), ('mse', 0.125, 0.125)]
+    assert [r for r, _ in calls] == [kb.INFER_REPEATS] * 3
+    assert [shape[0] for _, shape in calls] == [34, 34, 10_000]  # graph, nodes, new rows
