@@ -61,8 +61,9 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import check_stem, peak_rss_mb, write_results  # noqa: E402
-from kd_benchmark import open_run_state, read_runs  # noqa: E402  (the graph benchmark's)
+from _bench_utils import check_stem, median_seconds, peak_rss_mb, write_results  # noqa: E402
+# the graph benchmark's run files, and how it times inference
+from kd_benchmark import INFER_REPEATS, open_run_state, read_runs  # noqa: E402
 from paired_nodes import paired_points  # noqa: E402  (a paired difference's mean, SE)
 
 METHODS = ['genurl', 'mse', 'cosine', 'rkd', 'pkt', 'seed', 'no-teacher']
@@ -212,7 +213,7 @@ def main():
                'scored_on': scored_on, 'seed': seed,
                'method': method, 'knn': sc['knn'], 'linear': sc['linear'], 'seconds': secs,
                'epochs': epochs, 'inference_test_seconds': infer,
-               'peak_rss_mb': peak_rss_mb()}
+               'inference_repeats': INFER_REPEATS, 'peak_rss_mb': peak_rss_mb()}
         if student:  # the teacher and the pixels have no student setting
             row.update(setting)
         state['rows'].append(row)
@@ -243,9 +244,9 @@ def main():
             images, train_x, train_y, args.teacher_epochs,
             out.with_suffix('.teacher.pt'), print)
     t_train = teacher_embeddings(teacher, train_x, transform=normalize)
-    start = time.perf_counter()
     t_test = teacher_embeddings(teacher, eval_x, transform=normalize)
-    teacher_infer = time.perf_counter() - start
+    teacher_infer = median_seconds(
+        lambda: teacher_embeddings(teacher, eval_x, transform=normalize), INFER_REPEATS)
     pixels = [normalize(x).flatten(1) for x in (train_x, eval_x)]
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if (seed, 'teacher') not in done:
@@ -268,9 +269,8 @@ def main():
             d = distill_image_embeddings(train_x, target, cfg, views=views or None)
             secs = time.perf_counter() - start
             s_train = d.embed(train_x)
-            start = time.perf_counter()
             s_test = d.embed(eval_x)
-            infer = time.perf_counter() - start
+            infer = median_seconds(lambda: d.embed(eval_x), INFER_REPEATS)
             record(seed, name, scores(s_train, s_test, train_y, eval_y, seed), secs,
                    args.epochs, infer, student=True)
     report([str(out)], args.notes, args.stem, against=args.against, budget=args.equal)
@@ -371,7 +371,9 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None, budget='e
              'column says *validation* (the vision task\'s): weighted kNN (k 200, T 0.1) and '
              'logistic regression (C on a tenth of the training images), frozen features, '
              '% (mean ± std over seeds). Seconds: training (teacher: its pretraining); '
-             'inference: embedding the scored images. **missed**: a GenURL student (the '
+             'inference: embedding the scored images (rows that record `inference_repeats`: '
+             'the median of that many calls after two warm-ups; older rows: one call). '
+             '**missed**: a GenURL student (the '
              f'default or a labelled variant) below a peer at equal {budget} (test rows '
              'only).' + (PASSES_NOTE if budget == 'passes' else ''),
              '',
