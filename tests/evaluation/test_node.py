@@ -68,6 +68,28 @@ def test_probe_matches_sklearn_and_uses_val_for_c():
     np.testing.assert_array_equal(kept.classes, [0, 1, 2])
 
 
+def test_probe_standardises_a_copy_never_the_callers_tensor():
+    # the probe standardises in place to hold one float64 copy; a float64 input would be
+    # shared by .double(), so it must be copied first, and other dtypes give the same copy
+    rng = np.random.default_rng(1)
+    y = torch.from_numpy(rng.integers(0, 3, 300))
+    h64 = torch.from_numpy(rng.normal(size=(300, 4)) * 5 + 2 + y.numpy()[:, None])
+    tr, va, te = random_split(300, seed=1)
+    before = h64.clone()
+    res = linear_probe(h64, y, tr, va, te, Cs=(0.1, 1.0))
+    assert torch.equal(h64, before)
+    h32 = h64.float()
+    before32 = h32.clone()
+    res32 = linear_probe(h32, y, tr, va, te, Cs=(0.1, 1.0))
+    assert torch.equal(h32, before32)
+    # float32 -> float64 is exact, so it is the float64 probe of the same values
+    same = linear_probe(h32.double(), y, tr, va, te, Cs=(0.1, 1.0))
+    np.testing.assert_array_equal(res32.predictions, same.predictions)
+    assert res32.test_accuracy == same.test_accuracy and res.C in (0.1, 1.0)
+    res16 = linear_probe(h32.bfloat16(), y, tr, va, te, Cs=(0.1, 1.0))  # no numpy bfloat16
+    assert 0.0 <= res16.test_accuracy <= 1.0
+
+
 def test_probe_rejects_bad_embeddings():
     y = torch.zeros(10, dtype=torch.long)
     masks = random_split(10, 0, 0.5, 0.2)
