@@ -229,11 +229,12 @@ def test_kl_on_the_sphere_is_the_row_normalised_kl_of_the_block_by_hand():
     assert _overlap(d.embed(), t) > 0.3
 
 
-@pytest.mark.parametrize('kind', ['mse', 'cosine'])
-def test_anchor_weight_adds_the_regression_of_the_anchors(kind):
+@pytest.mark.parametrize('kind,pairs', [('mse', 'block'), ('cosine', 'block'),
+                                        ('cosine', 'sampled')])
+def test_anchor_weight_adds_the_regression_of_the_anchors(kind, pairs):
     from genurl_pyg.distill.peers import RegressionObjective
     t, x = _blobs()
-    base = {**SMALL, 'anchor_weight': 0}
+    base = {**SMALL, 'anchor_weight': 0, 'pairs': pairs}
     plain = GenURLDistiller(t, x, DistillConfig.from_dict(base))
     mixed = GenURLDistiller(t, x, DistillConfig.from_dict({**base, 'anchor_weight': 0.5,
                                                            'anchor_loss': kind}))
@@ -242,11 +243,51 @@ def test_anchor_weight_adds_the_regression_of_the_anchors(kind):
     mixed.objective.anchor.head.load_state_dict(reg.head.state_dict())
     for d in (plain, mixed):
         d.student.eval()
-    rows = torch.arange(60)
-    got = mixed.objective.loss(lambda r: mixed.student(x[r]), rows)
-    want = (plain.objective.loss(lambda r: plain.student(x[r]), rows)
+    rows = torch.randperm(180, generator=torch.Generator().manual_seed(1))[:60]
+    # the same sample of pairs for both (the sampled relation draws from the generator)
+    got = mixed.objective.loss(lambda r: mixed.student(x[r]), rows,
+                               torch.Generator().manual_seed(2))
+    want = (plain.objective.loss(lambda r: plain.student(x[r]), rows,
+                                 torch.Generator().manual_seed(2))
             + 0.5 * reg.loss(lambda r: plain.student(x[r]), rows))
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize('pairs', ['block', 'sampled'])
+def test_an_anchored_step_runs_the_student_once(pairs):
+    # the relation and the coordinate anchor read one forward pass of the student: an
+    # epoch of 3 batches calls it 3 times (a second pass for the anchor doubled the cost)
+    t, x = _blobs()
+    d = GenURLDistiller(t, x, DistillConfig.from_dict({**SMALL, 'pairs': pairs,
+                                                       'anchor_weight': 1.0}))
+    calls = []
+    d.student.register_forward_hook(lambda m, i, o: calls.append(i[0].size(0)))
+    d.run_epoch()
+    assert len(calls) == 3
+    if pairs == 'sampled':  # the pass holds the anchors and their partners
+        assert all(c >= 60 for c in calls)
+
+
+def test_first_pass_picks_out_the_rows_it_encoded():
+    from genurl_pyg.distill.objective import FirstPass
+    table = torch.randn(50, 4)
+    encoded = []
+
+    def encode(rows):
+        encoded.append(rows.clone())
+        return table[rows] * 2
+    first = FirstPass(encode)
+    seen = torch.tensor([40, 3, 17, 8, 25, 11])
+    torch.testing.assert_close(first(seen), table[seen] * 2)
+    first(torch.tensor([1, 2]))  # a later call is not the first pass
+    for rows in (seen, torch.tensor([8, 40, 11]), torch.tensor([25])):
+        torch.testing.assert_close(first.outputs_of(rows), table[rows] * 2)
+    assert len(encoded) == 2  # every row was in the first pass: nothing encoded again
+    missing = torch.tensor([3, 4])  # row 4 was never encoded: those rows are encoded
+    torch.testing.assert_close(first.outputs_of(missing), table[missing] * 2)
+    assert torch.equal(encoded[-1], missing)
+    fresh = FirstPass(encode)  # nothing encoded yet: it encodes
+    torch.testing.assert_close(fresh.outputs_of(seen), table[seen] * 2)
 
 
 def test_anchor_weight_auto_resolves_per_kind_of_input(monkeypatch):
