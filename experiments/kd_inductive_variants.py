@@ -20,12 +20,16 @@ Usage::
         --variant genurl= --variant "block=pairs=block" --variant "pkt=objective=pkt" \\
         --out kd_inductive_block_cora
     python experiments/kd_inductive_variants.py --merge A.json B.json --out AB
+    python experiments/kd_inductive_variants.py --beside before=A.json after=B.json \\
+        --out before_after
 
 (``NAME=K=V,...``: a name, then comma-separated DistillConfig overrides with YAML values;
 ``NAME=`` is the default config. ``--concat NAME=A+B`` adds a row scored on the students
 A and B's embeddings side by side (two students' training, ``out_A + out_B`` columns: does
 the probe find more in both than in either?). ``--merge`` joins runs of the same data set
-and variants over disjoint seeds, e.g. one run per core.)
+and variants over disjoint seeds, e.g. one run per core. ``--beside`` joins runs of the
+same seeds made by different code, one worktree each, as ``NAME/variant`` rows paired with
+the first run's first variant: a change's before and after.)
 """
 from __future__ import annotations
 
@@ -202,6 +206,49 @@ def merge(paths) -> dict:
     return payload
 
 
+def beside(named_paths) -> dict:
+    """Runs of one data set over the **same** seeds made by different code (before and
+    after a change: one worktree each), as one comparison: each run's variants renamed
+    ``NAME/variant`` (``NAME=JSON`` pairs), paired seed by seed with the first run's first
+    variant. The teacher of a seed comes from the first run; the conditions record the
+    largest difference between the runs' teachers (0 when the change left it alone).
+    Raises ValueError naming the file with another data set or other seeds."""
+    named = []
+    for text in named_paths:
+        name, sep, path = text.partition('=')
+        if not sep or not name.strip() or not path or '/' in name:
+            raise ValueError(f'--beside takes NAME=JSON (NAME without "/"), got {text!r}')
+        named.append((name.strip(), path))
+    if len(named) < 2 or len({n for n, _ in named}) != len(named):
+        raise ValueError('--beside joins two or more runs under distinct names')
+    runs = [(n, p, json.loads(Path(p).read_text())) for n, p in named]
+    _, first_path, first = runs[0]
+    seeds = [r['seed'] for r in first['records']]
+    for _, p, run in runs[1:]:
+        if run['dataset'] != first['dataset']:
+            raise ValueError(f"{p}: data set {run['dataset']!r}, not {first['dataset']!r} "
+                             f'as in {first_path}')
+        if [r['seed'] for r in run['records']] != seeds:
+            raise ValueError(f"{p}: seeds {[r['seed'] for r in run['records']]}, not "
+                             f'{seeds} as in {first_path}; --beside pairs the same seeds')
+    records, gap = [], 0.0
+    for i, rec in enumerate(first['records']):
+        rows = {f'{n}/{v}': row for n, _, run in runs
+                for v, row in run['records'][i]['rows'].items()}
+        gap = max([gap] + [abs(run['records'][i]['teacher_held_val_acc']
+                               - rec['teacher_held_val_acc']) for _, _, run in runs])
+        records.append({**rec, 'rows': rows})
+    return {**first,
+            'variants': [(f'{n}/{v}', o) for n, _, run in runs for v, o in run['variants']],
+            'concats': [(f'{n}/{c}', [f'{n}/{p}' for p in parts]) for n, _, run in runs
+                        for c, parts in run.get('concats', [])],
+            'commands': [c for _, _, run in runs for c in run['commands']],
+            'conditions': [c for _, _, run in runs for c in run['conditions'] if c]
+            + ['runs side by side: ' + ', '.join(f'{n} = {p}' for n, p in named)
+               + f'; largest teacher difference between them {100 * gap:.2f} points'],
+            'records': records}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,12 +262,23 @@ def main(argv=None) -> None:
     ap.add_argument('--conditions', default='', help='the run conditions, recorded')
     ap.add_argument('--merge', nargs='+', metavar='JSON',
                     help='join finished runs (disjoint seeds) into --out; trains nothing')
+    ap.add_argument('--beside', nargs='+', metavar='NAME=JSON',
+                    help='join runs of different code over the same seeds into --out, '
+                         'variants named NAME/variant (before/after a change); trains '
+                         'nothing')
     ap.add_argument('--smoke', action='store_true',
                     help='two epochs for teacher and students: try the script, not a result')
     args = ap.parse_args(argv)
     check_stem('--out', args.out, ap.error)
     if args.merge:
         write_merged(args.out, args.merge, merge, markdown, ap.error)
+        return
+    if args.beside:
+        try:
+            payload = beside(args.beside)
+        except (OSError, ValueError, KeyError) as e:
+            ap.error(f'--beside: {e}')
+        write_results(args.out, payload, markdown(payload))
         return
     try:
         variants = parse_variants(args.variant)

@@ -69,6 +69,42 @@ def test_merge_joins_disjoint_seeds_and_refuses_the_rest(tmp_path, monkeypatch):
         kiv.main(['--merge', save('x', [3]), str(tmp_path / 'absent.json'), '--out', 'm'])
 
 
+def test_beside_pairs_runs_of_different_code_over_the_same_seeds(tmp_path, monkeypatch):
+    def save(name, seeds, accs, dataset='Cora', teacher=0.8):
+        path = tmp_path / f'{name}.json'
+        recs = [{**_record(s, a, a), 'teacher_held_val_acc': teacher}
+                for s, a in zip(seeds, accs)]
+        for r in recs:
+            del r['rows']['b']
+        path.write_text(json.dumps({'dataset': dataset, 'variants': [('a', {})],
+                                    'commands': [name], 'conditions': [''],
+                                    'records': recs}))
+        return str(path)
+    old, new = save('old', [0, 1, 2], [0.60, 0.62, 0.58]), save('new', [0, 1, 2],
+                                                                 [0.65, 0.61, 0.66], teacher=0.81)
+    joined = kiv.beside([f'before={old}', f'after={new}'])
+    assert kiv.row_names(joined) == ['before/a', 'after/a']
+    s = kiv.summary(joined['records'], kiv.row_names(joined))
+    d = [5.0, -1.0, 8.0]  # paired seed by seed, as within one run
+    assert s['after/a']['diff'] == pytest.approx(sum(d) / 3)
+    assert s['after/a']['diff_se'] == pytest.approx(
+        math.sqrt(sum((x - sum(d) / 3) ** 2 for x in d) / 2 / 3))
+    assert joined['commands'] == ['old', 'new']
+    assert 'largest teacher difference between them 1.00 points' in joined['conditions'][-1]
+    assert '| after/a | 64.00 | +4.00 ± 2.65 |' in kiv.markdown(joined)
+    with pytest.raises(ValueError, match='same seeds'):
+        kiv.beside([f'before={old}', f"after={save('x', [0, 1], [0.6, 0.6])}"])
+    with pytest.raises(ValueError, match="data set 'CiteSeer'"):
+        kiv.beside([f'before={old}', f"after={save('y', [0, 1, 2], [.6] * 3, 'CiteSeer')}"])
+    with pytest.raises(ValueError, match='distinct names'):
+        kiv.beside([f'x={old}', f'x={new}'])
+    with pytest.raises(ValueError, match='NAME=JSON'):
+        kiv.beside([old, f'x={new}'])
+    monkeypatch.setattr(kiv, 'write_results', lambda *a: None)
+    with pytest.raises(SystemExit):  # one line, not a traceback
+        kiv.main(['--beside', f'a={old}', f"b={tmp_path / 'absent.json'}", '--out', 'm'])
+
+
 def test_variant_syntax_errors_are_named():
     with pytest.raises(ValueError, match='NAME=K=V'):
         kiv.parse_named('nameless')
