@@ -106,7 +106,9 @@ class DistillConfig:
     Objective: ``objective`` (:data:`OBJECTIVES`), ``nu_latent``, ``alpha`` (GKL's
     :math:`|P - Q|` weight), ``anchor_weight`` (ours, GenURL objective only: adds
     ``anchor_weight`` times a regression of the anchors' standardised teacher embeddings
-    from their student outputs, a coordinate-level anchor beside P's neighbourhoods; 0 is
+    from their student outputs, a coordinate-level anchor beside P's neighbourhoods, read
+    from the relation's own forward pass (one student pass per step; on images the same
+    view); 0 is
     GenURL as the paper states it; ``'auto'``, the default: :data:`AUTO_ANCHOR_WEIGHT`,
     for node features 1.0 with the cosine anchor and 0.1 with the ``mse`` one, 0 for
     images),
