@@ -9,6 +9,13 @@ nodes are never read, so variants can be chosen here without touching test data.
 trains its teacher once; every variant distils from that teacher, so variants are compared
 paired, seed by seed.
 
+``--setting transductive`` reads the same held-out validation nodes in the other setting
+of the benchmark: nothing is removed from training (the teacher trains on the full graph,
+every student on every node's features), and the score is still the probe's on the held-out
+half of the validation nodes with C chosen on the other half: a choice for the setting where
+the student embeds the nodes it trained on, still without reading a test node or training
+on a label.
+
 Writes ``experiments/results/<out>.{json,md}`` after every seed (a killed run keeps the
 seeds it finished): per seed and variant the held-out accuracy and seconds, and per variant
 the mean, and the paired difference to the first variant (mean +- standard error over
@@ -19,6 +26,9 @@ Usage::
     python experiments/kd_inductive_variants.py --dataset Cora --seeds 0 1 2 \\
         --variant genurl= --variant "block=pairs=block" --variant "pkt=objective=pkt" \\
         --out kd_inductive_block_cora
+    python experiments/kd_inductive_variants.py --dataset CiteSeer --seeds 0 1 2 \\
+        --setting transductive --variant genurl= --variant "cosine=objective=cosine" \\
+        --out kd_transductive_cosine_citeseer
     python experiments/kd_inductive_variants.py --merge A.json B.json --out AB
     python experiments/kd_inductive_variants.py --beside before=A.json after=B.json \\
         --out before_after
@@ -87,7 +97,12 @@ def parse_concats(texts, variants) -> list:
     return out
 
 
-def run_seed(dataset: str, seed: int, variants, smoke: bool = False, concats=()) -> dict:
+#: the benchmark's two settings, as this script reads them
+SETTINGS = ('inductive', 'transductive')
+
+
+def run_seed(dataset: str, seed: int, variants, smoke: bool = False, concats=(),
+             setting: str = 'inductive') -> dict:
     import torch
     from genurl_pyg.datasets import get_spec, load_dataset
     from genurl_pyg.distill.graph import (distill_node_embeddings, held_out_validation,
@@ -97,11 +112,16 @@ def run_seed(dataset: str, seed: int, variants, smoke: bool = False, concats=())
     data = load_dataset(dataset)
     spec = get_spec(dataset)
     tr, va, te = split_for(data, spec.protocol, seed)
+    if setting not in SETTINGS:
+        raise ValueError(f'setting {setting!r}: one of {SETTINGS}')
     held, held_va, fit_va = held_out_validation(va, te, seed)
+    # transductive: the held-out validation nodes are still where a variant is scored, but
+    # teacher and students train on every node (the benchmark's transductive setting)
+    train_held = held if setting == 'inductive' else None
     t0 = time.perf_counter()
     # the teacher as trained on the observed graph is the student's target; the same
     # teacher run on the full graph is the reference for the held-out nodes
-    fitted, teacher_full, _, _ = train_teacher(data, dataset, seed, held,
+    fitted, teacher_full, _, _ = train_teacher(data, dataset, seed, train_held,
                                                {'epochs': 2} if smoke else None)
     # 'held_val_acc' holds the data set's metric: accuracy, or ROC-AUC where the spec
     # says so (binary heterophilous graphs, whose majority class makes accuracy flat)
@@ -113,7 +133,7 @@ def run_seed(dataset: str, seed: int, variants, smoke: bool = False, concats=())
                             metric=spec.metric).test_accuracy
 
     record['teacher_held_val_acc'] = probe(teacher_full)
-    sub = observed_subgraph(data, held)
+    sub = data if train_held is None else observed_subgraph(data, held)
     kept = {p for _, parts in concats for p in parts}  # embeddings a --concat row reads
     embeddings = {}
     for name, over in variants:
@@ -165,13 +185,17 @@ def markdown(payload) -> str:
     s = summary(records, names)
     metric = records[0].get('metric', 'accuracy') if records else 'accuracy'
     score = 'acc' if metric == 'accuracy' else metric.replace('_', '-').upper()
-    lines = [f"# Inductive distillation variants on {payload['dataset']}: held-out "
-             'validation nodes (issue 15)', '',
+    setting = payload.get('setting', 'inductive')  # files before the option: inductive
+    held = ('half the validation nodes and a fifth of the test nodes held out of teacher '
+            'and student training' if setting == 'inductive' else
+            'teacher and students trained on every node; scored on half the validation '
+            'nodes, held out of the probe\'s fit')
+    lines = [f"# {setting.capitalize()} distillation variants on {payload['dataset']}: "
+             'held-out validation nodes (issue 15)', '',
              *(f'Command: `{c}`  ' for c in payload['commands']),
              *(f'Conditions: {c}  ' for c in payload['conditions'] if c),
-             'Protocol: `kd_inductive_variants.py` (half the validation nodes and a fifth of '
-             'the test nodes held out of teacher and student training; probe C chosen on the '
-             'observed validation nodes; test nodes never read). Variants (DistillConfig '
+             f'Protocol: `kd_inductive_variants.py` ({held}; probe C chosen on the '
+             'other validation nodes; test nodes never read). Variants (DistillConfig '
              'overrides): ' + '; '.join(f"**{n}** `{json.dumps(o) if o else 'defaults'}`"
                                         for n, o in payload['variants'])
              + ''.join(f"; **{n}** the embeddings of {' and '.join(parts)} side by side"
@@ -199,9 +223,10 @@ def markdown(payload) -> str:
 def merge(paths) -> dict:
     """Runs of one data set, variants and --concat rows over disjoint seeds, as one."""
     payload = join_runs(paths, 'records',
-                        lambda r: (r['dataset'], r['variants'], r.get('concats', [])),
-                        lambda rec: rec['seed'], 'another data set or other variants',
-                        'seeds')
+                        lambda r: (r['dataset'], r.get('setting', 'inductive'),
+                                   r['variants'], r.get('concats', [])),
+                        lambda rec: rec['seed'],
+                        'another data set, setting or other variants', 'seeds')
     payload['records'].sort(key=lambda rec: rec['seed'])
     return payload
 
@@ -228,6 +253,9 @@ def beside(named_paths) -> dict:
         if run['dataset'] != first['dataset']:
             raise ValueError(f"{p}: data set {run['dataset']!r}, not {first['dataset']!r} "
                              f'as in {first_path}')
+        if run.get('setting', 'inductive') != first.get('setting', 'inductive'):
+            raise ValueError(f"{p}: setting {run.get('setting', 'inductive')!r}, not "
+                             f"{first.get('setting', 'inductive')!r} as in {first_path}")
         if [r['seed'] for r in run['records']] != seeds:
             raise ValueError(f"{p}: seeds {[r['seed'] for r in run['records']]}, not "
                              f'{seeds} as in {first_path}; --beside pairs the same seeds')
@@ -257,6 +285,9 @@ def main(argv=None) -> None:
     ap.add_argument('--variant', action='append', default=[], metavar='NAME=K=V,...')
     ap.add_argument('--concat', action='append', default=[], metavar='NAME=A+B',
                     help='a row scored on variants A and B\'s embeddings side by side')
+    ap.add_argument('--setting', choices=SETTINGS, default='inductive',
+                    help='inductive: the held-out nodes are out of training too; '
+                         'transductive: every node trains, the same nodes score')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--out', required=True, help='name under experiments/results/')
     ap.add_argument('--conditions', default='', help='the run conditions, recorded')
@@ -287,7 +318,8 @@ def main(argv=None) -> None:
         ap.error(str(e))
     import torch
     torch.set_num_threads(args.threads)
-    payload = {'dataset': args.dataset, 'variants': variants, 'concats': concats,
+    payload = {'dataset': args.dataset, 'setting': args.setting, 'variants': variants,
+               'concats': concats,
                'threads': args.threads,
                # the script that ran (kd_batch_p_variants.py calls this main too)
                'commands': ['python ' + ' '.join([f'experiments/{Path(sys.argv[0]).name}'
@@ -298,7 +330,7 @@ def main(argv=None) -> None:
                'conditions': [args.conditions], 'versions': versions(), 'records': []}
     for seed in args.seeds:
         payload['records'].append(run_seed(args.dataset, seed, variants, args.smoke,
-                                           concats))
+                                           concats, args.setting))
         write_results(args.out, payload, markdown(payload))
 
 

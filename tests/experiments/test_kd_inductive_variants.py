@@ -1,7 +1,8 @@
 """experiments/kd_inductive_variants.py on KarateClub (two epochs): one row per seed and
 variant, scored on held-out validation nodes only; the paired summary equals a by-hand
 mean and standard error; --merge joins disjoint seeds of one comparison and refuses
-anything else by name."""
+anything else by name; --setting transductive trains on every node and still scores only
+the held-out validation nodes."""
 import json
 import math
 import sys
@@ -163,3 +164,58 @@ def test_the_probe_reads_the_data_sets_metric(monkeypatch):
     assert metrics and set(metrics) == {'roc_auc'}
     assert written['payload']['records'][0]['metric'] == 'roc_auc'
     assert 'held-out val ROC-AUC' in written['md']
+
+
+def test_transductive_setting_trains_on_every_node_and_scores_held_out_validation(
+        monkeypatch, probed_test_masks):
+    import genurl_pyg.distill.graph as graph
+    import genurl_pyg.distill.run as run
+    from genurl_pyg.datasets import get_spec, load_dataset
+    from genurl_pyg.distill.graph import held_out_validation
+    from genurl_pyg.evaluation import split_for
+    teacher_held, student_rows, written = [], [], {}
+    real_teacher, real_distill = run.train_teacher, graph.distill_node_embeddings
+    monkeypatch.setattr(run, 'train_teacher', lambda data, name, seed, held, over=None: (
+        teacher_held.append(held) or real_teacher(data, name, seed, held, over)))
+    monkeypatch.setattr(graph, 'distill_node_embeddings', lambda sub, t, **kw: (
+        student_rows.append(sub.num_nodes) or real_distill(sub, t, **kw)))
+    monkeypatch.setattr(kiv, 'write_results', lambda stem, payload, md: written.update(
+        payload=json.loads(json.dumps(payload)), md=md))
+    kiv.main(['--dataset', 'KarateClub', '--seeds', '0', '--setting', 'transductive',
+              '--variant', 'genurl=', '--smoke', '--out', 'kiv_tr'])
+    data = load_dataset('KarateClub')
+    assert teacher_held == [None] and student_rows == [data.num_nodes]
+    _, va, te = split_for(data, get_spec('KarateClub').protocol, 0)
+    _, held_va, _ = held_out_validation(va, te, 0)
+    # teacher and student scored on the held-out validation nodes, never a test node
+    assert [bool((m == held_va).all()) for m in probed_test_masks] == [True, True]
+    assert written['payload']['setting'] == 'transductive'
+    assert written['md'].startswith('# Transductive distillation variants on KarateClub')
+    assert 'trained on every node' in written['md']
+    monkeypatch.setattr(kiv, 'write_results', lambda stem, payload, md: written.update(
+        ind=json.loads(json.dumps(payload))))
+    kiv.main(['--dataset', 'KarateClub', '--seeds', '0', '--variant', 'genurl=', '--smoke',
+              '--out', 'kiv_ind'])
+    assert teacher_held[-1] is not None and student_rows[-1] < data.num_nodes
+    assert written['ind']['setting'] == 'inductive'
+
+
+def test_runs_of_the_two_settings_are_never_joined(tmp_path):
+    def save(name, seeds, setting):
+        path = tmp_path / f'{name}.json'
+        path.write_text(json.dumps({'dataset': 'Cora', 'setting': setting,
+                                    'variants': [('a', {}), ('b', {'k': 3})],
+                                    'commands': [name], 'conditions': [''],
+                                    'records': [_record(s, 0.6, 0.7) for s in seeds]}))
+        return str(path)
+    with pytest.raises(ValueError, match='setting'):
+        kiv.merge([save('i', [0], 'inductive'), save('t', [1], 'transductive')])
+    with pytest.raises(ValueError, match="setting 'transductive', not 'inductive'"):
+        kiv.beside([f"i={save('i', [0], 'inductive')}", f"t={save('t', [0], 'transductive')}"])
+    # files written before the option read as inductive
+    old = json.loads(Path(save('o', [2], 'inductive')).read_text())
+    del old['setting']
+    (tmp_path / 'o.json').write_text(json.dumps(old))
+    assert len(kiv.merge([str(tmp_path / 'o.json'), save('i', [0], 'inductive')])['records']) == 2
+    with pytest.raises(ValueError):
+        kiv.run_seed('KarateClub', 0, [('a', {})], True, (), 'semi')
