@@ -101,6 +101,11 @@ def parse_concats(texts, variants) -> list:
 SETTINGS = ('inductive', 'transductive')
 
 
+def setting_of(payload: dict) -> str:
+    """A run's setting; files written before ``--setting`` existed are inductive."""
+    return payload.get('setting', 'inductive')
+
+
 def run_seed(dataset: str, seed: int, variants, smoke: bool = False, concats=(),
              setting: str = 'inductive') -> dict:
     import torch
@@ -109,11 +114,11 @@ def run_seed(dataset: str, seed: int, variants, smoke: bool = False, concats=(),
                                           observed_subgraph)
     from genurl_pyg.distill.run import train_teacher
     from genurl_pyg.evaluation import linear_probe, split_for
+    if setting not in SETTINGS:
+        raise ValueError(f'setting {setting!r}: one of {SETTINGS}')
     data = load_dataset(dataset)
     spec = get_spec(dataset)
     tr, va, te = split_for(data, spec.protocol, seed)
-    if setting not in SETTINGS:
-        raise ValueError(f'setting {setting!r}: one of {SETTINGS}')
     held, held_va, fit_va = held_out_validation(va, te, seed)
     # transductive: the held-out validation nodes are still where a variant is scored, but
     # teacher and students train on every node (the benchmark's transductive setting)
@@ -185,7 +190,7 @@ def markdown(payload) -> str:
     s = summary(records, names)
     metric = records[0].get('metric', 'accuracy') if records else 'accuracy'
     score = 'acc' if metric == 'accuracy' else metric.replace('_', '-').upper()
-    setting = payload.get('setting', 'inductive')  # files before the option: inductive
+    setting = setting_of(payload)
     held = ('half the validation nodes and a fifth of the test nodes held out of teacher '
             'and student training' if setting == 'inductive' else
             'teacher and students trained on every node; scored on half the validation '
@@ -223,7 +228,7 @@ def markdown(payload) -> str:
 def merge(paths) -> dict:
     """Runs of one data set, variants and --concat rows over disjoint seeds, as one."""
     payload = join_runs(paths, 'records',
-                        lambda r: (r['dataset'], r.get('setting', 'inductive'),
+                        lambda r: (r['dataset'], setting_of(r),
                                    r['variants'], r.get('concats', [])),
                         lambda rec: rec['seed'],
                         'another data set, setting or other variants', 'seeds')
@@ -253,9 +258,9 @@ def beside(named_paths) -> dict:
         if run['dataset'] != first['dataset']:
             raise ValueError(f"{p}: data set {run['dataset']!r}, not {first['dataset']!r} "
                              f'as in {first_path}')
-        if run.get('setting', 'inductive') != first.get('setting', 'inductive'):
-            raise ValueError(f"{p}: setting {run.get('setting', 'inductive')!r}, not "
-                             f"{first.get('setting', 'inductive')!r} as in {first_path}")
+        if setting_of(run) != setting_of(first):
+            raise ValueError(f'{p}: setting {setting_of(run)!r}, not '
+                             f'{setting_of(first)!r} as in {first_path}')
         if [r['seed'] for r in run['records']] != seeds:
             raise ValueError(f"{p}: seeds {[r['seed'] for r in run['records']]}, not "
                              f'{seeds} as in {first_path}; --beside pairs the same seeds')

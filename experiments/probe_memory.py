@@ -13,18 +13,12 @@ with the data set already processed, so that the first number is the same in bot
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench_utils  # noqa: E402,F401  (sets the offline data mirror)
-
-
-def peak_mb() -> float:
-    # ru_maxrss is in KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _bench_utils import peak_rss_mb  # noqa: E402  (also sets the offline data mirror)
 
 
 def main(argv=None) -> dict:
@@ -39,11 +33,11 @@ def main(argv=None) -> dict:
     data = load_dataset(args.dataset)
     spec = get_spec(args.dataset)
     tr, va, te = split_for(data, spec.protocol, args.seed)
-    before = peak_mb()
+    before = peak_rss_mb()
     start = time.perf_counter()
     res = linear_probe(data.x, data.y, tr, va, te, metric=spec.metric)
     out = {'dataset': args.dataset, 'seed': args.seed, 'peak_before_mb': before,
-           'peak_after_mb': peak_mb(), 'C': res.C, 'val': res.val_accuracy,
+           'peak_after_mb': peak_rss_mb(), 'C': res.C, 'val': res.val_accuracy,
            'test': res.test_accuracy, 'seconds': time.perf_counter() - start}
     print(f"{args.dataset} seed {args.seed}: peak RSS {out['peak_before_mb']:.0f} MB before "
           f"the probe, {out['peak_after_mb']:.0f} MB after; C {res.C} val "
