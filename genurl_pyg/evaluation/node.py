@@ -212,10 +212,12 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
     emb -= mean
     emb /= std
 
-    def measure(clf, rows) -> float:
-        if metric == 'roc_auc':
-            return roc_auc_score(labels[rows], clf.decision_function(emb[rows]))
-        return score(labels[rows], clf.predict(emb[rows]))
+    def outputs(clf, x: np.ndarray) -> np.ndarray:
+        """What the metric reads of rows ``x``: decision values (ROC-AUC) or classes."""
+        return clf.decision_function(x) if metric == 'roc_auc' else clf.predict(x)
+
+    def measured(rows, out: np.ndarray) -> float:
+        return (roc_auc_score if metric == 'roc_auc' else score)(labels[rows], out)
     best: Optional[Tuple[float, float, object]] = None
     every = []
     for C in Cs:
@@ -223,7 +225,7 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # convergence chatter at large C
             clf.fit(emb[tr], labels[tr])
-        acc = measure(clf, va)
+        acc = measured(va, outputs(clf, emb[va]))
         if keep_all:
             every.append(clf.predict(emb))
         if best is None or acc > best[0]:
@@ -232,13 +234,9 @@ def linear_probe(embeddings: Tensor, y: Tensor, train_mask: Tensor, val_mask: Te
     # the test score from one pass over every row (which the result returns anyway), not
     # from emb[te]: that fancy-indexed copy of the test rows was the probe's largest
     # temporary (1.8 GB of float64 on Physics' raw features, 80 % of its rows)
-    if metric == 'roc_auc':
-        predicted = None
-        test_acc = roc_auc_score(labels[te], clf.decision_function(emb)[te])
-    else:
-        predicted = clf.predict(emb)
-        test_acc = score(labels[te], predicted[te])
-    return ProbeResult(test_acc, val_acc, C, predicted,
+    every_row = outputs(clf, emb)
+    test_acc = measured(te, every_row[te])
+    return ProbeResult(test_acc, val_acc, C, every_row if metric == 'accuracy' else None,
                        np.stack(every) if keep_all else None,
                        tuple(float(c) for c in Cs) if keep_all else None,
                        clf.predict_log_proba(emb) if keep_proba else None,
