@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from ..node.config import (NEGATIVES, ConfigError, check_integer, check_number,
-                           check_number_or_auto, near_miss_hints)
+                           check_number_or_auto, checked_keys)
 
 #: What the student learns from. ``'genurl'``: Q of the student matched to P built from the
 #: teacher's embeddings (GKL). The peers (:mod:`~genurl_pyg.distill.peers`), same student and
@@ -313,12 +313,7 @@ class DistillConfig:
     def from_dict(cls, values: Optional[Dict[str, Any]] = None,
                   base: Optional['DistillConfig'] = None) -> 'DistillConfig':
         """Overrides ``base`` (default: the defaults) with ``values``; unknown keys fail."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown distill config key(s) "
-                              f"{near_miss_hints(unknown, known)}")
+        values = checked_keys(values, cls, 'distill config key')
         merged = (base or cls()).to_dict()
         merged.update(values)
         return cls(**merged).validate()

@@ -59,6 +59,19 @@ def near_miss_hints(unknown, known) -> str:
     return ', '.join(hints)
 
 
+def checked_keys(values: Optional[Dict[str, Any]], cls: type, what: str,
+                 hint: str = '') -> Dict[str, Any]:
+    """A copy of ``values`` (``None``: empty) once every key is checked to name a field of
+    the dataclass ``cls``; otherwise :class:`ConfigError` names each unknown key ``what``
+    (e.g. ``'config key'``) with its closest known name, then ``hint``."""
+    values = dict(values or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {near_miss_hints(unknown, known)}{hint}")
+    return values
+
+
 def check_integer(value: Any, name: str, lo: int, what: str = 'config') -> None:
     """Raises :class:`ConfigError` unless ``value`` is an integer (not a bool) ``>= lo``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
@@ -445,12 +458,9 @@ class NodeConfig:
     def from_dict(cls, values: Optional[Dict[str, Any]], base: Optional['NodeConfig'] = None
                   ) -> 'NodeConfig':
         """Overrides ``base`` (default: the defaults) with ``values``; unknown keys fail."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {near_miss_hints(unknown, known)}; "
-                              f"`genurl-pyg config --dataset NAME` lists all {len(known)} keys")
+        values = checked_keys(values, cls, 'config key',
+                              f"; `genurl-pyg config --dataset NAME` lists all "
+                              f"{len(fields(cls))} keys")
         merged = (base or cls()).to_dict()
         merged.update(values)
         return cls(**merged)

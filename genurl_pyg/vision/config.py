@@ -194,11 +194,8 @@ class SSLConfig:
     @classmethod
     def from_dict(cls, values: Optional[Dict[str, Any]] = None,
                   base: Optional['SSLConfig'] = None) -> 'SSLConfig':
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown ssl config key(s) {', '.join(map(repr, unknown))}")
+        from ..node.config import checked_keys
+        values = checked_keys(values, cls, 'ssl config key')
         merged = dataclasses.asdict(base) if base is not None else {}
         merged.update(values)
         return cls(**merged).validate()

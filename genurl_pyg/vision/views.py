@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..node.config import check_integer, check_number
+from ..node.config import check_integer, check_number, checked_keys
 
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601-2 luma, as torchvision
 
@@ -76,12 +76,8 @@ class ViewConfig:
 
     @classmethod
     def from_dict(cls, values: Optional[Dict[str, Any]]) -> 'ViewConfig':
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown view option(s) {', '.join(map(repr, unknown))}; known: "
-                             f"{', '.join(sorted(known))}")
+        values = checked_keys(values, cls, 'view option', '; known: ' + ', '.join(
+            sorted(f.name for f in fields(cls))))
         for key in ('crop_scale', 'crop_ratio'):
             if key in values:
                 values[key] = tuple(values[key])

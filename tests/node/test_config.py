@@ -1,6 +1,6 @@
 import pytest
 
-from genurl_pyg.node.config import ConfigError, NodeConfig, dataset_defaults
+from genurl_pyg.node.config import ConfigError, NodeConfig, checked_keys, dataset_defaults
 
 
 def test_defaults_validate_and_round_trip(tmp_path):
@@ -32,6 +32,17 @@ def test_incompatible_combinations():
     # Dynamic P refreshes P's feature part: without one, every refresh would be a no-op.
     with pytest.raises(ConfigError, match="'dynamic: true' needs 'use_features: true'"):
         NodeConfig(dynamic=True, use_features=False)
+
+
+def test_checked_keys_names_every_unknown_key_with_its_closest_known_one():
+    given = {'k': 5, 'epochs': 3}
+    out = checked_keys(given, NodeConfig, 'config key')
+    assert out == given and out is not given  # a copy: the caller's mapping is not touched
+    assert checked_keys(None, NodeConfig, 'config key') == {}
+    with pytest.raises(ConfigError) as err:
+        checked_keys({'epoch': 1, 'colour': 2, 'k': 3}, NodeConfig, 'option', '; see the docs')
+    assert str(err.value) == ("unknown option(s) 'colour', 'epoch' (did you mean 'epochs'?)"
+                              "; see the docs")
 
 
 def test_yaml_file_errors(tmp_path):

@@ -115,7 +115,7 @@ def test_bad_inputs_get_clear_errors():
         SSLConfig(ema=1.5).validate()
     with pytest.raises(ValueError, match="'optimizer'"):
         SSLConfig(optimizer='lamb').validate()
-    with pytest.raises(ValueError, match="unknown ssl config key.*'epoch'"):
+    with pytest.raises(ValueError, match=r"unknown ssl config key.*'epoch' \(did you mean 'epochs'\?\)"):
         SSLConfig.from_dict({'epoch': 3})
     with pytest.raises(ValueError, match="unknown view option"):
         SSLConfig(views={'blur': 1}).validate()
