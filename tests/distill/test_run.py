@@ -194,3 +194,28 @@ def test_image_job_refuses_the_supervised_reference(tmp_path):
         distill_images_job('fashion-mnist', str(tmp_path), cfg, 1, tmp_path / 'o',
                            log=lambda m: None)
     assert not (tmp_path / 'o').exists()  # refused before anything is written
+
+
+def _scripted_clock(monkeypatch, durations):
+    """perf_counter reads that make the i-th timed call last ``durations[i]`` seconds."""
+    from genurl_pyg.distill import run
+    reads = iter([t for d in durations for t in (0.0, d)])
+    monkeypatch.setattr(run.time, 'perf_counter', lambda: next(reads))
+
+
+def test_inference_time_is_the_median_after_a_warm_up_and_the_first_output_is_kept(
+        monkeypatch):
+    from genurl_pyg.distill import run
+    calls = []
+    _scripted_clock(monkeypatch, [9.0, 5.0, 1.0, 3.0])  # a slow first call, then 5, 1, 3
+    out, secs = run._timed(lambda: calls.append(len(calls)) or torch.tensor([len(calls)]))
+    assert len(calls) == 1 + run.INFER_REPEATS == 4
+    assert out.item() == 1 and secs == 3.0
+
+
+def test_a_first_call_over_the_limit_is_not_repeated(monkeypatch):
+    from genurl_pyg.distill import run
+    calls = []
+    _scripted_clock(monkeypatch, [run.INFER_REPEAT_BELOW_S + 1])
+    _, secs = run._timed(lambda: calls.append(1) or torch.zeros(1))
+    assert len(calls) == 1 and secs == run.INFER_REPEAT_BELOW_S + 1
