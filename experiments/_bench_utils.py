@@ -18,7 +18,7 @@ if 'GENURL_DATA_MIRROR' not in os.environ and _SHARED.is_dir():
     os.environ['GENURL_DATA_MIRROR'] = str(_SHARED)
 
 from genurl_pyg.utils.io import atomic_write_text  # noqa: E402
-from genurl_pyg.utils.resources import peak_rss_mb  # noqa: E402,F401  (for the scripts)
+from genurl_pyg.utils.resources import peak_rss_mb, reset_peak_rss  # noqa: E402,F401  (scripts)
 
 
 def run_child(argv: List[str], timeout: float) -> Dict[str, Any]:

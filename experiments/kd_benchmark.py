@@ -47,8 +47,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import (RESULTS, median_seconds, peak_rss_mb, versions,  # noqa: E402
-                          write_results)
+from _bench_utils import (RESULTS, median_seconds, peak_rss_mb, reset_peak_rss,  # noqa: E402
+                          versions, write_results)
 from paired_nodes import paired_points  # noqa: E402  (a paired difference's mean, SE)
 
 DATASETS = ['Cora', 'CiteSeer', 'Computers', 'Photo', 'CS', 'Physics']
@@ -108,6 +108,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         r = linear_probe(h, data.y, tr, va, test)
         return r.val_accuracy, r.test_accuracy
     key = (dataset, setting, seed)
+    phase_peak = reset_peak_rss()  # each row's peak is its own phase's (teacher, a student)
     start = time.perf_counter()
     t_train, t_full, _, trainer = train_teacher(data, dataset, seed, held)
     teacher_s = time.perf_counter() - start
@@ -115,10 +116,10 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
                              INFER_REPEATS)
     if 'teacher' not in done.get(key, set()):
         val, acc = probe(t_full)
-        record(key, 'teacher', val, acc, teacher_s, t_infer, None)
+        record(key, 'teacher', val, acc, teacher_s, t_infer, None, phase_peak)
     if 'raw' not in done.get(key, set()):
         val, acc = probe(data.x)
-        record(key, 'raw', val, acc, 0.0, None, None)
+        record(key, 'raw', val, acc, 0.0, None, None, None)
     sub = data if held is None else observed_subgraph(data, held)
     new_rows = data.x[torch.randint(0, data.num_nodes, (10_000,),
                                     generator=torch.Generator().manual_seed(seed))]
@@ -131,6 +132,7 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         teacher, labels = (sub.x.float() if method == 'no-teacher' else t_train), None
         if method == 'glnn':  # the teacher's class distribution, labels of the train nodes
             teacher, labels = glnn_targets(t_train, sub.y, *observed_masks(held, tr, va))
+        phase_peak = reset_peak_rss()
         start = time.perf_counter()
         d = distill_node_embeddings(sub, teacher, cfg, labels=labels)
         secs = time.perf_counter() - start
@@ -138,11 +140,11 @@ def run_seed(dataset, setting, seed, methods, overrides, done, record, label=Non
         infer = median_seconds(lambda: d.embed(data.x), INFER_REPEATS)
         infer_new = median_seconds(lambda: d.embed(new_rows), INFER_REPEATS)
         val, acc = probe(h)
-        record(key, name, val, acc, secs, infer, infer_new)
+        record(key, name, val, acc, secs, infer, infer_new, phase_peak)
         if method == 'glnn':  # the student's own predictions, beside the probe's
             hit = (head_predictions(d, h) == data.y).float()
             record(key, head_row(name), float(hit[va].mean()), float(hit[test].mean()),
-                   secs, infer, infer_new)
+                   secs, infer, infer_new, phase_peak)
 
 
 def head_row(name: str) -> str:
@@ -202,11 +204,15 @@ def main():
     for r in state['rows']:
         done.setdefault((r['dataset'], r['setting'], r['seed']), set()).add(r['method'])
 
-    def record(key, method, val, acc, secs, infer, infer_new):
+    def record(key, method, val, acc, secs, infer, infer_new, phase_peak):
+        """``phase_peak``: whether the peak was reset when the row's phase began (its own
+        peak, shown in the table), False where it could not be (the process's since its
+        start, kept but not shown), None for a row without a phase (raw features)."""
         row = {'dataset': key[0], 'setting': key[1], 'seed': key[2], 'method': method,
                'val_accuracy': val, 'accuracy': acc, 'seconds': secs,
                'inference_seconds': infer, 'inference_10k_seconds': infer_new,
-               'inference_repeats': INFER_REPEATS, 'peak_rss_mb': peak_rss_mb()}
+               'inference_repeats': INFER_REPEATS, 'peak_rss_mb': peak_rss_mb(),
+               'peak_scope': {True: 'phase', False: 'process', None: None}[phase_peak]}
         state['rows'].append(row)
         done.setdefault(key, set()).add(method)
         atomic_write_text(out, json.dumps(state, indent=1))
@@ -293,11 +299,15 @@ def report(paths, notes=None, table=None, stem='kd_benchmark', paired=False):
              '`inference_repeats` time the median of that many calls after two warm-ups, '
              'older rows one call right after training (which reads above the '
              "architecture's cost on large graphs; kd_inference_speed*.md time it apart). "
+             "Peak MB: the process's peak resident memory during the row's phase (the "
+             "teacher's training and inference, or one student's), which includes the data "
+             'set and the teacher embeddings it holds by then; rows from session 68 on (older '
+             "rows recorded the process's peak since its start, not shown). "
              'The glnn rows read labels (the '
              "teacher's class distribution from the probe, fitted on the training labels): a "
              'supervised reference after the peers, outside the target.', '',
              '| data set | setting | method | val | test | seeds | s/seed | infer all (s) | '
-             'infer 10k (s) | target |', '|---|---|---|---|---|---|---|---|---|---|']
+             'infer 10k (s) | peak MB | target |', '|---|---|---|---|---|---|---|---|---|---|---|']
     combos = sorted({(d, s) for d, s, _ in groups}, key=lambda k: (
         DATASETS.index(k[0]) if k[0] in DATASETS else 99, k[1] != 'transductive'))
     variants = sorted({m for _, _, m in groups}
@@ -325,9 +335,11 @@ def report(paths, notes=None, table=None, stem='kd_benchmark', paired=False):
                     target += (f'; within 1.5 of teacher {"met" if gap <= 1.5 else "missed"}'
                                f' ({gap:+.2f})')
             fmt = (lambda v: '' if v is None else f'{v[0]:.3f}')
+            peak = mean('peak_rss_mb', [r for r in g if r.get('peak_scope') == 'phase'])
             lines.append(f'| {d} | {s} | {m} | {100 * val[0]:.2f} | {100 * acc[0]:.2f} ± '
                          f'{100 * acc[1]:.2f} | {len(g)} | {secs[0]:.1f} | {fmt(inf)} | '
-                         f'{fmt(inf10)} | {target} |')
+                         f"{fmt(inf10)} | {'' if peak is None else f'{peak[0]:.0f}'} | "
+                         f'{target} |')
     if paired:
         diffs = paired_differences(groups, combos)
         summary['paired'] = diffs

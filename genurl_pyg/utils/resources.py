@@ -20,3 +20,17 @@ def peak_rss_mb() -> float:
     except (OSError, ValueError, IndexError):
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak: :func:`peak_rss_mb` then reads the highest resident set size since
+    this call (which includes what the process already holds, e.g. a loaded data set), so
+    one process can report the peak of each phase it runs. Linux 4.0 and later (writing
+    ``5`` to ``/proc/self/clear_refs`` resets ``VmHWM`` to the current size). Returns
+    ``False`` where the peak cannot be reset (another system, or no write access): it then
+    stays the process's peak since its start."""
+    try:
+        Path('/proc/self/clear_refs').write_text('5')
+    except OSError:
+        return False
+    return True

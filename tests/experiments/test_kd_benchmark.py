@@ -164,8 +164,33 @@ def test_inference_is_the_median_of_repeated_calls_for_teacher_and_students(monk
     rows = []
     torch.manual_seed(0)
     kb.run_seed('KarateClub', 'transductive', 0, ['mse'], {'batch_size': 16, 'epochs': 2},
-                {}, lambda key, m, val, acc, secs, infer, infer_new:
+                {}, lambda key, m, val, acc, secs, infer, infer_new, phase_peak:
                 rows.append((m, infer, infer_new)))
     assert rows == [('teacher', 0.125, None), ('raw', None, None), ('mse', 0.125, 0.125)]
     assert [r for r, _ in calls] == [kb.INFER_REPEATS] * 3
     assert [shape[0] for _, shape in calls] == [34, 34, 10_000]  # graph, nodes, new rows
+
+
+def test_each_row_reads_its_own_phases_peak_and_the_table_shows_only_those(tmp_path,
+                                                                           monkeypatch):
+    """The peak is reset when the teacher's and each student's phase begins, so a row does
+    not inherit an earlier phase's peak; rows recorded without a reset show no peak."""
+    resets, seen = [], []
+    monkeypatch.setattr(kb, 'reset_peak_rss', lambda: resets.append(1) or True)
+    kb.run_seed('KarateClub', 'transductive', 0, ['mse', 'cosine'],
+                {'batch_size': 16, 'epochs': 2}, {},
+                lambda key, m, val, acc, secs, infer, infer_new, phase_peak:
+                seen.append((m, phase_peak)))
+    assert seen == [('teacher', True), ('raw', None), ('mse', True), ('cosine', True)]
+    assert len(resets) == 3
+    rows = [dict(_row('transductive', 'genurl', 0, 0.8), peak_rss_mb=300.4,
+                 peak_scope='phase'),
+            dict(_row('transductive', 'genurl', 1, 0.8), peak_rss_mb=500.4,
+                 peak_scope='phase'),
+            _row('transductive', 'mse', 0, 0.7)]  # an older row: the process's peak
+    md = _reported(tmp_path, monkeypatch, rows)['md']
+    cells = {line.split('|')[3].strip(): [c.strip() for c in line.split('|')]
+             for line in md.splitlines() if line.startswith('| Cora')}
+    header = next(line for line in md.splitlines() if line.startswith('| data set'))
+    col = [c.strip() for c in header.split('|')].index('peak MB')
+    assert cells['genurl'][col] == '400' and cells['mse'][col] == ''
