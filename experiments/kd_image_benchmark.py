@@ -61,7 +61,8 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench_utils import check_stem, median_seconds, peak_rss_mb, write_results  # noqa: E402
+from _bench_utils import (check_stem, median_seconds, peak_rss_mb, reset_peak_rss,  # noqa: E402
+                          write_results)
 # the graph benchmark's run files, and how it times inference
 from kd_benchmark import INFER_REPEATS, open_run_state, read_runs  # noqa: E402
 from paired_nodes import paired_points  # noqa: E402  (a paired difference's mean, SE)
@@ -208,12 +209,15 @@ def main():
                **({'teacher_views': True} if args.teacher_views else {}),
                'views_per_step': views_per_step(overrides)}
 
-    def record(seed, method, sc, secs, epochs, infer, student=False):
+    def record(seed, method, sc, secs, epochs, infer, peak, student=False):
+        """``peak``: the peak memory of the row's phase (the teacher's, or the student's
+        training and inference; None for the pixels, or where it cannot be reset)."""
         row = {'dataset': args.dataset, 'train_images': int(train_x.size(0)),
                'scored_on': scored_on, 'seed': seed,
                'method': method, 'knn': sc['knn'], 'linear': sc['linear'], 'seconds': secs,
                'epochs': epochs, 'inference_test_seconds': infer,
-               'inference_repeats': INFER_REPEATS, 'peak_rss_mb': peak_rss_mb()}
+               'inference_repeats': INFER_REPEATS, 'peak_rss_mb': peak,
+               'peak_scope': None if peak is None else 'phase'}
         if student:  # the teacher and the pixels have no student setting
             row.update(setting)
         state['rows'].append(row)
@@ -235,6 +239,7 @@ def main():
         eval_x, eval_y, scored_on = images.test_x, images.test_y, 'test'
     normalize = image_views(train_x).normalize
     teacher_epochs = args.teacher_epochs
+    phase_peak = reset_peak_rss()  # each row's peak is its own phase's (teacher, a student)
     if args.teacher:
         from genurl_pyg.distill import load_image_teacher
         teacher = load_image_teacher(args.teacher, train_x.size(1))
@@ -247,13 +252,14 @@ def main():
     t_test = teacher_embeddings(teacher, eval_x, transform=normalize)
     teacher_infer = median_seconds(
         lambda: teacher_embeddings(teacher, eval_x, transform=normalize), INFER_REPEATS)
+    teacher_peak = peak_rss_mb() if phase_peak else None
     pixels = [normalize(x).flatten(1) for x in (train_x, eval_x)]
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         if (seed, 'teacher') not in done:
             record(seed, 'teacher', scores(t_train, t_test, train_y, eval_y, seed),
-                   teacher_s, teacher_epochs, teacher_infer)
+                   teacher_s, teacher_epochs, teacher_infer, teacher_peak)
         if (seed, 'raw') not in done:
-            record(seed, 'raw', scores(*pixels, train_y, eval_y, seed), 0.0, 0, None)
+            record(seed, 'raw', scores(*pixels, train_y, eval_y, seed), 0.0, 0, None, None)
         for method in args.methods:
             name = args.label if (args.label and method == 'genurl') else method
             if (seed, row_label({'method': name, **setting})) in done:
@@ -265,14 +271,16 @@ def main():
             cfg = DistillConfig.from_dict({**overrides, 'student': 'cnn',
                                            'cnn_width': args.width, 'objective': objective,
                                            'epochs': args.epochs, 'seed': seed})
+            phase_peak = reset_peak_rss()
             start = time.perf_counter()
             d = distill_image_embeddings(train_x, target, cfg, views=views or None)
             secs = time.perf_counter() - start
             s_train = d.embed(train_x)
             s_test = d.embed(eval_x)
             infer = median_seconds(lambda: d.embed(eval_x), INFER_REPEATS)
+            peak = peak_rss_mb() if phase_peak else None
             record(seed, name, scores(s_train, s_test, train_y, eval_y, seed), secs,
-                   args.epochs, infer, student=True)
+                   args.epochs, infer, peak, student=True)
     report([str(out)], args.notes, args.stem, against=args.against, budget=args.equal)
 
 
@@ -373,6 +381,9 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None, budget='e
              '% (mean ± std over seeds). Seconds: training (teacher: its pretraining); '
              'inference: embedding the scored images (rows that record `inference_repeats`: '
              'the median of that many calls after two warm-ups; older rows: one call). '
+             "Peak MB: the process's peak resident memory during the row's phase (the "
+             "teacher's, or one student's training and inference), data included; rows from "
+             "session 68 on (older rows held the process's peak since its start, not shown). "
              '**missed**: a GenURL student (the '
              f'default or a labelled variant) below a peer at equal {budget} (test rows '
              'only).' + (PASSES_NOTE if budget == 'passes' else ''),
@@ -428,8 +439,8 @@ def report(paths, notes=None, stem='kd_image_benchmark', against=None, budget='e
                         missed.append(f"{k} ({', '.join(above)} higher)")
                 target = ('≥ every peer met' if not missed
                           else '**missed**: ' + '; '.join(missed))
-            secs, infer, mem = stat('seconds', g), stat('inference_test_seconds', g), \
-                stat('peak_rss_mb', g)
+            secs, infer = stat('seconds', g), stat('inference_test_seconds', g)
+            mem = stat('peak_rss_mb', [r for r in g if r.get('peak_scope') == 'phase'])
             lines.append(
                 f"| {where} | {m} | {_blank(g[0]['epochs'])} | "
                 + (f'{_blank(kind[m][1] and kind[m][1][3])} | ' if budget == 'passes' else '')

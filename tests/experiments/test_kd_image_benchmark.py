@@ -351,3 +351,16 @@ def test_views_per_step_follows_the_pairs_setting():
                          'passes') == 'genurl'
     assert kib.row_label(dict(_row('genurl', 0, 0, 0), views_per_step=2),
                          'passes') == 'genurl (40 passes)'
+
+
+def test_peak_memory_is_shown_for_rows_that_read_their_own_phases_peak(tmp_path,
+                                                                       monkeypatch):
+    rows = [dict(_row('genurl', 0, 0.78, 0.84), peak_rss_mb=1200.4, peak_scope='phase'),
+            dict(_row('genurl', 1, 0.78, 0.84), peak_rss_mb=1400.4, peak_scope='phase'),
+            _row('mse', 0, 0.70, 0.86)]  # an older row: the process's peak since its start
+    _, md, _, _ = _reported(tmp_path, monkeypatch, rows, against=[])
+    header = next(x for x in md if x.startswith('| data set'))
+    col = [c.strip() for c in header.split('|')].index('peak MB')
+    cells = {c[2]: c for c in ([x.strip() for x in line.split('|')] for line in md
+                               if line.startswith('| fashion-mnist (5,000) |'))}
+    assert cells['genurl'][col] == '1300' and cells['mse'][col] == ''
