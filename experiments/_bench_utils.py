@@ -18,7 +18,8 @@ if 'GENURL_DATA_MIRROR' not in os.environ and _SHARED.is_dir():
     os.environ['GENURL_DATA_MIRROR'] = str(_SHARED)
 
 from genurl_pyg.utils.io import atomic_write_text  # noqa: E402
-from genurl_pyg.utils.resources import peak_rss_mb, reset_peak_rss  # noqa: E402,F401  (scripts)
+from genurl_pyg.utils.resources import (  # noqa: E402,F401  (for the scripts)
+    median_seconds, peak_rss_mb, reset_peak_rss)
 
 
 def run_child(argv: List[str], timeout: float) -> Dict[str, Any]:
@@ -34,19 +35,6 @@ def run_child(argv: List[str], timeout: float) -> Dict[str, Any]:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out['process_wall_s'] = wall
     return out
-
-
-def median_seconds(fn: Callable[[], None], repeats: int) -> float:
-    """Median wall seconds of ``fn()`` over ``repeats`` calls, after two warm-up calls
-    (allocator and thread pool)."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def alternating_seconds(runs: Dict[str, Callable[[int], float]],

@@ -12,7 +12,6 @@ graph and by the student from their features alone.
 """
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple
@@ -26,7 +25,7 @@ from ..evaluation import linear_probe, split_for, summarize
 from ..utils.io import (atomic_torch_save, atomic_write_json, atomic_write_text,
                         ensure_writable_dir, load_torch_file, read_json_object)
 from ..utils.progress import epoch_progress_bar
-from ..utils.resources import peak_rss_mb
+from ..utils.resources import median_seconds, peak_rss_mb
 from ..utils.versions import library_versions
 from .config import DistillConfig
 from .distiller import GenURLDistiller
@@ -79,12 +78,7 @@ def _timed(fn: Callable[[], Tensor]) -> Tuple[Tensor, float]:
     first = time.perf_counter() - start
     if first > INFER_REPEAT_BELOW_S:
         return out, first
-    times = []
-    for _ in range(INFER_REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return out, statistics.median(times)
+    return out, median_seconds(fn, INFER_REPEATS, warmups=0)  # the first call warmed up
 
 
 def train_teacher(data, dataset: str, seed: int, held_out: Optional[Tensor],

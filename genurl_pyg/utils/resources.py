@@ -1,8 +1,11 @@
-"""Resource use of this process, recorded next to every timing."""
+"""Resource use of this process, recorded next to every timing, and the timing itself."""
 from __future__ import annotations
 
 import resource
+import statistics
+import time
 from pathlib import Path
+from typing import Callable
 
 
 def peak_rss_mb() -> float:
@@ -34,3 +37,16 @@ def reset_peak_rss() -> bool:
     except OSError:
         return False
     return True
+
+
+def median_seconds(fn: Callable[[], object], repeats: int, warmups: int = 2) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls, after ``warmups`` untimed
+    calls (allocator and thread pool)."""
+    for _ in range(warmups):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
